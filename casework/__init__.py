@@ -1,0 +1,91 @@
+"""Casework: witness-interview case management with a verifiable chain of custody."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import load_config
+
+
+def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app for ``env`` (default $CASEWORK_ENV); ``overrides`` are for tests and tools."""
+    from casework import http, logging as casework_logging
+    from casework.auth import credentials
+    from casework.custody import recorder
+    from casework.errors import to_problem
+    from casework.extensions import api, db, limiter, migrate
+    from casework.keys import init_keyring
+
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(load_config(env))
+    app.config.update(overrides or {})
+    casework_logging.configure(app.config["LOG_LEVEL"])
+    if app.config["CASEWORK_TRUSTED_PROXIES"]:
+        proxies = app.config["CASEWORK_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+
+    _import_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
+    limiter.init_app(app)
+    init_keyring(app)
+
+    # Order matters: custody context first, so every later refusal is recorded under its request id.
+    recorder.init_app(app)
+    credentials.init_app(app)
+    http.init_app(app)
+
+    api.init_app(app)
+    _register_blueprints(api)
+    app.register_error_handler(HTTPException, to_problem)
+    app.register_error_handler(Exception, to_problem)
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        return http.add_security_headers(recorder.finish_request(response))
+
+    @app.get("/health", endpoint="health")
+    def health() -> dict[str, str]:
+        """Liveness only: touches no case data, so it is exempt from custody."""
+        return {"status": "ok"}
+
+    _register_cli(app)
+    return app
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _import_models() -> None:
+    """Every model module, so metadata (and Alembic's autogenerate) sees every table."""
+    from casework.auth import models as _auth  # noqa: F401
+    from casework.cases import models as _cases  # noqa: F401
+    from casework.custody import models as _custody  # noqa: F401
+    from casework.incidents import models as _incidents  # noqa: F401
+    from casework.interviews import models as _interviews  # noqa: F401
+    from casework.users import models as _users  # noqa: F401
+    from casework.witnesses import models as _witnesses  # noqa: F401
+
+
+def _register_blueprints(api: Any) -> None:
+    from casework.auth.views import blp as auth_blp
+    from casework.cases.views import blp as cases_blp
+    from casework.incidents.views import blp as incidents_blp
+    from casework.interviews.views import blp as interviews_blp
+    from casework.users.views import blp as users_blp
+    from casework.witnesses.views import blp as witnesses_blp
+
+    for blueprint in (auth_blp, users_blp, cases_blp, incidents_blp, witnesses_blp, interviews_blp):
+        api.register_blueprint(blueprint)
+
+
+def _register_cli(app: Flask) -> None:
+    from casework.users.cli import users_cli
+
+    app.cli.add_command(users_cli)

@@ -1,0 +1,70 @@
+"""Request and response rules every route shares: media types, body sizes, security headers."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, request
+
+from casework.errors import ProblemError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JSON_TYPES = ("application/json",)
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def accepts_media(*media_types: str, large_body: bool = True) -> Callable[[F], F]:
+    """Mark a view as taking bodies other than JSON (and up to the upload limit)."""
+
+    def mark(view: F) -> F:
+        view._casework_media = frozenset(media_types) | set(JSON_TYPES)  # type: ignore[attr-defined]
+        view._casework_large_body = large_body  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def _view() -> Any:
+    return current_app.view_functions.get(request.endpoint or "")
+
+
+def check_request_body() -> None:
+    view = _view()
+    if view is None:
+        return
+    if not getattr(view, "_casework_large_body", False):
+        request.max_content_length = current_app.config["CASEWORK_JSON_MAX_BYTES"]
+    if request.method not in BODY_METHODS:
+        return
+    has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get("Transfer-Encoding", "")
+    if not has_body:
+        return
+    allowed = getattr(view, "_casework_media", JSON_TYPES)
+    if request.mimetype not in allowed:
+        raise ProblemError(415, f"Send {' or '.join(sorted(allowed))}.", headers={"Accept": ", ".join(sorted(allowed))})
+
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "interest-cohort=()",
+}
+
+
+def add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if current_app.config.get("CASEWORK_HSTS"):
+        response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(check_request_body)

@@ -1,0 +1,122 @@
+"""Settings per environment, read from CASEWORK_* environment variables at start-up.
+
+Production refuses to start on anything implicit: a missing secret key, database URL or
+keyring, or the benchmark-only switch that turns custody recording off, is an error at
+start-up rather than a silent weakening at run time.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+ENVIRONMENTS = ("development", "testing", "production")
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a configuration we are willing to run."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _common(env: Mapping[str, str]) -> dict[str, Any]:
+    upload_max = int(env.get("CASEWORK_UPLOAD_MAX_BYTES", 20 * 1024 * 1024))
+    return {
+        "SECRET_KEY": env.get("CASEWORK_SECRET_KEY"),
+        "SQLALCHEMY_DATABASE_URI": env.get("CASEWORK_DATABASE_URL"),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "CASEWORK_KEYRING": env.get("CASEWORK_KEYRING"),
+        # Only development and tests may invent a keyring file; production must be given one.
+        "CASEWORK_KEYRING_CREATE": False,
+        "CASEWORK_LOG_ORIGIN": env.get("CASEWORK_LOG_ORIGIN", "casework.local/custody"),
+        # Request bodies: JSON is small; transcript uploads may be large.
+        "CASEWORK_JSON_MAX_BYTES": int(env.get("CASEWORK_JSON_MAX_BYTES", 1024 * 1024)),
+        "CASEWORK_UPLOAD_MAX_BYTES": upload_max,
+        "MAX_CONTENT_LENGTH": upload_max + 64 * 1024,  # multipart framing headroom
+        # Sessions: a server-side session record behind a signed HttpOnly SameSite cookie.
+        "SESSION_COOKIE_NAME": "casework_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Strict",
+        "SESSION_COOKIE_SECURE": _bool(env.get("CASEWORK_SECURE_COOKIES"), False),
+        "PERMANENT_SESSION_LIFETIME": int(env.get("CASEWORK_SESSION_SECONDS", 8 * 3600)),
+        "CASEWORK_TOKEN_MAX_DAYS": 365,
+        "CASEWORK_TRUSTED_PROXIES": int(env.get("CASEWORK_TRUSTED_PROXIES", 0)),
+        "CASEWORK_HSTS": False,
+        # Login throttling; Redis when configured so that every worker shares the counters.
+        "RATELIMIT_STORAGE_URI": env.get("CASEWORK_RATELIMIT_STORAGE", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "CASEWORK_LOGIN_LIMIT": env.get("CASEWORK_LOGIN_LIMIT", "10 per minute"),
+        # Benchmark-only switch; production refuses it.
+        "CASEWORK_CUSTODY_RECORDING": not _bool(env.get("CASEWORK_BENCH_DISABLE_CUSTODY"), False),
+        # OpenAPI (flask-smorest)
+        "API_TITLE": "Casework",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "API_SPEC_OPTIONS": {
+            "info": {"description": "Witness-interview case management with a verifiable chain of custody."},
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer"},
+                    "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "casework_session"},
+                }
+            },
+            "security": [{"bearerAuth": []}, {"cookieAuth": []}],
+        },
+        "LOG_LEVEL": env.get("CASEWORK_LOG_LEVEL", "INFO"),
+    }
+
+
+def _development(env: Mapping[str, str], config: dict[str, Any]) -> None:
+    config["SECRET_KEY"] = config["SECRET_KEY"] or "development-only-not-a-secret"
+    config["SQLALCHEMY_DATABASE_URI"] = (
+        config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{INSTANCE_DIR / 'casework.sqlite3'}"
+    )
+    config["CASEWORK_KEYRING"] = config["CASEWORK_KEYRING"] or str(INSTANCE_DIR / "keyring.json")
+    config["CASEWORK_KEYRING_CREATE"] = True
+
+
+def _testing(env: Mapping[str, str], config: dict[str, Any]) -> None:
+    config["TESTING"] = True
+    config["SECRET_KEY"] = config["SECRET_KEY"] or "testing-secret"
+    config["CASEWORK_KEYRING_CREATE"] = True
+
+
+def _production(env: Mapping[str, str], config: dict[str, Any]) -> None:
+    config["SESSION_COOKIE_SECURE"] = True
+    config["CASEWORK_HSTS"] = True
+    missing = [
+        name
+        for name, key in (
+            ("CASEWORK_SECRET_KEY", "SECRET_KEY"),
+            ("CASEWORK_DATABASE_URL", "SQLALCHEMY_DATABASE_URI"),
+            ("CASEWORK_KEYRING", "CASEWORK_KEYRING"),
+        )
+        if not config[key]
+    ]
+    if missing:
+        raise ConfigurationError(f"production requires {', '.join(missing)}")
+    if len(config["SECRET_KEY"]) < 32:
+        raise ConfigurationError("CASEWORK_SECRET_KEY must be at least 32 characters")
+    if not config["CASEWORK_CUSTODY_RECORDING"]:
+        raise ConfigurationError("custody recording cannot be disabled in production")
+
+
+def load_config(name: str | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the settings for ``name`` (default: $CASEWORK_ENV, else development)."""
+    env = os.environ if environ is None else environ
+    name = name or env.get("CASEWORK_ENV", "development")
+    if name not in ENVIRONMENTS:
+        raise ConfigurationError(f"unknown CASEWORK_ENV {name!r}; use one of {', '.join(ENVIRONMENTS)}")
+    config = _common(env)
+    config["CASEWORK_ENV"] = name
+    {"development": _development, "testing": _testing, "production": _production}[name](env, config)
+    return config
