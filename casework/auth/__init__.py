@@ -1,0 +1,1 @@
+"""Who is calling (sessions, bearer tokens) and what they may do (``policy.authorize``)."""

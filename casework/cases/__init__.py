@@ -1,0 +1,1 @@
+"""Cases (investigations) and who is a member of each."""

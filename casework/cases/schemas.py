@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+REFERENCE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$", error="1-64 letters, digits, '.', '_', '/' or '-'.")
+
+
+class CaseCreateSchema(Schema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    reference = fields.String(load_default=None, allow_none=True, validate=REFERENCE)
+    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20000))
+
+
+class CaseUpdateSchema(Schema):
+    title = fields.String(validate=validate.Length(min=1, max=300))
+    reference = fields.String(allow_none=True, validate=REFERENCE)
+    description = fields.String(allow_none=True, validate=validate.Length(max=20000))
+    status = fields.String(validate=validate.OneOf(["open", "closed"]))
+
+
+class MemberSchema(Schema):
+    user_id = fields.Integer()
+    username = fields.String()
+    role = fields.String()
+    added_at = fields.DateTime()
+
+
+class CaseSchema(Schema):
+    id = fields.Integer()
+    reference = fields.String(allow_none=True)
+    title = fields.String()
+    description = fields.String(allow_none=True)
+    status = fields.String()
+    created_by_id = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class CaseDetailSchema(CaseSchema):
+    members = fields.List(fields.Nested(MemberSchema))

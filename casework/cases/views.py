@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from casework.cases import schemas, service
+from casework.pagination import PageArgs, page_of
+
+blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Cases and their members")
+
+CasePage = page_of(schemas.CaseSchema, "CasePage")
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(schemas.CaseCreateSchema)
+@blp.response(201, schemas.CaseSchema)
+def create_case(data):
+    return service.create_case(data)
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, CasePage)
+def list_cases(args):
+    items, cursor = service.list_cases(args)
+    return {"items": items, "next_cursor": cursor}
+
+
+@blp.route("/<int:case_id>", methods=["GET"])
+@blp.response(200, schemas.CaseDetailSchema)
+def get_case(case_id):
+    return service.case_detail(case_id)
+
+
+@blp.route("/<int:case_id>", methods=["PATCH"])
+@blp.arguments(schemas.CaseUpdateSchema)
+@blp.response(200, schemas.CaseSchema)
+def update_case(changes, case_id):
+    return service.update_case(case_id, changes)
+
+
+@blp.route("/<int:case_id>/members/<int:user_id>", methods=["PUT"])
+@blp.response(200, schemas.MemberSchema)
+def add_member(case_id, user_id):
+    member = service.add_member(case_id, user_id)
+    return {"user_id": member.user_id, "added_at": member.added_at}
+
+
+@blp.route("/<int:case_id>/members/<int:user_id>", methods=["DELETE"])
+@blp.response(204)
+def remove_member(case_id, user_id):
+    service.remove_member(case_id, user_id)

@@ -1,0 +1,78 @@
+"""The leaf encoding of the custody log: RFC 8785 (JCS) restricted to JSON without floats.
+
+Every leaf hash is ``SHA-256(0x00 || canonical_json(entry))``, so this function must give
+the same bytes on every machine forever. Floats are refused because JCS numbers follow
+ECMAScript double formatting, which orjson (like most libraries) does not reproduce; without
+floats, JCS is exactly "keys sorted, no whitespace, UTF-8, minimal escaping", which orjson
+produces byte for byte. Two corner cases are handled explicitly:
+
+* JCS sorts keys by UTF-16 code units while orjson sorts by code point (UTF-8 bytes). The
+  orders only differ for keys outside the Basic Multilingual Plane, so those rare objects are
+  pre-sorted here and serialized in insertion order.
+* I-JSON (which JCS requires) only guarantees integers in +-(2**53 - 1); larger ones are
+  refused rather than silently encoded in a form other JCS implementations would not match.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+MAX_SAFE_INTEGER = 2**53 - 1
+
+_SCALARS = (str, bool, type(None))
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Encode ``obj`` (dict/list/tuple/str/int/bool/None, str keys only) as canonical JSON.
+
+    Raises TypeError for floats, non-str keys and any other type; ValueError for integers
+    outside the I-JSON safe range and for strings that are not valid Unicode (lone surrogates).
+    """
+    astral = _check(obj)
+    try:
+        if astral:
+            return orjson.dumps(_utf16_sorted(obj))
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:  # only lone surrogates get past _check
+        raise ValueError(f"not encodable as canonical JSON: {exc}") from exc
+
+
+def _check(value: Any) -> bool:
+    """Validate the whole structure; return True if some key lies outside the BMP."""
+    if isinstance(value, float):
+        raise TypeError("floats are not allowed in canonical JSON (use int or str)")
+    if isinstance(value, _SCALARS):
+        return False
+    if isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise ValueError(f"integer {value} is outside the I-JSON range +-(2**53 - 1)")
+        return False
+    if isinstance(value, dict):
+        astral = False
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"object keys must be str, not {type(key).__name__}")
+            if not key.isascii() and max(key) > "\uffff":
+                astral = True
+            astral = _check(item) or astral
+        return astral
+    if isinstance(value, (list, tuple)):
+        astral = False
+        for item in value:
+            astral = _check(item) or astral
+        return astral
+    raise TypeError(f"{type(value).__name__} is not allowed in canonical JSON")
+
+
+def _utf16_key(key: str) -> bytes:
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def _utf16_sorted(value: Any) -> Any:
+    """Copy ``value`` with every object's keys in JCS (UTF-16 code unit) order."""
+    if isinstance(value, dict):
+        return {key: _utf16_sorted(value[key]) for key in sorted(value, key=_utf16_key)}
+    if isinstance(value, (list, tuple)):
+        return [_utf16_sorted(item) for item in value]
+    return value

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from casework.db import db, utcnow
+
+# SQLite only auto-increments INTEGER; PostgreSQL needs 64 bits for a long-lived log.
+BigInt = BigInteger().with_variant(Integer(), "sqlite")
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class CustodyEvent(db.Model):
+    """One leaf of the custody Merkle tree. Rows are never updated or deleted."""
+
+    __tablename__ = "custody_events"
+    __table_args__ = (
+        Index("ix_custody_events_resource", "resource_type", "resource_id", "seq"),
+        Index("ix_custody_events_case", "case_id", "seq"),
+        Index("ix_custody_events_witness", "witness_id", "seq"),
+        Index("ix_custody_events_actor", "actor_id", "seq"),
+        Index("ix_custody_events_action", "action", "seq"),
+        Index("ix_custody_events_recorded_at", "recorded_at"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[datetime]
+    actor_id: Mapped[int | None]
+    actor_username: Mapped[str | None] = mapped_column(String(64))
+    actor_role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(8))
+    resource_type: Mapped[str | None] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    case_id: Mapped[int | None]
+    witness_id: Mapped[int | None]
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+    def entry(self) -> dict[str, Any]:
+        """The leaf content: exactly what is hashed, exported and verified offline."""
+        return {
+            "seq": self.seq,
+            "time": self.recorded_at.strftime(TIME_FORMAT),
+            "actor_id": self.actor_id,
+            "actor_username": self.actor_username,
+            "actor_role": self.actor_role,
+            "action": self.action,
+            "outcome": self.outcome,
+            "resource_type": self.resource_type,
+            "resource_id": self.resource_id,
+            "case_id": self.case_id,
+            "witness_id": self.witness_id,
+            "request_id": self.request_id,
+            "client_addr": self.client_addr,
+            "details": self.details,
+        }
+
+
+class CustodyNode(db.Model):
+    """Hash of a perfect subtree (level k covers leaves [index*2^k, (index+1)*2^k)).
+
+    Storing these lets any root or proof be assembled from O(log n) rows.
+    """
+
+    __tablename__ = "custody_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column("idx", BigInt, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class CustodyHead(db.Model):
+    """Single row: the tree size and its right frontier. Locked to serialise appends."""
+
+    __tablename__ = "custody_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    tree_size: Mapped[int] = mapped_column(BigInt, default=0)
+    frontier: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+
+
+class CustodyCheckpoint(db.Model):
+    """Every checkpoint the log has signed, so a new one is checked against the last."""
+
+    __tablename__ = "custody_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInt, unique=True)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

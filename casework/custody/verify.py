@@ -1,0 +1,345 @@
+"""Offline verifier for a custody-log export: anyone holding the log's public key can run it.
+
+    python -m casework.custody.verify EXPORT.jsonl --checkpoint CP.txt [--checkpoint ...] \\
+        --vkey VKEY_FILE_OR_STRING [--json]
+
+An export is JSON Lines in seq order, one ``{"entry": {...}, "leaf_hash": "<64 hex>"}`` per
+event, where ``leaf_hash = SHA-256(0x00 || canonical_json(entry))`` and ``entry["seq"]`` is
+the leaf index. Signed checkpoints are the trust anchor: the export proves nothing by itself,
+since whoever edits it can recompute its hashes, but it cannot reproduce a signed root.
+
+The stream is checked line by line in constant memory (only the Merkle frontier is kept) and
+the first problem is reported: a malformed line, a missing (deleted), extra (inserted) or
+out-of-order seq, an entry whose content no longer matches its leaf hash (altered), a root
+that differs from a signed checkpoint (an entry altered together with its leaf hash: only the
+range between two checkpoints can be named), or an export that stops before a checkpoint
+(truncated). Entries after the largest checkpoint are counted but not covered by a signature.
+
+Exit status: 0 verified, 1 tampering or failed verification, 2 usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import orjson
+
+from casework.custody.canonical import canonical_json
+from casework.custody.merkle import EMPTY_ROOT, CompactRange
+from casework.custody.note import Checkpoint, NoteError, open_note, parse_checkpoint, parse_vkey
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+# A canonical line is b'{"entry":' + canonical entry + b',"leaf_hash":"' + 64 hex + b'"}'.
+_ENTRY_START = len(b'{"entry":')
+_ENTRY_END = -len(b',"leaf_hash":"' + b"0" * 64 + b'"}')
+
+
+@dataclass
+class VerifyReport:
+    """Outcome of verifying one export; ``problem`` is None exactly when ``ok``.
+
+    problem: malformed | deleted | reordered | inserted | altered | root_mismatch |
+    truncated | checkpoint. ``verified_size`` is the largest checkpoint size whose signed root
+    the export reproduced; ``bad_range`` (inclusive seqs) is set when the bad entry can only be
+    located to a range. ``uncovered`` counts entries after the largest checkpoint.
+    """
+
+    ok: bool
+    entries: int
+    verified_size: int
+    first_bad_seq: int | None
+    problem: str | None
+    message: str
+    bad_range: tuple[int, int] | None = None
+    checkpoint_sizes: tuple[int, ...] = ()
+    uncovered: int = 0
+    origin: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Failed(Exception):
+    """Internal: stop streaming with a report."""
+
+    def __init__(self, problem: str, message: str, first_bad_seq: int | None = None,
+                 bad_range: tuple[int, int] | None = None) -> None:
+        super().__init__(message)
+        self.problem, self.message = problem, message
+        self.first_bad_seq, self.bad_range = first_bad_seq, bad_range
+
+
+def load_checkpoints(checkpoints: Sequence[str], vkey: str) -> list[Checkpoint]:
+    """Open and parse every checkpoint, sorted by size; raise _Failed on any bad one.
+
+    Two valid signatures on different roots for one size mean the log was forked.
+    """
+    parsed: dict[int, Checkpoint] = {}
+    for number, text in enumerate(checkpoints, 1):
+        try:
+            cp = parse_checkpoint(open_note(text, vkey))
+        except NoteError as exc:
+            raise _Failed("checkpoint", f"checkpoint #{number} rejected: {exc}") from exc
+        first = next(iter(parsed.values()), None)
+        if first is not None and cp.origin != first.origin:
+            raise _Failed("checkpoint", f"checkpoint #{number} is for log {cp.origin!r}, not {first.origin!r}")
+        known = parsed.setdefault(cp.size, cp)
+        if known.root != cp.root:
+            raise _Failed("checkpoint", f"two signed checkpoints for size {cp.size} have different roots: "
+                                        "the log was forked (equivocation)")
+        if cp.size == 0 and cp.root != EMPTY_ROOT:
+            raise _Failed("checkpoint", f"checkpoint #{number} has size 0 but a root other than the empty root")
+    return [parsed[size] for size in sorted(parsed)]
+
+
+def verify_export(lines: Iterable[bytes], checkpoints: Sequence[str], vkey: str) -> VerifyReport:
+    """Verify an export stream against signed checkpoints; stops at the first problem.
+
+    ``lines`` may be any iterable of JSON Lines (e.g. a file opened in binary mode); it is
+    read once and never stored. Raises NoteError for a malformed ``vkey`` and ValueError
+    if no checkpoint is given: those are usage errors, not findings about the log.
+    """
+    parse_vkey(vkey)
+    if not checkpoints:
+        raise ValueError("at least one signed checkpoint is needed to verify an export")
+    state = _Stream()
+    try:
+        cps = load_checkpoints(checkpoints, vkey)
+        state.origin = cps[0].origin
+        state.sizes = tuple(cp.size for cp in cps)
+        state.run(iter(lines), cps)
+    except _Failed as failure:
+        return state.report(failure)
+    return state.report(None)
+
+
+class _Stream:
+    """The streaming pass; ``run`` is the hot loop, everything else runs at most once."""
+
+    def __init__(self) -> None:
+        self.frontier = CompactRange()
+        self.entries = 0  # lines accepted so far == next expected seq
+        self.verified_size = 0
+        self.blank_lines = 0
+        self.origin: str | None = None
+        self.sizes: tuple[int, ...] = ()
+
+    def run(self, lines: Iterator[bytes], cps: list[Checkpoint]) -> None:
+        frontier = self.frontier
+        push = frontier.push
+        loads, dumps, sort_keys = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS
+        sha256 = hashlib.sha256
+        targets = iter(cps)
+        target = next(targets)
+        if target.size == 0:  # already checked against EMPTY_ROOT
+            target = next(targets, None)
+        n = 0
+        for line in lines:
+            try:
+                rec = loads(line)
+                entry, stored = rec["entry"], rec["leaf_hash"]
+                seq = entry["seq"]
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                if not line.strip():
+                    self.blank_lines += 1
+                    continue
+                raise self._malformed(n, exc) from None
+            if seq != n or type(seq) is not int or len(rec) != 2:
+                raise self._bad_sequence(n, rec, seq, lines)
+            canon = dumps(rec, option=sort_keys)
+            if line[-1:] == b"\n":
+                line = line[:-1]
+            if canon == line:  # the usual, canonical line: the entry bytes are a slice of it
+                leaf = sha256(b"\x00" + canon[_ENTRY_START:_ENTRY_END]).digest()
+            else:
+                leaf = sha256(b"\x00" + self._entry_bytes(n, line, entry)).digest()
+            if leaf.hex() != stored:
+                leaf = self._recheck_leaf(n, entry, stored)
+            push(leaf)
+            n += 1
+            self.entries = n
+            if target is not None and n == target.size:
+                self._check_root(target)
+                target = next(targets, None)
+        if target is not None:
+            raise _Failed("truncated", f"the export ends after {n} entries but a checkpoint for size "
+                                       f"{cps[-1].size} is signed: entries {n}..{cps[-1].size - 1} are "
+                                       "missing (truncated)", n, (n, cps[-1].size - 1))
+
+    def _check_root(self, cp: Checkpoint) -> None:
+        if self.frontier.root() != cp.root:
+            low = self.verified_size
+            raise _Failed("root_mismatch",
+                          f"root mismatch at checkpoint size {cp.size}: an entry in ({low}, {cp.size}] "
+                          f"(seq {low}..{cp.size - 1}) was altered without trace in its own leaf hash",
+                          None, (low, cp.size - 1))
+        self.verified_size = cp.size
+
+    def _line_number(self, n: int) -> int:
+        return n + self.blank_lines + 1
+
+    def _malformed(self, n: int, exc: Exception) -> _Failed:
+        reason = "not valid JSON" if isinstance(exc, orjson.JSONDecodeError) else \
+            "not an object with entry, leaf_hash and entry.seq"
+        return _Failed("malformed", f"line {self._line_number(n)} (expected seq {n}) is malformed: {reason}", n)
+
+    def _bad_sequence(self, n: int, rec: Any, seq: Any, lines: Iterator[bytes]) -> _Failed:
+        """Diagnose a seq that is not the next one; peeks one line to recognise a swap."""
+        if type(seq) is not int or len(rec) != 2:
+            return _Failed("malformed", f"line {self._line_number(n)} (expected seq {n}) is malformed: "
+                                        "seq must be an integer and the record must have exactly entry "
+                                        "and leaf_hash", n)
+        if seq > n:
+            following = _peek_seq(lines)
+            if following == n:
+                return _Failed("reordered", f"entries out of order: seq {seq} appears before seq {n} "
+                                            "(lines swapped or moved)", n)
+            return _Failed("deleted", f"entry seq {n} is missing: the export jumps from seq {n - 1} to "
+                                      f"seq {seq} (seq {n}..{seq - 1} deleted, or moved later)", n, (n, seq - 1))
+        if seq == n - 1:
+            return _Failed("inserted", f"two consecutive lines claim seq {seq}: an entry was inserted or "
+                                       "duplicated there", seq)
+        return _Failed("inserted", f"seq {seq} appears again at position {n} where seq {n} was expected: "
+                                   "an entry was inserted, duplicated or moved earlier", n)
+
+    def _entry_bytes(self, n: int, line: bytes, entry: Any) -> bytes:
+        """Slow path for a non-canonical line: refuse duplicate keys, then re-encode the entry.
+
+        Duplicate keys would let a reader see one value while the hash covers another.
+        """
+        try:
+            json.loads(line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        except ValueError as exc:
+            raise _Failed("malformed", f"line {self._line_number(n)} (seq {n}) is malformed: {exc}", n) from None
+        return self._canonical(n, entry)
+
+    def _canonical(self, n: int, entry: Any) -> bytes:
+        try:
+            return canonical_json(entry)
+        except (TypeError, ValueError) as exc:
+            raise _Failed("malformed", f"entry seq {n} cannot be a log entry: {exc}", n) from None
+
+    def _recheck_leaf(self, n: int, entry: Any, stored: Any) -> bytes:
+        """The fast hash did not match: recompute exactly (JCS key order) before accusing."""
+        try:
+            claimed = bytes.fromhex(stored) if isinstance(stored, str) and len(stored) == 64 else None
+        except ValueError:
+            claimed = None
+        if claimed is None:
+            raise _Failed("malformed", f"entry seq {n}: leaf_hash must be 64 hex digits", n)
+        leaf = hashlib.sha256(b"\x00" + self._canonical(n, entry)).digest()
+        if leaf != claimed:
+            raise _Failed("altered", f"entry seq {n} was altered: its content does not match its leaf hash", n)
+        return leaf
+
+    def report(self, failure: _Failed | None) -> VerifyReport:
+        largest = self.sizes[-1] if self.sizes else 0
+        uncovered = max(0, self.entries - largest)
+        common = dict(entries=self.entries, verified_size=self.verified_size,
+                      checkpoint_sizes=self.sizes, uncovered=uncovered, origin=self.origin)
+        if failure is not None:
+            return VerifyReport(ok=False, first_bad_seq=failure.first_bad_seq, problem=failure.problem,
+                                message=failure.message, bad_range=failure.bad_range, **common)
+        message = (f"{self.entries} entries read; entries 0..{largest - 1} match the signed root of "
+                   f"{self.origin} at tree size {largest}") if largest else \
+            f"{self.entries} entries read; the only checkpoint is of the empty tree"
+        if len(self.sizes) > 1:
+            message += f" (and checkpoints at sizes {', '.join(map(str, self.sizes[:-1]))})"
+        if uncovered:
+            message += (f"; {uncovered} later entries (seq {largest}..{self.entries - 1}) are well-formed "
+                        "but NOT covered by any signed checkpoint")
+        return VerifyReport(ok=True, first_bad_seq=None, problem=None, message=message, **common)
+
+
+def _peek_seq(lines: Iterator[bytes]) -> int | None:
+    try:
+        seq = orjson.loads(next(lines))["entry"]["seq"]
+    except (StopIteration, orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    return seq if type(seq) is int else None
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate keys in a JSON object")
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# --- command line ------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m casework.custody.verify",
+        description="Verify a custody-log export against signed checkpoints, offline.",
+        epilog="Exit status: 0 verified, 1 tampering or failed verification, 2 usage error.",
+    )
+    parser.add_argument("export", help="export file (JSON Lines), or - for standard input")
+    parser.add_argument("--checkpoint", action="append", required=True, metavar="FILE",
+                        help="signed checkpoint note; repeat for several")
+    parser.add_argument("--vkey", required=True, metavar="VKEY",
+                        help="the log's verifier key, or a file containing it")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def _read_vkey(value: str) -> str:
+    if os.path.isfile(value):
+        with open(value, encoding="utf-8") as f:
+            return f.read().strip()
+    return value.strip()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (for reuse by a flask command)."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad usage, 0 for --help
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        vkey = _read_vkey(args.vkey)
+        parse_vkey(vkey)
+        checkpoints = []
+        for path in args.checkpoint:
+            with open(path, "rb") as f:  # undecodable bytes reach open_note, which rejects them
+                checkpoints.append(f.read().decode("utf-8", "surrogateescape"))
+        export = sys.stdin.buffer if args.export == "-" else open(args.export, "rb")
+    except (OSError, NoteError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    with export:
+        report = verify_export(export, checkpoints, vkey)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(_human(report))
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _human(report: VerifyReport) -> str:
+    if report.ok:
+        return f"OK: {report.message}"
+    lines = [f"FAILED ({report.problem}): {report.message}",
+             f"  entries read: {report.entries}; verified against a signed root up to tree size "
+             f"{report.verified_size}"]
+    if report.first_bad_seq is not None:
+        lines.append(f"  first bad seq: {report.first_bad_seq}")
+    if report.bad_range is not None:
+        lines.append(f"  suspect seq range: {report.bad_range[0]}..{report.bad_range[1]}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Incidents: what happened, when and where, within a case."""

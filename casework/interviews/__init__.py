@@ -1,0 +1,1 @@
+"""Interviews of a witness, linked to the incidents they speak about."""

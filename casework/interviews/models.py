@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from casework.auth.target import Target
+from casework.db import db, utcnow
+from casework.geo import LocatedMixin
+from casework.incidents.models import Incident
+
+interview_incidents = Table(
+    "interview_incidents",
+    db.metadata,
+    Column("interview_id", ForeignKey("interviews.id"), primary_key=True),
+    Column("incident_id", ForeignKey("incidents.id"), primary_key=True, index=True),
+)
+
+
+class Interview(LocatedMixin, db.Model):
+    __tablename__ = "interviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    witness_id: Mapped[int] = mapped_column(ForeignKey("witnesses.id"), index=True)
+    interviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    conducted_at: Mapped[datetime]
+    location_name: Mapped[str | None] = mapped_column(String(300))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    location_precision_m: Mapped[int | None]
+    language: Mapped[str] = mapped_column(String(35))
+    interpreter: Mapped[str | None] = mapped_column(String(200))
+    others_present: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    incidents: Mapped[list[Incident]] = relationship(secondary=interview_incidents, order_by=Incident.id)
+
+    @property
+    def incident_ids(self) -> list[int]:
+        return [incident.id for incident in self.incidents]
+
+    def custody_target(self) -> Target:
+        return Target(
+            "interview", self.id, case_id=self.case_id, owner_id=self.interviewer_id, witness_id=self.witness_id
+        )

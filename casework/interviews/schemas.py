@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from casework.geo import LocationSchema
+
+LANGUAGE = validate.Regexp(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="A BCP 47 language tag, e.g. 'uk' or 'ar-SY'.")
+
+
+class _InterviewFields(Schema):
+    incident_ids = fields.List(fields.Integer(validate=validate.Range(min=1)), validate=validate.Length(max=500),
+                               metadata={"description": "Incidents of the same case this interview speaks to."})
+    conducted_at = fields.AwareDateTime()
+    location = fields.Nested(LocationSchema, allow_none=True)
+    language = fields.String(validate=LANGUAGE)
+    interpreter = fields.String(allow_none=True, validate=validate.Length(max=200))
+    others_present = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                                 validate=validate.Length(max=50))
+
+
+class InterviewCreateSchema(_InterviewFields):
+    witness_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    conducted_at = fields.AwareDateTime(required=True)
+    language = fields.String(required=True, validate=LANGUAGE)
+
+
+class InterviewUpdateSchema(_InterviewFields):
+    pass
+
+
+class InterviewSchema(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    witness_id = fields.Integer()
+    interviewer_id = fields.Integer()
+    incident_ids = fields.List(fields.Integer())
+    conducted_at = fields.DateTime()
+    location = fields.Nested(LocationSchema, allow_none=True)
+    language = fields.String()
+    interpreter = fields.String(allow_none=True)
+    others_present = fields.List(fields.String())
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()

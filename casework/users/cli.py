@@ -1,0 +1,44 @@
+"""Operator commands: ``flask --app wsgi users create USERNAME --role ROLE``."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from casework.custody import recorder
+from casework.users.models import Role
+from casework.users.service import new_user
+
+users_cli = AppGroup("users", help="Manage user accounts from the operator's shell.")
+
+
+def _read_password() -> str:
+    password = os.environ.get("CASEWORK_PASSWORD")
+    if password:
+        return password
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\n")
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--display-name", default=None)
+def create(username: str, role: str, display_name: str | None) -> None:
+    """Create a user; the password comes from $CASEWORK_PASSWORD or standard input."""
+    from casework.users.schemas import PASSWORD, USERNAME
+    from marshmallow import ValidationError
+
+    password = _read_password()
+    try:
+        USERNAME(username)
+        PASSWORD(password)
+    except ValidationError as exc:
+        raise click.ClickException(" ".join(exc.messages)) from None
+    user = new_user(username, password, role, display_name)
+    recorder.record("user.create", resource_type="user", resource_id=user.id, details={"role": role, "via": "cli"})
+    recorder.commit()
+    click.echo(f"created user {user.id} {username} ({role})")

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from casework.pagination import page_of
+from casework.users import schemas, service
+
+blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="User accounts (admins)")
+
+UserPage = page_of(schemas.UserSchema, "UserPage")
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(schemas.UserCreateSchema)
+@blp.response(201, schemas.UserSchema)
+def create_user(data):
+    return service.create_user(data)
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(schemas.UserListArgs, location="query")
+@blp.response(200, UserPage)
+def list_users(args):
+    items, cursor = service.list_users(args)
+    return {"items": items, "next_cursor": cursor}
+
+
+@blp.route("/<int:user_id>", methods=["GET"])
+@blp.response(200, schemas.UserSchema)
+def get_user(user_id):
+    return service.get_user(user_id)
+
+
+@blp.route("/<int:user_id>", methods=["PATCH"])
+@blp.arguments(schemas.UserUpdateSchema)
+@blp.response(200, schemas.UserSchema)
+def update_user(changes, user_id):
+    return service.update_user(user_id, changes)

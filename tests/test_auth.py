@@ -1,0 +1,148 @@
+"""Sessions, CSRF, bearer tokens, deactivation, throttling and password storage."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from casework.db import db
+from casework.users.models import User
+from tests.conftest import PASSWORD, make_app, make_caller
+from tests.helpers import assert_problem, events_of
+
+
+def login(client, username, password=PASSWORD):
+    return client.post("/api/v1/auth/login", json={"username": username, "password": password})
+
+
+def test_session_login_me_logout(app, people):
+    client = app.test_client()
+    response = login(client, "legal")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["username"] == "legal" and body["auth_method"] == "session" and body["csrf_token"]
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert client.get("/api/v1/auth/me").get_json()["username"] == "legal"
+    assert [e["action"] for e in events_of(app, response)] == ["auth.login"]
+    # Changes need the CSRF header when authenticated by cookie.
+    assert_problem(client.post("/api/v1/cases", json={"title": "x"}), 403)
+    created = client.post("/api/v1/cases", json={"title": "x"}, headers={"X-CSRF-Token": body["csrf_token"]})
+    assert created.status_code == 201
+    out = client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": body["csrf_token"]})
+    assert out.status_code == 204
+    assert_problem(client.get("/api/v1/auth/me"), 401)
+
+
+def test_login_issues_a_new_session_and_old_cookie_dies_on_logout(app, people):
+    client = app.test_client()
+    first = login(client, "legal")
+    old_cookie = client.get_cookie("casework_session").value
+    second = login(client, "legal")
+    assert client.get_cookie("casework_session").value != old_cookie
+    assert first.get_json()["csrf_token"] != second.get_json()["csrf_token"]
+    # Replaying the first session's cookie after it was replaced does not work.
+    replay = app.test_client()
+    replay.set_cookie("casework_session", old_cookie)
+    assert_problem(replay.get("/api/v1/auth/me"), 401)
+
+
+def test_failed_logins_are_generic_and_recorded(app, people):
+    client = app.test_client()
+    wrong_password = login(client, "legal", "not the password")
+    unknown_user = login(client, "nobody", "whatever it is")
+    a, b = assert_problem(wrong_password, 401), assert_problem(unknown_user, 401)
+    assert a["detail"] == b["detail"] == "Invalid username or password."
+    event = events_of(app, wrong_password)[0]
+    assert event["action"] == "auth.login" and event["outcome"] == "denied"
+    assert "not the password" not in str(event)
+    assert events_of(app, unknown_user)[0]["actor_username"] == "nobody"
+
+
+def test_passwords_are_argon2id(app, people):
+    with app.app_context():
+        stored = db.session.scalar(select(User.password_hash).where(User.username == "legal"))
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+def test_tokens_create_list_use_revoke(app, people):
+    legal = people["legal"]
+    created = legal.post("/api/v1/auth/tokens", {"name": "laptop", "expires_in_days": 7})
+    assert created.status_code == 201
+    token = created.get_json()["token"]
+    listed = legal.get("/api/v1/auth/tokens").get_json()["items"]
+    assert {t["name"] for t in listed} == {"tests", "laptop"}
+    assert all("token" not in t for t in listed)
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/auth/me", headers=auth).status_code == 200
+    token_id = created.get_json()["id"]
+    assert legal.delete(f"/api/v1/auth/tokens/{token_id}").status_code == 204
+    assert_problem(client.get("/api/v1/auth/me", headers=auth), 401)
+
+
+def test_tokens_of_others_are_hidden_except_from_admins(app, people):
+    legal_token_id = people["legal"].get("/api/v1/auth/tokens").get_json()["items"][0]["id"]
+    assert_problem(people["interviewer"].delete(f"/api/v1/auth/tokens/{legal_token_id}"), 404)
+    assert_problem(people["interviewer"].get(f"/api/v1/auth/tokens?user_id={people['legal'].id}"), 403)
+    listed = people["admin"].get(f"/api/v1/auth/tokens?user_id={people['legal'].id}").get_json()["items"]
+    assert [t["id"] for t in listed] == [legal_token_id]
+    assert people["admin"].delete(f"/api/v1/auth/tokens/{legal_token_id}").status_code == 204
+    assert_problem(people["legal"].get("/api/v1/auth/me"), 401)
+
+
+def test_expired_token_is_refused(app, people):
+    from casework.auth.models import ApiToken
+    from casework.db import utcnow
+    from datetime import timedelta
+
+    with app.app_context():
+        db.session.execute(ApiToken.__table__.update().where(ApiToken.user_id == people["legal"].id)
+                           .values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    assert_problem(people["legal"].get("/api/v1/auth/me"), 401)
+
+
+def test_deactivation_ends_sessions_and_tokens_at_once(app, people):
+    client = app.test_client()
+    assert login(client, "interviewer").status_code == 200
+    assert client.get("/api/v1/auth/me").status_code == 200
+    response = people["admin"].patch(f"/api/v1/users/{people['interviewer'].id}", {"active": False})
+    assert response.status_code == 200 and response.get_json()["active"] is False
+    assert_problem(client.get("/api/v1/auth/me"), 401)
+    assert_problem(people["interviewer"].get("/api/v1/auth/me"), 401)
+    assert_problem(login(app.test_client(), "interviewer"), 401)
+    # Reactivation does not revive the old credentials.
+    people["admin"].patch(f"/api/v1/users/{people['interviewer'].id}", {"active": True})
+    assert_problem(people["interviewer"].get("/api/v1/auth/me"), 401)
+
+
+def test_unauthenticated_requests_are_refused_and_recorded(app, people):
+    response = app.test_client().get("/api/v1/cases")
+    assert_problem(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    event = events_of(app, response)[0]
+    assert event["outcome"] == "denied" and event["actor_id"] is None
+
+
+def test_login_is_throttled(backend, keyring_path):
+    from casework.extensions import limiter
+
+    throttled = make_app(backend, keyring_path, CASEWORK_LOGIN_LIMIT="3 per minute")
+    try:
+        with throttled.app_context():
+            from flask_migrate import upgrade
+
+            upgrade()
+        caller = make_caller(throttled, "throttled", "legal")
+        client = throttled.test_client()
+        statuses = [login(client, caller.username, "wrong password!").status_code for _ in range(4)]
+        assert statuses == [401, 401, 401, 429]
+        body = assert_problem(login(client, caller.username), 429)
+        assert "slow down" in body["detail"]
+        assert events_of(throttled, login(client, caller.username))[0]["outcome"] == "denied"
+    finally:
+        limiter.reset()
+        from tests.conftest import reset_database
+
+        with throttled.app_context():
+            reset_database()

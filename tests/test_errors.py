@@ -1,0 +1,92 @@
+"""Bad input: a clear problem+json answer, nothing written, the attempt in the custody log."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from casework.cases.models import Case
+from casework.db import db
+from tests.helpers import assert_problem, events_of
+
+
+def case_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Case))
+
+
+@pytest.mark.parametrize(
+    "body,content_type,status",
+    [
+        (b'{"title": ', "application/json", 400),  # malformed JSON
+        (b'{"title": "\xff\xfe"}', "application/json", 400),  # not UTF-8
+        (b'{"title": 12}', "application/json", 422),  # wrong type
+        (b'{"title": "x", "owner": "me"}', "application/json", 422),  # unknown field
+        (b'{"title": "' + b"x" * 301 + b'"}', "application/json", 422),  # too long
+        (b'{}', "application/json", 422),  # missing required
+        (b'[1, 2]', "application/json", 422),  # not an object
+        (b"title=x", "application/x-www-form-urlencoded", 415),
+        (b"<case/>", "application/xml", 415),
+    ],
+)
+def test_bad_bodies_are_problems_and_write_nothing(app, people, body, content_type, status):
+    before = case_count(app)
+    response = people["legal"].client.post(
+        "/api/v1/cases", data=body, content_type=content_type,
+        headers={"Authorization": f"Bearer {people['legal'].token}"},
+    )
+    assert_problem(response, status)
+    assert case_count(app) == before
+    events = events_of(app, response)
+    assert len(events) == 1 and events[0]["outcome"] == "error"
+    assert events[0]["details"]["status"] == status
+
+
+def test_validation_errors_name_the_fields(app, people):
+    response = people["legal"].post("/api/v1/cases", {"title": 5, "colour": "red"})
+    body = assert_problem(response, 422)
+    assert set(body["errors"]["json"]) == {"title", "colour"}
+
+
+def test_oversize_body_is_413(app, people):
+    big = {"title": "x", "description": "y" * (2 * 1024 * 1024)}
+    before = case_count(app)
+    assert_problem(people["legal"].post("/api/v1/cases", big), 413)
+    assert case_count(app) == before
+
+
+def test_huge_numbers_and_bad_query_values(app, people, world):
+    interviewer = people["interviewer"]
+    response = interviewer.patch(f"/api/v1/incidents/{world.incident_id}", {"victim_count": 10**30})
+    assert_problem(response, 422)
+    assert_problem(interviewer.get("/api/v1/cases?limit=100000"), 422)
+    assert_problem(interviewer.get("/api/v1/cases?limit=abc"), 422)
+    assert_problem(interviewer.get("/api/v1/cases?cursor=not-a-cursor"), 422)
+    assert_problem(interviewer.patch(f"/api/v1/incidents/{world.incident_id}",
+                                     {"location": {"latitude": 91, "longitude": 0}}), 422)
+    assert_problem(interviewer.patch(f"/api/v1/incidents/{world.incident_id}",
+                                     {"occurred_from": "2026-03-02T00:00:00Z"}), 422)  # after occurred_to
+
+
+def test_unknown_route_and_wrong_method(app, people):
+    assert_problem(people["legal"].get("/api/v1/nothing-here"), 404)
+    response = people["legal"].delete("/api/v1/cases")
+    assert_problem(response, 405)
+    assert "GET" in response.headers["Allow"]
+    assert events_of(app, response)[0]["outcome"] == "error"
+
+
+def test_conflicts_are_409(app, world):
+    interviewer = world.people["interviewer"]
+    response = interviewer.post(f"/api/v1/cases/{world.case_id}/incidents", {"reference": "INC-1", "title": "dup"})
+    assert_problem(response, 409)
+    event = events_of(app, response)[0]
+    assert event["action"] == "incident.create" and event["outcome"] == "error"
+
+
+def test_security_headers(app, people):
+    response = people["legal"].get("/api/v1/cases")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Request-ID"]
