@@ -19,7 +19,7 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     from casework.extensions import api, db, limiter, migrate
     from casework.keys import init_keyring
 
-    app = Flask(__name__, instance_relative_config=False)
+    app = Flask(__name__, static_folder=None)
     app.config.update(load_config(env))
     app.config.update(overrides or {})
     casework_logging.configure(app.config["LOG_LEVEL"])
@@ -76,16 +76,21 @@ def _import_models() -> None:
 def _register_blueprints(api: Any) -> None:
     from casework.auth.views import blp as auth_blp
     from casework.cases.views import blp as cases_blp
+    from casework.custody.views import blp as custody_blp
     from casework.incidents.views import blp as incidents_blp
     from casework.interviews.views import blp as interviews_blp
     from casework.users.views import blp as users_blp
     from casework.witnesses.views import blp as witnesses_blp
 
-    for blueprint in (auth_blp, users_blp, cases_blp, incidents_blp, witnesses_blp, interviews_blp):
+    for blueprint in (
+        auth_blp, users_blp, cases_blp, incidents_blp, witnesses_blp, interviews_blp, custody_blp
+    ):
         api.register_blueprint(blueprint)
 
 
 def _register_cli(app: Flask) -> None:
+    from casework.custody.cli import custody_cli
     from casework.users.cli import users_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(custody_cli)

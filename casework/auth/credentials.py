@@ -20,7 +20,7 @@ TOKEN_PREFIX = "cwk_"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 # Endpoints reachable without credentials.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "health", "api-docs.openapi_json", "static"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "health", "api-docs.openapi_json"})
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 

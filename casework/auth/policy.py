@@ -76,7 +76,12 @@ RULES: dict[str, dict[Role, Scope]] = {
     "transcript.read": {INTERVIEWER: OWN, LEGAL: MEMBER},
     "casefile.read": {LEGAL: MEMBER},
     # the custody log itself
-    "custody.read": {AUDITOR: ALL},
+    "custody.events.list": {AUDITOR: ALL},
+    "custody.event.read": {AUDITOR: ALL},
+    "custody.checkpoint.read": {AUDITOR: ALL},
+    "custody.proof.inclusion": {AUDITOR: ALL},
+    "custody.proof.consistency": {AUDITOR: ALL},
+    "custody.key.read": {AUDITOR: ALL},
 }
 
 

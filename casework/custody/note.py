@@ -119,7 +119,7 @@ def parse_vkey(vkey: str) -> Verifier:
     parts = vkey.strip().split("+", 2)
     if len(parts) != 3:
         raise NoteError("malformed verifier key: expected name+hash+key")
-    kid, raw = _parse_key(*parts, what="verifier key")
+    kid, raw = _parse_key(parts[0], parts[1], parts[2], what="verifier key")
     if key_id(parts[0], raw) != kid:
         raise NoteError("malformed verifier key: key hash does not match name and key")
     try:
@@ -134,7 +134,7 @@ def parse_signer_key(skey: str) -> tuple[str, Ed25519PrivateKey]:
     if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
         raise NoteError("malformed signer key: expected PRIVATE+KEY+name+hash+key")
     name = parts[2]
-    kid, seed = _parse_key(*parts[2:], what="signer key")
+    kid, seed = _parse_key(name, parts[3], parts[4], what="signer key")
     private_key = Ed25519PrivateKey.from_private_bytes(seed)
     if key_id(name, _raw_public(private_key.public_key())) != kid:
         raise NoteError("malformed signer key: key hash does not match name and key")

@@ -31,7 +31,7 @@ ALLOWED, DENIED, ERROR = "allowed", "denied", "error"
 
 # Endpoints that touch no case data, credentials or custody log. Keep this list short:
 # tests/test_custody_coverage.py asserts every other route records an event.
-EXEMPT_ENDPOINTS = frozenset({"health", "api-docs.openapi_json", "static"})
+EXEMPT_ENDPOINTS = frozenset({"health", "api-docs.openapi_json"})
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -159,9 +159,13 @@ def start_request() -> None:
 
 def finish_request(response: Response) -> Response:
     ctx = current_context()
+    if request.endpoint not in EXEMPT_ENDPOINTS:
+        response = _record_and_commit(response, ctx)
     response.headers["X-Request-ID"] = ctx.request_id
-    if request.endpoint in EXEMPT_ENDPOINTS:
-        return response
+    return response
+
+
+def _record_and_commit(response: Response, ctx: CustodyContext) -> Response:
     status = response.status_code
     if status >= 400:
         db.session.rollback()
@@ -185,14 +189,10 @@ def finish_request(response: Response) -> Response:
     try:
         commit()
     except CustodyUnavailable as exc:
-        return _unavailable(exc, ctx)
+        ctx.pending.clear()
+        ctx.appended.clear()
+        return problem_response(503, exc.description or "", problem=exc.problem)
     return response
-
-
-def _unavailable(exc: CustodyUnavailable, ctx: CustodyContext) -> Response:
-    ctx.pending.clear()
-    ctx.appended.clear()
-    return problem_response(503, exc.description or "", problem=exc.problem)
 
 
 def init_app(app: Flask) -> None:

@@ -137,37 +137,39 @@ class _Stream:
         loads, dumps, sort_keys = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS
         sha256 = hashlib.sha256
         targets = iter(cps)
-        target = next(targets)
-        if target.size == 0:  # already checked against EMPTY_ROOT
+        target: Checkpoint | None = next(targets)
+        if target is not None and target.size == 0:  # already checked against EMPTY_ROOT
             target = next(targets, None)
         n = 0
-        for line in lines:
-            try:
-                rec = loads(line)
-                entry, stored = rec["entry"], rec["leaf_hash"]
-                seq = entry["seq"]
-            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-                if not line.strip():
-                    self.blank_lines += 1
-                    continue
-                raise self._malformed(n, exc) from None
-            if seq != n or type(seq) is not int or len(rec) != 2:
-                raise self._bad_sequence(n, rec, seq, lines)
-            canon = dumps(rec, option=sort_keys)
-            if line[-1:] == b"\n":
-                line = line[:-1]
-            if canon == line:  # the usual, canonical line: the entry bytes are a slice of it
-                leaf = sha256(b"\x00" + canon[_ENTRY_START:_ENTRY_END]).digest()
-            else:
-                leaf = sha256(b"\x00" + self._entry_bytes(n, line, entry)).digest()
-            if leaf.hex() != stored:
-                leaf = self._recheck_leaf(n, entry, stored)
-            push(leaf)
-            n += 1
-            self.entries = n
-            if target is not None and n == target.size:
-                self._check_root(target)
-                target = next(targets, None)
+        try:
+            for line in lines:
+                try:
+                    rec = loads(line)
+                    entry, stored = rec["entry"], rec["leaf_hash"]
+                    seq = entry["seq"]
+                except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                    if not line.strip():
+                        self.blank_lines += 1
+                        continue
+                    raise self._malformed(n, exc) from None
+                if seq != n or type(seq) is not int or len(rec) != 2:
+                    raise self._bad_sequence(n, rec, seq, lines)
+                canon = dumps(rec, option=sort_keys)
+                if line[-1:] == b"\n":
+                    line = line[:-1]
+                if canon == line:  # the usual, canonical line: the entry bytes are a slice of it
+                    leaf = sha256(b"\x00" + canon[_ENTRY_START:_ENTRY_END]).digest()
+                else:
+                    leaf = sha256(b"\x00" + self._entry_bytes(n, line, rec, entry)).digest()
+                if leaf.hex() != stored:
+                    leaf = self._recheck_leaf(n, entry, stored)
+                push(leaf)
+                n += 1
+                if target is not None and n == target.size:
+                    self._check_root(target)
+                    target = next(targets, None)
+        finally:
+            self.entries = n  # also when a problem stops the loop
         if target is not None:
             raise _Failed("truncated", f"the export ends after {n} entries but a checkpoint for size "
                                        f"{cps[-1].size} is signed: entries {n}..{cps[-1].size - 1} are "
@@ -209,16 +211,20 @@ class _Stream:
         return _Failed("inserted", f"seq {seq} appears again at position {n} where seq {n} was expected: "
                                    "an entry was inserted, duplicated or moved earlier", n)
 
-    def _entry_bytes(self, n: int, line: bytes, entry: Any) -> bytes:
-        """Slow path for a non-canonical line: refuse duplicate keys, then re-encode the entry.
+    def _entry_bytes(self, n: int, line: bytes, rec: Any, entry: Any) -> bytes:
+        """Entry bytes from a line that is not canonical JSON, refusing duplicate keys.
 
-        Duplicate keys would let a reader see one value while the hash covers another.
+        Duplicate keys would let a reader see one value while the hash covers another. A
+        compact line with unsorted keys is checked cheaply (orjson keeps document order, and a
+        duplicate would make the re-encoding shorter); other formatting takes the stdlib parser.
         """
-        try:
-            json.loads(line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-        except ValueError as exc:
-            raise _Failed("malformed", f"line {self._line_number(n)} (seq {n}) is malformed: {exc}", n) from None
-        return self._canonical(n, entry)
+        if orjson.dumps(rec) != line:
+            try:
+                json.loads(line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+            except ValueError as exc:
+                raise _Failed("malformed", f"line {self._line_number(n)} (seq {n}) is malformed: {exc}",
+                              n) from None
+        return orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)
 
     def _canonical(self, n: int, entry: Any) -> bytes:
         try:
@@ -241,21 +247,24 @@ class _Stream:
 
     def report(self, failure: _Failed | None) -> VerifyReport:
         largest = self.sizes[-1] if self.sizes else 0
-        uncovered = max(0, self.entries - largest)
-        common = dict(entries=self.entries, verified_size=self.verified_size,
-                      checkpoint_sizes=self.sizes, uncovered=uncovered, origin=self.origin)
+        report = VerifyReport(ok=failure is None, entries=self.entries, verified_size=self.verified_size,
+                              first_bad_seq=None, problem=None, message="", checkpoint_sizes=self.sizes,
+                              uncovered=max(0, self.entries - largest), origin=self.origin)
         if failure is not None:
-            return VerifyReport(ok=False, first_bad_seq=failure.first_bad_seq, problem=failure.problem,
-                                message=failure.message, bad_range=failure.bad_range, **common)
-        message = (f"{self.entries} entries read; entries 0..{largest - 1} match the signed root of "
-                   f"{self.origin} at tree size {largest}") if largest else \
-            f"{self.entries} entries read; the only checkpoint is of the empty tree"
+            report.first_bad_seq, report.problem = failure.first_bad_seq, failure.problem
+            report.message, report.bad_range = failure.message, failure.bad_range
+            return report
+        if largest:
+            report.message = (f"{self.entries} entries read; entries 0..{largest - 1} match the signed root of "
+                              f"{self.origin} at tree size {largest}")
+        else:
+            report.message = f"{self.entries} entries read; the only checkpoint is of the empty tree"
         if len(self.sizes) > 1:
-            message += f" (and checkpoints at sizes {', '.join(map(str, self.sizes[:-1]))})"
-        if uncovered:
-            message += (f"; {uncovered} later entries (seq {largest}..{self.entries - 1}) are well-formed "
-                        "but NOT covered by any signed checkpoint")
-        return VerifyReport(ok=True, first_bad_seq=None, problem=None, message=message, **common)
+            report.message += f" (and checkpoints at sizes {', '.join(map(str, self.sizes[:-1]))})"
+        if report.uncovered:
+            report.message += (f"; {report.uncovered} later entries (seq {largest}..{self.entries - 1}) are "
+                               "well-formed but NOT covered by any signed checkpoint")
+        return report
 
 
 def _peek_seq(lines: Iterator[bytes]) -> int | None:
@@ -315,12 +324,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in args.checkpoint:
             with open(path, "rb") as f:  # undecodable bytes reach open_note, which rejects them
                 checkpoints.append(f.read().decode("utf-8", "surrogateescape"))
-        export = sys.stdin.buffer if args.export == "-" else open(args.export, "rb")
+        if args.export == "-":
+            report = verify_export(sys.stdin.buffer, checkpoints, vkey)
+        else:
+            with open(args.export, "rb") as export:
+                report = verify_export(export, checkpoints, vkey)
     except (OSError, NoteError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    with export:
-        report = verify_export(export, checkpoints, vkey)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

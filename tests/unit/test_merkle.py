@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -111,78 +112,108 @@ def test_consistency_vectors(vectors: Store, m: int, n: int) -> None:
     assert merkle.verify_consistency(m, n, ROOTS[m], ROOTS[n], expected)
 
 
-def inclusion_mutations(index: int, size: int, proof: list[bytes], root: bytes
+RootOf = Callable[[int], bytes]
+
+
+def inclusion_mutations(index: int, size: int, proof: list[bytes], root_of: RootOf
                         ) -> list[tuple[int, int, list[bytes], bytes]]:
-    """Each a (index, size, proof, root) that must not verify for the true leaf."""
-    bad = [(index, size, proof, flip(root)), (index, size, proof + [proof[-1] if proof else root], root)]
+    """(index, size, proof, root) claims that must not verify for the true leaf.
+
+    A wrong size is paired with that size's true root, as a signed checkpoint would give:
+    RFC 9162 binds the size only through the root (see test_size_is_bound_through_the_root).
+    """
+    root = root_of(size)
+    bad = [(index, size, proof, flip(root)),
+           (index, size, proof + [proof[-1] if proof else root], root),
+           (index, size, [root] + proof, root)]
     bad += [(index, size, proof[:i] + [flip(p, i % 8)] + proof[i + 1:], root) for i, p in enumerate(proof)]
     if proof:
         bad += [(index, size, proof[:-1], root), (index, size, proof[1:], root)]
-        if len(proof) > 1:
-            bad.append((index, size, proof[::-1], root) if proof[0] != proof[-1] else (index, size, [], root))
-    bad += [(index, size + 1, proof, root), (index, size * 2, proof, root), (index + 1, size, proof, root),
-            (index, index, proof, root)]
-    if index:
-        bad.append((index - 1, size, proof, root))
-    if size > 1:
-        bad.append((index, size - 1, proof, root))
+    for s in {size - 1, size + 1, size * 2, size // 2}:
+        if index < s != size:
+            bad.append((index, s, proof, root_of(s)))
+    for j in {index - 1, index + 1, 0, size - 1, size}:
+        if j != index:
+            bad.append((j, size, proof, root))
     return bad
 
 
-def consistency_mutations(m: int, n: int, proof: list[bytes], r1: bytes, r2: bytes
+def consistency_mutations(m: int, n: int, proof: list[bytes], root_of: RootOf
                           ) -> list[tuple[int, int, bytes, bytes, list[bytes]]]:
-    bad = [(m, n, r2, r1, proof), (m, n, flip(r1), r2, proof), (m, n, r1, flip(r2), proof),
-           (m, n, r1, r2, proof + [r1])]
+    """(size1, size2, root1, root2, proof) claims that must not verify."""
+    r1, r2 = root_of(m), root_of(n)
+    bad = [(m, n, flip(r1), r2, proof), (m, n, r1, r2, proof + [r1]), (m, n, r1, r2, [r2] + proof)]
+    if m:  # every tree extends the empty tree, whatever its root
+        bad.append((m, n, r1, flip(r2), proof))
+    if r1 != r2:
+        bad.append((m, n, r2, r1, proof))
     bad += [(m, n, r1, r2, proof[:i] + [flip(p, 7)] + proof[i + 1:]) for i, p in enumerate(proof)]
     if proof:
         bad += [(m, n, r1, r2, proof[:-1]), (m, n, r1, r2, proof[1:])]
-    if m < n:
-        bad += [(m, n + 1, r1, r2, proof), (m + 1, n, r1, r2, proof), (n, m, r2, r1, proof)]
-    if m > 1:
-        bad.append((m - 1, n, r1, r2, proof))
-    return [b for b in bad if b[2] != r1 or b[3] != r2 or b[:2] != (m, n) or b[4] != proof]
+    for s1, s2 in {(m - 1, n), (m + 1, n), (m, n - 1), (m, n + 1), (m, 2 * n), (2 * m, 2 * n), (m // 2, n), (n, m)}:
+        trivially_true = not proof and (s1 == 0 or s1 == s2)  # nothing to prove: roots decide
+        if (s1, s2) != (m, n) and s1 >= 0 and s2 >= 0 and not trivially_true:
+            bad.append((s1, s2, root_of(max(s1, 0)), root_of(max(s2, 0)), proof))
+    return bad
+
+
+VECTOR_DATA = LEAVES + data(20)[8:]
+
+
+def vector_root(size: int) -> bytes:
+    return ROOTS[size] if size in ROOTS else merkle.mth(VECTOR_DATA[:size])
 
 
 @pytest.mark.parametrize(("index", "size"), sorted(INCLUSION))
 def test_inclusion_vector_mutations_rejected(index: int, size: int) -> None:
     leaf = merkle.leaf_hash(LEAVES[index])
-    for i, s, proof, root in inclusion_mutations(index, size, INCLUSION[(index, size)], ROOTS[size]):
+    for i, s, proof, root in inclusion_mutations(index, size, INCLUSION[(index, size)], vector_root):
         assert not merkle.verify_inclusion(leaf, i, s, proof, root), (i, s, len(proof))
     assert not merkle.verify_inclusion(flip(leaf), index, size, INCLUSION[(index, size)], ROOTS[size])
 
 
 @pytest.mark.parametrize(("m", "n"), sorted(CONSISTENCY))
 def test_consistency_vector_mutations_rejected(m: int, n: int) -> None:
-    for mutation in consistency_mutations(m, n, CONSISTENCY[(m, n)], ROOTS[m], ROOTS[n]):
+    for mutation in consistency_mutations(m, n, CONSISTENCY[(m, n)], vector_root):
         assert not merkle.verify_consistency(*mutation), mutation[:2]
 
 
 def test_swapped_roots_and_wrong_sizes_on_vectors() -> None:
     proof = CONSISTENCY[(6, 8)]
     assert not merkle.verify_consistency(6, 8, ROOTS[8], ROOTS[6], proof)
-    assert not merkle.verify_consistency(5, 8, ROOTS[6], ROOTS[8], proof)
-    assert not merkle.verify_consistency(6, 7, ROOTS[6], ROOTS[8], proof)
-    assert not merkle.verify_inclusion(merkle.leaf_hash(LEAVES[5]), 5, 8, INCLUSION[(5, 8)], ROOTS[7])
+    assert not merkle.verify_consistency(5, 8, ROOTS[5], ROOTS[8], proof)
+    assert not merkle.verify_consistency(6, 7, ROOTS[6], ROOTS[7], proof)
+    assert not merkle.verify_inclusion(merkle.leaf_hash(LEAVES[5]), 5, 7, INCLUSION[(5, 8)], ROOTS[7])
     assert not merkle.verify_inclusion(merkle.leaf_hash(LEAVES[4]), 5, 8, INCLUSION[(5, 8)], ROOTS[8])
 
 
+def test_size_is_bound_through_the_root() -> None:
+    """RFC 9162 property: a proof checked against a root with a *different* size can pass.
+
+    MTH(D[3]) = H(MTH(D[0:2]), leaf 2), so the (2, 3) path also "proves" index 1 of a
+    2-leaf tree whose root is claimed to be ROOTS[3]. Callers must therefore always take
+    size and root together from one signed checkpoint, never from separate sources.
+    """
+    assert merkle.verify_inclusion(merkle.leaf_hash(LEAVES[2]), 1, 2, INCLUSION[(2, 3)], ROOTS[3])
+    assert not merkle.verify_inclusion(merkle.leaf_hash(LEAVES[2]), 1, 2, INCLUSION[(2, 3)], ROOTS[2])
+
+
 def test_every_proof_up_to_40_verifies_and_mutations_fail() -> None:
-    leaves = data(40)
-    store = Store(leaves)
-    roots = [merkle.mth(leaves[:n]) for n in range(41)]
+    leaves = data(81)
+    store = Store(leaves[:40])
+    roots = [merkle.mth(leaves[:n]) for n in range(82)]
     for n in range(1, 41):
         for index in range(n):
             proof = merkle.inclusion_proof(index, n, store.fetch)
             leaf = merkle.leaf_hash(leaves[index])
             assert merkle.verify_inclusion(leaf, index, n, proof, roots[n]), (index, n)
-            for i, s, bad, root in inclusion_mutations(index, n, proof, roots[n]):
-                if (i, s, bad, root) != (index, n, proof, roots[n]):
-                    assert not merkle.verify_inclusion(leaf, i, s, bad, root), (index, n, i, s)
+            for i, s, bad, root in inclusion_mutations(index, n, proof, roots.__getitem__):
+                assert not merkle.verify_inclusion(leaf, i, s, bad, root), (index, n, i, s)
     for n in range(0, 41):
         for m in range(0, n + 1):
             proof = merkle.consistency_proof(m, n, store.fetch)
             assert merkle.verify_consistency(m, n, roots[m], roots[n], proof), (m, n)
-            for mutation in consistency_mutations(m, n, proof, roots[m], roots[n]):
+            for mutation in consistency_mutations(m, n, proof, roots.__getitem__):
                 assert not merkle.verify_consistency(*mutation), (m, n, mutation[:2])
 
 
@@ -219,7 +250,6 @@ def test_out_of_range_arguments() -> None:
 
 
 def test_missing_stored_node_is_an_error() -> None:
-    store = Store(data(6))
     with pytest.raises(KeyError):
         merkle.root_hash(6, lambda wanted: {})
 

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from casework.custody.recorder import ALLOWED, DENIED, ERROR
+from casework.pagination import PageArgs
+
+BIG = validate.Range(min=0, max=2**62)
+
+
+class EventFilterArgs(PageArgs):
+    actor_id = fields.Integer(validate=BIG)
+    actor = fields.String(validate=validate.Length(max=64), metadata={"description": "Actor username."})
+    action = fields.String(validate=validate.Length(max=64))
+    outcome = fields.String(validate=validate.OneOf([ALLOWED, DENIED, ERROR]))
+    resource_type = fields.String(validate=validate.Length(max=32))
+    resource_id = fields.String(validate=validate.Length(max=64))
+    case_id = fields.Integer(validate=BIG)
+    witness_id = fields.Integer(validate=BIG, metadata={
+        "description": "Events about this witness (e.g. with action=transcript.read: who read their statements)."})
+    since = fields.AwareDateTime(metadata={"description": "Inclusive lower bound on the event time."})
+    until = fields.AwareDateTime(metadata={"description": "Exclusive upper bound on the event time."})
+
+
+class EventSchema(Schema):
+    seq = fields.Integer()
+    time = fields.String()
+    actor_id = fields.Integer(allow_none=True)
+    actor_username = fields.String(allow_none=True)
+    actor_role = fields.String(allow_none=True)
+    action = fields.String()
+    outcome = fields.String()
+    resource_type = fields.String(allow_none=True)
+    resource_id = fields.String(allow_none=True)
+    case_id = fields.Integer(allow_none=True)
+    witness_id = fields.Integer(allow_none=True)
+    request_id = fields.String(allow_none=True)
+    client_addr = fields.String(allow_none=True)
+    details = fields.Dict()
+    leaf_hash = fields.String(metadata={"description": "hex SHA-256(0x00 || canonical JSON of the other fields)"})
+
+
+class InclusionArgs(Schema):
+    seq = fields.Integer(required=True, validate=BIG)
+    tree_size = fields.Integer(required=True, validate=BIG)
+
+
+class ConsistencyArgs(Schema):
+    first = fields.Integer(required=True, validate=BIG)
+    second = fields.Integer(required=True, validate=BIG)
+
+
+class InclusionSchema(Schema):
+    seq = fields.Integer()
+    tree_size = fields.Integer()
+    leaf_hash = fields.String(allow_none=True)
+    root_hash = fields.String()
+    proof = fields.List(fields.String())
+
+
+class ConsistencySchema(Schema):
+    first = fields.Integer()
+    second = fields.Integer()
+    first_root_hash = fields.String()
+    second_root_hash = fields.String()
+    proof = fields.List(fields.String())
