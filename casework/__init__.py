@@ -69,28 +69,33 @@ def _import_models() -> None:
     from casework.custody import models as _custody  # noqa: F401
     from casework.incidents import models as _incidents  # noqa: F401
     from casework.interviews import models as _interviews  # noqa: F401
+    from casework.transcripts import models as _transcripts  # noqa: F401
     from casework.users import models as _users  # noqa: F401
     from casework.witnesses import models as _witnesses  # noqa: F401
 
 
 def _register_blueprints(api: Any) -> None:
     from casework.auth.views import blp as auth_blp
+    from casework.casefile.views import blp as casefile_blp
     from casework.cases.views import blp as cases_blp
     from casework.custody.views import blp as custody_blp
     from casework.incidents.views import blp as incidents_blp
     from casework.interviews.views import blp as interviews_blp
+    from casework.transcripts.views import blp as transcripts_blp
     from casework.users.views import blp as users_blp
     from casework.witnesses.views import blp as witnesses_blp
 
     for blueprint in (
-        auth_blp, users_blp, cases_blp, incidents_blp, witnesses_blp, interviews_blp, custody_blp
+        auth_blp, users_blp, cases_blp, incidents_blp, witnesses_blp, interviews_blp, transcripts_blp, casefile_blp,
+        custody_blp,
     ):
         api.register_blueprint(blueprint)
 
 
 def _register_cli(app: Flask) -> None:
     from casework.custody.cli import custody_cli
+    from casework.keys.cli import keys_cli
     from casework.users.cli import users_cli
 
-    app.cli.add_command(users_cli)
-    app.cli.add_command(custody_cli)
+    for group in (users_cli, custody_cli, keys_cli):
+        app.cli.add_command(group)

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from typing import Any
+
+from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.auth.target import Target
+from casework.crypto.envelope import bind
 from casework.db import db, utcnow
 
 
@@ -19,8 +22,48 @@ class Witness(db.Model):
     witness_type: Mapped[str] = mapped_column(String(32))
     risk_level: Mapped[str] = mapped_column(String(16))
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # Protected identity {full_name, contact, date_of_birth, notes}: envelope-encrypted JSON.
+    identity_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    identity_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
+    identity_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    identity_kek_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    shredded_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    consents: Mapped[list[ConsentRecord]] = relationship(
+        order_by="ConsentRecord.version.desc()", lazy="selectin", viewonly=True
+    )
+
+    @property
+    def consent(self) -> ConsentRecord | None:
+        """The consent in force: the latest version."""
+        return self.consents[0] if self.consents else None
+
+    def identity_context(self) -> bytes:
+        return bind("witness_identity", self.id, parents={"case": self.case_id})
+
+    @property
+    def identity_status(self) -> str:
+        if self.identity_ciphertext is None:
+            return "none"
+        return "shredded" if self.identity_wrapped_key is None else "present"
+
     def custody_target(self) -> Target:
         return Target("witness", self.id, case_id=self.case_id, owner_id=self.recorded_by_id, witness_id=self.id)
+
+
+class ConsentRecord(db.Model):
+    """Versioned consent: each change is a new version; the latest one is in force."""
+
+    __tablename__ = "consent_records"
+    __table_args__ = (UniqueConstraint("witness_id", "version", name="uq_consent_records_witness_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    witness_id: Mapped[int] = mapped_column(ForeignKey("witnesses.id"), index=True)
+    version: Mapped[int]
+    scopes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    given_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -26,9 +26,15 @@ def list_witnesses(args, case_id):
 
 
 @blp.route("/witnesses/<int:witness_id>", methods=["GET"])
-@blp.response(200, schemas.WitnessSchema)
-def get_witness(witness_id):
-    return service.get_witness(witness_id)
+@blp.arguments(schemas.WitnessReadArgs, location="query")
+@blp.response(200, schemas.WitnessDetailSchema)
+def get_witness(args, witness_id):
+    found = service.get_witness(witness_id, include_identity=args.get("include") == "identity")
+    witness = found["witness"]
+    body = {name: getattr(witness, name) for name in schemas.WitnessSchema().fields}
+    if args.get("include") == "identity":
+        body["identity"] = found["identity"]
+    return body
 
 
 @blp.route("/witnesses/<int:witness_id>", methods=["PATCH"])
@@ -36,3 +42,11 @@ def get_witness(witness_id):
 @blp.response(200, schemas.WitnessSchema)
 def update_witness(changes, witness_id):
     return service.update_witness(witness_id, changes)
+
+
+@blp.route("/witnesses/<int:witness_id>/consent", methods=["POST"])
+@blp.arguments(schemas.ConsentCreateSchema)
+@blp.response(201, schemas.ConsentSchema)
+def record_consent(data, witness_id):
+    """Record a new consent version; with withdrawn_at, the witness's records are crypto-shredded."""
+    return service.record_consent(witness_id, data)

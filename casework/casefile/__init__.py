@@ -1,0 +1,1 @@
+"""The case file: everything of a case, decrypted, for the lawyers building a prosecution."""

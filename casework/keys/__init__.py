@@ -1,0 +1,66 @@
+"""The app's keyring and the protected (envelope-encrypted) fields stored on rows.
+
+``seal_into`` / ``open_from`` / ``shred`` are the one way a row's encrypted field is written,
+read and destroyed. Each protected model names its fields in ``PROTECTED_FIELDS`` and binds
+them to its place with ``*_context()``, so rotation and status see every encrypted record.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app
+
+from casework.crypto.envelope import DecryptionError, KeyDestroyedError, Sealed, open_sealed, seal
+from casework.crypto.keyring import KeyringProvider, open_keyring
+from casework.errors import ProblemError
+
+
+def init_keyring(app: Flask) -> None:
+    app.extensions["casework.keyring"] = open_keyring(
+        app.config["CASEWORK_KEYRING"],
+        create_if_missing=app.config["CASEWORK_KEYRING_CREATE"],
+        log_name=app.config["CASEWORK_LOG_ORIGIN"],
+    )
+
+
+def keyring() -> KeyringProvider:
+    return current_app.extensions["casework.keyring"]
+
+
+def _sealed(row: Any, prefix: str) -> Sealed:
+    return Sealed(
+        ciphertext=getattr(row, f"{prefix}ciphertext"),
+        nonce=getattr(row, f"{prefix}nonce"),
+        wrapped_key=getattr(row, f"{prefix}wrapped_key"),
+        kek_id=getattr(row, f"{prefix}kek_id"),
+    )
+
+
+def store_sealed(row: Any, prefix: str, sealed: Sealed) -> None:
+    for name in ("ciphertext", "nonce", "wrapped_key", "kek_id"):
+        setattr(row, f"{prefix}{name}", getattr(sealed, name))
+
+
+def seal_into(row: Any, prefix: str, plaintext: bytes, context: bytes) -> None:
+    store_sealed(row, prefix, seal(keyring(), plaintext, context))
+
+
+def open_from(row: Any, prefix: str, context: bytes) -> bytes:
+    """Decrypt a row's field; shredded answers 410, a moved or altered ciphertext 500 (and is logged)."""
+    try:
+        return open_sealed(keyring(), _sealed(row, prefix), context)
+    except KeyDestroyedError:
+        raise ProblemError(410, "This content was crypto-shredded (consent withdrawn or erasure ordered).",
+                           problem="shredded") from None
+    except DecryptionError:
+        current_app.logger.critical("ciphertext does not belong to its row: %s %s", type(row).__name__, row.id)
+        raise ProblemError(500, "Stored ciphertext failed its integrity check; the incident has been logged.",
+                           problem="integrity-failure") from None
+
+
+def shred(row: Any, prefix: str) -> bool:
+    """Destroy the data key; the ciphertext stays but can never be opened. True if it was live."""
+    if getattr(row, f"{prefix}wrapped_key") is None:
+        return False
+    setattr(row, f"{prefix}wrapped_key", None)
+    return True

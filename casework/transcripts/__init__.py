@@ -1,0 +1,1 @@
+"""Transcripts: immutable, encrypted versions of what a witness said, with signed receipts."""

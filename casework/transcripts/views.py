@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from flask import Response, request
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+
+from casework.errors import ProblemError
+from casework.http import accepts_media
+from casework.pagination import page_of
+from casework.transcripts import schemas, service
+
+blp = Blueprint("transcripts", __name__, url_prefix="/api/v1/interviews", description="Interview transcripts")
+
+VersionPage = page_of(schemas.TranscriptVersionSchema, "TranscriptVersionPage")
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": schemas.TranscriptJsonSchema},
+        "text/plain": {"schema": {"type": "string"}},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "file": {"type": "string", "format": "binary"}, "reason": {"type": "string"}}, "required": ["file"]}},
+    },
+}
+_UPLOAD_HEADERS = [
+    {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 255},
+     "description": "Retrying with the same key returns the first receipt and stores nothing new."},
+    {"in": "header", "name": "Content-Digest", "schema": {"type": "string"},
+     "description": "RFC 9530, sha-256; checked when sent."},
+]
+
+
+def _parse_upload() -> service.Upload:
+    """Turn whichever body was sent into one Upload (the service does the rules)."""
+    if request.mimetype == "application/json":
+        try:
+            data = schemas.TranscriptJsonSchema().load(request.get_json())
+        except ValidationError as exc:
+            raise ProblemError(422, "The request did not validate; see errors.", errors={"json": exc.messages}) from None
+        return service.Upload(data["text"].encode("utf-8"), "text/plain; charset=utf-8", data["reason"], None)
+    if request.mimetype == "text/plain":
+        try:
+            args = schemas.TranscriptQueryArgs().load(request.args)
+        except ValidationError as exc:
+            raise ProblemError(422, "The request did not validate; see errors.", errors={"query": exc.messages}) from None
+        return service.Upload(request.get_data(), "text/plain; charset=utf-8", args.get("reason"), None)
+    if request.mimetype == "multipart/form-data":
+        unknown = set(request.form) - {"reason"} | (set(request.files) - {"file"})
+        if unknown or "file" not in request.files:
+            raise ProblemError(422, "Send one 'file' part and an optional 'reason'.",
+                               errors={"form": {name: ["Unknown field."] for name in unknown} or {"file": ["Required."]}})
+        upload = request.files["file"]
+        reason = request.form.get("reason") or None
+        if reason is not None and len(reason) > 2000:
+            raise ProblemError(422, "The reason is too long.", errors={"form": {"reason": ["At most 2000."]}})
+        return service.Upload(upload.read(), "text/plain; charset=utf-8", reason, (upload.filename or None) and upload.filename[:255])
+    raise ProblemError(415, "Send application/json, text/plain or multipart/form-data.")
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 255 and key.isprintable()):
+        raise ProblemError(400, "Idempotency-Key must be 1-255 printable characters.")
+    return key
+
+
+@blp.route("/<int:interview_id>/transcripts", methods=["POST"])
+@accepts_media("text/plain", "multipart/form-data")
+@blp.doc(requestBody=_UPLOAD_BODY, parameters=_UPLOAD_HEADERS)
+@blp.response(201, schemas.ReceiptSchema)
+@blp.alt_response(200, schema=schemas.ReceiptSchema, description="Replay of an earlier upload (Idempotency-Key)")
+def upload_transcript(interview_id):
+    """Upload a transcript version; answers a signed receipt."""
+    digest = service.ContentDigest(request.headers.get("Content-Digest"), request.get_data(cache=True))
+    result = service.upload(interview_id, _parse_upload(), idempotency_key=_idempotency_key(), digest=digest)
+    return result.receipt, 200 if result.replayed else 201
+
+
+@blp.route("/<int:interview_id>/transcripts", methods=["GET"])
+@blp.arguments(schemas.VersionPageArgs, location="query")
+@blp.response(200, VersionPage)
+def list_transcripts(args, interview_id):
+    items, cursor = service.list_versions(interview_id, args)
+    return {"items": [service.version_dict(v) for v in items], "next_cursor": cursor}
+
+
+@blp.route("/<int:interview_id>/transcripts/<int:version>", methods=["GET"])
+@blp.arguments(schemas.ReadArgs, location="query")
+@blp.response(200, schemas.TranscriptContentSchema)
+def read_transcript(args, interview_id, version):
+    """One version with its decrypted text (format=raw: the exact bytes, with Content-Digest)."""
+    row, content = service.read_version(interview_id, version)
+    if args["format"] == "raw":
+        response = Response(content, mimetype="text/plain")
+        response.headers["Content-Type"] = row.media_type
+        response.headers["Content-Digest"] = f"sha-256=:{base64.b64encode(hashlib.sha256(content).digest()).decode()}:"
+        return response
+    return {**service.version_dict(row), "text": content.decode("utf-8")}
