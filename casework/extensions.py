@@ -1,22 +1,49 @@
 """Flask extension singletons, bound to the app in ``create_app``."""
 from __future__ import annotations
 
+import http
+
 from flask import Response
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+from marshmallow import Schema, fields
 
 from casework.db import db
-from casework.errors import to_problem
+from casework.errors import PROBLEM_MIMETYPE, to_problem
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.Dict(metadata={"description": "Field errors by location (json, query, path, form)."})
 
 
 class CaseworkApi(Api):
-    """flask-smorest Api whose errors are RFC 9457 problems, like every other error here."""
+    """flask-smorest Api whose errors are RFC 9457 problems, raised and documented alike."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def handle_http_exception(self, error) -> Response:  # type: ignore[override]
         return to_problem(error)
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_MIMETYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Error (RFC 9457 problem details)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_MIMETYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
 
 migrate = Migrate()
