@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from flask import Response, json
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,6 @@ def to_problem(error: BaseException) -> Response:
             # webargs/flask-smorest: {"json": {...}} or {"query": {...}}
             errors = messages
             detail = "The request did not validate; see errors."
-            if status == 422:
-                detail = "The request did not validate; see errors."
         headers = {}
         if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)
@@ -126,7 +124,3 @@ def to_problem(error: BaseException) -> Response:
         return problem_response(status, detail, errors=errors, headers=headers)
     log.exception("unhandled error", exc_info=error)
     return problem_response(500, _GENERIC_DETAILS[500])
-
-
-def internal_error() -> InternalServerError:
-    return InternalServerError()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, TypedDict
 
 from marshmallow import Schema, fields, validate
 from sqlalchemy import Select
@@ -49,8 +49,13 @@ def decode_cursor(cursor: str) -> int:
         raise ProblemError(422, "The cursor is not valid.", errors={"query": {"cursor": ["Invalid cursor."]}}) from None
 
 
-def keyset_page(statement: Select, key_column: Any, args: dict[str, Any]) -> tuple[list[Any], str | None]:
-    """Run ``statement`` ordered by ``key_column`` after the cursor; return (rows, next_cursor)."""
+class Page(TypedDict):
+    items: list[Any]
+    next_cursor: str | None
+
+
+def keyset_page(statement: Select, key_column: Any, args: dict[str, Any]) -> Page:
+    """Run ``statement`` ordered by ``key_column`` after the cursor: one page and the next cursor."""
     limit = args.get("limit", DEFAULT_LIMIT)
     if args.get("cursor"):
         statement = statement.where(key_column > decode_cursor(args["cursor"]))
@@ -59,7 +64,7 @@ def keyset_page(statement: Select, key_column: Any, args: dict[str, Any]) -> tup
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor(_key_of(rows[-1], key_column))
-    return rows, next_cursor
+    return {"items": rows, "next_cursor": next_cursor}
 
 
 def _key_of(row: Any, key_column: Any) -> int:

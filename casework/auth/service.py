@@ -15,7 +15,7 @@ from casework.auth.target import Target
 from casework.custody import recorder
 from casework.db import db, utcnow
 from casework.errors import ProblemError
-from casework.pagination import keyset_page
+from casework.pagination import Page, keyset_page
 from casework.users.models import User
 
 GENERIC_LOGIN_FAILURE = "Invalid username or password."
@@ -109,7 +109,7 @@ def create_token(name: str, expires_in_days: int) -> dict[str, Any]:
     return {**_token_dict(token), "token": secret}
 
 
-def list_tokens(args: dict[str, Any]) -> tuple[list[ApiToken], str | None]:
+def list_tokens(args: dict[str, Any]) -> Page:
     user_id = args.get("user_id", current_user.id)
     if user_id != current_user.id:
         authorize("user.read", Target("user", user_id), listing="tokens")

@@ -58,8 +58,7 @@ def create_token(data):
 @blp.arguments(schemas.TokenListArgs, location="query")
 @blp.response(200, TokenPage)
 def list_tokens(args):
-    items, cursor = service.list_tokens(args)
-    return {"items": items, "next_cursor": cursor}
+    return service.list_tokens(args)
 
 
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])

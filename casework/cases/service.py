@@ -11,7 +11,7 @@ from casework.auth.target import Target
 from casework.cases.models import Case, CaseMember
 from casework.db import db
 from casework.errors import ProblemError
-from casework.pagination import keyset_page
+from casework.pagination import Page, keyset_page
 from casework.users.models import Role, User
 
 
@@ -37,7 +37,7 @@ def create_case(data: dict[str, Any]) -> Case:
     return case
 
 
-def list_cases(args: dict[str, Any]) -> tuple[list[Case], str | None]:
+def list_cases(args: dict[str, Any]) -> Page:
     authorize("case.list")
     statement = select(Case).where(visible_cases("case.list", Case.id))
     return keyset_page(statement, Case.id, args)

@@ -21,8 +21,7 @@ def create_case(data):
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, CasePage)
 def list_cases(args):
-    items, cursor = service.list_cases(args)
-    return {"items": items, "next_cursor": cursor}
+    return service.list_cases(args)
 
 
 @blp.route("/<int:case_id>", methods=["GET"])

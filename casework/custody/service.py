@@ -13,7 +13,7 @@ from casework.custody.models import CustodyCheckpoint, CustodyEvent, CustodyHead
 from casework.db import db
 from casework.errors import ProblemError
 from casework.keys import keyring
-from casework.pagination import keyset_page
+from casework.pagination import Page, keyset_page
 
 _EQUALITY_FILTERS = ("actor_id", "action", "outcome", "resource_type", "resource_id", "case_id", "witness_id")
 
@@ -22,7 +22,7 @@ def event_dict(event: CustodyEvent) -> dict[str, Any]:
     return {**event.entry(), "leaf_hash": event.leaf_hash.hex()}
 
 
-def list_events(args: dict[str, Any]) -> tuple[list[CustodyEvent], str | None]:
+def list_events(args: dict[str, Any]) -> Page:
     authorize("custody.events.list", Target("custody_log"),
               filters=sorted(k for k in args if k not in ("limit", "cursor")))
     statement = select(CustodyEvent)
@@ -35,7 +35,8 @@ def list_events(args: dict[str, Any]) -> tuple[list[CustodyEvent], str | None]:
         statement = statement.where(CustodyEvent.recorded_at >= args["since"])
     if "until" in args:
         statement = statement.where(CustodyEvent.recorded_at < args["until"])
-    return keyset_page(statement, CustodyEvent.seq, args)
+    page = keyset_page(statement, CustodyEvent.seq, args)
+    return {**page, "items": [event_dict(e) for e in page["items"]]}
 
 
 def get_event(seq: int) -> CustodyEvent:

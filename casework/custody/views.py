@@ -16,8 +16,7 @@ _TEXT = {"200": {"description": "C2SP text", "content": {"text/plain": {"schema"
 @blp.arguments(schemas.EventFilterArgs, location="query")
 @blp.response(200, EventPage)
 def list_events(args):
-    items, cursor = service.list_events(args)
-    return {"items": [service.event_dict(e) for e in items], "next_cursor": cursor}
+    return service.list_events(args)
 
 
 @blp.route("/events/<int:seq>", methods=["GET"])

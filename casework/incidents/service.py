@@ -11,7 +11,7 @@ from casework.cases.models import Case
 from casework.db import db
 from casework.errors import ProblemError
 from casework.incidents.models import Incident
-from casework.pagination import keyset_page
+from casework.pagination import Page, keyset_page
 
 
 def _check(incident: Incident) -> None:
@@ -36,7 +36,7 @@ def create_incident(case_id: int, data: dict[str, Any]) -> Incident:
     return incident
 
 
-def list_incidents(case_id: int, args: dict[str, Any]) -> tuple[list[Incident], str | None]:
+def list_incidents(case_id: int, args: dict[str, Any]) -> Page:
     case = load_authorized(Case, case_id, "incident.list")
     return keyset_page(select(Incident).where(Incident.case_id == case.id), Incident.id, args)
 

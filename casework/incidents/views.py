@@ -21,8 +21,7 @@ def create_incident(data, case_id):
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, IncidentPage)
 def list_incidents(args, case_id):
-    items, cursor = service.list_incidents(case_id, args)
-    return {"items": items, "next_cursor": cursor}
+    return service.list_incidents(case_id, args)
 
 
 @blp.route("/incidents/<int:incident_id>", methods=["GET"])

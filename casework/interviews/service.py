@@ -12,7 +12,7 @@ from casework.db import db
 from casework.errors import ProblemError
 from casework.incidents.models import Incident
 from casework.interviews.models import Interview
-from casework.pagination import keyset_page
+from casework.pagination import Page, keyset_page
 from casework.witnesses.models import Witness
 
 
@@ -46,7 +46,7 @@ def create_interview(case_id: int, data: dict[str, Any]) -> Interview:
     return interview
 
 
-def list_interviews(case_id: int, args: dict[str, Any]) -> tuple[list[Interview], str | None]:
+def list_interviews(case_id: int, args: dict[str, Any]) -> Page:
     case = load_authorized(Case, case_id, "interview.list")
     return keyset_page(select(Interview).where(Interview.case_id == case.id), Interview.id, args)
 

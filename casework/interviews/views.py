@@ -21,8 +21,7 @@ def create_interview(data, case_id):
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, InterviewPage)
 def list_interviews(args, case_id):
-    items, cursor = service.list_interviews(case_id, args)
-    return {"items": items, "next_cursor": cursor}
+    return service.list_interviews(case_id, args)
 
 
 @blp.route("/interviews/<int:interview_id>", methods=["GET"])

@@ -16,13 +16,14 @@ from flask import current_app
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from casework.auth.policy import load_with_event
+from casework.auth.policy import load_authorized, load_with_event
 from casework.custody import recorder
 from casework.custody.models import TIME_FORMAT
 from casework.db import db
 from casework.errors import ProblemError
 from casework.interviews.models import Interview
 from casework.keys import keyring, open_from, seal_into
+from casework.pagination import Page, keyset_page
 from casework.transcripts import receipts
 from casework.transcripts.models import TranscriptVersion
 from casework.witnesses.models import Witness
@@ -157,12 +158,11 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, dige
     return UploadResult(version.receipt, replayed=False)
 
 
-def list_versions(interview_id: int, args: dict[str, Any]) -> tuple[list[TranscriptVersion], str | None]:
-    from casework.pagination import keyset_page
-
-    interview, _ = load_with_event(Interview, interview_id, "transcript.list")
-    return keyset_page(select(TranscriptVersion).where(TranscriptVersion.interview_id == interview.id),
+def list_versions(interview_id: int, args: dict[str, Any]) -> Page:
+    interview = load_authorized(Interview, interview_id, "transcript.list")
+    page = keyset_page(select(TranscriptVersion).where(TranscriptVersion.interview_id == interview.id),
                        TranscriptVersion.version, args)
+    return {**page, "items": [version_dict(v) for v in page["items"]]}
 
 
 def read_version(interview_id: int, version_number: int) -> tuple[TranscriptVersion, bytes]:

@@ -82,8 +82,7 @@ def upload_transcript(interview_id):
 @blp.arguments(schemas.VersionPageArgs, location="query")
 @blp.response(200, VersionPage)
 def list_transcripts(args, interview_id):
-    items, cursor = service.list_versions(interview_id, args)
-    return {"items": [service.version_dict(v) for v in items], "next_cursor": cursor}
+    return service.list_versions(interview_id, args)
 
 
 @blp.route("/<int:interview_id>/transcripts/<int:version>", methods=["GET"])

@@ -11,7 +11,7 @@ from casework.auth.service import revoke_all_credentials
 from casework.auth.target import Target
 from casework.db import db
 from casework.errors import ProblemError
-from casework.pagination import keyset_page
+from casework.pagination import Page, keyset_page
 from casework.users.models import User
 
 
@@ -34,7 +34,7 @@ def create_user(data: dict[str, Any]) -> User:
     return user
 
 
-def list_users(args: dict[str, Any]) -> tuple[list[User], str | None]:
+def list_users(args: dict[str, Any]) -> Page:
     authorize("user.list", Target("user"))
     statement = select(User)
     if "role" in args:

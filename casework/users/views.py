@@ -21,8 +21,7 @@ def create_user(data):
 @blp.arguments(schemas.UserListArgs, location="query")
 @blp.response(200, UserPage)
 def list_users(args):
-    items, cursor = service.list_users(args)
-    return {"items": items, "next_cursor": cursor}
+    return service.list_users(args)
 
 
 @blp.route("/<int:user_id>", methods=["GET"])

@@ -18,7 +18,7 @@ from casework.cases.models import Case
 from casework.db import db, utcnow
 from casework.errors import ProblemError
 from casework.keys import open_from, seal_into, shred
-from casework.pagination import keyset_page
+from casework.pagination import Page, keyset_page
 from casework.transcripts.models import TranscriptVersion
 from casework.witnesses.models import ConsentRecord, Witness
 
@@ -53,7 +53,7 @@ def create_witness(case_id: int, data: dict[str, Any]) -> Witness:
     return witness
 
 
-def list_witnesses(case_id: int, args: dict[str, Any]) -> tuple[list[Witness], str | None]:
+def list_witnesses(case_id: int, args: dict[str, Any]) -> Page:
     case = load_authorized(Case, case_id, "witness.list")
     return keyset_page(select(Witness).where(Witness.case_id == case.id), Witness.id, args)
 

@@ -21,8 +21,7 @@ def create_witness(data, case_id):
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, WitnessPage)
 def list_witnesses(args, case_id):
-    items, cursor = service.list_witnesses(case_id, args)
-    return {"items": items, "next_cursor": cursor}
+    return service.list_witnesses(case_id, args)
 
 
 @blp.route("/witnesses/<int:witness_id>", methods=["GET"])
