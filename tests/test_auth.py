@@ -146,3 +146,33 @@ def test_login_is_throttled(backend, keyring_path):
 
         with throttled.app_context():
             reset_database()
+
+
+def test_login_throttling_is_shared_through_redis(backend, keyring_path):
+    """Two app instances (two gunicorn workers, say) count failures in the same Redis."""
+    import os
+
+    import redis
+
+    from casework.extensions import limiter
+
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    storage = f"redis://127.0.0.1:6379/{15 - worker % 8}"  # one Redis database per xdist worker
+    redis.Redis.from_url(storage).flushdb()
+    first = make_app(backend, keyring_path, CASEWORK_LOGIN_LIMIT="2 per minute", RATELIMIT_STORAGE_URI=storage)
+    try:
+        with first.app_context():
+            from flask_migrate import upgrade
+
+            upgrade()
+        caller = make_caller(first, "shared-throttle", "legal")
+        assert [login(first.test_client(), caller.username, "wrong password!").status_code for _ in range(2)] == [401, 401]
+        second = make_app(backend, keyring_path, CASEWORK_LOGIN_LIMIT="2 per minute", RATELIMIT_STORAGE_URI=storage)
+        assert_problem(login(second.test_client(), caller.username), 429)
+    finally:
+        redis.Redis.from_url(storage).flushdb()
+        limiter.reset()
+        from tests.conftest import reset_database
+
+        with first.app_context():
+            reset_database()

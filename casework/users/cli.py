@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from casework.custody import recorder
+from casework.errors import ProblemError
 from casework.users.models import Role
 from casework.users.service import new_user
 
@@ -38,7 +39,10 @@ def create(username: str, role: str, display_name: str | None) -> None:
         PASSWORD(password)
     except ValidationError as exc:
         raise click.ClickException(" ".join(exc.messages)) from None
-    user = new_user(username, password, role, display_name)
+    try:
+        user = new_user(username, password, role, display_name)
+    except ProblemError as exc:
+        raise click.ClickException(exc.description or "refused") from None
     recorder.record("user.create", resource_type="user", resource_id=user.id, details={"role": role, "via": "cli"})
     recorder.commit()
     click.echo(f"created user {user.id} {username} ({role})")
