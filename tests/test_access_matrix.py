@@ -85,12 +85,17 @@ def test_role_matrix(app, world: World, method, path, body, expected):
         assert events[-1]["actor_id"] == caller.id
 
 
-def test_hidden_objects_are_indistinguishable_from_missing(world: World):
+def test_hidden_objects_are_indistinguishable_from_missing(app, world: World):
     outsider = world.people["outsider"]
     hidden = outsider.get(f"/api/v1/interviews/{world.interview_id}")
     missing = outsider.get("/api/v1/interviews/999999")
     assert hidden.status_code == missing.status_code == 404
     assert hidden.get_json() == missing.get_json()
+    from tests.helpers import events_of
+
+    for response in (hidden, missing):
+        (event,) = events_of(app, response)
+        assert (event["resource_type"], event["outcome"]) == ("interview", "denied")
 
 
 def test_listing_cases_shows_only_member_cases(world: World):

@@ -29,6 +29,7 @@ class ApiToken(db.Model):
     """Personal bearer token; only its SHA-256 is stored (the token itself is shown once)."""
 
     __tablename__ = "api_tokens"
+    __resource_type__ = "token"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -43,4 +44,4 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship()
 
     def custody_target(self) -> Target:
-        return Target("token", self.id, owner_id=self.user_id)
+        return Target(self.__resource_type__, self.id, owner_id=self.user_id)

@@ -86,6 +86,8 @@ RULES: dict[str, dict[Role, Scope]] = {
 
 
 class Guarded(Protocol):
+    __resource_type__: str
+
     def custody_target(self) -> Target: ...
 
 
@@ -194,7 +196,7 @@ def load_with_event(model: type[G], object_id: int, action: str) -> tuple[G, New
         recorder.record(
             action,
             outcome=recorder.DENIED,
-            resource_type=getattr(model, "__resource_type__", model.__tablename__),
+            resource_type=model.__resource_type__,
             resource_id=object_id,
             details={"reason": "not_found"},
         )

@@ -11,6 +11,7 @@ from casework.db import db, utcnow
 
 class Case(db.Model):
     __tablename__ = "cases"
+    __resource_type__ = "case"
     __table_args__ = (CheckConstraint("status IN ('open', 'closed')", name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -25,7 +26,7 @@ class Case(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     def custody_target(self) -> Target:
-        return Target("case", self.id, case_id=self.id)
+        return Target(self.__resource_type__, self.id, case_id=self.id)
 
 
 class CaseMember(db.Model):

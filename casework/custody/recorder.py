@@ -120,7 +120,7 @@ def flush() -> list[CustodyEvent]:
         return []
     try:
         rows = custody_log.append(ctx.pending)
-    except SQLAlchemyError as exc:
+    except Exception as exc:  # whatever stops the log from recording stops the request
         logger.error("custody append failed: %s", exc.__class__.__name__)
         db.session.rollback()
         raise CustodyUnavailable() from exc

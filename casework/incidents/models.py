@@ -12,6 +12,7 @@ from casework.geo import LocatedMixin
 
 class Incident(LocatedMixin, db.Model):
     __tablename__ = "incidents"
+    __resource_type__ = "incident"
     __table_args__ = (UniqueConstraint("case_id", "reference", name="uq_incidents_case_reference"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,4 +34,4 @@ class Incident(LocatedMixin, db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     def custody_target(self) -> Target:
-        return Target("incident", self.id, case_id=self.case_id)
+        return Target(self.__resource_type__, self.id, case_id=self.case_id)

@@ -20,6 +20,7 @@ interview_incidents = Table(
 
 class Interview(LocatedMixin, db.Model):
     __tablename__ = "interviews"
+    __resource_type__ = "interview"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -44,5 +45,6 @@ class Interview(LocatedMixin, db.Model):
 
     def custody_target(self) -> Target:
         return Target(
-            "interview", self.id, case_id=self.case_id, owner_id=self.interviewer_id, witness_id=self.witness_id
+            self.__resource_type__, self.id,
+            case_id=self.case_id, owner_id=self.interviewer_id, witness_id=self.witness_id,
         )

@@ -20,6 +20,7 @@ class Role(StrEnum):
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
+    __resource_type__ = "user"
     __table_args__ = (
         CheckConstraint("role IN ('admin', 'interviewer', 'legal', 'auditor')", name="role"),
     )
@@ -38,7 +39,7 @@ class User(UserMixin, db.Model):
         return self.active
 
     def custody_target(self) -> Target:
-        return Target("user", self.id)
+        return Target(self.__resource_type__, self.id)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username} {self.role}>"

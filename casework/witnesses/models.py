@@ -14,6 +14,7 @@ from casework.db import db, utcnow
 
 class Witness(db.Model):
     __tablename__ = "witnesses"
+    __resource_type__ = "witness"
     __table_args__ = (UniqueConstraint("case_id", "pseudonym", name="uq_witnesses_case_pseudonym"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,7 +51,8 @@ class Witness(db.Model):
         return "shredded" if self.identity_wrapped_key is None else "present"
 
     def custody_target(self) -> Target:
-        return Target("witness", self.id, case_id=self.case_id, owner_id=self.recorded_by_id, witness_id=self.id)
+        return Target(self.__resource_type__, self.id,
+                      case_id=self.case_id, owner_id=self.recorded_by_id, witness_id=self.id)
 
 
 class ConsentRecord(db.Model):
