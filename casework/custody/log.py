@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from psycopg.types.json import Json
+from sqlalchemy import bindparam, insert, select, tuple_, update
 
 from casework.custody import merkle
 from casework.custody.canonical import canonical_json
@@ -13,6 +15,13 @@ from casework.custody.models import CustodyEvent, CustodyHead, CustodyNode
 from casework.db import db, utcnow
 
 HEAD_ID = 1
+_EVENTS, _NODES, _HEAD = CustodyEvent.__table__, CustodyNode.__table__, CustodyHead.__table__
+# Lock the head, reserve `count` seqs, and read the frontier they extend: one round trip.
+_RESERVE = (
+    update(_HEAD).where(_HEAD.c.id == bindparam("head_id"))
+    .values(tree_size=_HEAD.c.tree_size + bindparam("count"))
+    .returning(_HEAD.c.tree_size, _HEAD.c.frontier)
+)
 
 
 @dataclass
@@ -36,15 +45,17 @@ class NewEvent:
 def append(events: Iterable[NewEvent]) -> list[CustodyEvent]:
     """Append events in the current transaction; the head row lock makes seq gap-free.
 
-    The lock is held until the caller commits, so the caller commits promptly.
+    This runs in every request, so it is two round trips on PostgreSQL: one UPDATE that
+    locks the head, reserves the seqs and returns the frontier; one statement that inserts
+    the events and tree nodes and stores the new frontier. The lock is held until the
+    caller commits, so the caller commits promptly. Returned rows are detached records.
     """
     events = list(events)
     if not events:
         return []
-    head = db.session.execute(
-        select(CustodyHead).where(CustodyHead.id == HEAD_ID).with_for_update()
-    ).scalar_one()
-    frontier = merkle.CompactRange.from_bytes(head.tree_size, head.frontier)
+    connection = db.session.connection()  # Core, not the ORM session: this is the hot path
+    head = connection.execute(_RESERVE, {"head_id": HEAD_ID, "count": len(events)}).one()
+    frontier = merkle.CompactRange.from_bytes(head.tree_size - len(events), head.frontier)
     now = utcnow()
     rows: list[CustodyEvent] = []
     nodes: list[dict[str, Any]] = []
@@ -66,14 +77,48 @@ def append(events: Iterable[NewEvent]) -> list[CustodyEvent]:
             details=event.details or {},
         )
         row.leaf_hash = merkle.leaf_hash(canonical_json(row.entry()))
-        nodes.extend({"level": lvl, "index": idx, "hash": h} for lvl, idx, h in frontier.append(row.leaf_hash))
+        nodes.extend({"level": lvl, "idx": idx, "hash": h} for lvl, idx, h in frontier.append(row.leaf_hash))
         rows.append(row)
-    db.session.add_all(rows)
-    db.session.execute(insert(CustodyNode), nodes)
-    head.tree_size = frontier.size
-    head.frontier = frontier.to_bytes()
-    db.session.flush()
+    params: dict[str, Any] = {"frontier": frontier.to_bytes(), "head_id": HEAD_ID}
+    for i, row in enumerate(rows):
+        params.update({f"e{i}_{c.key}": getattr(row, c.key) for c in _EVENTS.columns})
+    for i, node in enumerate(nodes):
+        params.update({f"n{i}_{key}": value for key, value in node.items()})
+    dialect = connection.dialect
+    if dialect.name == "postgresql":
+        params.update({f"e{i}_details": Json(row.details) for i, row in enumerate(rows)})
+        connection.exec_driver_sql(_postgres_append_sql(dialect, len(rows), len(nodes)), params)
+    else:
+        for statement in _append_statements(len(rows), len(nodes)):
+            connection.execute(statement, params)
     return rows
+
+
+@lru_cache(maxsize=64)
+def _append_statements(n_events: int, n_nodes: int) -> tuple[Any, Any, Any]:
+    """Insert the events, insert the completed tree nodes, store the new frontier."""
+    insert_events = insert(_EVENTS).values(
+        [{c.key: bindparam(f"e{i}_{c.key}", type_=c.type) for c in _EVENTS.columns} for i in range(n_events)]
+    )
+    insert_nodes = insert(_NODES).values(
+        [{c.key: bindparam(f"n{i}_{c.key}", type_=c.type) for c in _NODES.columns} for i in range(n_nodes)]
+    )
+    move_head = update(_HEAD).where(_HEAD.c.id == bindparam("head_id")).values(
+        frontier=bindparam("frontier", type_=_HEAD.c.frontier.type)
+    )
+    return insert_events, insert_nodes, move_head
+
+
+@lru_cache(maxsize=64)
+def _postgres_append_sql(dialect: Any, n_events: int, n_nodes: int) -> str:
+    """The same three writes as one PostgreSQL statement (data-modifying CTEs): one round trip.
+
+    Compiled once per shape here because SQLAlchemy does not cache DML inside CTEs, and this
+    runs in every request; it is sent as driver SQL, so JSON goes in wrapped as psycopg Json.
+    """
+    insert_events, insert_nodes, move_head = _append_statements(n_events, n_nodes)
+    statement = move_head.add_cte(insert_events.cte("new_events")).add_cte(insert_nodes.cte("new_nodes"))
+    return statement.compile(dialect=dialect).string
 
 
 def tree_size() -> int:
