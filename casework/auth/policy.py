@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 
 from flask import g
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from casework.cases.models import CaseMember
 from casework.auth.target import Target
@@ -125,18 +125,15 @@ def _scope_allows(scope: Scope | None, user: Any, target: Target | None) -> bool
         return False
     if scope is ALL or target is None:
         return True  # no target: a listing, narrowed by ``visible_cases`` in the query
-    case_id = target.case_id if target else None
-    if case_id is not None and not is_member(user.id, case_id):
+    if target.case_id is not None and not is_member(user.id, target.case_id):
         return False
     if scope is OWN:
-        return target is not None and target.owner_id == user.id
-    return case_id is not None
+        return target.owner_id == user.id
+    return target.case_id is not None
 
 
 def visible_cases(action: str, case_id_column: Any) -> Any:
     """SQL condition limiting a listing to the cases whose objects the caller may ``action``."""
-    from sqlalchemy import true
-
     scope = RULES.get(action, {}).get(Role(current_user.role))
     if scope is ALL:
         return true()
