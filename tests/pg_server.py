@@ -57,7 +57,8 @@ class Server:
 
 
 @contextmanager
-def gunicorn(database_url: str, keyring_path: str, workers: int = 4) -> Iterator[Server]:
+def gunicorn(database_url: str, keyring_path: str, workers: int = 4,
+             extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     port = free_port()
     env = {
         **os.environ,
@@ -66,6 +67,7 @@ def gunicorn(database_url: str, keyring_path: str, workers: int = 4) -> Iterator
         "CASEWORK_KEYRING": keyring_path,
         "CASEWORK_LOGIN_LIMIT": "100000 per minute",
         "CASEWORK_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     process = subprocess.Popen(
         [GUNICORN, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5", "wsgi:app"],

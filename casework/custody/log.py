@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import bindparam, insert, select, tuple_, update
 
 from casework.custody import merkle
 from casework.custody.canonical import canonical_json
-from casework.custody.models import CustodyEvent, CustodyHead, CustodyNode
+from casework.custody.models import ENTRY_FIELDS, CustodyEvent, CustodyHead, CustodyNode, leaf_entry
 from casework.db import db, utcnow
 
 HEAD_ID = 1
@@ -42,13 +43,23 @@ class NewEvent:
     details: dict[str, Any] | None = None
 
 
-def append(events: Iterable[NewEvent]) -> list[CustodyEvent]:
+@dataclass(frozen=True)
+class Appended:
+    """Where an event landed: what a receipt quotes."""
+
+    seq: int
+    recorded_at: datetime
+    leaf_hash: bytes
+    resource_id: str | None
+
+
+def append(events: Iterable[NewEvent]) -> list[Appended]:
     """Append events in the current transaction; the head row lock makes seq gap-free.
 
     This runs in every request, so it is two round trips on PostgreSQL: one UPDATE that
     locks the head, reserves the seqs and returns the frontier; one statement that inserts
     the events and tree nodes and stores the new frontier. The lock is held until the
-    caller commits, so the caller commits promptly. Returned rows are detached records.
+    caller commits, so the caller commits promptly.
     """
     events = list(events)
     if not events:
@@ -57,41 +68,28 @@ def append(events: Iterable[NewEvent]) -> list[CustodyEvent]:
     head = connection.execute(_RESERVE, {"head_id": HEAD_ID, "count": len(events)}).one()
     frontier = merkle.CompactRange.from_bytes(head.tree_size - len(events), head.frontier)
     now = utcnow()
-    rows: list[CustodyEvent] = []
-    nodes: list[dict[str, Any]] = []
-    for event in events:
-        row = CustodyEvent(
-            seq=frontier.size,
-            recorded_at=now,
-            actor_id=event.actor_id,
-            actor_username=event.actor_username,
-            actor_role=event.actor_role,
-            action=event.action,
-            outcome=event.outcome,
-            resource_type=event.resource_type,
-            resource_id=event.resource_id,
-            case_id=event.case_id,
-            witness_id=event.witness_id,
-            request_id=event.request_id,
-            client_addr=event.client_addr,
-            details=event.details or {},
-        )
-        row.leaf_hash = merkle.leaf_hash(canonical_json(row.entry()))
-        nodes.extend({"level": lvl, "idx": idx, "hash": h} for lvl, idx, h in frontier.append(row.leaf_hash))
-        rows.append(row)
-    params: dict[str, Any] = {"frontier": frontier.to_bytes(), "head_id": HEAD_ID}
-    for i, row in enumerate(rows):
-        params.update({f"e{i}_{c.key}": getattr(row, c.key) for c in _EVENTS.columns})
-    for i, node in enumerate(nodes):
-        params.update({f"n{i}_{key}": value for key, value in node.items()})
+    appended: list[Appended] = []
+    params: dict[str, Any] = {}
+    node_count = 0
+    for i, event in enumerate(events):
+        event.details = event.details or {}
+        entry = leaf_entry(frontier.size, now, event)
+        leaf = merkle.leaf_hash(canonical_json(entry))
+        appended.append(Appended(frontier.size, now, leaf, event.resource_id))
+        params.update({f"e{i}_{name}": entry[name] for name in ENTRY_FIELDS})
+        params.update({f"e{i}_seq": frontier.size, f"e{i}_recorded_at": now, f"e{i}_leaf_hash": leaf})
+        for level, index, value in frontier.append(leaf):
+            params.update({f"n{node_count}_level": level, f"n{node_count}_idx": index, f"n{node_count}_hash": value})
+            node_count += 1
+    params.update(frontier=frontier.to_bytes(), head_id=HEAD_ID)
     dialect = connection.dialect
     if dialect.name == "postgresql":
-        params.update({f"e{i}_details": Json(row.details) for i, row in enumerate(rows)})
-        connection.exec_driver_sql(_postgres_append_sql(dialect, len(rows), len(nodes)), params)
+        params.update({f"e{i}_details": Json(event.details) for i, event in enumerate(events)})
+        connection.exec_driver_sql(_postgres_append_sql(dialect, len(events), node_count), params)
     else:
-        for statement in _append_statements(len(rows), len(nodes)):
+        for statement in _append_statements(len(events), node_count):
             connection.execute(statement, params)
-    return rows
+    return appended
 
 
 @lru_cache(maxsize=64)

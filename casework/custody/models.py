@@ -12,6 +12,19 @@ from casework.db import db, utcnow
 BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# What an event says besides its place (seq) and time; all of it is hashed into the leaf.
+ENTRY_FIELDS = (
+    "actor_id", "actor_username", "actor_role", "action", "outcome", "resource_type", "resource_id",
+    "case_id", "witness_id", "request_id", "client_addr", "details",
+)
+
+
+def leaf_entry(seq: int, recorded_at: datetime, event: Any) -> dict[str, Any]:
+    """The leaf content: exactly what is hashed, exported and verified offline."""
+    entry = {name: getattr(event, name) for name in ENTRY_FIELDS}
+    entry["seq"] = seq
+    entry["time"] = recorded_at.strftime(TIME_FORMAT)
+    return entry
 
 
 class CustodyEvent(db.Model):
@@ -44,23 +57,7 @@ class CustodyEvent(db.Model):
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
     def entry(self) -> dict[str, Any]:
-        """The leaf content: exactly what is hashed, exported and verified offline."""
-        return {
-            "seq": self.seq,
-            "time": self.recorded_at.strftime(TIME_FORMAT),
-            "actor_id": self.actor_id,
-            "actor_username": self.actor_username,
-            "actor_role": self.actor_role,
-            "action": self.action,
-            "outcome": self.outcome,
-            "resource_type": self.resource_type,
-            "resource_id": self.resource_id,
-            "case_id": self.case_id,
-            "witness_id": self.witness_id,
-            "request_id": self.request_id,
-            "client_addr": self.client_addr,
-            "details": self.details,
-        }
+        return leaf_entry(self.seq, self.recorded_at, self)
 
 
 class CustodyNode(db.Model):

@@ -21,7 +21,6 @@ from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from casework.custody import log as custody_log
-from casework.custody.models import CustodyEvent
 from casework.db import db
 from casework.errors import ProblemError, problem_response
 
@@ -54,7 +53,7 @@ class CustodyContext:
     request_id: str
     client_addr: str | None
     pending: list[custody_log.NewEvent] = field(default_factory=list)
-    appended: list[CustodyEvent] = field(default_factory=list)
+    appended: list[custody_log.Appended] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -112,7 +111,7 @@ def record(
     return event
 
 
-def flush() -> list[CustodyEvent]:
+def flush() -> list[custody_log.Appended]:
     """Append queued events now, inside the current transaction (for receipts that need seq)."""
     ctx = current_context()
     if not current_app.config["CASEWORK_CUSTODY_RECORDING"]:
@@ -129,7 +128,7 @@ def flush() -> list[CustodyEvent]:
     return rows
 
 
-def commit() -> list[CustodyEvent]:
+def commit() -> list[custody_log.Appended]:
     """Append queued events and commit them with everything else in the transaction."""
     rows = flush()
     try:

@@ -1,0 +1,73 @@
+"""Shared helpers: a throwaway PostgreSQL database, timing statistics, a keep-alive HTTP client."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+PG_SERVER = os.environ.get("CASEWORK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+BENCH_DB = os.environ.get("CASEWORK_BENCH_DB", "casework_bench")
+DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DB}"
+KEYRING = os.environ.get("CASEWORK_BENCH_KEYRING", os.path.join(tempfile.gettempdir(), "casework-bench-keyring.json"))
+
+
+def recreate_database() -> None:
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+
+
+def bench_app(**overrides: Any):
+    from casework import create_app
+
+    settings = {"SQLALCHEMY_DATABASE_URI": DATABASE_URL, "CASEWORK_KEYRING": KEYRING,
+                "CASEWORK_LOGIN_LIMIT": "1000000 per minute", "LOG_LEVEL": "WARNING"}
+    settings.update(overrides)
+    return create_app("testing", settings)
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"n": len(ordered), "p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99),
+            "mean": statistics.fmean(ordered)}
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection to the bench server (loopback only)."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.token = token
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        self.connection.request(method, path, body=data, headers=headers)
+        response = self.connection.getresponse()
+        return response.status, response.read()
+
+    def close(self) -> None:
+        self.connection.close()

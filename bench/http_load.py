@@ -1,0 +1,98 @@
+"""Load through gunicorn (4 workers) on PostgreSQL: audited vs unaudited reads, and uploads.
+
+    python -m bench.http_load reads      # 10 KB transcript read, custody on vs off, ratio
+    python -m bench.http_load uploads    # 10 KB transcript upload at 1, 8 and 32 clients
+
+Loopback only; every loop is bounded by a request count and a deadline.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+from bench.common import DATABASE_URL, KEYRING, Client, bench_app, percentiles
+from tests.pg_server import gunicorn
+
+OUT = Path(__file__).resolve().parent / "out"
+WORKERS = 4
+TEN_KB = ("The prisoners were lined up by the quarry wall. " * 210)[:10_240]
+
+
+def _load(port: int, token: str, clients: int, requests_each: int, make_call, seconds: float) -> dict:
+    latencies: list[float] = []
+    errors: list[int] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def client_loop(number: int) -> None:
+        client = Client(port, token)
+        mine, bad = [], []
+        try:
+            for n in range(requests_each):
+                if time.monotonic() > deadline:
+                    break
+                method, path, body, expected = make_call(number, n)
+                start = time.perf_counter()
+                status, _ = client.call(method, path, body)
+                mine.append((time.perf_counter() - start) * 1000)
+                if status != expected:
+                    bad.append(status)
+        finally:
+            client.close()
+        with lock:
+            latencies.extend(mine)
+            errors.extend(bad)
+
+    threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    assert not errors, f"unexpected statuses: {sorted(set(errors))}"
+    return {**percentiles(latencies), "throughput_rps": len(latencies) / wall, "clients": clients}
+
+
+def reads(rounds: int = 3, seconds: float = 8.0, clients: int = 8) -> dict:
+    seed = json.loads((OUT / "seed.json").read_text())
+    sample = seed["sample_transcript"]
+    path = f"/api/v1/interviews/{sample['interview_id']}/transcripts/{sample['version']}"
+    call = lambda c, n: ("GET", path, None, 200)  # noqa: E731
+    runs: dict[str, list[dict]] = {"audited": [], "unaudited": []}
+    for _ in range(rounds):  # alternate, so drift on a shared machine hits both alike
+        for mode, env in (("audited", {}), ("unaudited", {"CASEWORK_BENCH_DISABLE_CUSTODY": "1"})):
+            with gunicorn(DATABASE_URL, KEYRING, workers=WORKERS, extra_env=env) as server:
+                _load(server.port, seed["tokens"]["legal"], clients, 50, call, 5)  # warm up
+                runs[mode].append(_load(server.port, seed["tokens"]["legal"], clients, 100_000, call, seconds))
+    audited = sum(r["throughput_rps"] for r in runs["audited"]) / rounds
+    unaudited = sum(r["throughput_rps"] for r in runs["unaudited"]) / rounds
+    return {"audited_rps": audited, "unaudited_rps": unaudited, "ratio": audited / unaudited,
+            "audited_p95_ms": max(r["p95"] for r in runs["audited"]), "runs": runs}
+
+
+def uploads(client_counts: tuple[int, ...] = (1, 8, 32), per_client: int = 60, seconds: float = 30.0) -> dict:
+    seed = json.loads((OUT / "seed.json").read_text())
+    app = bench_app()
+    with app.app_context():  # a fresh interview per run keeps version numbering realistic
+        from casework.db import db
+        from casework.interviews.models import Interview
+
+        interview = db.session.get(Interview, seed["sample_transcript"]["interview_id"])
+        interview_id = interview.id
+    path = f"/api/v1/interviews/{interview_id}/transcripts"
+    results = {}
+    with gunicorn(DATABASE_URL, KEYRING, workers=WORKERS) as server:
+        for clients in client_counts:
+            call = lambda c, n, k=clients: ("POST", path, {"text": f"{k}-{c}-{n} {TEN_KB}", "reason": "bench"}, 201)  # noqa: E731
+            _load(server.port, seed["tokens"]["interviewer"], clients, 5, call, 10)  # warm up
+            results[str(clients)] = _load(server.port, seed["tokens"]["interviewer"], clients, per_client, call, seconds)
+    return results
+
+
+if __name__ == "__main__":
+    which = sys.argv[1] if len(sys.argv) > 1 else "reads"
+    print(json.dumps(reads() if which == "reads" else uploads(), indent=2))
