@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import DATABASE_URL, KEYRING, Client, bench_app, percentiles
+from bench.common import DATABASE_URL, KEYRING, Client, percentiles
 from tests.pg_server import gunicorn
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -75,19 +75,16 @@ def reads(rounds: int = 3, seconds: float = 8.0, clients: int = 8) -> dict:
 
 
 def uploads(client_counts: tuple[int, ...] = (1, 8, 32), per_client: int = 60, seconds: float = 30.0) -> dict:
+    """Each client uploads to its own interview, as field interviewers do (one statement each)."""
     seed = json.loads((OUT / "seed.json").read_text())
-    app = bench_app()
-    with app.app_context():  # a fresh interview per run keeps version numbering realistic
-        from casework.db import db
-        from casework.interviews.models import Interview
-
-        interview = db.session.get(Interview, seed["sample_transcript"]["interview_id"])
-        interview_id = interview.id
-    path = f"/api/v1/interviews/{interview_id}/transcripts"
     results = {}
     with gunicorn(DATABASE_URL, KEYRING, workers=WORKERS) as server:
         for clients in client_counts:
-            call = lambda c, n, k=clients: ("POST", path, {"text": f"{k}-{c}-{n} {TEN_KB}", "reason": "bench"}, 201)  # noqa: E731
+            def call(c: int, n: int, k: int = clients) -> tuple:
+                interview = 1 + (k * 100 + c) % seed["interviews"]
+                return ("POST", f"/api/v1/interviews/{interview}/transcripts",
+                        {"text": f"{k}-{c}-{n} {TEN_KB}", "reason": "bench"}, 201)
+
             _load(server.port, seed["tokens"]["interviewer"], clients, 5, call, 10)  # warm up
             results[str(clients)] = _load(server.port, seed["tokens"]["interviewer"], clients, per_client, call, seconds)
     return results

@@ -150,7 +150,8 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
         timings["analyze_s"] = time.perf_counter() - t0
         sample = transcript_rows[len(transcript_rows) // 2]
         info = {
-            "events": events, "transcripts": transcripts, "tokens": tokens, "case_id": case_id,
+            "events": events, "transcripts": transcripts, "interviews": interviews, "tokens": tokens,
+            "case_id": case_id,
             "sample_transcript": {"id": sample[0], "interview_id": sample[1], "witness_id": sample[2],
                                   "version": sample[3]},
             "timings": timings, "total_s": time.perf_counter() - start,

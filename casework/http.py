@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
+from werkzeug.routing import IntegerConverter
 
 from casework.errors import ProblemError
 
@@ -66,5 +67,17 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+MAX_ID = 2**63 - 1
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:...>`` capped at the databases' 64-bit integers: a larger id is an unknown URL (404)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (werkzeug's name)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = DatabaseIdConverter
     app.before_request(check_request_body)

@@ -38,6 +38,7 @@ class NewTokenSchema(TokenSchema):
 
 
 class TokenListArgs(Schema):
-    user_id = fields.Integer(metadata={"description": "Admins: list another user's tokens."})
+    user_id = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1),
+                             metadata={"description": "Admins: list another user's tokens."})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(load_default=None, validate=validate.Length(max=64))

@@ -87,6 +87,7 @@ def list_transcripts(args, interview_id):
 
 @blp.route("/<int:interview_id>/transcripts/<int:version>", methods=["GET"])
 @blp.arguments(schemas.ReadArgs, location="query")
+@blp.doc(responses={"200": {"content": {"text/plain": {"schema": {"type": "string"}}}}})
 @blp.response(200, schemas.TranscriptContentSchema)
 def read_transcript(args, interview_id, version):
     """One version with its decrypted text (format=raw: the exact bytes, with Content-Digest)."""
