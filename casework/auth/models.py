@@ -41,7 +41,7 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(lazy="joined")  # every bearer request needs both: one query
 
     def custody_target(self) -> Target:
         return Target(self.__resource_type__, self.id, owner_id=self.user_id)

@@ -122,8 +122,7 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, dige
             event.resource_type, event.resource_id = "transcript", str(existing.id)
             event.details.update(idempotent_replay=True, version=existing.version)
             return UploadResult(existing.receipt, replayed=True)
-    witness = db.session.get(Witness, interview.witness_id)
-    if witness.shredded_at is not None:
+    if db.session.scalar(select(Witness.shredded_at).where(Witness.id == interview.witness_id)) is not None:
         raise ProblemError(409, "The witness withdrew consent; no statement can be recorded.",
                            problem="consent-withdrawn")
     latest = db.session.scalar(
