@@ -27,7 +27,7 @@ def keyring() -> KeyringProvider:
     return current_app.extensions["casework.keyring"]
 
 
-def _sealed(row: Any, prefix: str) -> Sealed:
+def sealed_of(row: Any, prefix: str) -> Sealed:
     return Sealed(
         ciphertext=getattr(row, f"{prefix}ciphertext"),
         nonce=getattr(row, f"{prefix}nonce"),
@@ -48,7 +48,7 @@ def seal_into(row: Any, prefix: str, plaintext: bytes, context: bytes) -> None:
 def open_from(row: Any, prefix: str, context: bytes) -> bytes:
     """Decrypt a row's field; shredded answers 410, a moved or altered ciphertext 500 (and is logged)."""
     try:
-        return open_sealed(keyring(), _sealed(row, prefix), context)
+        return open_sealed(keyring(), sealed_of(row, prefix), context)
     except KeyDestroyedError:
         raise ProblemError(410, "This content was crypto-shredded (consent withdrawn or erasure ordered).",
                            problem="shredded") from None

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from casework.crypto.envelope import rewrap
 from casework.db import db
-from casework.keys import _sealed, keyring, store_sealed
+from casework.keys import keyring, sealed_of, store_sealed
 from casework.transcripts.models import TranscriptVersion
 from casework.witnesses.models import Witness
 
@@ -73,7 +73,7 @@ def rewrap_all(batch_size: int = 500) -> dict[str, int]:
             if not rows:
                 break
             for row in rows:
-                store_sealed(row, field.prefix, rewrap(keyring(), _sealed(row, field.prefix), field.context(row),
+                store_sealed(row, field.prefix, rewrap(keyring(), sealed_of(row, field.prefix), field.context(row),
                                                        to_kek_id=target))
             db.session.commit()
             done[field.label] += len(rows)

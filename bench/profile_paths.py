@@ -1,0 +1,64 @@
+"""Profile the hot paths in-process (test client, seeded PostgreSQL database).
+
+    python -m bench.profile_paths read      # audited 10 KB transcript read
+    python -m bench.profile_paths upload    # 10 KB transcript upload
+    python -m bench.profile_paths ratio     # single-client latency, custody on vs off
+"""
+from __future__ import annotations
+
+import cProfile
+import json
+import pstats
+import sys
+import time
+from pathlib import Path
+
+from bench.common import bench_app
+
+OUT = Path(__file__).resolve().parent / "out"
+TEXT = "The prisoners were lined up by the quarry wall. " * 210
+
+
+def _read_path(seed: dict) -> str:
+    sample = seed["sample_transcript"]
+    return f"/api/v1/interviews/{sample['interview_id']}/transcripts/{sample['version']}"
+
+
+def _per_request_ms(app, path: str, token: str, n: int = 300) -> float:
+    client, headers = app.test_client(), {"Authorization": f"Bearer {token}"}
+    for _ in range(30):
+        client.get(path, headers=headers)
+    start = time.perf_counter()
+    for _ in range(n):
+        assert client.get(path, headers=headers).status_code == 200
+    return (time.perf_counter() - start) / n * 1000
+
+
+def main(which: str) -> None:
+    seed = json.loads((OUT / "seed.json").read_text())
+    if which == "ratio":
+        audited = _per_request_ms(bench_app(), _read_path(seed), seed["tokens"]["legal"])
+        unaudited = _per_request_ms(bench_app(CASEWORK_CUSTODY_RECORDING=False), _read_path(seed), seed["tokens"]["legal"])
+        print(json.dumps({"audited_ms": audited, "unaudited_ms": unaudited, "ratio": unaudited / audited}))
+        return
+    app = bench_app()
+    client = app.test_client()
+    if which == "read":
+        headers = {"Authorization": f"Bearer {seed['tokens']['legal']}"}
+        call = lambda n: client.get(_read_path(seed), headers=headers)  # noqa: E731
+    else:
+        headers = {"Authorization": f"Bearer {seed['tokens']['interviewer']}"}
+        call = lambda n: client.post("/api/v1/interviews/7/transcripts",  # noqa: E731
+                                     json={"text": f"{n} {TEXT}", "reason": "profile"}, headers=headers)
+    for n in range(20):
+        call(-n)
+    profile = cProfile.Profile()
+    profile.enable()
+    for n in range(200):
+        call(n)
+    profile.disable()
+    pstats.Stats(profile).sort_stats("cumulative").print_stats("casework", 25)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "read")
