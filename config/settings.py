@@ -36,6 +36,8 @@ def _common(env: Mapping[str, str]) -> dict[str, Any]:
         # Only development and tests may invent a keyring file; production must be given one.
         "CASEWORK_KEYRING_CREATE": False,
         "CASEWORK_LOG_ORIGIN": env.get("CASEWORK_LOG_ORIGIN", "casework.local/custody"),
+        # No implicit OPTIONS responses: every answered request goes through a view and the log.
+        "PROVIDE_AUTOMATIC_OPTIONS": False,
         # Request bodies: JSON is small; transcript uploads may be large.
         "CASEWORK_JSON_MAX_BYTES": int(env.get("CASEWORK_JSON_MAX_BYTES", 1024 * 1024)),
         "CASEWORK_UPLOAD_MAX_BYTES": upload_max,

@@ -75,6 +75,28 @@ def test_unknown_route_and_wrong_method(app, people):
     assert events_of(app, response)[0]["outcome"] == "error"
 
 
+def test_options_is_not_answered_behind_the_logs_back(app, people):
+    response = people["legal"].client.options("/api/v1/cases", headers={"Authorization": f"Bearer {people['legal'].token}"})
+    assert_problem(response, 405)
+    assert events_of(app, response)[0]["outcome"] == "error"
+
+
+def test_unknown_actions_are_denied_to_everyone(app, people):
+    """Deny by default: an action missing from the rules table is allowed to no role."""
+    from flask_login import login_user
+
+    from casework.auth.policy import decide
+    from casework.auth.target import Target
+    from casework.db import db
+    from casework.users.models import User
+
+    with app.test_request_context("/"):
+        for caller in people.values():
+            login_user(db.session.get(User, caller.id))
+            assert decide("case.destroy", Target("case", 1, case_id=1)) in (403, 404)
+            assert decide("case.destroy", None) == 403
+
+
 def test_conflicts_are_409(app, world):
     interviewer = world.people["interviewer"]
     response = interviewer.post(f"/api/v1/cases/{world.case_id}/incidents", {"reference": "INC-1", "title": "dup"})
