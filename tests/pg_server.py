@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,7 +62,8 @@ def gunicorn(database_url: str, keyring_path: str, workers: int = 4,
              extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     port = free_port()
     env = {
-        **os.environ,
+        # Nothing inherited may change the server (CASEWORK_BENCH_DISABLE_CUSTODY, say).
+        **{k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")},
         "CASEWORK_ENV": "testing",
         "CASEWORK_DATABASE_URL": database_url,
         "CASEWORK_KEYRING": keyring_path,
@@ -69,9 +71,12 @@ def gunicorn(database_url: str, keyring_path: str, workers: int = 4,
         "CASEWORK_LOG_LEVEL": "WARNING",
         **(extra_env or {}),
     }
+    # stderr goes to a file, not a pipe: a pipe nobody drains blocks gunicorn once it is full.
+    stderr = tempfile.TemporaryFile(prefix="gunicorn-stderr-")
     process = subprocess.Popen(
         [GUNICORN, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+        start_new_session=True,
     )
     server = Server(port, process)
     deadline = time.monotonic() + 30
@@ -83,11 +88,13 @@ def gunicorn(database_url: str, keyring_path: str, workers: int = 4,
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             server.kill_all()
-            raise RuntimeError(f"gunicorn did not start: {process.stderr.read().decode()[-2000:]}")
+            stderr.seek(0)
+            raise RuntimeError(f"gunicorn did not start: {stderr.read().decode(errors='replace')[-2000:]}")
         time.sleep(0.2)
     try:
         yield server
     finally:
+        stderr.close()
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             try:
