@@ -5,6 +5,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
+from flask.json.provider import DefaultJSONProvider
+from flask_smorest import Blueprint as SmorestBlueprint
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import IntegerConverter
 
 from casework.errors import ProblemError
@@ -26,11 +30,55 @@ def accepts_media(*media_types: str, large_body: bool = True) -> Callable[[F], F
     return mark
 
 
+def reject_unstorable(value: Any) -> None:
+    """NUL characters and unpaired surrogates: no database stores them, and no witness says them."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("strings may not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("strings may not contain unpaired surrogates") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            reject_unstorable(key)
+            reject_unstorable(item)
+    elif isinstance(value, list):
+        for item in value:
+            reject_unstorable(item)
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """JSON bodies that parse but could not be stored are malformed input (400), not a 500."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        value = super().loads(s, **kwargs)
+        reject_unstorable(value)
+        return value
+
+
+class _Parser(FlaskParser):
+    """webargs reads JSON bodies through the app's (strict) JSON provider, like everything else."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        return req.get_json() if is_json_request(req) else core.missing
+
+
+class Blueprint(SmorestBlueprint):
+    """flask-smorest Blueprint whose arguments parser uses ``StrictJSONProvider``."""
+
+    ARGUMENTS_PARSER = _Parser()
+
+
 def _view() -> Any:
     return current_app.view_functions.get(request.endpoint or "")
 
 
 def check_request_body() -> None:
+    try:
+        reject_unstorable(list(request.args.keys()) + list(request.args.values()))
+    except ValueError as exc:
+        raise ProblemError(400, f"Bad query string: {exc}.") from None
     view = _view()
     if view is None:
         return
@@ -79,5 +127,6 @@ class DatabaseIdConverter(IntegerConverter):
 
 
 def init_app(app: Flask) -> None:
+    app.json = StrictJSONProvider(app)
     app.url_map.converters["int"] = DatabaseIdConverter
     app.before_request(check_request_body)

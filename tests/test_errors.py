@@ -19,6 +19,9 @@ def case_count(app) -> int:
     [
         (b'{"title": ', "application/json", 400),  # malformed JSON
         (b'{"title": "\xff\xfe"}', "application/json", 400),  # not UTF-8
+        (b'{"title": "a\\u0000b"}', "application/json", 400),  # NUL: no database stores it
+        (b'{"title": "a\\ud800b"}', "application/json", 400),  # unpaired surrogate
+        (b'{"title": "ok", "description": {"\\u0000": 1}}', "application/json", 400),
         (b'{"title": 12}', "application/json", 422),  # wrong type
         (b'{"title": "x", "owner": "me"}', "application/json", 422),  # unknown field
         (b'{"title": "' + b"x" * 301 + b'"}', "application/json", 422),  # too long
@@ -65,6 +68,14 @@ def test_huge_numbers_and_bad_query_values(app, people, world):
                                      {"location": {"latitude": 91, "longitude": 0}}), 422)
     assert_problem(interviewer.patch(f"/api/v1/incidents/{world.incident_id}",
                                      {"occurred_from": "2026-03-02T00:00:00Z"}), 422)  # after occurred_to
+
+
+def test_unstorable_query_strings_and_logins_are_400(app, people):
+    assert_problem(people["auditor"].get("/api/v1/custody/events?actor=a%00b"), 400)
+    login = app.test_client().post("/api/v1/auth/login", data=b'{"username": "le\\u0000gal", "password": "x"}',
+                                   content_type="application/json")
+    assert_problem(login, 400)
+    assert events_of(app, login)[0]["outcome"] == "error"
 
 
 def test_unknown_route_and_wrong_method(app, people):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
+from casework.http import Blueprint
 
 from casework.auth import schemas, service
 from casework.extensions import limiter

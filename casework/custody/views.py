@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask import Response
-from flask_smorest import Blueprint
+from casework.http import Blueprint
 
 from casework.custody import schemas, service
 from casework.pagination import page_of

@@ -4,11 +4,11 @@ import base64
 import hashlib
 
 from flask import Response, request
-from flask_smorest import Blueprint
+from casework.http import Blueprint
 from marshmallow import ValidationError
 
 from casework.errors import ProblemError
-from casework.http import accepts_media
+from casework.http import accepts_media, reject_unstorable
 from casework.pagination import page_of
 from casework.transcripts import schemas, service
 
@@ -53,6 +53,10 @@ def _parse_upload() -> service.Upload:
                                errors={"form": {name: ["Unknown field."] for name in unknown} or {"file": ["Required."]}})
         upload = request.files["file"]
         reason = request.form.get("reason") or None
+        try:
+            reject_unstorable([reason, upload.filename])
+        except ValueError as exc:
+            raise ProblemError(400, f"Bad form field: {exc}.") from None
         if reason is not None and len(reason) > 2000:
             raise ProblemError(422, "The reason is too long.", errors={"form": {"reason": ["At most 2000."]}})
         return service.Upload(upload.read(), "text/plain; charset=utf-8", reason, (upload.filename or None) and upload.filename[:255])

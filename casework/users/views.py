@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from casework.http import Blueprint
 
 from casework.pagination import page_of
 from casework.users import schemas, service
