@@ -52,8 +52,11 @@ class StrictJSONProvider(DefaultJSONProvider):
     """JSON bodies that parse but could not be stored are malformed input (400), not a 500."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        value = super().loads(s, **kwargs)
-        reject_unstorable(value)
+        try:
+            value = super().loads(s, **kwargs)
+            reject_unstorable(value)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
         return value
 
 

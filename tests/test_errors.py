@@ -22,6 +22,8 @@ def case_count(app) -> int:
         (b'{"title": "a\\u0000b"}', "application/json", 400),  # NUL: no database stores it
         (b'{"title": "a\\ud800b"}', "application/json", 400),  # unpaired surrogate
         (b'{"title": "ok", "description": {"\\u0000": 1}}', "application/json", 400),
+        (b"[" * 100_000, "application/json", 400),  # nested beyond any parser's stack
+        (b'{"title": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", "application/json", 400),
         (b'{"title": 12}', "application/json", 422),  # wrong type
         (b'{"title": "x", "owner": "me"}', "application/json", 422),  # unknown field
         (b'{"title": "' + b"x" * 301 + b'"}', "application/json", 422),  # too long
