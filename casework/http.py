@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Blueprint as SmorestBlueprint
+from marshmallow import validate
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import IntegerConverter
@@ -118,11 +119,14 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1  # object ids are 32-bit INTEGER columns on both databases
+MAX_SEQ = 2**62  # custody sequence numbers are 64-bit
+ID_RANGE = validate.Range(min=1, max=MAX_ID)
 
 
 class DatabaseIdConverter(IntegerConverter):
-    """``<int:...>`` capped at the databases' 64-bit integers: a larger id is an unknown URL (404)."""
+    """``<int:...>`` capped at the id columns' range: a larger id is an unknown URL (404), never a
+    database error. Routes over 64-bit values (custody seq) say ``<int(max=...):...>``."""
 
     def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (werkzeug's name)
         kwargs.setdefault("max", MAX_ID)

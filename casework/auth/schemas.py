@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from casework.http import ID_RANGE
+
 
 class LoginSchema(Schema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
@@ -38,7 +40,7 @@ class NewTokenSchema(TokenSchema):
 
 
 class TokenListArgs(Schema):
-    user_id = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1),
+    user_id = fields.Integer(validate=ID_RANGE,
                              metadata={"description": "Admins: list another user's tokens."})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(load_default=None, validate=validate.Length(max=64))

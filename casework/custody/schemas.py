@@ -3,20 +3,21 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from casework.custody.recorder import ALLOWED, DENIED, ERROR
+from casework.http import ID_RANGE, MAX_SEQ
 from casework.pagination import PageArgs
 
-BIG = validate.Range(min=0, max=2**62)
+BIG = validate.Range(min=0, max=MAX_SEQ)
 
 
 class EventFilterArgs(PageArgs):
-    actor_id = fields.Integer(validate=BIG)
+    actor_id = fields.Integer(validate=ID_RANGE)
     actor = fields.String(validate=validate.Length(max=64), metadata={"description": "Actor username."})
     action = fields.String(validate=validate.Length(max=64))
     outcome = fields.String(validate=validate.OneOf([ALLOWED, DENIED, ERROR]))
     resource_type = fields.String(validate=validate.Length(max=32))
     resource_id = fields.String(validate=validate.Length(max=64))
-    case_id = fields.Integer(validate=BIG)
-    witness_id = fields.Integer(validate=BIG, metadata={
+    case_id = fields.Integer(validate=ID_RANGE)
+    witness_id = fields.Integer(validate=ID_RANGE, metadata={
         "description": "Events about this witness (e.g. with action=transcript.read: who read their statements)."})
     since = fields.AwareDateTime(metadata={"description": "Inclusive lower bound on the event time."})
     until = fields.AwareDateTime(metadata={"description": "Exclusive upper bound on the event time."})

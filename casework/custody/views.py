@@ -4,6 +4,7 @@ from flask import Response
 from casework.http import Blueprint
 
 from casework.custody import schemas, service
+from casework.http import MAX_SEQ
 from casework.pagination import page_of
 
 blp = Blueprint("custody", __name__, url_prefix="/api/v1/custody", description="Chain-of-custody log (auditors)")
@@ -19,7 +20,7 @@ def list_events(args):
     return service.list_events(args)
 
 
-@blp.route("/events/<int:seq>", methods=["GET"])
+@blp.route(f"/events/<int(max={MAX_SEQ}):seq>", methods=["GET"])
 @blp.response(200, schemas.EventSchema)
 def get_event(seq):
     return service.event_dict(service.get_event(seq))

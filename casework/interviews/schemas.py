@@ -3,12 +3,16 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from casework.geo import LocationSchema
+from casework.http import ID_RANGE
 
-LANGUAGE = validate.Regexp(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="A BCP 47 language tag, e.g. 'uk' or 'ar-SY'.")
+LANGUAGE = validate.And(
+    validate.Length(max=35),  # the column's size; RFC 5646 advises 35 characters suffice
+    validate.Regexp(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", error="A BCP 47 language tag, e.g. 'uk' or 'ar-SY'."),
+)
 
 
 class _InterviewFields(Schema):
-    incident_ids = fields.List(fields.Integer(validate=validate.Range(min=1)), validate=validate.Length(max=500),
+    incident_ids = fields.List(fields.Integer(validate=ID_RANGE), validate=validate.Length(max=500),
                                metadata={"description": "Incidents of the same case this interview speaks to."})
     conducted_at = fields.AwareDateTime()
     location = fields.Nested(LocationSchema, allow_none=True)
@@ -19,7 +23,7 @@ class _InterviewFields(Schema):
 
 
 class InterviewCreateSchema(_InterviewFields):
-    witness_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    witness_id = fields.Integer(required=True, validate=ID_RANGE)
     conducted_at = fields.AwareDateTime(required=True)
     language = fields.String(required=True, validate=LANGUAGE)
 
