@@ -4,30 +4,42 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: serve test setup services bench clean
+.PHONY: serve test lint types setup setup-dev services bench clean
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-setup: $(BIN)/.installed
+$(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+setup: $(BIN)/.runtime
+setup-dev: $(BIN)/.dev
 
 ## Set up and serve on the embedded SQLite default (http://127.0.0.1:5000).
 serve: setup
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/gunicorn --bind 127.0.0.1:5000 --workers 2 --access-logfile - wsgi:app
 
-## Run the whole test suite, on SQLite and on PostgreSQL.
-test: setup services
+lint: setup-dev
+	$(BIN)/ruff check .
+
+types: setup-dev
+	$(BIN)/mypy
+
+## Lint, types, then the whole test suite on SQLite and on PostgreSQL.
+test: setup-dev services lint types
 	$(BIN)/pytest -n 2 -q
 
 services:
 	bash scripts/ensure-services
+	bash scripts/install-softhsm
 
-bench: setup services
+bench: setup-dev services
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -86,7 +86,8 @@ def uploads(client_counts: tuple[int, ...] = (1, 8, 32), per_client: int = 60, s
                         {"text": f"{k}-{c}-{n} {TEN_KB}", "reason": "bench"}, 201)
 
             _load(server.port, seed["tokens"]["interviewer"], clients, 5, call, 10)  # warm up
-            results[str(clients)] = _load(server.port, seed["tokens"]["interviewer"], clients, per_client, call, seconds)
+            results[str(clients)] = _load(server.port, seed["tokens"]["interviewer"], clients, per_client, call,
+                                          seconds)
     return results
 
 

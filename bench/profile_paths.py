@@ -38,7 +38,8 @@ def main(which: str) -> None:
     seed = json.loads((OUT / "seed.json").read_text())
     if which == "ratio":
         audited = _per_request_ms(bench_app(), _read_path(seed), seed["tokens"]["legal"])
-        unaudited = _per_request_ms(bench_app(CASEWORK_CUSTODY_RECORDING=False), _read_path(seed), seed["tokens"]["legal"])
+        unaudited = _per_request_ms(bench_app(CASEWORK_CUSTODY_RECORDING=False), _read_path(seed),
+                                    seed["tokens"]["legal"])
         print(json.dumps({"audited_ms": audited, "unaudited_ms": unaudited, "ratio": unaudited / audited}))
         return
     app = bench_app()

@@ -11,8 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import http_load, proofs, seed, verify
@@ -41,7 +40,8 @@ def _svg(rows: list[dict]) -> str:
     def y(v: float) -> float:
         return height - bottom - v / top * (height - bottom - 20)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             'font-family="sans-serif" font-size="11">',
              f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="black"/>',
              f'<line x1="{left}" y1="20" x2="{left}" y2="{height - bottom}" stroke="black"/>']
     for v in xs:
@@ -96,38 +96,54 @@ def render(rows: list[dict], reads: dict, uploads: dict, command: str) -> str:
         "# Benchmark results",
         "",
         f"Command: `{command}` (from the repository root, with `.venv/bin/python`), "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, 2 cores shared; "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, 2 cores shared; "
         "gunicorn with 4 sync workers and PostgreSQL 15 on 127.0.0.1; load from Python threads on the same machine.",
         "",
         "## Targets",
         "",
         "| target | measured | result |",
         "|---|---|---|",
-        f"| audited transcript read ≥ 0.85× unaudited (8 clients, 10 KB) | {reads['audited_rps']:.0f} vs {reads['unaudited_rps']:.0f} req/s = **{reads['ratio']:.2f}×** | {_mark(reads['ratio'] >= 0.85)} |",
-        f"| 10 KB upload p95 ≤ 25 ms at 8 clients | p95 **{uploads['8']['p95']:.1f} ms** ({uploads['8']['throughput_rps']:.0f} req/s) | {_mark(uploads['8']['p95'] <= 25)} |",
-        f"| inclusion proof p95 ≤ 10 ms at {big['events']:,} events | direct {p['inclusion_direct']['p95']:.2f} ms; HTTP {p['inclusion_http']['p95']:.2f} ms | {_mark(p['inclusion_http']['p95'] <= 10)} |",
-        f"| consistency proof p95 ≤ 10 ms at {big['events']:,} events | direct {p['consistency_direct']['p95']:.2f} ms; HTTP {p['consistency_http']['p95']:.2f} ms | {_mark(p['consistency_http']['p95'] <= 10)} |",
-        f"| custody query by resource p95 ≤ 50 ms | {p['query_by_resource_http']['p95']:.2f} ms (who read witness W: {p['query_who_read_witness_http']['p95']:.2f} ms) | {_mark(p['query_by_resource_http']['p95'] <= 50)} |",
-        f"| offline verification of {big['verify']['entries']:,} events ≤ 10 s, < 200 MB RSS | {big['verify']['verify_s']:.2f} s, {big['verify']['verify_peak_rss_mb']:.0f} MB | {_mark(big['verify']['verify_s'] <= 10 and big['verify']['verify_peak_rss_mb'] < 200)} |",
+        f"| audited transcript read ≥ 0.85× unaudited (8 clients, 10 KB) "
+        f"| {reads['audited_rps']:.0f} vs {reads['unaudited_rps']:.0f} req/s = **{reads['ratio']:.2f}×** "
+        f"| {_mark(reads['ratio'] >= 0.85)} |",
+        f"| 10 KB upload p95 ≤ 25 ms at 8 clients "
+        f"| p95 **{uploads['8']['p95']:.1f} ms** ({uploads['8']['throughput_rps']:.0f} req/s) "
+        f"| {_mark(uploads['8']['p95'] <= 25)} |",
+        f"| inclusion proof p95 ≤ 10 ms at {big['events']:,} events "
+        f"| direct {p['inclusion_direct']['p95']:.2f} ms; HTTP {p['inclusion_http']['p95']:.2f} ms "
+        f"| {_mark(p['inclusion_http']['p95'] <= 10)} |",
+        f"| consistency proof p95 ≤ 10 ms at {big['events']:,} events "
+        f"| direct {p['consistency_direct']['p95']:.2f} ms; HTTP {p['consistency_http']['p95']:.2f} ms "
+        f"| {_mark(p['consistency_http']['p95'] <= 10)} |",
+        f"| custody query by resource p95 ≤ 50 ms "
+        f"| {p['query_by_resource_http']['p95']:.2f} ms "
+        f"(who read witness W: {p['query_who_read_witness_http']['p95']:.2f} ms) "
+        f"| {_mark(p['query_by_resource_http']['p95'] <= 50)} |",
+        f"| offline verification of {big['verify']['entries']:,} events ≤ 10 s, < 200 MB RSS "
+        f"| {big['verify']['verify_s']:.2f} s, {big['verify']['verify_peak_rss_mb']:.0f} MB "
+        f"| {_mark(big['verify']['verify_s'] <= 10 and big['verify']['verify_peak_rss_mb'] < 200)} |",
         "",
         "## Growth (p95 in ms through the HTTP API unless noted; see growth.svg)",
         "",
-        "| events | transcripts | seed (s) | inclusion direct | inclusion HTTP | consistency HTTP | query by resource | who read W | export (s) | verify (s) | verify RSS (MB) |",
+        "| events | transcripts | seed (s) | inclusion direct | inclusion HTTP | consistency HTTP "
+        "| query by resource | who read W | export (s) | verify (s) | verify RSS (MB) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         q, v = row["proofs"], row["verify"]
         lines.append(
-            f"| {row['events']:,} | {row['transcripts']:,} | {row['seed_s']:.1f} | {q['inclusion_direct']['p95']:.2f} | "
-            f"{q['inclusion_http']['p95']:.2f} | {q['consistency_http']['p95']:.2f} | {q['query_by_resource_http']['p95']:.2f} | "
-            f"{q['query_who_read_witness_http']['p95']:.2f} | {v['export_s']:.1f} | {v['verify_s']:.2f} | {v['verify_peak_rss_mb']:.0f} |")
+            f"| {row['events']:,} | {row['transcripts']:,} | {row['seed_s']:.1f} "
+            f"| {q['inclusion_direct']['p95']:.2f} | {q['inclusion_http']['p95']:.2f} "
+            f"| {q['consistency_http']['p95']:.2f} | {q['query_by_resource_http']['p95']:.2f} "
+            f"| {q['query_who_read_witness_http']['p95']:.2f} | {v['export_s']:.1f} | {v['verify_s']:.2f} "
+            f"| {v['verify_peak_rss_mb']:.0f} |")
     lines += ["", "## Uploads (10 KB, each client its own interview)", "",
               "| clients | req/s | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|"]
     for clients, u in uploads.items():
         lines.append(f"| {clients} | {u['throughput_rps']:.0f} | {u['p50']:.1f} | {u['p95']:.1f} | {u['p99']:.1f} |")
     lines += ["", "## Reads, custody on vs off (alternating runs)", "",
               "| run | audited req/s | unaudited req/s |", "|---|---|---|"]
-    for i, (a, u) in enumerate(zip(reads["runs"]["audited"], reads["runs"]["unaudited"])):
+    for i, (a, u) in enumerate(zip(reads["runs"]["audited"], reads["runs"]["unaudited"], strict=True)):
         lines.append(f"| {i + 1} | {a['throughput_rps']:.0f} | {u['throughput_rps']:.0f} |")
     lines.append("")
     lines.append((HERE / "ANALYSIS.md").read_text() if (HERE / "ANALYSIS.md").exists() else "")

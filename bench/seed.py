@@ -14,11 +14,10 @@ import hashlib
 import json
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-
 import psycopg
 
 from bench.common import BENCH_DB, PG_SERVER, bench_app, recreate_database
@@ -35,8 +34,9 @@ SENTENCE = ("At dawn the soldiers took the prisoners from the school to the quar
 def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 2000) -> dict:
     from flask_migrate import upgrade
 
+    from casework.access.models import CaseMember
     from casework.auth.service import issue_token
-    from casework.cases.models import Case, CaseMember
+    from casework.cases.models import Case
     from casework.custody import merkle
     from casework.custody.canonical import canonical_json
     from casework.db import db
@@ -68,7 +68,7 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
         db.session.flush()
         interview_rows = [Interview(case_id=case.id, witness_id=witness_rows[n % witnesses].id,
                                     interviewer_id=people["interviewer"].id, language="uk",
-                                    conducted_at=datetime(2026, 3, 1, tzinfo=timezone.utc)) for n in range(interviews)]
+                                    conducted_at=datetime(2026, 3, 1, tzinfo=UTC)) for n in range(interviews)]
         db.session.add_all(interview_rows)
         db.session.flush()
         # Plain values from here on: ORM attribute access would query on the connection doing COPY.
@@ -86,7 +86,7 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
         columns = ("id", "interview_id", "case_id", "witness_id", "version", "reason", "media_type", "size", "sha256",
                    "content_ciphertext", "content_nonce", "content_wrapped_key", "content_kek_id", "created_by_id",
                    "created_at", "receipt")
-        now = datetime(2026, 4, 1, tzinfo=timezone.utc)
+        now = datetime(2026, 4, 1, tzinfo=UTC)
         with conn.cursor().copy(f"COPY transcript_versions ({', '.join(columns)}) FROM STDIN") as copy:
             for n in range(transcripts):
                 interview_id, witness_id = interview_rows[n % interviews]
@@ -106,7 +106,7 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
         # Custody events: one transcript.create per transcript, interleaved with reads.
         t0 = time.perf_counter()
         frontier = merkle.CompactRange()
-        base = datetime(2026, 4, 1, tzinfo=timezone.utc)
+        base = datetime(2026, 4, 1, tzinfo=UTC)
         every = max(1, events // max(transcripts, 1))
         created = 0
         # One COPY per connection at a time: the tree nodes stream through a second connection.
@@ -120,11 +120,13 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
                     created += 1
                     actor, action, details = actors["interviewer"], "transcript.create", {"version": number}
                 elif seq % 7 == 0:
-                    tid, interview_id, witness_id, number = transcript_rows[rng.randrange(max(created, 1))] if created else (None, None, None, None)
+                    tid, interview_id, witness_id, number = (
+                        transcript_rows[rng.randrange(max(created, 1))] if created else (None, None, None, None))
                     actor, action, details = actors["legal"], "interview.read", {}
                     tid = interview_id
                 else:
-                    tid, interview_id, witness_id, number = transcript_rows[rng.randrange(max(created, 1))] if created else (None, None, None, None)
+                    tid, interview_id, witness_id, number = (
+                        transcript_rows[rng.randrange(max(created, 1))] if created else (None, None, None, None))
                     actor, action, details = actors["legal"], "transcript.read", {"version": number}
                 resource_type = "interview" if action == "interview.read" else "transcript"
                 entry = {

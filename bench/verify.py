@@ -25,7 +25,8 @@ def run() -> dict:
     t0 = time.perf_counter()
     # /usr/bin/time reports the verifier's own peak RSS (getrusage would count the forked parent).
     child = subprocess.run(
-        ["/usr/bin/time", "-f", "%M", "-o", str(OUT / "verify.rss"), sys.executable, "-m", "casework.custody.verify", str(directory / "log.jsonl"),
+        ["/usr/bin/time", "-f", "%M", "-o", str(OUT / "verify.rss"),
+         sys.executable, "-m", "casework.custody.verify", str(directory / "log.jsonl"),
          "--checkpoint", str(directory / "checkpoint.txt"), "--vkey", str(directory / "log.vkey"), "--json"],
         capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
     )

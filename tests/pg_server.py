@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,10 +50,8 @@ class Server:
 
     def kill_all(self) -> None:
         """SIGKILL the master and every worker at once, as a power cut would."""
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=30)
 
 
@@ -72,32 +70,32 @@ def gunicorn(database_url: str, keyring_path: str, workers: int = 4,
         **(extra_env or {}),
     }
     # stderr goes to a file, not a pipe: a pipe nobody drains blocks gunicorn once it is full.
-    stderr = tempfile.TemporaryFile(prefix="gunicorn-stderr-")
-    process = subprocess.Popen(
-        [GUNICORN, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5", "wsgi:app"],
-        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-        start_new_session=True,
-    )
-    server = Server(port, process)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if server.request("GET", "/health", timeout=2)[0] == 200:
-                break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            server.kill_all()
-            stderr.seek(0)
-            raise RuntimeError(f"gunicorn did not start: {stderr.read().decode(errors='replace')[-2000:]}")
-        time.sleep(0.2)
-    try:
-        yield server
-    finally:
-        stderr.close()
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+    with tempfile.TemporaryFile(prefix="gunicorn-stderr-") as stderr:
+        process = subprocess.Popen(
+            [GUNICORN, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5",
+             "wsgi:app"],
+            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+            start_new_session=True,
+        )
+        server = Server(port, process)
+        deadline = time.monotonic() + 30
+        while True:
             try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
+                if server.request("GET", "/health", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
                 server.kill_all()
+                stderr.seek(0)
+                raise RuntimeError(f"gunicorn did not start: {stderr.read().decode(errors='replace')[-2000:]}")
+            time.sleep(0.2)
+        try:
+            yield server
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    server.kill_all()
