@@ -12,12 +12,13 @@ from config import load_config
 
 def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app for ``env`` (default $CASEWORK_ENV); ``overrides`` are for tests and tools."""
-    from casework import http, logging as casework_logging
+    from casework import http
+    from casework import logging as casework_logging
+    from casework.access import hooks
     from casework.auth import credentials
-    from casework.custody import recorder
-    from casework.errors import to_problem
     from casework.extensions import api, db, limiter, migrate
     from casework.keys import init_keyring
+    from casework.problems import to_problem
 
     app = Flask(__name__, static_folder=None)
     app.config.update(load_config(env))
@@ -34,7 +35,7 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     init_keyring(app)
 
     # Order matters: custody context first, so every later refusal is recorded under its request id.
-    recorder.init_app(app)
+    hooks.init_app(app)
     credentials.init_app(app)
     http.init_app(app)
 
@@ -45,7 +46,7 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        return http.add_security_headers(recorder.finish_request(response))
+        return http.add_security_headers(hooks.finish(response))
 
     @app.get("/health", endpoint="health")
     def health() -> dict[str, str]:
@@ -64,21 +65,22 @@ def _migrations_dir():
 
 def _import_models() -> None:
     """Every model module, so metadata (and Alembic's autogenerate) sees every table."""
+    from casework.access import models as _access  # noqa: F401
     from casework.auth import models as _auth  # noqa: F401
     from casework.cases import models as _cases  # noqa: F401
     from casework.custody import models as _custody  # noqa: F401
     from casework.incidents import models as _incidents  # noqa: F401
     from casework.interviews import models as _interviews  # noqa: F401
     from casework.transcripts import models as _transcripts  # noqa: F401
-    from casework.users import models as _users  # noqa: F401
     from casework.witnesses import models as _witnesses  # noqa: F401
 
 
 def _register_blueprints(api: Any) -> None:
+    from casework.audit.views import blp as custody_blp
     from casework.auth.views import blp as auth_blp
     from casework.casefile.views import blp as casefile_blp
     from casework.cases.views import blp as cases_blp
-    from casework.custody.views import blp as custody_blp
+    from casework.consent.views import blp as consent_blp
     from casework.incidents.views import blp as incidents_blp
     from casework.interviews.views import blp as interviews_blp
     from casework.transcripts.views import blp as transcripts_blp
@@ -86,14 +88,14 @@ def _register_blueprints(api: Any) -> None:
     from casework.witnesses.views import blp as witnesses_blp
 
     for blueprint in (
-        auth_blp, users_blp, cases_blp, incidents_blp, witnesses_blp, interviews_blp, transcripts_blp, casefile_blp,
-        custody_blp,
+        auth_blp, users_blp, cases_blp, incidents_blp, witnesses_blp, consent_blp, interviews_blp, transcripts_blp,
+        casefile_blp, custody_blp,
     ):
         api.register_blueprint(blueprint)
 
 
 def _register_cli(app: Flask) -> None:
-    from casework.custody.cli import custody_cli
+    from casework.audit.cli import custody_cli
     from casework.keys.cli import keys_cli
     from casework.users.cli import users_cli
 

@@ -1,126 +1,86 @@
-"""The one error format: RFC 9457 problem details (application/problem+json).
+"""Domain errors: what went wrong, in the domain's words. No HTTP here.
 
-Every failure, whether raised by a service rule, by webargs validation, by Werkzeug
-(404/405/413/415) or by an unexpected exception, leaves through ``problem_response``.
+Services, crypto adapters and the access door raise these; ``casework.problems`` is the one
+place that turns them into RFC 9457 problem+json answers with a status code.
 """
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-from flask import Response, json
-from werkzeug.exceptions import HTTPException
-
-log = logging.getLogger(__name__)
-
-PROBLEM_MIMETYPE = "application/problem+json"
-PROBLEM_BASE = "tag:casework,2026:problem/"
-
-_DEFAULT_TYPES = {
-    400: "bad-request",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not-found",
-    405: "method-not-allowed",
-    409: "conflict",
-    410: "gone",
-    413: "payload-too-large",
-    415: "unsupported-media-type",
-    422: "validation-error",
-    428: "precondition-required",
-    429: "too-many-requests",
-    500: "internal-error",
-    503: "unavailable",
-}
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 
-class ProblemError(HTTPException):
-    """An HTTP error with a problem type, a human detail and optional field errors."""
+class DomainError(Exception):
+    """Base of every error a service may raise; ``problem`` names its kind for clients."""
 
-    def __init__(
-        self,
-        status: int,
-        detail: str,
-        *,
-        problem: str | None = None,
-        title: str | None = None,
-        errors: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(description=detail)
-        self.code = status
-        self.problem = problem or _DEFAULT_TYPES.get(status, "error")
-        self.title = title
+    problem: ClassVar[str] = "error"
+
+    def __init__(self, detail: str, *, problem: str | None = None, errors: Mapping[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.problem_type = problem or self.problem
         self.errors = errors
-        self.extra_headers = headers or {}
 
 
-def problem_response(
-    status: int,
-    detail: str,
-    *,
-    problem: str | None = None,
-    title: str | None = None,
-    errors: Any = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    from http import HTTPStatus
-
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + (problem or _DEFAULT_TYPES.get(status, "error")),
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-    }
-    if errors:
-        body["errors"] = errors
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
+class Unauthenticated(DomainError):
+    problem = "unauthenticated"
 
 
-_GENERIC_DETAILS = {
-    400: "The request could not be understood (malformed JSON, bad encoding or bad parameters).",
-    401: "Authentication is required.",
-    403: "You are not allowed to do this.",
-    404: "No such resource.",
-    405: "This method is not allowed on this resource.",
-    413: "The request body is too large.",
-    415: "Unsupported content type.",
-    429: "Too many requests; slow down.",
-    500: "An unexpected error occurred; it has been logged.",
-}
+class Forbidden(DomainError):
+    problem = "forbidden"
 
 
-def to_problem(error: BaseException) -> Response:
-    """Turn any exception into a problem+json response."""
-    if isinstance(error, ProblemError):
-        return problem_response(
-            error.code or 500,
-            error.description or "",
-            problem=error.problem,
-            title=error.title,
-            errors=error.errors,
-            headers=error.extra_headers,
-        )
-    if isinstance(error, HTTPException):
-        status = error.code or 500
-        errors = None
-        detail = _GENERIC_DETAILS.get(status, error.description or "")
-        data = getattr(error, "data", None) or {}
-        messages = data.get("messages") if isinstance(data, dict) else None
-        if messages:
-            # webargs/flask-smorest: {"json": {...}} or {"query": {...}}
-            errors = messages
-            detail = "The request did not validate; see errors."
-        headers = {}
-        if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
-            headers["Allow"] = ", ".join(error.valid_methods)
-        if status == 429:
-            retry = getattr(error, "retry_after", None)
-            if retry:
-                headers["Retry-After"] = str(retry)
-        return problem_response(status, detail, errors=errors, headers=headers)
-    log.exception("unhandled error", exc_info=error)
-    return problem_response(500, _GENERIC_DETAILS[500])
+class NotFound(DomainError):
+    problem = "not-found"
+
+
+class Gone(DomainError):
+    problem = "gone"
+
+
+class Conflict(DomainError):
+    problem = "conflict"
+
+
+class Invalid(DomainError):
+    """The input is well-formed but breaks a rule (field errors in ``errors``)."""
+
+    problem = "validation-error"
+
+
+class BadInput(DomainError):
+    """The input could not be understood at all (encoding, framing, a malformed header)."""
+
+    problem = "bad-request"
+
+
+class TooLarge(DomainError):
+    problem = "payload-too-large"
+
+
+class UnsupportedMedia(DomainError):
+    problem = "unsupported-media-type"
+
+    def __init__(self, detail: str, *, accepted: tuple[str, ...]) -> None:
+        super().__init__(detail)
+        self.accepted = accepted
+
+
+class IntegrityFailure(DomainError):
+    """Stored data failed a cryptographic check: tampering or a bug, never the caller's fault."""
+
+    problem = "integrity-failure"
+
+
+class LogCorrupted(IntegrityFailure):
+    """The custody log failed a consistency check; nothing is signed or served from it."""
+
+    problem = "custody-log-corrupted"
+
+
+class CustodyUnavailable(DomainError):
+    """The log could not record; the request is refused rather than served unrecorded."""
+
+    problem = "custody-unavailable"
+
+    def __init__(self, detail: str = "The custody log could not record this request, so it was not served.") -> None:
+        super().__init__(detail)

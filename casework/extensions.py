@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import http
+from typing import Any
 
 from flask import Response
 from flask_limiter import Limiter
@@ -13,7 +14,7 @@ from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 
 from casework.db import db
-from casework.errors import PROBLEM_MIMETYPE, to_problem
+from casework.problems import PROBLEM_MIMETYPE, to_problem
 
 
 class ProblemSchema(Schema):
@@ -31,19 +32,19 @@ class CaseworkApi(Api):
 
     ERROR_SCHEMA = ProblemSchema
 
-    def handle_http_exception(self, error) -> Response:  # type: ignore[override]
+    def handle_http_exception(self, error: Exception) -> Response:
         return to_problem(error)
 
     def _register_responses(self) -> None:
         for status in http.HTTPStatus:
-            response = {"description": status.phrase}
+            response: dict[str, Any] = {"description": status.phrase}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
             prepare_response(response, self.spec, PROBLEM_MIMETYPE)
             self.spec.components.response(status.name, response, lazy=True)
-        response = {"description": "Error (RFC 9457 problem details)", "schema": self.ERROR_SCHEMA}
-        prepare_response(response, self.spec, PROBLEM_MIMETYPE)
-        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+        default: dict[str, Any] = {"description": "Error (RFC 9457 problem details)", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, PROBLEM_MIMETYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
 
 
 migrate = Migrate()

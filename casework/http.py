@@ -12,7 +12,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import IntegerConverter
 
-from casework.errors import ProblemError
+from casework.errors import BadInput, UnsupportedMedia
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,7 +82,7 @@ def check_request_body() -> None:
     try:
         reject_unstorable(list(request.args.keys()) + list(request.args.values()))
     except ValueError as exc:
-        raise ProblemError(400, f"Bad query string: {exc}.") from None
+        raise BadInput(f"Bad query string: {exc}.") from None
     view = _view()
     if view is None:
         return
@@ -95,7 +95,7 @@ def check_request_body() -> None:
         return
     allowed = getattr(view, "_casework_media", JSON_TYPES)
     if request.mimetype not in allowed:
-        raise ProblemError(415, f"Send {' or '.join(sorted(allowed))}.", headers={"Accept": ", ".join(sorted(allowed))})
+        raise UnsupportedMedia(f"Send {' or '.join(sorted(allowed))}.", accepted=tuple(allowed))
 
 
 SECURITY_HEADERS = {
@@ -128,7 +128,7 @@ class DatabaseIdConverter(IntegerConverter):
     """``<int:...>`` capped at the id columns' range: a larger id is an unknown URL (404), never a
     database error. Routes over 64-bit values (custody seq) say ``<int(max=...):...>``."""
 
-    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (werkzeug's name)
+    def __init__(self, map, *args, **kwargs) -> None:
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import Select
 
 from casework.db import db
-from casework.errors import ProblemError
+from casework.errors import Invalid
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
@@ -46,7 +46,7 @@ def decode_cursor(cursor: str) -> int:
             raise ValueError
         return key
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ProblemError(422, "The cursor is not valid.", errors={"query": {"cursor": ["Invalid cursor."]}}) from None
+        raise Invalid("The cursor is not valid.", errors={"query": {"cursor": ["Invalid cursor."]}}) from None
 
 
 class Page(TypedDict):

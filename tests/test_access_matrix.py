@@ -37,13 +37,13 @@ MATRIX = [
      _row(admin=403, interviewer=200, interviewer2=200, legal=200, outsider=404, auditor=403)),
     ("POST", "/api/v1/cases/{case}/witnesses", {"witness_type": "victim", "risk_level": "low"},
      _row(admin=403, interviewer=201, interviewer2=201, legal=403, outsider=404, auditor=403)),
-    ("PATCH", "/api/v1/witnesses/{witness}", {"risk_level": "critical"},
-     _row(admin=403, interviewer=200, interviewer2=200, legal=403, outsider=404, auditor=403)),
+    ("PATCH", "/api/v1/witnesses/{witness}", {"risk_level": "critical"},  # only the one who recorded it
+     _row(admin=403, interviewer=200, interviewer2=403, legal=403, outsider=404, auditor=403)),
     ("POST", "/api/v1/cases/{case}/interviews",
      {"witness_id": "{witness}", "conducted_at": "2026-03-11T09:00:00Z", "language": "ar"},
      _row(admin=403, interviewer=201, interviewer2=201, legal=403, outsider=404, auditor=403)),
-    ("PATCH", "/api/v1/interviews/{interview}", {"interpreter": "I-3"},
-     _row(admin=403, interviewer=200, interviewer2=200, legal=403, outsider=404, auditor=403)),
+    ("PATCH", "/api/v1/interviews/{interview}", {"interpreter": "I-3"},  # only the one who conducted it
+     _row(admin=403, interviewer=200, interviewer2=403, legal=403, outsider=404, auditor=403)),
     ("GET", "/api/v1/users", None,
      _row(admin=200, interviewer=403, interviewer2=403, legal=403, outsider=403, auditor=403)),
     ("GET", "/api/v1/users/{user}", None,
@@ -118,7 +118,8 @@ def test_interview_cannot_link_incident_of_another_case(world: World):
 
 def test_pseudonyms_are_sequential_per_case(world: World):
     interviewer = world.people["interviewer"]
-    second = interviewer.post(f"/api/v1/cases/{world.case_id}/witnesses", {"witness_type": "victim", "risk_level": "low"})
+    second = interviewer.post(f"/api/v1/cases/{world.case_id}/witnesses",
+                              {"witness_type": "victim", "risk_level": "low"})
     assert second.get_json()["pseudonym"] == "W-0002"
     first = interviewer.get(f"/api/v1/witnesses/{world.witness_id}").get_json()
     assert first["pseudonym"] == "W-0001"

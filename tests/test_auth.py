@@ -1,11 +1,10 @@
 """Sessions, CSRF, bearer tokens, deactivation, throttling and password storage."""
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
+from casework.auth.models import User
 from casework.db import db
-from casework.users.models import User
 from tests.conftest import PASSWORD, make_app, make_caller
 from tests.helpers import assert_problem, events_of
 
@@ -55,7 +54,9 @@ def test_failed_logins_are_generic_and_recorded(app, people):
     event = events_of(app, wrong_password)[0]
     assert event["action"] == "auth.login" and event["outcome"] == "denied"
     assert "not the password" not in str(event)
-    assert events_of(app, unknown_user)[0]["actor_username"] == "nobody"
+    refused = events_of(app, unknown_user)[0]
+    # The claimed name is the caller's word, never the recorded actor.
+    assert refused["actor_username"] is None and refused["details"]["claimed_username"] == "nobody"
 
 
 def test_passwords_are_argon2id(app, people):
@@ -91,9 +92,10 @@ def test_tokens_of_others_are_hidden_except_from_admins(app, people):
 
 
 def test_expired_token_is_refused(app, people):
+    from datetime import timedelta
+
     from casework.auth.models import ApiToken
     from casework.db import utcnow
-    from datetime import timedelta
 
     with app.app_context():
         db.session.execute(ApiToken.__table__.update().where(ApiToken.user_id == people["legal"].id)
@@ -166,7 +168,8 @@ def test_login_throttling_is_shared_through_redis(backend, keyring_path):
 
             upgrade()
         caller = make_caller(first, "shared-throttle", "legal")
-        assert [login(first.test_client(), caller.username, "wrong password!").status_code for _ in range(2)] == [401, 401]
+        assert [login(first.test_client(), caller.username, "wrong password!").status_code
+                for _ in range(2)] == [401, 401]
         second = make_app(backend, keyring_path, CASEWORK_LOGIN_LIMIT="2 per minute", RATELIMIT_STORAGE_URI=storage)
         assert_problem(login(second.test_client(), caller.username), 429)
     finally:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from casework.auth.models import User
 from casework.db import db
-from casework.users.models import User
 from tests.helpers import all_events
 
 

@@ -56,14 +56,14 @@ def test_kill_dash_nine_during_uploads(app, world: World, backend, keyring_path,
         assert status == 201
 
     with app.app_context():
-        versions = {str(v.id): v for v in db.session.scalars(select(TranscriptVersion))}
+        versions = {f"{v.interview_id}/{v.version}": v for v in db.session.scalars(select(TranscriptVersion))}
         events = db.session.scalars(select(CustodyEvent).where(
             CustodyEvent.action == "transcript.create", CustodyEvent.outcome == "allowed")).all()
         uploads = [e for e in events if not e.details.get("idempotent_replay")]
         # Every committed transcript has exactly its custody event, and every such event its transcript.
-        assert sorted(e.resource_id for e in uploads) == sorted(versions)
+        assert sorted(e.details["created"] for e in uploads) == sorted(versions)
         for event in uploads:
-            assert versions[event.resource_id].sha256.hex() == event.details["sha256"]
+            assert versions[event.details["created"]].sha256.hex() == event.details["sha256"]
         # Every receipt a client got is backed by a committed version at the seq it names.
         by_seq = {e.seq: e for e in uploads}
         for receipt in receipts:

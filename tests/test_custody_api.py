@@ -85,8 +85,9 @@ def test_filters_answer_who_read_a_witness_record(app, world: World):
     assert [e["actor_username"] for e in attempts] == ["outsider"]
     denied = _all_pages(auditor, "&outcome=denied&actor=outsider")
     assert [e["action"] for e in denied] == ["interview.read"]
-    by_case = _all_pages(auditor, f"&case_id={world.case_id}&resource_type=incident")
-    assert {e["action"] for e in by_case} == {"incident.create"}
+    created = _all_pages(auditor, f"&case_id={world.case_id}&action=incident.create")
+    # A creation is recorded against what its URL names (the case), with the new id in details.
+    assert [(e["resource_type"], e["details"]["created_incident_id"]) for e in created] == [("case", world.incident_id)]
     assert _all_pages(auditor, "&since=2999-01-01T00:00:00Z") == []
 
 
@@ -94,7 +95,7 @@ def test_events_hold_no_plaintext(app, world: World):
     world.people["interviewer"].patch(f"/api/v1/incidents/{world.incident_id}", {"description": "SECRET-DETAIL"})
     text_of_log = str(all_events(app))
     assert "SECRET-DETAIL" not in text_of_log and "correct horse" not in text_of_log
-    patch = [e for e in all_events(app) if e["action"] == "incident.update"][0]
+    patch = next(e for e in all_events(app) if e["action"] == "incident.update")
     assert patch["details"]["changed"] == ["description"]
 
 

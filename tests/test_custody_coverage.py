@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from casework.custody.recorder import EXEMPT_ENDPOINTS
-from tests.conftest import PASSWORD, World, make_app
+from casework.access.hooks import EXEMPT_ENDPOINTS
+from tests.conftest import PASSWORD, World, make_app, ok
 from tests.helpers import events_of
 
 # (endpoint, method) -> (role, path, json body, expected status)
@@ -32,7 +32,8 @@ ROUTES = {
     ("cases.update_case", "PATCH"): ("legal", "/api/v1/cases/{case}", {"status": "open"}, 200),
     ("cases.add_member", "PUT"): ("admin", "/api/v1/cases/{case}/members/{user}", None, 200),
     ("cases.remove_member", "DELETE"): ("admin", "/api/v1/cases/{case}/members/{user}", None, 204),
-    ("incidents.create_incident", "POST"): ("legal", "/api/v1/cases/{case}/incidents", {"reference": "N", "title": "n"}, 201),
+    ("incidents.create_incident", "POST"): ("legal", "/api/v1/cases/{case}/incidents",
+                                            {"reference": "N", "title": "n"}, 201),
     ("incidents.list_incidents", "GET"): ("legal", "/api/v1/cases/{case}/incidents", None, 200),
     ("incidents.get_incident", "GET"): ("legal", "/api/v1/incidents/{incident}", None, 200),
     ("incidents.update_incident", "PATCH"): ("legal", "/api/v1/incidents/{incident}", {"title": "u"}, 200),
@@ -46,12 +47,13 @@ ROUTES = {
                                                "language": "en"}, 201),
     ("interviews.list_interviews", "GET"): ("legal", "/api/v1/cases/{case}/interviews", None, 200),
     ("interviews.get_interview", "GET"): ("legal", "/api/v1/interviews/{interview}", None, 200),
-    ("interviews.update_interview", "PATCH"): ("interviewer", "/api/v1/interviews/{interview}", {"language": "fr"}, 200),
+    ("interviews.update_interview", "PATCH"): ("interviewer", "/api/v1/interviews/{interview}",
+                                               {"language": "fr"}, 200),
     ("transcripts.upload_transcript", "POST"): ("interviewer", "/api/v1/interviews/{interview}/transcripts",
                                                 {"text": "v2", "reason": "correction"}, 201),
     ("transcripts.list_transcripts", "GET"): ("legal", "/api/v1/interviews/{interview}/transcripts", None, 200),
     ("transcripts.read_transcript", "GET"): ("legal", "/api/v1/interviews/{interview}/transcripts/1", None, 200),
-    ("witnesses.record_consent", "POST"): ("interviewer", "/api/v1/witnesses/{witness}/consent",
+    ("consent.record_consent", "POST"): ("interviewer", "/api/v1/witnesses/{witness}/consent",
                                            {"scopes": {"record": True, "share_with_prosecutors": True,
                                                        "share_with_un_bodies": True, "disclose_identity": False},
                                             "given_at": "2026-01-01T00:00:00Z"}, 201),
@@ -75,7 +77,7 @@ def url_map_routes(app: Flask) -> set[tuple[str, str]]:
 
 
 def test_exemptions_stay_short():
-    assert EXEMPT_ENDPOINTS == {"health", "api-docs.openapi_json"}
+    assert {"health", "api-docs.openapi_json"} == EXEMPT_ENDPOINTS
 
 
 def test_every_route_is_in_the_table(app):
@@ -139,3 +141,101 @@ def test_an_unaudited_route_is_refused_at_run_time(backend, keyring_path):
     finally:
         with rogue.app_context():
             reset_database()
+
+
+# (endpoint, method) -> (role refused, status): an authenticated caller the rules refuse.
+REFUSED = {
+    ("auth.revoke_token", "DELETE"): ("interviewer2", 404),
+    ("auth.list_tokens", "GET"): ("interviewer2", 403),  # with ?user_id= of someone else, below
+    ("users.create_user", "POST"): ("interviewer", 403),
+    ("users.list_users", "GET"): ("interviewer", 403),
+    ("users.get_user", "GET"): ("interviewer", 403),
+    ("users.update_user", "PATCH"): ("interviewer", 403),
+    ("cases.create_case", "POST"): ("interviewer", 403),
+    ("cases.get_case", "GET"): ("outsider", 404),
+    ("cases.update_case", "PATCH"): ("outsider", 404),
+    ("cases.add_member", "PUT"): ("outsider", 404),
+    ("cases.remove_member", "DELETE"): ("outsider", 404),
+    ("incidents.create_incident", "POST"): ("outsider", 404),
+    ("incidents.list_incidents", "GET"): ("outsider", 404),
+    ("incidents.get_incident", "GET"): ("outsider", 404),
+    ("incidents.update_incident", "PATCH"): ("outsider", 404),
+    ("witnesses.create_witness", "POST"): ("outsider", 404),
+    ("witnesses.list_witnesses", "GET"): ("outsider", 404),
+    ("witnesses.get_witness", "GET"): ("outsider", 404),
+    ("witnesses.update_witness", "PATCH"): ("interviewer2", 403),
+    ("interviews.create_interview", "POST"): ("outsider", 404),
+    ("interviews.list_interviews", "GET"): ("outsider", 404),
+    ("interviews.get_interview", "GET"): ("outsider", 404),
+    ("interviews.update_interview", "PATCH"): ("interviewer2", 403),
+    ("transcripts.upload_transcript", "POST"): ("interviewer2", 403),
+    ("transcripts.list_transcripts", "GET"): ("outsider", 404),
+    ("transcripts.read_transcript", "GET"): ("interviewer2", 403),
+    ("consent.record_consent", "POST"): ("interviewer2", 403),
+    ("casefile.case_file", "GET"): ("interviewer", 403),
+    ("custody.list_events", "GET"): ("legal", 403),
+    ("custody.get_event", "GET"): ("legal", 403),
+    ("custody.checkpoint", "GET"): ("legal", 403),
+    ("custody.public_key", "GET"): ("legal", 403),
+    ("custody.inclusion", "GET"): ("legal", 403),
+    ("custody.consistency", "GET"): ("legal", 403),
+}
+# Routes every authenticated role may use on its own behalf: only anonymous callers are refused.
+SELF_SERVICE = {("auth.logout", "POST"), ("auth.me", "GET"), ("auth.create_token", "POST"), ("cases.list_cases", "GET")}
+# Where the coverage table's caller is not the one allowed to act on someone else's behalf.
+ALLOWED_AS = {("auth.list_tokens", "GET"): "admin"}
+
+
+def _resource(event: dict) -> tuple:
+    return event["resource_type"], event["resource_id"], event["case_id"], event["witness_id"]
+
+
+def test_refusals_cover_every_route(app):
+    assert url_map_routes(app) - {("auth.login", "POST")} == set(REFUSED) | SELF_SERVICE
+
+
+@pytest.mark.parametrize("route", sorted(REFUSED), ids=lambda r: f"{r[1]} {r[0]}")
+def test_allowed_and_refused_attempts_name_the_same_resource(app, world: World, route):
+    """An auditor filtering by resource finds the refused attempts beside the allowed ones."""
+    endpoint, method = route
+    role, path, body, status = ROUTES[route]
+    role = ALLOWED_AS.get(route, role)
+    refused_role, refused_status = REFUSED[route]
+    token_id = world.people["interviewer"].get("/api/v1/auth/tokens").get_json()["items"][0]["id"]
+    ids = {"case": world.case_id, "incident": world.incident_id, "witness": world.witness_id,
+           "interview": world.interview_id, "user": world.people["interviewer2"].id, "token": token_id}
+    ok(world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "v1"}), 201)
+    url = _fill(path, ids)
+    if endpoint == "auth.list_tokens":
+        url += f"?user_id={world.people['interviewer'].id}"
+    answers = {}
+    for who, expected in ((role, status), (refused_role, refused_status)):
+        caller = world.people[who]
+        response = caller.client.open(url, method=method, json=_fill(body, ids) if body else None,
+                                      headers={"Authorization": f"Bearer {caller.token}"})
+        assert response.status_code == expected, (who, response.status_code, response.get_data(as_text=True))
+        answers[who] = events_of(app, response)[0]
+    allowed, refused = answers[role], answers[refused_role]
+    assert allowed["action"] == refused["action"] and not allowed["action"].startswith("http.")
+    assert refused["outcome"] == "denied"
+    assert _resource(allowed) == _resource(refused)
+
+
+@pytest.mark.parametrize("route", sorted(set(ROUTES) - {("auth.login", "POST")}), ids=lambda r: f"{r[1]} {r[0]}")
+def test_anonymous_attempts_name_the_route_resource(app, world: World, route):
+    """Refused before any service ran (401), the event still names what the URL names."""
+    _, method = route
+    role, path, body, _ = ROUTES[route]
+    ids = {"case": world.case_id, "incident": world.incident_id, "witness": world.witness_id,
+           "interview": world.interview_id, "user": world.people["interviewer2"].id, "token": 1}
+    url = _fill(path, ids)
+    allowed = events_of(app, world.people[role].client.open(
+        url, method=method, json=_fill(body, ids) if body else None,
+        headers={"Authorization": f"Bearer {world.people[role].token}"}))[0]
+    anonymous = app.test_client().open(url, method=method, json=_fill(body, ids) if body else None)
+    assert anonymous.status_code == 401
+    (event,) = events_of(app, anonymous)
+    assert event["outcome"] == "denied" and event["actor_id"] is None
+    assert event["resource_type"] == allowed["resource_type"]
+    if "{" in path or "/events/" in path:  # the URL names one object: the same one
+        assert event["resource_id"] == allowed["resource_id"]

@@ -117,7 +117,7 @@ def test_rewritten_history_fails_against_the_signed_checkpoint(app, signed, tmp_
     after = tmp_path / "after"
     export_without_resigning = after
     after.mkdir()
-    from casework.custody.cli import export_lines
+    from casework.custody.export import export_lines
 
     with app.app_context(), (after / "log.jsonl").open("wb") as out:
         for line in export_lines():
@@ -134,6 +134,7 @@ def test_truncated_export_and_wrong_key_fail(app, signed, tmp_path):
     report = verify_export(lines[:-3], [(signed / "checkpoint.txt").read_text()], (signed / "log.vkey").read_text())
     assert not report.ok and report.problem == "truncated"
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from casework.custody.note import vkey_string
 
     stranger = vkey_string("casework.local/custody", Ed25519PrivateKey.generate().public_key())

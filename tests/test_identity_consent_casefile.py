@@ -94,7 +94,8 @@ def test_kek_rotation_rewraps_without_touching_ciphertext(app, protected: World)
     def snapshot():
         with app.app_context():
             rows = db.session.execute(select(TranscriptVersion.content_ciphertext, TranscriptVersion.content_nonce,
-                                             TranscriptVersion.content_kek_id, TranscriptVersion.content_wrapped_key)).all()
+                                             TranscriptVersion.content_kek_id,
+                                             TranscriptVersion.content_wrapped_key)).all()
             witness = db.session.get(Witness, protected.witness_id)
             return [tuple(r) for r in rows], (witness.identity_ciphertext, witness.identity_kek_id)
 
@@ -158,4 +159,5 @@ def test_rewrap_is_resumable_and_safe_beside_live_traffic(app, protected: World)
         assert all(records_under(kek) == 0 for kek in old)
     listed = ok(legal.get(f"/api/v1/interviews/{protected.interview_id}/transcripts?limit=200"))["items"]
     for version in listed:
-        assert legal.get(f"/api/v1/interviews/{protected.interview_id}/transcripts/{version['version']}").status_code == 200
+        assert legal.get(
+            f"/api/v1/interviews/{protected.interview_id}/transcripts/{version['version']}").status_code == 200

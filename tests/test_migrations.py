@@ -8,8 +8,7 @@ from casework.db import db
 
 
 def test_models_and_migrations_do_not_drift(app):
-    with app.app_context():
-        with db.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            diff = compare_metadata(context, db.metadata)
+    with app.app_context(), db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, db.metadata)
     assert diff == [], diff

@@ -29,11 +29,12 @@ def test_parallel_writers_leave_a_gap_free_verifiable_log(app, world: World, bac
                     ("hidden", 404, outsider.token, "GET", f"/api/v1/interviews/{world.interview_id}", None),
                     ("invalid", 422, interviewer.token, "POST", f"/api/v1/cases/{case}/incidents",
                      {"reference": "X", "title": "t", "colour": "red"}),
-                    ("transcript", 201, interviewer.token, "POST", f"/api/v1/interviews/{world.interview_id}/transcripts",
+                    ("transcript", 201, interviewer.token, "POST",
+                     f"/api/v1/interviews/{world.interview_id}/transcripts",
                      {"text": f"statement {thread}-{n}", "reason": "parallel correction"}),
                 ]
                 for name, expected, token, method, path, body in calls:
-                    status, headers, payload = server.request(method, path, token, body)
+                    status, headers, _payload = server.request(method, path, token, body)
                     seen.append((name, expected, status, headers.get("x-request-id", "")))
             return seen
 
@@ -52,11 +53,11 @@ def test_parallel_writers_leave_a_gap_free_verifiable_log(app, world: World, bac
             select(CustodyEvent.request_id).where(CustodyEvent.request_id.in_(request_ids))))
         assert logged_requests == request_ids
         incidents = db.session.scalars(select(Incident.id).order_by(Incident.id)).all()
-        created = db.session.scalars(select(CustodyEvent.resource_id).where(
-            CustodyEvent.action == "incident.create", CustodyEvent.outcome == "allowed",
-            CustodyEvent.resource_type == "incident")).all()
+        created = db.session.scalars(select(CustodyEvent).where(
+            CustodyEvent.action == "incident.create", CustodyEvent.outcome == "allowed")).all()
         assert len(incidents) == THREADS * ROUNDS + 1  # plus the world's incident
-        assert sorted(map(int, created)) == incidents  # exactly one allowed event per incident
+        # exactly one allowed event per incident
+        assert sorted(e.details["created_incident_id"] for e in created) == incidents
         versions = db.session.execute(text(
             "SELECT count(*), count(DISTINCT version), max(version) FROM transcript_versions")).one()
         assert versions[0] == versions[1] == versions[2] == THREADS * ROUNDS

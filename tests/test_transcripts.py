@@ -19,7 +19,8 @@ STATEMENT = "I saw them line up the prisoners by the quarry wall at dawn.\nНа�
 
 
 def upload(caller, interview_id, body=None, **kw):
-    return caller.post(f"/api/v1/interviews/{interview_id}/transcripts", body if body is not None else {"text": STATEMENT}, **kw)
+    return caller.post(f"/api/v1/interviews/{interview_id}/transcripts",
+                       body if body is not None else {"text": STATEMENT}, **kw)
 
 
 def version_count(app) -> int:
@@ -48,7 +49,8 @@ def test_upload_answers_a_receipt_verifiable_with_the_public_key_alone(app, worl
     checkpoint = note.parse_checkpoint(note.open_note(
         auditor.get("/api/v1/custody/checkpoint").get_data(as_text=True),
         auditor.get("/api/v1/custody/public-key").get_data(as_text=True).strip()))
-    proof = ok(auditor.get(f"/api/v1/custody/proofs/inclusion?seq={receipt['custody_seq']}&tree_size={checkpoint.size}"))
+    proof = ok(auditor.get(
+        f"/api/v1/custody/proofs/inclusion?seq={receipt['custody_seq']}&tree_size={checkpoint.size}"))
     assert merkle.verify_inclusion(bytes.fromhex(receipt["leaf_hash"]), receipt["custody_seq"], checkpoint.size,
                                    [bytes.fromhex(h) for h in proof["proof"]], checkpoint.root)
 
@@ -82,7 +84,8 @@ def test_corrections_are_new_versions_with_a_reason(app, world: World):
     interviewer = world.people["interviewer"]
     ok(upload(interviewer, world.interview_id), 201)
     assert_problem(upload(interviewer, world.interview_id, {"text": "corrected"}), 422)
-    second = ok(upload(interviewer, world.interview_id, {"text": "corrected", "reason": "interpreter error, line 2"}), 201)
+    second = ok(upload(interviewer, world.interview_id, {"text": "corrected", "reason": "interpreter error, line 2"}),
+                201)
     assert second["version"] == 2
     legal = world.people["legal"]
     assert legal.get(f"/api/v1/interviews/{world.interview_id}/transcripts/1?format=raw").data == STATEMENT.encode()
@@ -101,7 +104,8 @@ def test_plain_text_and_multipart_uploads(app, world: World):
         data={"file": (io.BytesIO(b"second take"), "w0001.txt"), "reason": "full recording transcribed"},
         content_type="multipart/form-data", headers=auth)
     assert multipart.status_code == 201, multipart.data
-    assert ok(world.people["legal"].get(f"/api/v1/interviews/{world.interview_id}/transcripts/2"))["filename"] == "w0001.txt"
+    assert ok(world.people["legal"].get(
+        f"/api/v1/interviews/{world.interview_id}/transcripts/2"))["filename"] == "w0001.txt"
     not_utf8 = interviewer.client.post(f"/api/v1/interviews/{world.interview_id}/transcripts?reason=x",
                                        data=b"\xff\xfe", content_type="text/plain", headers=auth)
     assert_problem(not_utf8, 422)
@@ -145,7 +149,8 @@ def test_oversize_transcript_is_413_and_stores_nothing(app, world: World):
     interviewer = world.people["interviewer"]
     too_big = b"a" * (app.config["CASEWORK_UPLOAD_MAX_BYTES"] + 1)
     response = interviewer.client.post(f"/api/v1/interviews/{world.interview_id}/transcripts", data=too_big,
-                                       content_type="text/plain", headers={"Authorization": f"Bearer {interviewer.token}"})
+                                       content_type="text/plain",
+                                       headers={"Authorization": f"Bearer {interviewer.token}"})
     assert_problem(response, 413)
     assert version_count(app) == 0
 
@@ -167,7 +172,8 @@ def test_no_plaintext_at_rest(app, world: World, backend, tmp_path):
             path = backend["url"].removeprefix("sqlite:///")
             for suffix in ("", "-wal"):
                 try:
-                    data = open(path + suffix, "rb").read()
+                    with open(path + suffix, "rb") as file:
+                        data = file.read()
                 except FileNotFoundError:
                     continue
                 assert marker.encode() not in data
@@ -184,7 +190,8 @@ def test_ciphertext_moved_to_another_row_fails_clearly(app, world: World):
     ok(upload(interviewer, world.interview_id, {"text": "statement A"}), 201)
     ok(upload(interviewer, second, {"text": "statement B"}), 201)
     with app.app_context():
-        a = db.session.execute(select(TranscriptVersion).where(TranscriptVersion.interview_id == world.interview_id)).scalar_one()
+        a = db.session.execute(
+            select(TranscriptVersion).where(TranscriptVersion.interview_id == world.interview_id)).scalar_one()
         b = db.session.execute(select(TranscriptVersion).where(TranscriptVersion.interview_id == second)).scalar_one()
         original_b = (b.content_ciphertext, b.content_nonce, b.content_wrapped_key)
         b.content_ciphertext, b.content_nonce = a.content_ciphertext, a.content_nonce
@@ -195,7 +202,8 @@ def test_ciphertext_moved_to_another_row_fails_clearly(app, world: World):
     with app.app_context():
         b = db.session.execute(select(TranscriptVersion).where(TranscriptVersion.interview_id == second)).scalar_one()
         b.content_ciphertext, b.content_nonce = original_b[0], original_b[1]
-        a = db.session.execute(select(TranscriptVersion).where(TranscriptVersion.interview_id == world.interview_id)).scalar_one()
+        a = db.session.execute(
+            select(TranscriptVersion).where(TranscriptVersion.interview_id == world.interview_id)).scalar_one()
         b.content_wrapped_key = a.content_wrapped_key  # only the wrapped key moved
         db.session.commit()
     assert_problem(legal.get(f"/api/v1/interviews/{second}/transcripts/1"), 500)

@@ -6,31 +6,18 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 
-from casework.custody import log, recorder, service
-from casework.custody.canonical import canonical_json
-from casework.custody.models import CustodyEvent, CustodyNode
+from casework.access import door
+from casework.access.targets import Target
+from casework.custody import checkpoints
+from casework.custody.export import export_lines
 from casework.custody.verify import main as verify_main
 from casework.db import db
+from casework.errors import CustodyUnavailable, LogCorrupted
+from casework.keys import keyring
 
 custody_cli = AppGroup("custody", help="Export, checkpoint and verify the chain-of-custody log.")
-
-
-def export_lines(batch: int = 5000):
-    """Every event as an export line, in seq order, streamed in batches.
-
-    The leaf hash comes from the tree (custody_nodes level 0), not from the event row, so a
-    row edited in place, even with its own leaf_hash column recomputed, is named exactly.
-    """
-    statement = (
-        select(CustodyEvent, CustodyNode.hash)
-        .outerjoin(CustodyNode, (CustodyNode.level == 0) & (CustodyNode.index == CustodyEvent.seq))
-        .order_by(CustodyEvent.seq)
-        .execution_options(yield_per=batch)
-    )
-    for event, tree_leaf in db.session.execute(statement):
-        yield canonical_json({"entry": event.entry(), "leaf_hash": (tree_leaf or b"").hex()}) + b"\n"
+LOG = Target("custody_log")
 
 
 @custody_cli.command("export")
@@ -43,19 +30,19 @@ def export(directory: Path) -> None:
     """
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        recorder.record("custody.export", resource_type="custody_log", details={"via": "cli"})
-        recorder.commit()
-    except recorder.CustodyUnavailable:
+        door.system_access("custody.export", LOG, via="cli")
+        door.commit()
+    except CustodyUnavailable:
         click.echo("warning: the custody log could not record this export", err=True)
     try:
-        signed = service.sign_checkpoint()
+        signed = checkpoints.sign_checkpoint(keyring())
         db.session.commit()
-    except log.LogCorrupted as exc:
+    except LogCorrupted as exc:
         db.session.rollback()
         click.echo(f"warning: not signing a new checkpoint: {exc}", err=True)
-        signed = service.last_signed_checkpoint()
+        signed = checkpoints.last_signed_checkpoint()
     (directory / "checkpoint.txt").write_text(signed)
-    (directory / "log.vkey").write_text(service.vkey() + "\n")
+    (directory / "log.vkey").write_text(checkpoints.vkey(keyring()) + "\n")
     count = 0
     with (directory / "log.jsonl").open("wb") as out:
         for line in export_lines():
@@ -67,9 +54,9 @@ def export(directory: Path) -> None:
 @custody_cli.command("checkpoint")
 def checkpoint() -> None:
     """Sign (if the log grew) and print the latest checkpoint."""
-    recorder.record("custody.checkpoint.read", resource_type="custody_log", details={"via": "cli"})
-    recorder.commit()
-    signed = service.sign_checkpoint()
+    door.system_access("custody.checkpoint.read", LOG, via="cli")
+    door.commit()
+    signed = checkpoints.sign_checkpoint(keyring())
     db.session.commit()
     sys.stdout.write(signed)
 

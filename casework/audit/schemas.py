@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from casework.custody.recorder import ALLOWED, DENIED, ERROR
+from casework.access.door import ALLOWED, DENIED, ERROR
+from casework.fields import HexBytes
 from casework.http import ID_RANGE, MAX_SEQ
 from casework.pagination import PageArgs
 
@@ -38,7 +39,7 @@ class EventSchema(Schema):
     request_id = fields.String(allow_none=True)
     client_addr = fields.String(allow_none=True)
     details = fields.Dict()
-    leaf_hash = fields.String(metadata={"description": "hex SHA-256(0x00 || canonical JSON of the other fields)"})
+    leaf_hash = HexBytes(metadata={"description": "hex SHA-256(0x00 || canonical JSON of the other fields)"})
 
 
 class InclusionArgs(Schema):
@@ -54,14 +55,14 @@ class ConsistencyArgs(Schema):
 class InclusionSchema(Schema):
     seq = fields.Integer()
     tree_size = fields.Integer()
-    leaf_hash = fields.String(allow_none=True)
-    root_hash = fields.String()
-    proof = fields.List(fields.String())
+    leaf_hash = HexBytes(allow_none=True)
+    root_hash = HexBytes()
+    proof = fields.List(HexBytes())
 
 
 class ConsistencySchema(Schema):
     first = fields.Integer()
     second = fields.Integer()
-    first_root_hash = fields.String()
-    second_root_hash = fields.String()
-    proof = fields.List(fields.String())
+    first_root_hash = HexBytes()
+    second_root_hash = HexBytes()
+    proof = fields.List(HexBytes())

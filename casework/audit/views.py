@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 from flask import Response
-from casework.http import Blueprint
 
-from casework.custody import schemas, service
-from casework.http import MAX_SEQ
+from casework.audit import schemas, service
+from casework.http import MAX_SEQ, Blueprint
 from casework.pagination import page_of
 
 blp = Blueprint("custody", __name__, url_prefix="/api/v1/custody", description="Chain-of-custody log (auditors)")
@@ -23,7 +22,7 @@ def list_events(args):
 @blp.route(f"/events/<int(max={MAX_SEQ}):seq>", methods=["GET"])
 @blp.response(200, schemas.EventSchema)
 def get_event(seq):
-    return service.event_dict(service.get_event(seq))
+    return service.get_event(seq)
 
 
 @blp.route("/checkpoint", methods=["GET"])

@@ -10,11 +10,10 @@ from flask import Flask, g, request, session
 from flask_login import current_user
 from sqlalchemy import select
 
-from casework.auth.models import ApiToken, LoginSession
+from casework.auth.models import ApiToken, LoginSession, User
 from casework.db import db, utcnow
-from casework.errors import ProblemError
+from casework.errors import Forbidden, Unauthenticated
 from casework.extensions import login_manager
-from casework.users.models import User
 
 TOKEN_PREFIX = "cwk_"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -69,7 +68,7 @@ def _load_from_bearer(req) -> User | None:
 
 @login_manager.unauthorized_handler
 def _unauthorized() -> None:
-    raise ProblemError(401, "Authentication is required.", headers={"WWW-Authenticate": "Bearer"})
+    raise Unauthenticated("Authentication is required.")
 
 
 def require_authentication() -> None:
@@ -77,13 +76,13 @@ def require_authentication() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
         return
     if not current_user.is_authenticated:
-        raise ProblemError(401, "Authentication is required.", headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthenticated("Authentication is required.")
     if g.get("auth_method") == "session" and request.method not in SAFE_METHODS:
         expected = session.get("csrf")
         supplied = request.headers.get(CSRF_HEADER, "")
         if not isinstance(expected, str) or not hmac.compare_digest(expected, supplied):
-            raise ProblemError(403, f"Cookie-authenticated changes need the {CSRF_HEADER} header from login.",
-                               problem="csrf")
+            raise Forbidden(f"Cookie-authenticated changes need the {CSRF_HEADER} header from login.",
+                            problem="csrf")
 
 
 def init_app(app: Flask) -> None:

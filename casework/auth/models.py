@@ -2,15 +2,42 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casework.auth.target import Target
-from casework.db import db, utcnow
-from casework.users.models import User
+from casework.access.targets import Target
+from casework.db import Model, utcnow
 
 
-class LoginSession(db.Model):
+class User(UserMixin, Model):
+    __tablename__ = "users"
+    __resource_type__ = "user"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'interviewer', 'legal', 'auditor')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login asks this; a deactivated user is logged out at once.
+        return self.active
+
+    def custody_target(self) -> Target:
+        return Target(self.__resource_type__, self.id)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username} {self.role}>"
+
+
+class LoginSession(Model):
     """Server-side record behind the session cookie: lets logout and deactivation end it now."""
 
     __tablename__ = "login_sessions"
@@ -25,7 +52,7 @@ class LoginSession(db.Model):
     user: Mapped[User] = relationship()
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """Personal bearer token; only its SHA-256 is stored (the token itself is shown once)."""
 
     __tablename__ = "api_tokens"

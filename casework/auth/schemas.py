@@ -16,7 +16,8 @@ class MeSchema(Schema):
     display_name = fields.String(allow_none=True)
     role = fields.String()
     auth_method = fields.String()
-    csrf_token = fields.String(allow_none=True, metadata={"description": "Send as X-CSRF-Token on cookie-authenticated changes."})
+    csrf_token = fields.String(allow_none=True,
+                               metadata={"description": "Send as X-CSRF-Token on cookie-authenticated changes."})
 
 
 class TokenCreateSchema(Schema):

@@ -1,59 +1,56 @@
-"""Logging in and out, and personal API tokens. Every path records a custody event."""
+"""Logging in and out, and personal API tokens. Every path records a custody event.
+
+The cookie itself is the view's business; this module decides who may have a session or a
+token, stores their hashes, and records each step.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app, g, session
-from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select, update
 
+from casework.access.door import ANONYMOUS, authorize, load_authorized, principal_of, record_authentication
+from casework.access.targets import Target
 from casework.auth import credentials, passwords
-from casework.auth.models import ApiToken, LoginSession
-from casework.auth.policy import authorize, load_authorized
-from casework.auth.target import Target
-from casework.custody import recorder
+from casework.auth.models import ApiToken, LoginSession, User
 from casework.db import db, utcnow
-from casework.errors import ProblemError
+from casework.errors import Unauthenticated
+from casework.fields import Extended
 from casework.pagination import Page, keyset_page
-from casework.users.models import User
 
 GENERIC_LOGIN_FAILURE = "Invalid username or password."
 
 
-def login(username: str, password: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class NewSession:
+    user: User
+    secret: str  # goes into the signed cookie; only its hash is stored
+    csrf_token: str
+
+
+def login(username: str, password: str, *, previous_session: str | None, lifetime_seconds: int) -> NewSession:
     user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     ok = passwords.verify_password(user.password_hash if user else None, password)
+    target = Target("user", user.id if user else None)
     if not ok or user is None or not user.active:
-        recorder.record(
-            "auth.login",
-            outcome=recorder.DENIED,
-            resource_type="user",
-            resource_id=user.id if user else None,
-            details={"reason": "invalid_credentials" if not ok or user is None else "inactive"},
-            actor=recorder.Actor(None, username[:64], None),
-        )
-        raise ProblemError(401, GENERIC_LOGIN_FAILURE, problem="login-failed")
+        # The claimed name is the caller's word, not an actor: it goes into details.
+        record_authentication("auth.login", target, actor=ANONYMOUS, allowed=False, claimed_username=username[:64],
+                              reason="invalid_credentials" if not ok or user is None else "inactive")
+        raise Unauthenticated(GENERIC_LOGIN_FAILURE, problem="login-failed")
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    _end_current_session()
-    session.clear()  # a fresh session (and id) on every login: no fixation
+    end_session(previous_session)
     secret = credentials.new_secret()
-    lifetime = timedelta(seconds=current_app.config["PERMANENT_SESSION_LIFETIME"])
-    db.session.add(LoginSession(user_id=user.id, secret_hash=credentials.digest(secret), expires_at=utcnow() + lifetime))
-    session.permanent = True
-    session["sid"] = secret
-    session["csrf"] = credentials.new_secret()
-    login_user(user)
-    g.auth_method = "session"
-    recorder.record("auth.login", resource_type="user", resource_id=user.id,
-                    actor=recorder.Actor(user.id, user.username, user.role))
-    return me()
+    db.session.add(LoginSession(user_id=user.id, secret_hash=credentials.digest(secret),
+                                expires_at=utcnow() + timedelta(seconds=lifetime_seconds)))
+    record_authentication("auth.login", target, actor=principal_of(user), allowed=True)
+    return NewSession(user, secret, credentials.new_secret())
 
 
-def _end_current_session() -> None:
-    """Revoke the server-side record of the session this cookie carries, if any."""
-    secret = session.get("sid")
+def end_session(secret: str | None) -> None:
+    """Revoke the server-side record of a session cookie, if any."""
     if isinstance(secret, str):
         db.session.execute(
             update(LoginSession)
@@ -62,28 +59,23 @@ def _end_current_session() -> None:
         )
 
 
-def logout() -> None:
-    recorder.record("auth.logout", resource_type="user", resource_id=current_user.id)
-    _end_current_session()
-    logout_user()
-    session.clear()
+def _self_target(user_id: int) -> Target:
+    return Target("user", user_id, owner_id=user_id)
 
 
-def me() -> dict[str, Any]:
-    method = g.get("auth_method")
-    return {
-        "id": current_user.id,
-        "username": current_user.username,
-        "display_name": current_user.display_name,
-        "role": current_user.role,
-        "auth_method": method,
-        "csrf_token": session.get("csrf") if method == "session" else None,
-    }
+def logout(user_id: int, session_secret: str | None) -> None:
+    authorize("auth.logout", _self_target(user_id))
+    end_session(session_secret)
 
 
-def whoami() -> dict[str, Any]:
-    recorder.record("auth.me", resource_type="user", resource_id=current_user.id)
-    return me()
+def me(user: User, *, auth_method: str | None, csrf_token: str | None) -> Extended:
+    """The caller as ``MeSchema`` shows them (the CSRF token only for cookie sessions)."""
+    return Extended(user, auth_method=auth_method, csrf_token=csrf_token if auth_method == "session" else None)
+
+
+def whoami(user: User, *, auth_method: str | None, csrf_token: str | None) -> Extended:
+    authorize("auth.me", _self_target(user.id))
+    return me(user, auth_method=auth_method, csrf_token=csrf_token)
 
 
 def issue_token(user: User, name: str, expires_in_days: int) -> tuple[ApiToken, str]:
@@ -101,48 +93,29 @@ def issue_token(user: User, name: str, expires_in_days: int) -> tuple[ApiToken, 
     return token, secret
 
 
-def create_token(name: str, expires_in_days: int) -> dict[str, Any]:
-    event = authorize("token.create", Target("token", owner_id=current_user.id))
-    token, secret = issue_token(current_user, name, expires_in_days)
-    event.resource_id = str(token.id)
-    event.details = {"expires_in_days": expires_in_days}
-    return {**_token_dict(token), "token": secret}
+def create_token(user: User, name: str, expires_in_days: int) -> Extended:
+    """A new token; the answer carries the secret, shown this once."""
+    access = authorize("token.create", _self_target(user.id), expires_in_days=expires_in_days)
+    token, secret = issue_token(user, name, expires_in_days)
+    access.note(token_id=token.id)
+    return Extended(token, token=secret)
 
 
-def list_tokens(args: dict[str, Any]) -> Page:
-    user_id = args.get("user_id", current_user.id)
-    if user_id != current_user.id:
-        authorize("user.read", Target("user", user_id), listing="tokens")
-    else:
-        authorize("token.list", Target("token", owner_id=current_user.id))
+def list_tokens(user_id: int, args: dict[str, Any]) -> Page:
+    authorize("token.list", _self_target(user_id))
     return keyset_page(select(ApiToken).where(ApiToken.user_id == user_id), ApiToken.id, args)
 
 
 def revoke_token(token_id: int) -> None:
-    token = load_authorized(ApiToken, token_id, "token.revoke")
+    token = load_authorized(ApiToken, token_id, "token.revoke").obj
     if token.revoked_at is None:
         token.revoked_at = utcnow()
 
 
 def revoke_all_credentials(user_id: int) -> None:
-    """End every session and token of a user at once (deactivation)."""
+    """End every session and token of a user at once (deactivation, password reset)."""
     now = utcnow()
     for model in (LoginSession, ApiToken):
         db.session.execute(
-            model.__table__.update()
-            .where(model.user_id == user_id, model.revoked_at.is_(None))
-            .values(revoked_at=now)
+            update(model).where(model.user_id == user_id, model.revoked_at.is_(None)).values(revoked_at=now)
         )
-
-
-def _token_dict(token: ApiToken) -> dict[str, Any]:
-    return {
-        "id": token.id,
-        "user_id": token.user_id,
-        "name": token.name,
-        "prefix": token.prefix,
-        "created_at": token.created_at,
-        "expires_at": token.expires_at,
-        "revoked_at": token.revoked_at,
-        "last_used_at": token.last_used_at,
-    }

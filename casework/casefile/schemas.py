@@ -5,11 +5,11 @@ from marshmallow import Schema, fields
 from casework.cases.schemas import CaseSchema
 from casework.incidents.schemas import IncidentSchema
 from casework.interviews.schemas import InterviewSchema
-from casework.transcripts.schemas import TranscriptContentSchema
+from casework.transcripts.schemas import TranscriptVersionSchema
 from casework.witnesses.schemas import WitnessSchema
 
 
-class TranscriptInFileSchema(TranscriptContentSchema):
+class TranscriptInFileSchema(TranscriptVersionSchema):
     text = fields.String(allow_none=True, metadata={"description": "null when shredded"})
 
 
@@ -22,5 +22,5 @@ class CaseFileSchema(Schema):
     case = fields.Nested(CaseSchema)
     incidents = fields.List(fields.Nested(IncidentSchema))
     witnesses = fields.List(fields.Nested(WitnessSchema), metadata={
-        "description": "Pseudonymous; identities are released one by one through GET /witnesses/{id}?include=identity."})
+        "description": "Pseudonymous; identities are released one by one by GET /witnesses/{id}?include=identity."})
     interviews = fields.List(fields.Nested(InterviewInFileSchema))

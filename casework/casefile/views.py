@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from casework.http import Blueprint
-
 from casework.casefile import schemas, service
+from casework.http import Blueprint
 
 blp = Blueprint("casefile", __name__, url_prefix="/api/v1/cases", description="Case files (lawyers)")
 

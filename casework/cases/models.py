@@ -3,13 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casework.auth.target import Target
-from casework.db import db, utcnow
+from casework.access.models import CaseMember
+from casework.access.targets import Target
+from casework.db import Model, utcnow
 
 
-class Case(db.Model):
+class Case(Model):
     __tablename__ = "cases"
     __resource_type__ = "case"
     __table_args__ = (CheckConstraint("status IN ('open', 'closed')", name="status"),)
@@ -25,14 +26,7 @@ class Case(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    members: Mapped[list[CaseMember]] = relationship(order_by=CaseMember.user_id, viewonly=True)
+
     def custody_target(self) -> Target:
         return Target(self.__resource_type__, self.id, case_id=self.id)
-
-
-class CaseMember(db.Model):
-    __tablename__ = "case_members"
-
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
-    added_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    added_at: Mapped[datetime] = mapped_column(default=utcnow)

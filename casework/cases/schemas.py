@@ -20,8 +20,8 @@ class CaseUpdateSchema(Schema):
 
 class MemberSchema(Schema):
     user_id = fields.Integer()
-    username = fields.String()
-    role = fields.String()
+    username = fields.String(attribute="user.username")
+    role = fields.String(attribute="user.role")
     added_at = fields.DateTime()
 
 

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from casework.http import Blueprint
-
 from casework.cases import schemas, service
+from casework.http import Blueprint
 from casework.pagination import PageArgs, page_of
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Cases and their members")
@@ -40,8 +39,7 @@ def update_case(changes, case_id):
 @blp.route("/<int:case_id>/members/<int:user_id>", methods=["PUT"])
 @blp.response(200, schemas.MemberSchema)
 def add_member(case_id, user_id):
-    member = service.add_member(case_id, user_id)
-    return {"user_id": member.user_id, "added_at": member.added_at}
+    return service.add_member(case_id, user_id)
 
 
 @blp.route("/<int:case_id>/members/<int:user_id>", methods=["DELETE"])

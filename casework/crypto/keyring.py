@@ -77,6 +77,8 @@ class KeyringProvider(Protocol):
 
     def rotate(self) -> str: ...
 
+    def retire(self, kek_id: str) -> None: ...
+
 
 def wrap_associated_data(kek_id: str, context: bytes) -> bytes:
     """AAD for a key wrap: label, KEK id and record context, length-prefixed.

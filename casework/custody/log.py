@@ -8,15 +8,18 @@ from functools import lru_cache
 from typing import Any
 
 from psycopg.types.json import Json
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, insert, select, tuple_, update
 
 from casework.custody import merkle
 from casework.custody.canonical import canonical_json
 from casework.custody.models import ENTRY_FIELDS, CustodyEvent, CustodyHead, CustodyNode, leaf_entry
 from casework.db import db, utcnow
+from casework.errors import LogCorrupted
 
 HEAD_ID = 1
-_EVENTS, _NODES, _HEAD = CustodyEvent.__table__, CustodyNode.__table__, CustodyHead.__table__
+_EVENTS: Table = CustodyEvent.__table__  # type: ignore[assignment]
+_NODES: Table = CustodyNode.__table__  # type: ignore[assignment]
+_HEAD: Table = CustodyHead.__table__  # type: ignore[assignment]
 # Lock the head, reserve `count` seqs, and read the frontier they extend: one round trip.
 _RESERVE = (
     update(_HEAD).where(_HEAD.c.id == bindparam("head_id"))
@@ -149,7 +152,3 @@ def inclusion_proof(index: int, size: int) -> list[bytes]:
 
 def consistency_proof(first: int, second: int) -> list[bytes]:
     return merkle.consistency_proof(first, second, fetch_nodes)
-
-
-class LogCorrupted(RuntimeError):
-    """The stored tree does not hold what the log needs; never sign or prove from it."""

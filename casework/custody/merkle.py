@@ -47,7 +47,7 @@ class CompactRange:
     Holds one perfect-subtree hash per set bit of ``size``, largest (leftmost) first.
     """
 
-    __slots__ = ("size", "_hashes")
+    __slots__ = ("_hashes", "size")
 
     def __init__(self) -> None:
         self.size = 0

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, Integer, LargeBinary, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from casework.db import db, utcnow
+from casework.db import Model, utcnow
 
 # SQLite only auto-increments INTEGER; PostgreSQL needs 64 bits for a long-lived log.
 BigInt = BigInteger().with_variant(Integer(), "sqlite")
@@ -27,7 +27,7 @@ def leaf_entry(seq: int, recorded_at: datetime, event: Any) -> dict[str, Any]:
     return entry
 
 
-class CustodyEvent(db.Model):
+class CustodyEvent(Model):
     """One leaf of the custody Merkle tree. Rows are never updated or deleted."""
 
     __tablename__ = "custody_events"
@@ -59,8 +59,13 @@ class CustodyEvent(db.Model):
     def entry(self) -> dict[str, Any]:
         return leaf_entry(self.seq, self.recorded_at, self)
 
+    @property
+    def time(self) -> str:
+        """The event time exactly as hashed into the leaf."""
+        return self.recorded_at.strftime(TIME_FORMAT)
 
-class CustodyNode(db.Model):
+
+class CustodyNode(Model):
     """Hash of a perfect subtree (level k covers leaves [index*2^k, (index+1)*2^k)).
 
     Storing these lets any root or proof be assembled from O(log n) rows.
@@ -73,7 +78,7 @@ class CustodyNode(db.Model):
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
-class CustodyHead(db.Model):
+class CustodyHead(Model):
     """Single row: the tree size and its right frontier. Locked to serialise appends."""
 
     __tablename__ = "custody_head"
@@ -83,7 +88,7 @@ class CustodyHead(db.Model):
     frontier: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
 
 
-class CustodyCheckpoint(db.Model):
+class CustodyCheckpoint(Model):
     """Every checkpoint the log has signed, so a new one is checked against the last."""
 
     __tablename__ = "custody_checkpoints"

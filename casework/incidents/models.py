@@ -5,12 +5,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from casework.auth.target import Target
-from casework.db import db, utcnow
+from casework.access.targets import Target
+from casework.db import Model, utcnow
 from casework.geo import LocatedMixin
 
 
-class Incident(LocatedMixin, db.Model):
+class Incident(LocatedMixin, Model):
     __tablename__ = "incidents"
     __resource_type__ = "incident"
     __table_args__ = (UniqueConstraint("case_id", "reference", name="uq_incidents_case_reference"),)

@@ -5,8 +5,8 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casework.auth.target import Target
-from casework.db import db, utcnow
+from casework.access.targets import Target
+from casework.db import Model, db, utcnow
 from casework.geo import LocatedMixin
 from casework.incidents.models import Incident
 
@@ -18,7 +18,7 @@ interview_incidents = Table(
 )
 
 
-class Interview(LocatedMixin, db.Model):
+class Interview(LocatedMixin, Model):
     __tablename__ = "interviews"
     __resource_type__ = "interview"
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from casework.http import Blueprint
-
 from casework.interviews import schemas, service
 from casework.pagination import PageArgs, page_of
 

@@ -1,18 +1,21 @@
 """The app's keyring and the protected (envelope-encrypted) fields stored on rows.
 
 ``seal_into`` / ``open_from`` / ``shred`` are the one way a row's encrypted field is written,
-read and destroyed. Each protected model names its fields in ``PROTECTED_FIELDS`` and binds
+read and destroyed. Each protected model names its fields in ``__protected__`` and binds
 them to its place with ``*_context()``, so rotation and status see every encrypted record.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, current_app
 
 from casework.crypto.envelope import DecryptionError, KeyDestroyedError, Sealed, open_sealed, seal
 from casework.crypto.keyring import KeyringProvider, open_keyring
-from casework.errors import ProblemError
+from casework.errors import Gone, IntegrityFailure
+
+log = logging.getLogger(__name__)
 
 
 def init_keyring(app: Flask) -> None:
@@ -46,16 +49,15 @@ def seal_into(row: Any, prefix: str, plaintext: bytes, context: bytes) -> None:
 
 
 def open_from(row: Any, prefix: str, context: bytes) -> bytes:
-    """Decrypt a row's field; shredded answers 410, a moved or altered ciphertext 500 (and is logged)."""
+    """Decrypt a row's field; shredded is ``Gone``, a moved or altered ciphertext ``IntegrityFailure``."""
     try:
         return open_sealed(keyring(), sealed_of(row, prefix), context)
     except KeyDestroyedError:
-        raise ProblemError(410, "This content was crypto-shredded (consent withdrawn or erasure ordered).",
-                           problem="shredded") from None
+        raise Gone("This content was crypto-shredded (consent withdrawn or erasure ordered).",
+                   problem="shredded") from None
     except DecryptionError:
-        current_app.logger.critical("ciphertext does not belong to its row: %s %s", type(row).__name__, row.id)
-        raise ProblemError(500, "Stored ciphertext failed its integrity check; the incident has been logged.",
-                           problem="integrity-failure") from None
+        log.critical("ciphertext does not belong to its row: %s %s", type(row).__name__, row.id)
+        raise IntegrityFailure("Stored ciphertext failed its integrity check; the incident has been logged.") from None
 
 
 def shred(row: Any, prefix: str) -> bool:

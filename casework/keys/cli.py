@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from casework.custody import recorder
+from casework.access import door
+from casework.access.targets import Target
 from casework.keys import keyring
 from casework.keys.rotation import records_under, rewrap_all, status
 
@@ -25,8 +26,8 @@ def status_command() -> None:
 def rotate_command() -> None:
     """Make a new KEK current (old ones stay until every record is rewrapped)."""
     new = keyring().rotate()
-    recorder.record("keys.rotate", resource_type="kek", resource_id=new, details={"via": "cli"})
-    recorder.commit()
+    door.system_access("keys.rotate", Target("kek", new), via="cli")
+    door.commit()
     click.echo(f"new current KEK: {new}; now run `keys rewrap`")
 
 
@@ -35,9 +36,8 @@ def rotate_command() -> None:
 def rewrap_command(batch_size: int) -> None:
     """Rewrap every live data key under the current KEK (resumable; ciphertext untouched)."""
     done = rewrap_all(batch_size)
-    recorder.record("keys.rewrap", resource_type="kek", resource_id=keyring().current_kek_id(),
-                    details={"rewrapped": done, "via": "cli"})
-    recorder.commit()
+    door.system_access("keys.rewrap", Target("kek", keyring().current_kek_id()), rewrapped=done, via="cli")
+    door.commit()
     click.echo("rewrapped: " + ", ".join(f"{n} {label}" for label, n in done.items()))
 
 
@@ -49,6 +49,6 @@ def retire_command(kek_id: str) -> None:
     if remaining:
         raise click.ClickException(f"{remaining} live records still use {kek_id}; run `keys rewrap` first")
     keyring().retire(kek_id)
-    recorder.record("keys.retire", resource_type="kek", resource_id=kek_id, details={"via": "cli"})
-    recorder.commit()
+    door.system_access("keys.retire", Target("kek", kek_id), via="cli")
+    door.commit()
     click.echo(f"retired {kek_id}")

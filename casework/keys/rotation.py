@@ -13,10 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from casework.crypto.envelope import rewrap
-from casework.db import db
+from casework.db import Base, db
 from casework.keys import keyring, sealed_of, store_sealed
-from casework.transcripts.models import TranscriptVersion
-from casework.witnesses.models import Witness
 
 
 @dataclass(frozen=True)
@@ -32,16 +30,22 @@ class ProtectedField:
         return getattr(row, f"{self.prefix.rstrip('_')}_context")()
 
 
-PROTECTED_FIELDS = (
-    ProtectedField(TranscriptVersion, "content_", "transcript versions"),
-    ProtectedField(Witness, "identity_", "witness identities"),
-)
+def protected_fields() -> list[ProtectedField]:
+    """Every encrypted field of every model, as the models declare them (``__protected__``).
+
+    Read from the model registry, so this package needs no import of the domains above it.
+    """
+    fields = []
+    for mapper in sorted(Base.registry.mappers, key=lambda m: m.class_.__name__):
+        for prefix, label in getattr(mapper.class_, "__protected__", {}).items():
+            fields.append(ProtectedField(mapper.class_, prefix, label))
+    return fields
 
 
 def status() -> list[dict[str, Any]]:
     """How many records each KEK protects, and how many are shredded, per kind of record."""
     rows = []
-    for field in PROTECTED_FIELDS:
+    for field in protected_fields():
         counts: Counter[tuple[str, bool]] = Counter()
         statement = (
             select(field.column("kek_id"), field.column("wrapped_key").is_(None), func.count())
@@ -59,7 +63,7 @@ def rewrap_all(batch_size: int = 500) -> dict[str, int]:
     """Rewrap every live record not under the current KEK; returns how many per kind."""
     target = keyring().current_kek_id()
     done: dict[str, int] = {}
-    for field in PROTECTED_FIELDS:
+    for field in protected_fields():
         done[field.label] = 0
         while True:
             statement = (
@@ -82,9 +86,9 @@ def rewrap_all(batch_size: int = 500) -> dict[str, int]:
 
 def records_under(kek_id: str) -> int:
     total = 0
-    for field in PROTECTED_FIELDS:
+    for field in protected_fields():
         total += db.session.scalar(
             select(func.count()).select_from(field.model)
             .where(field.column("kek_id") == kek_id, field.column("wrapped_key").is_not(None))
-        )
+        ) or 0
     return total

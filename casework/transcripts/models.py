@@ -7,13 +7,14 @@ from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casework.crypto.envelope import bind
-from casework.db import db, utcnow
+from casework.db import Model, utcnow
 
 
-class TranscriptVersion(db.Model):
+class TranscriptVersion(Model):
     """One immutable version; a correction is a new row with a reason, never an update."""
 
     __tablename__ = "transcript_versions"
+    __protected__ = {"content_": "transcript versions"}
     __table_args__ = (
         UniqueConstraint("interview_id", "version", name="uq_transcript_versions_interview_version"),
         UniqueConstraint("created_by_id", "idempotency_key", name="uq_transcript_versions_idempotency"),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from casework.fields import HexBytes
 from casework.pagination import PageArgs
 
 REASON = validate.Length(min=1, max=2000)
@@ -37,15 +38,15 @@ class TranscriptVersionSchema(Schema):
     media_type = fields.String()
     filename = fields.String(allow_none=True)
     size = fields.Integer()
-    sha256 = fields.String()
+    sha256 = HexBytes()
     created_by_id = fields.Integer()
     created_at = fields.DateTime()
     shredded = fields.Boolean()
-    custody_seq = fields.Integer(allow_none=True)
+    custody_seq = fields.Integer(attribute="receipt.custody_seq", allow_none=True)
 
 
 class TranscriptContentSchema(TranscriptVersionSchema):
-    text = fields.String()
+    text = fields.Function(lambda version: version.content.decode("utf-8"))
 
 
 class VersionPageArgs(PageArgs):

@@ -2,19 +2,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 
-from flask import Response, request
-from casework.http import Blueprint
+from flask import Response, current_app, request
 from marshmallow import ValidationError
 
-from casework.errors import ProblemError
-from casework.http import accepts_media, reject_unstorable
+from casework.errors import BadInput, Invalid, UnsupportedMedia
+from casework.http import Blueprint, accepts_media, reject_unstorable
 from casework.pagination import page_of
 from casework.transcripts import schemas, service
 
 blp = Blueprint("transcripts", __name__, url_prefix="/api/v1/interviews", description="Interview transcripts")
 
 VersionPage = page_of(schemas.TranscriptVersionSchema, "TranscriptVersionPage")
+UPLOAD_TYPES = ("application/json", "text/plain", "multipart/form-data")
+_DIGEST_MEMBER = re.compile(r"^\s*([A-Za-z0-9-]+)\s*=\s*:([A-Za-z0-9+/=]*):\s*$")
 _UPLOAD_BODY = {
     "required": True,
     "content": {
@@ -32,41 +34,65 @@ _UPLOAD_HEADERS = [
 ]
 
 
+def check_content_digest(header: str | None, body: bytes) -> None:
+    """RFC 9530 Content-Digest: when sent, its sha-256 member must match the body as received."""
+    if header is None:
+        return
+    members = {}
+    for part in header.split(","):
+        match = _DIGEST_MEMBER.match(part)
+        if not match:
+            raise BadInput("Content-Digest is not an RFC 9530 dictionary of byte sequences.",
+                           problem="bad-content-digest")
+        members[match.group(1).lower()] = match.group(2)
+    if "sha-256" not in members:
+        raise BadInput("Content-Digest must include sha-256.", problem="bad-content-digest")
+    try:
+        claimed = base64.b64decode(members["sha-256"], validate=True)
+    except ValueError:
+        raise BadInput("Content-Digest sha-256 is not base64.", problem="bad-content-digest") from None
+    if claimed != hashlib.sha256(body).digest():
+        raise BadInput("Content-Digest does not match the body received; nothing was stored.",
+                       problem="content-digest-mismatch")
+
+
 def _parse_upload() -> service.Upload:
     """Turn whichever body was sent into one Upload (the service does the rules)."""
+    check_content_digest(request.headers.get("Content-Digest"), request.get_data(cache=True))
     if request.mimetype == "application/json":
         try:
             data = schemas.TranscriptJsonSchema().load(request.get_json())
         except ValidationError as exc:
-            raise ProblemError(422, "The request did not validate; see errors.", errors={"json": exc.messages}) from None
+            raise Invalid("The request did not validate; see errors.", errors={"json": exc.messages}) from None
         return service.Upload(data["text"].encode("utf-8"), "text/plain; charset=utf-8", data["reason"], None)
     if request.mimetype == "text/plain":
         try:
             args = schemas.TranscriptQueryArgs().load(request.args)
         except ValidationError as exc:
-            raise ProblemError(422, "The request did not validate; see errors.", errors={"query": exc.messages}) from None
+            raise Invalid("The request did not validate; see errors.", errors={"query": exc.messages}) from None
         return service.Upload(request.get_data(), "text/plain; charset=utf-8", args.get("reason"), None)
     if request.mimetype == "multipart/form-data":
         unknown = set(request.form) - {"reason"} | (set(request.files) - {"file"})
         if unknown or "file" not in request.files:
-            raise ProblemError(422, "Send one 'file' part and an optional 'reason'.",
-                               errors={"form": {name: ["Unknown field."] for name in unknown} or {"file": ["Required."]}})
+            raise Invalid("Send one 'file' part and an optional 'reason'.",
+                          errors={"form": {name: ["Unknown field."] for name in unknown} or {"file": ["Required."]}})
         upload = request.files["file"]
         reason = request.form.get("reason") or None
         try:
             reject_unstorable([reason, upload.filename])
         except ValueError as exc:
-            raise ProblemError(400, f"Bad form field: {exc}.") from None
+            raise BadInput(f"Bad form field: {exc}.") from None
         if reason is not None and len(reason) > 2000:
-            raise ProblemError(422, "The reason is too long.", errors={"form": {"reason": ["At most 2000."]}})
-        return service.Upload(upload.read(), "text/plain; charset=utf-8", reason, (upload.filename or None) and upload.filename[:255])
-    raise ProblemError(415, "Send application/json, text/plain or multipart/form-data.")
+            raise Invalid("The reason is too long.", errors={"form": {"reason": ["At most 2000."]}})
+        filename = upload.filename[:255] if upload.filename else None
+        return service.Upload(upload.read(), "text/plain; charset=utf-8", reason, filename)
+    raise UnsupportedMedia("Send application/json, text/plain or multipart/form-data.", accepted=UPLOAD_TYPES)
 
 
 def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 255 and key.isprintable()):
-        raise ProblemError(400, "Idempotency-Key must be 1-255 printable characters.")
+        raise BadInput("Idempotency-Key must be 1-255 printable characters.")
     return key
 
 
@@ -77,8 +103,8 @@ def _idempotency_key() -> str | None:
 @blp.alt_response(200, schema=schemas.ReceiptSchema, description="Replay of an earlier upload (Idempotency-Key)")
 def upload_transcript(interview_id):
     """Upload a transcript version; answers a signed receipt."""
-    digest = service.ContentDigest(request.headers.get("Content-Digest"), request.get_data(cache=True))
-    result = service.upload(interview_id, _parse_upload(), idempotency_key=_idempotency_key(), digest=digest)
+    result = service.upload(interview_id, _parse_upload(), idempotency_key=_idempotency_key(),
+                            max_bytes=current_app.config["CASEWORK_UPLOAD_MAX_BYTES"])
     return result.receipt, 200 if result.replayed else 201
 
 
@@ -95,10 +121,10 @@ def list_transcripts(args, interview_id):
 @blp.response(200, schemas.TranscriptContentSchema)
 def read_transcript(args, interview_id, version):
     """One version with its decrypted text (format=raw: the exact bytes, with Content-Digest)."""
-    row, content = service.read_version(interview_id, version)
+    found = service.read_version(interview_id, version)
     if args["format"] == "raw":
-        response = Response(content, mimetype="text/plain")
-        response.headers["Content-Type"] = row.media_type
-        response.headers["Content-Digest"] = f"sha-256=:{base64.b64encode(hashlib.sha256(content).digest()).decode()}:"
+        response = Response(found.content, mimetype="text/plain")
+        response.headers["Content-Type"] = found.media_type
+        response.headers["Content-Digest"] = f"sha-256=:{base64.b64encode(found.sha256).decode()}:"
         return response
-    return {**service.version_dict(row), "text": content.decode("utf-8")}
+    return found

@@ -6,10 +6,13 @@ import sys
 
 import click
 from flask.cli import AppGroup
+from marshmallow import ValidationError
 
-from casework.custody import recorder
-from casework.errors import ProblemError
-from casework.users.models import Role
+from casework.access import door
+from casework.access.roles import Role
+from casework.access.targets import Target
+from casework.errors import DomainError
+from casework.users.schemas import PASSWORD, USERNAME
 from casework.users.service import new_user
 
 users_cli = AppGroup("users", help="Manage user accounts from the operator's shell.")
@@ -20,7 +23,7 @@ def _read_password() -> str:
     if password:
         return password
     if sys.stdin.isatty():
-        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
     return sys.stdin.readline().rstrip("\n")
 
 
@@ -30,9 +33,6 @@ def _read_password() -> str:
 @click.option("--display-name", default=None)
 def create(username: str, role: str, display_name: str | None) -> None:
     """Create a user; the password comes from $CASEWORK_PASSWORD or standard input."""
-    from casework.users.schemas import PASSWORD, USERNAME
-    from marshmallow import ValidationError
-
     password = _read_password()
     try:
         USERNAME(username)
@@ -41,8 +41,8 @@ def create(username: str, role: str, display_name: str | None) -> None:
         raise click.ClickException(" ".join(exc.messages)) from None
     try:
         user = new_user(username, password, role, display_name)
-    except ProblemError as exc:
-        raise click.ClickException(exc.description or "refused") from None
-    recorder.record("user.create", resource_type="user", resource_id=user.id, details={"role": role, "via": "cli"})
-    recorder.commit()
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    door.system_access("user.create", Target("user"), role=role, created_user_id=user.id, via="cli")
+    door.commit()
     click.echo(f"created user {user.id} {username} ({role})")

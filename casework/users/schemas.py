@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from casework.access.roles import Role
 from casework.pagination import PageArgs
-from casework.users.models import Role
 
 USERNAME = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{2,63}$", error="3-64 lower-case letters, digits, '.', '_' or '-'.")
 PASSWORD = validate.Length(min=12, max=1024)

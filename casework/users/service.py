@@ -5,20 +5,20 @@ from typing import Any
 
 from sqlalchemy import select
 
+from casework.access.door import authorize, load_authorized
+from casework.access.targets import Target
 from casework.auth import passwords
-from casework.auth.policy import authorize, load_authorized, load_with_event
+from casework.auth.models import User
 from casework.auth.service import revoke_all_credentials
-from casework.auth.target import Target
 from casework.db import db
-from casework.errors import ProblemError
+from casework.errors import Conflict
 from casework.pagination import Page, keyset_page
-from casework.users.models import User
 
 
 def new_user(username: str, password: str, role: str, display_name: str | None = None) -> User:
     """Insert a user (no authorization: callers are ``create_user`` and the operator CLI)."""
     if db.session.execute(select(User.id).where(User.username == username)).first():
-        raise ProblemError(409, "That username is taken.", errors={"json": {"username": ["Already exists."]}})
+        raise Conflict("That username is taken.", errors={"json": {"username": ["Already exists."]}})
     user = User(username=username, password_hash=passwords.hash_password(password), role=role,
                 display_name=display_name)
     db.session.add(user)
@@ -27,10 +27,9 @@ def new_user(username: str, password: str, role: str, display_name: str | None =
 
 
 def create_user(data: dict[str, Any]) -> User:
-    event = authorize("user.create", Target("user"))
+    access = authorize("user.create", Target("user"), role=data["role"])
     user = new_user(data["username"], data["password"], data["role"], data.get("display_name"))
-    event.resource_id = str(user.id)
-    event.details = {"role": user.role}
+    access.note(created_user_id=user.id)
     return user
 
 
@@ -45,12 +44,12 @@ def list_users(args: dict[str, Any]) -> Page:
 
 
 def get_user(user_id: int) -> User:
-    return load_authorized(User, user_id, "user.read")
+    return load_authorized(User, user_id, "user.read").obj
 
 
 def update_user(user_id: int, changes: dict[str, Any]) -> User:
-    user, event = load_with_event(User, user_id, "user.update")
-    event.details["changed"] = sorted(changes)
+    access = load_authorized(User, user_id, "user.update", changed=sorted(changes))
+    user = access.obj
     if "password" in changes:
         user.password_hash = passwords.hash_password(changes.pop("password"))
         revoke_all_credentials(user.id)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from casework.http import Blueprint
-
 from casework.pagination import page_of
 from casework.users import schemas, service
 

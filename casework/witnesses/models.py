@@ -1,19 +1,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casework.auth.target import Target
+from casework.access.targets import Target
 from casework.crypto.envelope import bind
-from casework.db import db, utcnow
+from casework.db import Model, utcnow
 
 
-class Witness(db.Model):
+class Witness(Model):
     __tablename__ = "witnesses"
+    __protected__ = {"identity_": "witness identities"}
     __resource_type__ = "witness"
     __table_args__ = (UniqueConstraint("case_id", "pseudonym", name="uq_witnesses_case_pseudonym"),)
 
@@ -55,7 +55,7 @@ class Witness(db.Model):
                       case_id=self.case_id, owner_id=self.recorded_by_id, witness_id=self.id)
 
 
-class ConsentRecord(db.Model):
+class ConsentRecord(Model):
     """Versioned consent: each change is a new version; the latest one is in force."""
 
     __tablename__ = "consent_records"

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, post_dump, validate
 
 WITNESS_TYPES = ("victim", "eyewitness", "survivor", "relative", "hearsay", "insider", "expert", "other")
 RISK_LEVELS = ("low", "medium", "high", "critical")
@@ -69,4 +71,11 @@ class WitnessSchema(Schema):
 
 
 class WitnessDetailSchema(WitnessSchema):
-    identity = fields.Nested(IdentitySchema, allow_none=True)
+    identity = fields.Nested(IdentitySchema, allow_none=True,
+                             metadata={"description": "Only with include=identity (each read is logged)."})
+
+    @post_dump(pass_original=True)
+    def _only_when_asked(self, data: dict[str, Any], original: Any, **_: Any) -> dict[str, Any]:
+        if not getattr(original, "identity_included", False):
+            data.pop("identity", None)
+        return data

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from casework.http import Blueprint
-
 from casework.pagination import PageArgs, page_of
 from casework.witnesses import schemas, service
 
@@ -28,12 +27,7 @@ def list_witnesses(args, case_id):
 @blp.arguments(schemas.WitnessReadArgs, location="query")
 @blp.response(200, schemas.WitnessDetailSchema)
 def get_witness(args, witness_id):
-    found = service.get_witness(witness_id, include_identity=args.get("include") == "identity")
-    witness = found["witness"]
-    body = {name: getattr(witness, name) for name in schemas.WitnessSchema().fields}
-    if args.get("include") == "identity":
-        body["identity"] = found["identity"]
-    return body
+    return service.get_witness(witness_id, include_identity=args.get("include") == "identity")
 
 
 @blp.route("/witnesses/<int:witness_id>", methods=["PATCH"])
@@ -41,11 +35,3 @@ def get_witness(args, witness_id):
 @blp.response(200, schemas.WitnessSchema)
 def update_witness(changes, witness_id):
     return service.update_witness(witness_id, changes)
-
-
-@blp.route("/witnesses/<int:witness_id>/consent", methods=["POST"])
-@blp.arguments(schemas.ConsentCreateSchema)
-@blp.response(201, schemas.ConsentSchema)
-def record_consent(data, witness_id):
-    """Record a new consent version; with withdrawn_at, the witness's records are crypto-shredded."""
-    return service.record_consent(witness_id, data)

@@ -80,7 +80,7 @@ def flip(h: bytes, bit: int = 0) -> bytes:
 
 
 def test_hash_constants() -> None:
-    assert merkle.EMPTY_ROOT == ROOTS[0]
+    assert ROOTS[0] == merkle.EMPTY_ROOT
     assert merkle.leaf_hash(b"") == ROOTS[1]
     assert merkle.mth([]) == ROOTS[0]
 

@@ -1,0 +1,1 @@
+"""Access: the roles table, targets, and the one door that decides and records (``door``)."""

@@ -1,0 +1,70 @@
+"""No N+1: a listing or a case file costs the same number of statements for 1 item as for many."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from flask import Flask
+from sqlalchemy import event
+
+from casework.db import db
+from tests.conftest import World, ok
+
+
+@contextmanager
+def counting(app: Flask) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def _grow(world: World, extra: int) -> None:
+    """Add ``extra`` witnesses, each with an interview linked to two incidents and two versions, and cases."""
+    interviewer = world.people["interviewer"]
+    case = world.case_id
+    second = ok(interviewer.post(f"/api/v1/cases/{case}/incidents", {"reference": f"INC-X{extra}", "title": "x"}), 201)
+    for n in range(extra):
+        witness = ok(interviewer.post(f"/api/v1/cases/{case}/witnesses",
+                                      {"witness_type": "victim", "risk_level": "low"}), 201)
+        interview = ok(interviewer.post(f"/api/v1/cases/{case}/interviews", {
+            "witness_id": witness["id"], "incident_ids": [world.incident_id, second["id"]],
+            "conducted_at": "2026-03-11T09:00:00Z", "language": "uk"}), 201)
+        ok(interviewer.post(f"/api/v1/interviews/{interview['id']}/transcripts", {"text": f"statement {n}"}), 201)
+        ok(interviewer.post(f"/api/v1/interviews/{interview['id']}/transcripts",
+                            {"text": f"statement {n}, corrected", "reason": "spelling"}), 201)
+        ok(world.people["legal"].post("/api/v1/cases", {"title": f"Another case {extra}.{n}"}), 201)
+
+
+LISTINGS = [
+    ("legal", "/api/v1/cases/{case}/interviews"),
+    ("legal", "/api/v1/cases/{case}/witnesses"),
+    ("legal", "/api/v1/cases/{case}/incidents"),
+    ("legal", "/api/v1/cases"),
+    ("legal", "/api/v1/cases/{case}/file"),
+    ("auditor", "/api/v1/custody/events?limit=200"),
+]
+
+
+@pytest.mark.parametrize("who,path", LISTINGS, ids=[p for _, p in LISTINGS])
+def test_statement_count_does_not_grow_with_the_items(app, world: World, who, path):
+    caller, url = world.people[who], path.format(case=world.case_id)
+    _grow(world, 1)
+    ok(caller.get(url))  # warm: the token's last-use stamp is written at most once a minute
+    with counting(app) as few:
+        small = ok(caller.get(url))
+    _grow(world, 4)
+    ok(caller.get(url))
+    with counting(app) as many:
+        large = ok(caller.get(url))
+    assert len(str(large)) > len(str(small))  # the second answer really holds more
+    assert len(many) == len(few), "\n".join(many)

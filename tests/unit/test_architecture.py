@@ -1,0 +1,97 @@
+"""The shape of the code, checked: imports point down, and services know nothing of HTTP."""
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2] / "casework"
+# What HTTP looks like from Python: a service or crypto module importing any of these is a leak.
+HTTP_MACHINERY = {
+    ("flask", "request"), ("flask", "Response"), ("flask", "session"), ("flask", "make_response"),
+    ("flask", "abort"), ("flask", "jsonify"), ("flask_login", "current_user"), ("flask_login", "login_user"),
+}
+HTTP_MODULES = {"werkzeug.exceptions", "casework.problems", "casework.http"}
+
+
+def _modules() -> dict[str, ast.Module]:
+    found = {}
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = ast.parse(path.read_text(), str(path))
+    return found
+
+
+def _imports(tree: ast.Module) -> list[tuple[str, str | None]]:
+    """(module, name) for every import anywhere in the file, functions included."""
+    out: list[tuple[str, str | None]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out += [(node.module, alias.name) for alias in node.names]
+    return out
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 1 else module
+
+
+def test_no_import_cycles_between_packages():
+    graph: dict[str, set[str]] = defaultdict(set)
+    for name, tree in _modules().items():
+        if name == "casework":
+            continue  # the app factory wires every package together; nothing imports it back
+        for module, imported in _imports(tree):
+            if module == "casework" and imported:
+                module = f"casework.{imported}"
+            if module.startswith("casework.") and _package(module) != _package(name):
+                graph[_package(name)].add(_package(module))
+    assert "casework.access" in graph["casework.cases"]  # the graph is real, so "no cycle" means something
+    cycles = []
+    for start in list(graph):
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph.get(node, ()):
+                if nxt == start:
+                    cycles.append(path)
+                elif nxt not in path and len(path) < 12:
+                    stack.append((nxt, [*path, nxt]))
+    assert not cycles, "package import cycles: " + "; ".join(" -> ".join([*c, c[0]]) for c in cycles[:5])
+
+
+def test_services_and_crypto_know_no_http():
+    offenders = []
+    for name, tree in _modules().items():
+        if not (name.endswith(".service") or name.startswith("casework.crypto") or name == "casework.keys"
+                or name.startswith("casework.custody") or name == "casework.errors"):
+            continue
+        for module, imported in _imports(tree):
+            if module in HTTP_MODULES or (module, imported) in HTTP_MACHINERY:
+                offenders.append(f"{name} imports {module}.{imported}")
+    assert not offenders, offenders
+
+
+def test_status_codes_live_only_at_the_edge():
+    """No service raises or returns an HTTP status: they raise domain errors."""
+    offenders = []
+    for name, tree in _modules().items():
+        if not name.endswith(".service"):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, int) and 400 <= node.value <= 599:
+                offenders.append(f"{name}:{node.lineno} {node.value}")
+    assert not offenders, offenders
+
+
+def test_only_the_access_package_records_custody_events():
+    offenders = [
+        name for name, tree in _modules().items()
+        if not name.startswith(("casework.access", "casework.custody"))
+        and any(module == "casework.custody.recorder" or (module == "casework.custody" and imported == "recorder")
+                for module, imported in _imports(tree))
+    ]
+    assert not offenders, offenders
