@@ -1,23 +1,36 @@
-"""Key-encryption keys (KEKs) and the custody signing key.
+"""Key-encryption keys (KEKs) and the custody signing key, kept apart.
 
 Data keys never leave this layer in the clear except in memory: a provider
 wraps them under a versioned KEK, binding each wrap to its record context so a
 wrapped key copied to another row cannot be unwrapped there.  `LocalKeyring`
 is the file-backed default; a KMS adapter only has to satisfy
 `KeyringProvider`.
+
+The KEKs and the log's Ed25519 signing key are separate keys with separate
+jobs, so they live in separate places, for the file provider too: the
+configured keyring file holds only the KEKs, and the signing key (with the
+log name it signs for) lives in ``<keyring file>.signing-key`` beside it.
+That way the KEKs can be rotated, or handed to a KMS/HSM, without touching
+the log's identity; a leak of one file does not give away the other key; and
+each can be backed up, restored and access-controlled on its own terms.
+Keyring files written before the split (format 1, seed inside) are migrated
+on load.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
+import logging
 import os
 import re
 import stat
 import struct
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,13 +46,17 @@ __all__ = [
     "LocalKeyring",
     "UnknownKeyError",
     "open_keyring",
+    "signing_key_path",
     "wrap_associated_data",
 ]
 
 DEFAULT_LOG_NAME = "casework.local/custody"
 KEY_BYTES = 32
 NONCE_BYTES = 12
-_FORMAT = 1
+SIGNING_KEY_SUFFIX = ".signing-key"
+_FORMAT = 2  # KEK file: KEKs only
+_LEGACY_FORMAT = 1  # KEK file that still carries the signing seed (migrated on load)
+_SIGNING_FORMAT = 1  # signing-key file
 _WRAP_VERSION = b"\x01"
 _WRAP_LABEL = b"casework/wrap/v1"
 _KEK_ID = re.compile(r"^kek-(\d{4,})$")
@@ -51,6 +68,13 @@ class KeyringError(Exception):
 
 class UnknownKeyError(KeyringError):
     """A KEK id is not (or no longer) present in the keyring."""
+
+
+class _SigningKeyMissing(KeyringError):
+    """The KEK file exists but its signing-key file does not."""
+
+
+log = logging.getLogger(__name__)
 
 
 class KeyringProvider(Protocol):
@@ -92,16 +116,31 @@ def wrap_associated_data(kek_id: str, context: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class _Kek:
-    key: bytes
+    key: bytes = field(repr=False)
     created: str
 
 
 @dataclass(frozen=True)
 class _State:
-    log_name: str
+    """What the KEK file holds: the KEKs and which one is current."""
+
     current: str
     keks: dict[str, _Kek]
-    signing_seed: bytes
+    log_name: str | None = None  # display only; the signing-key file names the log
+
+
+@dataclass(frozen=True)
+class _Signer:
+    """What the signing-key file holds: the log's Ed25519 seed and the log it signs for."""
+
+    log_name: str
+    seed: bytes = field(repr=False)
+
+
+def signing_key_path(path: str | os.PathLike[str]) -> Path:
+    """The signing-key file of the keyring file `path`: ``<path>.signing-key`` beside it."""
+    target = Path(path)
+    return target.with_name(target.name + SIGNING_KEY_SUFFIX)
 
 
 def _now() -> str:
@@ -112,15 +151,15 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _unb64(value: Any, what: str, path: Path) -> bytes:
+def _unb64(value: Any, what: str, path: Path, kind: str = "keyring") -> bytes:
     if not isinstance(value, str):
-        raise KeyringError(f"keyring {path}: {what} must be a base64 string")
+        raise KeyringError(f"{kind} {path}: {what} must be a base64 string")
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise KeyringError(f"keyring {path}: {what} is not valid base64") from None
+        raise KeyringError(f"{kind} {path}: {what} is not valid base64") from None
     if len(raw) != KEY_BYTES:
-        raise KeyringError(f"keyring {path}: {what} must be {KEY_BYTES} bytes")
+        raise KeyringError(f"{kind} {path}: {what} must be {KEY_BYTES} bytes")
     return raw
 
 
@@ -131,16 +170,35 @@ def _kek_number(kek_id: str) -> int:
     return int(match.group(1))
 
 
-def _parse(raw: bytes, path: Path) -> _State:
-    """Validate the whole document so a damaged file fails at startup, not mid-request."""
+def _json_object(raw: bytes, path: Path, kind: str) -> dict[str, Any]:
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise KeyringError(f"keyring {path}: not valid JSON") from None
-    if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
+        raise KeyringError(f"{kind} {path}: not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise KeyringError(f"{kind} {path}: not a JSON object")
+    return doc
+
+
+def _format_of(doc: dict[str, Any]) -> int | None:
+    value = doc.get("format")
+    return value if type(value) is int else None  # not bool: True == 1
+
+
+def _parse(raw: bytes, path: Path) -> tuple[_State, _Signer | None]:
+    """Validate the whole KEK file so a damaged file fails at startup, not mid-request.
+
+    Returns the KEKs and, only for a pre-split (format 1) file, the signing key
+    it still carries so that `_load_keks` can move it out.
+    """
+    doc = _json_object(raw, path, "keyring")
+    fmt = _format_of(doc)
+    if fmt not in (_FORMAT, _LEGACY_FORMAT):
         raise KeyringError(f"keyring {path}: unsupported format (expected {_FORMAT})")
     log_name = doc.get("log_name")
-    if not isinstance(log_name, str) or not log_name:
+    if (fmt == _LEGACY_FORMAT or log_name is not None) and (
+        not isinstance(log_name, str) or not log_name
+    ):
         raise KeyringError(f"keyring {path}: log_name must be a non-empty string")
     entries = doc.get("keks")
     if not isinstance(entries, dict) or not entries:
@@ -155,20 +213,49 @@ def _parse(raw: bytes, path: Path) -> _State:
     current = doc.get("current")
     if not isinstance(current, str) or current not in keks:
         raise KeyringError(f"keyring {path}: current KEK is missing from keks")
-    seed = _unb64(doc.get("signing_seed"), "signing_seed", path)
-    return _State(log_name=log_name, current=current, keks=keks, signing_seed=seed)
+    state = _State(current=current, keks=keks, log_name=log_name)
+    if fmt == _FORMAT:
+        if "signing_seed" in doc:
+            raise KeyringError(
+                f"keyring {path}: a format {_FORMAT} keyring holds KEKs only, yet it has a "
+                f"signing_seed; the signing key belongs in {signing_key_path(path)}"
+            )
+        return state, None
+    assert isinstance(log_name, str)
+    return state, _Signer(log_name, _unb64(doc.get("signing_seed"), "signing_seed", path))
 
 
 def _serialise(state: _State) -> bytes:
+    """The KEK file (format 2): KEKs only, never the signing key."""
+    doc: dict[str, Any] = {"format": _FORMAT}
+    if state.log_name is not None:
+        doc["log_name"] = state.log_name
+    doc["current"] = state.current
+    doc["keks"] = {
+        kid: {"key": _b64(k.key), "created": k.created}
+        for kid, k in sorted(state.keks.items(), key=lambda kv: _kek_number(kv[0]))
+    }
+    return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
+
+
+def _parse_signer(raw: bytes, path: Path) -> _Signer:
+    kind = "signing key"
+    doc = _json_object(raw, path, kind)
+    if _format_of(doc) != _SIGNING_FORMAT:
+        raise KeyringError(f"{kind} {path}: unsupported format (expected {_SIGNING_FORMAT})")
+    if "keks" in doc or "current" in doc:
+        raise KeyringError(f"{kind} {path}: must not hold KEKs (they belong in the keyring file)")
+    log_name = doc.get("log_name")
+    if not isinstance(log_name, str) or not log_name:
+        raise KeyringError(f"{kind} {path}: log_name must be a non-empty string")
+    return _Signer(log_name, _unb64(doc.get("signing_seed"), "signing_seed", path, kind))
+
+
+def _serialise_signer(signer: _Signer) -> bytes:
     doc = {
-        "format": _FORMAT,
-        "log_name": state.log_name,
-        "current": state.current,
-        "keks": {
-            kid: {"key": _b64(k.key), "created": k.created}
-            for kid, k in sorted(state.keks.items(), key=lambda kv: _kek_number(kv[0]))
-        },
-        "signing_seed": _b64(state.signing_seed),
+        "format": _SIGNING_FORMAT,
+        "log_name": signer.log_name,
+        "signing_seed": _b64(signer.seed),
     }
     return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
 
@@ -199,21 +286,55 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _read_private(path: Path) -> tuple[bytes, tuple[int, int, int]]:
-    """Read the keyring, refusing files that group or other could read or write."""
+def _publish_new(path: Path, data: bytes) -> int:
+    """Create `path` (0600) holding `data`, durably; FileExistsError if it exists.
+
+    Returns the new file's inode so a caller can later tell it is still its own.
+    """
+    tmp = _write_private_temp(path, data)
+    try:
+        # link() publishes the complete file atomically and, unlike
+        # replace(), fails if another process created the file first.
+        os.link(tmp, path)
+        inode = os.stat(tmp).st_ino
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    return inode
+
+
+def _replace_private(path: Path, data: bytes) -> tuple[int, int, int]:
+    """Atomically replace `path` with a 0600 file holding `data`; returns its signature."""
+    tmp = _write_private_temp(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    st = os.stat(path)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class _FileMissing(KeyringError):
+    pass
+
+
+def _read_private(path: Path, kind: str = "keyring") -> tuple[bytes, tuple[int, int, int]]:
+    """Read a key file, refusing files that group or other could read or write."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
-        raise KeyringError(f"keyring file {path} does not exist") from None
+        raise _FileMissing(f"{kind} file {path} does not exist") from None
     except OSError as exc:
-        raise KeyringError(f"keyring file {path} cannot be opened: {exc.strerror}") from None
+        raise KeyringError(f"{kind} file {path} cannot be opened: {exc.strerror}") from None
     try:
         st = os.fstat(fd)  # check the file we actually opened, not the path
         if not stat.S_ISREG(st.st_mode):
-            raise KeyringError(f"keyring {path} is not a regular file")
+            raise KeyringError(f"{kind} {path} is not a regular file")
         if st.st_mode & 0o077:
             raise KeyringError(
-                f"keyring {path} has mode {stat.S_IMODE(st.st_mode):04o}; it must not be "
+                f"{kind} {path} has mode {stat.S_IMODE(st.st_mode):04o}; it must not be "
                 f"accessible by group or other (run: chmod 600 {path})"
             )
         chunks = []
@@ -224,63 +345,157 @@ def _read_private(path: Path) -> tuple[bytes, tuple[int, int, int]]:
     return b"".join(chunks), (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-class LocalKeyring:
-    """File-backed keyring: versioned AES-256 KEKs plus the Ed25519 custody key.
+def _read_signer(kek_path: Path) -> _Signer:
+    sig_path = signing_key_path(kek_path)
+    try:
+        raw, _ = _read_private(sig_path, "signing key")
+    except _FileMissing:
+        raise _SigningKeyMissing(
+            f"keyring {kek_path} has no signing-key file: {sig_path} does not exist. The log's "
+            "signing key is kept apart from the KEKs; restore that file from its own backup "
+            "(mode 0600)"
+        ) from None
+    return _parse_signer(raw, sig_path)
 
-    Other processes (the rotation CLI, other workers) may rewrite the file, so
-    each operation cheaply stats it and reloads when it changed; otherwise a
-    running app would keep wrapping under a KEK that is about to be retired.
+
+def _migrate(
+    path: Path, raw: bytes, state: _State, legacy: _Signer
+) -> tuple[_State, tuple[int, int, int]] | None:
+    """Move a format-1 file's signing key into its own file, then drop it from the KEK file.
+
+    The signing-key file is durable before the seed leaves the KEK file, so a
+    crash at any point leaves the key in at least one place and the next load
+    finishes the job.  Returns None if the KEK file changed meanwhile (the
+    caller re-reads it), so a KEK rotated by another process is never lost.
+    """
+    sig_path = signing_key_path(path)
+    try:
+        _publish_new(sig_path, _serialise_signer(legacy))
+    except FileExistsError:
+        existing = _parse_signer(_read_private(sig_path, "signing key")[0], sig_path)
+        if not hmac.compare_digest(existing.seed, legacy.seed):
+            raise KeyringError(
+                f"keyring {path} is a format {_LEGACY_FORMAT} keyring that still holds a signing "
+                f"key, and {sig_path} holds a different one; refusing to guess which key signs "
+                "the log. Keep the right one and move the other away."
+            ) from None
+        if existing.log_name != legacy.log_name:
+            raise KeyringError(
+                f"keyring {path} (format {_LEGACY_FORMAT}) names the log {legacy.log_name!r} but "
+                f"{sig_path} names it {existing.log_name!r}; refusing to guess which is right"
+            ) from None
+        # Same key: a previous migration stopped before rewriting the KEK file.
+    latest, _ = _read_private(path)
+    if latest != raw:
+        return None
+    signature = _replace_private(path, _serialise(state))
+    log.warning(
+        "keyring %s: moved the log's signing key to %s and rewrote the keyring as format %d "
+        "(KEKs only); backups of the keyring taken before now still contain the signing key",
+        path, sig_path, _FORMAT,
+    )
+    return state, signature
+
+
+def _load_keks(path: Path) -> tuple[_State, tuple[int, int, int]]:
+    """Read the KEK file, first migrating a pre-split file that still holds the signing key."""
+    for _ in range(5):
+        raw, signature = _read_private(path)
+        state, legacy = _parse(raw, path)
+        if legacy is None:
+            return state, signature
+        migrated = _migrate(path, raw, state, legacy)
+        if migrated is not None:
+            return migrated
+    raise KeyringError(f"keyring {path} kept changing while its signing key was moved out; retry")
+
+
+class LocalKeyring:
+    """File-backed keyring: versioned AES-256 KEKs, and apart from them the Ed25519 custody key.
+
+    The KEKs live in the keyring file (`path`, format 2, KEKs only); the log's
+    signing key and log name live in ``<path>.signing-key`` beside it (both
+    0600).  Keeping them apart means the KEKs can be rotated, or moved to a
+    KMS/HSM, without touching the log's identity, a leak of one file does not
+    give away the other key, and each can be backed up separately.  A format-1
+    keyring (signing seed inside) is split on `load`.
+
+    Other processes (the rotation CLI, other workers) may rewrite the KEK file,
+    so each KEK operation cheaply stats it and reloads when it changed;
+    otherwise a running app would keep wrapping under a KEK that is about to be
+    retired.  The signing key does not rotate with the KEKs and is read once.
     """
 
-    def __init__(self, path: Path, state: _State, signature: tuple[int, int, int]) -> None:
+    def __init__(
+        self, path: Path, state: _State, signature: tuple[int, int, int], signer: _Signer
+    ) -> None:
         """Use `create`, `load` or `open_keyring`; this only holds validated state."""
         self._path = path
         self._state = state
         self._signature = signature
+        self._signer = signer
         self._lock = threading.RLock()
 
     @property
     def path(self) -> Path:
+        """The KEK file."""
         return self._path
+
+    @property
+    def signing_path(self) -> Path:
+        """The signing-key file, ``<path>.signing-key``."""
+        return signing_key_path(self._path)
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], *, log_name: str = DEFAULT_LOG_NAME) -> LocalKeyring:
-        """Create a new keyring file (0600); never overwrites an existing one."""
+        """Create the KEK file, then its signing-key file (both 0600); never overwrites either."""
         if not log_name:
             raise KeyringError("log_name must be non-empty")
         target = Path(path)
+        sig_path = signing_key_path(target)
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if os.path.lexists(target):
+            raise KeyringError(f"keyring file {target} already exists")
+        if os.path.lexists(sig_path):
+            raise KeyringError(
+                f"signing key file {sig_path} already exists; refusing to create a keyring beside it"
+            )
         state = _State(
-            log_name=log_name,
             current="kek-0001",
             keks={"kek-0001": _Kek(AESGCM.generate_key(bit_length=256), _now())},
-            signing_seed=os.urandom(KEY_BYTES),
+            log_name=log_name,
         )
-        tmp = _write_private_temp(target, _serialise(state))
         try:
-            # link() publishes the complete file atomically and, unlike
-            # replace(), fails if another process created the keyring first.
-            os.link(tmp, target)
+            kek_inode = _publish_new(target, _serialise(state))
         except FileExistsError:
             raise KeyringError(f"keyring file {target} already exists") from None
-        finally:
-            tmp.unlink(missing_ok=True)
-        _fsync_dir(target.parent)
+        try:
+            _publish_new(sig_path, _serialise_signer(_Signer(log_name, os.urandom(KEY_BYTES))))
+        except BaseException as exc:
+            # Withdraw our KEK file (nothing is wrapped under it yet) rather than
+            # leave a keyring whose signing key is missing or someone else's.
+            try:
+                if os.stat(target).st_ino == kek_inode:
+                    target.unlink()
+                    _fsync_dir(target.parent)
+            except OSError:
+                pass
+            if isinstance(exc, FileExistsError):
+                raise KeyringError(f"signing key file {sig_path} already exists") from None
+            raise
         return cls.load(target)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LocalKeyring:
-        """Load and validate an existing keyring file."""
+        """Load and validate the KEK file and its signing-key file (migrating format 1)."""
         target = Path(path)
-        raw, signature = _read_private(target)
-        return cls(target, _parse(raw, target), signature)
+        state, signature = _load_keks(target)
+        return cls(target, state, signature, _read_signer(target))
 
     def reload(self) -> None:
-        """Re-read the file (e.g. after a rotation by another process)."""
+        """Re-read the KEK file (e.g. after a rotation by another process)."""
         with self._lock:
-            raw, signature = _read_private(self._path)
-            self._state = _parse(raw, self._path)
-            self._signature = signature
+            self._state, self._signature = _load_keks(self._path)
 
     def _refresh(self) -> _State:
         with self._lock:
@@ -293,16 +508,8 @@ class LocalKeyring:
             return self._state
 
     def _save(self, state: _State) -> None:
-        tmp = _write_private_temp(self._path, _serialise(state))
-        try:
-            os.replace(tmp, self._path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(self._path.parent)
-        st = os.stat(self._path)
+        self._signature = _replace_private(self._path, _serialise(state))
         self._state = state
-        self._signature = (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _kek(self, kek_id: str) -> bytes:
         kek = self._refresh().keks.get(kek_id)
@@ -345,10 +552,10 @@ class LocalKeyring:
         return AESGCM(kek).decrypt(nonce, ct, wrap_associated_data(kek_id, context))
 
     def signing_key(self) -> Ed25519PrivateKey:
-        return Ed25519PrivateKey.from_private_bytes(self._refresh().signing_seed)
+        return Ed25519PrivateKey.from_private_bytes(self._signer.seed)
 
     def log_name(self) -> str:
-        return self._refresh().log_name
+        return self._signer.log_name
 
     def rotate(self) -> str:
         """Add a new KEK and make it current; old KEKs stay until rewrap + retire."""
@@ -357,7 +564,7 @@ class LocalKeyring:
             new_id = f"kek-{max(map(_kek_number, state.keks)) + 1:04d}"
             keks = dict(state.keks)
             keks[new_id] = _Kek(AESGCM.generate_key(bit_length=256), _now())
-            self._save(_State(state.log_name, new_id, keks, state.signing_seed))
+            self._save(_State(new_id, keks, state.log_name))
             return new_id
 
     def retire(self, kek_id: str) -> None:
@@ -369,7 +576,7 @@ class LocalKeyring:
             if kek_id == state.current:
                 raise KeyringError(f"refusing to retire the current KEK {kek_id}")
             keks = {k: v for k, v in state.keks.items() if k != kek_id}
-            self._save(_State(state.log_name, state.current, keks, state.signing_seed))
+            self._save(_State(state.current, keks, state.log_name))
 
 
 def open_keyring(
@@ -378,7 +585,7 @@ def open_keyring(
     create_if_missing: bool,
     log_name: str = DEFAULT_LOG_NAME,
 ) -> LocalKeyring:
-    """Load the keyring; create it only when allowed (development).
+    """Load the keyring (KEK file and signing-key file); create it only when allowed (development).
 
     Production passes create_if_missing=False so a missing or mistyped path
     stops startup instead of silently minting keys nobody has backed up.
@@ -397,5 +604,14 @@ def open_keyring(
         except KeyringError:
             if not target.exists():
                 raise
-            # Another process (e.g. the dev reloader) created it first.
+        # Another process (e.g. the dev reloader) created it first; its
+        # signing-key file follows the KEK file within moments.
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                return LocalKeyring.load(target)
+            except _SigningKeyMissing:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
     return LocalKeyring.load(target)

@@ -169,6 +169,9 @@ def test_shredded_raises_key_destroyed(keyring: LocalKeyring) -> None:
 
 def test_keyring_file_mode_0600(keyring: LocalKeyring, keyring_path: Path) -> None:
     assert stat.S_IMODE(os.stat(keyring_path).st_mode) == 0o600
+    # The log's signing key lives in its own file beside the KEKs, just as private.
+    signing_file = keyring_path.with_name(keyring_path.name + ".signing-key")
+    assert stat.S_IMODE(os.stat(signing_file).st_mode) == 0o600
     assert not [p for p in keyring_path.parent.iterdir() if p.name.endswith(".tmp")]
 
 
@@ -221,7 +224,7 @@ def test_no_plaintext_data_key_is_stored(keyring: LocalKeyring, keyring_path: Pa
     assert PLAINTEXT not in sealed.ciphertext
     data_key = keyring.unwrap_key(sealed.wrapped_key or b"", kek_id=sealed.kek_id, context=ctx())
     assert len(data_key) == 32
-    file_bytes = keyring_path.read_bytes()
+    file_bytes = keyring_path.read_bytes() + keyring_path.with_name(keyring_path.name + ".signing-key").read_bytes()
     for needle in (data_key, base64.b64encode(data_key), data_key.hex().encode()):
         assert needle not in file_bytes
         for field in (sealed.ciphertext, sealed.nonce, sealed.wrapped_key or b""):
