@@ -15,7 +15,7 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     from casework import http
     from casework import logging as casework_logging
     from casework.access import hooks
-    from casework.auth import credentials
+    from casework.auth import credentials, passwords
     from casework.extensions import api, db, limiter, migrate
     from casework.keys import init_keyring
     from casework.problems import to_problem
@@ -24,6 +24,7 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     app.config.update(load_config(env))
     app.config.update(overrides or {})
     casework_logging.configure(app.config["LOG_LEVEL"])
+    passwords.configure(app.config["CASEWORK_PASSWORD_PROFILE"])
     if app.config["CASEWORK_TRUSTED_PROXIES"]:
         proxies = app.config["CASEWORK_TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
@@ -31,11 +32,12 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     _import_models()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
-    limiter.init_app(app)
     init_keyring(app)
 
-    # Order matters: custody context first, so every later refusal is recorded under its request id.
+    # Order matters: custody context first, so every later refusal is recorded under its request id;
+    # then the anonymous limit and the limiter's checks, before authentication refuses anyone.
     hooks.init_app(app)
+    limiter.init_app(app)
     credentials.init_app(app)
     http.init_app(app)
 

@@ -1,8 +1,8 @@
 """Settings per environment, read from CASEWORK_* environment variables at start-up.
 
-Production refuses to start on anything implicit: a missing secret key, database URL or
-keyring, or the benchmark-only switch that turns custody recording off, is an error at
-start-up rather than a silent weakening at run time.
+Production refuses to start on anything implicit: a missing secret key, database URL,
+keyring or shared rate-limit storage, or the benchmark-only switch that turns custody
+recording off, is an error at start-up rather than a silent weakening at run time.
 """
 from __future__ import annotations
 
@@ -36,6 +36,12 @@ def _common(env: Mapping[str, str]) -> dict[str, Any]:
         # Only development and tests may invent a keyring file; production must be given one.
         "CASEWORK_KEYRING_CREATE": False,
         "CASEWORK_LOG_ORIGIN": env.get("CASEWORK_LOG_ORIGIN", "casework.local/custody"),
+        # The signer's memory of what it signed, beside its key (default: <keyring>.signer-state).
+        "CASEWORK_SIGNER_STATE": env.get("CASEWORK_SIGNER_STATE"),
+        "CASEWORK_PASSWORD_PROFILE": env.get("CASEWORK_PASSWORD_PROFILE", "rfc9106-low-memory"),
+        # Witnesses asked to cosign each published checkpoint: a JSON file [{name, vkey, url}].
+        "CASEWORK_WITNESSES": env.get("CASEWORK_WITNESSES"),
+        "CASEWORK_WITNESS_QUORUM": int(env["CASEWORK_WITNESS_QUORUM"]) if env.get("CASEWORK_WITNESS_QUORUM") else None,
         # No implicit OPTIONS responses: every answered request goes through a view and the log.
         "PROVIDE_AUTOMATIC_OPTIONS": False,
         # Request bodies: JSON is small; transcript uploads may be large.
@@ -51,10 +57,13 @@ def _common(env: Mapping[str, str]) -> dict[str, Any]:
         "CASEWORK_TOKEN_MAX_DAYS": 365,
         "CASEWORK_TRUSTED_PROXIES": int(env.get("CASEWORK_TRUSTED_PROXIES", 0)),
         "CASEWORK_HSTS": False,
-        # Login throttling; Redis when configured so that every worker shares the counters.
+        # Throttling; Redis when configured so that every worker shares the counters (production
+        # requires it). Callers without a valid session or token are limited per address, and
+        # logins also per username; refusals are summarised in the custody log.
         "RATELIMIT_STORAGE_URI": env.get("CASEWORK_RATELIMIT_STORAGE", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "CASEWORK_LOGIN_LIMIT": env.get("CASEWORK_LOGIN_LIMIT", "10 per minute"),
+        "CASEWORK_ANONYMOUS_LIMIT": env.get("CASEWORK_ANONYMOUS_LIMIT", "60 per minute"),
         # Benchmark-only switch; production refuses it.
         "CASEWORK_CUSTODY_RECORDING": not _bool(env.get("CASEWORK_BENCH_DISABLE_CUSTODY"), False),
         # OpenAPI (flask-smorest)
@@ -88,7 +97,11 @@ def _development(env: Mapping[str, str], config: dict[str, Any]) -> None:
 
 def _testing(env: Mapping[str, str], config: dict[str, Any]) -> None:
     config["TESTING"] = True
+    # Thousands of accounts are created by the suite; production refuses this profile.
+    config["CASEWORK_PASSWORD_PROFILE"] = env.get("CASEWORK_PASSWORD_PROFILE", "cheapest-for-tests")
     config["SECRET_KEY"] = config["SECRET_KEY"] or "testing-secret"
+    # Every test client calls from 127.0.0.1; throttling tests set their own limit.
+    config["CASEWORK_ANONYMOUS_LIMIT"] = env.get("CASEWORK_ANONYMOUS_LIMIT", "10000 per minute")
     config["CASEWORK_KEYRING_CREATE"] = True
 
 
@@ -104,12 +117,22 @@ def _production(env: Mapping[str, str], config: dict[str, Any]) -> None:
         )
         if not config[key]
     ]
+    if not env.get("CASEWORK_RATELIMIT_STORAGE"):
+        missing.append("CASEWORK_RATELIMIT_STORAGE")
     if missing:
         raise ConfigurationError(f"production requires {', '.join(missing)}")
     if len(config["SECRET_KEY"]) < 32:
         raise ConfigurationError("CASEWORK_SECRET_KEY must be at least 32 characters")
     if not config["CASEWORK_CUSTODY_RECORDING"]:
         raise ConfigurationError("custody recording cannot be disabled in production")
+    if config["CASEWORK_PASSWORD_PROFILE"] != "rfc9106-low-memory":
+        raise ConfigurationError("production hashes passwords with the rfc9106-low-memory argon2id profile")
+    # Per-process counters would multiply every limit by the number of workers (and forget them
+    # on restart): the limits and the throttling summaries need storage all workers share.
+    scheme = config["RATELIMIT_STORAGE_URI"].partition("://")[0]
+    if "memory" in scheme:
+        raise ConfigurationError(
+            "CASEWORK_RATELIMIT_STORAGE must be storage every worker shares (e.g. redis://...), not memory://")
 
 
 def load_config(name: str | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
