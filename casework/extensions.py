@@ -4,8 +4,8 @@ from __future__ import annotations
 import http
 from typing import Any
 
-from flask import Response
-from flask_limiter import Limiter
+from flask import Response, current_app
+from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -47,9 +47,22 @@ class CaseworkApi(Api):
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
 
 
+# ``app.extensions`` key of the app's throttle handler, installed by ``casework.access.hooks``:
+# ``handler(limit, limit_key, reset_time)``, called for every refusal by a rate limit.
+THROTTLE_HANDLER = "casework.throttle_handler"
+
+
+def _on_breach(breached: RequestLimit) -> None:
+    """Every refusal by a Flask-Limiter limit (the login limits) goes to the throttle handler,
+    which summarises 429s in the custody log instead of recording each one."""
+    handler = current_app.extensions.get(THROTTLE_HANDLER)
+    if handler is not None:
+        handler(breached.limit, breached.key, breached.window.reset_time)
+
+
 migrate = Migrate()
 login_manager = LoginManager()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+limiter = Limiter(key_func=get_remote_address, default_limits=[], on_breach=_on_breach)
 api = CaseworkApi()
 
 __all__ = ["api", "db", "limiter", "login_manager", "migrate"]

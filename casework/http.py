@@ -120,13 +120,16 @@ def add_security_headers(response: Response) -> Response:
 
 
 MAX_ID = 2**31 - 1  # object ids are 32-bit INTEGER columns on both databases
-MAX_SEQ = 2**62  # custody sequence numbers are 64-bit
+# Custody sequence numbers and tree sizes are 64-bit columns, but every integer a request names
+# may end up in a custody event, whose canonical JSON (I-JSON) stops at 2**53 - 1: larger ones are
+# 422 (query) or an unknown URL (path), recorded like any refusal, never an unrecordable request.
+MAX_SEQ = 2**53 - 1
 ID_RANGE = validate.Range(min=1, max=MAX_ID)
 
 
 class DatabaseIdConverter(IntegerConverter):
     """``<int:...>`` capped at the id columns' range: a larger id is an unknown URL (404), never a
-    database error. Routes over 64-bit values (custody seq) say ``<int(max=...):...>``."""
+    database error. Routes over custody seqs say ``<int(max=MAX_SEQ):...>``."""
 
     def __init__(self, map, *args, **kwargs) -> None:
         kwargs.setdefault("max", MAX_ID)

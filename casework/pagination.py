@@ -10,6 +10,7 @@ from sqlalchemy import Select
 
 from casework.db import db
 from casework.errors import Invalid
+from casework.http import MAX_SEQ
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
@@ -42,7 +43,7 @@ def decode_cursor(cursor: str) -> int:
         if prefix != "k1":
             raise ValueError
         key = int(value)
-        if key < 0 or key > 2**62:
+        if key < 0 or key > MAX_SEQ:
             raise ValueError
         return key
     except (ValueError, binascii.Error, UnicodeDecodeError):

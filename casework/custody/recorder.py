@@ -29,6 +29,9 @@ class CustodyContext:
     client_request_id: str | None = None  # what the client called this request: details, never the id
     pending: list[custody_log.NewEvent] = field(default_factory=list)
     appended: list[custody_log.Appended] = field(default_factory=list)
+    # Set only by the throttle handler (casework.access.hooks): this refusal is counted in its
+    # window's one ``http.throttled`` event, so an empty 429 is not an unrecorded request.
+    summarised: bool = False
 
     @property
     def empty(self) -> bool:
