@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -55,6 +56,8 @@ def make_app(backend: dict[str, str], keyring_path: str, **overrides: Any) -> Fl
     settings = {
         "SQLALCHEMY_DATABASE_URI": backend["url"],
         "CASEWORK_KEYRING": keyring_path,
+        # The signer remembers what it signed; each database's log is its own history.
+        "CASEWORK_SIGNER_STATE": f"{keyring_path}.{backend['name']}.signer-state",
         "CASEWORK_LOGIN_LIMIT": "10000 per minute",
         "LOG_LEVEL": "WARNING",
     }
@@ -83,17 +86,30 @@ def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
     app: Flask = request.getfixturevalue("app")
     with app.app_context():
         reset_database()
+    # The log starts again from nothing, and so does its signer's memory of what it signed.
+    Path(app.config["CASEWORK_SIGNER_STATE"]).unlink(missing_ok=True)
 
 
 def reset_database() -> None:
+    """Empty every table, past the append-only triggers on the custody tables (as their owner would)."""
+    from casework.custody import append_only
+
     db.session.remove()
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
+            # Triggers (row and TRUNCATE ones alike) do not fire in replica mode; superuser only,
+            # and LOCAL: it ends with this transaction.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
+            # SQLite has no switch: drop the triggers and recreate them, in the same transaction.
+            for statement in append_only.SQLITE_DROP:
+                conn.execute(text(statement))
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
+            for statement in append_only.SQLITE_TRIGGERS:
+                conn.execute(text(statement))
         conn.execute(text("INSERT INTO custody_head (id, tree_size, frontier) VALUES (1, 0, :empty)"), {"empty": b""})
 
 

@@ -1,11 +1,14 @@
 """Assertions about custody events, read straight from the database."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from casework.custody import append_only
 from casework.custody.models import CustodyEvent
 from casework.db import db
 
@@ -30,3 +33,33 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
     body = response.get_json()
     assert body["status"] == status and body["title"] and body["type"] and "detail" in body
     return body
+
+
+def publish(app: Flask) -> str:
+    """Publish a checkpoint as the operator's cadence would (``flask custody publish``)."""
+    result = app.test_cli_runner().invoke(args=["custody", "publish"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@contextmanager
+def database_owner_writes(app: Flask) -> Iterator[None]:
+    """Act as a hostile owner of the database: the append-only triggers are off inside the block.
+
+    Whoever owns the tables can disable their triggers (PostgreSQL) or drop them (SQLite), then
+    rewrite the log; the tamper tests play that attacker to show the verifier still catches it.
+    The triggers are back on when the block ends. Close sessions that touched the custody tables
+    before leaving the block (PostgreSQL's ALTER TABLE waits for their locks).
+    """
+    def run(statements: dict[str, list[str]]) -> None:
+        with app.app_context():
+            db.session.remove()
+            with db.engine.begin() as conn:
+                for statement in statements[conn.dialect.name]:
+                    conn.execute(text(statement))
+
+    run({"postgresql": append_only.POSTGRES_DISABLE, "sqlite": append_only.SQLITE_DROP})
+    try:
+        yield
+    finally:
+        run({"postgresql": append_only.POSTGRES_ENABLE, "sqlite": append_only.SQLITE_TRIGGERS})

@@ -1,4 +1,7 @@
-"""Rows edited, deleted, inserted or reordered in the database are named by the offline verifier."""
+"""Rows edited, deleted, inserted or reordered in the database are named by the offline verifier.
+
+The attacker here owns the database: the append-only triggers are switched off for the rewrite
+(``database_owner_writes``); tests/test_append_only.py shows that nobody less can rewrite."""
 from __future__ import annotations
 
 import subprocess
@@ -13,6 +16,7 @@ from casework.custody.canonical import canonical_json
 from casework.custody.verify import verify_export
 from casework.db import db
 from tests.conftest import World
+from tests.helpers import database_owner_writes, publish
 
 
 def export(app, directory: Path) -> Path:
@@ -31,6 +35,7 @@ def signed(app, world: World, tmp_path) -> Path:
     """A log of a few dozen events with a signed checkpoint over all of them, then more events."""
     for _ in range(10):
         world.people["legal"].get(f"/api/v1/interviews/{world.interview_id}")
+    publish(app)  # the operator's cadence; exports sign nothing
     directory = export(app, tmp_path / "before")
     assert verify(directory).ok
     return directory
@@ -45,7 +50,8 @@ def sql(app, statement: str, **params) -> None:
 def test_untouched_log_verifies_by_cli_and_module(app, signed, tmp_path):
     directory = export(app, tmp_path / "again")
     report = verify(directory)
-    assert report.ok and report.first_bad_seq is None and report.verified_size == report.entries
+    # Everything but the export's own event (recorded after the checkpoint) is covered.
+    assert report.ok and report.first_bad_seq is None and report.verified_size == report.entries - 2
     args = [str(directory / "log.jsonl"), "--checkpoint", str(directory / "checkpoint.txt"),
             "--vkey", str(directory / "log.vkey")]
     cli = subprocess.run([sys.executable, "-m", "casework.custody.verify", *args], capture_output=True, text=True)
@@ -55,13 +61,14 @@ def test_untouched_log_verifies_by_cli_and_module(app, signed, tmp_path):
 
 
 def test_altered_row_is_named(app, signed, tmp_path):
-    sql(app, "UPDATE custody_events SET actor_username = 'someone-else' WHERE seq = 7")
+    with database_owner_writes(app):
+        sql(app, "UPDATE custody_events SET actor_username = 'someone-else' WHERE seq = 7")
     report = verify(export(app, tmp_path / "after"))
     assert not report.ok and report.problem == "altered" and report.first_bad_seq == 7
 
 
 def test_altered_row_with_recomputed_leaf_hash_is_still_named(app, signed, tmp_path):
-    with app.app_context():
+    with database_owner_writes(app), app.app_context():
         from casework.custody.models import CustodyEvent
 
         event = db.session.get(CustodyEvent, 7)
@@ -73,23 +80,26 @@ def test_altered_row_with_recomputed_leaf_hash_is_still_named(app, signed, tmp_p
 
 
 def test_deleted_row_is_named(app, signed, tmp_path):
-    sql(app, "DELETE FROM custody_events WHERE seq = 5")
+    with database_owner_writes(app):
+        sql(app, "DELETE FROM custody_events WHERE seq = 5")
     report = verify(export(app, tmp_path / "after"))
     assert not report.ok and report.problem == "deleted" and report.first_bad_seq == 5
 
 
 def test_reordered_rows_are_named(app, signed, tmp_path):
-    sql(app, "UPDATE custody_events SET seq = -1 WHERE seq = 4")
-    sql(app, "UPDATE custody_events SET seq = 4 WHERE seq = 5")
-    sql(app, "UPDATE custody_events SET seq = 5 WHERE seq = -1")
+    with database_owner_writes(app):
+        sql(app, "UPDATE custody_events SET seq = -1 WHERE seq = 4")
+        sql(app, "UPDATE custody_events SET seq = 4 WHERE seq = 5")
+        sql(app, "UPDATE custody_events SET seq = 5 WHERE seq = -1")
     report = verify(export(app, tmp_path / "after"))
     assert not report.ok and report.first_bad_seq == 4
 
 
 def test_inserted_row_is_named(app, signed, tmp_path):
     """Shift later rows up by one and forge an event (with a correct leaf hash of its own) at seq 6."""
-    sql(app, "UPDATE custody_events SET seq = seq + 1000000 WHERE seq >= 6")
-    sql(app, "UPDATE custody_events SET seq = seq - 999999 WHERE seq >= 1000000")
+    with database_owner_writes(app):
+        sql(app, "UPDATE custody_events SET seq = seq + 1000000 WHERE seq >= 6")
+        sql(app, "UPDATE custody_events SET seq = seq - 999999 WHERE seq >= 1000000")
     with app.app_context():
         from casework.custody.models import CustodyEvent
 
@@ -97,7 +107,7 @@ def test_inserted_row_is_named(app, signed, tmp_path):
         forged = CustodyEvent(**{c.key: getattr(template, c.key) for c in CustodyEvent.__table__.columns})
         forged.seq, forged.actor_username = 6, "forger"
         forged.leaf_hash = merkle.leaf_hash(canonical_json(forged.entry()))
-        db.session.add(forged)
+        db.session.add(forged)  # an INSERT: the triggers do not stop it, the verifier does
         db.session.commit()
     report = verify(export(app, tmp_path / "after"))
     assert not report.ok and report.first_bad_seq == 6
@@ -105,7 +115,7 @@ def test_inserted_row_is_named(app, signed, tmp_path):
 
 def test_rewritten_history_fails_against_the_signed_checkpoint(app, signed, tmp_path):
     """An attacker who rewrites a row, the tree and the head cannot reproduce the signed root."""
-    with app.app_context():
+    with database_owner_writes(app), app.app_context():
         from casework.custody.models import CustodyEvent
 
         event = db.session.get(CustodyEvent, 3)
