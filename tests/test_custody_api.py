@@ -7,7 +7,7 @@ from sqlalchemy import text
 from casework.custody import merkle, note
 from casework.db import db
 from tests.conftest import World, ok
-from tests.helpers import all_events, assert_problem, events_of
+from tests.helpers import all_events, assert_problem, database_owner_writes, events_of, publish
 
 CUSTODY_PATHS = [
     "/api/v1/custody/events", "/api/v1/custody/events/0", "/api/v1/custody/checkpoint",
@@ -24,7 +24,8 @@ def test_only_auditors_read_the_log(app, world: World, role):
         assert events_of(app, response)[0]["outcome"] == "denied"
 
 
-def _checkpoint(auditor):
+def _checkpoint(app, auditor):
+    publish(app)
     vkey = auditor.get("/api/v1/custody/public-key").get_data(as_text=True).strip()
     signed = auditor.get("/api/v1/custody/checkpoint")
     assert signed.mimetype == "text/plain"
@@ -34,9 +35,9 @@ def _checkpoint(auditor):
 
 def test_checkpoint_and_proofs_verify(app, world: World):
     auditor = world.people["auditor"]
-    first, _ = _checkpoint(auditor)
+    first, _ = _checkpoint(app, auditor)
     world.people["legal"].get(f"/api/v1/interviews/{world.interview_id}")
-    second, _ = _checkpoint(auditor)
+    second, _ = _checkpoint(app, auditor)
     assert second.size > first.size
     leaves = [bytes.fromhex(e["leaf_hash"]) for e in _all_pages(auditor)]
     frontier = merkle.CompactRange()
@@ -51,6 +52,8 @@ def test_checkpoint_and_proofs_verify(app, world: World):
     assert merkle.verify_consistency(first.size, second.size, first.root, second.root,
                                      [bytes.fromhex(h) for h in consistency["proof"]])
     assert_problem(auditor.get(f"/api/v1/custody/proofs/inclusion?seq=0&tree_size={10**9}"), 422)
+    # Only what a published checkpoint covers is proven.
+    assert_problem(auditor.get(f"/api/v1/custody/proofs/inclusion?seq=0&tree_size={second.size + 1}"), 422)
     assert_problem(auditor.get("/api/v1/custody/proofs/consistency?first=5&second=2"), 422)
 
 
@@ -107,18 +110,21 @@ def test_reading_the_log_is_itself_logged(app, world: World):
 
 def test_never_signs_a_checkpoint_inconsistent_with_an_earlier_one(app, world: World):
     auditor = world.people["auditor"]
-    _checkpoint(auditor)
+    _checkpoint(app, auditor)
     world.people["legal"].get(f"/api/v1/cases/{world.case_id}")
-    with app.app_context():
+    with app.app_context(), database_owner_writes(app):
         # Rewrite the stored subtree over the first 8 leaves, as an attacker rewriting history would.
         db.session.execute(text("UPDATE custody_nodes SET hash = :h WHERE level = 3 AND idx = 0"), {"h": b"\x00" * 32})
         db.session.commit()
-    response = auditor.get("/api/v1/custody/checkpoint")
-    body = assert_problem(response, 500)
-    assert body["type"].endswith("custody-log-corrupted")
+    result = app.test_cli_runner().invoke(args=["custody", "publish"])
+    assert result.exit_code == 2 and "REFUSED" in result.output, result.output
     with app.app_context():
         signed_sizes = db.session.execute(text("SELECT tree_size FROM custody_checkpoints")).scalars().all()
     assert len(signed_sizes) == 1
+    # The checkpoint served is still the one published before the rewrite.
+    served = note.parse_checkpoint(note.open_note(auditor.get("/api/v1/custody/checkpoint").get_data(as_text=True),
+                                                  auditor.get("/api/v1/custody/public-key").get_data(as_text=True)))
+    assert served.size == signed_sizes[0]
 
 
 def test_fail_closed_when_the_log_cannot_record(app, world: World, is_postgres):

@@ -11,7 +11,7 @@ from flask import Flask
 
 from casework.access.hooks import EXEMPT_ENDPOINTS
 from tests.conftest import PASSWORD, World, make_app, ok
-from tests.helpers import events_of
+from tests.helpers import events_of, publish
 
 # (endpoint, method) -> (role, path, json body, expected status)
 ROUTES = {
@@ -104,6 +104,7 @@ def test_route_records_its_own_event(app, world: World, route):
            "interview": world.interview_id, "user": world.people["interviewer2"].id, "token": token_id}
     uploaded = world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "v1"})
     assert uploaded.status_code == 201
+    publish(app)
     caller = world.people[role] if role else None
     client = caller.client if caller else app.test_client()
     headers = {"Authorization": f"Bearer {caller.token}"} if caller else {}
@@ -205,6 +206,7 @@ def test_allowed_and_refused_attempts_name_the_same_resource(app, world: World, 
     ids = {"case": world.case_id, "incident": world.incident_id, "witness": world.witness_id,
            "interview": world.interview_id, "user": world.people["interviewer2"].id, "token": token_id}
     ok(world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "v1"}), 201)
+    publish(app)
     url = _fill(path, ids)
     if endpoint == "auth.list_tokens":
         url += f"?user_id={world.people['interviewer'].id}"
@@ -229,6 +231,7 @@ def test_anonymous_attempts_name_the_route_resource(app, world: World, route):
     ids = {"case": world.case_id, "incident": world.incident_id, "witness": world.witness_id,
            "interview": world.interview_id, "user": world.people["interviewer2"].id, "token": 1}
     url = _fill(path, ids)
+    publish(app)
     allowed = events_of(app, world.people[role].client.open(
         url, method=method, json=_fill(body, ids) if body else None,
         headers={"Authorization": f"Bearer {world.people[role].token}"}))[0]

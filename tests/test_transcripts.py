@@ -13,7 +13,7 @@ from casework.db import db
 from casework.transcripts import receipts
 from casework.transcripts.models import TranscriptVersion
 from tests.conftest import World, ok
-from tests.helpers import assert_problem, events_of
+from tests.helpers import assert_problem, events_of, publish
 
 STATEMENT = "I saw them line up the prisoners by the quarry wall at dawn.\nНас було семеро.\n"
 
@@ -46,6 +46,7 @@ def test_upload_answers_a_receipt_verifiable_with_the_public_key_alone(app, worl
     event = ok(auditor.get(f"/api/v1/custody/events/{receipt['custody_seq']}"))
     assert event["leaf_hash"] == receipt["leaf_hash"] and event["action"] == "transcript.create"
     assert event["details"]["sha256"] == receipt["sha256"] and STATEMENT[:20] not in str(event)
+    publish(app)
     checkpoint = note.parse_checkpoint(note.open_note(
         auditor.get("/api/v1/custody/checkpoint").get_data(as_text=True),
         auditor.get("/api/v1/custody/public-key").get_data(as_text=True).strip()))

@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from casework.access.door import authorize
 from casework.access.targets import Target
-from casework.custody import checkpoints, log
-from casework.custody.models import CustodyEvent
+from casework.custody import checkpoints, log, merkle
+from casework.custody.models import CustodyEvent, CustodyNode
 from casework.db import db
 from casework.errors import Invalid, LogCorrupted, NotFound
-from casework.keys import keyring
+from casework.keys import signer
 from casework.pagination import Page, keyset_page
 
 logger = logging.getLogger(__name__)
@@ -47,16 +47,32 @@ def get_event(seq: int) -> CustodyEvent:
 
 def public_key() -> str:
     authorize("custody.key.read", LOG)
-    return checkpoints.vkey(keyring()) + "\n"
+    return signer().vkey() + "\n"
 
 
 def checkpoint() -> str:
-    authorize("custody.checkpoint.read", LOG)
-    try:
-        return checkpoints.sign_checkpoint(keyring())
-    except LogCorrupted as exc:
-        logger.critical("custody log corrupted: %s", exc)
-        raise LogCorrupted("The custody log failed its consistency check; no checkpoint was signed.") from None
+    """The latest published checkpoint with its witnesses' cosignatures (nothing is signed here)."""
+    access = authorize("custody.checkpoint.read", LOG)
+    published = checkpoints.latest()
+    if published is None:
+        raise NotFound("No checkpoint has been published yet (flask custody publish).", problem="no-checkpoint")
+    access.note(tree_size=published.tree_size)
+    return checkpoints.cosigned(published)
+
+
+def _signed_root_check(tree_size: int, root: bytes) -> None:
+    """Serve nothing the signed history does not back: the root must be consistent with the
+    latest published checkpoint, whose own root the signer proved consistent with its state."""
+    published = checkpoints.latest()
+    if published is None or tree_size > published.tree_size:
+        raise Invalid(f"Proofs are served up to the latest published checkpoint "
+                      f"({published.tree_size if published else 0} entries).",
+                      errors={"query": {"tree_size": ["Beyond the latest published checkpoint."]}})
+    proof = log.consistency_proof(tree_size, published.tree_size) if tree_size else []
+    if tree_size and not merkle.verify_consistency(tree_size, published.tree_size, root, published.root_hash, proof):
+        logger.critical("stored tree of size %d is not consistent with published checkpoint %d",
+                        tree_size, published.tree_size)
+        raise LogCorrupted("The custody log failed its consistency check; no proof was served.")
 
 
 @dataclass(frozen=True)
@@ -83,9 +99,13 @@ def inclusion(seq: int, tree_size: int) -> InclusionProof:
     if not 0 <= seq < tree_size <= size:
         raise Invalid(f"Need 0 <= seq < tree_size <= {size}.",
                       errors={"query": {"tree_size": [f"The log has {size} entries."]}})
-    event = db.session.get(CustodyEvent, seq)
-    return InclusionProof(seq, tree_size, event.leaf_hash if event else None, log.root_hash(tree_size),
-                          log.inclusion_proof(seq, tree_size))
+    leaf = db.session.scalar(select(CustodyNode.hash).where(CustodyNode.level == 0, CustodyNode.index == seq))
+    root, proof = log.root_hash(tree_size), log.inclusion_proof(seq, tree_size)
+    _signed_root_check(tree_size, root)
+    if leaf is None or not merkle.verify_inclusion(leaf, seq, tree_size, proof, root):
+        logger.critical("inclusion proof for %d in %d does not verify", seq, tree_size)
+        raise LogCorrupted("The custody log failed its consistency check; no proof was served.")
+    return InclusionProof(seq, tree_size, leaf, root, proof)
 
 
 def consistency(first: int, second: int) -> ConsistencyProof:
@@ -94,5 +114,10 @@ def consistency(first: int, second: int) -> ConsistencyProof:
     if not 1 <= first <= second <= size:
         raise Invalid(f"Need 1 <= first <= second <= {size}.",
                       errors={"query": {"second": [f"The log has {size} entries."]}})
-    return ConsistencyProof(first, second, log.root_hash(first), log.root_hash(second),
-                            log.consistency_proof(first, second))
+    first_root, second_root = log.root_hash(first), log.root_hash(second)
+    proof = log.consistency_proof(first, second)
+    _signed_root_check(second, second_root)
+    if not merkle.verify_consistency(first, second, first_root, second_root, proof):
+        logger.critical("consistency proof %d -> %d does not verify", first, second)
+        raise LogCorrupted("The custody log failed its consistency check; no proof was served.")
+    return ConsistencyProof(first, second, first_root, second_root, proof)

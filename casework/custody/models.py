@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casework.db import Model, utcnow
@@ -89,7 +89,8 @@ class CustodyHead(Model):
 
 
 class CustodyCheckpoint(Model):
-    """Every checkpoint the log has signed, so a new one is checked against the last."""
+    """Every checkpoint the log has published (signed). The signer's own state, outside the
+    database, is what a new one is proven consistent with; these rows are what is served."""
 
     __tablename__ = "custody_checkpoints"
 
@@ -98,3 +99,16 @@ class CustodyCheckpoint(Model):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustodyCosignature(Model):
+    """A witness's cosignature (C2SP tlog-cosignature line) on a published checkpoint."""
+
+    __tablename__ = "custody_cosignatures"
+    __table_args__ = (UniqueConstraint("tree_size", "witness", name="uq_custody_cosignatures_size_witness"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInt, index=True)
+    witness: Mapped[str] = mapped_column(String(255))
+    line: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from casework.custody.canonical import canonical_json
+from casework.custody.cosignature import QuorumError, verify_quorum
 from casework.custody.merkle import EMPTY_ROOT, CompactRange
 from casework.custody.note import Checkpoint, NoteError, open_note, parse_checkpoint, parse_vkey
 
@@ -76,15 +77,23 @@ class _Failed(Exception):
         self.first_bad_seq, self.bad_range = first_bad_seq, bad_range
 
 
-def load_checkpoints(checkpoints: Sequence[str], vkey: str) -> list[Checkpoint]:
+def load_checkpoints(checkpoints: Sequence[str], vkey: str, witnesses: Sequence[str] = (),
+                     quorum: int = 0) -> list[Checkpoint]:
     """Open and parse every checkpoint, sorted by size; raise _Failed on any bad one.
 
-    Two valid signatures on different roots for one size mean the log was forked.
+    With witness vkeys, each checkpoint must also carry valid cosignatures (C2SP
+    tlog-cosignature) from at least ``quorum`` of them. Two valid signatures on different
+    roots for one size mean the log was forked.
     """
     parsed: dict[int, Checkpoint] = {}
     for number, text in enumerate(checkpoints, 1):
         try:
             cp = parse_checkpoint(open_note(text, vkey))
+            if quorum:
+                verify_quorum(text, witnesses, quorum, log_vkey=vkey)
+        except QuorumError as exc:
+            raise _Failed("checkpoint", f"checkpoint #{number} (size {cp.size}) lacks a witness quorum: "
+                                        f"{len(exc.valid)} of {quorum} valid cosignatures") from exc
         except NoteError as exc:
             raise _Failed("checkpoint", f"checkpoint #{number} rejected: {exc}") from exc
         first = next(iter(parsed.values()), None)
@@ -99,7 +108,8 @@ def load_checkpoints(checkpoints: Sequence[str], vkey: str) -> list[Checkpoint]:
     return [parsed[size] for size in sorted(parsed)]
 
 
-def verify_export(lines: Iterable[bytes], checkpoints: Sequence[str], vkey: str) -> VerifyReport:
+def verify_export(lines: Iterable[bytes], checkpoints: Sequence[str], vkey: str, *,
+                  witnesses: Sequence[str] = (), quorum: int = 0) -> VerifyReport:
     """Verify an export stream against signed checkpoints; stops at the first problem.
 
     ``lines`` may be any iterable of JSON Lines (e.g. a file opened in binary mode); it is
@@ -111,7 +121,7 @@ def verify_export(lines: Iterable[bytes], checkpoints: Sequence[str], vkey: str)
         raise ValueError("at least one signed checkpoint is needed to verify an export")
     state = _Stream()
     try:
-        cps = load_checkpoints(checkpoints, vkey)
+        cps = load_checkpoints(checkpoints, vkey, witnesses, quorum)
         state.origin = cps[0].origin
         state.sizes = tuple(cp.size for cp in cps)
         state.run(iter(lines), cps)
@@ -300,6 +310,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="signed checkpoint note; repeat for several")
     parser.add_argument("--vkey", required=True, metavar="VKEY",
                         help="the log's verifier key, or a file containing it")
+    parser.add_argument("--witness", action="append", default=[], metavar="VKEY",
+                        help="a witness's cosigner vkey (or a file of them, one per line); repeat for several")
+    parser.add_argument("--quorum", type=int, default=None, metavar="N",
+                        help="cosignatures each checkpoint needs (default: every witness given)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
@@ -309,6 +323,13 @@ def _read_vkey(value: str) -> str:
         with open(value, encoding="utf-8") as f:
             return f.read().strip()
     return value.strip()
+
+
+def _read_vkeys(value: str) -> list[str]:
+    if os.path.isfile(value):
+        with open(value, encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    return [value.strip()]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -324,11 +345,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in args.checkpoint:
             with open(path, "rb") as f:  # undecodable bytes reach open_note, which rejects them
                 checkpoints.append(f.read().decode("utf-8", "surrogateescape"))
+        witnesses = [key for value in args.witness for key in _read_vkeys(value)]
+        quorum = len(witnesses) if args.quorum is None else args.quorum
+        if quorum > len(witnesses) or quorum < 0:
+            print(f"error: a quorum of {quorum} needs at least that many --witness keys", file=sys.stderr)
+            return EXIT_USAGE
         if args.export == "-":
-            report = verify_export(sys.stdin.buffer, checkpoints, vkey)
+            report = verify_export(sys.stdin.buffer, checkpoints, vkey, witnesses=witnesses, quorum=quorum)
         else:
             with open(args.export, "rb") as export:
-                report = verify_export(export, checkpoints, vkey)
+                report = verify_export(export, checkpoints, vkey, witnesses=witnesses, quorum=quorum)
     except (OSError, NoteError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

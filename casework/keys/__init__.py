@@ -7,27 +7,46 @@ them to its place with ``*_context()``, so rotation and status see every encrypt
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
 
 from casework.crypto.envelope import DecryptionError, KeyDestroyedError, Sealed, open_sealed, seal
-from casework.crypto.keyring import KeyringProvider, open_keyring
+from casework.crypto.keyring import KeyringError, KeyringProvider, open_keyring
+from casework.custody.signer import LogSigner, default_state_path
 from casework.errors import Gone, IntegrityFailure
 
 log = logging.getLogger(__name__)
 
 
+def _open(location: str | None, app: Flask) -> KeyringProvider:
+    """A ``pkcs11:`` URI opens the HSM keyring (PIN from $CASEWORK_PKCS11_PIN); else a keyring file."""
+    if location and location.startswith("pkcs11:"):
+        from casework.crypto.pkcs11_keyring import Pkcs11Keyring
+
+        return Pkcs11Keyring.from_uri(location, pin_env="CASEWORK_PKCS11_PIN")
+    return open_keyring(location, create_if_missing=app.config["CASEWORK_KEYRING_CREATE"],
+                        log_name=app.config["CASEWORK_LOG_ORIGIN"])
+
+
 def init_keyring(app: Flask) -> None:
-    app.extensions["casework.keyring"] = open_keyring(
-        app.config["CASEWORK_KEYRING"],
-        create_if_missing=app.config["CASEWORK_KEYRING_CREATE"],
-        log_name=app.config["CASEWORK_LOG_ORIGIN"],
-    )
+    location = app.config["CASEWORK_KEYRING"]
+    provider = _open(location, app)
+    app.extensions["casework.keyring"] = provider
+    state = app.config.get("CASEWORK_SIGNER_STATE") or default_state_path(location)
+    if state is None:
+        raise KeyringError("a PKCS#11 keyring needs CASEWORK_SIGNER_STATE: the signer's state file beside the token")
+    app.extensions["casework.signer"] = LogSigner(provider, Path(state))
 
 
 def keyring() -> KeyringProvider:
     return current_app.extensions["casework.keyring"]
+
+
+def signer() -> LogSigner:
+    """The log's signer: its key and its own memory of what it signed."""
+    return current_app.extensions["casework.signer"]
 
 
 def sealed_of(row: Any, prefix: str) -> Sealed:

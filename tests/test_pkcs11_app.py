@@ -1,0 +1,84 @@
+"""The whole app on a PKCS#11 keyring (SoftHSM2): statements sealed and checkpoints signed in the token.
+
+Runs in a subprocess of its own, because SoftHSM2 fixes its token list when a process first
+initialises PKCS#11 (the unit tests in tests/unit/test_pkcs11_keyring.py use other tokens).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.unit.test_pkcs11_keyring import PIN, SO_PIN, _install_softhsm
+
+REPO = Path(__file__).resolve().parents[1]
+
+SCRIPT = r'''
+import json, sys
+from flask_migrate import upgrade
+from casework import create_app
+from casework.crypto.pkcs11_keyring import Pkcs11Keyring
+from casework.custody import note
+from casework.db import db
+from tests.conftest import make_caller
+
+module, db_url, state = sys.argv[1:4]
+Pkcs11Keyring.initialise(module, "casework-app", "1234", log_name="casework.test/hsm-log")
+app = create_app("testing", {
+    "SQLALCHEMY_DATABASE_URI": db_url,
+    "CASEWORK_KEYRING": f"pkcs11:token=casework-app;module={module}",
+    "CASEWORK_SIGNER_STATE": state,
+    "LOG_LEVEL": "WARNING",
+})
+with app.app_context():
+    upgrade()
+admin, interviewer = make_caller(app, "admin", "admin"), make_caller(app, "ivan", "interviewer")
+legal, auditor = make_caller(app, "lawyer", "legal"), make_caller(app, "audra", "auditor")
+case = admin.post("/api/v1/cases", {"title": "HSM case"}).get_json()["id"]
+for person in (interviewer, legal):
+    assert admin.put(f"/api/v1/cases/{case}/members/{person.id}").status_code == 200
+witness = interviewer.post(f"/api/v1/cases/{case}/witnesses",
+                           {"witness_type": "victim", "risk_level": "high",
+                            "identity": {"full_name": "Oksana Hrytsenko"}}).get_json()["id"]
+interview = interviewer.post(f"/api/v1/cases/{case}/interviews", {
+    "witness_id": witness, "conducted_at": "2026-03-10T10:00:00Z", "language": "uk"}).get_json()["id"]
+receipt = interviewer.post(f"/api/v1/interviews/{interview}/transcripts", {"text": "They took them to the quarry."})
+assert receipt.status_code == 201, receipt.get_data(as_text=True)
+read = legal.get(f"/api/v1/interviews/{interview}/transcripts/1").get_json()
+identity = legal.get(f"/api/v1/witnesses/{witness}?include=identity").get_json()["identity"]
+published = app.test_cli_runner().invoke(args=["custody", "publish"])
+assert published.exit_code == 0, published.output
+served = auditor.get("/api/v1/custody/checkpoint").get_data(as_text=True)
+vkey = auditor.get("/api/v1/custody/public-key").get_data(as_text=True).strip()
+checkpoint = note.parse_checkpoint(note.open_note(served, vkey))
+print(json.dumps({"text": read["text"], "name": identity["full_name"], "origin": checkpoint.origin,
+                  "size": checkpoint.size, "receipt_log": receipt.get_json()["log_origin"]}))
+'''
+
+
+def test_the_app_seals_and_signs_inside_the_token(tmp_path: Path):
+    module = _install_softhsm()
+    tokens = tmp_path / "tokens"
+    tokens.mkdir(mode=0o700)
+    conf = tmp_path / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
+    env.update(SOFTHSM2_CONF=str(conf), CASEWORK_PKCS11_PIN=PIN, PYTHONPATH=str(REPO))
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "casework-app", "--pin", PIN,
+                    "--so-pin", SO_PIN], check=True, capture_output=True, env=env, timeout=60)
+    database = tmp_path / "casework.sqlite3"
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, module, f"sqlite:///{database}", str(tmp_path / "signer.state")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    # Ten events: the case, two memberships, witness, interview, upload, read, witness and identity
+    # reads, and the publication itself, which the signed head includes.
+    assert outcome == {"text": "They took them to the quarry.", "name": "Oksana Hrytsenko",
+                       "origin": "casework.test/hsm-log", "size": 10, "receipt_log": "casework.test/hsm-log"}
+    # No keyring file was made: the keys live only in the token, and nothing readable leaks to disk.
+    assert not list(tmp_path.glob("*keyring*"))
+    for path in tmp_path.glob("casework.sqlite3*"):  # the database, its WAL and shared memory
+        assert b"Oksana" not in path.read_bytes() and b"quarry" not in path.read_bytes(), path
