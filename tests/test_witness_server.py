@@ -6,18 +6,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import signal
-import socket
 import stat
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -31,11 +25,7 @@ from casework.custody.witness_client import (
     add_checkpoint_body,
     request_cosignature,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-TIMEOUT = 10.0
-
+from tests.witnesses import TIMEOUT, WitnessProcess, free_port, run_cli, running_witnesses
 
 # --- a small log --------------------------------------------------------------------------
 
@@ -88,87 +78,11 @@ class TinyLog:
 # --- real witness processes ---------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "casework.witness", *args], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60, env=_env(), check=False)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(extra)
-    return env
-
-
-class WitnessProcess:
-    def __init__(self, state_dir: Path, name: str) -> None:
-        self.state_dir = state_dir
-        self.name = name
-        self.vkey = run_cli("init", str(state_dir), "--name", name).stdout.strip()
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = ""
-        self.log_path = state_dir.parent / f"{state_dir.name}.gunicorn.log"
-
-    def start(self) -> None:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "casework.witness.wsgi:app"],
-                cwd=ROOT, env=_env(CASEWORK_WITNESS_DIR=str(self.state_dir)), stdout=log, stderr=log,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"witness exited: {self.log_path.read_text()[-3000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"witness did not listen: {self.log_path.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: master and workers only
-                self.proc.wait(timeout=5)
-        self.proc = None
-
-    def add_log(self, log: TinyLog) -> None:
-        run_cli("add-log", str(self.state_dir), "--origin", log.origin, "--vkey", log.vkey)
-
-    def cosign(self, old: int, proof: list[bytes], checkpoint: str) -> list[str]:
-        return request_cosignature(self.url, old, proof, checkpoint, TIMEOUT)
-
-
 @pytest.fixture(scope="module")
 def witnesses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[WitnessProcess]]:
-    base = tmp_path_factory.mktemp("witnesses")
-    procs = [WitnessProcess(base / f"w{i}", f"witness{i}.example.org/w1") for i in (1, 2)]
-    try:
-        for proc in procs:
-            proc.start()
+    with running_witnesses(tmp_path_factory.mktemp("witnesses"),
+                           [f"witness{i}.example.org/w1" for i in (1, 2)]) as procs:
         yield procs
-    finally:
-        for proc in procs:
-            proc.stop()
 
 
 _counter = iter(range(10**6))
@@ -179,7 +93,7 @@ def log(witnesses: list[WitnessProcess]) -> TinyLog:
     """A fresh log (own origin and key), witnessed by both witnesses."""
     tiny = TinyLog(f"casework.example.org/custody/test-{next(_counter)}")
     for w in witnesses:
-        w.add_log(tiny)
+        w.add_log(tiny.origin, tiny.vkey)
     return tiny
 
 
@@ -347,7 +261,7 @@ def test_unknown_keys_and_origins(witnesses: list[WitnessProcess], log: TinyLog)
     rotated = TinyLog(log.origin)
     rotated.nodes, rotated.tree = log.nodes, log.tree
     assert refused(w, 4, [], rotated.checkpoint(4)) == 403
-    w.add_log(rotated)
+    w.add_log(rotated.origin, rotated.vkey)
     w.cosign(4, [], rotated.checkpoint(4))
 
 

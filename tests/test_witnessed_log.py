@@ -22,7 +22,7 @@ from casework.db import db
 from casework.keys import signer
 from tests.conftest import make_app, make_caller, reset_database
 from tests.helpers import database_owner_writes
-from tests.test_witness_server import WitnessProcess, run_cli
+from tests.witnesses import WitnessProcess, running_witnesses
 
 LOG_ORIGIN = "casework.local/custody"
 
@@ -49,14 +49,8 @@ def _wipe_log(app: Flask) -> None:
 
 @pytest.fixture
 def witnesses(tmp_path: Path) -> Iterator[list[WitnessProcess]]:
-    procs = [WitnessProcess(tmp_path / f"w{i}", f"witness{i}.partner.example/w") for i in (1, 2)]
-    try:
-        for proc in procs:
-            proc.start()
+    with running_witnesses(tmp_path, [f"witness{i}.partner.example/w" for i in (1, 2)]) as procs:
         yield procs
-    finally:
-        for proc in procs:
-            proc.stop()
 
 
 @pytest.fixture
@@ -71,7 +65,7 @@ def log_app(backend, keyring_path, tmp_path: Path, witnesses: list[WitnessProces
         reset_database()
         vkey = signer().vkey()
     for w in witnesses:
-        run_cli("add-log", str(w.state_dir), "--origin", LOG_ORIGIN, "--vkey", vkey)
+        w.add_log(LOG_ORIGIN, vkey)
     yield app
     with app.app_context():
         reset_database()
