@@ -126,31 +126,87 @@ def test_unauthenticated_requests_are_refused_and_recorded(app, people):
     assert event["outcome"] == "denied" and event["actor_id"] is None
 
 
-def test_login_is_throttled(backend, keyring_path):
+def _throttling_app(backend, keyring_path, **overrides):
+    throttled = make_app(backend, keyring_path, **overrides)
+    with throttled.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    return throttled
+
+
+def _forget_throttling(throttled):
     from casework.extensions import limiter
+    from tests.conftest import reset_database
 
-    throttled = make_app(backend, keyring_path, CASEWORK_LOGIN_LIMIT="3 per minute")
+    limiter.reset()
+    with throttled.app_context():
+        reset_database()
+
+
+def from_address(client, address, username, password=PASSWORD):
+    return client.post("/api/v1/auth/login", json={"username": username, "password": password},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def test_failed_logins_are_throttled_per_username_and_address(backend, keyring_path):
+    throttled = _throttling_app(backend, keyring_path, CASEWORK_LOGIN_FAILURE_LIMIT="3 per minute")
     try:
-        with throttled.app_context():
-            from flask_migrate import upgrade
-
-            upgrade()
         caller = make_caller(throttled, "throttled", "legal")
         client = throttled.test_client()
-        answers = [login(client, caller.username, "wrong password!") for _ in range(4)]
+        answers = [from_address(client, "203.0.113.1", caller.username, "wrong password!") for _ in range(4)]
         assert [a.status_code for a in answers] == [401, 401, 401, 429]
         # The first refusal of the window is recorded; later ones are summarised, not logged one by one.
         (first,) = events_of(throttled, answers[3])
         assert (first["action"], first["outcome"]) == ("http.throttled", "denied")
-        body = assert_problem(login(client, caller.username), 429)
+        # From that address, even the right password waits for the window to pass...
+        body = assert_problem(from_address(client, "203.0.113.1", caller.username), 429)
         assert "slow down" in body["detail"]
-        assert events_of(throttled, login(client, caller.username)) == []
+        assert events_of(throttled, from_address(client, "203.0.113.1", caller.username)) == []
+        # ...but someone else's failures never lock the user out: from another address, the right
+        # password works (and another account from the failing address is not held back either).
+        assert from_address(client, "198.51.100.7", caller.username).status_code == 200
+        other = make_caller(throttled, "unrelated", "legal")
+        assert from_address(client, "203.0.113.1", other.username).status_code == 200
     finally:
-        limiter.reset()
-        from tests.conftest import reset_database
+        _forget_throttling(throttled)
 
-        with throttled.app_context():
-            reset_database()
+
+def test_successful_logins_are_not_counted_as_failures(backend, keyring_path):
+    throttled = _throttling_app(backend, keyring_path, CASEWORK_LOGIN_FAILURE_LIMIT="2 per minute")
+    try:
+        caller = make_caller(throttled, "regular", "legal")
+        client = throttled.test_client()
+        assert [from_address(client, "203.0.113.2", caller.username).status_code for _ in range(5)] == [200] * 5
+        assert from_address(client, "203.0.113.2", caller.username, "wrong password!").status_code == 401
+        assert from_address(client, "203.0.113.2", caller.username).status_code == 200
+    finally:
+        _forget_throttling(throttled)
+
+
+def test_each_address_has_a_ceiling_on_logins(backend, keyring_path):
+    """Guessing many usernames from one address is limited whatever the usernames."""
+    throttled = _throttling_app(backend, keyring_path, CASEWORK_LOGIN_LIMIT="3 per minute")
+    try:
+        client = throttled.test_client()
+        answers = [from_address(client, "203.0.113.3", f"user{n}", "wrong password!") for n in range(4)]
+        assert [a.status_code for a in answers] == [401, 401, 401, 429]
+        assert from_address(client, "203.0.113.4", "user9", "wrong password!").status_code == 401
+    finally:
+        _forget_throttling(throttled)
+
+
+def test_wrong_passwords_given_again_are_throttled_per_account(backend, keyring_path):
+    throttled = _throttling_app(backend, keyring_path, CASEWORK_LOGIN_FAILURE_LIMIT="2 per minute")
+    try:
+        caller = make_caller(throttled, "guessed", "legal")
+        change = {"current_password": "guess number one", "new_password": "tulip orbit canyon vellum"}
+        statuses = [caller.post("/api/v1/auth/password", change).status_code,
+                    caller.post("/api/v1/auth/mfa/totp", {"password": "guess number two"}).status_code,
+                    caller.post("/api/v1/auth/password", {**change, "current_password": PASSWORD}).status_code]
+        assert statuses == [403, 403, 429]
+    finally:
+        _forget_throttling(throttled)
 
 
 def test_login_throttling_is_shared_through_redis(backend, keyring_path):
@@ -164,17 +220,19 @@ def test_login_throttling_is_shared_through_redis(backend, keyring_path):
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
     storage = f"redis://127.0.0.1:6379/{15 - worker % 8}"  # one Redis database per xdist worker
     redis.Redis.from_url(storage).flushdb()
-    first = make_app(backend, keyring_path, CASEWORK_LOGIN_LIMIT="2 per minute", RATELIMIT_STORAGE_URI=storage)
+    first = make_app(backend, keyring_path, CASEWORK_LOGIN_FAILURE_LIMIT="2 per minute", RATELIMIT_STORAGE_URI=storage)
     try:
         with first.app_context():
             from flask_migrate import upgrade
 
             upgrade()
         caller = make_caller(first, "shared-throttle", "legal")
-        assert [login(first.test_client(), caller.username, "wrong password!").status_code
+        assert [from_address(first.test_client(), "203.0.113.5", caller.username, "wrong password!").status_code
                 for _ in range(2)] == [401, 401]
-        second = make_app(backend, keyring_path, CASEWORK_LOGIN_LIMIT="2 per minute", RATELIMIT_STORAGE_URI=storage)
-        assert_problem(login(second.test_client(), caller.username), 429)
+        second = make_app(backend, keyring_path, CASEWORK_LOGIN_FAILURE_LIMIT="2 per minute",
+                          RATELIMIT_STORAGE_URI=storage)
+        assert_problem(from_address(second.test_client(), "203.0.113.5", caller.username), 429)
+        assert from_address(second.test_client(), "203.0.113.6", caller.username).status_code == 200
     finally:
         redis.Redis.from_url(storage).flushdb()
         limiter.reset()

@@ -31,9 +31,12 @@ def test_users_create_refuses_bad_input(app):
     runner = app.test_cli_runner()
     short = runner.invoke(args=["users", "create", "chen", "--role", "legal"], env={"CASEWORK_PASSWORD": "short"})
     assert short.exit_code != 0 and "12" in short.output
-    bad_role = runner.invoke(args=["users", "create", "chen", "--role", "root"], env={"CASEWORK_PASSWORD": "x" * 20})
+    weak = runner.invoke(args=["users", "create", "chen", "--role", "legal"], env={"CASEWORK_PASSWORD": "x" * 20})
+    assert weak.exit_code != 0 and "too easy to guess" in weak.output
+    strong = "granite willow seventy ferns"
+    bad_role = runner.invoke(args=["users", "create", "chen", "--role", "root"], env={"CASEWORK_PASSWORD": strong})
     assert bad_role.exit_code != 0
-    ok = runner.invoke(args=["users", "create", "chen", "--role", "legal"], env={"CASEWORK_PASSWORD": "x" * 20})
+    ok = runner.invoke(args=["users", "create", "chen", "--role", "legal"], env={"CASEWORK_PASSWORD": strong})
     assert ok.exit_code == 0
-    again = runner.invoke(args=["users", "create", "chen", "--role", "legal"], env={"CASEWORK_PASSWORD": "x" * 20})
+    again = runner.invoke(args=["users", "create", "chen", "--role", "legal"], env={"CASEWORK_PASSWORD": strong})
     assert again.exit_code != 0 and "taken" in again.output

@@ -1,4 +1,5 @@
-"""Loading the caller from a session cookie or a bearer token, and the CSRF rule for cookies."""
+"""Loading the caller from a session cookie or a bearer token, the CSRF rule for cookies, and the
+restrictions of an account that must first change its password or pass (or enrol) a second factor."""
 from __future__ import annotations
 
 import hashlib
@@ -6,10 +7,14 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from flask import Flask, g, request, session
+from flask import Flask, current_app, g, request, session
 from flask_login import current_user
+from limits import parse_many
 from sqlalchemy import select
 
+from casework.access.door import principal_of, record_authentication
+from casework.access.hooks import route_target
+from casework.auth import rules
 from casework.auth.models import ApiToken, LoginSession, User
 from casework.db import db, utcnow
 from casework.errors import Forbidden, Unauthenticated
@@ -21,6 +26,10 @@ CSRF_HEADER = "X-CSRF-Token"
 # Endpoints reachable without credentials.
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "health", "api-docs.openapi_json"})
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
+# What an account may still reach while restricted (rules.restriction): the steps that lift it.
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.me", "auth.logout"})
+MFA_ENDPOINTS = PASSWORD_CHANGE_ENDPOINTS | {"auth.enrol_totp", "auth.confirm_totp"}
+RESTRICTED_ACTION = "auth.restricted"
 
 
 def digest(secret: str) -> bytes:
@@ -83,9 +92,44 @@ def require_authentication() -> None:
         if not isinstance(expected, str) or not hmac.compare_digest(expected, supplied):
             raise Forbidden(f"Cookie-authenticated changes need the {CSRF_HEADER} header from login.",
                             problem="csrf")
+    enforce_restrictions()
+
+
+def credential_rows() -> tuple[LoginSession | None, ApiToken | None]:
+    """The session record or the bearer token that authenticated this request."""
+    if g.get("auth_method") == "session":
+        return g.get("login_session"), None
+    if g.get("auth_method") == "token":
+        return None, g.get("api_token")
+    return None, None
+
+
+def credential_mfa_verified() -> bool:
+    row = next((r for r in credential_rows() if r is not None), None)
+    return bool(row is not None and row.mfa_verified)
+
+
+def require_mfa() -> bool:
+    return bool(current_app.config["CASEWORK_REQUIRE_MFA"])
+
+
+def enforce_restrictions() -> None:
+    """An account whose password an admin set, or that has not passed (or must enrol) a second
+    factor, reaches only the steps that lift that; anything else is refused (403) and recorded."""
+    user = current_user
+    reason = rules.restriction(user, mfa_verified=credential_mfa_verified(), require_mfa=require_mfa())
+    if reason is None:
+        return
+    if request.endpoint in (PASSWORD_CHANGE_ENDPOINTS if reason == rules.PASSWORD_CHANGE_REQUIRED else MFA_ENDPOINTS):
+        return
+    # Recorded against what the URL names, as the route's own refusals are.
+    record_authentication(RESTRICTED_ACTION, route_target(request.path, request.view_args), actor=principal_of(user),
+                          allowed=False, reason=reason, endpoint=request.endpoint, method=request.method)
+    raise Forbidden(rules.DETAILS[reason], problem=reason)
 
 
 def init_app(app: Flask) -> None:
+    parse_many(app.config["CASEWORK_LOGIN_FAILURE_LIMIT"])  # a malformed limit fails at start-up
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
     app.before_request(require_authentication)

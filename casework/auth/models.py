@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String
+from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.access.targets import Target
+from casework.crypto.envelope import bind
 from casework.db import Model, utcnow
 
 
@@ -23,12 +24,23 @@ class User(UserMixin, Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
+    # Set when an admin chose the password (creation through the API, reset): until the user
+    # picks their own, their credentials reach only the password change, ``me`` and logout.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    # Loaded with the user (one joined row): every request asks whether the second factor is on.
+    totp: Mapped[TotpSecret | None] = relationship(lazy="joined", cascade="all, delete-orphan")
 
     @property
     def is_active(self) -> bool:  # Flask-Login asks this; a deactivated user is logged out at once.
         return self.active
+
+    @property
+    def mfa_enabled(self) -> bool:
+        """A confirmed TOTP second factor: logins need a code (or a recovery code)."""
+        return self.totp is not None and self.totp.confirmed_at is not None
 
     def custody_target(self) -> Target:
         return Target(self.__resource_type__, self.id)
@@ -48,18 +60,25 @@ class LoginSession(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # The login gave a TOTP or recovery code, or this session confirmed the enrolment.
+    mfa_verified: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     user: Mapped[User] = relationship()
 
 
 class ApiToken(Model):
-    """Personal bearer token; only its SHA-256 is stored (the token itself is shown once)."""
+    """Personal bearer token; only its SHA-256 is stored (the token itself is shown once).
+
+    A token created while authenticated by another token names it (``parent_token_id``),
+    expires no later than it, and is revoked with it.
+    """
 
     __tablename__ = "api_tokens"
     __resource_type__ = "token"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    parent_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
@@ -67,8 +86,43 @@ class ApiToken(Model):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    # Created from a session (or token) that passed the second factor.
+    mfa_verified: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     user: Mapped[User] = relationship(lazy="joined")  # every bearer request needs both: one query
 
     def custody_target(self) -> Target:
         return Target(self.__resource_type__, self.id, owner_id=self.user_id)
+
+
+class TotpSecret(Model):
+    """A user's RFC 6238 TOTP secret, envelope-encrypted; pending until a first code confirms it."""
+
+    __tablename__ = "totp_secrets"
+    __protected__ = {"secret_": "TOTP secrets"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    secret_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
+    secret_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    secret_kek_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    confirmed_at: Mapped[datetime | None]
+    # The last time step whose code was accepted: a code is good once.
+    last_used_step: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def secret_context(self) -> bytes:
+        return bind("totp_secret", self.id, parents={"user": self.user_id})
+
+
+class RecoveryCode(Model):
+    """One-time codes for a lost second factor; only their SHA-256 is stored (80-bit random codes)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]

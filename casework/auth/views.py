@@ -3,12 +3,13 @@ from __future__ import annotations
 from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 
-from casework.auth import schemas, service
+from casework.auth import credentials, schemas, service
 from casework.extensions import limiter
 from casework.http import Blueprint
 from casework.pagination import page_of
 
-blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sessions and personal API tokens")
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
+                description="Sessions, passwords, the second factor and personal API tokens")
 
 TokenPage = page_of(schemas.TokenSchema, "TokenPage")
 
@@ -17,27 +18,62 @@ def _login_limit() -> str:
     return current_app.config["CASEWORK_LOGIN_LIMIT"]
 
 
-def _login_username() -> str:
+def _failure_limit() -> str:
+    return current_app.config["CASEWORK_LOGIN_FAILURE_LIMIT"]
+
+
+def _login_failure_key() -> str:
+    """Failed logins count per (username, address): someone else's failures, from elsewhere,
+    never lock a user out."""
     body = request.get_json(silent=True)
     name = body.get("username") if isinstance(body, dict) else None
-    return f"login-user:{str(name)[:64]}" if name else f"login-ip:{request.remote_addr}"
+    return f"login-failures:{str(name or '')[:64].lower()}@{request.remote_addr}"
+
+
+def _login_failed(response) -> bool:
+    return response.status_code == 401
+
+
+def _reauthentication_key() -> str:
+    """Wrong passwords or codes given again by a signed-in caller count per account."""
+    if current_user.is_authenticated:
+        return f"reauth-failures:user:{current_user.id}"
+    return f"reauth-failures:address:{request.remote_addr}"
+
+
+def _reauthentication_failed(response) -> bool:
+    return response.status_code == 403
+
+
+# Every route that checks a password or a code again: their failures together are limited like
+# failed logins, per account.
+_reauthentication_limit = limiter.shared_limit(_failure_limit, scope="reauthentication",
+                                               key_func=_reauthentication_key, deduct_when=_reauthentication_failed)
+
+
+def _credential() -> service.Credential:
+    return service.Credential(*credentials.credential_rows())
 
 
 @blp.route("/login", methods=["POST"])
 @limiter.limit(_login_limit)
-@limiter.limit(_login_limit, key_func=_login_username)
+@limiter.limit(_failure_limit, key_func=_login_failure_key, deduct_when=_login_failed)
 @blp.arguments(schemas.LoginSchema)
 @blp.response(200, schemas.MeSchema)
 def login(data):
-    """Start a session (cookie). Failures are generic and throttled per address and per username."""
-    new = service.login(data["username"], data["password"], previous_session=session.get("sid"),
+    """Start a session (cookie). Failures are generic; logins are throttled per address, and failed
+    ones per username and address. An account with a second factor also sends ``otp`` or
+    ``recovery_code``."""
+    new = service.login(data["username"], data["password"], otp=data.get("otp"),
+                        recovery_code=data.get("recovery_code"), previous_session=session.get("sid"),
                         lifetime_seconds=current_app.config["PERMANENT_SESSION_LIFETIME"])
     session.clear()  # a fresh session (and id) on every login: no fixation
     session.permanent = True
     session["sid"], session["csrf"] = new.secret, new.csrf_token
     login_user(new.user)
     g.auth_method = "session"
-    return service.me(new.user, auth_method="session", csrf_token=new.csrf_token)
+    return service.me(new.user, auth_method="session", csrf_token=new.csrf_token, mfa_verified=new.mfa_verified,
+                      require_mfa=credentials.require_mfa())
 
 
 @blp.route("/logout", methods=["POST"])
@@ -51,15 +87,55 @@ def logout():
 @blp.route("/me", methods=["GET"])
 @blp.response(200, schemas.MeSchema)
 def me():
-    return service.whoami(current_user, auth_method=g.get("auth_method"), csrf_token=session.get("csrf"))
+    return service.whoami(current_user, auth_method=g.get("auth_method"), csrf_token=session.get("csrf"),
+                          mfa_verified=credentials.credential_mfa_verified(), require_mfa=credentials.require_mfa())
+
+
+@blp.route("/password", methods=["POST"])
+@_reauthentication_limit
+@blp.arguments(schemas.PasswordChangeSchema)
+@blp.response(204)
+def change_password(data):
+    """Choose a new password; every other session and every token of yours ends (this session stays)."""
+    service.change_password(current_user, data["current_password"], data["new_password"], via=_credential())
+
+
+@blp.route("/mfa/totp", methods=["POST"])
+@_reauthentication_limit
+@blp.arguments(schemas.TotpEnrolSchema)
+@blp.response(200, schemas.TotpEnrolmentSchema)
+def enrol_totp(data):
+    """Start TOTP enrolment: the secret and its otpauth:// URI, shown this once. Confirm with a code."""
+    return service.enrol_totp(current_user, data["password"], issuer=current_app.config["CASEWORK_TOTP_ISSUER"])
+
+
+@blp.route("/mfa/totp/confirm", methods=["POST"])
+@_reauthentication_limit
+@blp.arguments(schemas.TotpCodeSchema)
+@blp.response(200, schemas.RecoveryCodesSchema)
+def confirm_totp(data):
+    """Turn TOTP on with a first code; answers 10 one-time recovery codes, shown this once. Every
+    other session and every token of yours ends."""
+    return service.confirm_totp(current_user, data["code"], via=_credential())
+
+
+@blp.route("/mfa/totp", methods=["DELETE"])
+@_reauthentication_limit
+@blp.arguments(schemas.TotpDisableSchema)
+@blp.response(204)
+def disable_totp(data):
+    """Turn TOTP off (or abandon an enrolment), proven by a current ``code`` or the ``password``."""
+    service.disable_totp(current_user, code=data.get("code"), password=data.get("password"))
 
 
 @blp.route("/tokens", methods=["POST"])
 @blp.arguments(schemas.TokenCreateSchema)
 @blp.response(201, schemas.NewTokenSchema)
 def create_token(data):
-    """Create a personal API token; the token is in this answer only."""
-    return service.create_token(current_user, data["name"], data["expires_in_days"])
+    """Create a personal API token; the token is in this answer only. Made with a token, it expires
+    no later than that token and is revoked with it."""
+    return service.create_token(current_user, data["name"], data["expires_in_days"], via=_credential(),
+                                require_mfa=credentials.require_mfa())
 
 
 @blp.route("/tokens", methods=["GET"])
@@ -73,4 +149,5 @@ def list_tokens(args):
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])
 @blp.response(204)
 def revoke_token(token_id):
+    """Revoke a token, and every token made through it."""
     service.revoke_token(token_id)

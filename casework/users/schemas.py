@@ -30,6 +30,9 @@ class UserSchema(Schema):
     display_name = fields.String(allow_none=True)
     role = fields.String()
     active = fields.Boolean()
+    must_change_password = fields.Boolean(
+        metadata={"description": "An admin chose the password; its user must change it before anything else."})
+    mfa_enabled = fields.Boolean(metadata={"description": "A TOTP second factor is on."})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 

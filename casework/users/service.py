@@ -1,4 +1,8 @@
-"""Account management (admins only): create, list, read, change role, deactivate."""
+"""Account management (admins only): create, list, read, change role, reset a password, deactivate.
+
+A password an admin sets (at creation, or a reset) must be changed by its user at their next
+login: until then their credentials reach nothing but the password change (``auth.rules``).
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -9,18 +13,23 @@ from casework.access.door import authorize, load_authorized
 from casework.access.targets import Target
 from casework.auth import passwords
 from casework.auth.models import User
-from casework.auth.service import revoke_all_credentials
+from casework.auth.service import revoke_all_credentials, set_password_by_admin
 from casework.db import db
 from casework.errors import Conflict
 from casework.pagination import Page, keyset_page
 
 
-def new_user(username: str, password: str, role: str, display_name: str | None = None) -> User:
-    """Insert a user (no authorization: callers are ``create_user`` and the operator CLI)."""
+def new_user(username: str, password: str, role: str, display_name: str | None = None, *,
+             must_change_password: bool = False) -> User:
+    """Insert a user (no authorization: callers are ``create_user`` and the operator CLI).
+
+    The password must be hard to guess (``weak-password`` otherwise), its user's own words included.
+    """
     if db.session.execute(select(User.id).where(User.username == username)).first():
         raise Conflict("That username is taken.", errors={"json": {"username": ["Already exists."]}})
+    passwords.require_strong(password, field="password", username=username, display_name=display_name)
     user = User(username=username, password_hash=passwords.hash_password(password), role=role,
-                display_name=display_name)
+                display_name=display_name, must_change_password=must_change_password)
     db.session.add(user)
     db.session.flush()
     return user
@@ -28,8 +37,9 @@ def new_user(username: str, password: str, role: str, display_name: str | None =
 
 def create_user(data: dict[str, Any]) -> User:
     access = authorize("user.create", Target("user"), role=data["role"])
-    user = new_user(data["username"], data["password"], data["role"], data.get("display_name"))
-    access.note(created_user_id=user.id)
+    user = new_user(data["username"], data["password"], data["role"], data.get("display_name"),
+                    must_change_password=True)
+    access.note(created_user_id=user.id, must_change_password=True)
     return user
 
 
@@ -51,8 +61,9 @@ def update_user(user_id: int, changes: dict[str, Any]) -> User:
     access = load_authorized(User, user_id, "user.update", changed=sorted(changes))
     user = access.obj
     if "password" in changes:
-        user.password_hash = passwords.hash_password(changes.pop("password"))
-        revoke_all_credentials(user.id)
+        revoked = set_password_by_admin(user, changes.pop("password"),
+                                        display_name=changes.get("display_name", user.display_name))
+        access.note(must_change_password=True, **revoked)
     for name, value in changes.items():
         setattr(user, name, value)
     if changes.get("active") is False:

@@ -13,6 +13,7 @@ UserPage = page_of(schemas.UserSchema, "UserPage")
 @blp.arguments(schemas.UserCreateSchema)
 @blp.response(201, schemas.UserSchema)
 def create_user(data):
+    """Create an account; its user must change the password you chose at their first login."""
     return service.create_user(data)
 
 
@@ -33,4 +34,6 @@ def get_user(user_id):
 @blp.arguments(schemas.UserUpdateSchema)
 @blp.response(200, schemas.UserSchema)
 def update_user(changes, user_id):
+    """Change an account. A new password ends the user's sessions and tokens, and they must change it
+    at their next login (their second factor, if any, stays)."""
     return service.update_user(user_id, changes)
