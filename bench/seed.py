@@ -10,8 +10,8 @@ nodes come from ``merkle.CompactRange``; the offline verifier must accept the re
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
+import os
 import random
 import time
 from datetime import UTC, datetime, timedelta
@@ -41,7 +41,7 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
     from casework.custody.canonical import canonical_json
     from casework.db import db
     from casework.interviews.models import Interview
-    from casework.keys import seal_into
+    from casework.keys import create_subject_key, keyed_sha256, seal_into
     from casework.transcripts.models import TranscriptVersion
     from casework.users.service import new_user
     from casework.witnesses.models import Witness
@@ -66,6 +66,12 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
                                 risk_level="high", recorded_by_id=people["interviewer"].id) for n in range(witnesses)]
         db.session.add_all(witness_rows)
         db.session.flush()
+        # Each witness's own key in the keyring and hash key, as witnesses.service.create_witness makes them.
+        hash_keys: dict[int, bytes] = {}
+        for witness in witness_rows:
+            create_subject_key(witness.key_subject())
+            hash_keys[witness.id] = os.urandom(32)
+            seal_into(witness, "hashkey_", hash_keys[witness.id], witness.hashkey_context())
         interview_rows = [Interview(case_id=case.id, witness_id=witness_rows[n % witnesses].id,
                                     interviewer_id=people["interviewer"].id, language="uk",
                                     conducted_at=datetime(2026, 3, 1, tzinfo=UTC)) for n in range(interviews)]
@@ -83,9 +89,10 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
         version_of: dict[int, int] = {}
         transcript_rows = []
         conn = db.session.connection().connection.driver_connection
-        columns = ("id", "interview_id", "case_id", "witness_id", "version", "reason", "media_type", "size", "sha256",
-                   "content_ciphertext", "content_nonce", "content_wrapped_key", "content_kek_id", "created_by_id",
-                   "created_at", "receipt")
+        columns = ("id", "interview_id", "case_id", "witness_id", "version", "media_type", "size", "keyed_sha256",
+                   "content_ciphertext", "content_nonce", "content_wrapped_key", "content_kek_id",
+                   "freetext_ciphertext", "freetext_nonce", "freetext_wrapped_key", "freetext_kek_id",
+                   "created_by_id", "created_at", "receipt")
         now = datetime(2026, 4, 1, tzinfo=UTC)
         with conn.cursor().copy(f"COPY transcript_versions ({', '.join(columns)}) FROM STDIN") as copy:
             for n in range(transcripts):
@@ -95,10 +102,14 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
                 row = TranscriptVersion(id=n + 1, interview_id=interview_id, case_id=case_id,
                                         witness_id=witness_id, version=number)
                 seal_into(row, "content_", content, row.content_context())
-                copy.write_row((n + 1, interview_id, case_id, witness_id, number,
-                                None if number == 1 else "correction", "text/plain; charset=utf-8", len(content),
-                                hashlib.sha256(content).digest(), row.content_ciphertext, row.content_nonce,
-                                row.content_wrapped_key, row.content_kek_id, interviewer_id, now, "{}"))
+                if number > 1:
+                    seal_into(row, "freetext_", json.dumps({"filename": None, "reason": "correction"}).encode(),
+                              row.freetext_context())
+                copy.write_row((n + 1, interview_id, case_id, witness_id, number, "text/plain; charset=utf-8",
+                                len(content), keyed_sha256(hash_keys[witness_id], content), row.content_ciphertext,
+                                row.content_nonce, row.content_wrapped_key, row.content_kek_id,
+                                row.freetext_ciphertext, row.freetext_nonce, row.freetext_wrapped_key,
+                                row.freetext_kek_id, interviewer_id, now, "{}"))
                 transcript_rows.append((n + 1, interview_id, witness_id, number))
         conn.execute("SELECT setval(pg_get_serial_sequence('transcript_versions', 'id'), %s)", (max(transcripts, 1),))
         timings["transcripts_s"] = time.perf_counter() - t0

@@ -64,12 +64,13 @@ def test_kill_dash_nine_during_uploads(app, world: World, backend, keyring_path,
         # Every committed transcript has exactly its custody event, and every such event its transcript.
         assert sorted(e.details["created"] for e in uploads) == sorted(versions)
         for event in uploads:
-            assert versions[event.details["created"]].sha256.hex() == event.details["sha256"]
+            assert versions[event.details["created"]].keyed_sha256.hex() == event.details["keyed_sha256"]
         # Every receipt a client got is backed by a committed version at the seq it names.
         by_seq = {e.seq: e for e in uploads}
         for receipt in receipts:
             event = by_seq[receipt["custody_seq"]]
-            assert event.leaf_hash.hex() == receipt["leaf_hash"] and event.details["sha256"] == receipt["sha256"]
+            assert event.leaf_hash.hex() == receipt["leaf_hash"]
+            assert event.details["keyed_sha256"] == receipt["keyed_sha256"]
         seqs = db.session.scalars(select(CustodyEvent.seq).order_by(CustodyEvent.seq)).all()
         assert seqs == list(range(len(seqs))) and db.session.get(CustodyHead, 1).tree_size == len(seqs)
         numbers = sorted(v.version for v in versions.values())

@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from casework.crypto.envelope import seal
 from casework.db import db
+from casework.keys import keyring, open_from, store_sealed
 from casework.transcripts.models import TranscriptVersion
 from casework.witnesses.models import Witness
 from tests.conftest import World, ok
@@ -61,11 +63,14 @@ def test_consent_withdrawal_crypto_shreds(app, protected: World):
     meta = ok(legal.get(f"/api/v1/witnesses/{protected.witness_id}"))
     assert meta["identity_status"] == "shredded" and meta["pseudonym"] == "W-0001"
     listed = ok(legal.get(f"/api/v1/interviews/{protected.interview_id}/transcripts"))["items"]
-    assert listed[0]["shredded"] is True and listed[0]["sha256"]
+    assert listed[0]["shredded"] is True and listed[0]["keyed_sha256"]
     events = all_events(app)
     assert len(events) > before and [e for e in events if e["action"] == "transcript.create"]
     shred_event = [e for e in events if e["action"] == "witness.consent.record"][-1]
-    assert shred_event["details"]["shredded"] == {"identity": 1, "transcript_versions": 1}
+    assert shred_event["details"]["shredded"] == {"identity": 1, "transcript_versions": 1, "free_text": 0,
+                                                  "subject_key": True}
+    with app.app_context():  # the witness's key is gone from the keyring provider itself
+        assert not keyring().has_subject_key(f"witness:{protected.witness_id}")
     assert_problem(interviewer.post(f"/api/v1/interviews/{protected.interview_id}/transcripts",
                                     {"text": "again", "reason": "retry"}), 409)
 
@@ -91,31 +96,45 @@ def test_case_file_for_lawyers(app, protected: World):
 
 
 def test_kek_rotation_rewraps_without_touching_ciphertext(app, protected: World):
+    """Subject-wrapped records are not under any KEK: rotation leaves them be. A record sealed under
+    a KEK (as every record was before per-witness keys) still opens, and is rewrapped."""
+    with app.app_context():  # make the transcript such a record
+        version = db.session.execute(select(TranscriptVersion)).scalar_one()
+        assert version.content_kek_id == "subject"
+        content = open_from(version, "content_", version.content_context())
+        store_sealed(version, "content_", seal(keyring(), content, version.content_context()))
+        db.session.commit()
+
     def snapshot():
         with app.app_context():
             rows = db.session.execute(select(TranscriptVersion.content_ciphertext, TranscriptVersion.content_nonce,
                                              TranscriptVersion.content_kek_id,
                                              TranscriptVersion.content_wrapped_key)).all()
             witness = db.session.get(Witness, protected.witness_id)
-            return [tuple(r) for r in rows], (witness.identity_ciphertext, witness.identity_kek_id)
+            return [tuple(r) for r in rows], (witness.identity_ciphertext, witness.identity_kek_id,
+                                              witness.identity_wrapped_key)
 
     runner = app.test_cli_runner()
     before_rows, before_identity = snapshot()
     old_kek = before_rows[0][2]
+    assert old_kek.startswith("kek-") and before_identity[1] == "subject"
+    legal = protected.people["legal"]
+    assert ok(legal.get(f"/api/v1/interviews/{protected.interview_id}/transcripts/1"))["text"] == "what I saw"
     result = runner.invoke(args=["keys", "rotate"])
     assert result.exit_code == 0, result.output
     refused = runner.invoke(args=["keys", "retire", old_kek])
-    assert refused.exit_code != 0 and "still use" in refused.output
+    assert refused.exit_code != 0 and "1 live records still use" in refused.output
     result = runner.invoke(args=["keys", "rewrap", "--batch-size", "1"])
-    assert result.exit_code == 0 and "1 transcript versions, 1 witness identities" in result.output, result.output
+    assert result.exit_code == 0, result.output
+    assert "1 transcript versions" in result.output and "0 witness identities" in result.output, result.output
     after_rows, after_identity = snapshot()
     assert after_rows[0][:2] == before_rows[0][:2]  # ciphertext and nonce untouched
     assert after_rows[0][2] != old_kek and after_rows[0][3] != before_rows[0][3]
-    assert after_identity[0] == before_identity[0] and after_identity[1] != before_identity[1]
+    assert after_identity == before_identity  # under the witness's key: not rewrapped
     status = runner.invoke(args=["keys", "status"])
     assert old_kek not in status.output.split("keyring holds")[0] and "live" in status.output
+    assert [line for line in status.output.splitlines() if line.startswith("witness identities") and "subject" in line]
     assert runner.invoke(args=["keys", "retire", old_kek]).exit_code == 0
-    legal = protected.people["legal"]
     assert ok(legal.get(f"/api/v1/interviews/{protected.interview_id}/transcripts/1"))["text"] == "what I saw"
     assert ok(legal.get(f"/api/v1/witnesses/{protected.witness_id}?include=identity"))["identity"] == IDENTITY
     actions = [e["action"] for e in all_events(app)]

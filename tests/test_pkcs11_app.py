@@ -53,8 +53,22 @@ assert published.exit_code == 0, published.output
 served = auditor.get("/api/v1/custody/checkpoint").get_data(as_text=True)
 vkey = auditor.get("/api/v1/custody/public-key").get_data(as_text=True).strip()
 checkpoint = note.parse_checkpoint(note.open_note(served, vkey))
+# Withdrawal destroys the witness's key inside the token.
+from casework.keys import keyring
+with app.app_context():
+    had_key = keyring().has_subject_key(f"witness:{witness}")
+withdrawn = interviewer.post(f"/api/v1/witnesses/{witness}/consent", {
+    "scopes": {"record": True, "share_with_prosecutors": False, "share_with_un_bodies": False,
+               "disclose_identity": False},
+    "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-03-11T09:00:00Z"})
+assert withdrawn.status_code == 201, withdrawn.get_data(as_text=True)
+gone = [legal.get(f"/api/v1/interviews/{interview}/transcripts/1").status_code,
+        legal.get(f"/api/v1/witnesses/{witness}?include=identity").status_code]
+with app.app_context():
+    key_left = keyring().has_subject_key(f"witness:{witness}")
 print(json.dumps({"text": read["text"], "name": identity["full_name"], "origin": checkpoint.origin,
-                  "size": checkpoint.size, "receipt_log": receipt.get_json()["log_origin"]}))
+                  "size": checkpoint.size, "receipt_log": receipt.get_json()["log_origin"],
+                  "subject_key": [had_key, key_left], "after_withdrawal": gone}))
 '''
 
 
@@ -77,7 +91,8 @@ def test_the_app_seals_and_signs_inside_the_token(tmp_path: Path):
     # Ten events: the case, two memberships, witness, interview, upload, read, witness and identity
     # reads, and the publication itself, which the signed head includes.
     assert outcome == {"text": "They took them to the quarry.", "name": "Oksana Hrytsenko",
-                       "origin": "casework.test/hsm-log", "size": 10, "receipt_log": "casework.test/hsm-log"}
+                       "origin": "casework.test/hsm-log", "size": 10, "receipt_log": "casework.test/hsm-log",
+                       "subject_key": [True, False], "after_withdrawal": [410, 410]}
     # No keyring file was made: the keys live only in the token, and nothing readable leaks to disk.
     assert not list(tmp_path.glob("*keyring*"))
     for path in tmp_path.glob("casework.sqlite3*"):  # the database, its WAL and shared memory

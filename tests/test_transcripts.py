@@ -45,7 +45,9 @@ def test_upload_answers_a_receipt_verifiable_with_the_public_key_alone(app, worl
     auditor = world.people["auditor"]
     event = ok(auditor.get(f"/api/v1/custody/events/{receipt['custody_seq']}"))
     assert event["leaf_hash"] == receipt["leaf_hash"] and event["action"] == "transcript.create"
-    assert event["details"]["sha256"] == receipt["sha256"] and STATEMENT[:20] not in str(event)
+    # The log shows the keyed hash only: the plain SHA-256 would confirm a guessed statement.
+    assert event["details"]["keyed_sha256"] == receipt["keyed_sha256"] != receipt["sha256"]
+    assert receipt["sha256"] not in str(event) and STATEMENT[:20] not in str(event)
     publish(app)
     checkpoint = note.parse_checkpoint(note.open_note(
         auditor.get("/api/v1/custody/checkpoint").get_data(as_text=True),
@@ -67,7 +69,8 @@ def test_legal_reads_back_byte_identical(app, world: World):
     assert body["text"] == STATEMENT and body["sha256"] == hashlib.sha256(STATEMENT.encode()).hexdigest()
     event = events_of(app, raw)[0]
     assert event["action"] == "transcript.read" and event["outcome"] == "allowed"
-    assert event["witness_id"] == world.witness_id and event["details"]["sha256"] == body["sha256"]
+    assert event["witness_id"] == world.witness_id and event["details"]["keyed_sha256"] == body["keyed_sha256"]
+    assert body["sha256"] not in str(event)
 
 
 @pytest.mark.parametrize("role,status", [("interviewer", 200), ("legal", 200), ("interviewer2", 403),
@@ -160,15 +163,21 @@ def test_no_plaintext_at_rest(app, world: World, backend, tmp_path):
     marker = "MARKER-Rahimov-quarry-7731"
     interviewer = world.people["interviewer"]
     ok(upload(interviewer, world.interview_id, {"text": f"My name is {marker}."}), 201)
+    ok(upload(interviewer, world.interview_id, {"text": "corrected", "reason": f"{marker}-reason"}), 201)
+    ok(interviewer.patch(f"/api/v1/interviews/{world.interview_id}", {
+        "interpreter": f"{marker}-interpreter", "others_present": [f"{marker}-present"]}))
     ok(interviewer.post(f"/api/v1/cases/{world.case_id}/witnesses", {
         "witness_type": "victim", "risk_level": "critical",
         "identity": {"full_name": f"{marker}-identity", "contact": "+380 00 000", "date_of_birth": "1990-01-02"}}), 201)
+    # Nor the plain SHA-256 of a statement, which would confirm a guess of its text.
+    digest = hashlib.sha256(f"My name is {marker}.".encode()).digest()
     with app.app_context():
         for table in db.metadata.sorted_tables:
             for row in db.session.execute(table.select()):
                 for value in row:
                     raw = value if isinstance(value, bytes) else str(value).encode()
                     assert marker.encode() not in raw, f"plaintext in {table.name}"
+                    assert digest not in raw and digest.hex().encode() not in raw, f"plain hash in {table.name}"
         if backend["name"] == "sqlite":
             path = backend["url"].removeprefix("sqlite:///")
             for suffix in ("", "-wal"):

@@ -14,7 +14,7 @@ class TranscriptInFileSchema(TranscriptVersionSchema):
 
 
 class InterviewInFileSchema(Schema):
-    interview = fields.Nested(InterviewSchema)
+    interview = fields.Nested(InterviewSchema, attribute="shown")
     transcripts = fields.List(fields.Nested(TranscriptInFileSchema))
 
 

@@ -9,11 +9,13 @@ from sqlalchemy.orm import selectinload
 from casework.access.door import authorize, load_authorized
 from casework.cases.models import Case
 from casework.db import db
+from casework.errors import Gone
 from casework.fields import Extended
 from casework.incidents.models import Incident
 from casework.interviews.models import Interview
+from casework.interviews.service import with_free_text as interview_with_free_text
 from casework.transcripts.models import TranscriptVersion
-from casework.transcripts.service import read_content, version_ref
+from casework.transcripts.service import read_content, version_ref, with_free_text
 from casework.witnesses.models import Witness
 
 
@@ -21,6 +23,11 @@ from casework.witnesses.models import Witness
 class InterviewFile:
     interview: Interview
     transcripts: list[Extended] = field(default_factory=list)
+
+    @property
+    def shown(self) -> Extended:
+        """The interview with its free text (null once shredded)."""
+        return interview_with_free_text(self.interview)
 
 
 @dataclass
@@ -49,16 +56,20 @@ def case_file(case_id: int) -> CaseFile:
     shredded = []
     for version in versions:
         file = files[version.interview_id]
-        if version.shredded:
+        text = None if version.shredded else _release(file.interview, version)
+        if text is None:
             shredded.append(version_ref(version.interview_id, version.version))
-            file.transcripts.append(Extended(version, text=None))
-        else:
-            file.transcripts.append(Extended(version, text=_release(file.interview, version)))
+        file.transcripts.append(with_free_text(version, text=text))
     access.note(transcript_versions=len(versions), interviews=len(interviews), shredded_versions=shredded)
     return CaseFile(case, list(incidents), list(witnesses), list(files.values()))
 
 
-def _release(interview: Interview, version: TranscriptVersion) -> str:
-    """One transcript read, decided and logged as such."""
+def _release(interview: Interview, version: TranscriptVersion) -> str | None:
+    """One transcript read, decided and logged as such; None if the witness's key is gone."""
     target = interview.custody_target().part("transcript", version_ref(interview.id, version.version))
-    return read_content(version, authorize("transcript.read", target, via="casefile")).decode("utf-8")
+    access = authorize("transcript.read", target, via="casefile")
+    try:
+        return read_content(version, access).decode("utf-8")
+    except Gone:
+        access.note(shredded=True)
+        return None

@@ -1,6 +1,10 @@
 """Consent: versioned records; a withdrawal crypto-shreds the witness's identity and statements.
 
-Above witnesses and transcripts, because erasure reaches everything a witness said.
+Above witnesses, interviews and transcripts, because erasure reaches everything a witness said.
+The shredding that counts happens in the keyring provider: the witness's subject key is
+destroyed there, so no copy of the database (a backup restored from before the withdrawal
+included) opens anything of theirs again. The wrapped keys in the rows are removed as well, so
+the database itself shows what was shredded.
 """
 from __future__ import annotations
 
@@ -11,14 +15,16 @@ from sqlalchemy import CursorResult, func, select, update
 from casework.access.door import load_authorized
 from casework.db import db, utcnow
 from casework.errors import Conflict, Invalid
-from casework.keys import shred
+from casework.interviews.models import Interview
+from casework.keys import destroy_subject_key, shred
 from casework.transcripts.models import TranscriptVersion
+from casework.witnesses.locks import lock_witness
 from casework.witnesses.models import ConsentRecord, Witness
 
 
 def record_consent(witness_id: int, data: dict[str, Any]) -> ConsentRecord:
     access = load_authorized(Witness, witness_id, "witness.consent.record")
-    witness = access.obj
+    witness = lock_witness(access.obj.id)  # first, and re-read: see casework.witnesses.locks
     if witness.shredded_at is not None:
         raise Conflict("Consent was withdrawn and the records shredded; that cannot be undone.",
                        problem="consent-withdrawn")
@@ -35,14 +41,25 @@ def record_consent(witness_id: int, data: dict[str, Any]) -> ConsentRecord:
     return record
 
 
-def crypto_shred(witness: Witness) -> dict[str, int]:
-    """Destroy the data keys of the witness's identity and statements; metadata and log remain."""
-    identity = shred(witness, "identity_")
+def _drop_wrapped_keys(model: Any, column: Any, witness_id: int) -> int:
     result: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
-        update(TranscriptVersion)
-        .where(TranscriptVersion.witness_id == witness.id, TranscriptVersion.content_wrapped_key.is_not(None))
-        .values(content_wrapped_key=None)
+        update(model).where(model.witness_id == witness_id, column.is_not(None)).values({column: None})
     )
-    transcripts = result.rowcount
+    return int(result.rowcount)
+
+
+def crypto_shred(witness: Witness) -> dict[str, Any]:
+    """Destroy the witness's key in the keyring provider, and the wrapped data keys in their rows.
+
+    Identity, statements and free text about the witness become unrecoverable; metadata and
+    the log remain (with keyed hashes nobody can recompute any more).
+    """
+    subject_key = destroy_subject_key(witness.key_subject())
+    identity = shred(witness, "identity_")
+    shred(witness, "hashkey_")
+    transcripts = _drop_wrapped_keys(TranscriptVersion, TranscriptVersion.content_wrapped_key, witness.id)
+    free_text = (_drop_wrapped_keys(TranscriptVersion, TranscriptVersion.freetext_wrapped_key, witness.id)
+                 + _drop_wrapped_keys(Interview, Interview.freetext_wrapped_key, witness.id))
     witness.shredded_at = utcnow()
-    return {"identity": int(identity), "transcript_versions": transcripts}
+    return {"identity": int(identity), "transcript_versions": transcripts, "free_text": free_text,
+            "subject_key": subject_key}

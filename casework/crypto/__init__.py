@@ -1,6 +1,7 @@
 """Envelope encryption and key custody for Casework (pyca/cryptography only)."""
 
 from .envelope import (
+    SUBJECT_KEK_ID,
     DecryptionError,
     EnvelopeError,
     KeyDestroyedError,
@@ -10,18 +11,21 @@ from .envelope import (
     rewrap,
     seal,
     shred,
+    to_subject,
 )
 from .keyring import (
     DEFAULT_LOG_NAME,
     KeyringError,
     KeyringProvider,
     LocalKeyring,
+    SubjectKeyDestroyed,
     UnknownKeyError,
     open_keyring,
 )
 
 __all__ = [
     "DEFAULT_LOG_NAME",
+    "SUBJECT_KEK_ID",
     "DecryptionError",
     "EnvelopeError",
     "KeyDestroyedError",
@@ -29,6 +33,7 @@ __all__ = [
     "KeyringProvider",
     "LocalKeyring",
     "Sealed",
+    "SubjectKeyDestroyed",
     "UnknownKeyError",
     "bind",
     "open_keyring",
@@ -36,4 +41,5 @@ __all__ = [
     "rewrap",
     "seal",
     "shred",
+    "to_subject",
 ]

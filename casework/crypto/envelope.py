@@ -13,6 +13,16 @@ The KEK id is bound through the wrap, not the ciphertext: binding it into the
 ciphertext would make rewrapping under a new KEK impossible without
 re-encrypting, which the rotation contract forbids.  The ciphertext is still
 tied to its KEK chain because only the matching wrapped key opens it.
+
+Subject keys: ``seal(..., subject="witness:7")`` wraps the data key under that
+subject's key in the keyring instead of a KEK, and records ``kek_id`` =
+`SUBJECT_KEK_ID` (``"subject"``).  The subject itself is not stored: the
+caller derives it from the row (a transcript names its witness), and the wrap
+is bound to ``wrap_associated_data("subject:<subject>", context)``, so a wrapped
+key moved to another subject's row fails.  Once the subject key is destroyed,
+`open_sealed` raises `KeyDestroyedError` even though the row still holds its
+wrapped key (a database restored from before the destruction).  Subject keys
+are not KEKs: `rewrap` leaves subject-wrapped records alone.
 """
 
 from __future__ import annotations
@@ -25,9 +35,10 @@ from dataclasses import dataclass, replace
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .keyring import KeyringProvider
+from .keyring import KeyringProvider, SubjectKeyDestroyed
 
 __all__ = [
+    "SUBJECT_KEK_ID",
     "DecryptionError",
     "EnvelopeError",
     "KeyDestroyedError",
@@ -37,11 +48,14 @@ __all__ = [
     "rewrap",
     "seal",
     "shred",
+    "to_kek",
+    "to_subject",
 ]
 
 NONCE_BYTES = 12
 _TAG_BYTES = 16
 _DATA_LABEL = b"casework/data/v1"
+SUBJECT_KEK_ID = "subject"  # kek_id of a record whose data key is wrapped under its subject's key
 
 
 class EnvelopeError(Exception):
@@ -116,31 +130,63 @@ def _check_context(context: bytes) -> None:
         raise ValueError("context must be non-empty bytes (use bind())")
 
 
-def _unwrap(keyring: KeyringProvider, sealed: Sealed, context: bytes) -> bytes:
+def _unwrap(
+    keyring: KeyringProvider, sealed: Sealed, context: bytes, subject: str | None
+) -> bytes:
     if not sealed.wrapped_key:
         raise KeyDestroyedError("the data key for this record was destroyed")
     try:
+        if sealed.kek_id == SUBJECT_KEK_ID:
+            if subject is None:
+                raise DecryptionError("the record is wrapped under a subject key, but has no subject")
+            return keyring.unwrap_with_subject(subject, sealed.wrapped_key, context)
         return keyring.unwrap_key(sealed.wrapped_key, kek_id=sealed.kek_id, context=context)
+    except SubjectKeyDestroyed:
+        raise KeyDestroyedError(f"the key of {subject} was destroyed (crypto-shredded)") from None
     except InvalidTag:
         raise DecryptionError(
             "wrapped data key does not belong to this record or was altered"
         ) from None
 
 
-def seal(keyring: KeyringProvider, plaintext: bytes, context: bytes) -> Sealed:
-    """Encrypt under a fresh data key, wrapped by the current KEK."""
+def _wrap_for_subject(
+    keyring: KeyringProvider, data_key: bytes, context: bytes, subject: str
+) -> bytes:
+    try:
+        return keyring.wrap_with_subject(subject, data_key, context)
+    except SubjectKeyDestroyed:
+        raise KeyDestroyedError(f"the key of {subject} was destroyed (crypto-shredded)") from None
+
+
+def seal(
+    keyring: KeyringProvider, plaintext: bytes, context: bytes, *, subject: str | None = None
+) -> Sealed:
+    """Encrypt under a fresh data key, wrapped by the current KEK, or by `subject`'s key if given.
+
+    Raises KeyDestroyedError when the subject's key was destroyed.
+    """
     _check_context(context)
     data_key = AESGCM.generate_key(bit_length=256)
     nonce = os.urandom(NONCE_BYTES)
+    if subject is not None:
+        kek_id, wrapped = SUBJECT_KEK_ID, _wrap_for_subject(keyring, data_key, context, subject)
+    else:
+        kek_id, wrapped = keyring.wrap_key(data_key, kek_id=None, context=context)
     ciphertext = AESGCM(data_key).encrypt(nonce, plaintext, _data_aad(context))
-    kek_id, wrapped = keyring.wrap_key(data_key, kek_id=None, context=context)
     return Sealed(ciphertext=ciphertext, nonce=nonce, wrapped_key=wrapped, kek_id=kek_id)
 
 
-def open_sealed(keyring: KeyringProvider, sealed: Sealed, context: bytes) -> bytes:
-    """Decrypt; raises DecryptionError, KeyDestroyedError or UnknownKeyError (KEK gone)."""
+def open_sealed(
+    keyring: KeyringProvider, sealed: Sealed, context: bytes, *, subject: str | None = None
+) -> bytes:
+    """Decrypt; raises DecryptionError, KeyDestroyedError or UnknownKeyError (KEK gone).
+
+    `subject` names the subject key for records sealed under one (``kek_id ==
+    "subject"``); records under a KEK ignore it, so rows written before subject
+    keys existed still open.
+    """
     _check_context(context)
-    data_key = _unwrap(keyring, sealed, context)
+    data_key = _unwrap(keyring, sealed, context, subject)
     if len(sealed.nonce) != NONCE_BYTES or len(sealed.ciphertext) < _TAG_BYTES:
         raise DecryptionError("ciphertext does not belong to this record or was altered")
     try:
@@ -154,15 +200,40 @@ def rewrap(
 ) -> Sealed:
     """Move the data key to another KEK; ciphertext and nonce are left untouched.
 
-    Returns `sealed` itself when it is already under the target KEK, so the
-    rotation CLI can skip the row write.
+    Returns `sealed` itself when it is already under the target KEK, or under
+    a subject key (those are not KEKs and never rotate), so the rotation CLI can
+    skip the row write.
     """
     _check_context(context)
+    if sealed.kek_id == SUBJECT_KEK_ID:
+        return sealed
     target = to_kek_id if to_kek_id is not None else keyring.current_kek_id()
     if sealed.kek_id == target and sealed.wrapped_key:
         return sealed
-    data_key = _unwrap(keyring, sealed, context)
+    data_key = _unwrap(keyring, sealed, context, None)
     kek_id, wrapped = keyring.wrap_key(data_key, kek_id=target, context=context)
+    return replace(sealed, wrapped_key=wrapped, kek_id=kek_id)
+
+
+def to_subject(keyring: KeyringProvider, sealed: Sealed, context: bytes, subject: str) -> Sealed:
+    """Move a KEK-wrapped data key under `subject`'s key (ciphertext untouched); a no-op if already there."""
+    _check_context(context)
+    if sealed.kek_id == SUBJECT_KEK_ID:
+        return sealed
+    data_key = _unwrap(keyring, sealed, context, None)
+    wrapped = _wrap_for_subject(keyring, data_key, context, subject)
+    return replace(sealed, wrapped_key=wrapped, kek_id=SUBJECT_KEK_ID)
+
+
+def to_kek(
+    keyring: KeyringProvider, sealed: Sealed, context: bytes, subject: str, *, to_kek_id: str | None = None
+) -> Sealed:
+    """Move a subject-wrapped data key back under a KEK (a downgrade); KeyDestroyedError once shredded."""
+    _check_context(context)
+    if sealed.kek_id != SUBJECT_KEK_ID:
+        return sealed
+    data_key = _unwrap(keyring, sealed, context, subject)
+    kek_id, wrapped = keyring.wrap_key(data_key, kek_id=to_kek_id, context=context)
     return replace(sealed, wrapped_key=wrapped, kek_id=kek_id)
 
 

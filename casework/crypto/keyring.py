@@ -15,12 +15,27 @@ the log's identity; a leak of one file does not give away the other key; and
 each can be backed up, restored and access-controlled on its own terms.
 Keyring files written before the split (format 1, seed inside) are migrated
 on load.
+
+Per-subject keys (crypto-shredding): besides the KEKs, a provider holds one
+AES-256 key per *subject* (``witness:<id>``), outside the database.  Data keys
+of everything that belongs to the subject are wrapped under it
+(`wrap_with_subject`), and `destroy_subject_key` destroys it, after which
+nothing wrapped under it can be unwrapped, by any process, whatever copy of
+the database is at hand.  `LocalKeyring` keeps them as one file per subject in
+``<keyring file>.subjects/`` (directory 0700, files 0600, named by the
+SHA-256 of the subject so the directory lists no witness ids); destroying one
+overwrites it with zeros, fsyncs, unlinks it and fsyncs the directory.  The
+overwrite is best effort on copy-on-write or wear-levelled storage (and any
+backup of that directory keeps the key until the backup itself is gone); the
+unlink is what every reader sees at once.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import hashlib
 import hmac
 import json
 import logging
@@ -44,9 +59,12 @@ __all__ = [
     "KeyringError",
     "KeyringProvider",
     "LocalKeyring",
+    "SubjectKeyDestroyed",
     "UnknownKeyError",
     "open_keyring",
     "signing_key_path",
+    "subject_label",
+    "subjects_path",
     "wrap_associated_data",
 ]
 
@@ -54,12 +72,18 @@ DEFAULT_LOG_NAME = "casework.local/custody"
 KEY_BYTES = 32
 NONCE_BYTES = 12
 SIGNING_KEY_SUFFIX = ".signing-key"
+SUBJECTS_SUFFIX = ".subjects"
+SUBJECT_PREFIX = "subject:"
+MAX_SUBJECT_CHARS = 200
 _FORMAT = 2  # KEK file: KEKs only
 _LEGACY_FORMAT = 1  # KEK file that still carries the signing seed (migrated on load)
 _SIGNING_FORMAT = 1  # signing-key file
 _WRAP_VERSION = b"\x01"
+_SUBJECT_WRAP_VERSION = b"\x02"  # a subject wrap is never mistaken for a KEK wrap
+_WRAPPED_BYTES = 1 + NONCE_BYTES + KEY_BYTES + 16
 _WRAP_LABEL = b"casework/wrap/v1"
 _KEK_ID = re.compile(r"^kek-(\d{4,})$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class KeyringError(Exception):
@@ -70,6 +94,13 @@ class UnknownKeyError(KeyringError):
     """A KEK id is not (or no longer) present in the keyring."""
 
 
+class SubjectKeyDestroyed(UnknownKeyError):
+    """The subject's key is not in the keyring: crypto-shredded (or never created).
+
+    Its data keys, and so everything sealed under them, are unrecoverable.
+    """
+
+
 class _SigningKeyMissing(KeyringError):
     """The KEK file exists but its signing-key file does not."""
 
@@ -78,11 +109,21 @@ log = logging.getLogger(__name__)
 
 
 class KeyringProvider(Protocol):
-    """Plug point for key custody (local file today, a KMS later).
+    """Plug point for key custody (local files, a PKCS#11 token, a KMS).
 
     `unwrap_key` must raise `cryptography.exceptions.InvalidTag` when the
     wrapped bytes, context or KEK do not match, and `UnknownKeyError` when the
     KEK id is not held; the envelope layer relies on that distinction.
+
+    Subject keys (one per witness, for crypto-shredding) are not KEKs: they are
+    never rotated, rewrapped or retired, only created and destroyed.
+    `create_subject_key` is idempotent; `wrap_with_subject` and
+    `unwrap_with_subject` bind the wrap to ``wrap_associated_data(
+    subject_label(subject), context)`` and raise `SubjectKeyDestroyed` once the
+    key is destroyed (or was never created), `InvalidTag` when the wrap was
+    moved, altered or made under another subject; `destroy_subject_key` returns
+    whether there was a key to destroy.  A destroyed key must be gone for every
+    process at once.
     """
 
     def current_kek_id(self) -> str: ...
@@ -102,6 +143,33 @@ class KeyringProvider(Protocol):
     def rotate(self) -> str: ...
 
     def retire(self, kek_id: str) -> None: ...
+
+    def create_subject_key(self, subject: str) -> None: ...
+
+    def has_subject_key(self, subject: str) -> bool: ...
+
+    def wrap_with_subject(self, subject: str, data_key: bytes, context: bytes) -> bytes: ...
+
+    def unwrap_with_subject(self, subject: str, wrapped: bytes, context: bytes) -> bytes: ...
+
+    def destroy_subject_key(self, subject: str) -> bool: ...
+
+
+def subject_label(subject: str) -> str:
+    """``subject:<subject>``: the key's name in a token and its label in the wrap's AAD."""
+    if not isinstance(subject, str) or not subject:
+        raise ValueError("subject must be a non-empty string")
+    if len(subject) > MAX_SUBJECT_CHARS or _CONTROL.search(subject):
+        raise ValueError(
+            f"subject must be at most {MAX_SUBJECT_CHARS} characters, without control characters"
+        )
+    return SUBJECT_PREFIX + subject
+
+
+def subjects_path(path: str | os.PathLike[str]) -> Path:
+    """The subject-key directory of the keyring file `path`: ``<path>.subjects`` beside it."""
+    target = Path(path)
+    return target.with_name(target.name + SUBJECTS_SUFFIX)
 
 
 def wrap_associated_data(kek_id: str, context: bytes) -> bytes:
@@ -577,6 +645,130 @@ class LocalKeyring:
                 raise KeyringError(f"refusing to retire the current KEK {kek_id}")
             keks = {k: v for k, v in state.keks.items() if k != kek_id}
             self._save(_State(state.current, keks, state.log_name))
+
+    # ------------------------------------------------------------ subject keys
+
+    @property
+    def subjects_path(self) -> Path:
+        """The subject-key directory, ``<path>.subjects``."""
+        return subjects_path(self._path)
+
+    def _subjects_dir(self, *, create: bool) -> Path | None:
+        """The subject-key directory, checked (a 0700 directory, not a link); None if absent."""
+        directory = self.subjects_path
+        try:
+            st = os.lstat(directory)
+        except FileNotFoundError:
+            if not create:
+                return None
+            try:
+                os.mkdir(directory, 0o700)
+            except FileExistsError:
+                pass
+            else:
+                os.chmod(directory, 0o700)  # umask can only narrow; make the mode exact
+                _fsync_dir(directory.parent)
+            st = os.lstat(directory)
+        if not stat.S_ISDIR(st.st_mode):
+            raise KeyringError(f"subject-key directory {directory} is not a directory")
+        if st.st_mode & 0o077:
+            raise KeyringError(
+                f"subject-key directory {directory} has mode {stat.S_IMODE(st.st_mode):04o}; it must "
+                f"not be accessible by group or other (run: chmod 700 {directory})"
+            )
+        return directory
+
+    def _subject_file(self, subject: str) -> Path:
+        subject_label(subject)  # validates
+        return self.subjects_path / hashlib.sha256(subject.encode("utf-8")).hexdigest()
+
+    def _subject_key(self, subject: str) -> bytes:
+        """Read the subject's key from disk on every use, so a destroy by any process counts at once."""
+        path = self._subject_file(subject)
+        gone = SubjectKeyDestroyed(f"the key of subject {subject!r} was destroyed (or never created)")
+        if self._subjects_dir(create=False) is None:
+            raise gone
+        try:
+            raw, _ = _read_private(path, "subject key")
+        except _FileMissing:
+            raise gone from None
+        if raw.count(0) == len(raw):
+            raise gone  # being destroyed: overwritten, not yet unlinked
+        if len(raw) != KEY_BYTES:
+            raise KeyringError(f"subject key {path} must hold {KEY_BYTES} bytes")
+        return raw
+
+    def create_subject_key(self, subject: str) -> None:
+        """Generate the subject's AES-256 key (file 0600); a no-op if it already exists."""
+        path = self._subject_file(subject)
+        self._subjects_dir(create=True)
+        if not os.path.lexists(path):
+            # If another process creates it first, its key is the subject's key.
+            with contextlib.suppress(FileExistsError):
+                _publish_new(path, AESGCM.generate_key(bit_length=256))
+        self._subject_key(subject)  # a damaged or unsafe file fails here, not on first use
+
+    def has_subject_key(self, subject: str) -> bool:
+        try:
+            self._subject_key(subject)
+        except SubjectKeyDestroyed:
+            return False
+        return True
+
+    def wrap_with_subject(self, subject: str, data_key: bytes, context: bytes) -> bytes:
+        """Wrap under the subject's key: 0x02 || nonce || AES-256-GCM(data key) || tag."""
+        label = subject_label(subject)
+        if not isinstance(data_key, (bytes, bytearray)) or len(data_key) != KEY_BYTES:
+            raise ValueError(f"data key must be {KEY_BYTES} bytes")
+        if not isinstance(context, bytes):
+            raise TypeError("context must be bytes")
+        key = self._subject_key(subject)
+        nonce = os.urandom(NONCE_BYTES)
+        ct = AESGCM(key).encrypt(nonce, bytes(data_key), wrap_associated_data(label, context))
+        return _SUBJECT_WRAP_VERSION + nonce + ct
+
+    def unwrap_with_subject(self, subject: str, wrapped: bytes, context: bytes) -> bytes:
+        """Unwrap; SubjectKeyDestroyed once shredded, InvalidTag if moved, altered or another subject's."""
+        label = subject_label(subject)
+        if not isinstance(context, bytes):
+            raise TypeError("context must be bytes")
+        key = self._subject_key(subject)
+        if (
+            not isinstance(wrapped, (bytes, bytearray))
+            or len(wrapped) != _WRAPPED_BYTES
+            or wrapped[:1] != _SUBJECT_WRAP_VERSION
+        ):
+            raise InvalidTag()
+        nonce, ct = bytes(wrapped[1 : 1 + NONCE_BYTES]), bytes(wrapped[1 + NONCE_BYTES :])
+        return AESGCM(key).decrypt(nonce, ct, wrap_associated_data(label, context))
+
+    def destroy_subject_key(self, subject: str) -> bool:
+        """Crypto-shred: overwrite the key file with zeros, fsync, unlink, fsync the directory.
+
+        Returns False if there was no key.  Every later unwrap, in any process,
+        raises `SubjectKeyDestroyed`.
+        """
+        path = self._subject_file(subject)
+        directory = self._subjects_dir(create=False)
+        if directory is None:
+            return False
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return False
+        try:
+            size = max(os.fstat(fd).st_size, KEY_BYTES)
+            zeros = memoryview(bytes(size))
+            offset = 0
+            while offset < size:
+                offset += os.pwrite(fd, zeros[offset:], offset)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        path.unlink(missing_ok=True)  # another process may have finished the same destruction
+        _fsync_dir(directory)
+        log.info("keyring %s: destroyed the key of subject %r", self._path, subject)
+        return True
 
 
 def open_keyring(

@@ -116,7 +116,9 @@ from pkcs11 import exceptions as p11e
 from .keyring import (
     DEFAULT_LOG_NAME,
     KeyringError,
+    SubjectKeyDestroyed,
     UnknownKeyError,
+    subject_label,
     wrap_associated_data,
 )
 
@@ -137,7 +139,6 @@ PIN_ENV = "CASEWORK_PKCS11_PIN"
 SIGNER_LABEL = "casework-log-signer"
 LOG_NAME_LABEL = "casework-log-name"
 APPLICATION = "casework"
-SUBJECT_PREFIX = "subject:"
 KEK_WRAP_VERSION = 0x11
 SUBJECT_WRAP_VERSION = 0x12
 
@@ -145,10 +146,8 @@ KEY_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
 WRAPPED_BYTES = 1 + NONCE_BYTES + KEY_BYTES + TAG_BYTES
-MAX_SUBJECT_CHARS = 200
 
 _KEK_ID = re.compile(r"^kek-(\d{4,})$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ED25519_PARAMS = (
     bytes.fromhex("06032b6570"),  # OID 1.3.101.112 (id-Ed25519)
     b"\x13\x0cedwards25519",  # PrintableString form of PKCS#11 3.0
@@ -176,13 +175,6 @@ _CREATE_ATTEMPTS = 8
 _T = TypeVar("_T")
 _Session = Any  # pkcs11 Session: the stubs lack the Cython mixins (encrypt, sign...)
 _Object = Any
-
-
-class SubjectKeyDestroyed(UnknownKeyError):
-    """The subject's key is not in the token: crypto-shredded (or never created).
-
-    Its data keys, and so everything sealed under them, are unrecoverable.
-    """
 
 
 # --------------------------------------------------------------------------
@@ -297,13 +289,8 @@ def _kek_label(number: int) -> str:
 
 
 def _subject_label(subject: str) -> str:
-    if not isinstance(subject, str) or not subject:
-        raise ValueError("subject must be a non-empty string")
-    if len(subject) > MAX_SUBJECT_CHARS or _CONTROL.search(subject):
-        raise ValueError(
-            f"subject must be at most {MAX_SUBJECT_CHARS} characters, without control characters"
-        )
-    return SUBJECT_PREFIX + subject
+    """Validated ``subject:<subject>`` (shared with `LocalKeyring`, so both bind the same AAD)."""
+    return subject_label(subject)
 
 
 def _check_data_key(data_key: bytes) -> bytes:

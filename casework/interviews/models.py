@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import Column, ForeignKey, LargeBinary, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.access.targets import Target
+from casework.crypto.envelope import bind
 from casework.db import Model, db, utcnow
 from casework.geo import LocatedMixin
 from casework.incidents.models import Incident
+from casework.keys import witness_subject
 
 interview_incidents = Table(
     "interview_incidents",
@@ -19,7 +21,10 @@ interview_incidents = Table(
 
 
 class Interview(LocatedMixin, Model):
+    """An interview; who else was there and the interpreter are sealed under the witness's key."""
+
     __tablename__ = "interviews"
+    __protected__ = {"freetext_": "interview free text"}
     __resource_type__ = "interview"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -32,8 +37,11 @@ class Interview(LocatedMixin, Model):
     longitude: Mapped[float | None]
     location_precision_m: Mapped[int | None]
     language: Mapped[str] = mapped_column(String(35))
-    interpreter: Mapped[str | None] = mapped_column(String(200))
-    others_present: Mapped[list[str]] = mapped_column(default=list)
+    # {"interpreter", "others_present"} as JSON, sealed; all None when there is neither.
+    freetext_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    freetext_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
+    freetext_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    freetext_kek_id: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -42,6 +50,12 @@ class Interview(LocatedMixin, Model):
     @property
     def incident_ids(self) -> list[int]:
         return [incident.id for incident in self.incidents]
+
+    def freetext_context(self) -> bytes:
+        return bind("interview_free_text", self.id, parents={"case": self.case_id, "witness": self.witness_id})
+
+    def key_subject(self) -> str:
+        return witness_subject(self.witness_id)
 
     def custody_target(self) -> Target:
         return Target(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from casework.fields import UTCDateTime
 from casework.geo import LocationSchema
 from casework.http import ID_RANGE
 
@@ -12,9 +13,9 @@ LANGUAGE = validate.And(
 
 
 class _InterviewFields(Schema):
-    incident_ids = fields.List(fields.Integer(validate=ID_RANGE), validate=validate.Length(max=500),
+    incident_ids = fields.List(fields.Integer(strict=True, validate=ID_RANGE), validate=validate.Length(max=500),
                                metadata={"description": "Incidents of the same case this interview speaks to."})
-    conducted_at = fields.AwareDateTime()
+    conducted_at = UTCDateTime()
     location = fields.Nested(LocationSchema, allow_none=True)
     language = fields.String(validate=LANGUAGE)
     interpreter = fields.String(allow_none=True, validate=validate.Length(max=200))
@@ -23,8 +24,8 @@ class _InterviewFields(Schema):
 
 
 class InterviewCreateSchema(_InterviewFields):
-    witness_id = fields.Integer(required=True, validate=ID_RANGE)
-    conducted_at = fields.AwareDateTime(required=True)
+    witness_id = fields.Integer(strict=True, required=True, validate=ID_RANGE)
+    conducted_at = UTCDateTime(required=True)
     language = fields.String(required=True, validate=LANGUAGE)
 
 
@@ -41,7 +42,7 @@ class InterviewSchema(Schema):
     conducted_at = fields.DateTime()
     location = fields.Nested(LocationSchema, allow_none=True)
     language = fields.String()
-    interpreter = fields.String(allow_none=True)
-    others_present = fields.List(fields.String())
+    interpreter = fields.String(allow_none=True, metadata={"description": "null once shredded"})
+    others_present = fields.List(fields.String(), allow_none=True, metadata={"description": "null once shredded"})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

@@ -1,6 +1,12 @@
-"""Interviews: one witness, conducted by the interviewer who records it, linked to incidents."""
+"""Interviews: one witness, conducted by the interviewer who records it, linked to incidents.
+
+Who else was present and the interpreter are about the witness: they are sealed under the
+witness's key (``freetext_``), opened here for whoever may read the interview, and read as
+null once the witness's key is destroyed.
+"""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -9,11 +15,16 @@ from sqlalchemy.orm import selectinload
 from casework.access.door import load_authorized
 from casework.cases.models import Case
 from casework.db import db
-from casework.errors import Invalid
+from casework.errors import Conflict, Invalid
+from casework.fields import Extended
 from casework.incidents.models import Incident
 from casework.interviews.models import Interview
+from casework.keys import open_from, open_optional, seal_into
 from casework.pagination import Page, keyset_page
+from casework.witnesses.locks import lock_witness
 from casework.witnesses.models import Witness
+
+FREE_TEXT = ("interpreter", "others_present")
 
 
 def _incidents_of_case(case_id: int, incident_ids: list[int]) -> list[Incident]:
@@ -34,32 +45,73 @@ def _witness_of_case(case_id: int, witness_id: int) -> Witness:
     return witness
 
 
-def create_interview(case_id: int, data: dict[str, Any]) -> Interview:
+def free_text(interview: Interview) -> dict[str, Any]:
+    """Interpreter and others present; both null once the witness's key is destroyed."""
+    if interview.freetext_ciphertext is None:
+        return {"interpreter": None, "others_present": []}
+    sealed = open_optional(interview, "freetext_", interview.freetext_context())
+    if sealed is None:
+        return {"interpreter": None, "others_present": None}
+    found = json.loads(sealed)
+    return {"interpreter": found.get("interpreter"), "others_present": found.get("others_present") or []}
+
+
+def with_free_text(interview: Interview) -> Extended:
+    return Extended(interview, **free_text(interview))
+
+
+def _seal_free_text(interview: Interview, witness_shredded: bool, text: dict[str, Any]) -> None:
+    if not text.get("interpreter") and not text.get("others_present"):
+        for name in ("ciphertext", "nonce", "wrapped_key", "kek_id"):
+            setattr(interview, f"freetext_{name}", None)
+        return
+    if witness_shredded:
+        raise Conflict("The witness withdrew consent; nothing more can be recorded about them.",
+                       problem="consent-withdrawn")
+    plain = {"interpreter": text.get("interpreter"), "others_present": text.get("others_present") or []}
+    seal_into(interview, "freetext_", json.dumps(plain, sort_keys=True).encode(), interview.freetext_context())
+
+
+def create_interview(case_id: int, data: dict[str, Any]) -> Extended:
     access = load_authorized(Case, case_id, "interview.create")
     witness = _witness_of_case(access.obj.id, data.pop("witness_id"))
+    if any(name in data for name in FREE_TEXT):
+        witness = lock_witness(witness.id)  # sealing under the witness's key: the witness lock order
     incidents = _incidents_of_case(access.obj.id, data.pop("incident_ids", []))
+    text = {name: data.pop(name) for name in FREE_TEXT if name in data}
     interview = Interview(case_id=access.obj.id, witness_id=witness.id, interviewer_id=access.user_id, **data)
     interview.incidents = incidents
     db.session.add(interview)
     db.session.flush()
+    _seal_free_text(interview, witness.shredded_at is not None, text)
     access.note(created_interview_id=interview.id, interview_witness_id=witness.id)
-    return interview
+    return with_free_text(interview)
 
 
 def list_interviews(case_id: int, args: dict[str, Any]) -> Page:
     case = load_authorized(Case, case_id, "interview.list").obj
     statement = select(Interview).where(Interview.case_id == case.id).options(selectinload(Interview.incidents))
-    return keyset_page(statement, Interview.id, args)
+    page = keyset_page(statement, Interview.id, args)
+    page["items"] = [with_free_text(interview) for interview in page["items"]]
+    return page
 
 
-def get_interview(interview_id: int) -> Interview:
-    return load_authorized(Interview, interview_id, "interview.read").obj
+def get_interview(interview_id: int) -> Extended:
+    return with_free_text(load_authorized(Interview, interview_id, "interview.read").obj)
 
 
-def update_interview(interview_id: int, changes: dict[str, Any]) -> Interview:
+def update_interview(interview_id: int, changes: dict[str, Any]) -> Extended:
     access = load_authorized(Interview, interview_id, "interview.update", changed=sorted(changes))
+    interview = access.obj
     if "incident_ids" in changes:
-        access.obj.incidents = _incidents_of_case(access.obj.case_id, changes.pop("incident_ids"))
+        interview.incidents = _incidents_of_case(interview.case_id, changes.pop("incident_ids"))
+    text = {name: changes.pop(name) for name in FREE_TEXT if name in changes}
+    if text:
+        witness = lock_witness(interview.witness_id)  # first of the witness lock order
+        current: dict[str, Any] = {"interpreter": None, "others_present": []}
+        if interview.freetext_ciphertext is not None and witness.shredded_at is None:
+            current = json.loads(open_from(interview, "freetext_", interview.freetext_context()))
+        _seal_free_text(interview, witness.shredded_at is not None, {**current, **text})
     for name, value in changes.items():
-        setattr(access.obj, name, value)
-    return access.obj
+        setattr(interview, name, value)
+    return with_free_text(interview)

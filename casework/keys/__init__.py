@@ -3,9 +3,17 @@
 ``seal_into`` / ``open_from`` / ``shred`` are the one way a row's encrypted field is written,
 read and destroyed. Each protected model names its fields in ``__protected__`` and binds
 them to its place with ``*_context()``, so rotation and status see every encrypted record.
+
+A model that belongs to a witness also has ``key_subject()`` (``witness:<id>``, see
+`witness_subject`): its fields are then sealed under that witness's subject key in the keyring
+provider, outside the database, and ``kek_id`` reads ``"subject"``. Destroying the subject key
+(`destroy_subject_key`, on consent withdrawal) makes every such field unreadable, whatever copy
+of the database is at hand. Rows sealed under a KEK before subject keys existed still open.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from pathlib import Path
 from typing import Any
@@ -63,20 +71,68 @@ def store_sealed(row: Any, prefix: str, sealed: Sealed) -> None:
         setattr(row, f"{prefix}{name}", getattr(sealed, name))
 
 
+def witness_subject(witness_id: int) -> str:
+    """The subject whose key in the keyring protects everything a witness's rows hold."""
+    return f"witness:{witness_id}"
+
+
+def subject_of(row: Any) -> str | None:
+    """The row's subject (``key_subject()``), or None for a row sealed under the KEKs."""
+    method = getattr(row, "key_subject", None)
+    return method() if method is not None else None
+
+
+def create_subject_key(subject: str) -> None:
+    keyring().create_subject_key(subject)
+
+
+def destroy_subject_key(subject: str) -> bool:
+    """Crypto-shred in the provider: nothing wrapped under the subject's key opens again. True if it existed."""
+    return keyring().destroy_subject_key(subject)
+
+
+def has_subject_key(subject: str) -> bool:
+    return keyring().has_subject_key(subject)
+
+
 def seal_into(row: Any, prefix: str, plaintext: bytes, context: bytes) -> None:
-    store_sealed(row, prefix, seal(keyring(), plaintext, context))
+    """Seal a field under the row's subject key (or the current KEK for a row without a subject)."""
+    try:
+        store_sealed(row, prefix, seal(keyring(), plaintext, context, subject=subject_of(row)))
+    except KeyDestroyedError:
+        raise Gone("The witness's key was destroyed (consent withdrawn or erasure ordered); "
+                   "nothing more can be recorded for them.", problem="shredded") from None
 
 
 def open_from(row: Any, prefix: str, context: bytes) -> bytes:
-    """Decrypt a row's field; shredded is ``Gone``, a moved or altered ciphertext ``IntegrityFailure``."""
+    """Decrypt a row's field; shredded is ``Gone``, a moved or altered ciphertext ``IntegrityFailure``.
+
+    Shredded means the row's wrapped key was removed, or the subject key it is wrapped under
+    was destroyed in the provider (so a database restored from before the withdrawal is Gone too).
+    """
     try:
-        return open_sealed(keyring(), sealed_of(row, prefix), context)
+        return open_sealed(keyring(), sealed_of(row, prefix), context, subject=subject_of(row))
     except KeyDestroyedError:
         raise Gone("This content was crypto-shredded (consent withdrawn or erasure ordered).",
                    problem="shredded") from None
     except DecryptionError:
         log.critical("ciphertext does not belong to its row: %s %s", type(row).__name__, row.id)
         raise IntegrityFailure("Stored ciphertext failed its integrity check; the incident has been logged.") from None
+
+
+def open_optional(row: Any, prefix: str, context: bytes) -> bytes | None:
+    """Like ``open_from`` for fields shown beside metadata: None when absent or shredded."""
+    if getattr(row, f"{prefix}ciphertext") is None:
+        return None
+    try:
+        return open_from(row, prefix, context)
+    except Gone:
+        return None
+
+
+def keyed_sha256(key: bytes, data: bytes) -> bytes:
+    """HMAC-SHA256: the content hash metadata readers and the log see, unguessable without the key."""
+    return hmac.new(key, data, hashlib.sha256).digest()
 
 
 def shred(row: Any, prefix: str) -> bool:

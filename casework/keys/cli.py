@@ -1,4 +1,4 @@
-"""Operator commands: ``flask --app wsgi keys status|rotate|rewrap|retire``."""
+"""Operator commands: ``flask --app wsgi keys status|rotate|rewrap|retire|reapply-erasures``."""
 from __future__ import annotations
 
 import click
@@ -7,16 +7,18 @@ from flask.cli import AppGroup
 from casework.access import door
 from casework.access.targets import Target
 from casework.keys import keyring
-from casework.keys.rotation import records_under, rewrap_all, status
+from casework.keys.rotation import reapply_erasures, records_under, rewrap_all, status
 
-keys_cli = AppGroup("keys", help="Key-encryption keys: status, rotation, rewrap, retirement.")
+keys_cli = AppGroup("keys", help="Key-encryption keys and witnesses' subject keys: status, rotation, rewrap, "
+                                 "retirement, erasures.")
 
 
 @keys_cli.command("status")
 def status_command() -> None:
-    """Which KEK protects how many records (and how many are shredded)."""
+    """Which KEK protects how many records (and how many are shredded); "subject": a witness's own key."""
     current = keyring().current_kek_id()
     click.echo(f"current KEK: {current}; keyring holds: {', '.join(keyring().kek_ids())}")
+    click.echo("records under 'subject' are wrapped by their witness's own key (not a KEK; never rewrapped)")
     for row in status():
         state = "shredded" if row["shredded"] else "live"
         click.echo(f"{row['records']:<22} {row['kek_id']:<10} {state:<9} {row['count']}")
@@ -52,3 +54,19 @@ def retire_command(kek_id: str) -> None:
     door.system_access("keys.retire", Target("kek", kek_id), via="cli")
     door.commit()
     click.echo(f"retired {kek_id}")
+
+
+@keys_cli.command("reapply-erasures")
+def reapply_erasures_command() -> None:
+    """Destroy the subject keys of every witness the database records as shredded (after a keyring restore)."""
+    report = reapply_erasures()
+    for row in report.destroyed:
+        door.system_access("keys.erasure.reapply", row.custody_target(), via="cli")
+    door.system_access("keys.erasures.reapply", Target("keyring", "subjects"), via="cli",
+                       destroyed=len(report.destroyed), already_destroyed=report.already_gone,
+                       live_without_key=[row.id for row in report.missing])
+    door.commit()
+    click.echo(f"destroyed again: {len(report.destroyed)}; already destroyed: {report.already_gone}")
+    if report.missing:
+        click.echo("not shredded in the database, yet their key is missing (unreadable): "
+                   + ", ".join(f"{type(row).__name__.lower()} {row.id}" for row in report.missing))

@@ -3,6 +3,10 @@
 Rewrap works in small batches, each its own transaction, selecting only rows still under an
 older KEK: interrupted, it resumes where it stopped; run beside live traffic, readers see
 either the old wrap (old KEK still in the keyring) or the new one, both valid.
+
+Records wrapped under a witness's subject key (``kek_id`` = ``"subject"``) are not under any
+KEK: rotation leaves them alone, ``records_under`` never counts them, and a KEK can be retired
+whatever they hold. ``status`` reports them on their own line.
 """
 from __future__ import annotations
 
@@ -12,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from casework.crypto.envelope import rewrap
+from casework.crypto.envelope import SUBJECT_KEK_ID, rewrap
 from casework.db import Base, db
-from casework.keys import keyring, sealed_of, store_sealed
+from casework.keys import destroy_subject_key, has_subject_key, keyring, sealed_of, store_sealed
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,8 @@ def protected_fields() -> list[ProtectedField]:
 
 
 def status() -> list[dict[str, Any]]:
-    """How many records each KEK protects, and how many are shredded, per kind of record."""
+    """How many records each KEK (or the subjects' keys, ``kek_id`` "subject") protects, and how many
+    are shredded, per kind of record."""
     rows = []
     for field in protected_fields():
         counts: Counter[tuple[str, bool]] = Counter()
@@ -68,7 +73,8 @@ def rewrap_all(batch_size: int = 500) -> dict[str, int]:
         while True:
             statement = (
                 select(field.model)
-                .where(field.column("kek_id") != target, field.column("wrapped_key").is_not(None))
+                .where(field.column("kek_id") != target, field.column("kek_id") != SUBJECT_KEK_ID,
+                       field.column("wrapped_key").is_not(None))
                 .order_by(field.model.id)
                 .limit(batch_size)
                 .with_for_update(skip_locked=True)
@@ -92,3 +98,48 @@ def records_under(kek_id: str) -> int:
             .where(field.column("kek_id") == kek_id, field.column("wrapped_key").is_not(None))
         ) or 0
     return total
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    destroyed: list[Any]  # shredded subjects whose key was still in the keyring, now destroyed
+    already_gone: int  # shredded subjects whose key was already destroyed
+    missing: list[Any]  # live subjects (not shredded in the database) whose key the keyring lacks
+
+
+def subject_owners() -> list[Any]:
+    """Models whose rows own a subject key (``__subject_owner__``): today, witnesses."""
+    return [m.class_ for m in sorted(Base.registry.mappers, key=lambda m: m.class_.__name__)
+            if getattr(m.class_, "__subject_owner__", False)]
+
+
+def reapply_erasures(batch_size: int = 500) -> ErasureReport:
+    """Destroy again the subject key of every row the database records as shredded.
+
+    For after a keyring restore: a keyring backup holds the keys of witnesses erased since it
+    was taken. Also lists live rows whose key is missing (a database restored from before an
+    erasure, or a keyring restored from before the witness existed): their sealed fields are
+    unreadable either way.
+    """
+    destroyed: list[Any] = []
+    missing: list[Any] = []
+    already_gone = 0
+    for model in subject_owners():
+        last = None
+        while True:
+            statement = select(model).order_by(model.id).limit(batch_size)
+            if last is not None:
+                statement = statement.where(model.id > last)
+            rows = db.session.scalars(statement).all()
+            if not rows:
+                break
+            for row in rows:
+                if row.shredded_at is not None:
+                    if destroy_subject_key(row.key_subject()):
+                        destroyed.append(row)
+                    else:
+                        already_gone += 1
+                elif not has_subject_key(row.key_subject()):
+                    missing.append(row)
+            last = rows[-1].id
+    return ErasureReport(destroyed, already_gone, missing)

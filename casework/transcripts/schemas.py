@@ -22,7 +22,11 @@ class ReceiptSchema(Schema):
     interview_id = fields.Integer()
     version = fields.Integer()
     size = fields.Integer()
-    sha256 = fields.String(metadata={"description": "hex SHA-256 of the transcript bytes"})
+    sha256 = fields.String(metadata={"description": "hex SHA-256 of the transcript bytes (only the uploader's "
+                                                    "receipt carries it; check it against what you sent)"})
+    keyed_sha256 = fields.String(metadata={
+        "description": "hex HMAC-SHA256 of the transcript bytes under the witness's hash key: what transcript "
+                       "listings and the custody log show (absent from receipts issued before keyed hashes)"})
     received_at = fields.String()
     custody_seq = fields.Integer(allow_none=True)
     leaf_hash = fields.String(allow_none=True, metadata={"description": "hex leaf hash of the upload's custody event"})
@@ -34,11 +38,13 @@ class ReceiptSchema(Schema):
 class TranscriptVersionSchema(Schema):
     interview_id = fields.Integer()
     version = fields.Integer()
-    reason = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True, metadata={"description": "null once shredded"})
     media_type = fields.String()
-    filename = fields.String(allow_none=True)
+    filename = fields.String(allow_none=True, metadata={"description": "null once shredded"})
     size = fields.Integer()
-    sha256 = HexBytes()
+    keyed_sha256 = HexBytes(allow_none=True, metadata={
+        "description": "hex HMAC-SHA256 of the content under the witness's hash key (as in the custody log); "
+                       "it cannot be recomputed once the witness's key is destroyed"})
     created_by_id = fields.Integer()
     created_at = fields.DateTime()
     shredded = fields.Boolean()
@@ -46,6 +52,7 @@ class TranscriptVersionSchema(Schema):
 
 
 class TranscriptContentSchema(TranscriptVersionSchema):
+    sha256 = HexBytes(metadata={"description": "hex SHA-256 of the content released"})
     text = fields.Function(lambda version: version.content.decode("utf-8"))
 
 

@@ -4,10 +4,18 @@ Uploads are stored as immutable versions; the first needs no reason, every corre
 The upload's custody event is appended inside the upload's transaction, so the receipt can
 carry its sequence number and leaf hash, and neither exists without the other. A version is
 addressed, and recorded, as ``<interview id>/<version>``.
+
+Everything of a version that tells about the witness is sealed under the witness's key: the
+content, the file name and the correction reason. Hashes of the content that metadata readers
+and the log see (``keyed_sha256``, the idempotency fingerprint) are HMACs under the witness's
+hash key; the uploader's receipt alone carries the plain SHA-256 it can check (and, beside it,
+``keyed_sha256``), and readers of the content get it with the content.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +27,15 @@ from casework.db import db
 from casework.errors import Conflict, IntegrityFailure, Invalid, NotFound, TooLarge
 from casework.fields import Extended
 from casework.interviews.models import Interview
-from casework.keys import keyring, open_from, seal_into
+from casework.keys import keyed_sha256, keyring, open_from, open_optional, seal_into
 from casework.pagination import Page, keyset_page
 from casework.transcripts import receipts
 from casework.transcripts.models import TranscriptVersion
+from casework.witnesses.locks import lock_witness
 from casework.witnesses.models import Witness
+from casework.witnesses.service import hash_key, keyed_digest
+
+_FINGERPRINT_LABEL = b"casework/upload-fingerprint/v1\n"
 
 
 @dataclass(frozen=True)
@@ -46,12 +58,22 @@ def version_ref(interview_id: int, version: int) -> str:
     return f"{interview_id}/{version}"
 
 
-def _fingerprint(upload: Upload) -> bytes:
-    h = hashlib.sha256()
-    for part in (upload.content, upload.media_type.encode(), (upload.reason or "").encode(),
-                 (upload.filename or "").encode()):
-        h.update(hashlib.sha256(part).digest())
-    return h.digest()
+def _fingerprint(upload: Upload, key: bytes) -> bytes:
+    """What identifies an upload for idempotent replay, keyed so it confirms no guessed content."""
+    parts = (upload.content, upload.media_type.encode(), (upload.reason or "").encode(),
+             (upload.filename or "").encode())
+    return keyed_sha256(key, _FINGERPRINT_LABEL + b"".join(hashlib.sha256(part).digest() for part in parts))
+
+
+def free_text(version: TranscriptVersion) -> dict[str, str | None]:
+    """The version's file name and correction reason; None when absent or shredded."""
+    sealed = open_optional(version, "freetext_", version.freetext_context())
+    found = json.loads(sealed) if sealed is not None else {}
+    return {"filename": found.get("filename"), "reason": found.get("reason")}
+
+
+def with_free_text(version: TranscriptVersion, **extra: Any) -> Extended:
+    return Extended(version, **free_text(version), **extra)
 
 
 def _replay(interview: Interview, user_id: int, key: str, fingerprint: bytes) -> TranscriptVersion | None:
@@ -86,15 +108,21 @@ def _check_content(data: Upload, limit: int) -> None:
 def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_bytes: int) -> UploadResult:
     access = load_authorized(Interview, interview_id, "transcript.create")
     _check_content(data, max_bytes)
-    fingerprint = _fingerprint(data)
+    lock_witness(access.obj.witness_id)  # first: witness, interview, custody head (casework.witnesses.locks)
     interview = _lock_interview(access.obj.id)  # before the replay check, so a concurrent retry waits
+    witness = db.session.get_one(Witness, interview.witness_id)
+    if witness.shredded_at is not None:
+        raise Conflict("The witness withdrew consent; no statement can be recorded.", problem="consent-withdrawn")
+    key = hash_key(witness)  # Gone if the witness's key was destroyed
+    fingerprint = _fingerprint(data, key)
+    plain_sha256 = hashlib.sha256(data.content).hexdigest()
+    keyed = keyed_sha256(key, data.content)
     if idempotency_key is not None:
         existing = _replay(interview, access.user_id, idempotency_key, fingerprint)
         if existing is not None:
             access.note(idempotent_replay=True, version=existing.version)
-            return UploadResult(existing.receipt, replayed=True)
-    if db.session.scalar(select(Witness.shredded_at).where(Witness.id == interview.witness_id)) is not None:
-        raise Conflict("The witness withdrew consent; no statement can be recorded.", problem="consent-withdrawn")
+            # The stored receipt lacks the plain SHA-256; the resent content is the same (fingerprint).
+            return UploadResult({**existing.receipt, "sha256": plain_sha256}, replayed=True)
     latest = db.session.scalar(
         select(func.max(TranscriptVersion.version)).where(TranscriptVersion.interview_id == interview.id)
     ) or 0
@@ -103,33 +131,41 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
                       errors={"reason": ["Required for version 2 and later."]})
     version = TranscriptVersion(
         interview_id=interview.id, case_id=interview.case_id, witness_id=interview.witness_id,
-        version=latest + 1, reason=data.reason, media_type=data.media_type, filename=data.filename,
-        size=len(data.content), sha256=hashlib.sha256(data.content).digest(), created_by_id=access.user_id,
+        version=latest + 1, media_type=data.media_type, size=len(data.content),
+        keyed_sha256=keyed, created_by_id=access.user_id,
         idempotency_key=idempotency_key, request_fingerprint=fingerprint,
     )
     seal_into(version, "content_", data.content, version.content_context())
+    if data.reason is not None or data.filename is not None:
+        seal_into(version, "freetext_", json.dumps({"filename": data.filename, "reason": data.reason}).encode(),
+                  version.freetext_context())
     db.session.add(version)
     db.session.flush()
     access.note(created=version_ref(interview.id, version.version), version=version.version, size=version.size,
-                sha256=version.sha256.hex(), corrects=latest or None)
+                keyed_sha256=keyed.hex(), corrects=latest or None)
     logged = access.append_now()
-    version.receipt = receipts.sign({
+    receipt = receipts.sign({
         "interview_id": interview.id,
         "version": version.version,
         "size": version.size,
-        "sha256": version.sha256.hex(),
+        "sha256": plain_sha256,
+        "keyed_sha256": keyed.hex(),
         "received_at": (logged.recorded_at if logged else version.created_at).strftime(TIME_FORMAT),
         "custody_seq": logged.seq if logged else None,  # None only with the benchmark-only switch
         "leaf_hash": logged.leaf_hash.hex() if logged else None,
         "log_origin": keyring().log_name(),
     }, keyring().signing_key())
-    return UploadResult(version.receipt, replayed=False)
+    version.receipt = {k: v for k, v in receipt.items() if k != "sha256"}  # no plain hash at rest
+    return UploadResult(receipt, replayed=False)
 
 
 def list_versions(interview_id: int, args: dict[str, Any]) -> Page:
+    """Metadata of each version, with its file name and reason (null once shredded)."""
     interview = load_authorized(Interview, interview_id, "transcript.list").obj
-    return keyset_page(select(TranscriptVersion).where(TranscriptVersion.interview_id == interview.id),
+    page = keyset_page(select(TranscriptVersion).where(TranscriptVersion.interview_id == interview.id),
                        TranscriptVersion.version, args)
+    page["items"] = [with_free_text(version) for version in page["items"]]
+    return page
 
 
 def read_version(interview_id: int, version_number: int) -> Extended:
@@ -142,13 +178,17 @@ def read_version(interview_id: int, version_number: int) -> Extended:
     ).scalar_one_or_none()
     if version is None:
         raise NotFound("No such transcript version.")
-    return Extended(version, content=read_content(version, access))
+    content = read_content(version, access)
+    return with_free_text(version, content=content, sha256=hashlib.sha256(content).digest())
 
 
 def read_content(version: TranscriptVersion, access: Access[Any]) -> bytes:
     """Decrypt one version, recording which bytes were released (or that they are gone)."""
-    access.note(version=version.version, sha256=version.sha256.hex())
+    access.note(version=version.version,
+                keyed_sha256=version.keyed_sha256.hex() if version.keyed_sha256 is not None else None)
     content = open_from(version, "content_", version.content_context())
-    if hashlib.sha256(content).digest() != version.sha256:
-        raise IntegrityFailure("Transcript failed its integrity check.")
+    if version.keyed_sha256 is not None:
+        witness = db.session.get_one(Witness, version.witness_id)
+        if not hmac.compare_digest(keyed_digest(witness, content), version.keyed_sha256):
+            raise IntegrityFailure("Transcript failed its integrity check.")
     return content

@@ -9,12 +9,20 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from casework.access.targets import Target
 from casework.crypto.envelope import bind
 from casework.db import Model, utcnow
+from casework.keys import witness_subject
 
 
 class Witness(Model):
+    """A witness; their key (``witness:<id>``) lives in the keyring provider, outside the database.
+
+    Everything that belongs to the witness (identity, transcripts, free text about them, and
+    the key of their content hashes) is sealed under it; consent withdrawal destroys it.
+    """
+
     __tablename__ = "witnesses"
-    __protected__ = {"identity_": "witness identities"}
+    __protected__ = {"identity_": "witness identities", "hashkey_": "witness hash keys"}
     __resource_type__ = "witness"
+    __subject_owner__ = True
     __table_args__ = (UniqueConstraint("case_id", "pseudonym", name="uq_witnesses_case_pseudonym"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -28,6 +36,11 @@ class Witness(Model):
     identity_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
     identity_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     identity_kek_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    # The witness's random HMAC key for keyed content hashes, sealed under their subject key.
+    hashkey_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    hashkey_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
+    hashkey_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    hashkey_kek_id: Mapped[str | None] = mapped_column(String(32), index=True)
     shredded_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -43,6 +56,12 @@ class Witness(Model):
 
     def identity_context(self) -> bytes:
         return bind("witness_identity", self.id, parents={"case": self.case_id})
+
+    def hashkey_context(self) -> bytes:
+        return bind("witness_hash_key", self.id, parents={"case": self.case_id})
+
+    def key_subject(self) -> str:
+        return witness_subject(self.id)
 
     @property
     def identity_status(self) -> str:

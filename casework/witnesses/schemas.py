@@ -4,6 +4,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_dump, validate
 
+from casework.fields import UTCDateTime
+
 WITNESS_TYPES = ("victim", "eyewitness", "survivor", "relative", "hearsay", "insider", "expert", "other")
 RISK_LEVELS = ("low", "medium", "high", "critical")
 
@@ -43,8 +45,8 @@ class ConsentScopesSchema(Schema):
 
 class ConsentCreateSchema(Schema):
     scopes = fields.Nested(ConsentScopesSchema, required=True)
-    given_at = fields.AwareDateTime(required=True)
-    withdrawn_at = fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+    given_at = UTCDateTime(required=True)
+    withdrawn_at = UTCDateTime(load_default=None, allow_none=True, metadata={
         "description": "Set to withdraw consent: the witness's identity and statements are crypto-shredded."})
 
 

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import stat
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from casework.crypto import (
+    SUBJECT_KEK_ID,
     DecryptionError,
     KeyDestroyedError,
     KeyringError,
+    KeyringProvider,
     LocalKeyring,
     Sealed,
+    SubjectKeyDestroyed,
     UnknownKeyError,
     bind,
     open_keyring,
@@ -24,7 +29,9 @@ from casework.crypto import (
     rewrap,
     seal,
     shred,
+    to_subject,
 )
+from casework.crypto.envelope import to_kek
 
 PLAINTEXT = b"Q: Where were you at 21:00?\nA: At the bus stop on Mill Road."
 
@@ -229,3 +236,139 @@ def test_no_plaintext_data_key_is_stored(keyring: LocalKeyring, keyring_path: Pa
         assert needle not in file_bytes
         for field in (sealed.ciphertext, sealed.nonce, sealed.wrapped_key or b""):
             assert needle not in field
+
+
+# --- Per-subject keys (crypto-shredding) in the file keyring -----------------------------------
+
+
+def in_child(code: str, *args: str) -> str:
+    """Run `code` in another process (its own LocalKeyring), as another worker or the CLI would."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+CHILD = (
+    "import sys\n"
+    "from casework.crypto.keyring import LocalKeyring\n"
+    "kr = LocalKeyring.load(sys.argv[1])\n"
+)
+
+
+def test_keyring_provider_declares_subject_keys(keyring: LocalKeyring) -> None:
+    provider: KeyringProvider = keyring
+    for name in ("create_subject_key", "has_subject_key", "wrap_with_subject", "unwrap_with_subject",
+                 "destroy_subject_key"):
+        assert name in KeyringProvider.__dict__ and callable(getattr(provider, name))
+
+
+def test_local_subject_key_lifecycle(keyring: LocalKeyring, keyring_path: Path) -> None:
+    subject, other = "witness:7", "witness:8"
+    data_key = os.urandom(32)
+    assert not keyring.has_subject_key(subject)
+    with pytest.raises(SubjectKeyDestroyed):
+        keyring.wrap_with_subject(subject, data_key, ctx())
+
+    keyring.create_subject_key(subject)
+    key_file = keyring_path.with_name("keyring.json.subjects") / hashlib.sha256(subject.encode()).hexdigest()
+    first = key_file.read_bytes()
+    keyring.create_subject_key(subject)  # idempotent: the same key
+    assert key_file.read_bytes() == first and len(first) == 32
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(key_file.parent).st_mode) == 0o700
+    assert [p.name for p in key_file.parent.iterdir()] == [key_file.name]  # no temp files, no witness ids
+    assert keyring.has_subject_key(subject)
+
+    wrapped = keyring.wrap_with_subject(subject, data_key, ctx())
+    assert wrapped[0] == 0x02 and len(wrapped) == 61 and data_key not in wrapped
+    assert keyring.unwrap_with_subject(subject, wrapped, ctx()) == data_key
+    with pytest.raises(InvalidTag):
+        keyring.unwrap_with_subject(subject, wrapped, ctx(version=2))
+    keyring.create_subject_key(other)
+    with pytest.raises(InvalidTag):
+        keyring.unwrap_with_subject(other, wrapped, ctx())
+    with pytest.raises(InvalidTag):  # a subject wrap is not a KEK wrap, nor the other way round
+        keyring.unwrap_key(wrapped, kek_id="kek-0001", context=ctx())
+    _, kek_wrapped = keyring.wrap_key(data_key, kek_id=None, context=ctx())
+    with pytest.raises(InvalidTag):
+        keyring.unwrap_with_subject(subject, kek_wrapped, ctx())
+
+    check = CHILD + (
+        "subject, wrapped, context = sys.argv[2], bytes.fromhex(sys.argv[3]), sys.argv[4].encode()\n"
+        "print(kr.has_subject_key(subject))\n"
+        "try:\n"
+        "    print(kr.unwrap_with_subject(subject, wrapped, context).hex())\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__)\n"
+    )
+    args = (str(keyring_path), subject, wrapped.hex(), ctx().decode())
+    assert in_child(check, *args).split() == ["True", data_key.hex()]
+
+    assert keyring.destroy_subject_key(subject) is True
+    assert not key_file.exists() and not keyring.has_subject_key(subject)
+    with pytest.raises(SubjectKeyDestroyed) as info:
+        keyring.unwrap_with_subject(subject, wrapped, ctx())
+    assert isinstance(info.value, UnknownKeyError)
+    assert keyring.destroy_subject_key(subject) is False
+    assert in_child(check, *args).split() == ["False", "SubjectKeyDestroyed"]
+    for directory_file in keyring_path.parent.rglob("*"):
+        if directory_file.is_file():
+            assert first not in directory_file.read_bytes()
+
+    # And the other way round: a key destroyed by another process is gone here at once.
+    other_wrapped = keyring.wrap_with_subject(other, data_key, ctx())
+    assert in_child(CHILD + "print(kr.destroy_subject_key(sys.argv[2]))", str(keyring_path), other) == "True"
+    with pytest.raises(SubjectKeyDestroyed):
+        keyring.unwrap_with_subject(other, other_wrapped, ctx())
+
+
+@pytest.mark.parametrize("subject", ["", "a\nb", "x" * 201])
+def test_local_subject_names_are_validated(keyring: LocalKeyring, subject: str) -> None:
+    with pytest.raises(ValueError, match="subject"):
+        keyring.create_subject_key(subject)
+
+
+def test_local_subject_directory_must_be_private(keyring: LocalKeyring, keyring_path: Path) -> None:
+    keyring.create_subject_key("witness:1")
+    directory = keyring_path.with_name("keyring.json.subjects")
+    os.chmod(directory, 0o755)
+    with pytest.raises(KeyringError, match="group or other"):
+        keyring.has_subject_key("witness:1")
+    os.chmod(directory, 0o700)
+    key_file = directory / hashlib.sha256(b"witness:1").hexdigest()
+    os.chmod(key_file, 0o644)
+    with pytest.raises(KeyringError, match="group or other"):
+        keyring.wrap_with_subject("witness:1", os.urandom(32), ctx())
+
+
+def test_envelope_under_a_subject_key(keyring: LocalKeyring) -> None:
+    subject = "witness:3"
+    keyring.create_subject_key(subject)
+    sealed = seal(keyring, PLAINTEXT, ctx(), subject=subject)
+    assert sealed.kek_id == SUBJECT_KEK_ID == "subject"
+    assert open_sealed(keyring, sealed, ctx(), subject=subject) == PLAINTEXT
+    with pytest.raises(DecryptionError):  # a subject record needs its subject
+        open_sealed(keyring, sealed, ctx())
+    keyring.create_subject_key("witness:4")
+    with pytest.raises(DecryptionError):  # and opens under no other
+        open_sealed(keyring, sealed, ctx(), subject="witness:4")
+    keyring.rotate()
+    assert rewrap(keyring, sealed, ctx()) is sealed  # subject keys are not KEKs: rotation leaves it be
+
+    legacy = seal(keyring, PLAINTEXT, ctx())  # sealed under a KEK, as before subject keys
+    assert open_sealed(keyring, legacy, ctx(), subject=subject) == PLAINTEXT
+    moved = to_subject(keyring, legacy, ctx(), subject)
+    assert moved.kek_id == "subject" and moved.ciphertext == legacy.ciphertext
+    assert open_sealed(keyring, moved, ctx(), subject=subject) == PLAINTEXT
+    back = to_kek(keyring, moved, ctx(), subject)
+    assert back.kek_id == keyring.current_kek_id() and open_sealed(keyring, back, ctx()) == PLAINTEXT
+
+    # Destroyed in the keyring: the row still holds its wrapped key (a restored backup), yet nothing opens.
+    keyring.destroy_subject_key(subject)
+    assert sealed.wrapped_key
+    with pytest.raises(KeyDestroyedError):
+        open_sealed(keyring, sealed, ctx(), subject=subject)
+    with pytest.raises(KeyDestroyedError):
+        seal(keyring, PLAINTEXT, ctx(), subject=subject)

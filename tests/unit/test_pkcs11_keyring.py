@@ -61,7 +61,7 @@ PIN, SO_PIN = "1234", "5678"
 LOG_NAME = "casework.test/custody"
 # Tokens must exist before PKCS#11 is initialised in this process: SoftHSM2 fixes
 # its slot list at C_Initialize.
-TOKENS = ("casework", "rotation", "fresh", "empty", "wrong-pin")
+TOKENS = ("casework", "rotation", "fresh", "empty", "wrong-pin", "session-loss")
 PLAINTEXT = b"Q: Where were you at 21:00?\nA: At the bus stop on Mill Road."
 
 
@@ -562,7 +562,8 @@ def test_threads_share_the_provider(keyring: Pkcs11Keyring) -> None:
 # python-pkcs11 reports the dead session once more when it finalises the failed search.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_lost_session_is_reopened(hsm: Hsm) -> None:
-    keyring = Pkcs11Keyring(hsm.module, "rotation", PIN)
+    # A token of its own: under xdist no other test's order decides what it holds.
+    keyring = Pkcs11Keyring.initialise(hsm.module, "session-loss", PIN, log_name=LOG_NAME)
     data_key = os.urandom(32)
     kek_id, wrapped = keyring.wrap_key(data_key, kek_id=None, context=ctx())
     # Invalidate the process's session behind the provider's back (as a token restart would):
