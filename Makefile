@@ -22,7 +22,7 @@ setup-dev: $(BIN)/.dev
 ## Set up and serve on the embedded SQLite default (http://127.0.0.1:5000).
 serve: setup
 	$(BIN)/flask --app wsgi db upgrade
-	$(BIN)/gunicorn --bind 127.0.0.1:5000 --workers 2 --access-logfile - wsgi:app
+	$(BIN)/gunicorn -c config/gunicorn.conf.py --bind 127.0.0.1:5000 --workers 2 --access-logfile - wsgi:app
 
 lint: setup-dev
 	$(BIN)/ruff check .

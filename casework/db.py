@@ -1,10 +1,19 @@
-"""Declarative base, column types and engine tuning shared by every domain's models."""
+"""Declarative base, column types and engine tuning shared by every domain's models.
+
+Engines never write SQL parameters into exception messages or logs (``hide_parameters``): a
+failed statement's parameters may be a witness's name or a transcript. An SQLite database file
+is created readable by its owner only (0600); SQLite gives its -wal and -shm files the same mode.
+PostgreSQL sessions use UTC, so every storable time (years 1 to 9999 in UTC) reads back.
+"""
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
+import psycopg
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, DateTime, Engine, MetaData, event
 from sqlalchemy.orm import DeclarativeBase, registry
@@ -47,7 +56,8 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
+# Defaults under whatever SQLALCHEMY_ENGINE_OPTIONS adds: no configuration puts parameters in logs.
+db = SQLAlchemy(model_class=Base, engine_options={"hide_parameters": True})
 
 if TYPE_CHECKING:
     Model = Base  # what db.Model is, as far as a type checker can see
@@ -57,6 +67,57 @@ else:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+SQLITE_FILE_MODE = 0o600
+
+
+def _sqlite_path(cargs: list[Any], cparams: dict[str, Any]) -> str | None:
+    """The file an SQLite connection opens, or None (in memory, or a URI without a file)."""
+    target = cargs[0] if cargs else cparams.get("database")
+    if not isinstance(target, str) or target in ("", ":memory:"):
+        return None
+    if cparams.get("uri") or target.startswith("file:"):
+        parts = urlsplit(target)
+        if "mode=memory" in parts.query or not parts.path:
+            return None
+        return unquote(parts.path)
+    return target
+
+
+@event.listens_for(Engine, "do_connect")
+def _sqlite_private_file(dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+    """SQLite: create a new database file 0600 before SQLite creates it with the umask's mode.
+
+    Its -wal and -shm files take the database file's mode from SQLite. An existing file keeps
+    the mode its operator gave it.
+    """
+    if dialect.name != "sqlite":
+        return
+    path = _sqlite_path(cargs, cparams)
+    if path is None:
+        return
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE)
+    except (FileExistsError, FileNotFoundError, NotADirectoryError, PermissionError):
+        return  # it exists, or SQLite will report why it cannot open it
+    os.fchmod(fd, SQLITE_FILE_MODE)  # whatever the umask
+    os.close(fd)
+
+
+@event.listens_for(Engine, "connect")
+def _postgres_utc(dbapi_connection: Any, _record: Any) -> None:
+    """PostgreSQL: sessions speak UTC, whatever the server's TimeZone.
+
+    Times are stored as timestamptz and rendered in the session's zone; in any other zone the
+    first and last instants accepted (years 1 and 9999 in UTC) would render as 1 BC or 10000,
+    which no Python datetime holds.
+    """
+    if not isinstance(dbapi_connection, psycopg.Connection):
+        return
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    dbapi_connection.commit()
 
 
 @event.listens_for(Engine, "connect")

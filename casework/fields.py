@@ -2,6 +2,7 @@
 ``Extended`` for dumping an object together with a few values computed for this answer."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import fields
@@ -20,6 +21,23 @@ class HexBytes(fields.Field):
             raise self.make_error("invalid") from None
 
     default_error_messages = {"invalid": "Not a hex string."}
+
+
+class UTCDateTime(fields.AwareDateTime):
+    """An ISO 8601 date-time with an offset, loaded as UTC.
+
+    Every stored time is UTC; one whose UTC instant falls outside years 1-9999 (e.g.
+    ``9999-12-31T23:00:00-14:00``) cannot be stored or compared, so it is invalid input here.
+    """
+
+    default_error_messages = {"out_of_range": "The time in UTC is outside years 1 to 9999."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise self.make_error("out_of_range") from None
 
 
 class Extended:

@@ -10,7 +10,8 @@ class LocationSchema(Schema):
     name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=300))
     latitude = fields.Float(load_default=None, allow_none=True, allow_nan=False, validate=validate.Range(-90, 90))
     longitude = fields.Float(load_default=None, allow_none=True, allow_nan=False, validate=validate.Range(-180, 180))
-    precision_m = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, 20_000_000),
+    precision_m = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                 validate=validate.Range(0, 20_000_000),
                                  metadata={"description": "Radius of uncertainty in metres."})
 
     @validates_schema

@@ -1,18 +1,28 @@
-"""Request and response rules every route shares: media types, body sizes, security headers."""
+"""Request and response rules every route shares: media types, body sizes, security headers.
+
+Also what a request may not be: a path with an empty segment (``//``) is an unknown URL (404),
+never a redirect; a query parameter no schema of the route names is 422; a body whose chunked
+framing is broken is 400, found before any view runs. Each of these is refused like any other
+failure, with its custody event (``casework.access.hooks``).
+"""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Blueprint as SmorestBlueprint
-from marshmallow import validate
+from marshmallow import RAISE, validate
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from casework.errors import BadInput, UnsupportedMedia
+from casework.errors import BadInput, Invalid, UnsupportedMedia
+
+log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,7 +72,13 @@ class StrictJSONProvider(DefaultJSONProvider):
 
 
 class _Parser(FlaskParser):
-    """webargs reads JSON bodies through the app's (strict) JSON provider, like everything else."""
+    """webargs reads JSON bodies through the app's (strict) JSON provider, like everything else.
+
+    Unknown query parameters are refused (422), as unknown JSON fields are: webargs would
+    otherwise drop them silently.
+    """
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE, "querystring": RAISE}
 
     def _raw_load_json(self, req: Any) -> Any:
         return req.get_json() if is_json_request(req) else core.missing
@@ -78,6 +94,12 @@ def _view() -> Any:
     return current_app.view_functions.get(request.endpoint or "")
 
 
+def _declares_query(view: Any) -> bool:
+    """Whether the route reads its query string: a query schema (flask-smorest) or its own parsing."""
+    parameters = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    return any(parameter.get("in") == "query" for parameter in parameters) or hasattr(view, "_casework_media")
+
+
 def check_request_body() -> None:
     try:
         reject_unstorable(list(request.args.keys()) + list(request.args.values()))
@@ -86,6 +108,9 @@ def check_request_body() -> None:
     view = _view()
     if view is None:
         return
+    if request.args and hasattr(view, "_apidoc") and not _declares_query(view):
+        raise Invalid("This resource takes no query parameters.",
+                      errors={"query": {name: ["Unknown field."] for name in request.args}})
     if not getattr(view, "_casework_large_body", False):
         request.max_content_length = current_app.config["CASEWORK_JSON_MAX_BYTES"]
     if request.method not in BODY_METHODS:
@@ -96,6 +121,24 @@ def check_request_body() -> None:
     allowed = getattr(view, "_casework_media", JSON_TYPES)
     if request.mimetype not in allowed:
         raise UnsupportedMedia(f"Send {' or '.join(sorted(allowed))}.", accepted=tuple(allowed))
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        _read_chunked_body()
+
+
+def _read_chunked_body() -> None:
+    """Read a chunked body now (within the size limit): broken framing is the client's 400.
+
+    The server decodes the chunks as the body is read; whatever it raises then (gunicorn's
+    ``InvalidChunkSize``, ``NoMoreData``, ...) means the framing is malformed. Read here, the
+    failure is a problem answer with its custody event, not an error inside a view.
+    """
+    try:
+        request.get_data(cache=True)
+    except HTTPException:
+        raise  # 413 over the limit, 400 client disconnected
+    except Exception as exc:
+        log.info("malformed chunked request body: %s", exc.__class__.__name__)
+        raise BadInput("The chunked request body is malformed.", problem="malformed-body") from None
 
 
 SECURITY_HEADERS = {
@@ -139,4 +182,6 @@ class DatabaseIdConverter(IntegerConverter):
 def init_app(app: Flask) -> None:
     app.json = StrictJSONProvider(app)
     app.url_map.converters["int"] = DatabaseIdConverter
+    # "/api/v1//cases" is no route (404, recorded), not a redirect that nothing would record.
+    app.url_map.merge_slashes = False
     app.before_request(check_request_body)

@@ -31,7 +31,7 @@ def _common(env: Mapping[str, str]) -> dict[str, Any]:
     return {
         "SECRET_KEY": env.get("CASEWORK_SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": env.get("CASEWORK_DATABASE_URL"),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},  # never log SQL parameters
         "CASEWORK_KEYRING": env.get("CASEWORK_KEYRING"),
         # Only development and tests may invent a keyring file; production must be given one.
         "CASEWORK_KEYRING_CREATE": False,
@@ -59,11 +59,17 @@ def _common(env: Mapping[str, str]) -> dict[str, Any]:
         "CASEWORK_HSTS": False,
         # Throttling; Redis when configured so that every worker shares the counters (production
         # requires it). Callers without a valid session or token are limited per address, and
-        # logins also per username; refusals are summarised in the custody log.
+        # failed logins also per username and address; refusals are summarised in the custody log.
         "RATELIMIT_STORAGE_URI": env.get("CASEWORK_RATELIMIT_STORAGE", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "CASEWORK_LOGIN_LIMIT": env.get("CASEWORK_LOGIN_LIMIT", "10 per minute"),
         "CASEWORK_ANONYMOUS_LIMIT": env.get("CASEWORK_ANONYMOUS_LIMIT", "60 per minute"),
+        # Failed logins per (username, address), and wrong passwords or codes given again per
+        # account: only failures count, so nobody is locked out by someone else's from elsewhere.
+        "CASEWORK_LOGIN_FAILURE_LIMIT": env.get("CASEWORK_LOGIN_FAILURE_LIMIT", "5 per minute; 20 per hour"),
+        # Admins and lawyers must enrol a TOTP second factor before anything else.
+        "CASEWORK_REQUIRE_MFA": _bool(env.get("CASEWORK_REQUIRE_MFA"), False),
+        "CASEWORK_TOTP_ISSUER": env.get("CASEWORK_TOTP_ISSUER", "Casework"),
         # Benchmark-only switch; production refuses it.
         "CASEWORK_CUSTODY_RECORDING": not _bool(env.get("CASEWORK_BENCH_DISABLE_CUSTODY"), False),
         # OpenAPI (flask-smorest)
@@ -102,6 +108,7 @@ def _testing(env: Mapping[str, str], config: dict[str, Any]) -> None:
     config["SECRET_KEY"] = config["SECRET_KEY"] or "testing-secret"
     # Every test client calls from 127.0.0.1; throttling tests set their own limit.
     config["CASEWORK_ANONYMOUS_LIMIT"] = env.get("CASEWORK_ANONYMOUS_LIMIT", "10000 per minute")
+    config["CASEWORK_LOGIN_FAILURE_LIMIT"] = env.get("CASEWORK_LOGIN_FAILURE_LIMIT", "10000 per minute")
     config["CASEWORK_KEYRING_CREATE"] = True
 
 

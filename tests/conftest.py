@@ -208,8 +208,11 @@ def world(people: dict[str, Caller]) -> World:
     admin, interviewer = people["admin"], people["interviewer"]
     case_id = ok(admin.post("/api/v1/cases", {"title": "Executions of prisoners, sector 4"}), 201)["id"]
     other = ok(people["outsider"].post("/api/v1/cases", {"title": "Another case"}), 201)["id"]
-    for name in ("interviewer", "interviewer2", "legal"):
-        ok(admin.put(f"/api/v1/cases/{case_id}/members/{people[name].id}"))
+    # Two-person rule: the first lawyer joins at once; later members are proposed and approved.
+    ok(admin.put(f"/api/v1/cases/{case_id}/members/{people['legal'].id}"))
+    for name in ("interviewer", "interviewer2"):
+        ok(admin.put(f"/api/v1/cases/{case_id}/members/{people[name].id}"), 202)
+        ok(people["legal"].post(f"/api/v1/cases/{case_id}/members/{people[name].id}/approve"))
     incident = ok(interviewer.post(f"/api/v1/cases/{case_id}/incidents", {
         "reference": "INC-1", "title": "Execution at the quarry",
         "occurred_from": "2026-03-01T05:00:00Z", "occurred_to": "2026-03-01T07:00:00Z", "time_precision": "hour",

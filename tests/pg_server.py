@@ -18,6 +18,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+GUNICORN_CONF = str(ROOT / "config" / "gunicorn.conf.py")  # the one `make serve` uses
 
 
 def free_port() -> int:
@@ -72,8 +73,8 @@ def gunicorn(database_url: str, keyring_path: str, workers: int = 4,
     # stderr goes to a file, not a pipe: a pipe nobody drains blocks gunicorn once it is full.
     with tempfile.TemporaryFile(prefix="gunicorn-stderr-") as stderr:
         process = subprocess.Popen(
-            [GUNICORN, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "5",
-             "wsgi:app"],
+            [GUNICORN, "-c", GUNICORN_CONF, "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+             "--graceful-timeout", "5", "wsgi:app"],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
             start_new_session=True,
         )

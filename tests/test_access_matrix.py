@@ -29,8 +29,9 @@ MATRIX = [
      _row(admin=200, interviewer=403, interviewer2=403, legal=200, outsider=404, auditor=403)),
     ("POST", "/api/v1/cases", {"title": "New case"},
      _row(admin=201, interviewer=403, interviewer2=403, legal=201, outsider=201, auditor=403)),
+    # The other case has a lawyer (its creator): an admin's addition is a proposal (202).
     ("PUT", "/api/v1/cases/{other}/members/{user}", None,
-     _row(admin=200, interviewer=404, interviewer2=404, legal=404, outsider=403, auditor=403)),
+     _row(admin=202, interviewer=404, interviewer2=404, legal=404, outsider=403, auditor=403)),
     ("POST", "/api/v1/cases/{case}/incidents", {"reference": "R-{role}", "title": "t"},
      _row(admin=403, interviewer=201, interviewer2=201, legal=201, outsider=404, auditor=403)),
     ("PATCH", "/api/v1/incidents/{incident}", {"victim_count": 8},
@@ -83,6 +84,32 @@ def test_role_matrix(app, world: World, method, path, body, expected):
         outcome = "allowed" if response.status_code < 400 else "denied"
         assert events[-1]["outcome"] == outcome
         assert events[-1]["actor_id"] == caller.id
+
+
+@pytest.mark.parametrize("method,suffix,allowed_status", [("POST", "approve", 200), ("DELETE", "proposal", 204)])
+def test_membership_approval_matrix(app, world: World, method, suffix, allowed_status):
+    """Only a legal member of the case approves or rejects a proposal; an admin may only withdraw one."""
+    from tests.conftest import make_caller
+
+    newcomer = make_caller(app, f"newcomer-{suffix}", "interviewer")
+    admin = world.people["admin"]
+    members = f"/api/v1/cases/{world.case_id}/members/{newcomer.id}"
+    expected = _row(admin=403 if suffix == "approve" else allowed_status, interviewer=403, interviewer2=403,
+                    legal=allowed_status, outsider=404, auditor=403)
+    for role in ROLES:
+        assert admin.put(members).status_code == 202  # pending again (or still)
+        caller = world.people[role]
+        response = caller.client.open(f"{members}/{suffix}", method=method,
+                                      headers={"Authorization": f"Bearer {caller.token}"})
+        assert response.status_code == expected[role], (role, response.get_data(as_text=True))
+        (event,) = events_of(app, response)
+        assert event["action"] == ("case.member.approve" if suffix == "approve" else "case.member.reject")
+        assert event["outcome"] == ("allowed" if response.status_code < 400 else "denied")
+        assert (event["resource_type"], event["resource_id"]) == ("case", str(world.case_id))
+        assert event["details"]["user_id"] == newcomer.id
+        if role == "legal" and suffix == "approve":
+            ok_remove = admin.delete(members)  # a member again removed, so the next PUT proposes again
+            assert ok_remove.status_code == 204
 
 
 def test_hidden_objects_are_indistinguishable_from_missing(app, world: World):

@@ -6,11 +6,12 @@ leaves no event of its own fails ``test_route_records_its_own_event``.
 """
 from __future__ import annotations
 
+import pyotp
 import pytest
 from flask import Flask
 
 from casework.access.hooks import EXEMPT_ENDPOINTS
-from tests.conftest import PASSWORD, World, make_app, ok
+from tests.conftest import PASSWORD, World, make_app, make_caller, ok
 from tests.helpers import events_of, publish
 
 # (endpoint, method) -> (role, path, json body, expected status)
@@ -21,6 +22,12 @@ ROUTES = {
     ("auth.create_token", "POST"): ("legal", "/api/v1/auth/tokens", {"name": "t"}, 201),
     ("auth.list_tokens", "GET"): ("legal", "/api/v1/auth/tokens", None, 200),
     ("auth.revoke_token", "DELETE"): ("admin", "/api/v1/auth/tokens/{token}", None, 204),
+    ("auth.change_password", "POST"): ("legal", "/api/v1/auth/password",
+                                       {"current_password": PASSWORD, "new_password": "tulip orbit canyon vellum"},
+                                       204),
+    ("auth.enrol_totp", "POST"): ("legal", "/api/v1/auth/mfa/totp", {"password": PASSWORD}, 200),
+    ("auth.confirm_totp", "POST"): ("legal", "/api/v1/auth/mfa/totp/confirm", {"code": "000000"}, 200),  # PREPARED
+    ("auth.disable_totp", "DELETE"): ("legal", "/api/v1/auth/mfa/totp", {"password": PASSWORD}, 204),
     ("users.create_user", "POST"): ("admin", "/api/v1/users",
                                     {"username": "newbie", "password": "long enough password", "role": "legal"}, 201),
     ("users.list_users", "GET"): ("admin", "/api/v1/users", None, 200),
@@ -31,6 +38,8 @@ ROUTES = {
     ("cases.get_case", "GET"): ("legal", "/api/v1/cases/{case}", None, 200),
     ("cases.update_case", "PATCH"): ("legal", "/api/v1/cases/{case}", {"status": "open"}, 200),
     ("cases.add_member", "PUT"): ("admin", "/api/v1/cases/{case}/members/{user}", None, 200),
+    ("cases.approve_member", "POST"): ("legal", "/api/v1/cases/{case}/members/{proposed}/approve", None, 200),
+    ("cases.reject_proposal", "DELETE"): ("legal", "/api/v1/cases/{case}/members/{proposed}/proposal", None, 204),
     ("cases.remove_member", "DELETE"): ("admin", "/api/v1/cases/{case}/members/{user}", None, 204),
     ("incidents.create_incident", "POST"): ("legal", "/api/v1/cases/{case}/incidents",
                                             {"reference": "N", "title": "n"}, 201),
@@ -67,6 +76,25 @@ ROUTES = {
 }
 
 
+def _ids(app: Flask, world: World, token_id: int) -> dict[str, int]:
+    """The ids the paths name; {proposed} is a user an admin proposed as a member of the case."""
+    proposed = make_caller(app, "proposed-member", "interviewer")
+    ok(world.people["admin"].put(f"/api/v1/cases/{world.case_id}/members/{proposed.id}"), 202)
+    return {"case": world.case_id, "incident": world.incident_id, "witness": world.witness_id,
+            "interview": world.interview_id, "user": world.people["interviewer2"].id, "token": token_id,
+            "proposed": proposed.id}
+
+
+def _pending_totp_code(world: World) -> dict[str, str]:
+    """The confirmation needs an enrolment in progress and its current code."""
+    secret = ok(world.people["legal"].post("/api/v1/auth/mfa/totp", {"password": PASSWORD}))["secret"]
+    return {"code": pyotp.TOTP(secret).now()}
+
+
+# Routes whose allowed request needs state the world does not have: a body made for it.
+PREPARED = {("auth.confirm_totp", "POST"): _pending_totp_code}
+
+
 def url_map_routes(app: Flask) -> set[tuple[str, str]]:
     return {
         (rule.endpoint, method)
@@ -100,11 +128,12 @@ def test_route_records_its_own_event(app, world: World, route):
     endpoint, method = route
     role, path, body, status = ROUTES[route]
     token_id = world.people["interviewer"].get("/api/v1/auth/tokens").get_json()["items"][0]["id"]
-    ids = {"case": world.case_id, "incident": world.incident_id, "witness": world.witness_id,
-           "interview": world.interview_id, "user": world.people["interviewer2"].id, "token": token_id}
+    ids = _ids(app, world, token_id)
     uploaded = world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "v1"})
     assert uploaded.status_code == 201
     publish(app)
+    if route in PREPARED:
+        body = PREPARED[route](world)
     caller = world.people[role] if role else None
     client = caller.client if caller else app.test_client()
     headers = {"Authorization": f"Bearer {caller.token}"} if caller else {}
@@ -130,7 +159,7 @@ def test_an_unaudited_route_is_refused_at_run_time(backend, keyring_path):
     response = rogue.test_client().get("/api/v1/rogue")
     # Unauthenticated callers are refused first; authenticated ones get the fail-closed 500.
     assert response.status_code == 401
-    from tests.conftest import make_caller, reset_database
+    from tests.conftest import reset_database
 
     caller = make_caller(rogue, "rogue-user", "admin")
     response = caller.get("/api/v1/rogue")
@@ -156,6 +185,8 @@ REFUSED = {
     ("cases.get_case", "GET"): ("outsider", 404),
     ("cases.update_case", "PATCH"): ("outsider", 404),
     ("cases.add_member", "PUT"): ("outsider", 404),
+    ("cases.approve_member", "POST"): ("interviewer", 403),  # a member, but not a lawyer
+    ("cases.reject_proposal", "DELETE"): ("interviewer", 403),
     ("cases.remove_member", "DELETE"): ("outsider", 404),
     ("incidents.create_incident", "POST"): ("outsider", 404),
     ("incidents.list_incidents", "GET"): ("outsider", 404),
@@ -182,7 +213,9 @@ REFUSED = {
     ("custody.consistency", "GET"): ("legal", 403),
 }
 # Routes every authenticated role may use on its own behalf: only anonymous callers are refused.
-SELF_SERVICE = {("auth.logout", "POST"), ("auth.me", "GET"), ("auth.create_token", "POST"), ("cases.list_cases", "GET")}
+SELF_SERVICE = {("auth.logout", "POST"), ("auth.me", "GET"), ("auth.create_token", "POST"), ("cases.list_cases", "GET"),
+                ("auth.change_password", "POST"), ("auth.enrol_totp", "POST"), ("auth.confirm_totp", "POST"),
+                ("auth.disable_totp", "DELETE")}
 # Where the coverage table's caller is not the one allowed to act on someone else's behalf.
 ALLOWED_AS = {("auth.list_tokens", "GET"): "admin"}
 
@@ -203,8 +236,7 @@ def test_allowed_and_refused_attempts_name_the_same_resource(app, world: World, 
     role = ALLOWED_AS.get(route, role)
     refused_role, refused_status = REFUSED[route]
     token_id = world.people["interviewer"].get("/api/v1/auth/tokens").get_json()["items"][0]["id"]
-    ids = {"case": world.case_id, "incident": world.incident_id, "witness": world.witness_id,
-           "interview": world.interview_id, "user": world.people["interviewer2"].id, "token": token_id}
+    ids = _ids(app, world, token_id)
     ok(world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "v1"}), 201)
     publish(app)
     url = _fill(path, ids)
@@ -228,8 +260,7 @@ def test_anonymous_attempts_name_the_route_resource(app, world: World, route):
     """Refused before any service ran (401), the event still names what the URL names."""
     _, method = route
     role, path, body, _ = ROUTES[route]
-    ids = {"case": world.case_id, "incident": world.incident_id, "witness": world.witness_id,
-           "interview": world.interview_id, "user": world.people["interviewer2"].id, "token": 1}
+    ids = _ids(app, world, 1)
     url = _fill(path, ids)
     publish(app)
     allowed = events_of(app, world.people[role].client.open(

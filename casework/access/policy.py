@@ -72,12 +72,20 @@ RULES: dict[str, Rule] = {
     "token.create":                _SELF,
     "token.list":                  Rule(ALL,   OWN,         OWN,    OWN,     FORBID),
     "token.revoke":                Rule(ALL,   OWN,         OWN,    OWN,     HIDE),
+    # one's own password and second factor (each proven again by a password or a code)
+    "auth.password.change":        _SELF,
+    "auth.mfa.enrol":              _SELF,
+    "auth.mfa.confirm":            _SELF,
+    "auth.mfa.disable":            _SELF,
     # cases and membership
     "case.create":                 Rule(ALL,   NO,          ALL,    NO,      FORBID),
     "case.list":                   _METADATA,
     "case.read":                   _METADATA,
     "case.update":                 Rule(ALL,   NO,          MEMBER, NO,      HIDE),
+    # membership: an admin proposes; once the case has a legal member, one of them approves
     "case.member.add":             Rule(ALL,   NO,          NO,     NO,      HIDE),
+    "case.member.approve":         Rule(NO,    NO,          MEMBER, NO,      HIDE),
+    "case.member.reject":          Rule(ALL,   NO,          MEMBER, NO,      HIDE),
     "case.member.remove":          Rule(ALL,   NO,          NO,     NO,      HIDE),
     # incidents
     "incident.list":               _METADATA,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from casework.access.door import ALLOWED, DENIED, ERROR
-from casework.fields import HexBytes
+from casework.fields import HexBytes, UTCDateTime
 from casework.http import ID_RANGE, MAX_SEQ
 from casework.pagination import PageArgs
 
@@ -20,8 +20,8 @@ class EventFilterArgs(PageArgs):
     case_id = fields.Integer(validate=ID_RANGE)
     witness_id = fields.Integer(validate=ID_RANGE, metadata={
         "description": "Events about this witness (e.g. with action=transcript.read: who read their statements)."})
-    since = fields.AwareDateTime(metadata={"description": "Inclusive lower bound on the event time."})
-    until = fields.AwareDateTime(metadata={"description": "Exclusive upper bound on the event time."})
+    since = UTCDateTime(metadata={"description": "Inclusive lower bound on the event time."})
+    until = UTCDateTime(metadata={"description": "Exclusive upper bound on the event time."})
 
 
 class EventSchema(Schema):

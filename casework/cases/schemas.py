@@ -25,6 +25,30 @@ class MemberSchema(Schema):
     added_at = fields.DateTime()
 
 
+class ProposalSchema(Schema):
+    """A membership an admin proposed, waiting for a legal member of the case to approve it."""
+
+    user_id = fields.Integer()
+    username = fields.String(attribute="user.username")
+    role = fields.String(attribute="user.role")
+    proposed_by_id = fields.Integer()
+    proposed_at = fields.DateTime()
+
+
+class MembershipSchema(Schema):
+    """The answer to adding or approving a member: a membership, or a proposal still pending."""
+
+    status = fields.String(metadata={"description": "member: a member now; pending: a legal member of the case "
+                                                    "must approve (POST .../members/{user_id}/approve)"})
+    case_id = fields.Integer()
+    user_id = fields.Integer()
+    username = fields.String(attribute="user.username")
+    role = fields.String(attribute="user.role")
+    added_at = fields.DateTime(metadata={"description": "Members only."})
+    proposed_by_id = fields.Integer(metadata={"description": "Pending proposals only."})
+    proposed_at = fields.DateTime(metadata={"description": "Pending proposals only."})
+
+
 class CaseSchema(Schema):
     id = fields.Integer()
     reference = fields.String(allow_none=True)
@@ -38,3 +62,5 @@ class CaseSchema(Schema):
 
 class CaseDetailSchema(CaseSchema):
     members = fields.List(fields.Nested(MemberSchema))
+    proposals = fields.List(fields.Nested(ProposalSchema), metadata={
+        "description": "Memberships waiting for a legal member's approval (two-person rule)."})

@@ -37,9 +37,28 @@ def update_case(changes, case_id):
 
 
 @blp.route("/<int:case_id>/members/<int:user_id>", methods=["PUT"])
-@blp.response(200, schemas.MemberSchema)
+@blp.response(200, schemas.MembershipSchema, description="A member now (the case had no legal member yet), "
+                                                           "or already a member")
+@blp.alt_response(202, schema=schemas.MembershipSchema,
+                  description="Proposed: a legal member of the case must approve (two-person rule)")
 def add_member(case_id, user_id):
-    return service.add_member(case_id, user_id)
+    """Add a member (admin): at once on a case without a legal member, else as a proposal."""
+    result = service.add_member(case_id, user_id)
+    return result, 202 if result.status == service.PENDING else 200
+
+
+@blp.route("/<int:case_id>/members/<int:user_id>/approve", methods=["POST"])
+@blp.response(200, schemas.MembershipSchema)
+def approve_member(case_id, user_id):
+    """Approve a proposed member (a legal member of the case): the second person of the two-person rule."""
+    return service.approve_member(case_id, user_id)
+
+
+@blp.route("/<int:case_id>/members/<int:user_id>/proposal", methods=["DELETE"])
+@blp.response(204)
+def reject_proposal(case_id, user_id):
+    """Reject a proposed member (a legal member of the case), or withdraw the proposal (admin)."""
+    service.reject_proposal(case_id, user_id)
 
 
 @blp.route("/<int:case_id>/members/<int:user_id>", methods=["DELETE"])

@@ -74,6 +74,7 @@ def flush() -> list[custody_log.Appended]:
         ctx.pending.clear()
         return []
     try:
+        db.session.flush()  # the request's own row writes (and locks) first: the custody head is the last lock
         rows = custody_log.append(ctx.pending)
     except Exception as exc:  # whatever stops the log from recording stops the request
         logger.error("custody append failed: %s", exc.__class__.__name__)

@@ -4,6 +4,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from casework.fields import UTCDateTime
 from casework.geo import LocationSchema
 
 # Violation codes, after the categories used by UN commissions of inquiry and the Rome Statute.
@@ -37,12 +38,12 @@ class _IncidentFields(Schema):
     reference = fields.String(validate=REFERENCE)
     title = fields.String(validate=validate.Length(min=1, max=300))
     description = fields.String(allow_none=True, validate=validate.Length(max=50000))
-    occurred_from = fields.AwareDateTime(allow_none=True)
-    occurred_to = fields.AwareDateTime(allow_none=True)
+    occurred_from = UTCDateTime(allow_none=True)
+    occurred_to = UTCDateTime(allow_none=True)
     time_precision = fields.String(validate=validate.OneOf(TIME_PRECISIONS),
                                    metadata={"description": "How precisely occurred_from/occurred_to are known."})
     location = fields.Nested(LocationSchema, allow_none=True)
-    victim_count = fields.Integer(allow_none=True, validate=validate.Range(0, 10_000_000))
+    victim_count = fields.Integer(strict=True, allow_none=True, validate=validate.Range(0, 10_000_000))
     violation_types = fields.List(fields.String(validate=validate.OneOf(VIOLATION_TYPES)),
                                   validate=validate.Length(max=len(VIOLATION_TYPES)))
 

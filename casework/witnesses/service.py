@@ -2,10 +2,16 @@
 
 Reading the identity is its own action (``witness.identity.read``), asked for explicitly
 with ``include=identity``, so every disclosure of who a witness is stands in the log.
+
+Each witness gets their own key in the keyring provider when created (``witness:<id>``), and a
+random hash key sealed under it: the key of the keyed content hashes (HMAC-SHA256) that metadata
+readers and the log see. Withdrawal destroys the witness key, so the hashes can no longer be
+recomputed and confirm no guess about what the witness said.
 """
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from typing import Any
 
@@ -16,8 +22,9 @@ from casework.cases.models import Case
 from casework.db import db
 from casework.errors import Conflict
 from casework.fields import Extended
-from casework.keys import open_from, seal_into
+from casework.keys import create_subject_key, keyed_sha256, open_from, seal_into
 from casework.pagination import Page, keyset_page
+from casework.witnesses.locks import lock_witness
 from casework.witnesses.models import Witness
 
 
@@ -39,6 +46,25 @@ def _seal_identity(witness: Witness, identity: dict[str, Any]) -> None:
     seal_into(witness, "identity_", json.dumps(plain, sort_keys=True).encode(), witness.identity_context())
 
 
+def _give_hash_key(witness: Witness) -> None:
+    seal_into(witness, "hashkey_", os.urandom(32), witness.hashkey_context())
+
+
+def hash_key(witness: Witness) -> bytes:
+    """The witness's HMAC key for content hashes; ``Gone`` once their key is destroyed."""
+    if witness.hashkey_ciphertext is None:
+        # A witness recorded before hash keys existed whose migration found no key to seal one.
+        if witness.shredded_at is not None:
+            raise Conflict("The witness withdrew consent.", problem="consent-withdrawn")
+        _give_hash_key(witness)
+    return open_from(witness, "hashkey_", witness.hashkey_context())
+
+
+def keyed_digest(witness: Witness, data: bytes) -> bytes:
+    """HMAC-SHA256 of ``data`` under the witness's hash key: the hash metadata readers and the log see."""
+    return keyed_sha256(hash_key(witness), data)
+
+
 def create_witness(case_id: int, data: dict[str, Any]) -> Witness:
     access = load_authorized(Case, case_id, "witness.create")
     identity = data.pop("identity", None)
@@ -46,6 +72,8 @@ def create_witness(case_id: int, data: dict[str, Any]) -> Witness:
                       recorded_by_id=access.user_id, **data)
     db.session.add(witness)
     db.session.flush()
+    create_subject_key(witness.key_subject())
+    _give_hash_key(witness)
     if identity:
         _seal_identity(witness, identity)
     access.note(created_witness_id=witness.id, identity_recorded=bool(identity))
@@ -72,6 +100,7 @@ def get_witness(witness_id: int, *, include_identity: bool = False) -> Extended:
 
 def update_witness(witness_id: int, changes: dict[str, Any]) -> Witness:
     access = load_authorized(Witness, witness_id, "witness.update", changed=sorted(changes))
+    lock_witness(access.obj.id)  # first, and re-read: see casework.witnesses.locks
     identity = changes.pop("identity", None)
     if identity is not None:
         _seal_identity(access.obj, identity)

@@ -1,0 +1,54 @@
+"""case membership proposals: the two-person rule (an admin proposes, a legal member approves)
+
+Revision ID: 0007_membership_approval
+Revises: 0006_witness_keys
+
+On PostgreSQL the new table is handed to the owner role and granted to the app role like every
+other table (the same idempotent statements as 0004_append_only): a migration run as a superuser
+creates it owned by the superuser, where the owner role's default privileges do not reach.
+"""
+import os
+
+import sqlalchemy as sa
+from alembic import context, op
+
+import casework.db
+from casework.custody import append_only
+
+revision = "0007_membership_approval"
+down_revision = "0006_witness_keys"
+branch_labels = None
+depends_on = None
+
+
+def _role(x_name, env_name, default):
+    x_args = context.get_x_argument(as_dictionary=True)
+    return append_only.check_role_name(x_args.get(x_name) or os.environ.get(env_name) or default)
+
+
+def upgrade():
+    op.create_table(
+        "case_member_proposals",
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("proposed_by_id", sa.Integer(), nullable=False),
+        sa.Column("proposed_at", casework.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_case_member_proposals_case_id_cases")),
+        sa.ForeignKeyConstraint(["proposed_by_id"], ["users.id"],
+                                name=op.f("fk_case_member_proposals_proposed_by_id_users")),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_case_member_proposals_user_id_users")),
+        sa.PrimaryKeyConstraint("case_id", "user_id", name=op.f("pk_case_member_proposals")),
+    )
+    with op.batch_alter_table("case_member_proposals", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_case_member_proposals_user_id"), ["user_id"], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        owner = _role("owner_role", "CASEWORK_DB_OWNER_ROLE", append_only.OWNER_ROLE)
+        app = _role("app_role", "CASEWORK_DB_APP_ROLE", append_only.APP_ROLE)
+        for statement in append_only.postgres_role_sql(owner, app):
+            op.execute(statement)
+
+
+def downgrade():
+    with op.batch_alter_table("case_member_proposals", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_member_proposals_user_id"))
+    op.drop_table("case_member_proposals")
