@@ -133,3 +133,39 @@ def test_approval_needs_an_active_member_role(app: Flask, world: World):
     assert_problem(admin.put(f"/api/v1/cases/{world.case_id}/members/{world.people['auditor'].id}"), 422)
     assert_problem(admin.put(f"/api/v1/cases/{world.case_id}/members/999999"), 422)
     assert_problem(legal.post(f"/api/v1/cases/{world.case_id}/members/{world.people['outsider'].id}/approve"), 404)
+
+
+def test_an_admin_password_reset_sends_the_lawyer_back_for_approval(app: Flask, world: World):
+    """The other insider path: reset a lawyer's password, log in as them, read. Not without a colleague."""
+    admin, legal = world.people["admin"], world.people["legal"]
+    ok(world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts",
+                                        {"text": "They took them to the quarry."}), 201)
+    password = "umber falcon quartz meadow 71"
+    created = ok(admin.post("/api/v1/users", {"username": "lena", "password": password, "role": "legal"}), 201)
+    lena = _caller_for(app, created, password)
+    ok(admin.put(f"/api/v1/cases/{world.case_id}/members/{lena.id}"), 202)
+    ok(legal.post(f"/api/v1/cases/{world.case_id}/members/{lena.id}/approve"))
+    ok(lena.get(f"/api/v1/interviews/{world.interview_id}/transcripts/1"))
+
+    reset = admin.patch(f"/api/v1/users/{lena.id}", {"password": "cobalt harbour lantern 52 fig"})
+    ok(reset)
+    (event,) = events_of(app, reset)
+    assert event["details"]["memberships_suspended"] == [world.case_id]
+    insider = _caller_for(app, created, "cobalt harbour lantern 52 fig")
+    hidden = insider.get(f"/api/v1/interviews/{world.interview_id}/transcripts/1")
+    assert_problem(hidden, 404)
+    assert events_of(app, hidden)[0]["outcome"] == "denied"
+    assert _members(admin, world.case_id)["proposals"] == [lena.id]
+    # Neither the admin nor the user themself is the second person; the case's other lawyer is.
+    assert_problem(insider.post(f"/api/v1/cases/{world.case_id}/members/{lena.id}/approve"), 404)
+    ok(legal.post(f"/api/v1/cases/{world.case_id}/members/{lena.id}/approve"))
+    ok(insider.get(f"/api/v1/interviews/{world.interview_id}/transcripts/1"))
+
+
+def test_a_cases_only_lawyer_keeps_the_case_after_a_reset(app: Flask, world: World):
+    """With no other lawyer nobody could approve, and the SPEC lets an admin add a first lawyer."""
+    admin, legal = world.people["admin"], world.people["legal"]
+    reset = admin.patch(f"/api/v1/users/{legal.id}", {"password": "cobalt harbour lantern 52 fig"})
+    ok(reset)
+    assert events_of(app, reset)[0]["details"]["memberships_suspended"] == []
+    assert legal.id in _members(admin, world.case_id)["members"]

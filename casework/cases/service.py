@@ -179,6 +179,32 @@ def add_member(case_id: int, user_id: int) -> Extended:
     return Extended(proposal, status=PENDING)
 
 
+def suspend_memberships(user_id: int, proposed_by_id: int) -> list[int]:
+    """After an admin sets someone's password, the admin may be the one who logs in as them.
+
+    So each of that user's memberships in a case that has another lawyer goes back to a pending
+    proposal, which a lawyer of the case (not the user, not the admin) must approve again. Where
+    the user is the case's only lawyer nobody else could approve; the SPEC lets an admin add a
+    case's first lawyer directly, so suspending there would change nothing, and it is kept.
+    Returns the cases suspended.
+    """
+    suspended = []
+    members = db.session.scalars(
+        select(CaseMember).where(CaseMember.user_id == user_id).order_by(CaseMember.case_id)
+    ).all()
+    for member in members:
+        case = _lock_case(member.case_id)
+        if not [lawyer for lawyer in _legal_members(case.id) if lawyer != user_id]:
+            continue
+        db.session.delete(member)
+        if db.session.get(MembershipProposal, (case.id, user_id)) is None:
+            db.session.add(MembershipProposal(case_id=case.id, user_id=user_id, proposed_by_id=proposed_by_id))
+        suspended.append(case.id)
+    db.session.flush()
+    forget_membership()
+    return suspended
+
+
 def approve_member(case_id: int, user_id: int) -> Extended:
     """A legal member of the case approves a proposal: the user becomes a member."""
     access = load_authorized(Case, case_id, "case.member.approve", user_id=user_id)

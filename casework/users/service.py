@@ -14,6 +14,7 @@ from casework.access.targets import Target
 from casework.auth import passwords
 from casework.auth.models import User
 from casework.auth.service import revoke_all_credentials, set_password_by_admin
+from casework.cases.service import suspend_memberships
 from casework.db import db
 from casework.errors import Conflict
 from casework.pagination import Page, keyset_page
@@ -63,7 +64,9 @@ def update_user(user_id: int, changes: dict[str, Any]) -> User:
     if "password" in changes:
         revoked = set_password_by_admin(user, changes.pop("password"),
                                         display_name=changes.get("display_name", user.display_name))
-        access.note(must_change_password=True, **revoked)
+        # Whoever knows the new password may be the admin: the cases need a lawyer's approval again.
+        access.note(must_change_password=True, memberships_suspended=suspend_memberships(user.id, access.user_id),
+                    **revoked)
     for name, value in changes.items():
         setattr(user, name, value)
     if changes.get("active") is False:
