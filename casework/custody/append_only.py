@@ -12,7 +12,10 @@ both use the SQL below, so there is one definition of it.
 """
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
+from typing import Any
 
 TABLES: tuple[str, ...] = ("custody_events", "custody_nodes", "custody_checkpoints", "custody_cosignatures")
 HEAD_TABLE = "custody_head"
@@ -151,3 +154,19 @@ $$"""
 
 
 POSTGRES_SQL: list[str] = [*POSTGRES_TRIGGERS, *postgres_role_sql()]
+
+
+def role_names(x_args: Mapping[str, str], environ: Mapping[str, str]) -> tuple[str, str]:
+    """The owner and application roles: ``-x owner_role= -x app_role=``, else the environment, else defaults."""
+    owner = x_args.get("owner_role") or environ.get("CASEWORK_DB_OWNER_ROLE") or OWNER_ROLE
+    app = x_args.get("app_role") or environ.get("CASEWORK_DB_APP_ROLE") or APP_ROLE
+    return check_role_name(owner), check_role_name(app)
+
+
+def grant_roles(op: Any, context: Any) -> None:
+    """(Re)apply the roles' grants on PostgreSQL; every migration that adds a table calls this."""
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    owner, app = role_names(context.get_x_argument(as_dictionary=True), os.environ)
+    for statement in postgres_role_sql(owner, app):
+        op.execute(statement)

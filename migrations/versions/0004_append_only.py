@@ -13,7 +13,6 @@ INSERT, UPDATE and DELETE on the other tables. Other names:
 ``flask db upgrade -x owner_role=NAME -x app_role=NAME`` or $CASEWORK_DB_OWNER_ROLE and
 $CASEWORK_DB_APP_ROLE. The downgrade drops the triggers, not the roles or the grants.
 """
-import os
 
 from alembic import context, op
 
@@ -25,11 +24,6 @@ branch_labels = None
 depends_on = None
 
 
-def _role(x_name, env_name, default):
-    x_args = context.get_x_argument(as_dictionary=True)
-    return append_only.check_role_name(x_args.get(x_name) or os.environ.get(env_name) or default)
-
-
 def upgrade():
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
@@ -38,10 +32,7 @@ def upgrade():
     elif dialect == "postgresql":
         for statement in append_only.POSTGRES_TRIGGERS:
             op.execute(statement)
-        owner = _role("owner_role", "CASEWORK_DB_OWNER_ROLE", append_only.OWNER_ROLE)
-        app = _role("app_role", "CASEWORK_DB_APP_ROLE", append_only.APP_ROLE)
-        for statement in append_only.postgres_role_sql(owner, app):
-            op.execute(statement)
+        append_only.grant_roles(op, context)
     else:
         raise NotImplementedError(f"append-only custody tables are not implemented for {dialect}")
 

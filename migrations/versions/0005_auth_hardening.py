@@ -14,7 +14,6 @@ other table (the same idempotent statements as 0004_append_only): a migration ru
 creates them owned by the superuser, where the owner role's default privileges do not reach.
 Other names: ``-x owner_role=NAME -x app_role=NAME`` or $CASEWORK_DB_OWNER_ROLE / $CASEWORK_DB_APP_ROLE.
 """
-import os
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -26,11 +25,6 @@ revision = "0005_auth_hardening"
 down_revision = "0004_append_only"
 branch_labels = None
 depends_on = None
-
-
-def _role(x_name, env_name, default):
-    x_args = context.get_x_argument(as_dictionary=True)
-    return append_only.check_role_name(x_args.get(x_name) or os.environ.get(env_name) or default)
 
 
 # A literal default ('0' is false on both databases), not sa.false(): SQLite adds such a column in
@@ -84,11 +78,7 @@ def upgrade():
     with op.batch_alter_table("recovery_codes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_recovery_codes_user_id"), ["user_id"], unique=False)
 
-    if op.get_bind().dialect.name == "postgresql":
-        owner = _role("owner_role", "CASEWORK_DB_OWNER_ROLE", append_only.OWNER_ROLE)
-        app = _role("app_role", "CASEWORK_DB_APP_ROLE", append_only.APP_ROLE)
-        for statement in append_only.postgres_role_sql(owner, app):
-            op.execute(statement)
+    append_only.grant_roles(op, context)
 
 
 def downgrade():

@@ -7,7 +7,6 @@ On PostgreSQL the new table is handed to the owner role and granted to the app r
 other table (the same idempotent statements as 0004_append_only): a migration run as a superuser
 creates it owned by the superuser, where the owner role's default privileges do not reach.
 """
-import os
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -19,11 +18,6 @@ revision = "0007_membership_approval"
 down_revision = "0006_witness_keys"
 branch_labels = None
 depends_on = None
-
-
-def _role(x_name, env_name, default):
-    x_args = context.get_x_argument(as_dictionary=True)
-    return append_only.check_role_name(x_args.get(x_name) or os.environ.get(env_name) or default)
 
 
 def upgrade():
@@ -41,11 +35,7 @@ def upgrade():
     )
     with op.batch_alter_table("case_member_proposals", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_case_member_proposals_user_id"), ["user_id"], unique=False)
-    if op.get_bind().dialect.name == "postgresql":
-        owner = _role("owner_role", "CASEWORK_DB_OWNER_ROLE", append_only.OWNER_ROLE)
-        app = _role("app_role", "CASEWORK_DB_APP_ROLE", append_only.APP_ROLE)
-        for statement in append_only.postgres_role_sql(owner, app):
-            op.execute(statement)
+    append_only.grant_roles(op, context)
 
 
 def downgrade():
