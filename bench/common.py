@@ -18,10 +18,16 @@ DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DB}"
 KEYRING = os.environ.get("CASEWORK_BENCH_KEYRING", os.path.join(tempfile.gettempdir(), "casework-bench-keyring.json"))
 
 
+SIGNER_STATE = KEYRING + ".signer-state"
+
+
 def recreate_database() -> None:
+    """A scratch log: the database starts empty, and so does the signer's memory of what it signed."""
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    if os.path.exists(SIGNER_STATE):
+        os.unlink(SIGNER_STATE)
 
 
 def bench_app(**overrides: Any):
