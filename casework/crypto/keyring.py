@@ -54,6 +54,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from casework.files import fsync_dir, replace_atomically, write_private_temp
+
 __all__ = [
     "DEFAULT_LOG_NAME",
     "KeyringError",
@@ -328,38 +330,12 @@ def _serialise_signer(signer: _Signer) -> bytes:
     return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
 
 
-def _write_private_temp(path: Path, data: bytes) -> Path:
-    """Write `data` to a fresh 0600 sibling of `path`; it is never readable by others."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # umask can only narrow; make the mode exact
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    return tmp
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _publish_new(path: Path, data: bytes) -> int:
     """Create `path` (0600) holding `data`, durably; FileExistsError if it exists.
 
     Returns the new file's inode so a caller can later tell it is still its own.
     """
-    tmp = _write_private_temp(path, data)
+    tmp = write_private_temp(path, data)
     try:
         # link() publishes the complete file atomically and, unlike
         # replace(), fails if another process created the file first.
@@ -367,19 +343,13 @@ def _publish_new(path: Path, data: bytes) -> int:
         inode = os.stat(tmp).st_ino
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return inode
 
 
 def _replace_private(path: Path, data: bytes) -> tuple[int, int, int]:
     """Atomically replace `path` with a 0600 file holding `data`; returns its signature."""
-    tmp = _write_private_temp(path, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    replace_atomically(path, data)
     st = os.stat(path)
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
@@ -545,7 +515,7 @@ class LocalKeyring:
             try:
                 if os.stat(target).st_ino == kek_inode:
                     target.unlink()
-                    _fsync_dir(target.parent)
+                    fsync_dir(target.parent)
             except OSError:
                 pass
             if isinstance(exc, FileExistsError):
@@ -667,7 +637,7 @@ class LocalKeyring:
                 pass
             else:
                 os.chmod(directory, 0o700)  # umask can only narrow; make the mode exact
-                _fsync_dir(directory.parent)
+                fsync_dir(directory.parent)
             st = os.lstat(directory)
         if not stat.S_ISDIR(st.st_mode):
             raise KeyringError(f"subject-key directory {directory} is not a directory")
@@ -766,7 +736,7 @@ class LocalKeyring:
         finally:
             os.close(fd)
         path.unlink(missing_ok=True)  # another process may have finished the same destruction
-        _fsync_dir(directory)
+        fsync_dir(directory)
         log.info("keyring %s: destroyed the key of subject %r", self._path, subject)
         return True
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import fcntl
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 from casework.crypto.keyring import KeyringProvider
 from casework.custody import merkle, note
 from casework.errors import LogCorrupted
+from casework.files import replace_atomically
 
 
 @dataclass(frozen=True)
@@ -87,15 +87,4 @@ class LogSigner:
 
     def _save(self, state: SignedState) -> None:
         data = json.dumps({"size": state.size, "root": base64.b64encode(state.root).decode(), "note": state.note})
-        temp = self.state_path.with_name(self.state_path.name + ".tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, self.state_path)
-        directory = os.open(self.state_path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        replace_atomically(self.state_path, data.encode())

@@ -21,7 +21,6 @@ import fcntl
 import hashlib
 import json
 import os
-import secrets
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +38,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from casework.custody.cosignature import cosigner_vkey
 from casework.custody.note import NoteError, Verifier, parse_vkey
+from casework.files import replace_atomically
 
 KEY_FILE = "key.pem"
 CONFIG_FILE = "witness.json"
@@ -59,30 +59,6 @@ class LogState:
     root: bytes
     timestamp: int
     checkpoint: str
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` so that readers and crashes see the old or the new file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 def _dump(obj: Any) -> bytes:
@@ -114,8 +90,8 @@ class WitnessStore:
             os.fsync(fh.fileno())
         store = cls(path)
         with store.lock():
-            atomic_write(path / STATE_FILE, _dump({"logs": {}}))
-            atomic_write(path / CONFIG_FILE, _dump({"name": name, "logs": {}}), mode=0o644)
+            replace_atomically(path / STATE_FILE, _dump({"logs": {}}))
+            replace_atomically(path / CONFIG_FILE, _dump({"name": name, "logs": {}}), mode=0o644)
         return store
 
     # --- key and configuration ---------------------------------------------------------------
@@ -181,7 +157,7 @@ class WitnessStore:
             if vkey in keys:
                 return False
             keys.append(vkey)
-            atomic_write(self.path / CONFIG_FILE, _dump(config), mode=0o644)
+            replace_atomically(self.path / CONFIG_FILE, _dump(config), mode=0o644)
         return True
 
     # --- state -----------------------------------------------------------------------------
@@ -220,7 +196,7 @@ class WitnessStore:
             }
             for origin, entry in state.items()
         }
-        atomic_write(self.path / STATE_FILE, _dump({"logs": logs}))
+        replace_atomically(self.path / STATE_FILE, _dump({"logs": logs}))
 
     def save_evidence(self, request_body: bytes) -> Path:
         """Keep a validly signed but refused submission: it may prove the log forked."""
@@ -228,5 +204,5 @@ class WitnessStore:
         folder.mkdir(mode=0o700, exist_ok=True)
         target = folder / f"{hashlib.sha256(request_body).hexdigest()}.txt"
         if not target.exists():
-            atomic_write(target, request_body)
+            replace_atomically(target, request_body)
         return target
