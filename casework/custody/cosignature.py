@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from casework.custody.note import MAX_SIGNATURES, SIG_PREFIX, NoteError, open_note, parse_checkpoint
+from casework.custody.note import MAX_SIGNATURES, SIG_PREFIX, NoteError, open_note, parse_checkpoint, split_signed
 
 ALG_COSIGNATURE_V1 = 0x04
 HEADER = "cosignature/v1\n"
@@ -38,7 +38,6 @@ MAX_TIMESTAMP = 2**63 - 1
 KEY_ID_SIZE = 4
 SIGNATURE_SIZE = KEY_ID_SIZE + 8 + 64  # key id || u64 timestamp || Ed25519 signature
 
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 _KEY_HASH = re.compile(r"[0-9a-f]{8}\Z")
 
 
@@ -176,17 +175,10 @@ def split_note(note_text: str) -> tuple[str, list[str]]:
     The text is separated from the signatures by the last blank line; every signature line is
     checked for form (not for validity). Raises CosignatureError on a malformed note.
     """
-    if _CONTROL.search(note_text):
-        raise CosignatureError("malformed note: control characters other than newline")
-    split = note_text.rfind("\n\n")
-    if split < 0:
-        raise CosignatureError("malformed note: no blank line before the signatures")
-    text, block = note_text[: split + 1], note_text[split + 2 :]
-    if not block.endswith("\n"):
-        raise CosignatureError("malformed note: signature block must end with a newline")
-    lines = block[:-1].split("\n")
-    if len(lines) > MAX_SIGNATURES:
-        raise CosignatureError(f"malformed note: more than {MAX_SIGNATURES} signatures")
+    try:
+        text, lines = split_signed(note_text)
+    except NoteError as exc:
+        raise CosignatureError(str(exc)) from None
     for line in lines:
         parse_signature_line(line)
     return text, lines

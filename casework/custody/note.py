@@ -163,13 +163,12 @@ def sign_note(text: str, name: str, private_key: Ed25519PrivateKey) -> str:
     return f"{text}\n{SIG_PREFIX}{name} {_b64(kid + signature)}\n"
 
 
-def open_note(note: str, vkey: str) -> str:
-    """Return the signed text if ``note`` carries a valid signature by ``vkey``; else NoteError.
+def split_signed(note: str) -> tuple[str, list[str]]:
+    """A note's text (with its final newline) and its signature lines, split at the last blank line.
 
-    Signatures by other keys (e.g. witness cosignatures) are ignored, but every signature
-    claiming to be by ``vkey`` must verify.
+    Checks the note's form only (UTF-8, no control characters, at most MAX_SIGNATURES lines);
+    the lines themselves are for the caller to parse and verify.
     """
-    verifier = parse_vkey(vkey)
     _check_text(note)
     split = note.rfind("\n\n")
     if split < 0:
@@ -180,6 +179,17 @@ def open_note(note: str, vkey: str) -> str:
     lines = block[:-1].split("\n")
     if len(lines) > MAX_SIGNATURES:
         raise NoteError(f"malformed note: more than {MAX_SIGNATURES} signatures")
+    return text, lines
+
+
+def open_note(note: str, vkey: str) -> str:
+    """Return the signed text if ``note`` carries a valid signature by ``vkey``; else NoteError.
+
+    Signatures by other keys (e.g. witness cosignatures) are ignored, but every signature
+    claiming to be by ``vkey`` must verify.
+    """
+    verifier = parse_vkey(vkey)
+    text, lines = split_signed(note)
     found = False
     for line in lines:
         if not line.startswith(SIG_PREFIX):
