@@ -36,7 +36,7 @@ def quorum(witnesses: list[checkpoints.Witness]) -> int:
     return int(configured) if configured is not None else len(witnesses)
 
 
-def publish_once() -> tuple[str, dict[str, str]]:
+def publish_once(witnesses: list[checkpoints.Witness]) -> tuple[str, dict[str, str]]:
     """Record the publication, sign the tree head that includes it, then ask the witnesses.
 
     The publication's own event is inside the head it signs, so a fresh checkpoint covers the
@@ -52,7 +52,6 @@ def publish_once() -> tuple[str, dict[str, str]]:
         door.system_access("custody.publish.refused", LOG, reason=str(exc))
         door.commit()
         raise
-    witnesses = configured_witnesses()
     results = checkpoints.gather_cosignatures(published, witnesses) if witnesses else {}
     db.session.commit()
     return checkpoints.cosigned(published), results
@@ -64,12 +63,12 @@ def publish_once() -> tuple[str, dict[str, str]]:
 def publish(every: float | None) -> None:
     """Sign the current tree head if the signer can prove it consistent, and gather cosignatures."""
     while True:
+        witnesses = configured_witnesses()
         try:
-            note, results = publish_once()
+            note, results = publish_once(witnesses)
         except LogCorrupted as exc:
             click.echo(f"REFUSED: {exc}", err=True)
             raise SystemExit(2) from None
-        witnesses = configured_witnesses()
         cosigned = sum(1 for r in results.values() if r == "ok")
         sys.stdout.write(note)
         for name, result in sorted(results.items()):
