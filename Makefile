@@ -38,8 +38,11 @@ services:
 	bash scripts/ensure-services
 	bash scripts/install-softhsm
 
+## Benchmarks against the SPEC targets; BENCH_EVENTS=1000000 for a quicker run (the growth databases are kept).
+BENCH_EVENTS ?= 10000000
+BENCH_ARGS ?=
 bench: setup-dev services
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.run_all --events $(BENCH_EVENTS) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

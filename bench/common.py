@@ -39,6 +39,33 @@ def bench_app(**overrides: Any):
     return create_app("testing", settings)
 
 
+# The growth log (10k .. 10M events): one database per measured size, kept between runs.
+GROWTH_PREFIX = os.environ.get("CASEWORK_BENCH_GROWTH_DB", "casework_growth")
+GROWTH_KEYRING = os.path.join(tempfile.gettempdir(), "casework-growth-keyring.json")
+
+
+def growth_db(size: int) -> str:
+    return f"{GROWTH_PREFIX}_{size}"
+
+
+def growth_app(dbname: str, **overrides: Any):
+    """The app on one growth database; each database has its own signer memory (its own log).
+
+    Custody events are integrated in batches as in production (the testing configuration
+    integrates after every request), unless CASEWORK_CUSTODY_INTEGRATE_EVERY says otherwise.
+    """
+    settings = {"SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://postgres@127.0.0.1:5432/{dbname}",
+                "CASEWORK_KEYRING": GROWTH_KEYRING,
+                "CASEWORK_SIGNER_STATE": f"{GROWTH_KEYRING}.{dbname}.signer-state",
+                "CASEWORK_CUSTODY_INTEGRATE_EVERY": int(os.environ.get("CASEWORK_CUSTODY_INTEGRATE_EVERY", "64"))}
+    settings.update(overrides)
+    return bench_app(**settings)
+
+
+def admin_connection() -> psycopg.Connection:
+    return psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True)
+
+
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
     ordered = sorted(samples_ms)
 

@@ -1,13 +1,17 @@
 """Load through gunicorn (4 workers) on PostgreSQL: audited vs unaudited reads, and uploads.
 
-    python -m bench.http_load reads      # 10 KB transcript read, custody on vs off, ratio
+    python -m bench.http_load reads [N]  # 10 KB transcript read, custody on vs off, ratio (N rounds)
     python -m bench.http_load uploads    # 10 KB transcript upload at 1, 8 and 32 clients
 
-Loopback only; every loop is bounded by a request count and a deadline.
+Loopback only; every loop is bounded by a request count and a deadline. The server runs as
+production does: integrating custody events in batches (CASEWORK_CUSTODY_INTEGRATE_EVERY=64),
+with synchronous commit. CASEWORK_BENCH_DB names the seeded database and CASEWORK_BENCH_SEED
+its seed.json (default bench/out/seed.json), so these runs need not share the scale runs' data.
 """
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -17,7 +21,9 @@ from bench.common import DATABASE_URL, KEYRING, Client, percentiles
 from tests.pg_server import gunicorn
 
 OUT = Path(__file__).resolve().parent / "out"
+SEED = Path(os.environ.get("CASEWORK_BENCH_SEED", OUT / "seed.json"))
 WORKERS = 4
+SERVER_ENV = {"CASEWORK_CUSTODY_INTEGRATE_EVERY": os.environ.get("CASEWORK_CUSTODY_INTEGRATE_EVERY", "64")}
 TEN_KB = ("The prisoners were lined up by the quarry wall. " * 210)[:10_240]
 
 
@@ -58,27 +64,31 @@ def _load(port: int, token: str, clients: int, requests_each: int, make_call, se
 
 
 def reads(rounds: int = 3, seconds: float = 8.0, clients: int = 8) -> dict:
-    seed = json.loads((OUT / "seed.json").read_text())
+    seed = json.loads(SEED.read_text())
     sample = seed["sample_transcript"]
     path = f"/api/v1/interviews/{sample['interview_id']}/transcripts/{sample['version']}"
     call = lambda c, n: ("GET", path, None, 200)  # noqa: E731
     runs: dict[str, list[dict]] = {"audited": [], "unaudited": []}
     for _ in range(rounds):  # alternate, so drift on a shared machine hits both alike
         for mode, env in (("audited", {}), ("unaudited", {"CASEWORK_BENCH_DISABLE_CUSTODY": "1"})):
-            with gunicorn(DATABASE_URL, KEYRING, workers=WORKERS, extra_env=env) as server:
+            with gunicorn(DATABASE_URL, KEYRING, workers=WORKERS, extra_env={**SERVER_ENV, **env}) as server:
                 _load(server.port, seed["tokens"]["legal"], clients, 50, call, 5)  # warm up
                 runs[mode].append(_load(server.port, seed["tokens"]["legal"], clients, 100_000, call, seconds))
     audited = sum(r["throughput_rps"] for r in runs["audited"]) / rounds
     unaudited = sum(r["throughput_rps"] for r in runs["unaudited"]) / rounds
+    # Each audited run against the unaudited run right after it: drift between rounds cancels.
+    pairs = sorted(a["throughput_rps"] / u["throughput_rps"]
+                   for a, u in zip(runs["audited"], runs["unaudited"], strict=True))
     return {"audited_rps": audited, "unaudited_rps": unaudited, "ratio": audited / unaudited,
+            "pair_ratios": pairs, "median_pair_ratio": pairs[len(pairs) // 2],
             "audited_p95_ms": max(r["p95"] for r in runs["audited"]), "runs": runs}
 
 
 def uploads(client_counts: tuple[int, ...] = (1, 8, 32), per_client: int = 60, seconds: float = 30.0) -> dict:
     """Each client uploads to its own interview, as field interviewers do (one statement each)."""
-    seed = json.loads((OUT / "seed.json").read_text())
+    seed = json.loads(SEED.read_text())
     results = {}
-    with gunicorn(DATABASE_URL, KEYRING, workers=WORKERS) as server:
+    with gunicorn(DATABASE_URL, KEYRING, workers=WORKERS, extra_env=SERVER_ENV) as server:
         for clients in client_counts:
             def call(c: int, n: int, k: int = clients) -> tuple:
                 interview = 1 + (k * 100 + c) % seed["interviews"]
@@ -93,4 +103,5 @@ def uploads(client_counts: tuple[int, ...] = (1, 8, 32), per_client: int = 60, s
 
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "reads"
-    print(json.dumps(reads() if which == "reads" else uploads(), indent=2))
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    print(json.dumps(reads(rounds=rounds) if which == "reads" else uploads(), indent=2))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import cProfile
 import json
+import os
 import pstats
 import sys
 import time
@@ -16,6 +17,9 @@ from pathlib import Path
 from bench.common import bench_app
 
 OUT = Path(__file__).resolve().parent / "out"
+SEED = Path(os.environ.get("CASEWORK_BENCH_SEED", OUT / "seed.json"))
+# As production runs: custody events integrated in batches (see bench.http_load).
+EVERY = int(os.environ.get("CASEWORK_CUSTODY_INTEGRATE_EVERY", "64"))
 TEXT = "The prisoners were lined up by the quarry wall. " * 210
 
 
@@ -35,14 +39,15 @@ def _per_request_ms(app, path: str, token: str, n: int = 300) -> float:
 
 
 def main(which: str) -> None:
-    seed = json.loads((OUT / "seed.json").read_text())
+    seed = json.loads(SEED.read_text())
     if which == "ratio":
-        audited = _per_request_ms(bench_app(), _read_path(seed), seed["tokens"]["legal"])
+        audited = _per_request_ms(bench_app(CASEWORK_CUSTODY_INTEGRATE_EVERY=EVERY), _read_path(seed),
+                                  seed["tokens"]["legal"])
         unaudited = _per_request_ms(bench_app(CASEWORK_CUSTODY_RECORDING=False), _read_path(seed),
                                     seed["tokens"]["legal"])
         print(json.dumps({"audited_ms": audited, "unaudited_ms": unaudited, "ratio": unaudited / audited}))
         return
-    app = bench_app()
+    app = bench_app(CASEWORK_CUSTODY_INTEGRATE_EVERY=EVERY)
     client = app.test_client()
     if which == "read":
         headers = {"Authorization": f"Bearer {seed['tokens']['legal']}"}

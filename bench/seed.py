@@ -20,7 +20,17 @@ from pathlib import Path
 import orjson
 import psycopg
 
-from bench.common import BENCH_DB, PG_SERVER, bench_app, recreate_database
+from bench.common import (
+    BENCH_DB,
+    GROWTH_KEYRING,
+    GROWTH_PREFIX,
+    PG_SERVER,
+    admin_connection,
+    bench_app,
+    growth_app,
+    growth_db,
+    recreate_database,
+)
 
 OUT = Path(__file__).resolve().parent / "out"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -174,11 +184,304 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
     return info
 
 
+# --- the growth log: one database per size, grown incrementally ---------------------------
+
+GROWTH_VERSION = 1  # bump when the generated events change: older growth databases are rebuilt
+GROWTH_TRANSCRIPTS = 10_000
+GROWTH_BASE = datetime(2025, 1, 1, tzinfo=UTC)  # one event a second: 10M events end in April 2025
+WORK = "work"
+CHUNK = 1_000_000  # events per committed COPY
+
+
+def schema_fingerprint() -> str:
+    """The models' schema (tables, columns, types, indexes): a growth database built under
+    another schema is rebuilt rather than measured with tables the app now expects missing."""
+    import hashlib
+
+    from casework.db import db
+
+    bench_app()  # imports every model
+    parts = []
+    for table in db.metadata.sorted_tables:
+        parts.append(table.name)
+        parts += [f"  {c.name} {c.type!r} {c.nullable}" for c in table.columns]
+        parts += sorted(f"  index {i.name} {[c.name for c in i.columns]}" for i in table.indexes)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _databases() -> dict[str, dict]:
+    """Growth databases that exist, with the seed info kept in their comment."""
+    with admin_connection() as conn:
+        rows = conn.execute(
+            "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname LIKE %s",
+            (GROWTH_PREFIX + "_%",)).fetchall()
+    found = {}
+    schema = schema_fingerprint()
+    for name, comment in rows:
+        try:
+            info = json.loads(comment or "")
+        except ValueError:
+            continue
+        if isinstance(info, dict) and info.get("version") == GROWTH_VERSION and info.get("schema") == schema:
+            found[name] = info
+    return found
+
+
+def _set_info(dbname: str, info: dict) -> None:
+    with admin_connection() as conn:
+        conn.execute(f'COMMENT ON DATABASE "{dbname}" IS ' + "'" + json.dumps(info).replace("'", "''") + "'")
+
+
+def _copy_database(source: str, target: str, info: dict) -> None:
+    """A snapshot by file copy (PostgreSQL 15's default WAL_LOG strategy would log every block)."""
+    with admin_connection() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}" STRATEGY = FILE_COPY')
+    _set_info(target, info)
+    _forget_signed(target)
+
+
+def _forget_signed(dbname: str) -> None:
+    """A new database is a new log: its signer must not remember what an older one signed."""
+    state = f"{GROWTH_KEYRING}.{dbname}.signer-state"
+    if os.path.exists(state):
+        os.unlink(state)
+
+
+def _init_growth(dbname: str) -> dict:
+    """Users, tokens, a case, 500 witnesses (their keys in the growth keyring), interviews and
+    10,000 sealed transcript versions: the objects the events refer to. No events yet."""
+    from flask_migrate import upgrade
+
+    from casework.access.models import CaseMember
+    from casework.auth.service import issue_token
+    from casework.cases.models import Case
+    from casework.db import db
+    from casework.interviews.models import Interview
+    from casework.keys import create_subject_key, keyed_sha256, seal_into
+    from casework.transcripts.models import TranscriptVersion
+    from casework.users.service import new_user
+    from casework.witnesses.models import Witness
+
+    with admin_connection() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+    _forget_signed(dbname)
+    app = growth_app(dbname)
+    witnesses, interviews = 500, 2000
+    with app.app_context():
+        upgrade()
+        people = {role: new_user(f"bench-{role}", "bench password long", role)
+                  for role in ("admin", "interviewer", "legal", "auditor")}
+        tokens = {role: issue_token(user, "bench", 365)[1] for role, user in people.items()}
+        case = Case(title="Growth case", created_by_id=people["admin"].id)
+        db.session.add(case)
+        db.session.flush()
+        for role in ("interviewer", "legal"):
+            db.session.add(CaseMember(case_id=case.id, user_id=people[role].id, added_by_id=people["admin"].id))
+        witness_rows = [Witness(case_id=case.id, pseudonym=f"W-{n + 1:04d}", witness_type="eyewitness",
+                                risk_level="high", recorded_by_id=people["interviewer"].id) for n in range(witnesses)]
+        db.session.add_all(witness_rows)
+        db.session.flush()
+        hash_keys: dict[int, bytes] = {}
+        for witness in witness_rows:
+            create_subject_key(witness.key_subject())
+            hash_keys[witness.id] = os.urandom(32)
+            seal_into(witness, "hashkey_", hash_keys[witness.id], witness.hashkey_context())
+        interview_rows = [Interview(case_id=case.id, witness_id=witness_rows[n % witnesses].id,
+                                    interviewer_id=people["interviewer"].id, language="uk",
+                                    conducted_at=datetime(2024, 12, 1, tzinfo=UTC)) for n in range(interviews)]
+        db.session.add_all(interview_rows)
+        db.session.flush()
+        pairs = [(i.id, i.witness_id) for i in interview_rows]
+        case_id, interviewer_id = case.id, people["interviewer"].id
+        actors = {role: [people[role].id, people[role].username, role] for role in people}
+        db.session.commit()
+        conn = db.session.connection().connection.driver_connection
+        columns = ("id", "interview_id", "case_id", "witness_id", "version", "media_type", "size", "keyed_sha256",
+                   "content_ciphertext", "content_nonce", "content_wrapped_key", "content_kek_id",
+                   "created_by_id", "created_at", "receipt")
+        transcripts = []
+        with conn.cursor().copy(f"COPY transcript_versions ({', '.join(columns)}) FROM STDIN") as copy:
+            for n in range(GROWTH_TRANSCRIPTS):
+                interview_id, witness_id = pairs[n % interviews]
+                number = n // interviews + 1
+                content = (f"Statement {n}. " + SENTENCE * 8).encode()
+                row = TranscriptVersion(id=n + 1, interview_id=interview_id, case_id=case_id,
+                                        witness_id=witness_id, version=number)
+                seal_into(row, "content_", content, row.content_context())
+                copy.write_row((n + 1, interview_id, case_id, witness_id, number, "text/plain; charset=utf-8",
+                                len(content), keyed_sha256(hash_keys[witness_id], content), row.content_ciphertext,
+                                row.content_nonce, row.content_wrapped_key, row.content_kek_id, interviewer_id,
+                                GROWTH_BASE, "{}"))
+                transcripts.append([n + 1, interview_id, witness_id, number])
+        conn.execute("SELECT setval(pg_get_serial_sequence('transcript_versions', 'id'), %s)", (GROWTH_TRANSCRIPTS,))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()  # the database is copied as a template next: no session may stay open
+    info = {"version": GROWTH_VERSION, "schema": schema_fingerprint(), "events": 0, "case_id": case_id,
+            "tokens": tokens, "actors": actors,
+            "witness_ids": [w for _, w in pairs[:witnesses]], "transcripts": len(transcripts),
+            "sample_transcript": {"id": transcripts[0][0], "interview_id": transcripts[0][1],
+                                  "witness_id": transcripts[0][2], "version": transcripts[0][3]},
+            "interviewer_id": interviewer_id}
+    _set_info(dbname, info)
+    return info
+
+
+def _events(start: int, end: int, info: dict, transcripts: list[list[int]]):
+    """The generated events [start, end): (seq, recorded_at, NewEvent), a steady mix of actions
+    so every auditor filter keeps matching as the log grows. Deterministic in ``start``."""
+    from casework.custody.log import NewEvent
+
+    rng = random.Random(start)
+    actors, case_id = info["actors"], info["case_id"]
+    admin, interviewer, legal, auditor = (tuple(actors[r]) for r in ("admin", "interviewer", "legal", "auditor"))
+    count = len(transcripts)
+    for seq in range(start, end):
+        when = GROWTH_BASE + timedelta(seconds=seq)
+        roll = rng.random()
+        if roll < 0.05:
+            yield seq, when, NewEvent("custody.events.list", "allowed", *auditor, "custody_log", None, None, None,
+                                      f"{seq:032x}", "127.0.0.1", {"filters": ["witness_id"]})
+            continue
+        if roll < 0.06:
+            yield seq, when, NewEvent("auth.login", "allowed", *admin, "user", str(admin[0]), None, None,
+                                      f"{seq:032x}", "127.0.0.1", {})
+            continue
+        tid, interview_id, witness_id, number = transcripts[rng.randrange(count)]
+        if roll < 0.08:
+            event = NewEvent("witness.read", "denied", *interviewer, "witness", str(witness_id), case_id,
+                             witness_id, f"{seq:032x}", "127.0.0.1", {})
+        elif roll < 0.16:
+            event = NewEvent("transcript.create", "allowed", *interviewer, "transcript", str(tid), case_id,
+                             witness_id, f"{seq:032x}", "127.0.0.1", {"version": number})
+        elif roll < 0.30:
+            event = NewEvent("interview.read", "allowed", *legal, "interview", str(interview_id), case_id,
+                             witness_id, f"{seq:032x}", "127.0.0.1", {})
+        else:
+            event = NewEvent("transcript.read", "allowed", *legal, "transcript", str(tid), case_id,
+                             witness_id, f"{seq:032x}", "127.0.0.1", {"version": number})
+        yield seq, when, event
+
+
+def _text(value: object) -> str:
+    return "\\N" if value is None else str(value)
+
+
+def _extend(dbname: str, target: int, info: dict, progress: bool = True) -> dict[str, float]:
+    """Append generated events up to ``target`` by COPY: leaves by the app's own leaf_entry,
+    canonical_json and leaf_hash, tree nodes by its CompactRange, then the head moves."""
+    from casework.custody import merkle
+    from casework.custody.canonical import canonical_json
+    from casework.custody.models import leaf_entry
+
+    url = f"{PG_SERVER}/{dbname}"
+    with psycopg.connect(url) as conn:
+        transcripts = [list(row) for row in conn.execute(
+            "SELECT id, interview_id, witness_id, version FROM transcript_versions ORDER BY id")]
+    timings = {"python_s": 0.0, "copy_s": 0.0}
+    with psycopg.connect(url) as events_conn, psycopg.connect(url) as nodes_conn:
+        size, blob = events_conn.execute("SELECT tree_size, frontier FROM custody_head WHERE id = 1").fetchone()
+        last = events_conn.execute("SELECT coalesce(max(seq) + 1, 0) FROM custody_events").fetchone()[0]
+        if last != size:
+            raise RuntimeError(f"{dbname}: head says {size} events, table has {last}: rebuild it")
+        frontier = merkle.CompactRange.from_bytes(size, blob)
+        leaf_hash, dumps = merkle.leaf_hash, orjson.dumps
+        while frontier.size < target:
+            t0 = time.perf_counter()
+            end = min(target, frontier.size + CHUNK)
+            with events_conn.cursor().copy(f"COPY custody_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as ecopy, \
+                    nodes_conn.cursor().copy("COPY custody_nodes (level, idx, hash) FROM STDIN") as ncopy:
+                ebuf: list[str] = []
+                nbuf: list[str] = []
+                for seq, when, event in _events(frontier.size, end, info, transcripts):
+                    entry = leaf_entry(seq, when, event)
+                    leaf = leaf_hash(canonical_json(entry))
+                    ebuf.append(
+                        f"{seq}\t{entry['time']}\t{_text(event.actor_id)}\t{_text(event.actor_username)}\t"
+                        f"{_text(event.actor_role)}\t{event.action}\t{event.outcome}\t{_text(event.resource_type)}\t"
+                        f"{_text(event.resource_id)}\t{_text(event.case_id)}\t{_text(event.witness_id)}\t"
+                        f"{event.request_id}\t{event.client_addr}\t{dumps(event.details).decode()}\t"
+                        f"\\\\x{leaf.hex()}\n")
+                    for level, index, value in frontier.append(leaf):
+                        nbuf.append(f"{level}\t{index}\t\\\\x{value.hex()}\n")
+                    if len(ebuf) >= 20_000:
+                        ecopy.write("".join(ebuf))
+                        ncopy.write("".join(nbuf))
+                        ebuf.clear()
+                        nbuf.clear()
+                ecopy.write("".join(ebuf))
+                ncopy.write("".join(nbuf))
+            nodes_conn.commit()
+            events_conn.execute("UPDATE custody_head SET tree_size = %s, frontier = %s WHERE id = 1",
+                                (frontier.size, frontier.to_bytes()))
+            events_conn.commit()
+            timings["copy_s"] += time.perf_counter() - t0
+            if progress:
+                print(f"{dbname}: {frontier.size:,} events ({time.perf_counter() - t0:.1f} s this chunk)", flush=True)
+    t0 = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) custody_events")
+        conn.execute("VACUUM (ANALYZE) custody_nodes")
+    timings["vacuum_analyze_s"] = time.perf_counter() - t0
+    del timings["python_s"]
+    return timings
+
+
+def grow(sizes: list[int], progress: bool = True) -> dict[int, dict]:
+    """Make sure a growth database exists for each size; grow the missing ones from the largest
+    smaller one (or from nothing), snapshotting at every size on the way. Returns their info."""
+    sizes = sorted(set(sizes))
+    existing = _databases()
+    work = f"{GROWTH_PREFIX}_{WORK}"
+    existing.pop(work, None)
+    results: dict[int, dict] = {}
+    missing = [size for size in sizes if existing.get(growth_db(size), {}).get("events") != size]
+    info: dict | None = None  # the working database's info while it holds the previous size
+    for size in sizes:
+        name = growth_db(size)
+        if size not in missing:
+            results[size] = existing[name] | {"reused": True}
+            continue
+        t0 = time.perf_counter()
+        if info is None:
+            smaller = [i for i in existing.values() if 0 < i["events"] < size]
+            if smaller:
+                base = max(smaller, key=lambda i: i["events"])
+                _copy_database(growth_db(base["events"]), work, base)
+                info = dict(base)
+            else:
+                info = _init_growth(work)
+        seeded_from = info["events"]
+        timings = _extend(work, size, info, progress)
+        info = info | {"events": size, "seed_s": time.perf_counter() - t0, "seeded_from": seeded_from, **timings}
+        info.pop("reused", None)
+        _set_info(work, info)
+        if size == missing[-1]:  # the last one keeps the working copy itself
+            with admin_connection() as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(f'ALTER DATABASE "{work}" RENAME TO "{name}"')
+            _set_info(name, info)
+            _forget_signed(name)
+        else:
+            _copy_database(work, name, info)
+        existing[name] = results[size] = info
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--transcripts", type=int, default=100_000)
+    parser.add_argument("--growth", type=int, nargs="*", metavar="SIZE",
+                        help="grow the growth databases to these sizes instead (e.g. 10000 1000000 10000000)")
     args = parser.parse_args()
+    if args.growth:
+        grown = grow(args.growth)
+        print(json.dumps({size: {k: v for k, v in info.items() if k not in ("tokens", "actors", "witness_ids")}
+                          for size, info in grown.items()}, indent=2))
+        return
     info = seed(args.events, args.transcripts)
     print(json.dumps({k: v for k, v in info.items() if k != "tokens"}, indent=2))
 

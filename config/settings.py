@@ -7,6 +7,7 @@ recording off, is an error at start-up rather than a silent weakening at run tim
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,20 @@ def _common(env: Mapping[str, str]) -> dict[str, Any]:
         # Admins and lawyers must enrol a TOTP second factor before anything else.
         "CASEWORK_REQUIRE_MFA": _bool(env.get("CASEWORK_REQUIRE_MFA"), False),
         "CASEWORK_TOTP_ISSUER": env.get("CASEWORK_TOTP_ISSUER", "Casework"),
+        # Exhibits (tus uploads): where encrypted chunks go (filesystem | database), the directory of the
+        # filesystem store (default: beside the SQLite file, else instance/blobs), limits and expiry.
+        "CASEWORK_BLOB_STORE": env.get("CASEWORK_BLOB_STORE", "filesystem"),
+        "CASEWORK_BLOB_DIR": env.get("CASEWORK_BLOB_DIR"),
+        "CASEWORK_EXHIBIT_MAX_BYTES": int(env.get("CASEWORK_EXHIBIT_MAX_BYTES", 4 * 1024**3)),
+        "CASEWORK_EXHIBIT_CASE_QUOTA_BYTES": int(env.get("CASEWORK_EXHIBIT_CASE_QUOTA_BYTES", 256 * 1024**3)),
+        "CASEWORK_EXHIBIT_UPLOAD_EXPIRY_SECONDS": int(env.get("CASEWORK_EXHIBIT_UPLOAD_EXPIRY_SECONDS", 24 * 3600)),
+        "CASEWORK_EXHIBIT_CHUNK_BYTES": int(env.get("CASEWORK_EXHIBIT_CHUNK_BYTES", 1024 * 1024)),
         # Benchmark-only switch; production refuses it.
         "CASEWORK_CUSTODY_RECORDING": not _bool(env.get("CASEWORK_BENCH_DISABLE_CUSTODY"), False),
+        # PostgreSQL: a request's events are durable in the intake queue when it commits; the
+        # request holding every Nth intake row integrates a batch into the tree (1: every request,
+        # waiting). Auditors' reads, publication and export always catch up first.
+        "CASEWORK_CUSTODY_INTEGRATE_EVERY": max(1, int(env.get("CASEWORK_CUSTODY_INTEGRATE_EVERY", 64))),
         # OpenAPI (flask-smorest)
         "API_TITLE": "Casework",
         "API_VERSION": "v1",
@@ -110,6 +123,11 @@ def _testing(env: Mapping[str, str], config: dict[str, Any]) -> None:
     config["CASEWORK_ANONYMOUS_LIMIT"] = env.get("CASEWORK_ANONYMOUS_LIMIT", "10000 per minute")
     config["CASEWORK_LOGIN_FAILURE_LIMIT"] = env.get("CASEWORK_LOGIN_FAILURE_LIMIT", "10000 per minute")
     config["CASEWORK_KEYRING_CREATE"] = True
+    # Exhibit chunks of test apps on PostgreSQL go to a scratch directory, never instance/.
+    config["CASEWORK_BLOB_DIR"] = config["CASEWORK_BLOB_DIR"] or str(
+        Path(tempfile.gettempdir()) / f"casework-test-blobs-{os.getpid()}")
+    # Tests read the log straight from the database after each request.
+    config["CASEWORK_CUSTODY_INTEGRATE_EVERY"] = max(1, int(env.get("CASEWORK_CUSTODY_INTEGRATE_EVERY", 1)))
 
 
 def _production(env: Mapping[str, str], config: dict[str, Any]) -> None:
@@ -150,5 +168,7 @@ def load_config(name: str | None = None, environ: Mapping[str, str] | None = Non
         raise ConfigurationError(f"unknown CASEWORK_ENV {name!r}; use one of {', '.join(ENVIRONMENTS)}")
     config = _common(env)
     config["CASEWORK_ENV"] = name
+    if config["CASEWORK_BLOB_STORE"] not in ("filesystem", "database"):
+        raise ConfigurationError("CASEWORK_BLOB_STORE must be filesystem or database")
     {"development": _development, "testing": _testing, "production": _production}[name](env, config)
     return config

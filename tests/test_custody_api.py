@@ -135,6 +135,9 @@ def test_fail_closed_when_the_log_cannot_record(app, world: World, is_postgres):
                                     "BEGIN RAISE EXCEPTION 'custody store down'; END $$ LANGUAGE plpgsql"))
             db.session.execute(text("CREATE TRIGGER custody_down BEFORE INSERT ON custody_events "
                                     "FOR EACH ROW EXECUTE FUNCTION custody_down()"))
+            # PostgreSQL records a request's events in the intake queue first (integrated later).
+            db.session.execute(text("CREATE TRIGGER custody_down BEFORE INSERT ON custody_intake "
+                                    "FOR EACH ROW EXECUTE FUNCTION custody_down()"))
         else:
             db.session.execute(text("CREATE TRIGGER custody_down BEFORE INSERT ON custody_events "
                                     "BEGIN SELECT RAISE(ABORT, 'custody store down'); END"))
@@ -150,6 +153,7 @@ def test_fail_closed_when_the_log_cannot_record(app, world: World, is_postgres):
         with app.app_context():
             db.session.execute(text("DROP TRIGGER custody_down" + (" ON custody_events" if is_postgres else "")))
             if is_postgres:
+                db.session.execute(text("DROP TRIGGER custody_down ON custody_intake"))
                 db.session.execute(text("DROP FUNCTION custody_down()"))
             db.session.commit()
     listed = ok(world.people["legal"].get(f"/api/v1/cases/{world.case_id}/incidents"))["items"]

@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select, text
 
+from casework.custody import log as custody_log
 from casework.custody.models import CustodyEvent, CustodyHead
 from casework.db import db
 from casework.incidents.models import Incident
@@ -19,7 +20,9 @@ THREADS, ROUNDS = 8, 12
 def test_parallel_writers_leave_a_gap_free_verifiable_log(app, world: World, backend, keyring_path, pg_only, tmp_path):
     interviewer, legal, outsider = (world.people[n] for n in ("interviewer", "legal", "outsider"))
     case = world.case_id
-    with gunicorn(backend["url"], keyring_path, workers=4) as server:
+    # Integration in batches (every 8th intake row), as in production.
+    batched = {"CASEWORK_CUSTODY_INTEGRATE_EVERY": "8"}
+    with gunicorn(backend["url"], keyring_path, workers=4, extra_env=batched) as server:
         def worker(thread: int) -> list[tuple[str, int, int, str]]:
             seen = []
             for n in range(ROUNDS):
@@ -47,6 +50,7 @@ def test_parallel_writers_leave_a_gap_free_verifiable_log(app, world: World, bac
     request_ids = {rid for *_, rid in results}
     assert len(request_ids) == len(results)
     with app.app_context():
+        custody_log.catch_up()
         seqs = db.session.scalars(select(CustodyEvent.seq).order_by(CustodyEvent.seq)).all()
         assert seqs == list(range(len(seqs)))
         assert db.session.get(CustodyHead, 1).tree_size == len(seqs)

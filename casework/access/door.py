@@ -20,6 +20,7 @@ from casework.access.models import CaseMember
 from casework.access.policy import Decision, Scope, decide, scope_of
 from casework.access.roles import Role
 from casework.access.targets import Target
+from casework.custody import log as custody_log
 from casework.custody import recorder
 from casework.custody.log import Appended, NewEvent
 from casework.db import db
@@ -113,6 +114,17 @@ class Access(Generic[T]):
         rows = recorder.flush()
         return rows[index] if index is not None and index < len(rows) else None
 
+    def find_earlier(self, **details: Any) -> Appended | None:
+        """Where an earlier allowed event of this action on this target, with these details, landed.
+
+        For a receipt cut off between its upload's commit and the receipt's own (PostgreSQL
+        commits an upload with its event first, then places it): a retry completes it from the log.
+        """
+        recorder.catch_up()
+        target = self._target
+        return custody_log.find_placed(db.session.connection(), self._event.action, target.resource_type,
+                                       None if target.resource_id is None else str(target.resource_id), details)
+
     def note(self, **details: Any) -> None:
         """Add what the service learned (new ids, changed field names, content hashes; never plaintext)."""
         assert self._event.details is not None
@@ -164,7 +176,17 @@ def _decide_and_record(action: str, target: Target, obj: T, details: dict[str, A
     decision = decide(action, actor.known_role, actor.id, target, is_member)
     event = queue_event(action, ALLOWED if decision is Decision.ALLOW else DENIED, target, actor, details)
     _refuse(decision)
+    _catch_up_for(target)
     return Access(event, target, actor, obj)
+
+
+# What reads the log itself: the tree first takes in every event recorded so far.
+_LOG_RESOURCES = frozenset({"custody_log", "custody_event"})
+
+
+def _catch_up_for(target: Target) -> None:
+    if target.resource_type in _LOG_RESOURCES:
+        recorder.catch_up()
 
 
 def authorize(action: str, target: Target, **details: Any) -> Access[None]:
@@ -190,12 +212,15 @@ def load_authorized(model: type[G], object_id: int, action: str, *, part: tuple[
 
 def system_access(action: str, target: Target, **details: Any) -> Access[None]:
     """Operator commands and maintenance: allowed, recorded with actor ``system``."""
-    return Access(queue_event(action, ALLOWED, target, SYSTEM, details), target, SYSTEM, None)
+    access = Access(queue_event(action, ALLOWED, target, SYSTEM, details), target, SYSTEM, None)
+    _catch_up_for(target)
+    return access
 
 
 def commit() -> None:
-    """Operator commands: append what was recorded and commit it with the command's writes."""
-    recorder.commit()
+    """Operator commands: record what was queued, commit it with the command's writes, and
+    integrate it before returning (a publication signs a head that includes its own event)."""
+    recorder.commit(integrate=True)
 
 
 def record_authentication(action: str, target: Target, *, actor: Principal, allowed: bool,

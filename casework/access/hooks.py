@@ -12,8 +12,9 @@ count goes into the next window's event. At its end ``finish``:
 * refuses (500) a successful response that recorded nothing: an unaudited route is a bug;
 * records nothing for a 429 that the throttle handler marked as summarised;
 * rolls back the domain writes of any failed request, so failures never write;
-* appends the events and commits them with the request's writes before the response
-  leaves; if that fails, the answer is 503 and nothing is kept.
+* records the events and commits them with the request's writes before the response
+  leaves (on PostgreSQL into the intake queue, placed in the tree in batches: see
+  ``casework.custody.log``); if that fails, the answer is 503 and nothing is kept.
 """
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ EXEMPT_ENDPOINTS = frozenset({"health", "api-docs.openapi_json"})
 _CLIENT_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 # Path parameters, most specific first, and the resource each one names.
-_PATH_RESOURCES = (("seq", "custody_event"), ("token_id", "token"), ("interview_id", "interview"),
+_PATH_RESOURCES = (("seq", "custody_event"), ("exhibit_id", "exhibit"), ("redaction_id", "redaction"),
+                   ("disclosure_id", "disclosure"), ("token_id", "token"), ("interview_id", "interview"),
                    ("witness_id", "witness"), ("incident_id", "incident"), ("case_id", "case"), ("user_id", "user"))
 # Routes without parameters name a collection: the first segment after the API prefix.
 _COLLECTIONS = {"cases": "case", "users": "user", "auth": "user", "custody": "custody_log"}

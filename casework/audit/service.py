@@ -5,16 +5,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select, text, tuple_
 
 from casework.access.door import authorize
 from casework.access.targets import Target
 from casework.custody import checkpoints, log, merkle
-from casework.custody.models import CustodyEvent, CustodyNode
+from casework.custody.models import CustodyCheckpoint, CustodyEvent
 from casework.db import db
 from casework.errors import Invalid, LogCorrupted, NotFound
 from casework.keys import signer
-from casework.pagination import Page, keyset_page
+from casework.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor, keyset_page
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,28 @@ def list_events(args: dict[str, Any]) -> Page:
         statement = statement.where(CustodyEvent.recorded_at >= args["since"])
     if "until" in args:
         statement = statement.where(CustodyEvent.recorded_at < args["until"])
+    if "since" in args or "until" in args:
+        return _time_page(statement, args)
     return keyset_page(statement, CustodyEvent.seq, args)
+
+
+def _time_page(statement: Select[Any], args: dict[str, Any]) -> Page:
+    """A time window pages in (recorded_at, seq) order, the order of ix_custody_events_time.
+
+    Paged by seq, a window deep in a long log is either a scan from seq 0 until the window
+    starts or a sort of the whole window; in index order it is one descent and one page, at
+    any log size. The order is the seq order whenever time never went backwards. The cursor
+    is still the last seq shown: the next page starts after that event's (time, seq).
+    """
+    limit = args.get("limit", DEFAULT_LIMIT)
+    if args.get("cursor"):
+        after = decode_cursor(args["cursor"])
+        anchor = select(CustodyEvent.recorded_at).where(CustodyEvent.seq == after).scalar_subquery()
+        statement = statement.where(tuple_(CustodyEvent.recorded_at, CustodyEvent.seq) > tuple_(anchor, after))
+    rows = list(db.session.scalars(
+        statement.order_by(CustodyEvent.recorded_at, CustodyEvent.seq).limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None
+    return {"items": rows[:limit], "next_cursor": next_cursor}
 
 
 def get_event(seq: int) -> CustodyEvent:
@@ -60,15 +81,58 @@ def checkpoint() -> str:
     return checkpoints.cosigned(published)
 
 
-def _signed_root_check(tree_size: int, root: bytes) -> None:
-    """Serve nothing the signed history does not back: the root must be consistent with the
-    latest published checkpoint, whose own root the signer proved consistent with its state."""
-    published = checkpoints.latest()
+def _published_covering(tree_size: int, published: CustodyCheckpoint | None) -> CustodyCheckpoint:
+    """Serve nothing the signed history does not back: proofs reach at most the latest published
+    checkpoint, whose own root the signer proved consistent with its state."""
     if published is None or tree_size > published.tree_size:
         raise Invalid(f"Proofs are served up to the latest published checkpoint "
                       f"({published.tree_size if published else 0} entries).",
                       errors={"query": {"tree_size": ["Beyond the latest published checkpoint."]}})
-    proof = log.consistency_proof(tree_size, published.tree_size) if tree_size else []
+    return published
+
+
+class _Nodes:
+    """Every stored node a proof request needs, read in one query (``_fetch_nodes``).
+
+    A proof answer needs a leaf, one or two roots, the proof and the consistency of the
+    requested tree with the published checkpoint: planned first, fetched once, then folded.
+    """
+
+    def __init__(self) -> None:
+        self.groups: list[list[merkle.Node]] = []
+
+    def want(self, plan: list[list[merkle.Node]]) -> slice:
+        start = len(self.groups)
+        self.groups += plan
+        return slice(start, len(self.groups))
+
+    def resolve(self) -> list[bytes]:
+        wanted = {node for group in self.groups for node in group}
+        found = _fetch_nodes(wanted) if wanted else {}
+        return [merkle.fold([found[node] for node in group]) for group in self.groups]
+
+
+# ~70 primary-key probes at 10M events: joined to an unnest of the wanted keys, PostgreSQL does
+# one nested loop of index lookups (0.75 against 1.2 ms p50 for a row-value IN list, at 10M).
+_NODES_BY_KEY = text(
+    "SELECT n.level, n.idx, n.hash FROM unnest(CAST(:levels AS smallint[]), CAST(:idxs AS bigint[])) "
+    "AS wanted(level, idx) JOIN custody_nodes AS n ON n.level = wanted.level AND n.idx = wanted.idx")
+
+
+def _fetch_nodes(wanted: set[merkle.Node]) -> dict[merkle.Node, bytes]:
+    if db.session.get_bind().dialect.name != "postgresql":
+        return log.fetch_nodes(wanted)
+    keys = sorted(wanted)
+    rows = db.session.execute(_NODES_BY_KEY, {"levels": [k[0] for k in keys], "idxs": [k[1] for k in keys]})
+    found = {(level, index): value for level, index, value in rows}
+    missing = wanted - found.keys()
+    if missing:
+        raise LogCorrupted(f"custody tree nodes missing: {sorted(missing)[:5]}")
+    return found
+
+
+def _consistent_with_published(tree_size: int, root: bytes, published: CustodyCheckpoint,
+                               proof: list[bytes]) -> None:
     if tree_size and not merkle.verify_consistency(tree_size, published.tree_size, root, published.root_hash, proof):
         logger.critical("stored tree of size %d is not consistent with published checkpoint %d",
                         tree_size, published.tree_size)
@@ -95,14 +159,21 @@ class ConsistencyProof:
 
 def inclusion(seq: int, tree_size: int) -> InclusionProof:
     authorize("custody.proof.inclusion", LOG, seq=seq, tree_size=tree_size)
-    size = log.tree_size()
-    if not 0 <= seq < tree_size <= size:
-        raise Invalid(f"Need 0 <= seq < tree_size <= {size}.",
-                      errors={"query": {"tree_size": [f"The log has {size} entries."]}})
-    leaf = db.session.scalar(select(CustodyNode.hash).where(CustodyNode.level == 0, CustodyNode.index == seq))
-    root, proof = log.root_hash(tree_size), log.inclusion_proof(seq, tree_size)
-    _signed_root_check(tree_size, root)
-    if leaf is None or not merkle.verify_inclusion(leaf, seq, tree_size, proof, root):
+    published = checkpoints.latest()  # at most the log's size: the log size is read only to explain a refusal
+    if published is None or not 0 <= seq < tree_size <= published.tree_size:
+        size = log.tree_size()
+        if not 0 <= seq < tree_size <= size:
+            raise Invalid(f"Need 0 <= seq < tree_size <= {size}.",
+                          errors={"query": {"tree_size": [f"The log has {size} entries."]}})
+    published = _published_covering(tree_size, published)
+    nodes = _Nodes()
+    leaf_at, root_at = nodes.want([[(0, seq)]]), nodes.want([merkle.root_plan(tree_size)])
+    proof_at = nodes.want(merkle.inclusion_plan(seq, tree_size))
+    signed_at = nodes.want(merkle.consistency_plan(tree_size, published.tree_size))
+    hashes = nodes.resolve()
+    leaf, root, proof = hashes[leaf_at][0], hashes[root_at][0], hashes[proof_at]
+    _consistent_with_published(tree_size, root, published, hashes[signed_at])
+    if not merkle.verify_inclusion(leaf, seq, tree_size, proof, root):
         logger.critical("inclusion proof for %d in %d does not verify", seq, tree_size)
         raise LogCorrupted("The custody log failed its consistency check; no proof was served.")
     return InclusionProof(seq, tree_size, leaf, root, proof)
@@ -110,13 +181,20 @@ def inclusion(seq: int, tree_size: int) -> InclusionProof:
 
 def consistency(first: int, second: int) -> ConsistencyProof:
     authorize("custody.proof.consistency", LOG, first=first, second=second)
-    size = log.tree_size()
-    if not 1 <= first <= second <= size:
-        raise Invalid(f"Need 1 <= first <= second <= {size}.",
-                      errors={"query": {"second": [f"The log has {size} entries."]}})
-    first_root, second_root = log.root_hash(first), log.root_hash(second)
-    proof = log.consistency_proof(first, second)
-    _signed_root_check(second, second_root)
+    published = checkpoints.latest()
+    if published is None or not 1 <= first <= second <= published.tree_size:
+        size = log.tree_size()
+        if not 1 <= first <= second <= size:
+            raise Invalid(f"Need 1 <= first <= second <= {size}.",
+                          errors={"query": {"second": [f"The log has {size} entries."]}})
+    published = _published_covering(second, published)
+    nodes = _Nodes()
+    first_at, second_at = nodes.want([merkle.root_plan(first)]), nodes.want([merkle.root_plan(second)])
+    proof_at = nodes.want(merkle.consistency_plan(first, second))
+    signed_at = nodes.want(merkle.consistency_plan(second, published.tree_size))
+    hashes = nodes.resolve()
+    first_root, second_root, proof = hashes[first_at][0], hashes[second_at][0], hashes[proof_at]
+    _consistent_with_published(second, second_root, published, hashes[signed_at])
     if not merkle.verify_consistency(first, second, first_root, second_root, proof):
         logger.critical("consistency proof %d -> %d does not verify", first, second)
         raise LogCorrupted("The custody log failed its consistency check; no proof was served.")

@@ -19,6 +19,7 @@ from typing import Any
 
 TABLES: tuple[str, ...] = ("custody_events", "custody_nodes", "custody_checkpoints", "custody_cosignatures")
 HEAD_TABLE = "custody_head"
+INTAKE_TABLE = "custody_intake"  # see "The intake queue" below
 MESSAGE = "custody tables are append-only"
 # Class 23 (integrity constraint violation), as SQLite's RAISE(ABORT) is a constraint error:
 # both drivers raise IntegrityError.
@@ -144,6 +145,10 @@ BEGIN
     -- The custody tables: read and append only. The head: read and move forward only.
     REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {custody} FROM {app};
     REVOKE INSERT, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {HEAD_TABLE} FROM {app};
+    -- The intake queue (0009 on): insert and delete, never update.
+    IF to_regclass(s || '.{INTAKE_TABLE}') IS NOT NULL THEN
+        EXECUTE 'REVOKE UPDATE, TRUNCATE, REFERENCES, TRIGGER ON ' || s || '.{INTAKE_TABLE} FROM {app}';
+    END IF;
     -- The app does not migrate.
     IF to_regclass(s || '.alembic_version') IS NOT NULL THEN
         EXECUTE 'REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ' || s || '.alembic_version FROM {app}';
@@ -154,6 +159,36 @@ $$"""
 
 
 POSTGRES_SQL: list[str] = [*POSTGRES_TRIGGERS, *postgres_role_sql()]
+
+# --- The intake queue: rows are inserted and (by the integrator) deleted, never updated ----------
+#
+# ``custody_intake`` holds events that are durable but not yet in the tree. The app role may
+# insert and delete (the integrator deletes each row in the statement that copies it, unchanged,
+# into custody_events), never update or truncate. The window: the app role could delete an
+# un-integrated row; it lasts until the next integration (a batch, or any auditor read, which
+# catches up first), and is the price of not holding the head lock across every commit.
+INTAKE_MESSAGE = "custody intake rows are never changed"
+SQLITE_INTAKE_TRIGGERS: list[str] = [
+    f"CREATE TRIGGER {INTAKE_TABLE}_no_update BEFORE UPDATE ON {INTAKE_TABLE} "
+    f"BEGIN SELECT RAISE(ABORT, '{INTAKE_MESSAGE}'); END;",
+]
+SQLITE_INTAKE_DROP: list[str] = [f"DROP TRIGGER IF EXISTS {INTAKE_TABLE}_no_update"]
+INTAKE_FUNCTION = "custody_intake_unchanged"
+POSTGRES_INTAKE_TRIGGERS: list[str] = [
+    f"""CREATE OR REPLACE FUNCTION {INTAKE_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = '{SQLSTATE}', MESSAGE = '{INTAKE_MESSAGE}',
+        DETAIL = TG_OP || ' on ' || TG_TABLE_NAME || ' refused';
+END
+$$""",
+    f"CREATE TRIGGER {ROW_TRIGGER} BEFORE UPDATE ON {INTAKE_TABLE} FOR EACH ROW EXECUTE FUNCTION {INTAKE_FUNCTION}()",
+    f"CREATE TRIGGER {TRUNCATE_TRIGGER} BEFORE TRUNCATE ON {INTAKE_TABLE} "
+    f"FOR EACH STATEMENT EXECUTE FUNCTION {INTAKE_FUNCTION}()",
+]
+POSTGRES_INTAKE_DROP: list[str] = [
+    *[f"DROP TRIGGER IF EXISTS {name} ON {INTAKE_TABLE}" for name in (ROW_TRIGGER, TRUNCATE_TRIGGER)],
+    f"DROP FUNCTION IF EXISTS {INTAKE_FUNCTION}()",
+]
 
 
 def role_names(x_args: Mapping[str, str], environ: Mapping[str, str]) -> tuple[str, str]:

@@ -1,31 +1,53 @@
-"""The custody log as stored: append under a lock, roots and proofs from stored perfect subtrees."""
+"""The custody log as stored: intake, integration in batches, roots and proofs from stored subtrees.
+
+Appending is split in two, as Trillian and Tessera split sequencing from integration:
+
+* ``intake`` inserts a request's events into ``custody_intake`` inside the request's own
+  transaction. No shared lock is taken, so concurrent commits share PostgreSQL's WAL flush,
+  and an event is durable when its request commits (synchronous commit, never turned off).
+* ``integrate`` takes every committed intake row, in id order, under the head row lock, gives
+  each its gap-free seq, leaf hash and tree nodes, and in one statement copies the rows into
+  ``custody_events`` (the database copies them: what was hashed is what was stored) and deletes
+  them from intake, checking that exactly the rows taken were consumed. The lock is held for
+  one short transaction per batch, however many requests the batch serves.
+
+Nothing is served from the tree before it has caught up (``catch_up``): auditors' reads, the
+publication of a checkpoint and the export go through it first. ``append`` keeps the old
+contract (intake and integrate in the caller's transaction) for SQLite, where transactions
+are serial anyway, and for tools that must append in their own transaction.
+"""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from psycopg.types.json import Json
-from sqlalchemy import Table, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, delete, insert, select, tuple_, update
 
 from casework.custody import merkle
 from casework.custody.canonical import canonical_json
-from casework.custody.models import ENTRY_FIELDS, CustodyEvent, CustodyHead, CustodyNode, leaf_entry
+from casework.custody.models import (
+    ENTRY_FIELDS,
+    CustodyEvent,
+    CustodyHead,
+    CustodyIntake,
+    CustodyNode,
+    leaf_entry,
+)
 from casework.db import db, utcnow
 from casework.errors import LogCorrupted
 
 HEAD_ID = 1
+# Intake rows integrated per transaction: bounds the head lock's hold and the statement's size.
+BATCH = 2000
 _EVENTS: Table = CustodyEvent.__table__  # type: ignore[assignment]
 _NODES: Table = CustodyNode.__table__  # type: ignore[assignment]
 _HEAD: Table = CustodyHead.__table__  # type: ignore[assignment]
-# Lock the head, reserve `count` seqs, and read the frontier they extend: one round trip.
-_RESERVE = (
-    update(_HEAD).where(_HEAD.c.id == bindparam("head_id"))
-    .values(tree_size=_HEAD.c.tree_size + bindparam("count"))
-    .returning(_HEAD.c.tree_size, _HEAD.c.frontier)
-)
+_INTAKE: Table = CustodyIntake.__table__  # type: ignore[assignment]
+INTAKE_COLUMNS = ("recorded_at", *ENTRY_FIELDS)
 
 
 @dataclass
@@ -56,70 +78,249 @@ class Appended:
     resource_id: str | None
 
 
-def append(events: Iterable[NewEvent]) -> list[Appended]:
-    """Append events in the current transaction; the head row lock makes seq gap-free.
+def is_deferred(connection: Connection) -> bool:
+    """PostgreSQL integrates after the request commits; SQLite (one writer) in its transaction."""
+    return connection.dialect.name == "postgresql"
 
-    This runs in every request, so it is two round trips on PostgreSQL: one UPDATE that
-    locks the head, reserves the seqs and returns the frontier; one statement that inserts
-    the events and tree nodes and stores the new frontier. The lock is held until the
-    caller commits, so the caller commits promptly.
+
+# --- intake: the request's part -------------------------------------------------------------
+
+
+def intake(connection: Connection, events: Iterable[NewEvent]) -> list[int]:
+    """Insert events into the intake queue in the connection's transaction; their ids, in order.
+
+    Each entry is canonicalised here (with a placeholder place), so an event the log could
+    never hash is refused while its request can still fail, never later by the integrator.
     """
-    events = list(events)
-    if not events:
-        return []
-    connection = db.session.connection()  # Core, not the ORM session: this is the hot path
-    head = connection.execute(_RESERVE, {"head_id": HEAD_ID, "count": len(events)}).one()
-    frontier = merkle.CompactRange.from_bytes(head.tree_size - len(events), head.frontier)
+    return _intake(connection, events)[0]
+
+
+def intake_with_size(connection: Connection, events: Iterable[NewEvent]) -> tuple[list[int], int]:
+    """``intake``, and the tree size read in the same statement: none of these events can be
+    placed below it (they are not committed yet), which ``placed_since`` relies on."""
+    ids, size = _intake(connection, events, with_size=True)
+    assert size is not None
+    return ids, size
+
+
+def _intake(connection: Connection, events: Iterable[NewEvent], *,
+            with_size: bool = False) -> tuple[list[int], int | None]:
     now = utcnow()
-    appended: list[Appended] = []
-    params: dict[str, Any] = {}
-    node_count = 0
-    for i, event in enumerate(events):
+    rows: list[dict[str, Any]] = []
+    for event in events:
         event.details = event.details or {}
-        entry = leaf_entry(frontier.size, now, event)
-        leaf = merkle.leaf_hash(canonical_json(entry))
-        appended.append(Appended(frontier.size, now, leaf, event.resource_id))
-        params.update({f"e{i}_{name}": entry[name] for name in ENTRY_FIELDS})
-        params.update({f"e{i}_seq": frontier.size, f"e{i}_recorded_at": now, f"e{i}_leaf_hash": leaf})
-        for level, index, value in frontier.append(leaf):
-            params.update({f"n{node_count}_level": level, f"n{node_count}_idx": index, f"n{node_count}_hash": value})
-            node_count += 1
-    params.update(frontier=frontier.to_bytes(), head_id=HEAD_ID)
-    dialect = connection.dialect
-    if dialect.name == "postgresql":
-        params.update({f"e{i}_details": Json(event.details) for i, event in enumerate(events)})
-        connection.exec_driver_sql(_postgres_append_sql(dialect, len(events), node_count), params)
-    else:
-        for statement in _append_statements(len(events), node_count):
-            connection.execute(statement, params)
-    return appended
+        canonical_json(leaf_entry(0, now, event))
+        rows.append({"recorded_at": now, **{name: getattr(event, name) for name in ENTRY_FIELDS}})
+    ids: list[int] = []
+    size: int | None = None
+    for start in range(0, len(rows), _INTAKE_CHUNK):  # bounded statements, whatever a request records
+        chunk_ids, chunk_size = _insert_intake(connection, rows[start:start + _INTAKE_CHUNK], with_size)
+        ids.extend(chunk_ids)
+        size = chunk_size if size is None else size
+    if with_size and size is None:
+        size = tree_size_on(connection)
+    return ids, size
 
 
-@lru_cache(maxsize=64)
-def _append_statements(n_events: int, n_nodes: int) -> tuple[Any, Any, Any]:
-    """Insert the events, insert the completed tree nodes, store the new frontier."""
-    insert_events = insert(_EVENTS).values(
-        [{c.key: bindparam(f"e{i}_{c.key}", type_=c.type) for c in _EVENTS.columns} for i in range(n_events)]
-    )
-    insert_nodes = insert(_NODES).values(
-        [{c.key: bindparam(f"n{i}_{c.key}", type_=c.type) for c in _NODES.columns} for i in range(n_nodes)]
-    )
-    move_head = update(_HEAD).where(_HEAD.c.id == bindparam("head_id")).values(
-        frontier=bindparam("frontier", type_=_HEAD.c.frontier.type)
-    )
-    return insert_events, insert_nodes, move_head
+_INTAKE_CHUNK = 500
 
 
-@lru_cache(maxsize=64)
-def _postgres_append_sql(dialect: Any, n_events: int, n_nodes: int) -> str:
-    """The same three writes as one PostgreSQL statement (data-modifying CTEs): one round trip.
+def _insert_intake(connection: Connection, rows: list[dict[str, Any]],
+                   with_size: bool) -> tuple[list[int], int | None]:
+    """One multi-row INSERT; ids are drawn in row order, so sorted ids are the events' order."""
+    if connection.dialect.name == "postgresql":
+        params: dict[str, Any] = {}
+        for i, row in enumerate(rows):
+            params.update({f"{name}{i}": value for name, value in row.items()})
+            params[f"details{i}"] = Json(row["details"])
+        result = connection.exec_driver_sql(_postgres_intake_sql(len(rows), with_size), params).all()
+        return sorted(row[0] for row in result), (result[0][1] if with_size else None)
+    statement = insert(_INTAKE).values(rows).returning(_INTAKE.c.id)
+    return sorted(row_id for (row_id,) in connection.execute(statement)), None
 
-    Compiled once per shape here because SQLAlchemy does not cache DML inside CTEs, and this
-    runs in every request; it is sent as driver SQL, so JSON goes in wrapped as psycopg Json.
+
+@lru_cache(maxsize=32)
+def _postgres_intake_sql(n_events: int, with_size: bool) -> str:
+    """One INSERT of n rows (the hot path of every request): written once per size, sent as is."""
+    columns = ", ".join(INTAKE_COLUMNS)
+    values = ", ".join("(" + ", ".join(f"%({name}{i})s" for name in INTAKE_COLUMNS) + ")" for i in range(n_events))
+    size = f", (SELECT tree_size FROM {_HEAD.name} WHERE id = {HEAD_ID})" if with_size else ""
+    return f"INSERT INTO {_INTAKE.name} ({columns}) VALUES {values} RETURNING id{size}"
+
+
+# --- integration: one transaction per batch, under the head lock --------------------------------
+
+
+def integrate(connection: Connection, *, wait: bool = True, limit: int = BATCH) -> dict[int, Appended] | None:
+    """Integrate up to ``limit`` intake rows, in id order, in the connection's transaction.
+
+    Returns where each intake row landed (by intake id), or None when ``wait`` is false and
+    another integrator holds the head. The caller commits (promptly: the head lock is held).
     """
-    insert_events, insert_nodes, move_head = _append_statements(n_events, n_nodes)
-    statement = move_head.add_cte(insert_events.cte("new_events")).add_cte(insert_nodes.cte("new_nodes"))
-    return statement.compile(dialect=dialect).string
+    lock = select(_HEAD.c.tree_size, _HEAD.c.frontier).where(_HEAD.c.id == HEAD_ID).with_for_update(
+        skip_locked=not wait)
+    head = connection.execute(lock).one_or_none()
+    if head is None:
+        if wait:
+            raise LogCorrupted("the custody log has no head row")
+        return None
+    rows = connection.execute(select(_INTAKE).order_by(_INTAKE.c.id).limit(limit)).all()
+    return _place(connection, head.tree_size, head.frontier, rows) if rows else {}
+
+
+def _place(connection: Connection, old_size: int, old_frontier: bytes, rows: Sequence[Any]) -> dict[int, Appended]:
+    """Give the intake rows taken their places after the head (locked by the caller) and write them."""
+    frontier = merkle.CompactRange.from_bytes(old_size, old_frontier)
+    placed: dict[int, Appended] = {}
+    nodes: list[tuple[int, int, bytes]] = []
+    for row in rows:
+        seq = frontier.size
+        leaf = merkle.leaf_hash(canonical_json(leaf_entry(seq, row.recorded_at, row)))
+        nodes.extend(frontier.append(leaf))
+        placed[row.id] = Appended(seq, row.recorded_at, leaf, row.resource_id)
+    if connection.dialect.name == "postgresql":
+        moved = connection.exec_driver_sql(_POSTGRES_INTEGRATE, {
+            "ids": list(placed), "seqs": [a.seq for a in placed.values()],
+            "leaves": [a.leaf_hash for a in placed.values()],
+            "levels": [n[0] for n in nodes], "idxs": [n[1] for n in nodes], "hashes": [n[2] for n in nodes],
+            "n": len(placed), "old_size": old_size, "size": frontier.size,
+            "frontier": frontier.to_bytes(), "head_id": HEAD_ID,
+        })
+        if moved.rowcount != 1:  # not exactly the rows taken were consumed: the caller rolls back
+            raise LogCorrupted("custody intake rows changed under the integrator")
+    else:
+        _sqlite_integrate(connection, rows, placed, nodes, old_size, frontier)
+    return placed
+
+
+def _sqlite_integrate(connection: Connection, rows: Sequence[Any], placed: dict[int, Appended],
+                      nodes: list[tuple[int, int, bytes]], old_size: int, frontier: merkle.CompactRange) -> None:
+    connection.execute(insert(_EVENTS), [
+        {"seq": placed[row.id].seq, "leaf_hash": placed[row.id].leaf_hash,
+         **{name: getattr(row, name) for name in INTAKE_COLUMNS}} for row in rows])
+    connection.execute(insert(_NODES), [{"level": level, "idx": index, "hash": value} for level, index, value in nodes])
+    gone = connection.execute(delete(_INTAKE).where(_INTAKE.c.id.in_(list(placed))))
+    moved = connection.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID, _HEAD.c.tree_size == old_size)
+                               .values(tree_size=frontier.size, frontier=frontier.to_bytes()))
+    if gone.rowcount != len(placed) or moved.rowcount != 1:
+        raise LogCorrupted("custody intake rows changed under the integrator")
+
+
+# The rows deleted from intake are the rows inserted as events (copied by the database, beside
+# the seq and leaf hash computed from them), and the head moves only if exactly n were consumed.
+_COPIED = ", ".join(INTAKE_COLUMNS)
+_POSTGRES_INTEGRATE = f"""
+WITH batch AS (
+    SELECT * FROM unnest(%(ids)s::bigint[], %(seqs)s::bigint[], %(leaves)s::bytea[]) AS b(intake_id, seq, leaf_hash)
+), gone AS (
+    DELETE FROM {_INTAKE.name} i USING batch b WHERE i.id = b.intake_id
+    RETURNING b.seq, {", ".join(f"i.{name}" for name in INTAKE_COLUMNS)}, b.leaf_hash
+), new_events AS (
+    INSERT INTO {_EVENTS.name} (seq, {_COPIED}, leaf_hash) SELECT seq, {_COPIED}, leaf_hash FROM gone RETURNING seq
+), new_nodes AS (
+    INSERT INTO {_NODES.name} (level, idx, hash)
+    SELECT * FROM unnest(%(levels)s::smallint[], %(idxs)s::bigint[], %(hashes)s::bytea[])
+)
+UPDATE {_HEAD.name} SET tree_size = %(size)s, frontier = %(frontier)s
+WHERE id = %(head_id)s AND tree_size = %(old_size)s AND (SELECT count(*) FROM new_events) = %(n)s
+"""
+
+
+def append(events: Iterable[NewEvent]) -> list[Appended]:
+    """Append events in the current transaction (intake, then integrate under the head lock).
+
+    The head lock is held until the caller commits: SQLite, whose transactions are serial
+    anyway, and tools that must append inside a transaction of their own use this.
+    """
+    connection = db.session.connection()
+    ids = intake(connection, events)
+    placed: dict[int, Appended] = {}
+    while any(i not in placed for i in ids):
+        batch = integrate(connection, wait=True)
+        if not batch:
+            raise LogCorrupted("appended custody events did not reach the log")
+        placed.update(batch)
+    return [placed[i] for i in ids]
+
+
+def pending_intake(connection: Connection) -> bool:
+    return connection.execute(select(_INTAKE.c.id).order_by(_INTAKE.c.id).limit(1)).first() is not None
+
+
+def catch_up(limit: int = BATCH) -> int:
+    """Integrate every intake row committed so far; how many. Before serving anything of the tree.
+
+    PostgreSQL: on a connection of its own, one transaction per batch, so the caller's
+    transaction is untouched. SQLite: in the session's transaction (its intake is always empty
+    between transactions, since SQLite integrates before each commit).
+    """
+    if not is_deferred(db.session.connection()):
+        batch = integrate(db.session.connection(), wait=True, limit=limit) if pending_intake(
+            db.session.connection()) else {}
+        return len(batch or {})
+    total = 0
+    with db.engine.connect() as connection:
+        while True:
+            with connection.begin():
+                batch = integrate(connection, wait=True, limit=limit) if pending_intake(connection) else {}
+            total += len(batch or {})
+            if len(batch or {}) < limit:
+                return total
+
+
+def try_integrate(limit: int = BATCH) -> int | None:
+    """One batch if no other integrator is at work (PostgreSQL); None when the head was busy."""
+    with db.engine.connect() as connection, connection.begin():
+        batch = integrate(connection, wait=False, limit=limit)
+    return None if batch is None else len(batch)
+
+
+def placed_since(connection: Connection, since: int, request_id: str) -> list[Appended]:
+    """Where a request's events landed, integrated by whoever did it (seq >= ``since``)."""
+    rows = connection.execute(
+        select(_EVENTS.c.seq, _EVENTS.c.recorded_at, _EVENTS.c.leaf_hash, _EVENTS.c.resource_id)
+        .where(_EVENTS.c.seq >= since, _EVENTS.c.request_id == request_id).order_by(_EVENTS.c.seq))
+    return [Appended(*row) for row in rows]
+
+
+def wait_for(connection: Callable[[], Connection], commit: Callable[[], None], ids: Sequence[int], since: int,
+             request_id: str) -> list[Appended]:
+    """Integrate until the committed intake rows ``ids`` (of one request) are in the tree.
+
+    Each batch is its own transaction on ``connection()`` (asked again for each: a commit
+    releases it), ended by ``commit``. ``since`` is the
+    tree size read before the rows were committed, so no event of another request, and none
+    of this request's earlier ones, is at or after it with this request id.
+    """
+    while True:
+        batch = integrate(connection(), wait=True) or {}
+        commit()
+        if all(i in batch for i in ids):
+            return [batch[i] for i in ids]
+        if len(batch) < BATCH:  # drained: every row committed before now is in the tree
+            break
+    found = placed_since(connection(), since, request_id)
+    if len(found) != len(ids):
+        raise LogCorrupted(f"{len(ids)} events of request {request_id} are not in the log ({len(found)} found)")
+    return found
+
+
+def find_placed(connection: Connection, action: str, resource_type: str | None, resource_id: str | None,
+                details: dict[str, Any]) -> Appended | None:
+    """The first allowed event of this action on this resource whose details include ``details``."""
+    rows = connection.execute(
+        select(_EVENTS.c.seq, _EVENTS.c.recorded_at, _EVENTS.c.leaf_hash, _EVENTS.c.resource_id, _EVENTS.c.details)
+        .where(_EVENTS.c.resource_type == resource_type, _EVENTS.c.resource_id == resource_id,
+               _EVENTS.c.action == action, _EVENTS.c.outcome == "allowed")
+        .order_by(_EVENTS.c.seq))
+    for seq, recorded_at, leaf, resource, stored in rows:
+        if all(stored.get(key) == value for key, value in details.items()):
+            return Appended(seq, recorded_at, leaf, resource)
+    return None
+
+
+def tree_size_on(connection: Connection) -> int:
+    return connection.execute(select(_HEAD.c.tree_size).where(_HEAD.c.id == HEAD_ID)).scalar_one()
 
 
 def tree_size() -> int:

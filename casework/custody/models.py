@@ -37,7 +37,11 @@ class CustodyEvent(Model):
         Index("ix_custody_events_witness", "witness_id", "seq"),
         Index("ix_custody_events_actor", "actor_id", "seq"),
         Index("ix_custody_events_action", "action", "seq"),
-        Index("ix_custody_events_recorded_at", "recorded_at"),
+        # 0011: flat auditor queries at 10M events (see that migration).
+        Index("ix_custody_events_witness_action", "witness_id", "action", "seq"),
+        Index("ix_custody_events_actor_username", "actor_username", "seq"),
+        Index("ix_custody_events_outcome", "outcome", "seq"),
+        Index("ix_custody_events_time", "recorded_at", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
@@ -112,3 +116,30 @@ class CustodyCosignature(Model):
     witness: Mapped[str] = mapped_column(String(255))
     line: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustodyIntake(Model):
+    """Events recorded (durable) but not yet given their place in the tree.
+
+    A request inserts its events here in its own transaction and commits without any shared
+    lock, so concurrent commits share PostgreSQL's WAL flush. The integrator
+    (``casework.custody.log.integrate``) moves them, in id order, into ``custody_events`` under the
+    head lock and deletes them here in the same statement. Rows are never updated.
+    """
+
+    __tablename__ = "custody_intake"
+
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=True)
+    recorded_at: Mapped[datetime]
+    actor_id: Mapped[int | None]
+    actor_username: Mapped[str | None] = mapped_column(String(64))
+    actor_role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(8))
+    resource_type: Mapped[str | None] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    case_id: Mapped[int | None]
+    witness_id: Mapped[int | None]
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -15,15 +15,22 @@ that differs from a signed checkpoint (an entry altered together with its leaf h
 range between two checkpoints can be named), or an export that stops before a checkpoint
 (truncated). Entries after the largest checkpoint are counted but not covered by a signature.
 
+A file (not standard input) is checked faster: the part covered by the largest checkpoint is
+hashed by up to two worker processes without parsing (``verify_path``; ``--jobs``), and only
+if something there does not match does the line-by-line pass run, so findings are the same.
+
 Exit status: 0 verified, 1 tampering or failed verification, 2 usage error.
 """
 from __future__ import annotations
 
 import argparse
+import binascii
 import hashlib
 import json
+import multiprocessing
 import os
 import sys
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -141,16 +148,17 @@ class _Stream:
         self.origin: str | None = None
         self.sizes: tuple[int, ...] = ()
 
-    def run(self, lines: Iterator[bytes], cps: list[Checkpoint]) -> None:
+    def run(self, lines: Iterator[bytes], cps: list[Checkpoint], start: int = 0) -> None:
+        """Check lines from seq ``start`` on (the frontier already holds the ``start`` before)."""
         frontier = self.frontier
         push = frontier.push
         loads, dumps, sort_keys = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS
         sha256 = hashlib.sha256
-        targets = iter(cps)
-        target: Checkpoint | None = next(targets)
+        targets = iter([cp for cp in cps if cp.size > start])
+        target: Checkpoint | None = next(targets, None)
         if target is not None and target.size == 0:  # already checked against EMPTY_ROOT
             target = next(targets, None)
-        n = 0
+        n = start
         try:
             for line in lines:
                 try:
@@ -180,7 +188,7 @@ class _Stream:
                     target = next(targets, None)
         finally:
             self.entries = n  # also when a problem stops the loop
-        if target is not None:
+        if target is not None or n < (cps[-1].size if cps else 0):
             raise _Failed("truncated", f"the export ends after {n} entries but a checkpoint for size "
                                        f"{cps[-1].size} is signed: entries {n}..{cps[-1].size - 1} are "
                                        "missing (truncated)", n, (n, cps[-1].size - 1))
@@ -277,6 +285,143 @@ class _Stream:
         return report
 
 
+# --- the fast path for files: parallel hashing of the signed prefix ----------------------
+
+BLOCK = 4 << 20  # bytes of export a worker hashes at a time
+_PREFIX = b'{"entry":'
+_MIDDLE = b',"leaf_hash":"'
+_TAIL = len(_MIDDLE) + 64 + 2  # ,"leaf_hash":"<64 hex>"}
+
+
+def verify_path(path: str, checkpoints: Sequence[str], vkey: str, *, witnesses: Sequence[str] = (),
+                quorum: int = 0, jobs: int | None = None) -> VerifyReport:
+    """``verify_export`` on a file, with the part covered by signed checkpoints hashed by
+    ``jobs`` processes (default: up to 2 CPUs) instead of parsed line by line.
+
+    The fast pass only hashes each line's entry bytes, checks them against the stated leaf
+    hash and folds the leaves into the tree: a prefix whose roots match the signed checkpoints
+    is exactly the bytes the log signed, so there is nothing more to learn by parsing it. On
+    anything unusual (a line not in the exporter's exact form, a hash or root that does not
+    match, an export shorter than a checkpoint) it gives up and the precise line-by-line pass
+    runs from the start, so every finding is reported exactly as ``verify_export`` reports it.
+    Entries after the largest checkpoint, which no signature covers, always take the precise pass.
+    """
+    parse_vkey(vkey)
+    if not checkpoints:
+        raise ValueError("at least one signed checkpoint is needed to verify an export")
+    state = _Stream()
+    try:
+        cps = load_checkpoints(checkpoints, vkey, witnesses, quorum)
+        state.origin = cps[0].origin
+        state.sizes = tuple(cp.size for cp in cps)
+        with open(path, "rb") as export:
+            fast = _fast_prefix(path, cps, jobs or min(2, os.cpu_count() or 1))
+            if fast is None:
+                state.run(iter(export), cps)
+            else:
+                state.frontier, offset = fast
+                state.verified_size = cps[-1].size
+                export.seek(offset)
+                state.run(iter(export), cps, start=cps[-1].size)
+    except _Failed as failure:
+        return state.report(failure)
+    return state.report(None)
+
+
+def _hash_block(path: str, start: int, end: int) -> tuple[bytes, list[int]] | None:
+    """Leaf hashes of the lines in bytes [start, end) and the end offset of each, or None if a
+    line is not exactly as the exporter writes it or its entry does not hash to its leaf hash."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(end - start)
+    base = hashlib.sha256(b"\x00")
+    unhex = binascii.unhexlify
+    leaves = bytearray()
+    ends = []
+    position = start
+    lines = data.split(b"\n")
+    if lines[-1]:
+        return None  # a block always ends at a newline
+    lines.pop()
+    head, tail = len(_PREFIX), -_TAIL
+    for line in lines:
+        position += len(line) + 1
+        if not line.startswith(_PREFIX) or line[tail:tail + 14] != _MIDDLE or line[-2:] != b'"}':
+            return None
+        digest = base.copy()
+        digest.update(line[head:tail])
+        leaf = digest.digest()
+        try:
+            if unhex(line[-66:-2]) != leaf:
+                return None
+        except binascii.Error:
+            return None
+        leaves += leaf
+        ends.append(position)
+    return bytes(leaves), ends
+
+
+def _blocks(path: str) -> Iterator[tuple[int, int]]:
+    """[start, end) byte ranges of about BLOCK bytes, each ending just after a newline."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        start = 0
+        while start < size:
+            f.seek(min(size, start + BLOCK))
+            f.readline()
+            end = min(size, f.tell())
+            yield start, end
+            start = end
+
+
+def _fast_prefix(path: str, cps: list[Checkpoint], jobs: int) -> tuple[CompactRange, int] | None:
+    """The frontier after the largest checkpoint and the byte offset of the next line, if the
+    whole signed prefix hashes and matches every signed root; None otherwise."""
+    largest = cps[-1].size
+    if largest == 0:
+        return CompactRange(), 0
+    frontier = CompactRange()
+    push = frontier.push
+    targets = iter([cp for cp in cps if cp.size])
+    target = next(targets)
+    n = 0
+    pool = multiprocessing.get_context("fork").Pool(jobs) if jobs > 1 else None
+    try:
+        pending: deque[Any] = deque()
+        blocks = _blocks(path)
+
+        def submit() -> bool:
+            block = next(blocks, None)
+            if block is None:
+                return False
+            pending.append(pool.apply_async(_hash_block, (path, *block)) if pool else _hash_block(path, *block))
+            return True
+
+        for _ in range(2 * jobs):
+            submit()
+        while pending:
+            item = pending.popleft()
+            result = item.get() if pool else item
+            if result is None:
+                return None
+            leaves, ends = result
+            for i in range(0, len(leaves), 32):
+                push(leaves[i:i + 32])
+                n += 1
+                if n == target.size:
+                    if frontier.root() != target.root:
+                        return None
+                    if n == largest:
+                        return frontier, ends[i // 32]
+                    target = next(targets)
+            submit()
+        return None  # the export ends before the largest checkpoint: the precise pass says where
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+
+
 def _peek_seq(lines: Iterator[bytes]) -> int | None:
     try:
         seq = orjson.loads(next(lines))["entry"]["seq"]
@@ -314,6 +459,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="a witness's cosigner vkey (or a file of them, one per line); repeat for several")
     parser.add_argument("--quorum", type=int, default=None, metavar="N",
                         help="cosignatures each checkpoint needs (default: every witness given)")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="processes hashing the signed part of a file (default: up to 2 CPUs)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
@@ -353,8 +500,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.export == "-":
             report = verify_export(sys.stdin.buffer, checkpoints, vkey, witnesses=witnesses, quorum=quorum)
         else:
-            with open(args.export, "rb") as export:
-                report = verify_export(export, checkpoints, vkey, witnesses=witnesses, quorum=quorum)
+            report = verify_path(args.export, checkpoints, vkey, witnesses=witnesses, quorum=quorum, jobs=args.jobs)
     except (OSError, NoteError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

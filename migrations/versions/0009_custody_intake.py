@@ -2,7 +2,19 @@
 
 Revision ID: 0009_custody_intake
 Revises: 0008_exhibits
+
+A request's events are inserted into ``custody_intake`` in its own transaction (no shared lock),
+and integrated into the tree in batches, in id order, by ``casework.custody.log.integrate``,
+which deletes them here in the statement that copies them into ``custody_events``. Rows are
+never updated (trigger on both databases; on PostgreSQL also no TRUNCATE, and the app role has
+INSERT, SELECT and DELETE only).
 """
+
+import sqlalchemy as sa
+from alembic import context, op
+
+import casework.db
+from casework.custody import append_only
 
 revision = "0009_custody_intake"
 down_revision = "0008_exhibits"
@@ -11,8 +23,36 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    op.create_table(
+        "custody_intake",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("recorded_at", casework.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("actor_username", sa.String(length=64), nullable=True),
+        sa.Column("actor_role", sa.String(length=16), nullable=True),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("outcome", sa.String(length=8), nullable=False),
+        sa.Column("resource_type", sa.String(length=32), nullable=True),
+        sa.Column("resource_id", sa.String(length=64), nullable=True),
+        sa.Column("case_id", sa.Integer(), nullable=True),
+        sa.Column("witness_id", sa.Integer(), nullable=True),
+        sa.Column("request_id", sa.String(length=64), nullable=True),
+        sa.Column("client_addr", sa.String(length=64), nullable=True),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_custody_intake")),
+    )
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        for statement in append_only.SQLITE_INTAKE_TRIGGERS:
+            op.execute(statement)
+    else:
+        for statement in append_only.POSTGRES_INTAKE_TRIGGERS:
+            op.execute(statement)
+    append_only.grant_roles(op, context)
 
 
 def downgrade():
-    pass
+    dialect = op.get_bind().dialect.name
+    for statement in append_only.SQLITE_INTAKE_DROP if dialect == "sqlite" else append_only.POSTGRES_INTAKE_DROP:
+        op.execute(statement)
+    op.drop_table("custody_intake")
