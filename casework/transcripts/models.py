@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casework.crypto.envelope import bind
@@ -50,6 +50,13 @@ class TranscriptVersion(Model):
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     request_fingerprint: Mapped[bytes | None] = mapped_column(LargeBinary(32))  # keyed, like keyed_sha256
     receipt: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Lineage. A transcription of an exhibit, with time codes per segment [{segment, start_ms, end_ms}]:
+    derived_from_exhibit_id: Mapped[int | None] = mapped_column(ForeignKey("exhibits.id"), index=True)
+    time_codes: Mapped[Any] = mapped_column(JSON, nullable=True)
+    # A translation of another version of the same interview (the translator's name is sealed free text):
+    translation_of_version: Mapped[int | None]
+    translation_method: Mapped[str | None] = mapped_column(String(16))  # human | machine
+    translation_certified: Mapped[bool | None]
 
     def content_context(self) -> bytes:
         return bind("transcript_version", f"{self.interview_id}/{self.version}",

@@ -22,9 +22,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from casework.access.door import Access, load_authorized
+from casework.custody.log import Appended
 from casework.custody.models import TIME_FORMAT
 from casework.db import db
 from casework.errors import Conflict, IntegrityFailure, Invalid, NotFound, TooLarge
+from casework.exhibits.service import exhibit_of_interview
 from casework.fields import Extended
 from casework.interviews.models import Interview
 from casework.keys import keyed_sha256, keyring, open_from, open_optional, seal_into
@@ -46,6 +48,9 @@ class Upload:
     media_type: str
     reason: str | None
     filename: str | None
+    # Lineage (JSON uploads): {exhibit_id, time_codes} or {version, translator, method, certified}.
+    derived_from: dict[str, Any] | None = None
+    translation_of: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -60,16 +65,18 @@ def version_ref(interview_id: int, version: int) -> str:
 
 def _fingerprint(upload: Upload, key: bytes) -> bytes:
     """What identifies an upload for idempotent replay, keyed so it confirms no guessed content."""
-    parts = (upload.content, upload.media_type.encode(), (upload.reason or "").encode(),
-             (upload.filename or "").encode())
+    parts: tuple[bytes, ...] = (upload.content, upload.media_type.encode(), (upload.reason or "").encode(),
+                                (upload.filename or "").encode())
+    if upload.derived_from or upload.translation_of:
+        parts += (json.dumps([upload.derived_from, upload.translation_of], sort_keys=True).encode(),)
     return keyed_sha256(key, _FINGERPRINT_LABEL + b"".join(hashlib.sha256(part).digest() for part in parts))
 
 
 def free_text(version: TranscriptVersion) -> dict[str, str | None]:
-    """The version's file name and correction reason; None when absent or shredded."""
+    """The version's file name, correction reason and translator; None when absent or shredded."""
     sealed = open_optional(version, "freetext_", version.freetext_context())
     found = json.loads(sealed) if sealed is not None else {}
-    return {"filename": found.get("filename"), "reason": found.get("reason")}
+    return {"filename": found.get("filename"), "reason": found.get("reason"), "translator": found.get("translator")}
 
 
 def with_free_text(version: TranscriptVersion, **extra: Any) -> Extended:
@@ -105,8 +112,44 @@ def _check_content(data: Upload, limit: int) -> None:
         raise Invalid("Transcripts are UTF-8 text.", errors={"content": ["Not valid UTF-8."]}) from None
 
 
+@dataclass(frozen=True)
+class _Lineage:
+    columns: dict[str, Any]
+    logged: dict[str, Any]  # custody details and receipt: no free text
+    translator: str | None
+
+
+def _lineage(interview: Interview, data: Upload) -> _Lineage | None:
+    """What a derived version derives from, checked against this interview (no plaintext is logged)."""
+    if data.derived_from:
+        try:
+            exhibit = exhibit_of_interview(data.derived_from["exhibit_id"], interview.id)
+        except NotFound:
+            raise Invalid("derived_from names no complete exhibit of this interview.",
+                          errors={"json": {"derived_from": {"exhibit_id": ["No such exhibit."]}}}) from None
+        codes = data.derived_from.get("time_codes") or []
+        return _Lineage({"derived_from_exhibit_id": exhibit.id, "time_codes": codes},
+                        {"derived_from": {"exhibit_id": exhibit.id, "time_codes": len(codes),
+                                          "exhibit_keyed_sha256": exhibit.keyed_sha256.hex()
+                                          if exhibit.keyed_sha256 else None}}, None)
+    if data.translation_of:
+        source = data.translation_of["version"]
+        exists = db.session.scalar(select(TranscriptVersion.id).where(TranscriptVersion.interview_id == interview.id,
+                                                                      TranscriptVersion.version == source))
+        if exists is None:
+            raise Invalid("translation_of names no version of this interview's transcript.",
+                          errors={"json": {"translation_of": {"version": ["No such version."]}}})
+        method, certified = data.translation_of["method"], data.translation_of["certified"]
+        return _Lineage({"translation_of_version": source, "translation_method": method,
+                         "translation_certified": certified},
+                        {"translation_of": {"version": source, "method": method, "certified": certified}},
+                        data.translation_of["translator"])
+    return None
+
+
 def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_bytes: int) -> UploadResult:
-    access = load_authorized(Interview, interview_id, "transcript.create")
+    derived = bool(data.derived_from or data.translation_of)  # the SPEC's "translations (derived versions)" row
+    access = load_authorized(Interview, interview_id, "transcript.derive" if derived else "transcript.create")
     _check_content(data, max_bytes)
     lock_witness(access.obj.witness_id)  # first: witness, interview, custody head (casework.witnesses.locks)
     interview = _lock_interview(access.obj.id)  # before the replay check, so a concurrent retry waits
@@ -122,41 +165,66 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
         if existing is not None:
             access.note(idempotent_replay=True, version=existing.version)
             # The stored receipt lacks the plain SHA-256; the resent content is the same (fingerprint).
-            return UploadResult({**existing.receipt, "sha256": plain_sha256}, replayed=True)
+            return UploadResult(_stored_receipt(access, existing, plain_sha256), replayed=True)
     latest = db.session.scalar(
         select(func.max(TranscriptVersion.version)).where(TranscriptVersion.interview_id == interview.id)
     ) or 0
-    if latest and not data.reason:
+    lineage = _lineage(interview, data)
+    if latest and not data.reason and lineage is None:
         raise Invalid("A correction (a new version) needs a reason.",
                       errors={"reason": ["Required for version 2 and later."]})
     version = TranscriptVersion(
         interview_id=interview.id, case_id=interview.case_id, witness_id=interview.witness_id,
         version=latest + 1, media_type=data.media_type, size=len(data.content),
         keyed_sha256=keyed, created_by_id=access.user_id,
-        idempotency_key=idempotency_key, request_fingerprint=fingerprint,
+        idempotency_key=idempotency_key, request_fingerprint=fingerprint, **(lineage.columns if lineage else {}),
     )
     seal_into(version, "content_", data.content, version.content_context())
-    if data.reason is not None or data.filename is not None:
-        seal_into(version, "freetext_", json.dumps({"filename": data.filename, "reason": data.reason}).encode(),
-                  version.freetext_context())
-    db.session.add(version)
-    db.session.flush()
-    access.note(created=version_ref(interview.id, version.version), version=version.version, size=version.size,
-                keyed_sha256=keyed.hex(), corrects=latest or None)
-    logged = access.append_now()
-    receipt = receipts.sign({
+    translator = lineage.translator if lineage else None
+    if data.reason is not None or data.filename is not None or translator is not None:
+        sealed = {"filename": data.filename, "reason": data.reason,
+                  **({"translator": translator} if translator else {})}
+        seal_into(version, "freetext_", json.dumps(sealed).encode(), version.freetext_context())
+    unplaced = {
         "interview_id": interview.id,
         "version": version.version,
         "size": version.size,
         "sha256": plain_sha256,
         "keyed_sha256": keyed.hex(),
+        **(lineage.logged if lineage else {}),  # only when derived: older receipts keep their exact fields
+        "log_origin": keyring().log_name(),
+    }
+    # Inserted with the version, unsigned, in case the answer is cut off once the version and its
+    # event are committed (append_now commits them on PostgreSQL) and before the receipt is.
+    version.receipt = {k: v for k, v in unplaced.items() if k != "sha256"}
+    db.session.add(version)
+    db.session.flush()
+    access.note(created=version_ref(interview.id, version.version), version=version.version, size=version.size,
+                keyed_sha256=keyed.hex(), corrects=latest or None, **(lineage.logged if lineage else {}))
+    logged = access.append_now()
+    receipt = _placed_receipt(unplaced, logged, version)
+    version.receipt = {k: v for k, v in receipt.items() if k != "sha256"}  # no plain hash at rest
+    return UploadResult(receipt, replayed=False)
+
+
+def _placed_receipt(unplaced: dict[str, Any], logged: Appended | None, version: TranscriptVersion) -> dict[str, Any]:
+    """The receipt: what was stored, where its event landed in the log, signed."""
+    return receipts.sign({
+        **unplaced,
         "received_at": (logged.recorded_at if logged else version.created_at).strftime(TIME_FORMAT),
         "custody_seq": logged.seq if logged else None,  # None only with the benchmark-only switch
         "leaf_hash": logged.leaf_hash.hex() if logged else None,
-        "log_origin": keyring().log_name(),
     }, keyring().signing_key())
+
+
+def _stored_receipt(access: Access[Any], version: TranscriptVersion, plain_sha256: str) -> dict[str, Any]:
+    """The version's receipt; one cut off before it was signed is completed from the log now."""
+    if "signature" in version.receipt:
+        return {**version.receipt, "sha256": plain_sha256}
+    logged = access.find_earlier(created=version_ref(version.interview_id, version.version))
+    receipt = _placed_receipt({**version.receipt, "sha256": plain_sha256}, logged, version)
     version.receipt = {k: v for k, v in receipt.items() if k != "sha256"}  # no plain hash at rest
-    return UploadResult(receipt, replayed=False)
+    return receipt
 
 
 def list_versions(interview_id: int, args: dict[str, Any]) -> Page:

@@ -64,7 +64,8 @@ def _parse_upload() -> service.Upload:
             data = schemas.TranscriptJsonSchema().load(request.get_json())
         except ValidationError as exc:
             raise Invalid("The request did not validate; see errors.", errors={"json": exc.messages}) from None
-        return service.Upload(data["text"].encode("utf-8"), "text/plain; charset=utf-8", data["reason"], None)
+        return service.Upload(data["text"].encode("utf-8"), "text/plain; charset=utf-8", data["reason"], None,
+                              derived_from=data["derived_from"], translation_of=data["translation_of"])
     if request.mimetype == "text/plain":
         try:
             args = schemas.TranscriptQueryArgs().load(request.args)

@@ -1,0 +1,1 @@
+"""Exhibits: recordings, photos, scans and documents, uploaded resumably (tus 1.0), encrypted in chunks."""

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from casework.exhibits.models import KINDS
+from casework.fields import HexBytes, UTCDateTime
+from casework.pagination import PageArgs
+
+
+class UploadMetadataSchema(Schema):
+    """The tus Upload-Metadata pairs a creation may carry (unknown keys are refused)."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    filename = fields.String(validate=validate.Length(min=1, max=255))
+    filetype = fields.String(validate=validate.Length(min=1, max=100),
+                             metadata={"description": "The client's claim; the server detects the type itself."})
+    captured_at = UTCDateTime()
+    device_hash = fields.String(validate=validate.Length(min=1, max=128))
+
+
+class ExhibitSchema(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    interview_id = fields.Integer(allow_none=True)
+    incident_id = fields.Integer(allow_none=True)
+    kind = fields.String()
+    media_type = fields.String(allow_none=True, metadata={"description": "detected from the content's first bytes"})
+    size = fields.Integer()
+    upload_offset = fields.Integer(attribute="received")
+    status = fields.String(metadata={"description": "uploading, complete or expired"})
+    filename = fields.String(allow_none=True, metadata={"description": "null once shredded"})
+    device_hash = fields.String(allow_none=True, metadata={"description": "null once shredded"})
+    captured_at = fields.DateTime(allow_none=True)
+    keyed_sha256 = HexBytes(allow_none=True, metadata={
+        "description": "hex HMAC-SHA256 of the content (as in the custody log); the plain SHA-256 is only in "
+                       "the uploader's receipt"})
+    created_by_id = fields.Integer()
+    created_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+    shredded = fields.Boolean()
+    receipt = fields.Dict(metadata={"description": "the signed receipt without its plain sha256"})
+
+
+class ReceiptSchema(Schema):
+    exhibit_id = fields.Integer()
+    interview_id = fields.Integer(allow_none=True)
+    incident_id = fields.Integer(allow_none=True)
+    kind = fields.String()
+    media_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String(metadata={"description": "hex SHA-256 of the content (the uploader's receipt only)"})
+    keyed_sha256 = fields.String()
+    received_at = fields.String()
+    custody_seq = fields.Integer(allow_none=True)
+    leaf_hash = fields.String(allow_none=True)
+    log_origin = fields.String()
+    signature = fields.String(metadata={"description": "base64 Ed25519 over 'casework-exhibit-receipt-v1\\n' "
+                                                       "+ canonical JSON of the other fields"})
+
+
+class ExhibitPageArgs(PageArgs):
+    pass

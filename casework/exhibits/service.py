@@ -1,0 +1,572 @@
+"""Exhibits: tus upload sessions, streamed chunk encryption, completion with a receipt, ranged reads.
+
+An upload (tus creation) makes an ``Exhibit`` row in status *uploading* with a fresh data key
+sealed under the witness's key (interview exhibits) or the KEK (incident exhibits). Each PATCH
+streams its body in pieces: bytes are cut into ``chunk_size`` chunks, each encrypted by
+``casework.crypto.stream`` as soon as it is full and written to the exhibit's blob store. The
+partial last chunk of a PATCH is written too, so ``Upload-Offset`` acknowledges every byte
+received; the next PATCH reads it back, completes it and writes it again under its own write
+session (its own epoch key: chunk indexes never repeat under one key, see the stream module).
+Hash state cannot outlive a request (hashlib objects do not serialise), so the SHA-256 is
+computed on completion by decrypting the content once (which also proves every chunk opens);
+the plain SHA-256 goes only into the uploader's signed receipt; readers of metadata and the log
+see the keyed hash (HMAC under the witness's hash key, or for incident exhibits under a key
+derived from the exhibit's data key).
+
+Reads (``open_content``) are decided, recorded (with the range served) and their data key
+unwrapped before a byte is produced; the bytes then stream from ``iter_plaintext``, one chunk in
+memory at a time.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import filetype  # type: ignore[import-untyped]
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import Flask, current_app
+from sqlalchemy import func, select, update
+
+from casework import blobs
+from casework.access.door import Access, authorize, load_authorized, system_access
+from casework.access.targets import Target
+from casework.cases.models import Case
+from casework.crypto.stream import (
+    ChunkDecryptionError,
+    ChunkReader,
+    ChunkWriter,
+    chunk_count,
+    chunk_span,
+    new_data_key,
+)
+from casework.custody.models import TIME_FORMAT
+from casework.db import db, utcnow
+from casework.errors import (
+    ChecksumMismatch,
+    Conflict,
+    Gone,
+    IntegrityFailure,
+    Invalid,
+    NotFound,
+    RangeNotSatisfiable,
+    TooLarge,
+    UnsupportedMedia,
+)
+from casework.exhibits import receipts
+from casework.exhibits.models import COMPLETE, EXPIRED, KINDS, UPLOADING, Exhibit
+from casework.fields import Extended
+from casework.incidents.models import Incident
+from casework.interviews.models import Interview
+from casework.keys import keyring, open_from, open_optional, seal_into
+from casework.pagination import Page, keyset_page
+from casework.witnesses.models import Witness
+from casework.witnesses.service import hash_key
+
+log = logging.getLogger(__name__)
+
+DETECT_BYTES = 8192  # filetype looks at no more than this
+_INCIDENT_HASH_LABEL = b"casework/exhibit-keyed-sha256/v1"
+# Media types each kind accepts, by prefix ("audio/") or exactly; "other" takes anything.
+_ACCEPTS: dict[str, tuple[str, ...]] = {
+    "audio": ("audio/", "video/mp4", "video/webm", "video/3gpp", "video/quicktime", "application/ogg"),
+    "video": ("video/",),
+    "photo": ("image/",),
+    "document": ("application/pdf", "text/", "image/", "application/vnd.", "application/msword",
+                 "application/rtf", "application/epub+zip"),
+}
+
+
+@dataclass(frozen=True)
+class NewUpload:
+    """What a tus creation request says about the exhibit to come."""
+
+    length: int
+    kind: str
+    filename: str | None = None
+    captured_at: datetime | None = None
+    device_hash: str | None = None
+    media_type_claim: str | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    case_quota: int
+    expiry: timedelta
+    chunk_size: int
+    store: str
+
+
+def limits() -> Limits:
+    config = current_app.config
+    return Limits(config["CASEWORK_EXHIBIT_MAX_BYTES"], config["CASEWORK_EXHIBIT_CASE_QUOTA_BYTES"],
+                  timedelta(seconds=config["CASEWORK_EXHIBIT_UPLOAD_EXPIRY_SECONDS"]),
+                  config["CASEWORK_EXHIBIT_CHUNK_BYTES"], config["CASEWORK_BLOB_STORE"])
+
+
+class Body:
+    """A request body read in pieces; ``truncated`` when the client went away before its end."""
+
+    truncated: bool = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class PatchResult:
+    exhibit: Exhibit
+    receipt: dict[str, Any] | None  # only on the PATCH that completed the upload
+
+
+@dataclass(frozen=True)
+class ContentRead:
+    exhibit: Exhibit
+    start: int
+    end: int  # inclusive; end < start only for empty content
+    partial: bool
+    chunks: Iterator[bytes]
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """A parsed ``Range: bytes=`` spec: first-last, first- (last None), or a suffix of n bytes."""
+
+    first: int | None
+    last: int | None
+    suffix: int | None = None
+
+
+def upload_ref(exhibit: Exhibit) -> str:
+    return str(exhibit.id)
+
+
+# -- free text ---------------------------------------------------------------------------------
+
+
+def free_text(exhibit: Exhibit) -> dict[str, str | None]:
+    """The original file name and device hash; None when absent or shredded."""
+    sealed = open_optional(exhibit, "freetext_", exhibit.freetext_context())
+    found = json.loads(sealed) if sealed is not None else {}
+    return {"filename": found.get("filename"), "device_hash": found.get("device_hash")}
+
+
+def with_free_text(exhibit: Exhibit, **extra: Any) -> Extended:
+    return Extended(exhibit, **free_text(exhibit), **extra)
+
+
+# -- creation ----------------------------------------------------------------------------------
+
+
+def _check_new(data: NewUpload, case_id: int, lim: Limits) -> None:
+    if data.kind not in KINDS:
+        raise Invalid("Unknown exhibit kind.", errors={"metadata": {"kind": [f"One of {', '.join(KINDS)}."]}})
+    if data.length > lim.max_bytes:
+        raise TooLarge(f"Exhibits are limited to {lim.max_bytes} bytes.", problem="exhibit-too-large")
+    # Serialise quota checks per case: two uploads racing for the last free bytes queue here.
+    db.session.execute(select(Case.id).where(Case.id == case_id).with_for_update()).one()
+    used = db.session.scalar(
+        select(func.coalesce(func.sum(Exhibit.size), 0)).where(Exhibit.case_id == case_id, Exhibit.status != EXPIRED)
+    ) or 0
+    if used + data.length > lim.case_quota:
+        raise TooLarge(f"This case's exhibits would exceed its quota of {lim.case_quota} bytes "
+                       f"({used} in use).", problem="case-quota-exceeded")
+
+
+def _new_exhibit(access: Access[Any], data: NewUpload, *, case_id: int, owner_id: int,
+                 interview: Interview | None = None, incident: Incident | None = None) -> Exhibit:
+    lim = limits()
+    _check_new(data, case_id, lim)
+    now = utcnow()
+    exhibit = Exhibit(
+        case_id=case_id, interview_id=interview.id if interview else None,
+        incident_id=incident.id if incident else None, witness_id=interview.witness_id if interview else None,
+        owner_id=owner_id, created_by_id=access.user_id, kind=data.kind, size=data.length, received=0,
+        chunk_size=lim.chunk_size, status=UPLOADING, blob_store=lim.store, blob_key=os.urandom(16).hex(),
+        captured_at=data.captured_at, created_at=now, expires_at=now + lim.expiry,
+        # Placeholders until the row has its id, which the sealed data key is bound to.
+        datakey_ciphertext=b"", datakey_nonce=b"", datakey_kek_id="",
+    )
+    db.session.add(exhibit)
+    db.session.flush()
+    seal_into(exhibit, "datakey_", new_data_key(), exhibit.datakey_context())
+    if data.filename is not None or data.device_hash is not None:
+        seal_into(exhibit, "freetext_", json.dumps({"filename": data.filename, "device_hash": data.device_hash})
+                  .encode(), exhibit.freetext_context())
+    access.note(created_exhibit_id=exhibit.id, kind=data.kind, upload_length=data.length,
+                media_type_claim=data.media_type_claim, blob_store=exhibit.blob_store,
+                expires_at=exhibit.expires_at.strftime(TIME_FORMAT))
+    return exhibit
+
+
+def create_for_interview(interview_id: int, data: NewUpload) -> Exhibit:
+    """Start an upload of an exhibit of an interview (its interviewer only)."""
+    access = load_authorized(Interview, interview_id, "exhibit.upload.create")
+    interview = access.obj
+    witness = db.session.get_one(Witness, interview.witness_id)
+    if witness.shredded_at is not None:
+        raise Conflict("The witness withdrew consent; nothing more can be recorded.", problem="consent-withdrawn")
+    return _new_exhibit(access, data, case_id=interview.case_id, owner_id=interview.interviewer_id,
+                        interview=interview)
+
+
+def create_for_incident(incident_id: int, data: NewUpload) -> Exhibit:
+    """Start an upload of an exhibit of an incident (a member of its case); the uploader owns it."""
+    access = load_authorized(Incident, incident_id, "incident.exhibit.upload.create")
+    return _new_exhibit(access, data, case_id=access.obj.case_id, owner_id=access.user_id, incident=access.obj)
+
+
+# -- upload state and PATCH ---------------------------------------------------------------------
+
+
+def _check_live(exhibit: Exhibit) -> None:
+    if exhibit.status == EXPIRED or (exhibit.status == UPLOADING and exhibit.expires_at <= utcnow()):
+        raise Gone("This upload expired; start a new one.", problem="upload-expired")
+    if exhibit.shredded:
+        raise Gone("This exhibit was crypto-shredded (consent withdrawn or erasure ordered).", problem="shredded")
+
+
+def upload_status(exhibit_id: int) -> Exhibit:
+    """tus HEAD: how many bytes the server holds (the uploader only)."""
+    access = load_authorized(Exhibit, exhibit_id, "exhibit.upload.status")
+    _check_live(access.obj)
+    access.note(upload_offset=access.obj.received, upload_length=access.obj.size, status=access.obj.status)
+    return access.obj
+
+
+def _data_key(exhibit: Exhibit) -> bytes:
+    return open_from(exhibit, "datakey_", exhibit.datakey_context())
+
+
+def _detect(kind: str, head: bytes) -> str:
+    """The media type of the first bytes, which must suit the kind (else unsupported media)."""
+    detected = filetype.guess_mime(head) if head else None
+    if detected is None:
+        try:
+            head.decode("utf-8")
+            detected = "text/plain"
+        except UnicodeDecodeError as exc:
+            # A multi-byte character cut at the end of the sample is still text.
+            detected = "text/plain" if exc.start >= len(head) - 3 and exc.reason == "unexpected end of data" \
+                else "application/octet-stream"
+    accepted = _ACCEPTS.get(kind)
+    if accepted is not None and not any(detected == a or (a.endswith("/") and detected.startswith(a))
+                                        for a in accepted):
+        raise UnsupportedMedia(f"The content is {detected}, which is not an exhibit of kind {kind!r}.",
+                               accepted=accepted)
+    return detected
+
+
+def _read_tail(exhibit: Exhibit, store: blobs.BlobStore, reader: ChunkReader, index: int, keep: int) -> bytes:
+    """The acknowledged bytes of a partial chunk, from whatever record a later attempt left there."""
+    try:
+        record = store.get(exhibit.blob_key, index)
+    except blobs.MissingChunk:
+        record = b""
+    last = chunk_count(exhibit.size, exhibit.chunk_size) - 1
+    for final in (False, True) if index == last else (False,):
+        try:
+            plain = reader.decrypt(index, record, final=final)
+        except ChunkDecryptionError:
+            continue
+        if len(plain) >= keep:
+            return plain[:keep]
+    log.critical("exhibit %s: partial chunk %s does not open", exhibit.id, index)
+    raise IntegrityFailure("A stored chunk of this upload failed its integrity check; the incident has been logged.")
+
+
+def receive(exhibit_id: int, offset: int, body: Body, *, content_length: int | None,
+            checksum: bytes | None) -> PatchResult:
+    """tus PATCH: append the body at ``offset``, encrypted chunk by chunk as it arrives.
+
+    ``checksum`` (sha256 of the body, tus checksum extension) is checked at the end; on a
+    mismatch nothing is acknowledged (``ChecksumMismatch``). A body cut short by the client is
+    kept as far as it came, unless it carried a checksum (which cannot then be checked).
+    """
+    access = load_authorized(Exhibit, exhibit_id, "exhibit.upload.write")
+    # One PATCH at a time per upload (row lock on PostgreSQL; SQLite is serial).
+    exhibit = db.session.execute(select(Exhibit).where(Exhibit.id == access.obj.id).with_for_update()
+                                 .execution_options(populate_existing=True)).scalar_one()
+    _check_live(exhibit)
+    access.note(upload_offset=offset, content_length=content_length, checksum=checksum is not None)
+    if exhibit.status == COMPLETE:
+        raise Conflict("This upload is complete; an exhibit is immutable.", problem="upload-complete")
+    if offset != exhibit.received:
+        raise Conflict(f"Upload-Offset {offset} does not match the server's offset {exhibit.received}.",
+                       problem="offset-mismatch")
+    remaining = exhibit.size - exhibit.received
+    if content_length is not None and content_length > remaining:
+        raise TooLarge(f"The body would go past Upload-Length ({remaining} bytes remain).",
+                       problem="beyond-upload-length")
+    data_key = _data_key(exhibit)
+    store = blobs.store(exhibit.blob_store)
+    size, chunk_size, context = exhibit.size, exhibit.chunk_size, exhibit.content_context()
+    last = chunk_count(size, chunk_size) - 1
+    writer = ChunkWriter(data_key, context)
+    index, keep = divmod(exhibit.received, chunk_size)
+    buffer = bytearray(_read_tail(exhibit, store, ChunkReader(data_key, context), index, keep) if keep else b"")
+    position = exhibit.received
+    digest = hashlib.sha256()
+    detected = exhibit.media_type
+
+    def seal(chunk: bytes, final: bool) -> None:
+        nonlocal index, detected
+        if detected is None:
+            detected = _detect(exhibit.kind, chunk[:DETECT_BYTES])
+        store.put(exhibit.blob_key, index, writer.encrypt(index, chunk, final=final))
+
+    for piece in body:
+        if len(piece) > size - position:
+            raise TooLarge("The body goes past Upload-Length.", problem="beyond-upload-length")
+        digest.update(piece)
+        buffer += piece
+        position += len(piece)
+        if detected is None and index == 0 and len(buffer) >= min(size, DETECT_BYTES):
+            detected = _detect(exhibit.kind, bytes(buffer[:DETECT_BYTES]))
+        while len(buffer) >= chunk_size:
+            seal(bytes(memoryview(buffer)[:chunk_size]), index == last)
+            del buffer[:chunk_size]
+            index += 1
+    if checksum is not None and (body.truncated or not hmac.compare_digest(digest.digest(), checksum)):
+        access.note(checksum_mismatch=True, bytes_received=position - exhibit.received)
+        raise ChecksumMismatch("Upload-Checksum does not match the body received; nothing was kept.")
+    if position > exhibit.received and buffer:
+        seal(bytes(buffer), index == last and position == size)
+    elif size == 0:
+        seal(b"", True)  # empty content: one empty, final chunk
+    store.sync(exhibit.blob_key)
+    access.note(bytes_received=position - exhibit.received, new_offset=position, truncated=body.truncated)
+    exhibit.received = position
+    exhibit.media_type = detected
+    if position < size:
+        return PatchResult(exhibit, None)
+    return PatchResult(exhibit, _complete(exhibit, data_key))
+
+
+def _keyed_hash_key(exhibit: Exhibit, data_key: bytes) -> bytes:
+    if exhibit.witness_id is not None:
+        return hash_key(db.session.get_one(Witness, exhibit.witness_id))
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INCIDENT_HASH_LABEL).derive(data_key)
+
+
+def _complete(exhibit: Exhibit, data_key: bytes) -> dict[str, Any]:
+    """The last byte arrived: hash the content (decrypting it once), freeze it, log and receipt it."""
+    plain = hashlib.sha256()
+    keyed = hmac.new(_keyed_hash_key(exhibit, data_key), digestmod=hashlib.sha256)
+    for piece in _plaintext(exhibit, data_key, 0, exhibit.size - 1, detached=False):
+        plain.update(piece)
+        keyed.update(piece)
+    exhibit.keyed_sha256 = keyed.digest()
+    exhibit.status = COMPLETE
+    exhibit.completed_at = utcnow()
+    access = load_authorized(Exhibit, exhibit.id, "exhibit.create")
+    access.note(exhibit_id=exhibit.id, kind=exhibit.kind, media_type=exhibit.media_type, size=exhibit.size,
+                keyed_sha256=exhibit.keyed_sha256.hex(), interview_id=exhibit.interview_id,
+                incident_id=exhibit.incident_id)
+    receipt = _receipt(access, exhibit, plain.hexdigest())
+    exhibit.receipt = {k: v for k, v in receipt.items() if k != "sha256"}  # no plain hash at rest
+    return receipt
+
+
+def _receipt(access: Access[Any], exhibit: Exhibit, sha256: str) -> dict[str, Any]:
+    """Where the completion landed in the log, signed: the one place that asks the log for it."""
+    logged = access.append_now()
+    return receipts.sign({
+        "exhibit_id": exhibit.id,
+        "interview_id": exhibit.interview_id,
+        "incident_id": exhibit.incident_id,
+        "kind": exhibit.kind,
+        "media_type": exhibit.media_type,
+        "size": exhibit.size,
+        "sha256": sha256,
+        "keyed_sha256": exhibit.keyed_sha256.hex() if exhibit.keyed_sha256 else None,
+        "received_at": (logged.recorded_at if logged else utcnow()).strftime(TIME_FORMAT),
+        "custody_seq": logged.seq if logged else None,  # None only with the benchmark-only switch
+        "leaf_hash": logged.leaf_hash.hex() if logged else None,
+        "log_origin": keyring().log_name(),
+    }, keyring().signing_key())
+
+
+# -- reads --------------------------------------------------------------------------------------
+
+
+def _plaintext(exhibit: Exhibit, data_key: bytes, start: int, end: int, *, detached: bool) -> Iterator[bytes]:
+    """Everything read from the row now: the generator never touches the ORM object.
+
+    ``detached``: the bytes are consumed after the request's transaction ended (a streamed
+    response), so each chunk is read in an app context (and database session) of its own,
+    entered and left around that one read. Otherwise chunks are read in the current session,
+    which sees the request's own uncommitted chunk rows (completion of an upload).
+    """
+    if exhibit.size == 0 or end < start:
+        return iter(())
+    app = current_app._get_current_object() if detached else None  # type: ignore[attr-defined]
+    return _decrypt_range(exhibit.id, exhibit.blob_store, exhibit.blob_key, exhibit.size, exhibit.chunk_size,
+                          ChunkReader(data_key, exhibit.content_context()), start, end, app)
+
+
+def _records(store_name: str, blob_key: str, indexes: range, app: Flask | None) -> Iterator[tuple[int, bytes]]:
+    if app is None:
+        yield from blobs.store(store_name).iter_records(blob_key, indexes)
+        return
+    for index in indexes:
+        with app.app_context():
+            record = blobs.store(store_name).get(blob_key, index)
+        yield index, record  # the context is left before the consumer runs again
+
+
+def _decrypt_range(exhibit_id: int, store_name: str, blob_key: str, size: int, chunk_size: int,
+                   reader: ChunkReader, start: int, end: int, app: Flask | None) -> Iterator[bytes]:
+    last = chunk_count(size, chunk_size) - 1
+    records = _records(store_name, blob_key, chunk_span(start, end, chunk_size), app)
+    while True:
+        try:
+            index, record = next(records)
+        except StopIteration:
+            return
+        except blobs.MissingChunk:
+            log.critical("exhibit %s: a chunk is missing from its blob store", exhibit_id)
+            raise IntegrityFailure("A stored chunk of this exhibit is missing.") from None
+        try:
+            plain = reader.decrypt(index, record, final=index == last)
+        except ChunkDecryptionError:
+            log.critical("exhibit %s: chunk %s failed to decrypt at its place", exhibit_id, index)
+            raise IntegrityFailure("A stored chunk of this exhibit failed its integrity check.") from None
+        expected = min(chunk_size, size - index * chunk_size)
+        if len(plain) != expected:
+            log.critical("exhibit %s: chunk %s has %s bytes, not %s", exhibit_id, index, len(plain), expected)
+            raise IntegrityFailure("A stored chunk of this exhibit has the wrong length.")
+        base = index * chunk_size
+        yield plain[max(start - base, 0):end - base + 1]
+
+
+def iter_plaintext(exhibit: Exhibit, start: int = 0, end: int | None = None, *,
+                   detached: bool = True) -> Iterator[bytes]:
+    """The plaintext of a complete exhibit, bytes ``start``..``end`` inclusive, one chunk at a time.
+
+    For callers that already decided and recorded the access (reads here; disclosure bundles).
+    The data key is unwrapped now, so a shredded exhibit raises ``Gone`` here, before the caller
+    sends anything; a chunk that fails its integrity check later raises ``IntegrityFailure``
+    from the iterator. Memory: one chunk (``chunk_size``) at a time. The iterator needs no
+    request or app context of the caller's (it opens its own per chunk, ``detached``), so it
+    can be consumed by a streamed response after the request's transaction committed; pass
+    ``detached=False`` to read in the current session instead.
+    """
+    if not exhibit.complete:
+        raise Conflict("This exhibit's upload is not complete.", problem="upload-incomplete")
+    end = exhibit.size - 1 if end is None else min(end, exhibit.size - 1)
+    if start < 0 or (exhibit.size and start > end):
+        raise ValueError("bad range")
+    if exhibit.shredded:
+        raise Gone("This exhibit was crypto-shredded (consent withdrawn or erasure ordered).", problem="shredded")
+    return _plaintext(exhibit, _data_key(exhibit), start, end, detached=detached)
+
+
+def _resolve(spec: ByteRange | None, size: int) -> tuple[int, int, bool]:
+    if spec is None or size == 0:
+        return 0, size - 1, False
+    if spec.suffix is not None:
+        if spec.suffix == 0:
+            raise RangeNotSatisfiable("An empty suffix range selects nothing.", size=size)
+        return max(size - spec.suffix, 0), size - 1, True
+    assert spec.first is not None
+    if spec.first >= size:
+        raise RangeNotSatisfiable(f"The exhibit has {size} bytes.", size=size)
+    last = size - 1 if spec.last is None else min(spec.last, size - 1)
+    return spec.first, last, True
+
+
+def open_content(exhibit_id: int, spec: ByteRange | None) -> ContentRead:
+    """Decide and record a read of an exhibit's content (whole or a range), then hand out its bytes."""
+    access = load_authorized(Exhibit, exhibit_id, "exhibit.read")
+    exhibit = access.obj
+    start, end, partial = _resolve(spec, exhibit.size)
+    access.note(range=f"{start}-{end}" if partial else None, bytes_served=max(end - start + 1, 0),
+                size=exhibit.size, keyed_sha256=exhibit.keyed_sha256.hex() if exhibit.keyed_sha256 else None)
+    chunks = iter_plaintext(exhibit, start, end)
+    return ContentRead(exhibit, start, end, partial, chunks)
+
+
+# -- metadata -----------------------------------------------------------------------------------
+
+
+def get_exhibit(exhibit_id: int) -> Extended:
+    access = load_authorized(Exhibit, exhibit_id, "exhibit.metadata.read")
+    return with_free_text(access.obj)
+
+
+def _listing(statement: Any, args: dict[str, Any]) -> Page:
+    page = keyset_page(statement, Exhibit.id, args)
+    page["items"] = [with_free_text(exhibit) for exhibit in page["items"]]
+    return page
+
+
+def list_for_interview(interview_id: int, args: dict[str, Any]) -> Page:
+    interview = load_authorized(Interview, interview_id, "exhibit.list").obj
+    return _listing(select(Exhibit).where(Exhibit.interview_id == interview.id), args)
+
+
+def list_for_incident(incident_id: int, args: dict[str, Any]) -> Page:
+    incident = load_authorized(Incident, incident_id, "exhibit.list").obj
+    return _listing(select(Exhibit).where(Exhibit.incident_id == incident.id), args)
+
+
+def discover() -> None:
+    """tus OPTIONS: what the server supports; recorded like any request."""
+    authorize("exhibit.discover", Target("exhibit"))
+
+
+# -- expiry and erasure -------------------------------------------------------------------------
+
+
+def _destroy(exhibits: Iterable[Exhibit]) -> int:
+    """Delete the chunk records of ``exhibits`` from their stores; how many chunks went."""
+    return sum(blobs.store(exhibit.blob_store).delete(exhibit.blob_key) for exhibit in exhibits)
+
+
+def expire_uploads(now: datetime | None = None) -> int:
+    """Abandoned uploads past their expiry: chunks deleted, data key dropped, status expired, logged."""
+    now = now or utcnow()
+    stale = db.session.scalars(select(Exhibit).where(Exhibit.status == UPLOADING, Exhibit.expires_at <= now)
+                               .order_by(Exhibit.id)).all()
+    for exhibit in stale:
+        chunks = _destroy([exhibit])
+        exhibit.status = EXPIRED
+        exhibit.datakey_wrapped_key = None
+        system_access("exhibit.expire", exhibit.custody_target(), received=exhibit.received, size=exhibit.size,
+                      chunks_deleted=chunks)
+    return len(stale)
+
+
+def shred_witness_exhibits(witness_id: int) -> dict[str, int]:
+    """Crypto-shred: drop the data keys of the witness's exhibits and delete their chunks from the stores.
+
+    The data keys are wrapped under the witness's subject key, destroyed by the caller in the
+    keyring provider; this removes the rows' wrapped keys and the ciphertext as well.
+    """
+    exhibits = db.session.scalars(select(Exhibit).where(Exhibit.witness_id == witness_id)).all()
+    chunks = _destroy(exhibits)
+    keys = db.session.execute(update(Exhibit).where(Exhibit.witness_id == witness_id,
+                                                    Exhibit.datakey_wrapped_key.is_not(None))
+                              .values(datakey_wrapped_key=None, freetext_wrapped_key=None))
+    return {"exhibits": int(keys.rowcount), "exhibit_chunks": chunks}  # type: ignore[attr-defined]
+
+
+def exhibit_of_interview(exhibit_id: int, interview_id: int) -> Exhibit:
+    """A complete exhibit of this interview (lineage of a transcript), else ``NotFound``."""
+    exhibit = db.session.get(Exhibit, exhibit_id)
+    if exhibit is None or exhibit.interview_id != interview_id or not exhibit.complete:
+        raise NotFound("No such complete exhibit of this interview.")
+    return exhibit

@@ -1,0 +1,185 @@
+"""Exhibit routes: tus uploads (creation, HEAD, PATCH, OPTIONS), metadata, and streamed content.
+
+Views parse the protocol (``tus``) and shape responses; every decision, custody event and rule
+is in ``service``. A content read's custody event is committed by the request hooks when the
+view returns its (streaming) response, before the first byte of content is sent.
+"""
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import Response, current_app, request
+from marshmallow import ValidationError
+
+from casework.errors import Invalid, UnsupportedMedia
+from casework.exhibits import schemas, service, tus
+from casework.http import Blueprint, accepts_media
+from casework.pagination import page_of
+
+blp = Blueprint("exhibits", __name__, url_prefix="/api/v1", description="Exhibits: resumable (tus) encrypted evidence")
+
+ExhibitPage = page_of(schemas.ExhibitSchema, "ExhibitPage")
+_TUS_HEADERS = [{"in": "header", "name": "Tus-Resumable", "required": True, "schema": {"type": "string",
+                                                                                      "enum": [tus.VERSION]}}]
+_CREATION_HEADERS = _TUS_HEADERS + [
+    {"in": "header", "name": "Upload-Length", "required": True, "schema": {"type": "integer", "minimum": 0}},
+    {"in": "header", "name": "Upload-Metadata", "required": True, "schema": {"type": "string"},
+     "description": "tus pairs 'key base64'; kind (audio, video, photo, document, other) is required; "
+                    "filename, filetype, captured_at (ISO 8601), device_hash optional."},
+]
+
+
+@blp.after_request
+def _tus_headers(response: Response) -> Response:
+    if request.path.endswith(("/upload", "/uploads")):
+        response.headers["Tus-Resumable"] = tus.VERSION
+        if response.status_code == 412:
+            response.headers["Tus-Version"] = tus.VERSION
+    return response
+
+
+def _new_upload() -> service.NewUpload:
+    tus.require_resumable(request.headers)
+    length = tus.upload_length(request.headers)
+    try:
+        meta = schemas.UploadMetadataSchema().load(tus.upload_metadata(request.headers.get("Upload-Metadata")))
+    except ValidationError as exc:
+        raise Invalid("Upload-Metadata did not validate; see errors.", errors={"metadata": exc.messages}) from None
+    return service.NewUpload(length=length, kind=meta["kind"], filename=meta.get("filename"),
+                             captured_at=meta.get("captured_at"), device_hash=meta.get("device_hash"),
+                             media_type_claim=meta.get("filetype"))
+
+
+def _empty(status: int) -> Response:
+    """A tus answer is headers only: no body, so no Content-Type (an empty text/html would lie)."""
+    response = Response(status=status)
+    del response.headers["Content-Type"]
+    return response
+
+
+def _created(exhibit: Any) -> Response:
+    response = _empty(201)
+    response.headers["Location"] = f"/api/v1/exhibits/{exhibit.id}/upload"
+    response.headers["Upload-Expires"] = tus.expires(exhibit.expires_at)
+    response.headers["Upload-Offset"] = "0"
+    return response
+
+
+@blp.route("/exhibits/uploads", methods=["OPTIONS"])
+@blp.doc(summary="tus discovery", responses={"204": {"description": "Tus-Version, Tus-Extension, Tus-Max-Size"}})
+def tus_options():
+    """What this tus server supports (version, extensions, maximum size, checksum algorithms)."""
+    service.discover()
+    response = _empty(204)
+    response.headers["Tus-Resumable"] = tus.VERSION
+    response.headers["Tus-Version"] = tus.VERSION
+    response.headers["Tus-Extension"] = tus.EXTENSIONS
+    response.headers["Tus-Max-Size"] = str(current_app.config["CASEWORK_EXHIBIT_MAX_BYTES"])
+    response.headers["Tus-Checksum-Algorithm"] = tus.CHECKSUM_ALGORITHMS
+    return response
+
+
+@blp.route("/interviews/<int:interview_id>/exhibits/uploads", methods=["POST"])
+@blp.doc(parameters=_CREATION_HEADERS, responses={"201": {"description": "Upload created; see Location"}})
+def create_interview_upload(interview_id):
+    """Start a tus upload of an exhibit of an interview (the interview's interviewer)."""
+    return _created(service.create_for_interview(interview_id, _new_upload()))
+
+
+@blp.route("/incidents/<int:incident_id>/exhibits/uploads", methods=["POST"])
+@blp.doc(parameters=_CREATION_HEADERS, responses={"201": {"description": "Upload created; see Location"}})
+def create_incident_upload(incident_id):
+    """Start a tus upload of an exhibit of an incident (a member of its case)."""
+    return _created(service.create_for_incident(incident_id, _new_upload()))
+
+
+def _offset_headers(response: Response, exhibit: Any) -> Response:
+    response.headers["Upload-Offset"] = str(exhibit.received)
+    if not exhibit.complete:
+        response.headers["Upload-Expires"] = tus.expires(exhibit.expires_at)
+    return response
+
+
+@blp.route("/exhibits/<int:exhibit_id>/upload", methods=["HEAD"])
+@blp.doc(parameters=_TUS_HEADERS, responses={"200": {"description": "Upload-Offset and Upload-Length"}})
+def upload_offset(exhibit_id):
+    """tus HEAD: the offset to resume from (the uploader only)."""
+    tus.require_resumable(request.headers)
+    exhibit = service.upload_status(exhibit_id)
+    response = _offset_headers(_empty(200), exhibit)
+    response.headers["Upload-Length"] = str(exhibit.size)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blp.route("/exhibits/<int:exhibit_id>/upload", methods=["PATCH"])
+@accepts_media(tus.OFFSET_MEDIA_TYPE)
+@blp.doc(parameters=_TUS_HEADERS + [
+    {"in": "header", "name": "Upload-Offset", "required": True, "schema": {"type": "integer", "minimum": 0}},
+    {"in": "header", "name": "Upload-Checksum", "schema": {"type": "string"}, "description": "sha256 <base64>"},
+], requestBody={"required": True, "content": {tus.OFFSET_MEDIA_TYPE: {"schema": {"type": "string",
+                                                                                  "format": "binary"}}}},
+    responses={"204": {"description": "Bytes stored; Upload-Offset is the new offset"},
+               "200": {"description": "The last bytes: the upload is complete; the body is the signed receipt"}})
+def upload_patch(exhibit_id):
+    """tus PATCH: append bytes at Upload-Offset; the PATCH that completes the upload answers the receipt."""
+    tus.require_resumable(request.headers)
+    if request.mimetype != tus.OFFSET_MEDIA_TYPE:
+        raise UnsupportedMedia(f"Send {tus.OFFSET_MEDIA_TYPE}.", accepted=(tus.OFFSET_MEDIA_TYPE,))
+    offset = tus.upload_offset(request.headers)
+    checksum = tus.upload_checksum(request.headers)
+    request.max_content_length = current_app.config["CASEWORK_EXHIBIT_MAX_BYTES"]
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        # The shared edge already read a chunked body (within the upload limit).
+        body = tus.RequestBody(io.BytesIO(request.get_data(cache=True)), None)
+    else:
+        body = tus.RequestBody(request.stream, request.content_length)
+    result = service.receive(exhibit_id, offset, body, content_length=request.content_length, checksum=checksum)
+    if result.receipt is None:
+        return _offset_headers(_empty(204), result.exhibit)
+    response = current_app.response_class(current_app.json.dumps(schemas.ReceiptSchema().dump(result.receipt)),
+                                          status=200, mimetype="application/json")
+    return _offset_headers(response, result.exhibit)
+
+
+@blp.route("/interviews/<int:interview_id>/exhibits", methods=["GET"])
+@blp.arguments(schemas.ExhibitPageArgs, location="query")
+@blp.response(200, ExhibitPage)
+def list_interview_exhibits(args, interview_id):
+    return service.list_for_interview(interview_id, args)
+
+
+@blp.route("/incidents/<int:incident_id>/exhibits", methods=["GET"])
+@blp.arguments(schemas.ExhibitPageArgs, location="query")
+@blp.response(200, ExhibitPage)
+def list_incident_exhibits(args, incident_id):
+    return service.list_for_incident(incident_id, args)
+
+
+@blp.route("/exhibits/<int:exhibit_id>", methods=["GET"])
+@blp.response(200, schemas.ExhibitSchema)
+def get_exhibit(exhibit_id):
+    """An exhibit's metadata and receipt (without the plain SHA-256)."""
+    return service.get_exhibit(exhibit_id)
+
+
+@blp.route("/exhibits/<int:exhibit_id>/content", methods=["GET"])
+@blp.doc(parameters=[{"in": "header", "name": "Range", "schema": {"type": "string"},
+                      "description": "bytes=first-last, bytes=first- or bytes=-suffix"}],
+         responses={"200": {"content": {"*/*": {"schema": {"type": "string",
+                                                                                 "format": "binary"}}}},
+                    "206": {"description": "The range asked for (Content-Range)"},
+                    "416": {"description": "The range is past the end"}})
+def exhibit_content(exhibit_id):
+    """The exhibit's bytes, streamed; a Range selects part of them. Every read is logged with its range."""
+    read = service.open_content(exhibit_id, tus.byte_range(request.headers.get("Range")))
+    exhibit = read.exhibit
+    response = Response(read.chunks, status=206 if read.partial else 200,
+                        mimetype=exhibit.media_type or "application/octet-stream", direct_passthrough=True)
+    response.headers["Content-Length"] = str(max(read.length, 0))
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["Content-Disposition"] = "attachment"
+    if read.partial:
+        response.headers["Content-Range"] = f"bytes {read.start}-{read.end}/{exhibit.size}"
+    return response
