@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from flask import Response
+
 from casework.casefile import schemas, service
 from casework.http import Blueprint
 
@@ -7,7 +9,9 @@ blp = Blueprint("casefile", __name__, url_prefix="/api/v1/cases", description="C
 
 
 @blp.route("/<int:case_id>/file", methods=["GET"])
-@blp.response(200, schemas.CaseFileSchema)
+@blp.doc(responses={"200": {"description": "The case file, streamed (consent rule in consent_rule)",
+                            "content": {"application/json": {"schema": schemas.CaseFileSchema}}}})
 def case_file(case_id):
-    """The whole case with every transcript version decrypted; each release is logged."""
-    return service.case_file(case_id)
+    """The whole case with the statements the witnesses' consent allows, streamed; each release is logged."""
+    stream = service.stream_case_file(case_id)
+    return Response(service.in_own_app_context(schemas.stream_json(stream)), mimetype="application/json")

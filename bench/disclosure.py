@@ -1,0 +1,294 @@
+"""A disclosure bundle of 1,000 items streamed from gunicorn + PostgreSQL, with the worker's RSS.
+
+    python -m bench.disclosure                 # 1,000 items (990 statements, 10 exhibits of 4 MiB)
+    python -m bench.disclosure --items 200     # smaller
+
+Seeds a fresh database in process: witnesses who consent to sharing with prosecutors, each
+with statement versions of ~8 KB; ``--exhibits`` recordings uploaded by tus; one witness who
+did not consent (their statements are requested and excluded). A lawyer discloses all of it to
+a prosecutor; then one gunicorn worker (sync, so every byte passes through the process
+measured) streams the bundle while its resident memory is sampled every 20 ms. The bundle is
+then checked offline (``casework.disclosure.verify``) and by the Library of Congress ``bagit``.
+Prints a markdown table; the numbers also go to bench/out/disclosure.json.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.common import PG_SERVER
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+DB_NAME = os.environ.get("CASEWORK_BENCH_DISCLOSURE_DB", "casework_bench_disclosure")
+DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
+SCRATCH = Path(os.environ.get("CASEWORK_BENCH_DISCLOSURE_DIR", Path(tempfile.gettempdir()) / "casework-bench-disc"))
+KEYRING = str(SCRATCH / "keyring.json")
+MiB = 1024 * 1024
+SHARE = {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": False, "disclose_identity": False}
+KEEP_ONLY = {**SHARE, "share_with_prosecutors": False}
+STATEMENT = ("On the morning of 1 March the prisoners were lined up by the quarry wall; I counted seven. " * 90)[:8000]
+
+
+def recreate() -> None:
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+    SCRATCH.mkdir(parents=True)
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+
+def seed(items: int, exhibits: int, per_witness: int = 100) -> dict[str, Any]:
+    """The case, its consenting witnesses' statements and exhibits, and the disclosure of them all."""
+    from flask_migrate import upgrade
+
+    from casework import create_app
+    from casework.auth.service import issue_token
+    from casework.db import db
+    from casework.users.service import new_user
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": DATABASE_URL, "CASEWORK_KEYRING": KEYRING,
+                                 "CASEWORK_BLOB_DIR": str(SCRATCH / "blobs"), "LOG_LEVEL": "WARNING"})
+    tokens: dict[str, str] = {}
+    ids: dict[str, int] = {}
+    with app.app_context():
+        upgrade()
+        for name in ("admin", "legal", "interviewer"):
+            user = new_user(name, "correct horse battery staple", name)
+            _, tokens[name] = issue_token(user, "bench", 30)
+            db.session.flush()
+            ids[name] = user.id
+        db.session.commit()
+    client = app.test_client()
+
+    def call(who: str, method: str, path: str, body: Any = None, status: int = 200, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {tokens[who]}", **kw.pop("headers", {})}
+        response = client.open(path, method=method, json=body, headers=headers, **kw)
+        assert response.status_code == status, (path, response.status_code, response.get_data(as_text=True)[:500])
+        return response.get_json(silent=True)
+
+    case = call("admin", "POST", "/api/v1/cases", {"title": "bench"}, 201)["id"]
+    call("admin", "PUT", f"/api/v1/cases/{case}/members/{ids['legal']}")
+    call("admin", "PUT", f"/api/v1/cases/{case}/members/{ids['interviewer']}", status=202)
+    call("legal", "POST", f"/api/v1/cases/{case}/members/{ids['interviewer']}/approve")
+    requested: list[dict[str, Any]] = []
+
+    def witness_with_interview(scopes: dict[str, bool]) -> int:
+        witness = call("interviewer", "POST", f"/api/v1/cases/{case}/witnesses",
+                       {"witness_type": "eyewitness", "risk_level": "low"}, 201)["id"]
+        call("interviewer", "POST", f"/api/v1/witnesses/{witness}/consent",
+             {"scopes": scopes, "given_at": "2026-03-10T09:00:00Z"}, 201)
+        return call("interviewer", "POST", f"/api/v1/cases/{case}/interviews", {
+            "witness_id": witness, "conducted_at": "2026-03-10T10:00:00Z", "language": "uk"}, 201)["id"]
+
+    statements = items - exhibits
+    interview = 0
+    for n in range(statements):
+        if n % per_witness == 0:
+            interview = witness_with_interview(SHARE)
+        version = n % per_witness + 1
+        call("interviewer", "POST", f"/api/v1/interviews/{interview}/transcripts",
+             {"text": f"{n:06d} {STATEMENT}", **({"reason": "clarified"} if version > 1 else {})}, 201)
+        requested.append({"kind": "transcript_version", "interview_id": interview, "version": version})
+    rng = random.Random(3)
+    for _ in range(exhibits):
+        content = b"ID3\x03\x00\x00\x00\x00\x00\x00" + rng.randbytes(4 * MiB - 10)
+        tus = {"Tus-Resumable": "1.0.0"}
+        created = client.post(f"/api/v1/interviews/{interview}/exhibits/uploads", headers={
+            "Authorization": f"Bearer {tokens['interviewer']}", **tus, "Upload-Length": str(len(content)),
+            "Upload-Metadata": f"kind {base64.b64encode(b'audio').decode()}"})
+        assert created.status_code == 201, created.get_data(as_text=True)
+        offset = 0
+        while offset < len(content):
+            piece = content[offset:offset + MiB]
+            done = client.patch(created.headers["Location"], data=piece, content_type="application/offset+octet-stream",
+                                headers={"Authorization": f"Bearer {tokens['interviewer']}", **tus,
+                                         "Upload-Offset": str(offset)})
+            assert done.status_code in (200, 204), done.get_data(as_text=True)[:500]
+            offset = int(done.headers["Upload-Offset"])
+        exhibit = int(created.headers["Location"].split("/")[-2])  # /api/v1/exhibits/<id>/upload
+        requested.append({"kind": "exhibit", "exhibit_id": exhibit})
+    refusing = witness_with_interview(KEEP_ONLY)
+    for version in range(1, 11):
+        call("interviewer", "POST", f"/api/v1/interviews/{refusing}/transcripts",
+             {"text": f"not to be shared {version}", **({"reason": "again"} if version > 1 else {})}, 201)
+        requested.append({"kind": "transcript_version", "interview_id": refusing, "version": version})
+    started = time.perf_counter()
+    disclosure = call("legal", "POST", f"/api/v1/cases/{case}/disclosures", {
+        "recipient": {"name": "Bench Prosecutor", "organisation": "Office of the Prosecutor", "kind": "prosecutor"},
+        "purpose": "benchmark", "items": requested}, 201)
+    create_s = time.perf_counter() - started
+    with app.app_context():
+        from casework.keys import signer
+
+        vkey = signer().vkey()
+        db.engine.dispose()
+    return {"token": tokens["legal"], "disclosure": disclosure["id"], "vkey": vkey, "create_s": create_s,
+            "included": disclosure["included_count"], "excluded": disclosure["excluded_count"]}
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _rss_kib(pid: int, field: str = "VmRSS") -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class RssSampler:
+    """Peak RSS of the gunicorn worker, and separately of the PDF-index child it starts."""
+
+    def __init__(self, master: int) -> None:
+        self.master, self.peak_kib, self.child_peak_kib = master, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            workers = _children(self.master)
+            self.peak_kib = max(self.peak_kib, max((_rss_kib(p) for p in workers), default=0))
+            children = [c for w in workers for c in _children(w)]
+            self.child_peak_kib = max(self.child_peak_kib, max((_rss_kib(c) for c in children), default=0))
+            time.sleep(0.02)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kib / 1024
+
+
+@contextmanager
+def server():
+    port = 19000 + random.randrange(1000)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")},
+           "CASEWORK_ENV": "testing", "CASEWORK_DATABASE_URL": DATABASE_URL, "CASEWORK_KEYRING": KEYRING,
+           "CASEWORK_BLOB_DIR": str(SCRATCH / "blobs"), "CASEWORK_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "config" / "gunicorn.conf.py"),
+         "--workers", "1", "--timeout", "900", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(150):
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                connection.request("GET", "/health")
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        yield port, process.pid
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def run(items: int, exhibits: int) -> dict[str, Any]:
+    recreate()
+    started = time.perf_counter()
+    world = seed(items, exhibits)
+    seed_s = time.perf_counter() - started
+    target = SCRATCH / "bundle.zip"
+    with server() as (port, master):
+        time.sleep(0.5)
+        idle = max((_rss_kib(p) for p in _children(master)), default=0) / 1024
+        sampler = RssSampler(master)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
+        started = time.perf_counter()
+        connection.request("GET", f"/api/v1/disclosures/{world['disclosure']}/bundle",
+                           headers={"Authorization": f"Bearer {world['token']}"})
+        response = connection.getresponse()
+        first_byte_s = time.perf_counter() - started
+        assert response.status == 200, response.read()[:500]
+        size = 0
+        with target.open("wb") as out:
+            while chunk := response.read(256 * 1024):
+                out.write(chunk)
+                size += len(chunk)
+        stream_s = time.perf_counter() - started
+        peak = sampler.stop()
+        child_peak = sampler.child_peak_kib / 1024
+        hwm = max((_rss_kib(p, "VmHWM") for p in _children(master)), default=0) / 1024
+    with zipfile.ZipFile(target) as zf:
+        files = len(zf.infolist())
+        index_size = next(i.file_size for i in zf.infolist() if i.filename.endswith("data/index.pdf"))
+    started = time.perf_counter()
+    verify = subprocess.run([sys.executable, "-m", "casework.disclosure.verify", str(target), "--vkey", world["vkey"]],
+                            cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    verify_s = time.perf_counter() - started
+    bag_dir = SCRATCH / "unzipped"
+    started = time.perf_counter()
+    with zipfile.ZipFile(target) as zf:
+        zf.extractall(bag_dir)
+    import bagit
+
+    (root,) = list(bag_dir.iterdir())
+    bagit_ok = bagit.Bag(str(root)).is_valid()
+    bagit_s = time.perf_counter() - started
+    return {
+        "items_requested": items + 10, "included": world["included"], "excluded": world["excluded"],
+        "exhibits": exhibits, "seed_s": seed_s, "create_s": world["create_s"], "first_byte_s": first_byte_s,
+        "stream_s": stream_s, "bundle_mb": size / 1e6, "zip_files": files, "index_pdf_kb": index_size / 1024,
+        "idle_rss_mib": idle, "peak_rss_mib": peak, "index_child_peak_mib": child_peak, "worker_hwm_mib": hwm,
+        "verify_ok": verify.returncode == 0, "verify_s": verify_s, "verify_out": verify.stdout.strip()[:300],
+        "bagit_ok": bagit_ok, "bagit_s": bagit_s,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--exhibits", type=int, default=10)
+    args = parser.parse_args()
+    result = run(args.items, args.exhibits)
+    OUT.mkdir(exist_ok=True)
+    (OUT / "disclosure.json").write_text(json.dumps(result, indent=2))
+    print(f"\n### Disclosure bundle: {result['included']} items included, {result['excluded']} excluded, "
+          "one gunicorn worker on PostgreSQL\n")
+    print("| bundle | first byte | streamed in | worker RSS idle / peak (MiB) | PDF child peak | index.pdf | "
+          "offline verify | bagit |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| {result['bundle_mb']:.1f} MB, {result['zip_files']} files | {result['first_byte_s']:.1f} s | "
+          f"{result['stream_s']:.1f} s | {result['idle_rss_mib']:.0f} / {result['peak_rss_mib']:.0f} "
+          f"(target < 150) | {result['index_child_peak_mib']:.0f} MiB | {result['index_pdf_kb']:.0f} KiB | "
+          f"{'OK' if result['verify_ok'] else 'FAILED'} in {result['verify_s']:.1f} s | "
+          f"{'valid' if result['bagit_ok'] else 'INVALID'} in {result['bagit_s']:.1f} s |")
+    print(f"\n(seeding {result['seed_s']:.0f} s; creating the disclosure {result['create_s']:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

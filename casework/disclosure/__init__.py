@@ -1,0 +1,1 @@
+"""Disclosure of case material to courts, parties and UN bodies: consent-bound and registered."""

@@ -1,0 +1,539 @@
+"""Offline verifier for a disclosure bundle: a lawyer, a court or a recipient can run it.
+
+    python -m casework.disclosure.verify BUNDLE.zip [--vkey FILE] [--witness-key FILE ...]
+        [--quorum N] [--json]
+
+Needs nothing but the zip (and, to trust it, keys obtained elsewhere): no app, database or
+network. Checks, in this order, and names the first thing that fails:
+
+1. the zip and the bag's structure (one base directory, bagit.txt, manifests, signature);
+2. the checkpoint: signed by the log's key, and cosigned by at least ``--quorum`` witnesses;
+3. the signature over the tag manifest (by the log's key), bound to that checkpoint;
+4. each item: its metadata, its bytes against the payload manifest, and every custody event:
+   the entry against its leaf hash, and the inclusion proof to the checkpoint; then the
+   disclosure's own files and events;
+5. completeness (no payload file unlisted or missing), the tag manifest, Payload-Oxum.
+
+Trust: the bag carries the log's key and the witnesses' keys, but whoever made the bag chose
+them. Without ``--vkey`` (and ``--witness-key``) the verifier can only say the bag is
+consistent with itself; it says so. With keys obtained independently (``GET
+/custody/public-key``, the witnesses' own publications), a pass means the server holding that
+key signed these bytes, and the events are in a log the witnesses saw.
+
+Exit status: 0 verified, 1 a check failed, 2 usage error (unreadable file, bad key).
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import posixpath
+import re
+import stat
+import sys
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from casework.custody import merkle
+from casework.custody.canonical import canonical_json
+from casework.custody.cosignature import CosignatureError, cosigners, parse_cosigner_vkey
+from casework.custody.note import Checkpoint, NoteError, open_note, parse_checkpoint, parse_vkey
+from casework.disclosure import bag_format as fmt
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MAX_SMALL_FILE = 16 * 1024 * 1024  # tag files, metadata, one custody line: anything larger is hostile
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+_CHUNK = 1 << 20
+
+
+class Failed(Exception):
+    """A check failed; ``problem`` is its kind, ``item`` the registration number it concerns."""
+
+    def __init__(self, problem: str, message: str, item: str | None = None) -> None:
+        super().__init__(message)
+        self.problem, self.message, self.item = problem, message, item
+
+
+@dataclass
+class Report:
+    ok: bool
+    message: str
+    problem: str | None = None
+    item: str | None = None
+    trust: list[str] = field(default_factory=list)
+    items: int = 0
+    events: int = 0
+    checkpoint_size: int | None = None
+    cosignatures: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Item:
+    number: str
+    directory: str
+    registration: str = "?"
+    resource: tuple[str, str] | None = None
+    files: dict[str, str] = field(default_factory=dict)  # path -> manifest digest
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Which events a custody file may hold: those of one resource, and its origin event (the one
+    that created it, recorded against its parent and naming it in ``details``)."""
+
+    resource: tuple[str, str]
+    origin: tuple[str, str, str, str, Any] | None = None
+
+    def covers(self, entry: dict[str, Any]) -> bool:
+        place = (entry.get("resource_type"), entry.get("resource_id"))
+        if place == self.resource:
+            return True
+        if self.origin is None:
+            return False
+        rtype, rid, action, key, value = self.origin
+        details = entry.get("details")
+        return (place == (rtype, rid) and entry.get("action") == action and isinstance(details, dict)
+                and details.get(key) == value)
+
+
+class _Bag:
+    """The zip, opened defensively: one base directory, no traversal, no links, no duplicates."""
+
+    def __init__(self, zf: zipfile.ZipFile) -> None:
+        self.zf = zf
+        self.members: dict[str, zipfile.ZipInfo] = {}
+        roots = set()
+        for info in zf.infolist():
+            name = info.filename
+            if info.is_dir():
+                continue
+            if (name.startswith("/") or "\\" in name or "\x00" in name
+                    or any(part in ("", ".", "..") for part in name.split("/"))):
+                raise Failed("structure", f"zip member {name!r} has an unsafe path")
+            if stat.S_ISLNK(info.external_attr >> 16):
+                raise Failed("structure", f"zip member {name!r} is a symbolic link")
+            if info.flag_bits & 0x1:
+                raise Failed("structure", f"zip member {name!r} is encrypted")
+            root, _, rel = name.partition("/")
+            if not rel:
+                raise Failed("structure", f"zip member {name!r} is outside the bag's base directory")
+            roots.add(root)
+            if rel in self.members:
+                raise Failed("structure", f"zip member {name!r} appears twice")
+            self.members[rel] = info
+        if len(roots) != 1:
+            raise Failed("structure", f"the zip must hold exactly one bag directory, found {len(roots)}")
+        self.root = roots.pop()
+
+    def has(self, rel: str) -> bool:
+        return rel in self.members
+
+    def chunks(self, rel: str) -> Iterator[bytes]:
+        try:
+            with self.zf.open(self.members[rel]) as f:
+                while chunk := f.read(_CHUNK):
+                    yield chunk
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise Failed("structure", f"{rel}: the zip entry is corrupt ({exc})") from None
+
+    def sha256(self, rel: str) -> tuple[str, int]:
+        digest, size = hashlib.sha256(), 0
+        for chunk in self.chunks(rel):
+            digest.update(chunk)
+            size += len(chunk)
+        return digest.hexdigest(), size
+
+    def read(self, rel: str, what: str) -> bytes:
+        if rel not in self.members:
+            raise Failed("structure", f"{what} ({rel}) is missing from the bag")
+        if self.members[rel].file_size > MAX_SMALL_FILE:
+            raise Failed("structure", f"{what} ({rel}) is implausibly large")
+        return b"".join(self.chunks(rel))
+
+    def text(self, rel: str, what: str) -> str:
+        try:
+            return self.read(rel, what).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Failed("structure", f"{what} ({rel}) is not UTF-8") from None
+
+    def lines(self, rel: str) -> Iterator[bytes]:
+        """Lines of a payload file, streamed; a line longer than MAX_SMALL_FILE is refused."""
+        buffer = b""
+        for chunk in self.chunks(rel):
+            buffer += chunk
+            *complete, buffer = buffer.split(b"\n")
+            yield from complete
+            if len(buffer) > MAX_SMALL_FILE:
+                raise Failed("structure", f"{rel}: a line is implausibly long")
+        if buffer:
+            yield buffer
+
+
+def _unescape(path: str) -> str:
+    return path.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%")
+
+
+def _manifest(bag: _Bag, rel: str) -> dict[str, str]:
+    """path -> sha256 hex, refusing duplicates, bad digests and paths that leave the bag."""
+    entries: dict[str, str] = {}
+    for number, line in enumerate(bag.text(rel, "manifest").split("\n"), 1):
+        if not line.strip():
+            continue
+        parts = line.split(None, 1)
+        if len(parts) != 2 or not _HEX64.match(parts[0].lower()):
+            raise Failed("manifest", f"{rel} line {number} is malformed")
+        path = _unescape(parts[1].strip().lstrip("*"))
+        if posixpath.normpath(path) != path or path.startswith(("/", "../")) or path == "..":
+            raise Failed("manifest", f"{rel} line {number} names an unsafe path {path!r}")
+        if path in entries:
+            raise Failed("manifest", f"{rel} lists {path} twice")
+        entries[path] = parts[0].lower()
+    return entries
+
+
+def _bag_info(bag: _Bag) -> dict[str, str]:
+    info: dict[str, str] = {}
+    for line in bag.text("bag-info.txt", "bag-info.txt").split("\n"):
+        if line.strip() and ":" in line and not line[0].isspace():
+            label, _, value = line.partition(":")
+            info.setdefault(label.strip(), value.strip())
+    return info
+
+
+class Verifier:
+    def __init__(self, bag: _Bag, vkey: str | None, witness_keys: Sequence[str] | None, quorum: int | None) -> None:
+        self.bag = bag
+        self.report = Report(ok=False, message="")
+        self.trusted_vkey = vkey is not None
+        self.vkey = vkey if vkey is not None else bag.text(fmt.LOG_VKEY_FILE, "the log's key").strip()
+        self.trusted_witnesses = witness_keys is not None
+        if witness_keys is None and bag.has(fmt.WITNESS_VKEYS_FILE):
+            text = bag.text(fmt.WITNESS_VKEYS_FILE, "the witnesses' keys")
+            witness_keys = [line.strip() for line in text.split("\n") if line.strip()]
+        self.witness_keys = list(witness_keys or [])
+        self.quorum = quorum if quorum is not None else (len(self.witness_keys) if self.trusted_witnesses else 0)
+        self.checkpoint: Checkpoint | None = None
+        self.payload: dict[str, str] = {}
+
+    # --- 1. structure -------------------------------------------------------------------
+    def structure(self) -> None:
+        bagit = self.bag.read("bagit.txt", "bagit.txt")
+        if bagit.startswith(b"\xef\xbb\xbf") or not re.match(rb"BagIt-Version: \d+\.\d+\r?\n", bagit):
+            raise Failed("structure", "bagit.txt does not declare a BagIt version")
+        for rel, what in ((fmt.MANIFEST, "payload manifest"), (fmt.TAGMANIFEST, "tag manifest"),
+                          (fmt.SIGNATURE_FILE, "signature"), (fmt.CHECKPOINT_FILE, "checkpoint"),
+                          ("bag-info.txt", "bag-info.txt")):
+            if not self.bag.has(rel):
+                raise Failed("structure", f"the {what} ({rel}) is missing from the bag")
+        try:
+            parse_vkey(self.vkey)
+        except NoteError as exc:
+            raise Failed("keys", f"the log's key ({'--vkey' if self.trusted_vkey else fmt.LOG_VKEY_FILE}) "
+                                 f"is malformed: {exc}") from None
+        bag_vkey = self.bag.text(fmt.LOG_VKEY_FILE, "the log's key").strip() if self.bag.has(fmt.LOG_VKEY_FILE) else ""
+        if self.trusted_vkey:
+            note = "" if bag_vkey == self.vkey else " (the bag's own custody/log.vkey differs and was ignored)"
+            self.report.trust.append(f"log key: trusted, given with --vkey{note}")
+        else:
+            self.report.trust.append("log key: SELF-ASSERTED by the bag (custody/log.vkey); this only shows the "
+                                     "bag is consistent with itself. Pass --vkey with the log's key obtained "
+                                     "independently to verify who signed it")
+
+    # --- 2. checkpoint ----------------------------------------------------------------------
+    def check_checkpoint(self) -> None:
+        text = self.bag.text(fmt.CHECKPOINT_FILE, "checkpoint")
+        try:
+            self.checkpoint = parse_checkpoint(open_note(text, self.vkey))
+        except NoteError as exc:
+            raise Failed("checkpoint", f"checkpoint ({fmt.CHECKPOINT_FILE}) rejected: {exc}") from None
+        self.report.checkpoint_size = self.checkpoint.size
+        try:
+            for key in self.witness_keys:
+                parse_cosigner_vkey(key)
+            valid = cosigners(text, self.witness_keys)
+        except CosignatureError as exc:
+            raise Failed("checkpoint", f"checkpoint ({fmt.CHECKPOINT_FILE}) rejected: {exc}") from None
+        self.report.cosignatures = len(valid)
+        source = "given with --witness-key" if self.trusted_witnesses else "SELF-ASSERTED by the bag"
+        self.report.trust.append(f"witnesses: {len(valid)} valid cosignature(s) of {len(self.witness_keys)} "
+                                 f"witness key(s) {source}; quorum required: {self.quorum}")
+        if len(valid) < self.quorum:
+            raise Failed("checkpoint", f"checkpoint ({fmt.CHECKPOINT_FILE}) is cosigned by {len(valid)} of the "
+                                       f"witnesses; the quorum is {self.quorum}")
+
+    # --- 3. signature -------------------------------------------------------------------
+    def check_signature(self) -> None:
+        assert self.checkpoint is not None
+        try:
+            signed = fmt.BundleSignature.parse(open_note(self.bag.text(fmt.SIGNATURE_FILE, "signature"), self.vkey))
+        except (NoteError, ValueError) as exc:
+            raise Failed("signature", f"signature ({fmt.SIGNATURE_FILE}) rejected: {exc}") from None
+        digest, _ = self.bag.sha256(fmt.TAGMANIFEST)
+        if digest != signed.tagmanifest_sha256:
+            raise Failed("signature", f"signature ({fmt.SIGNATURE_FILE}) does not cover {fmt.TAGMANIFEST}: the tag "
+                                      "manifest was altered after it was signed")
+        root_b64 = fmt_b64(self.checkpoint.root)
+        if (signed.checkpoint_size, signed.checkpoint_root_b64) != (self.checkpoint.size, root_b64):
+            raise Failed("signature", f"signature ({fmt.SIGNATURE_FILE}) names another checkpoint "
+                                      f"(size {signed.checkpoint_size}) than {fmt.CHECKPOINT_FILE}")
+        if signed.bag_name != self.bag.root:
+            raise Failed("signature", f"signature ({fmt.SIGNATURE_FILE}) is for bag {signed.bag_name!r}, "
+                                      f"not {self.bag.root!r}")
+        self.disclosure_id = signed.disclosure_id
+
+    # --- 4. items and custody ---------------------------------------------------------------
+    def check_payload(self) -> None:
+        self.payload = _manifest(self.bag, fmt.MANIFEST)
+        items: dict[str, _Item] = {}
+        for path, digest in self.payload.items():
+            if path.startswith(fmt.ITEMS_DIR + "/"):
+                number = path[len(fmt.ITEMS_DIR) + 1:].split("/", 1)[0]
+                items.setdefault(number, _Item(number, f"{fmt.ITEMS_DIR}/{number}")).files[path] = digest
+            elif not path.startswith("data/"):
+                raise Failed("manifest", f"{fmt.MANIFEST} lists {path}, which is not payload (data/)")
+        self._check_listing(items)
+        for number in sorted(items):
+            self._check_item(items[number])
+        self.report.items = len(items)
+        for rel in (fmt.DISCLOSURE_FILE, fmt.INDEX_FILE):
+            self._check_file(rel, rel, None)
+        if fmt.DISCLOSURE_CUSTODY_FILE in self.payload:
+            self._check_custody(fmt.DISCLOSURE_CUSTODY_FILE, _Scope(("disclosure", str(self.disclosure_id))),
+                                "the disclosure", None)
+            self._check_file(fmt.DISCLOSURE_CUSTODY_FILE, fmt.DISCLOSURE_CUSTODY_FILE, None)
+
+    def _check_listing(self, items: dict[str, _Item]) -> None:
+        try:
+            listing = json.loads(self.bag.read(fmt.DISCLOSURE_FILE, "the disclosure record"))
+            listed = {str(item["directory"]): str(item["registration_number"]) for item in listing["items"]}
+        except (ValueError, KeyError, TypeError):
+            raise Failed("payload", f"{fmt.DISCLOSURE_FILE} is malformed") from None
+        for item in items.values():
+            item.registration = listed.get(item.directory, "?")
+        for directory, registration in listed.items():
+            if directory not in {item.directory for item in items.values()}:
+                raise Failed("payload", f"item {registration} ({directory}) is listed in {fmt.DISCLOSURE_FILE} "
+                                        f"but none of its files are in {fmt.MANIFEST}", registration)
+
+    def _check_file(self, rel: str, what: str, item: str | None) -> None:
+        expected = self.payload.get(rel)
+        if expected is None:
+            raise Failed("payload", f"{what} ({rel}) is not listed in {fmt.MANIFEST}", item)
+        if not self.bag.has(rel):
+            raise Failed("payload", f"{what} ({rel}) is missing from the bag", item)
+        digest, _ = self.bag.sha256(rel)
+        if digest != expected:
+            raise Failed("payload", f"{what} ({rel}): sha256 mismatch", item)
+
+    def _check_item(self, item: _Item) -> None:
+        metadata_rel = f"{item.directory}/{fmt.METADATA_NAME}"
+        label = f"item {item.registration}"
+        self._check_file(metadata_rel, f"{label} metadata", item.registration)
+        try:
+            metadata = json.loads(self.bag.read(metadata_rel, f"{label} metadata"))
+            content_rel = f"{item.directory}/{metadata['content_file']}"
+            resource = (str(metadata["custody_resource"]["type"]), str(metadata["custody_resource"]["id"]))
+            registration, sha256 = str(metadata["registration_number"]), str(metadata["sha256"])
+        except (ValueError, KeyError, TypeError):
+            raise Failed("payload", f"{label} metadata ({metadata_rel}) is malformed", item.registration) from None
+        if registration != item.registration:
+            raise Failed("payload", f"{label} ({metadata_rel}) calls itself {registration}", item.registration)
+        self._check_file(content_rel, label, item.registration)
+        if self.payload[content_rel] != sha256:
+            raise Failed("payload", f"{label} ({content_rel}): sha256 differs from its metadata", item.registration)
+        custody: list[tuple[str, _Scope]] = []
+        try:
+            for listed in metadata["custody_files"]:
+                origin = listed.get("origin")
+                custody.append((f"{item.directory}/{fmt.safe_name(str(listed['file']))}", _Scope(
+                    (str(listed["resource"]["type"]), str(listed["resource"]["id"])),
+                    None if origin is None else (str(origin["type"]), str(origin["id"]), str(origin["action"]),
+                                                 str(origin["detail"]), origin["value"]))))
+        except (KeyError, TypeError, AttributeError):
+            raise Failed("payload", f"{label} metadata ({metadata_rel}) is malformed", item.registration) from None
+        main = f"{item.directory}/{fmt.CUSTODY_NAME}"
+        if not any(rel == main and scope.resource == resource for rel, scope in custody):
+            raise Failed("custody", f"{label} has no custody record of its own resource ({main})", item.registration)
+        for custody_rel, scope in custody:
+            if custody_rel not in self.payload or not self.bag.has(custody_rel):
+                raise Failed("custody", f"{label} has no custody record ({custody_rel})", item.registration)
+            self._check_custody(custody_rel, scope, label, item.registration)
+            self._check_file(custody_rel, f"{label} custody record", item.registration)
+        unexpected = set(item.files) - {metadata_rel, content_rel} - {rel for rel, _ in custody}
+        for rel in sorted(unexpected):
+            self._check_file(rel, f"{label} file", item.registration)
+
+    def _check_custody(self, rel: str, scope: _Scope, label: str, item: str | None) -> None:
+        assert self.checkpoint is not None
+        size, root = self.checkpoint.size, self.checkpoint.root
+        last, count = -1, 0
+        for number, line in enumerate(self.bag.lines(rel), 1):
+            if not line.strip():
+                continue
+            where = f"custody line {number} of {label}"
+            try:
+                record = json.loads(line, object_pairs_hook=_no_duplicates)
+                entry, leaf_hex, proof_hex = record["entry"], record["leaf_hash"], record["proof"]
+                seq = entry["seq"]
+                if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(proof_hex, list):
+                    raise TypeError
+                proof = [bytes.fromhex(p) for p in proof_hex]
+                claimed = bytes.fromhex(leaf_hex)
+                leaf = merkle.leaf_hash(canonical_json(entry))
+            except (ValueError, KeyError, TypeError):
+                raise Failed("custody", f"{where} ({rel}) is malformed", item) from None
+            where = f"custody event {seq} of {label}"
+            if seq <= last:
+                raise Failed("custody", f"{where} ({rel}) is out of order or repeated", item)
+            if leaf != claimed:
+                raise Failed("custody", f"{where} ({rel}) was altered: its content does not match its leaf hash",
+                             item)
+            if not merkle.verify_inclusion(leaf, seq, size, proof, root):
+                raise Failed("custody", f"{where} ({rel}): inclusion proof does not verify against the checkpoint "
+                                        f"(tree size {size})", item)
+            if not scope.covers(entry):
+                raise Failed("custody", f"{where} ({rel}) is an event of {entry.get('resource_type')} "
+                                        f"{entry.get('resource_id')}, not of this item", item)
+            last, count = seq, count + 1
+        if count == 0:
+            raise Failed("custody", f"{label} has no custody events ({rel})", item)
+        self.report.events += count
+
+    # --- 5. completeness, tag files, oxum ------------------------------------------------------
+    def check_completeness(self) -> None:
+        present = {rel for rel in self.bag.members if rel.startswith("data/")}
+        for rel in sorted(present - set(self.payload)):
+            raise Failed("payload", f"{rel} is in the bag but not in {fmt.MANIFEST} (a file was added)")
+        for rel in sorted(set(self.payload) - present):
+            raise Failed("payload", f"{rel} is listed in {fmt.MANIFEST} but missing from the bag")
+        tags = _manifest(self.bag, fmt.TAGMANIFEST)
+        for rel in ("bagit.txt", "bag-info.txt", fmt.MANIFEST, fmt.CHECKPOINT_FILE, fmt.LOG_VKEY_FILE):
+            if rel not in tags:
+                raise Failed("tags", f"{fmt.TAGMANIFEST} does not cover {rel}")
+        for rel, expected in tags.items():
+            if rel.startswith("data/") or rel in (fmt.TAGMANIFEST, fmt.SIGNATURE_FILE):
+                raise Failed("tags", f"{fmt.TAGMANIFEST} lists {rel}, which is not a tag file it may cover")
+            if not self.bag.has(rel):
+                raise Failed("tags", f"tag file {rel} is listed in {fmt.TAGMANIFEST} but missing")
+            if self.bag.sha256(rel)[0] != expected:
+                raise Failed("tags", f"tag file {rel}: sha256 mismatch (altered after the bag was signed)")
+        info = _bag_info(self.bag)
+        oxum = info.get("Payload-Oxum", "")
+        total = sum(self.bag.members[rel].file_size for rel in present)
+        if oxum != f"{total}.{len(present)}":
+            raise Failed("tags", f"Payload-Oxum {oxum!r} does not match the payload ({total} bytes, "
+                                 f"{len(present)} files)")
+        if info.get("External-Identifier") != self.bag.root:
+            raise Failed("tags", "bag-info.txt External-Identifier does not name this bag")
+
+    def run(self) -> Report:
+        self.structure()
+        self.check_checkpoint()
+        self.check_signature()
+        self.check_payload()
+        self.check_completeness()
+        self.report.ok = True
+        self.report.message = (f"bag {self.bag.root}: {self.report.items} items and {self.report.events} custody "
+                               f"events verified against checkpoint size {self.report.checkpoint_size}")
+        return self.report
+
+
+def fmt_b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate keys in a JSON object")
+    return obj
+
+
+def verify_bundle(path: str | os.PathLike[str], *, vkey: str | None = None,
+                  witness_keys: Sequence[str] | None = None, quorum: int | None = None) -> Report:
+    """Verify a bundle file; the report says what passed, or the first thing that failed."""
+    verifier: Verifier | None = None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            verifier = Verifier(_Bag(zf), vkey, witness_keys, quorum)
+            return verifier.run()
+    except zipfile.BadZipFile as exc:
+        return Report(ok=False, problem="structure", message=f"not a readable zip: {exc}")
+    except Failed as failure:
+        report = verifier.report if verifier is not None else Report(ok=False, message="")
+        report.ok, report.problem, report.message, report.item = False, failure.problem, failure.message, failure.item
+        return report
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def _keys(value: str) -> list[str]:
+    """A key, or a file holding keys one per line."""
+    if os.path.isfile(value):
+        with open(value, encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    return [value.strip()]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m casework.disclosure.verify",
+        description="Verify a Casework disclosure bundle (BagIt zip) offline.",
+        epilog="Exit status: 0 verified, 1 a check failed, 2 usage error.")
+    parser.add_argument("bundle", help="the bundle zip")
+    parser.add_argument("--vkey", metavar="FILE", help="the log's verifier key (or a file holding it), "
+                        "obtained independently of the bundle; without it the bag's own key is used")
+    parser.add_argument("--witness-key", action="append", metavar="FILE",
+                        help="a witness's cosigner key (or a file of them); repeat for several")
+    parser.add_argument("--quorum", type=int, metavar="N",
+                        help="valid witness cosignatures required (default: every --witness-key given, else 0)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        vkey = None
+        if args.vkey is not None:
+            keys = _keys(args.vkey)
+            if len(keys) != 1:
+                raise NoteError("--vkey must hold exactly one key")
+            vkey = keys[0]
+            parse_vkey(vkey)
+        witnesses = None
+        if args.witness_key:
+            witnesses = [key for value in args.witness_key for key in _keys(value)]
+            for key in witnesses:
+                parse_cosigner_vkey(key)
+        if args.quorum is not None and (args.quorum < 0 or (witnesses is not None and args.quorum > len(witnesses))):
+            print(f"error: a quorum of {args.quorum} needs at least that many --witness-key keys", file=sys.stderr)
+            return EXIT_USAGE
+        if not os.path.isfile(args.bundle):
+            raise OSError(f"no such file: {args.bundle}")
+    except (OSError, NoteError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    report = verify_bundle(args.bundle, vkey=vkey, witness_keys=witnesses, quorum=args.quorum)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(f"OK: {report.message}" if report.ok else f"FAILED ({report.problem}): {report.message}")
+        for line in report.trust:
+            print(f"  {line}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Redacted derivatives of transcript versions, for disclosure to courts and parties."""

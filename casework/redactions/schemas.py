@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from casework.fields import HexBytes
+from casework.pagination import PageArgs
+
+# Categories after the ICC's redaction practice (who or what a redaction protects).
+CATEGORIES = (
+    "witness_identity",        # the witness, or what would identify them
+    "family_identity",         # their family members
+    "third_party_identity",    # other persons at risk
+    "intermediary_identity",   # intermediaries
+    "staff_identity",          # investigators, interpreters, staff
+    "location",                # places (residences, interview sites, safe houses)
+    "ongoing_investigation",   # would prejudice further or ongoing investigations
+    "privileged",              # privileged or internal work product
+    "other",
+)
+MAX_SPANS = 10_000
+
+
+class SpanSchema(Schema):
+    start = fields.Integer(required=True, strict=True, validate=validate.Range(min=0),
+                           metadata={"description": "First redacted character: a Unicode code point offset "
+                                                    "into the source text decoded from UTF-8."})
+    end = fields.Integer(required=True, strict=True, validate=validate.Range(min=1),
+                         metadata={"description": "One past the last redacted code point (end > start)."})
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    legal_basis = fields.String(required=True, validate=validate.Length(min=1, max=300), metadata={
+        "description": "The rule relied on (e.g. 'Rule 81(4) RPE'); stored in clear, so never witness data."})
+
+
+class RedactionCreateSchema(Schema):
+    spans = fields.List(fields.Nested(SpanSchema), required=True, validate=validate.Length(min=1, max=MAX_SPANS))
+
+
+class SegmentSchema(Schema):
+    start = fields.Integer(metadata={"description": "code point offset in the source text"})
+    end = fields.Integer()
+    byte_start = fields.Integer(metadata={"description": "byte offset in the source's UTF-8 bytes"})
+    byte_end = fields.Integer()
+    out_start = fields.Integer(metadata={"description": "code point offset in the redacted text"})
+    out_end = fields.Integer()
+    salt = fields.String(metadata={"description": "hex, 16 random bytes, one per segment"})
+    sha256 = fields.String(metadata={"description": "hex SHA-256(salt || UTF-8 bytes of the segment)"})
+
+
+class RedactionSchema(Schema):
+    """Metadata and the redaction map: positions, categories and legal bases; never removed text."""
+
+    id = fields.Integer()
+    case_id = fields.Integer()
+    interview_id = fields.Integer()
+    witness_id = fields.Integer()
+    source_version = fields.Integer()
+    source_ref = fields.String(metadata={"description": "<interview id>/<version> of the source"})
+    number = fields.Integer(metadata={"description": "1, 2, ... per source version"})
+    spans = fields.List(fields.Nested(SpanSchema))
+    size = fields.Integer()
+    keyed_sha256 = HexBytes(metadata={"description": "hex HMAC-SHA256 of the redacted text under the "
+                                                     "witness's hash key (as in the custody log)"})
+    created_by_id = fields.Integer()
+    created_at = fields.DateTime()
+    shredded = fields.Boolean()
+
+
+class RedactionContentSchema(RedactionSchema):
+    """For the case's lawyers: the redacted text and the salted hashes of what was left in."""
+
+    text = fields.String(metadata={"description": "The redacted text; each span is '[REDACTED:<category>]'."})
+    sha256 = HexBytes(metadata={"description": "hex SHA-256 of the redacted text's UTF-8 bytes"})
+    segments = fields.List(fields.Nested(SegmentSchema), metadata={
+        "description": "Each unredacted segment of the source, with a salted hash a holder of the "
+                       "original can recompute: SHA-256(salt || source_utf8[byte_start:byte_end])."})
+
+
+class RedactionPageArgs(PageArgs):
+    pass
