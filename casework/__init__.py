@@ -69,10 +69,14 @@ def _import_models() -> None:
     """Every model module, so metadata (and Alembic's autogenerate) sees every table."""
     from casework.access import models as _access  # noqa: F401
     from casework.auth import models as _auth  # noqa: F401
+    from casework.blobs import models as _blobs  # noqa: F401
     from casework.cases import models as _cases  # noqa: F401
     from casework.custody import models as _custody  # noqa: F401
+    from casework.disclosure import models as _disclosure  # noqa: F401
+    from casework.exhibits import models as _exhibits  # noqa: F401
     from casework.incidents import models as _incidents  # noqa: F401
     from casework.interviews import models as _interviews  # noqa: F401
+    from casework.redactions import models as _redactions  # noqa: F401
     from casework.transcripts import models as _transcripts  # noqa: F401
     from casework.witnesses import models as _witnesses  # noqa: F401
 
@@ -83,8 +87,11 @@ def _register_blueprints(api: Any) -> None:
     from casework.casefile.views import blp as casefile_blp
     from casework.cases.views import blp as cases_blp
     from casework.consent.views import blp as consent_blp
+    from casework.disclosure.views import blp as disclosures_blp
+    from casework.exhibits.views import blp as exhibits_blp
     from casework.incidents.views import blp as incidents_blp
     from casework.interviews.views import blp as interviews_blp
+    from casework.redactions.views import blp as redactions_blp
     from casework.transcripts.views import blp as transcripts_blp
     from casework.users.views import blp as users_blp
     from casework.witnesses.views import blp as witnesses_blp
@@ -92,14 +99,17 @@ def _register_blueprints(api: Any) -> None:
     for blueprint in (
         auth_blp, users_blp, cases_blp, incidents_blp, witnesses_blp, consent_blp, interviews_blp, transcripts_blp,
         casefile_blp, custody_blp,
+        exhibits_blp,
+        redactions_blp, disclosures_blp,
     ):
         api.register_blueprint(blueprint)
 
 
 def _register_cli(app: Flask) -> None:
     from casework.audit.cli import custody_cli
+    from casework.exhibits.cli import exhibits_cli
     from casework.keys.cli import keys_cli
     from casework.users.cli import users_cli
 
-    for group in (users_cli, custody_cli, keys_cli):
+    for group in (users_cli, custody_cli, keys_cli, exhibits_cli):
         app.cli.add_command(group)

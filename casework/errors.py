@@ -65,6 +65,26 @@ class UnsupportedMedia(DomainError):
         self.accepted = accepted
 
 
+class PreconditionFailed(DomainError):
+    """A protocol precondition is not met (tus: an unsupported Tus-Resumable version)."""
+
+    problem = "precondition-failed"
+
+
+class ChecksumMismatch(DomainError):
+    """The body received does not match the checksum the client sent with it; nothing was kept."""
+
+    problem = "checksum-mismatch"
+
+
+class RangeNotSatisfiable(DomainError):
+    problem = "range-not-satisfiable"
+
+    def __init__(self, detail: str, *, size: int) -> None:
+        super().__init__(detail)
+        self.size = size
+
+
 class IntegrityFailure(DomainError):
     """Stored data failed a cryptographic check: tampering or a bug, never the caller's fault."""
 

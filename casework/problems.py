@@ -30,6 +30,9 @@ STATUS_OF: dict[type[errors.DomainError], int] = {
     errors.TooLarge: 413,
     errors.UnsupportedMedia: 415,
     errors.Invalid: 422,
+    errors.PreconditionFailed: 412,
+    errors.RangeNotSatisfiable: 416,
+    errors.ChecksumMismatch: 460,  # tus checksum extension
     errors.IntegrityFailure: 500,
     errors.CustodyUnavailable: 503,
 }
@@ -53,6 +56,10 @@ _GENERIC_DETAILS = {
 }
 
 
+# Statuses outside the IANA registry that Python's HTTPStatus does not know.
+_TITLES = {460: "Checksum Mismatch"}
+
+
 def status_of(error: errors.DomainError) -> int:
     for kind in type(error).__mro__:
         if kind in STATUS_OF:
@@ -64,7 +71,7 @@ def problem_response(status: int, detail: str, *, problem: str | None = None, er
                      headers: dict[str, str] | None = None) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + (problem or _DEFAULT_TYPES.get(status, "error")),
-        "title": HTTPStatus(status).phrase,
+        "title": _TITLES.get(status) or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
     }
@@ -81,6 +88,8 @@ def _domain_headers(error: errors.DomainError) -> dict[str, str]:
         return {"WWW-Authenticate": "Bearer"}
     if isinstance(error, errors.UnsupportedMedia):
         return {"Accept": ", ".join(sorted(error.accepted))}
+    if isinstance(error, errors.RangeNotSatisfiable):
+        return {"Content-Range": f"bytes */{error.size}"}
     return {}
 
 

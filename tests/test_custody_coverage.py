@@ -67,6 +67,28 @@ ROUTES = {
                                                        "share_with_un_bodies": True, "disclose_identity": False},
                                             "given_at": "2026-01-01T00:00:00Z"}, 201),
     ("casefile.case_file", "GET"): ("legal", "/api/v1/cases/{case}/file", None, 200),
+    ("redactions.create_redaction", "POST"): ("legal", "/api/v1/interviews/{interview}/transcripts/1/redactions",
+                                              {"spans": [{"start": 0, "end": 1, "category": "other",
+                                                          "legal_basis": "r"}]}, 201),
+    ("redactions.list_redactions", "GET"): ("legal", "/api/v1/interviews/{interview}/transcripts/1/redactions",
+                                            None, 200),
+    ("redactions.read_redaction", "GET"): ("legal", "/api/v1/redactions/{redaction}", None, 200),
+    ("disclosures.create_disclosure", "POST"): ("legal", "/api/v1/cases/{case}/disclosures",
+                                                {"recipient": {"name": "n", "organisation": "o", "kind": "court"},
+                                                 "purpose": "p", "items": [{"kind": "incident",
+                                                                            "incident_id": "{incident}"}]}, 201),
+    ("disclosures.list_disclosures", "GET"): ("legal", "/api/v1/cases/{case}/disclosures", None, 200),
+    ("disclosures.get_disclosure", "GET"): ("legal", "/api/v1/disclosures/{disclosure}", None, 200),
+    ("disclosures.get_bundle", "GET"): ("legal", "/api/v1/disclosures/{disclosure}/bundle", None, 200),
+    ("exhibits.create_interview_upload", "POST"): ("interviewer", "/api/v1/interviews/{interview}/exhibits/uploads",
+                                                   None, 201),  # RAW
+    ("exhibits.create_incident_upload", "POST"): ("legal", "/api/v1/incidents/{incident}/exhibits/uploads", None,
+                                                  201),  # RAW
+    ("exhibits.upload_patch", "PATCH"): ("interviewer", "/api/v1/exhibits/{upload}/upload", None, 204),  # RAW
+    ("exhibits.list_interview_exhibits", "GET"): ("legal", "/api/v1/interviews/{interview}/exhibits", None, 200),
+    ("exhibits.list_incident_exhibits", "GET"): ("legal", "/api/v1/incidents/{incident}/exhibits", None, 200),
+    ("exhibits.get_exhibit", "GET"): ("legal", "/api/v1/exhibits/{exhibit}", None, 200),
+    ("exhibits.exhibit_content", "GET"): ("legal", "/api/v1/exhibits/{exhibit}/content", None, 200),
     ("custody.list_events", "GET"): ("auditor", "/api/v1/custody/events", None, 200),
     ("custody.get_event", "GET"): ("auditor", "/api/v1/custody/events/0", None, 200),
     ("custody.checkpoint", "GET"): ("auditor", "/api/v1/custody/checkpoint", None, 200),
@@ -82,7 +104,21 @@ def _ids(app: Flask, world: World, token_id: int) -> dict[str, int]:
     ok(world.people["admin"].put(f"/api/v1/cases/{world.case_id}/members/{proposed.id}"), 202)
     return {"case": world.case_id, "incident": world.incident_id, "witness": world.witness_id,
             "interview": world.interview_id, "user": world.people["interviewer2"].id, "token": token_id,
-            "proposed": proposed.id}
+            "proposed": proposed.id, **_disclosed(world)}
+
+
+def _disclosed(world: World) -> dict[str, int]:
+    """{redaction}: a redaction of a statement of another interview; {disclosure}: of the incident."""
+    interviewer, legal = world.people["interviewer"], world.people["legal"]
+    interview = ok(interviewer.post(f"/api/v1/cases/{world.case_id}/interviews", {
+        "witness_id": world.witness_id, "conducted_at": "2026-01-01T00:00:00Z", "language": "en"}), 201)["id"]
+    ok(interviewer.post(f"/api/v1/interviews/{interview}/transcripts", {"text": "statement"}), 201)
+    redaction = ok(legal.post(f"/api/v1/interviews/{interview}/transcripts/1/redactions", {
+        "spans": [{"start": 0, "end": 4, "category": "other", "legal_basis": "r"}]}), 201)["id"]
+    disclosure = ok(legal.post(f"/api/v1/cases/{world.case_id}/disclosures", {
+        "recipient": {"name": "n", "organisation": "o", "kind": "court"}, "purpose": "p",
+        "items": [{"kind": "incident", "incident_id": world.incident_id}]}), 201)["id"]
+    return {"redaction": redaction, "disclosure": disclosure}
 
 
 def _pending_totp_code(world: World) -> dict[str, str]:
@@ -93,6 +129,44 @@ def _pending_totp_code(world: World) -> dict[str, str]:
 
 # Routes whose allowed request needs state the world does not have: a body made for it.
 PREPARED = {("auth.confirm_totp", "POST"): _pending_totp_code}
+
+
+# Routes that speak tus rather than JSON: their headers and raw body instead of ``json``.
+_TUS = {"Tus-Resumable": "1.0.0"}
+_TUS_CREATE = {**_TUS, "Upload-Length": "10", "Upload-Metadata": "kind b3RoZXI="}  # kind: other
+RAW = {
+    ("exhibits.create_interview_upload", "POST"): {"headers": _TUS_CREATE},
+    ("exhibits.create_incident_upload", "POST"): {"headers": _TUS_CREATE},
+    ("exhibits.upload_patch", "PATCH"): {"headers": {**_TUS, "Upload-Offset": "0"}, "data": b"hello",
+                                         "content_type": "application/offset+octet-stream"},
+}
+
+
+def _request(route, body, ids, headers) -> dict:
+    """What ``client.open`` sends for ``route``: JSON, or the RAW headers and body."""
+    if route in RAW:
+        raw = RAW[route]
+        return {**raw, "headers": {**headers, **raw.get("headers", {})}}
+    return {"json": _fill(body, ids) if body else None, "headers": headers}
+
+
+def _exhibits(route, world: World) -> dict[str, int]:
+    """{exhibit}: a complete exhibit of the interview; {upload}: an upload with nothing received yet."""
+    if not any(name in ROUTES[route][1] for name in ("{exhibit}", "{upload}")):
+        return {}
+    interviewer = world.people["interviewer"]
+    auth = {"Authorization": f"Bearer {interviewer.token}"}
+    ids = {}
+    for name in ("exhibit", "upload"):
+        created = interviewer.client.post(f"/api/v1/interviews/{world.interview_id}/exhibits/uploads",
+                                          headers={**auth, **_TUS_CREATE})
+        assert created.status_code == 201, created.get_data(as_text=True)
+        ids[name] = int(created.headers["Location"].split("/")[-2])
+    done = interviewer.client.patch(f"/api/v1/exhibits/{ids['exhibit']}/upload", data=b"0123456789",
+                                    content_type="application/offset+octet-stream",
+                                    headers={**auth, **_TUS, "Upload-Offset": "0"})
+    assert done.status_code == 200, done.get_data(as_text=True)
+    return ids
 
 
 def url_map_routes(app: Flask) -> set[tuple[str, str]]:
@@ -120,6 +194,8 @@ def _fill(value, ids):
         return value.format(**ids)
     if isinstance(value, dict):
         return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
     return value
 
 
@@ -128,7 +204,7 @@ def test_route_records_its_own_event(app, world: World, route):
     endpoint, method = route
     role, path, body, status = ROUTES[route]
     token_id = world.people["interviewer"].get("/api/v1/auth/tokens").get_json()["items"][0]["id"]
-    ids = _ids(app, world, token_id)
+    ids = {**_ids(app, world, token_id), **_exhibits(route, world)}
     uploaded = world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "v1"})
     assert uploaded.status_code == 201
     publish(app)
@@ -137,7 +213,7 @@ def test_route_records_its_own_event(app, world: World, route):
     caller = world.people[role] if role else None
     client = caller.client if caller else app.test_client()
     headers = {"Authorization": f"Bearer {caller.token}"} if caller else {}
-    response = client.open(_fill(path, ids), method=method, json=_fill(body, ids) if body else None, headers=headers)
+    response = client.open(_fill(path, ids), method=method, **_request(route, body, ids, headers))
     assert response.status_code == status, response.get_data(as_text=True)
     events = events_of(app, response)
     assert events, f"{method} {endpoint} served without a custody event"
@@ -205,6 +281,20 @@ REFUSED = {
     ("transcripts.read_transcript", "GET"): ("interviewer2", 403),
     ("consent.record_consent", "POST"): ("interviewer2", 403),
     ("casefile.case_file", "GET"): ("interviewer", 403),
+    ("redactions.create_redaction", "POST"): ("interviewer", 403),
+    ("redactions.list_redactions", "GET"): ("outsider", 404),
+    ("redactions.read_redaction", "GET"): ("interviewer", 403),
+    ("disclosures.create_disclosure", "POST"): ("interviewer", 403),
+    ("disclosures.list_disclosures", "GET"): ("outsider", 404),
+    ("disclosures.get_disclosure", "GET"): ("outsider", 404),
+    ("disclosures.get_bundle", "GET"): ("auditor", 403),
+    ("exhibits.create_interview_upload", "POST"): ("interviewer2", 403),
+    ("exhibits.create_incident_upload", "POST"): ("outsider", 404),
+    ("exhibits.upload_patch", "PATCH"): ("interviewer2", 403),
+    ("exhibits.list_interview_exhibits", "GET"): ("outsider", 404),
+    ("exhibits.list_incident_exhibits", "GET"): ("outsider", 404),
+    ("exhibits.get_exhibit", "GET"): ("outsider", 404),
+    ("exhibits.exhibit_content", "GET"): ("interviewer2", 403),
     ("custody.list_events", "GET"): ("legal", 403),
     ("custody.get_event", "GET"): ("legal", 403),
     ("custody.checkpoint", "GET"): ("legal", 403),
@@ -236,7 +326,7 @@ def test_allowed_and_refused_attempts_name_the_same_resource(app, world: World, 
     role = ALLOWED_AS.get(route, role)
     refused_role, refused_status = REFUSED[route]
     token_id = world.people["interviewer"].get("/api/v1/auth/tokens").get_json()["items"][0]["id"]
-    ids = _ids(app, world, token_id)
+    ids = {**_ids(app, world, token_id), **_exhibits(route, world)}
     ok(world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "v1"}), 201)
     publish(app)
     url = _fill(path, ids)
@@ -245,8 +335,8 @@ def test_allowed_and_refused_attempts_name_the_same_resource(app, world: World, 
     answers = {}
     for who, expected in ((role, status), (refused_role, refused_status)):
         caller = world.people[who]
-        response = caller.client.open(url, method=method, json=_fill(body, ids) if body else None,
-                                      headers={"Authorization": f"Bearer {caller.token}"})
+        response = caller.client.open(url, method=method,
+                                      **_request(route, body, ids, {"Authorization": f"Bearer {caller.token}"}))
         assert response.status_code == expected, (who, response.status_code, response.get_data(as_text=True))
         answers[who] = events_of(app, response)[0]
     allowed, refused = answers[role], answers[refused_role]
@@ -260,13 +350,12 @@ def test_anonymous_attempts_name_the_route_resource(app, world: World, route):
     """Refused before any service ran (401), the event still names what the URL names."""
     _, method = route
     role, path, body, _ = ROUTES[route]
-    ids = _ids(app, world, 1)
+    ids = {**_ids(app, world, 1), **_exhibits(route, world)}
     url = _fill(path, ids)
     publish(app)
     allowed = events_of(app, world.people[role].client.open(
-        url, method=method, json=_fill(body, ids) if body else None,
-        headers={"Authorization": f"Bearer {world.people[role].token}"}))[0]
-    anonymous = app.test_client().open(url, method=method, json=_fill(body, ids) if body else None)
+        url, method=method, **_request(route, body, ids, {"Authorization": f"Bearer {world.people[role].token}"})))[0]
+    anonymous = app.test_client().open(url, method=method, **_request(route, body, ids, {}))
     assert anonymous.status_code == 401
     (event,) = events_of(app, anonymous)
     assert event["outcome"] == "denied" and event["actor_id"] is None

@@ -68,6 +68,7 @@ def test_consent_withdrawal_crypto_shreds(app, protected: World):
     assert len(events) > before and [e for e in events if e["action"] == "transcript.create"]
     shred_event = [e for e in events if e["action"] == "witness.consent.record"][-1]
     assert shred_event["details"]["shredded"] == {"identity": 1, "transcript_versions": 1, "free_text": 0,
+                                                  "redactions": 0, "exhibits": 0, "exhibit_chunks": 0,
                                                   "subject_key": True}
     with app.app_context():  # the witness's key is gone from the keyring provider itself
         assert not keyring().has_subject_key(f"witness:{protected.witness_id}")

@@ -108,8 +108,31 @@ RULES: dict[str, Rule] = {
     "transcript.list":             _METADATA,
     "transcript.create":           Rule(NO,    OWN,         NO,     NO,      HIDE),
     "transcript.read":             _CONTENT,
+    # derived versions (a transcription of an exhibit, a translation): own interviews, member cases
+    "transcript.derive":           Rule(NO,    OWN,         MEMBER, NO,      HIDE),
+    # exhibits: uploads (tus) by the interview's interviewer, or by a member for an incident; the
+    # upload's owner continues and completes it; content as transcripts; metadata as interviews
+    "exhibit.discover":            Rule(ALL,   ALL,         ALL,    ALL,     FORBID),
+    "exhibit.upload.create":       Rule(NO,    OWN,         NO,     NO,      HIDE),
+    "incident.exhibit.upload.create": _CASE_WORK,
+    "exhibit.upload.status":       Rule(NO,    OWN,         OWN,    NO,      HIDE),
+    "exhibit.upload.write":        Rule(NO,    OWN,         OWN,    NO,      HIDE),
+    "exhibit.create":              Rule(NO,    OWN,         OWN,    NO,      HIDE),
+    "exhibit.list":                _METADATA,
+    "exhibit.metadata.read":       _METADATA,
+    "exhibit.read":                _CONTENT,
     # legal work
     "casefile.read":               _LEGAL_WORK,
+    # redactions and disclosures: the case's lawyers; their metadata like any case object's
+    "redaction.create":            _LEGAL_WORK,
+    "redaction.list":              _METADATA,
+    "redaction.read":              _LEGAL_WORK,
+    "disclosure.create":           _LEGAL_WORK,
+    "disclosure.item":             _LEGAL_WORK,
+    "disclosure.list":             _METADATA,
+    "disclosure.read":             _METADATA,
+    "disclosure.purpose.read":     _LEGAL_WORK,
+    "disclosure.bundle":           _LEGAL_WORK,
     # the custody log itself
     "custody.events.list":         _AUDIT,
     "custody.event.read":          _AUDIT,

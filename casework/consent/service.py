@@ -15,8 +15,10 @@ from sqlalchemy import CursorResult, func, select, update
 from casework.access.door import load_authorized
 from casework.db import db, utcnow
 from casework.errors import Conflict, Invalid
+from casework.exhibits.service import shred_witness_exhibits
 from casework.interviews.models import Interview
 from casework.keys import destroy_subject_key, shred
+from casework.redactions.models import Redaction
 from casework.transcripts.models import TranscriptVersion
 from casework.witnesses.locks import lock_witness
 from casework.witnesses.models import ConsentRecord, Witness
@@ -60,6 +62,9 @@ def crypto_shred(witness: Witness) -> dict[str, Any]:
     transcripts = _drop_wrapped_keys(TranscriptVersion, TranscriptVersion.content_wrapped_key, witness.id)
     free_text = (_drop_wrapped_keys(TranscriptVersion, TranscriptVersion.freetext_wrapped_key, witness.id)
                  + _drop_wrapped_keys(Interview, Interview.freetext_wrapped_key, witness.id))
+    redactions = (_drop_wrapped_keys(Redaction, Redaction.content_wrapped_key, witness.id)
+                  + _drop_wrapped_keys(Redaction, Redaction.segments_wrapped_key, witness.id))
+    exhibits = shred_witness_exhibits(witness.id)  # data keys dropped, chunks deleted from the blob stores
     witness.shredded_at = utcnow()
     return {"identity": int(identity), "transcript_versions": transcripts, "free_text": free_text,
-            "subject_key": subject_key}
+            "redactions": redactions, "subject_key": subject_key, **exhibits}
