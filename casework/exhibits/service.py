@@ -48,6 +48,7 @@ from casework.crypto.stream import (
     new_data_key,
 )
 from casework.custody.models import TIME_FORMAT
+from casework.custody.receipts import placement
 from casework.db import db, utcnow
 from casework.errors import (
     ChecksumMismatch,
@@ -392,10 +393,8 @@ def _receipt(access: Access[Any], exhibit: Exhibit, sha256: str) -> dict[str, An
         "size": exhibit.size,
         "sha256": sha256,
         "keyed_sha256": exhibit.keyed_sha256.hex() if exhibit.keyed_sha256 else None,
-        "received_at": (logged.recorded_at if logged else utcnow()).strftime(TIME_FORMAT),
-        "custody_seq": logged.seq if logged else None,  # None only with the benchmark-only switch
-        "leaf_hash": logged.leaf_hash.hex() if logged else None,
         "log_origin": keyring().log_name(),
+        **placement(logged, exhibit.completed_at or utcnow()),
     }, keyring().signing_key())
 
 
