@@ -4,7 +4,8 @@ A request inserts its events into ``custody_intake`` in its own transaction (no 
 integration gives them their seq, leaf hash and tree nodes in batches under the head lock,
 deleting them from intake in the statement that copies them into ``custody_events``. These
 tests hold the design to its promises: nothing answered is lost before integration, the log
-stays gap-free and verifiable whoever integrates, a receipt names its own event, anything of
+stays gap-free and verifiable whoever integrates, a receipt names its own event (placed in its
+upload's own transaction, so the version, its event and its receipt commit together), anything of
 the tree served to an auditor has caught up first, and intake rows are never changed.
 """
 from __future__ import annotations
@@ -157,27 +158,6 @@ def test_a_receipt_names_its_own_event_among_pending_ones(app: Flask, batched: F
         db.session.rollback()
 
 
-def test_a_retry_completes_a_receipt_cut_off_before_it_was_signed(app: Flask, world: World):
-    """PostgreSQL commits an upload with its event before it is placed; an answer cut off then
-    leaves the version with its unsigned receipt, which the retry completes from the log."""
-    interviewer = world.people["interviewer"]
-    path, headers = f"/api/v1/interviews/{world.interview_id}/transcripts", {"Idempotency-Key": "cut-off-1"}
-    first = ok(interviewer.post(path, {"text": "The convoy left at six."}, headers=headers), 201)
-    placed = ("signature", "received_at", "custody_seq", "leaf_hash")
-    with app.app_context():  # as the crash would leave it
-        from casework.transcripts.models import TranscriptVersion
-
-        version = db.session.scalars(select(TranscriptVersion)).one()
-        version.receipt = {k: v for k, v in version.receipt.items() if k not in placed}
-        db.session.commit()
-    again = ok(interviewer.post(path, {"text": "The convoy left at six."}, headers=headers), 200)
-    assert again == first and receipts.verify(again, public_key(world))
-    with app.app_context():
-        version = db.session.scalars(select(TranscriptVersion)).one()
-        assert version.receipt == {k: v for k, v in first.items() if k != "sha256"}
-        db.session.rollback()
-
-
 def test_concurrent_writers_and_integrators_leave_a_gap_free_log(app: Flask, world: World, pg_only):
     """Writers commit intake rows while some also integrate (waiting or not): every row is
     placed exactly once, in a gap-free log whose stored nodes agree with its head."""
@@ -278,28 +258,30 @@ def test_app_role_may_queue_and_take_but_never_change_intake(app: Flask, world: 
         assert "must be owner" in str(refused_to_app_role(app, statement).orig)
 
 
-def test_a_receipt_placed_by_another_integrator_names_its_own_event(app: Flask, batched: Flask, world: World,
-                                                                    pg_only):
-    """The upload's event is committed while another integrator holds the head; that one places
-    it, and the upload, once it gets the head, finds where its event landed."""
+def test_an_upload_and_its_event_commit_together_after_the_integrator(app: Flask, batched: Flask, world: World,
+                                                                      pg_only):
+    """While another integrator holds the head, an upload waits with its version and its event
+    uncommitted (nothing of either is visible); once the head is free it places its event,
+    with every earlier intake row, and commits the version, the event and the receipt at once."""
     interviewer = on(batched, world.people["interviewer"])
+    ok(on(batched, world.people["legal"]).get(f"/api/v1/cases/{world.case_id}"))  # a read waiting in intake
     answers: list[Any] = []
     with app.app_context(), db.engine.connect() as other:
         transaction = other.begin()
-        head = other.execute(text("SELECT tree_size, frontier FROM custody_head WHERE id = 1 FOR UPDATE")).one()
+        other.execute(text("SELECT tree_size FROM custody_head WHERE id = 1 FOR UPDATE")).one()
         upload = threading.Thread(target=lambda: answers.append(interviewer.post(
             f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "Taken at the checkpoint."})))
         upload.start()
-        for _ in range(600):  # until the upload's event is committed in intake
-            if intake_count(app) >= 1:
-                break
-            threading.Event().wait(0.05)
-        rows = other.execute(select(CustodyIntake.__table__).order_by(CustodyIntake.id)).all()
-        placed = custody_log._place(other, head.tree_size, head.frontier, rows)
-        transaction.commit()
+        upload.join(timeout=1.5)
+        assert upload.is_alive() and not answers  # waiting for the head
+        assert other.execute(text("SELECT count(*) FROM transcript_versions")).scalar_one() == 0
+        assert other.execute(text("SELECT count(*) FROM custody_intake")).scalar_one() == 1  # the read only
+        transaction.rollback()
         upload.join(timeout=60)
     receipt = ok(answers[0], 201)
-    assert receipt["custody_seq"] in {a.seq for a in placed.values()}
+    assert intake_count(app) == 0  # the read was placed in the upload's batch
+    seqs, size = log_state(app)
+    assert seqs == list(range(size)) and receipt["custody_seq"] == size - 1
     with app.app_context():
         event = db.session.get_one(CustodyEvent, receipt["custody_seq"])
         assert event.request_id == answers[0].headers["X-Request-ID"] and event.action == "transcript.create"

@@ -20,7 +20,6 @@ from casework.access.models import CaseMember
 from casework.access.policy import Decision, Scope, decide, scope_of
 from casework.access.roles import Role
 from casework.access.targets import Target
-from casework.custody import log as custody_log
 from casework.custody import recorder
 from casework.custody.log import Appended, NewEvent
 from casework.db import db
@@ -114,16 +113,9 @@ class Access(Generic[T]):
         rows = recorder.flush()
         return rows[index] if index is not None and index < len(rows) else None
 
-    def find_earlier(self, **details: Any) -> Appended | None:
-        """Where an earlier allowed event of this action on this target, with these details, landed.
-
-        For a receipt cut off between its upload's commit and the receipt's own (PostgreSQL
-        commits an upload with its event first, then places it): a retry completes it from the log.
-        """
-        recorder.catch_up()
-        target = self._target
-        return custody_log.find_placed(db.session.connection(), self._event.action, target.resource_type,
-                                       None if target.resource_id is None else str(target.resource_id), details)
+    def spill(self) -> None:
+        """Write this request's queued events to intake now: a request recording many keeps its queue short."""
+        recorder.spill()
 
     def note(self, **details: Any) -> None:
         """Add what the service learned (new ids, changed field names, content hashes; never plaintext)."""

@@ -157,7 +157,7 @@ def _record_and_commit(response: Response, ctx: recorder.CustodyContext) -> Resp
     status = response.status_code
     if status >= 400:
         db.session.rollback()
-        ctx.appended.clear()  # rolled back with everything else; re-queued below
+        ctx.rolled_back()  # with everything else; what was spilled is queued again, and re-marked below
         for event in ctx.pending:
             if event.outcome == ALLOWED:
                 event.outcome = _outcome_for(status)
@@ -177,8 +177,7 @@ def _record_and_commit(response: Response, ctx: recorder.CustodyContext) -> Resp
     try:
         recorder.commit()
     except CustodyUnavailable as exc:
-        ctx.pending.clear()
-        ctx.appended.clear()
+        ctx.discard()
         return problem_response(503, exc.detail, problem=exc.problem_type)
     return response
 

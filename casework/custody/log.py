@@ -12,13 +12,13 @@ Appending is split in two, as Trillian and Tessera split sequencing from integra
   one short transaction per batch, however many requests the batch serves.
 
 Nothing is served from the tree before it has caught up (``catch_up``): auditors' reads, the
-publication of a checkpoint and the export go through it first. ``append`` keeps the old
-contract (intake and integrate in the caller's transaction) for SQLite, where transactions
-are serial anyway, and for tools that must append in their own transaction.
+publication of a checkpoint and the export go through it first. ``append`` intakes and
+integrates in the caller's transaction: for receipts, which quote their event's place, and
+for SQLite, where transactions are serial anyway.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -92,19 +92,6 @@ def intake(connection: Connection, events: Iterable[NewEvent]) -> list[int]:
     Each entry is canonicalised here (with a placeholder place), so an event the log could
     never hash is refused while its request can still fail, never later by the integrator.
     """
-    return _intake(connection, events)[0]
-
-
-def intake_with_size(connection: Connection, events: Iterable[NewEvent]) -> tuple[list[int], int]:
-    """``intake``, and the tree size read in the same statement: none of these events can be
-    placed below it (they are not committed yet), which ``placed_since`` relies on."""
-    ids, size = _intake(connection, events, with_size=True)
-    assert size is not None
-    return ids, size
-
-
-def _intake(connection: Connection, events: Iterable[NewEvent], *,
-            with_size: bool = False) -> tuple[list[int], int | None]:
     now = utcnow()
     rows: list[dict[str, Any]] = []
     for event in events:
@@ -112,40 +99,33 @@ def _intake(connection: Connection, events: Iterable[NewEvent], *,
         canonical_json(leaf_entry(0, now, event))
         rows.append({"recorded_at": now, **{name: getattr(event, name) for name in ENTRY_FIELDS}})
     ids: list[int] = []
-    size: int | None = None
     for start in range(0, len(rows), _INTAKE_CHUNK):  # bounded statements, whatever a request records
-        chunk_ids, chunk_size = _insert_intake(connection, rows[start:start + _INTAKE_CHUNK], with_size)
-        ids.extend(chunk_ids)
-        size = chunk_size if size is None else size
-    if with_size and size is None:
-        size = tree_size_on(connection)
-    return ids, size
+        ids.extend(_insert_intake(connection, rows[start:start + _INTAKE_CHUNK]))
+    return ids
 
 
 _INTAKE_CHUNK = 500
 
 
-def _insert_intake(connection: Connection, rows: list[dict[str, Any]],
-                   with_size: bool) -> tuple[list[int], int | None]:
+def _insert_intake(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """One multi-row INSERT; ids are drawn in row order, so sorted ids are the events' order."""
     if connection.dialect.name == "postgresql":
         params: dict[str, Any] = {}
         for i, row in enumerate(rows):
             params.update({f"{name}{i}": value for name, value in row.items()})
             params[f"details{i}"] = Json(row["details"])
-        result = connection.exec_driver_sql(_postgres_intake_sql(len(rows), with_size), params).all()
-        return sorted(row[0] for row in result), (result[0][1] if with_size else None)
+        result = connection.exec_driver_sql(_postgres_intake_sql(len(rows)), params).all()
+        return sorted(row[0] for row in result)
     statement = insert(_INTAKE).values(rows).returning(_INTAKE.c.id)
-    return sorted(row_id for (row_id,) in connection.execute(statement)), None
+    return sorted(row_id for (row_id,) in connection.execute(statement))
 
 
 @lru_cache(maxsize=32)
-def _postgres_intake_sql(n_events: int, with_size: bool) -> str:
+def _postgres_intake_sql(n_events: int) -> str:
     """One INSERT of n rows (the hot path of every request): written once per size, sent as is."""
     columns = ", ".join(INTAKE_COLUMNS)
     values = ", ".join("(" + ", ".join(f"%({name}{i})s" for name in INTAKE_COLUMNS) + ")" for i in range(n_events))
-    size = f", (SELECT tree_size FROM {_HEAD.name} WHERE id = {HEAD_ID})" if with_size else ""
-    return f"INSERT INTO {_INTAKE.name} ({columns}) VALUES {values} RETURNING id{size}"
+    return f"INSERT INTO {_INTAKE.name} ({columns}) VALUES {values} RETURNING id"
 
 
 # --- integration: one transaction per batch, under the head lock --------------------------------
@@ -229,18 +209,25 @@ WHERE id = %(head_id)s AND tree_size = %(old_size)s AND (SELECT count(*) FROM ne
 def append(events: Iterable[NewEvent]) -> list[Appended]:
     """Append events in the current transaction (intake, then integrate under the head lock).
 
-    The head lock is held until the caller commits: SQLite, whose transactions are serial
-    anyway, and tools that must append inside a transaction of their own use this.
+    For requests that must quote where their event landed (receipts): the head lock is held
+    until the caller commits, so the stored object, its event and its receipt commit together
+    or not at all. The batch integrated also places every intake row committed before it.
     """
     connection = db.session.connection()
     ids = intake(connection, events)
+    placed = integrate_through(connection, ids)
+    return [placed[i] for i in ids]
+
+
+def integrate_through(connection: Connection, ids: Sequence[int]) -> dict[int, Appended]:
+    """Integrate in the connection's transaction until the intake rows ``ids`` are placed."""
     placed: dict[int, Appended] = {}
     while any(i not in placed for i in ids):
         batch = integrate(connection, wait=True)
         if not batch:
             raise LogCorrupted("appended custody events did not reach the log")
         placed.update(batch)
-    return [placed[i] for i in ids]
+    return placed
 
 
 def pending_intake(connection: Connection) -> bool:
@@ -273,50 +260,6 @@ def try_integrate(limit: int = BATCH) -> int | None:
     with db.engine.connect() as connection, connection.begin():
         batch = integrate(connection, wait=False, limit=limit)
     return None if batch is None else len(batch)
-
-
-def placed_since(connection: Connection, since: int, request_id: str) -> list[Appended]:
-    """Where a request's events landed, integrated by whoever did it (seq >= ``since``)."""
-    rows = connection.execute(
-        select(_EVENTS.c.seq, _EVENTS.c.recorded_at, _EVENTS.c.leaf_hash, _EVENTS.c.resource_id)
-        .where(_EVENTS.c.seq >= since, _EVENTS.c.request_id == request_id).order_by(_EVENTS.c.seq))
-    return [Appended(*row) for row in rows]
-
-
-def wait_for(connection: Callable[[], Connection], commit: Callable[[], None], ids: Sequence[int], since: int,
-             request_id: str) -> list[Appended]:
-    """Integrate until the committed intake rows ``ids`` (of one request) are in the tree.
-
-    Each batch is its own transaction on ``connection()`` (asked again for each: a commit
-    releases it), ended by ``commit``. ``since`` is the
-    tree size read before the rows were committed, so no event of another request, and none
-    of this request's earlier ones, is at or after it with this request id.
-    """
-    while True:
-        batch = integrate(connection(), wait=True) or {}
-        commit()
-        if all(i in batch for i in ids):
-            return [batch[i] for i in ids]
-        if len(batch) < BATCH:  # drained: every row committed before now is in the tree
-            break
-    found = placed_since(connection(), since, request_id)
-    if len(found) != len(ids):
-        raise LogCorrupted(f"{len(ids)} events of request {request_id} are not in the log ({len(found)} found)")
-    return found
-
-
-def find_placed(connection: Connection, action: str, resource_type: str | None, resource_id: str | None,
-                details: dict[str, Any]) -> Appended | None:
-    """The first allowed event of this action on this resource whose details include ``details``."""
-    rows = connection.execute(
-        select(_EVENTS.c.seq, _EVENTS.c.recorded_at, _EVENTS.c.leaf_hash, _EVENTS.c.resource_id, _EVENTS.c.details)
-        .where(_EVENTS.c.resource_type == resource_type, _EVENTS.c.resource_id == resource_id,
-               _EVENTS.c.action == action, _EVENTS.c.outcome == "allowed")
-        .order_by(_EVENTS.c.seq))
-    for seq, recorded_at, leaf, resource, stored in rows:
-        if all(stored.get(key) == value for key, value in details.items()):
-            return Appended(seq, recorded_at, leaf, resource)
-    return None
 
 
 def tree_size_on(connection: Connection) -> int:

@@ -27,6 +27,10 @@ class CustodyContext:
     client_addr: str | None
     client_request_id: str | None = None  # what the client called this request: details, never the id
     pending: list[custody_log.NewEvent] = field(default_factory=list)
+    # Written to intake in this transaction (``spill``), not yet committed; their intake ids
+    # until they are placed (``flush``).
+    spilled: list[custody_log.NewEvent] = field(default_factory=list)
+    spilled_ids: list[int] = field(default_factory=list)
     appended: list[custody_log.Appended] = field(default_factory=list)
     # Set only by the throttle handler (casework.access.hooks): this refusal is counted in its
     # window's one ``http.throttled`` event, so an empty 429 is not an unrecorded request.
@@ -34,7 +38,20 @@ class CustodyContext:
 
     @property
     def empty(self) -> bool:
-        return not self.pending and not self.appended
+        return not self.pending and not self.spilled and not self.appended
+
+    def rolled_back(self) -> None:
+        """The transaction was rolled back: what was spilled is queued again, what was placed is gone."""
+        self.pending[:0] = self.spilled
+        self.spilled.clear()
+        self.spilled_ids.clear()
+        self.appended.clear()
+
+    def discard(self) -> None:
+        self.pending.clear()
+        self.spilled.clear()
+        self.spilled_ids.clear()
+        self.appended.clear()
 
 
 def new_request_id() -> str:
@@ -79,77 +96,71 @@ def _unavailable(exc: Exception, what: str) -> CustodyUnavailable:
     return CustodyUnavailable()
 
 
-def _commit_keeping_objects() -> None:
-    """Commit without expiring the session's objects: the request goes on using what it just wrote."""
-    session = db.session()
-    keep = session.expire_on_commit
-    session.expire_on_commit = False
+def spill() -> None:
+    """Write the queued events to intake in the current transaction, taking no shared lock.
+
+    A request that records many events (the case file, a bundle) keeps its queue short; the
+    events commit with the request, or are queued again if it is rolled back.
+    """
+    ctx = current_context()
+    if not _recording(ctx) or not ctx.pending:
+        return
     try:
-        session.commit()
-    finally:
-        session.expire_on_commit = keep
+        db.session.flush()  # the request's own row writes (and locks) first
+        ids = custody_log.intake(db.session.connection(), ctx.pending)
+    except Exception as exc:  # whatever stops the log from recording stops the request
+        raise _unavailable(exc, "intake") from exc
+    ctx.spilled.extend(ctx.pending)
+    ctx.spilled_ids.extend(ids)
+    ctx.pending.clear()
 
 
 def flush() -> list[custody_log.Appended]:
-    """Record queued events now and say where they landed (for receipts that need their seq).
+    """Append the queued events now, in the current transaction: where they landed (for receipts).
 
-    SQLite: appended inside the current transaction, as before. PostgreSQL: the events go into
-    the intake queue and the transaction commits *now*, with the request's writes so far (they
-    and their events are durable together, or neither is); then this request waits for its
-    events to be integrated (usually in a batch with concurrent requests' events). What the
-    request writes afterwards (the receipt) is committed when it ends.
+    They are placed under the head lock, held until the request commits, so what the request
+    stored, its event and the receipt quoting it commit together or not at all. Only requests
+    that quote their event's place pay for that lock; every other request commits its events
+    to intake (``commit``) and never waits for it.
     """
     ctx = current_context()
     if not _recording(ctx) or not ctx.pending:
         return []
     try:
         db.session.flush()  # the request's own row writes (and locks) first: the custody head is the last lock
-        connection = db.session.connection()
-        if not custody_log.is_deferred(connection):
-            rows = custody_log.append(ctx.pending)
-            ctx.pending.clear()
-            ctx.appended.extend(rows)
-            return rows
-        ids, since = custody_log.intake_with_size(connection, ctx.pending)
-        _commit_keeping_objects()
+        rows = custody_log.append(ctx.pending)  # places every earlier intake row too, spilled ones included
     except Exception as exc:  # whatever stops the log from recording stops the request
         raise _unavailable(exc, "append") from exc
     ctx.pending.clear()
-    try:  # on the session's connection, in transactions of their own: no second connection
-        rows = custody_log.wait_for(db.session.connection, _commit_keeping_objects, ids, since, ctx.request_id)
-    except Exception as exc:  # recorded and durable, but not placed: no receipt can be given
-        raise _unavailable(exc, "integration") from exc
+    ctx.spilled_ids.clear()
     ctx.appended.extend(rows)
     return rows
 
 
 def commit(*, integrate: bool = False) -> None:
-    """Record queued events and commit them with everything else in the transaction.
+    """Record the queued events and commit them with everything else in the transaction.
 
-    On PostgreSQL the events are durable in the intake queue when this returns; they are
-    integrated after the commit when ``integrate`` is set (operator commands), when the
-    application integrates after every request (``CASEWORK_CUSTODY_INTEGRATE_EVERY`` = 1), or
-    when one of them is the Nth intake row (then by this request only if no other integrator
-    is at work). Either way auditors' reads catch up first (``catch_up``).
+    The events are durable when this returns. On SQLite (one writer) they are placed before the
+    commit. On PostgreSQL they wait in intake, integrated after the commit when ``integrate``
+    is set (operator commands), when the application integrates after every request
+    (``CASEWORK_CUSTODY_INTEGRATE_EVERY`` = 1), or when one of them is the Nth intake row (then
+    by this request only if no other integrator is at work). Either way auditors' reads catch
+    up first (``catch_up``).
     """
     ctx = current_context()
-    ids: list[int] = []
+    spill()
+    ids = list(ctx.spilled_ids)
     try:
-        db.session.flush()
         connection = db.session.connection()
-        if not custody_log.is_deferred(connection):
-            flush()
-            db.session.commit()
-            return
-        if _recording(ctx) and ctx.pending:
-            ids = custody_log.intake(connection, ctx.pending)
+        deferred = custody_log.is_deferred(connection)
+        if ids and not deferred:
+            custody_log.integrate_through(connection, ids)
         db.session.commit()
-    except CustodyUnavailable:
-        raise
     except Exception as exc:
         raise _unavailable(exc, "commit") from exc
-    ctx.pending.clear()
-    if ids:
+    ctx.spilled.clear()
+    ctx.spilled_ids.clear()
+    if ids and deferred:
         _integrate_after_commit(ids, integrate)
 
 

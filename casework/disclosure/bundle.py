@@ -181,7 +181,7 @@ def _plan_item(plan: _Plan, disclosure: Disclosure, item: DisclosureItem,
     plan.items.append(_Planned(len(plan.items) + 1, item.kind, item.item_ref, item.registration_number or "",
                                item.resource_type, item.witness_id, item.reason, item.consent_version, access))
     if len(plan.items) % _BATCH == 0:
-        access.append_now()  # bounded statements, and the queue stays short
+        access.spill()  # bounded statements; the queue stays short
 
 
 def _publish() -> str:

@@ -22,8 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from casework.access.door import Access, load_authorized
-from casework.custody.log import Appended
-from casework.custody.models import TIME_FORMAT
+from casework.custody.receipts import placement
 from casework.db import db
 from casework.errors import Conflict, IntegrityFailure, Invalid, NotFound, TooLarge
 from casework.exhibits.service import exhibit_of_interview
@@ -165,7 +164,7 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
         if existing is not None:
             access.note(idempotent_replay=True, version=existing.version)
             # The stored receipt lacks the plain SHA-256; the resent content is the same (fingerprint).
-            return UploadResult(_stored_receipt(access, existing, plain_sha256), replayed=True)
+            return UploadResult({**existing.receipt, "sha256": plain_sha256}, replayed=True)
     latest = db.session.scalar(
         select(func.max(TranscriptVersion.version)).where(TranscriptVersion.interview_id == interview.id)
     ) or 0
@@ -185,7 +184,12 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
         sealed = {"filename": data.filename, "reason": data.reason,
                   **({"translator": translator} if translator else {})}
         seal_into(version, "freetext_", json.dumps(sealed).encode(), version.freetext_context())
-    unplaced = {
+    db.session.add(version)
+    db.session.flush()
+    access.note(created=version_ref(interview.id, version.version), version=version.version, size=version.size,
+                keyed_sha256=keyed.hex(), corrects=latest or None, **(lineage.logged if lineage else {}))
+    logged = access.append_now()
+    receipt = receipts.sign({
         "interview_id": interview.id,
         "version": version.version,
         "size": version.size,
@@ -193,38 +197,10 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
         "keyed_sha256": keyed.hex(),
         **(lineage.logged if lineage else {}),  # only when derived: older receipts keep their exact fields
         "log_origin": keyring().log_name(),
-    }
-    # Inserted with the version, unsigned, in case the answer is cut off once the version and its
-    # event are committed (append_now commits them on PostgreSQL) and before the receipt is.
-    version.receipt = {k: v for k, v in unplaced.items() if k != "sha256"}
-    db.session.add(version)
-    db.session.flush()
-    access.note(created=version_ref(interview.id, version.version), version=version.version, size=version.size,
-                keyed_sha256=keyed.hex(), corrects=latest or None, **(lineage.logged if lineage else {}))
-    logged = access.append_now()
-    receipt = _placed_receipt(unplaced, logged, version)
+        **placement(logged, version.created_at),
+    }, keyring().signing_key())
     version.receipt = {k: v for k, v in receipt.items() if k != "sha256"}  # no plain hash at rest
     return UploadResult(receipt, replayed=False)
-
-
-def _placed_receipt(unplaced: dict[str, Any], logged: Appended | None, version: TranscriptVersion) -> dict[str, Any]:
-    """The receipt: what was stored, where its event landed in the log, signed."""
-    return receipts.sign({
-        **unplaced,
-        "received_at": (logged.recorded_at if logged else version.created_at).strftime(TIME_FORMAT),
-        "custody_seq": logged.seq if logged else None,  # None only with the benchmark-only switch
-        "leaf_hash": logged.leaf_hash.hex() if logged else None,
-    }, keyring().signing_key())
-
-
-def _stored_receipt(access: Access[Any], version: TranscriptVersion, plain_sha256: str) -> dict[str, Any]:
-    """The version's receipt; one cut off before it was signed is completed from the log now."""
-    if "signature" in version.receipt:
-        return {**version.receipt, "sha256": plain_sha256}
-    logged = access.find_earlier(created=version_ref(version.interview_id, version.version))
-    receipt = _placed_receipt({**version.receipt, "sha256": plain_sha256}, logged, version)
-    version.receipt = {k: v for k, v in receipt.items() if k != "sha256"}  # no plain hash at rest
-    return receipt
 
 
 def list_versions(interview_id: int, args: dict[str, Any]) -> Page:
