@@ -156,7 +156,7 @@ def stream_case_file(case_id: int) -> CaseFileStream:
                       via="casefile")
             released += 1
             if released % _BATCH == 0:
-                access.append_now()  # bounded statements; the queue stays short
+                access.spill()  # bounded statements; the queue stays short
         if len(rows) < _BATCH * 5:
             break
         after = (rows[-1].interview_id, rows[-1].version)
