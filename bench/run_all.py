@@ -117,6 +117,12 @@ def exhibits_bench(module: Any) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def disclosure_bench(module: Any) -> dict[str, Any]:
+    _main_with(module, [])
+    path = OUT / "disclosure.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def growth(events: int) -> list[dict[str, Any]]:
     from bench import proofs, queries, seed, verify
     from bench.common import growth_db
@@ -144,7 +150,7 @@ def main() -> None:
     parser.add_argument("--skip-exhibits", action="store_true")
     parser.add_argument("--replot", action="store_true", help="only redraw plots and RESULTS.md from results.json")
     parser.add_argument("--load-only", action="store_true",
-                        help="rerun only append, HTTP load and exhibits, keeping the growth rows of results.json")
+                        help="rerun only the load benchmarks, keeping the growth rows of results.json")
     args = parser.parse_args()
     from bench import plots
 
@@ -166,6 +172,7 @@ def main() -> None:
                 else (load, None)
             if not args.skip_exhibits:
                 results["exhibits"] = _guarded("exhibits", exhibits_bench)
+            results["disclosure"] = _guarded("disclosure", disclosure_bench)
         results["machine"]["loadavg_end"] = os.getloadavg()
         results["finished"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
         results["total_s"] = time.perf_counter() - started + (results.get("total_s", 0) if args.load_only else 0)
@@ -274,7 +281,13 @@ def _targets(results: dict[str, Any]) -> list[str]:
             lines.append(f"| 1 GiB exhibit ({store.get('store')} store): RSS < 150 MB, ≥ 50 MB/s "
                          f"| up {store.get('upload_mb_s', 0):.0f} MB/s, down {store.get('download_mb_s', 0):.0f} "
                          f"MB/s, worker RSS ≤ {rss:.0f} MiB | {_mark(ok)} |")
-    for name in ("append", "reads", "exhibits"):
+    bundle = results.get("disclosure")
+    if isinstance(bundle, dict) and "peak_rss_mib" in bundle:
+        ok = bundle["peak_rss_mib"] < 150 and bundle["verify_ok"] and bundle["bagit_ok"]
+        lines.append(f"| disclosure bundle of {bundle['included']:,} items streamed: server RSS < 150 MB "
+                     f"| {bundle['bundle_mb']:.0f} MB in {bundle['stream_s']:.1f} s, worker RSS ≤ "
+                     f"{bundle['peak_rss_mib']:.0f} MiB; verified offline and by bagit | {_mark(ok)} |")
+    for name in ("append", "reads", "exhibits", "disclosure"):
         value = results.get(name)
         if isinstance(value, dict) and ("error" in value or "skipped" in value):
             reason = str(value.get("error") or value.get("skipped")).splitlines()[0][:160].replace("|", "/")

@@ -7,12 +7,19 @@ No ``Server`` header: gunicorn names itself in every response it writes, which t
 which server (and so which known flaws) to try; it has no setting for that, so this file drops
 the header from gunicorn's default response headers. It runs in the master before workers fork,
 so every worker answers without it.
+
+``timeout``: a sync worker sends no heartbeat while it streams one request, and an exhibit
+(up to 4 GiB by tus PATCH, or its download) from a field link takes minutes; gunicorn's
+default of 30 s would kill the worker mid-transfer. In production a buffering reverse proxy
+in front keeps slow clients off the workers; this is the worker's own bound.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from gunicorn.http import wsgi as _gunicorn_wsgi  # type: ignore[import-untyped]
+
+timeout = 600
 
 _default_headers = _gunicorn_wsgi.Response.default_headers
 
