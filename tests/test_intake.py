@@ -288,3 +288,23 @@ def test_an_upload_and_its_event_commit_together_after_the_integrator(app: Flask
         assert event.leaf_hash.hex() == receipt["leaf_hash"]
         db.session.rollback()
     assert receipts.verify(receipt, public_key(world))
+
+
+def test_events_spilled_before_a_receipt_are_placed_with_it(app: Flask, world: World):
+    """A request that spilled all its events to intake and then asks where they landed (a
+    bundle about to publish the checkpoint that must cover them) gets them placed, in order."""
+    from casework.custody import recorder
+
+    with app.app_context():
+        recorder.begin(None)
+        for n in range(3):
+            recorder.queue(NewEvent(action="test.spilled", outcome="allowed", details={"n": n}))
+        recorder.spill()
+        placed = recorder.flush()
+        assert [event.details["n"] for event, _ in placed] == [0, 1, 2]
+        seqs = [where.seq for _, where in placed]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 3
+        recorder.commit()
+    assert intake_count(app) == 0
+    logged, size = log_state(app)
+    assert logged == list(range(size)) and set(seqs) <= set(logged)

@@ -104,14 +104,11 @@ class Access(Generic[T]):
         return self._actor.id
 
     def append_now(self) -> Appended | None:
-        """Append this request's events now, in its transaction: where this one landed (for receipts).
+        """Place this request's events in the tree now, in its transaction: where this one landed.
 
-        None only with the benchmark-only switch that disables recording.
+        For receipts. None only with the benchmark-only switch that disables recording.
         """
-        pending = recorder.current_context().pending
-        index = next((i for i, event in enumerate(pending) if event is self._event), None)
-        rows = recorder.flush()
-        return rows[index] if index is not None and index < len(rows) else None
+        return next((appended for event, appended in recorder.flush() if event is self._event), None)
 
     def spill(self) -> None:
         """Write this request's queued events to intake now: a request recording many keeps its queue short."""
@@ -168,16 +165,18 @@ def _decide_and_record(action: str, target: Target, obj: T, details: dict[str, A
     decision = decide(action, actor.known_role, actor.id, target, is_member)
     event = queue_event(action, ALLOWED if decision is Decision.ALLOW else DENIED, target, actor, details)
     _refuse(decision)
-    _catch_up_for(target)
+    _catch_up_for(action)
     return Access(event, target, actor, obj)
 
 
-# What reads the log itself: the tree first takes in every event recorded so far.
-_LOG_RESOURCES = frozenset({"custody_log", "custody_event"})
+# What reads the log's events: the tree first takes in every event recorded so far. Proofs,
+# checkpoints and the key are served from the latest published checkpoint, which its
+# publication caught up to, so they need not drain the intake queue first.
+_READS_OF_EVENTS = frozenset({"custody.events.list", "custody.event.read"})
 
 
-def _catch_up_for(target: Target) -> None:
-    if target.resource_type in _LOG_RESOURCES:
+def _catch_up_for(action: str) -> None:
+    if action in _READS_OF_EVENTS:
         recorder.catch_up()
 
 
@@ -205,7 +204,7 @@ def load_authorized(model: type[G], object_id: int, action: str, *, part: tuple[
 def system_access(action: str, target: Target, **details: Any) -> Access[None]:
     """Operator commands and maintenance: allowed, recorded with actor ``system``."""
     access = Access(queue_event(action, ALLOWED, target, SYSTEM, details), target, SYSTEM, None)
-    _catch_up_for(target)
+    _catch_up_for(action)
     return access
 
 

@@ -27,7 +27,25 @@ def leaf_entry(seq: int, recorded_at: datetime, event: Any) -> dict[str, Any]:
     return entry
 
 
-class CustodyEvent(Model):
+class EventFields:
+    """What an event holds besides its place: the same columns in intake and in the log."""
+
+    recorded_at: Mapped[datetime]
+    actor_id: Mapped[int | None]
+    actor_username: Mapped[str | None] = mapped_column(String(64))
+    actor_role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(8))
+    resource_type: Mapped[str | None] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    case_id: Mapped[int | None]
+    witness_id: Mapped[int | None]
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CustodyEvent(EventFields, Model):
     """One leaf of the custody Merkle tree. Rows are never updated or deleted."""
 
     __tablename__ = "custody_events"
@@ -45,20 +63,7 @@ class CustodyEvent(Model):
     )
 
     seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
-    recorded_at: Mapped[datetime]
-    actor_id: Mapped[int | None]
-    actor_username: Mapped[str | None] = mapped_column(String(64))
-    actor_role: Mapped[str | None] = mapped_column(String(16))
-    action: Mapped[str] = mapped_column(String(64))
-    outcome: Mapped[str] = mapped_column(String(8))
-    resource_type: Mapped[str | None] = mapped_column(String(32))
-    resource_id: Mapped[str | None] = mapped_column(String(64))
-    case_id: Mapped[int | None]
-    witness_id: Mapped[int | None]
-    request_id: Mapped[str | None] = mapped_column(String(64))
-    client_addr: Mapped[str | None] = mapped_column(String(64))
-    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), sort_order=1)  # after the event fields, as stored
 
     def entry(self) -> dict[str, Any]:
         return leaf_entry(self.seq, self.recorded_at, self)
@@ -118,7 +123,7 @@ class CustodyCosignature(Model):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class CustodyIntake(Model):
+class CustodyIntake(EventFields, Model):
     """Events recorded (durable) but not yet given their place in the tree.
 
     A request inserts its events here in its own transaction and commits without any shared
@@ -130,16 +135,3 @@ class CustodyIntake(Model):
     __tablename__ = "custody_intake"
 
     id: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=True)
-    recorded_at: Mapped[datetime]
-    actor_id: Mapped[int | None]
-    actor_username: Mapped[str | None] = mapped_column(String(64))
-    actor_role: Mapped[str | None] = mapped_column(String(16))
-    action: Mapped[str] = mapped_column(String(64))
-    outcome: Mapped[str] = mapped_column(String(8))
-    resource_type: Mapped[str | None] = mapped_column(String(32))
-    resource_id: Mapped[str | None] = mapped_column(String(64))
-    case_id: Mapped[int | None]
-    witness_id: Mapped[int | None]
-    request_id: Mapped[str | None] = mapped_column(String(64))
-    client_addr: Mapped[str | None] = mapped_column(String(64))
-    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

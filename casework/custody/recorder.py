@@ -27,31 +27,28 @@ class CustodyContext:
     client_addr: str | None
     client_request_id: str | None = None  # what the client called this request: details, never the id
     pending: list[custody_log.NewEvent] = field(default_factory=list)
-    # Written to intake in this transaction (``spill``), not yet committed; their intake ids
-    # until they are placed (``flush``).
-    spilled: list[custody_log.NewEvent] = field(default_factory=list)
-    spilled_ids: list[int] = field(default_factory=list)
-    appended: list[custody_log.Appended] = field(default_factory=list)
+    # Written to intake in this transaction (``spill``, ``flush``): queued again if it rolls back.
+    recorded: list[custody_log.NewEvent] = field(default_factory=list)
+    # Intake ids of this transaction's events not yet placed in the tree, with their events.
+    unplaced: dict[int, custody_log.NewEvent] = field(default_factory=dict)
     # Set only by the throttle handler (casework.access.hooks): this refusal is counted in its
     # window's one ``http.throttled`` event, so an empty 429 is not an unrecorded request.
     summarised: bool = False
 
     @property
     def empty(self) -> bool:
-        return not self.pending and not self.spilled and not self.appended
+        return not self.pending and not self.recorded
 
     def rolled_back(self) -> None:
-        """The transaction was rolled back: what was spilled is queued again, what was placed is gone."""
-        self.pending[:0] = self.spilled
-        self.spilled.clear()
-        self.spilled_ids.clear()
-        self.appended.clear()
+        """The transaction was rolled back: what it had written to the log is queued again."""
+        self.pending[:0] = self.recorded
+        self.recorded.clear()
+        self.unplaced.clear()
 
     def discard(self) -> None:
         self.pending.clear()
-        self.spilled.clear()
-        self.spilled_ids.clear()
-        self.appended.clear()
+        self.recorded.clear()
+        self.unplaced.clear()
 
 
 def new_request_id() -> str:
@@ -110,13 +107,13 @@ def spill() -> None:
         ids = custody_log.intake(db.session.connection(), ctx.pending)
     except Exception as exc:  # whatever stops the log from recording stops the request
         raise _unavailable(exc, "intake") from exc
-    ctx.spilled.extend(ctx.pending)
-    ctx.spilled_ids.extend(ids)
+    ctx.recorded.extend(ctx.pending)
+    ctx.unplaced.update(zip(ids, ctx.pending, strict=True))
     ctx.pending.clear()
 
 
-def flush() -> list[custody_log.Appended]:
-    """Append the queued events now, in the current transaction: where they landed (for receipts).
+def flush() -> list[tuple[custody_log.NewEvent, custody_log.Appended]]:
+    """Place this transaction's events in the tree now: where each landed (for receipts).
 
     They are placed under the head lock, held until the request commits, so what the request
     stored, its event and the receipt quoting it commit together or not at all. Only requests
@@ -124,16 +121,15 @@ def flush() -> list[custody_log.Appended]:
     to intake (``commit``) and never waits for it.
     """
     ctx = current_context()
-    if not _recording(ctx) or not ctx.pending:
+    spill()
+    if not ctx.unplaced:
         return []
-    try:
-        db.session.flush()  # the request's own row writes (and locks) first: the custody head is the last lock
-        rows = custody_log.append(ctx.pending)  # places every earlier intake row too, spilled ones included
+    try:  # the request's rows are locked already: the custody head is the last lock
+        placed = custody_log.integrate_through(db.session.connection(), list(ctx.unplaced))
     except Exception as exc:  # whatever stops the log from recording stops the request
         raise _unavailable(exc, "append") from exc
-    ctx.pending.clear()
-    ctx.spilled_ids.clear()
-    ctx.appended.extend(rows)
+    rows = [(event, placed[intake_id]) for intake_id, event in ctx.unplaced.items()]
+    ctx.unplaced.clear()
     return rows
 
 
@@ -149,7 +145,7 @@ def commit(*, integrate: bool = False) -> None:
     """
     ctx = current_context()
     spill()
-    ids = list(ctx.spilled_ids)
+    ids = list(ctx.unplaced)
     try:
         connection = db.session.connection()
         deferred = custody_log.is_deferred(connection)
@@ -158,8 +154,8 @@ def commit(*, integrate: bool = False) -> None:
         db.session.commit()
     except Exception as exc:
         raise _unavailable(exc, "commit") from exc
-    ctx.spilled.clear()
-    ctx.spilled_ids.clear()
+    ctx.recorded.clear()
+    ctx.unplaced.clear()
     if ids and deferred:
         _integrate_after_commit(ids, integrate)
 

@@ -31,7 +31,7 @@ import multiprocessing
 import os
 import sys
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -123,6 +123,12 @@ def verify_export(lines: Iterable[bytes], checkpoints: Sequence[str], vkey: str,
     read once and never stored. Raises NoteError for a malformed ``vkey`` and ValueError
     if no checkpoint is given: those are usage errors, not findings about the log.
     """
+    return _verified(checkpoints, vkey, witnesses, quorum, lambda state, cps: state.run(iter(lines), cps))
+
+
+def _verified(checkpoints: Sequence[str], vkey: str, witnesses: Sequence[str], quorum: int,
+              run: Callable[[_Stream, list[Checkpoint]], None]) -> VerifyReport:
+    """Check the arguments and the checkpoints, then ``run`` the pass; the report of the first failure."""
     parse_vkey(vkey)
     if not checkpoints:
         raise ValueError("at least one signed checkpoint is needed to verify an export")
@@ -131,7 +137,7 @@ def verify_export(lines: Iterable[bytes], checkpoints: Sequence[str], vkey: str,
         cps = load_checkpoints(checkpoints, vkey, witnesses, quorum)
         state.origin = cps[0].origin
         state.sizes = tuple(cp.size for cp in cps)
-        state.run(iter(lines), cps)
+        run(state, cps)
     except _Failed as failure:
         return state.report(failure)
     return state.report(None)
@@ -306,14 +312,7 @@ def verify_path(path: str, checkpoints: Sequence[str], vkey: str, *, witnesses: 
     runs from the start, so every finding is reported exactly as ``verify_export`` reports it.
     Entries after the largest checkpoint, which no signature covers, always take the precise pass.
     """
-    parse_vkey(vkey)
-    if not checkpoints:
-        raise ValueError("at least one signed checkpoint is needed to verify an export")
-    state = _Stream()
-    try:
-        cps = load_checkpoints(checkpoints, vkey, witnesses, quorum)
-        state.origin = cps[0].origin
-        state.sizes = tuple(cp.size for cp in cps)
+    def run(state: _Stream, cps: list[Checkpoint]) -> None:
         with open(path, "rb") as export:
             fast = _fast_prefix(path, cps, jobs or min(2, os.cpu_count() or 1))
             if fast is None:
@@ -323,9 +322,7 @@ def verify_path(path: str, checkpoints: Sequence[str], vkey: str, *, witnesses: 
                 state.verified_size = cps[-1].size
                 export.seek(offset)
                 state.run(iter(export), cps, start=cps[-1].size)
-    except _Failed as failure:
-        return state.report(failure)
-    return state.report(None)
+    return _verified(checkpoints, vkey, witnesses, quorum, run)
 
 
 def _hash_block(path: str, start: int, end: int) -> tuple[bytes, list[int]] | None:

@@ -50,7 +50,7 @@ from casework.keys import keyring, open_from, signer
 from casework.redactions.models import Redaction
 from casework.redactions.service import redacted_text, segments_of
 from casework.transcripts.models import TranscriptVersion
-from casework.transcripts.service import read_content
+from casework.transcripts.service import parse_version_ref, read_content, version_of
 from casework.witnesses.models import Witness
 
 logger = logging.getLogger(__name__)
@@ -153,10 +153,9 @@ def _consent_now(witness_id: int, cache: dict[int, rules.ConsentState]) -> rules
 def _target(item: DisclosureItem) -> tuple[Target, bool]:
     """The item's custody target, and whether its content is gone (shredded)."""
     if item.kind == "transcript_version":
-        interview_id, version = (int(part) for part in item.item_ref.split("/"))
+        interview_id, version = parse_version_ref(item.item_ref)
         interview = db.session.get_one(Interview, interview_id)
-        row = db.session.execute(select(TranscriptVersion).where(
-            TranscriptVersion.interview_id == interview_id, TranscriptVersion.version == version)).scalar_one()
+        row = version_of(interview_id, version)
         return interview.custody_target().part("transcript", item.item_ref), row.shredded
     model: Any = {"redaction": Redaction, "exhibit": Exhibit, "incident": Incident,
                   "witness_identity": Witness}[item.kind]
@@ -223,9 +222,8 @@ def _content(planned: _Planned) -> _Content:
     """The item's bytes (or an iterator over them); Gone if its key was destroyed meanwhile."""
     kind, ref = planned.kind, planned.ref
     if kind == "transcript_version":
-        interview_id, number = (int(part) for part in ref.split("/"))
-        version = db.session.execute(select(TranscriptVersion).where(
-            TranscriptVersion.interview_id == interview_id, TranscriptVersion.version == number)).scalar_one()
+        interview_id, number = parse_version_ref(ref)
+        version = version_of(interview_id, number)
         text = read_content(version, planned.access)
         return _Content([text], version.media_type, ".txt", f"transcript, interview {interview_id} version {number}",
                         {"interview_id": interview_id, "version": number,

@@ -26,14 +26,13 @@ from sqlalchemy import func, select
 
 from casework.access.door import load_authorized
 from casework.db import db
-from casework.errors import Gone, IntegrityFailure, Invalid, NotFound
+from casework.errors import Gone, IntegrityFailure, Invalid
 from casework.fields import Extended
 from casework.interviews.models import Interview
 from casework.keys import open_from, seal_into
 from casework.pagination import Page, keyset_page
 from casework.redactions.models import Redaction
-from casework.transcripts.models import TranscriptVersion
-from casework.transcripts.service import read_content, version_ref
+from casework.transcripts.service import read_content, version_of, version_ref
 from casework.witnesses.locks import lock_witness
 from casework.witnesses.models import Witness
 from casework.witnesses.service import keyed_digest
@@ -108,12 +107,7 @@ def create(interview_id: int, version_number: int, data: dict[str, Any]) -> Exte
     ref = version_ref(interview_id, version_number)
     access = load_authorized(Interview, interview_id, "redaction.create", part=("transcript", ref))
     witness = lock_witness(access.obj.witness_id)  # first, and re-read: see casework.witnesses.locks
-    source = db.session.execute(
-        select(TranscriptVersion).where(TranscriptVersion.interview_id == access.obj.id,
-                                        TranscriptVersion.version == version_number)
-    ).scalar_one_or_none()
-    if source is None:
-        raise NotFound("No such transcript version.")
+    source = version_of(access.obj.id, version_number)
     if witness.shredded_at is not None:
         raise Gone("The witness withdrew consent; their statements were crypto-shredded.", problem="shredded")
     try:

@@ -62,6 +62,22 @@ def version_ref(interview_id: int, version: int) -> str:
     return f"{interview_id}/{version}"
 
 
+def parse_version_ref(ref: str) -> tuple[int, int]:
+    interview_id, version = (int(part) for part in ref.split("/"))
+    return interview_id, version
+
+
+def version_of(interview_id: int, number: int) -> TranscriptVersion:
+    """One version of an interview's transcript; ``NotFound`` if there is none."""
+    version = db.session.execute(
+        select(TranscriptVersion).where(TranscriptVersion.interview_id == interview_id,
+                                        TranscriptVersion.version == number)
+    ).scalar_one_or_none()
+    if version is None:
+        raise NotFound("No such transcript version.")
+    return version
+
+
 def _fingerprint(upload: Upload, key: bytes) -> bytes:
     """What identifies an upload for idempotent replay, keyed so it confirms no guessed content."""
     parts: tuple[bytes, ...] = (upload.content, upload.media_type.encode(), (upload.reason or "").encode(),
@@ -216,12 +232,7 @@ def read_version(interview_id: int, version_number: int) -> Extended:
     """One version with its decrypted content (``content``), recorded as a read of that version."""
     access = load_authorized(Interview, interview_id, "transcript.read",
                              part=("transcript", version_ref(interview_id, version_number)))
-    version = db.session.execute(
-        select(TranscriptVersion).where(TranscriptVersion.interview_id == access.obj.id,
-                                        TranscriptVersion.version == version_number)
-    ).scalar_one_or_none()
-    if version is None:
-        raise NotFound("No such transcript version.")
+    version = version_of(access.obj.id, version_number)
     content = read_content(version, access)
     return with_free_text(version, content=content, sha256=hashlib.sha256(content).digest())
 
