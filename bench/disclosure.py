@@ -33,7 +33,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import PG_SERVER
+from bench.common import PG_SERVER, child_pids, rss_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -144,29 +144,6 @@ def seed(items: int, exhibits: int, per_witness: int = 100) -> dict[str, Any]:
             "included": disclosure["included_count"], "excluded": disclosure["excluded_count"]}
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
-def _rss_kib(pid: int, field: str = "VmRSS") -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 class RssSampler:
     """Peak RSS of the gunicorn worker, and separately of the PDF-index child it starts."""
 
@@ -178,10 +155,10 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            workers = _children(self.master)
-            self.peak_kib = max(self.peak_kib, max((_rss_kib(p) for p in workers), default=0))
-            children = [c for w in workers for c in _children(w)]
-            self.child_peak_kib = max(self.child_peak_kib, max((_rss_kib(c) for c in children), default=0))
+            workers = child_pids(self.master)
+            self.peak_kib = max(self.peak_kib, max((rss_kib(p) for p in workers), default=0))
+            children = [c for w in workers for c in child_pids(w)]
+            self.child_peak_kib = max(self.child_peak_kib, max((rss_kib(c) for c in children), default=0))
             time.sleep(0.02)
 
     def stop(self) -> float:
@@ -225,7 +202,7 @@ def run(items: int, exhibits: int) -> dict[str, Any]:
     target = SCRATCH / "bundle.zip"
     with server() as (port, master):
         time.sleep(0.5)
-        idle = max((_rss_kib(p) for p in _children(master)), default=0) / 1024
+        idle = max((rss_kib(p) for p in child_pids(master)), default=0) / 1024
         sampler = RssSampler(master)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
         started = time.perf_counter()
@@ -242,7 +219,7 @@ def run(items: int, exhibits: int) -> dict[str, Any]:
         stream_s = time.perf_counter() - started
         peak = sampler.stop()
         child_peak = sampler.child_peak_kib / 1024
-        hwm = max((_rss_kib(p, "VmHWM") for p in _children(master)), default=0) / 1024
+        hwm = max((rss_kib(p, "VmHWM") for p in child_pids(master)), default=0) / 1024
     with zipfile.ZipFile(target) as zf:
         files = len(zf.infolist())
         index_size = next(i.file_size for i in zf.infolist() if i.filename.endswith("data/index.pdf"))

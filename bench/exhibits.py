@@ -32,7 +32,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import PG_SERVER, percentiles
+from bench.common import PG_SERVER, child_pids, percentiles, rss_kib
 
 MiB = 1024 * 1024
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,29 +110,6 @@ def make_recording(path: Path, size: int) -> str:
     return hasher.hexdigest()
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
-def _rss_kib(pid: int, field: str = "VmRSS") -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 class RssSampler:
     """The gunicorn worker's resident set, sampled every 20 ms; the peak per phase."""
 
@@ -144,7 +121,7 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            rss = max((_rss_kib(pid) for pid in _children(self.master)), default=0)
+            rss = max((rss_kib(pid) for pid in child_pids(self.master)), default=0)
             self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), rss)
             time.sleep(0.02)
 
@@ -196,7 +173,7 @@ def run_store(store: str, world: dict[str, Any], recording: Path, digest: str, p
     with server(store, blob_dir) as (port, master):
         sampler = RssSampler(master)
         time.sleep(0.3)
-        idle = max((_rss_kib(pid) for pid in _children(master)), default=0) / 1024
+        idle = max((rss_kib(pid) for pid in child_pids(master)), default=0) / 1024
         sampler.phase = "upload"
         endpoint = f"http://127.0.0.1:{port}/api/v1/interviews/{world['interview']}/exhibits/uploads"
         uploader = Sha256Uploader(
@@ -235,7 +212,7 @@ def run_store(store: str, world: dict[str, Any], recording: Path, digest: str, p
             assert response.status == 206 and len(body) == 65536
         connection.close()
         peaks = sampler.stop()
-        hwm = max((_rss_kib(pid, "VmHWM") for pid in _children(master)), default=0) / 1024
+        hwm = max((rss_kib(pid, "VmHWM") for pid in child_pids(master)), default=0) / 1024
     shutil.rmtree(blob_dir, ignore_errors=True)
     return {"store": store, "size_mib": size / MiB, "upload_s": upload_s, "upload_mb_s": size / 1e6 / upload_s,
             "download_s": download_s, "download_mb_s": size / 1e6 / download_s, "idle_rss_mib": idle,

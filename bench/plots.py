@@ -97,8 +97,10 @@ def throughput(append: list[dict[str, Any]], uploads: dict[str, Any]) -> list[st
     if append:
         axis = axes[0][column]
         column += 1
-        points = sorted((row["writers"], row["events_per_s"]) for row in append)
-        axis.plot([p[0] for p in points], [p[1] for p in points], "o-", label="custody appends")
+        for mode, label in (("log", "the append alone"), ("intake", "through the recorder")):
+            points = sorted((row["writers"], row["events_per_s"]) for row in append if row.get("mode", "log") == mode)
+            if points:
+                axis.plot([p[0] for p in points], [p[1] for p in points], "o-", label=label)
         axis.axhline(3000, color="red", lw=1, ls=":", label="target 3,000 events/s")
         axis.set_title("custody appends, PostgreSQL")
         axis.set_xlabel("concurrent writer processes")

@@ -14,8 +14,10 @@ import json
 import os
 import random
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import psycopg
@@ -41,20 +43,69 @@ SENTENCE = ("At dawn the soldiers took the prisoners from the school to the quar
             "They were made to kneel by the wall. I heard shots and then nothing. ")
 
 
-def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 2000) -> dict:
-    from flask_migrate import upgrade
+@dataclass
+class _Population:
+    """What the seeders need of the objects made through the app (plain values: ORM attribute
+    access would query on the connection doing COPY)."""
 
+    tokens: dict[str, str]
+    case_id: int
+    interviewer_id: int
+    actors: dict[str, list[Any]]  # role -> [id, username, role]
+    interviews: list[tuple[int, int]]  # (interview id, witness id)
+    hash_keys: dict[int, bytes]
+
+
+def _population(title: str, witnesses: int, interviews: int, *, token_days: int,
+                conducted_at: datetime) -> _Population:
+    """Users with tokens, a case, witnesses with their own keys and hash keys (as
+    witnesses.service.create_witness makes them) and interviews, committed; in an app context."""
     from casework.access.models import CaseMember
     from casework.auth.service import issue_token
     from casework.cases.models import Case
+    from casework.db import db
+    from casework.interviews.models import Interview
+    from casework.keys import create_subject_key, seal_into
+    from casework.users.service import new_user
+    from casework.witnesses.models import Witness
+
+    people = {role: new_user(f"bench-{role}", "bench password long", role)
+              for role in ("admin", "interviewer", "legal", "auditor")}
+    tokens = {role: issue_token(user, "bench", token_days)[1] for role, user in people.items()}
+    case = Case(title=title, created_by_id=people["admin"].id)
+    db.session.add(case)
+    db.session.flush()
+    for role in ("interviewer", "legal"):
+        db.session.add(CaseMember(case_id=case.id, user_id=people[role].id, added_by_id=people["admin"].id))
+    witness_rows = [Witness(case_id=case.id, pseudonym=f"W-{n + 1:04d}", witness_type="eyewitness",
+                            risk_level="high", recorded_by_id=people["interviewer"].id) for n in range(witnesses)]
+    db.session.add_all(witness_rows)
+    db.session.flush()
+    hash_keys: dict[int, bytes] = {}
+    for witness in witness_rows:
+        create_subject_key(witness.key_subject())
+        hash_keys[witness.id] = os.urandom(32)
+        seal_into(witness, "hashkey_", hash_keys[witness.id], witness.hashkey_context())
+    interview_rows = [Interview(case_id=case.id, witness_id=witness_rows[n % witnesses].id,
+                                interviewer_id=people["interviewer"].id, language="uk",
+                                conducted_at=conducted_at) for n in range(interviews)]
+    db.session.add_all(interview_rows)
+    db.session.flush()
+    made = _Population(tokens, case.id, people["interviewer"].id,
+                       {role: [people[role].id, people[role].username, role] for role in people},
+                       [(i.id, i.witness_id) for i in interview_rows], hash_keys)
+    db.session.commit()
+    return made
+
+
+def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 2000) -> dict:
+    from flask_migrate import upgrade
+
     from casework.custody import merkle
     from casework.custody.canonical import canonical_json
     from casework.db import db
-    from casework.interviews.models import Interview
-    from casework.keys import create_subject_key, keyed_sha256, seal_into
+    from casework.keys import keyed_sha256, seal_into
     from casework.transcripts.models import TranscriptVersion
-    from casework.users.service import new_user
-    from casework.witnesses.models import Witness
 
     assert events >= transcripts, "every transcript needs its transcript.create event"
     timings: dict[str, float] = {}
@@ -64,34 +115,10 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
     rng = random.Random(7)
     with app.app_context():
         upgrade()
-        people = {role: new_user(f"bench-{role}", "bench password long", role)
-                  for role in ("admin", "interviewer", "legal", "auditor")}
-        tokens = {role: issue_token(user, "bench", 30)[1] for role, user in people.items()}
-        case = Case(title="Bench case", created_by_id=people["admin"].id)
-        db.session.add(case)
-        db.session.flush()
-        for role in ("interviewer", "legal"):
-            db.session.add(CaseMember(case_id=case.id, user_id=people[role].id, added_by_id=people["admin"].id))
-        witness_rows = [Witness(case_id=case.id, pseudonym=f"W-{n + 1:04d}", witness_type="eyewitness",
-                                risk_level="high", recorded_by_id=people["interviewer"].id) for n in range(witnesses)]
-        db.session.add_all(witness_rows)
-        db.session.flush()
-        # Each witness's own key in the keyring and hash key, as witnesses.service.create_witness makes them.
-        hash_keys: dict[int, bytes] = {}
-        for witness in witness_rows:
-            create_subject_key(witness.key_subject())
-            hash_keys[witness.id] = os.urandom(32)
-            seal_into(witness, "hashkey_", hash_keys[witness.id], witness.hashkey_context())
-        interview_rows = [Interview(case_id=case.id, witness_id=witness_rows[n % witnesses].id,
-                                    interviewer_id=people["interviewer"].id, language="uk",
-                                    conducted_at=datetime(2026, 3, 1, tzinfo=UTC)) for n in range(interviews)]
-        db.session.add_all(interview_rows)
-        db.session.flush()
-        # Plain values from here on: ORM attribute access would query on the connection doing COPY.
-        interview_rows = [(i.id, i.witness_id) for i in interview_rows]
-        case_id, interviewer_id = case.id, people["interviewer"].id
-        actors = {role: (people[role].id, people[role].username, role) for role in people}
-        db.session.commit()
+        made = _population("Bench case", witnesses, interviews, token_days=30,
+                           conducted_at=datetime(2026, 3, 1, tzinfo=UTC))
+        tokens, hash_keys, interview_rows = made.tokens, made.hash_keys, made.interviews
+        case_id, interviewer_id, actors = made.case_id, made.interviewer_id, made.actors
         timings["objects_s"] = time.perf_counter() - start
 
         # Transcript versions, sealed by the app's own envelope code.
@@ -253,15 +280,9 @@ def _init_growth(dbname: str) -> dict:
     10,000 sealed transcript versions: the objects the events refer to. No events yet."""
     from flask_migrate import upgrade
 
-    from casework.access.models import CaseMember
-    from casework.auth.service import issue_token
-    from casework.cases.models import Case
     from casework.db import db
-    from casework.interviews.models import Interview
-    from casework.keys import create_subject_key, keyed_sha256, seal_into
+    from casework.keys import keyed_sha256, seal_into
     from casework.transcripts.models import TranscriptVersion
-    from casework.users.service import new_user
-    from casework.witnesses.models import Witness
 
     with admin_connection() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
@@ -271,32 +292,10 @@ def _init_growth(dbname: str) -> dict:
     witnesses, interviews = 500, 2000
     with app.app_context():
         upgrade()
-        people = {role: new_user(f"bench-{role}", "bench password long", role)
-                  for role in ("admin", "interviewer", "legal", "auditor")}
-        tokens = {role: issue_token(user, "bench", 365)[1] for role, user in people.items()}
-        case = Case(title="Growth case", created_by_id=people["admin"].id)
-        db.session.add(case)
-        db.session.flush()
-        for role in ("interviewer", "legal"):
-            db.session.add(CaseMember(case_id=case.id, user_id=people[role].id, added_by_id=people["admin"].id))
-        witness_rows = [Witness(case_id=case.id, pseudonym=f"W-{n + 1:04d}", witness_type="eyewitness",
-                                risk_level="high", recorded_by_id=people["interviewer"].id) for n in range(witnesses)]
-        db.session.add_all(witness_rows)
-        db.session.flush()
-        hash_keys: dict[int, bytes] = {}
-        for witness in witness_rows:
-            create_subject_key(witness.key_subject())
-            hash_keys[witness.id] = os.urandom(32)
-            seal_into(witness, "hashkey_", hash_keys[witness.id], witness.hashkey_context())
-        interview_rows = [Interview(case_id=case.id, witness_id=witness_rows[n % witnesses].id,
-                                    interviewer_id=people["interviewer"].id, language="uk",
-                                    conducted_at=datetime(2024, 12, 1, tzinfo=UTC)) for n in range(interviews)]
-        db.session.add_all(interview_rows)
-        db.session.flush()
-        pairs = [(i.id, i.witness_id) for i in interview_rows]
-        case_id, interviewer_id = case.id, people["interviewer"].id
-        actors = {role: [people[role].id, people[role].username, role] for role in people}
-        db.session.commit()
+        made = _population("Growth case", witnesses, interviews, token_days=365,
+                           conducted_at=datetime(2024, 12, 1, tzinfo=UTC))
+        tokens, hash_keys, pairs = made.tokens, made.hash_keys, made.interviews
+        case_id, interviewer_id, actors = made.case_id, made.interviewer_id, made.actors
         conn = db.session.connection().connection.driver_connection
         columns = ("id", "interview_id", "case_id", "witness_id", "version", "media_type", "size", "keyed_sha256",
                    "content_ciphertext", "content_nonce", "content_wrapped_key", "content_kek_id",
