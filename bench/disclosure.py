@@ -20,7 +20,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from typing import Any
 import psycopg
 
 from bench.common import PG_SERVER, child_pids, rss_kib
+from tests.pg_server import gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -169,29 +169,9 @@ class RssSampler:
 
 @contextmanager
 def server():
-    port = 19000 + random.randrange(1000)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")},
-           "CASEWORK_ENV": "testing", "CASEWORK_DATABASE_URL": DATABASE_URL, "CASEWORK_KEYRING": KEYRING,
-           "CASEWORK_BLOB_DIR": str(SCRATCH / "blobs"), "CASEWORK_LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "config" / "gunicorn.conf.py"),
-         "--workers", "1", "--timeout", "900", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        for _ in range(150):
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                connection.request("GET", "/health")
-                if connection.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("gunicorn did not start")
-        yield port, process.pid
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+    """One gunicorn worker (every byte passes through the process measured), as the tests start it."""
+    with gunicorn(DATABASE_URL, KEYRING, workers=1, extra_env={"CASEWORK_BLOB_DIR": str(SCRATCH / "blobs")}) as running:
+        yield running.port, running.process.pid
 
 
 def run(items: int, exhibits: int) -> dict[str, Any]:

@@ -20,9 +20,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,6 +30,7 @@ from typing import Any
 import psycopg
 
 from bench.common import PG_SERVER, child_pids, percentiles, rss_kib
+from tests.pg_server import gunicorn
 
 MiB = 1024 * 1024
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,31 +131,10 @@ class RssSampler:
 
 @contextmanager
 def server(store: str, blob_dir: Path):
-    port = 18000 + random.randrange(1000)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")},
-           "CASEWORK_ENV": "testing", "CASEWORK_DATABASE_URL": DATABASE_URL, "CASEWORK_KEYRING": KEYRING,
-           "CASEWORK_LOG_LEVEL": "WARNING", "CASEWORK_BLOB_STORE": store, "CASEWORK_BLOB_DIR": str(blob_dir)}
-    # One worker, so that every byte passes through the process measured; a long timeout, since a
-    # sync worker is only checked between requests and a 1 GiB response is one request.
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "config" / "gunicorn.conf.py"),
-         "--workers", "1", "--timeout", "600", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        for _ in range(150):
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                connection.request("GET", "/health")
-                if connection.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("gunicorn did not start")
-        yield port, process.pid
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+    """One gunicorn worker (every byte passes through the process measured), as the tests start it."""
+    stored = {"CASEWORK_BLOB_STORE": store, "CASEWORK_BLOB_DIR": str(blob_dir)}
+    with gunicorn(DATABASE_URL, KEYRING, workers=1, extra_env=stored) as running:
+        yield running.port, running.process.pid
 
 
 def run_store(store: str, world: dict[str, Any], recording: Path, digest: str, patch_mib: int) -> dict[str, Any]:
