@@ -130,3 +130,46 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int:
     except OSError:
         pass
     return 0
+
+
+class ScratchCase:
+    """A migrated scratch database with an admin, a lawyer and an interviewer (bearer tokens),
+    and one case with both as members, made through the API as people would (two-person rule)."""
+
+    def __init__(self, database_url: str, keyring: str, **config: Any) -> None:
+        from flask_migrate import upgrade
+
+        from casework import create_app
+        from casework.auth.service import issue_token
+        from casework.db import db
+        from casework.users.service import new_user
+
+        self.app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url, "CASEWORK_KEYRING": keyring,
+                                          "LOG_LEVEL": "WARNING", **config})
+        self.tokens: dict[str, str] = {}
+        ids: dict[str, int] = {}
+        with self.app.app_context():
+            upgrade()
+            for name in ("admin", "legal", "interviewer"):
+                user = new_user(name, "correct horse battery staple", name)
+                _, self.tokens[name] = issue_token(user, "bench", 30)
+                db.session.flush()
+                ids[name] = user.id
+            db.session.commit()
+        self.client = self.app.test_client()
+        self.case_id = self.call("admin", "POST", "/api/v1/cases", {"title": "bench"}, 201)["id"]
+        self.call("admin", "PUT", f"/api/v1/cases/{self.case_id}/members/{ids['legal']}")
+        self.call("admin", "PUT", f"/api/v1/cases/{self.case_id}/members/{ids['interviewer']}", status=202)
+        self.call("legal", "POST", f"/api/v1/cases/{self.case_id}/members/{ids['interviewer']}/approve")
+
+    def call(self, who: str, method: str, path: str, body: Any = None, status: int = 200, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}", **kw.pop("headers", {})}
+        response = self.client.open(path, method=method, json=body, headers=headers, **kw)
+        assert response.status_code == status, (path, response.status_code, response.get_data(as_text=True)[:500])
+        return response.get_json(silent=True)
+
+    def close(self) -> None:
+        from casework.db import db
+
+        with self.app.app_context():
+            db.engine.dispose()

@@ -32,7 +32,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import PG_SERVER, child_pids, rss_kib
+from bench.common import PG_SERVER, ScratchCase, child_pids, rss_kib
 from tests.pg_server import gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,37 +57,8 @@ def recreate() -> None:
 
 def seed(items: int, exhibits: int, per_witness: int = 100) -> dict[str, Any]:
     """The case, its consenting witnesses' statements and exhibits, and the disclosure of them all."""
-    from flask_migrate import upgrade
-
-    from casework import create_app
-    from casework.auth.service import issue_token
-    from casework.db import db
-    from casework.users.service import new_user
-
-    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": DATABASE_URL, "CASEWORK_KEYRING": KEYRING,
-                                 "CASEWORK_BLOB_DIR": str(SCRATCH / "blobs"), "LOG_LEVEL": "WARNING"})
-    tokens: dict[str, str] = {}
-    ids: dict[str, int] = {}
-    with app.app_context():
-        upgrade()
-        for name in ("admin", "legal", "interviewer"):
-            user = new_user(name, "correct horse battery staple", name)
-            _, tokens[name] = issue_token(user, "bench", 30)
-            db.session.flush()
-            ids[name] = user.id
-        db.session.commit()
-    client = app.test_client()
-
-    def call(who: str, method: str, path: str, body: Any = None, status: int = 200, **kw: Any) -> Any:
-        headers = {"Authorization": f"Bearer {tokens[who]}", **kw.pop("headers", {})}
-        response = client.open(path, method=method, json=body, headers=headers, **kw)
-        assert response.status_code == status, (path, response.status_code, response.get_data(as_text=True)[:500])
-        return response.get_json(silent=True)
-
-    case = call("admin", "POST", "/api/v1/cases", {"title": "bench"}, 201)["id"]
-    call("admin", "PUT", f"/api/v1/cases/{case}/members/{ids['legal']}")
-    call("admin", "PUT", f"/api/v1/cases/{case}/members/{ids['interviewer']}", status=202)
-    call("legal", "POST", f"/api/v1/cases/{case}/members/{ids['interviewer']}/approve")
+    scratch = ScratchCase(DATABASE_URL, KEYRING, CASEWORK_BLOB_DIR=str(SCRATCH / "blobs"))
+    call, client, tokens, case = scratch.call, scratch.client, scratch.tokens, scratch.case_id
     requested: list[dict[str, Any]] = []
 
     def witness_with_interview(scopes: dict[str, bool]) -> int:
@@ -135,11 +106,11 @@ def seed(items: int, exhibits: int, per_witness: int = 100) -> dict[str, Any]:
         "recipient": {"name": "Bench Prosecutor", "organisation": "Office of the Prosecutor", "kind": "prosecutor"},
         "purpose": "benchmark", "items": requested}, 201)
     create_s = time.perf_counter() - started
-    with app.app_context():
+    with scratch.app.app_context():
         from casework.keys import signer
 
         vkey = signer().vkey()
-        db.engine.dispose()
+    scratch.close()
     return {"token": tokens["legal"], "disclosure": disclosure["id"], "vkey": vkey, "create_s": create_s,
             "included": disclosure["included_count"], "excluded": disclosure["excluded_count"]}
 

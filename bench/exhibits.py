@@ -29,7 +29,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import PG_SERVER, child_pids, percentiles, rss_kib
+from bench.common import PG_SERVER, ScratchCase, child_pids, percentiles, rss_kib
 from tests.pg_server import gunicorn
 
 MiB = 1024 * 1024
@@ -53,43 +53,13 @@ def drop_database() -> None:
 
 def seed() -> dict[str, Any]:
     """A case with a lawyer and an interviewer, a witness and an interview; bearer tokens for both."""
-    from flask_migrate import upgrade
-
-    from casework import create_app
-    from casework.auth.service import issue_token
-    from casework.db import db
-    from casework.users.service import new_user
-
-    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": DATABASE_URL, "CASEWORK_KEYRING": KEYRING,
-                                 "LOG_LEVEL": "WARNING"})
-    tokens: dict[str, str] = {}
-    ids: dict[str, int] = {}
-    with app.app_context():
-        upgrade()
-        for name in ("admin", "legal", "interviewer"):
-            user = new_user(name, "correct horse battery staple", name)
-            _, tokens[name] = issue_token(user, "bench", 30)
-            db.session.flush()
-            ids[name] = user.id
-        db.session.commit()
-    client = app.test_client()
-
-    def call(who: str, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-        response = client.open(path, method=method, json=body, headers={"Authorization": f"Bearer {tokens[who]}"})
-        assert response.status_code == status, (path, response.status_code, response.get_data(as_text=True))
-        return response.get_json()
-
-    case = call("admin", "POST", "/api/v1/cases", {"title": "bench"}, 201)["id"]
-    call("admin", "PUT", f"/api/v1/cases/{case}/members/{ids['legal']}")
-    call("admin", "PUT", f"/api/v1/cases/{case}/members/{ids['interviewer']}", status=202)
-    call("legal", "POST", f"/api/v1/cases/{case}/members/{ids['interviewer']}/approve")
-    witness = call("interviewer", "POST", f"/api/v1/cases/{case}/witnesses",
-                   {"witness_type": "eyewitness", "risk_level": "low"}, 201)["id"]
-    interview = call("interviewer", "POST", f"/api/v1/cases/{case}/interviews", {
+    scratch = ScratchCase(DATABASE_URL, KEYRING)
+    witness = scratch.call("interviewer", "POST", f"/api/v1/cases/{scratch.case_id}/witnesses",
+                           {"witness_type": "eyewitness", "risk_level": "low"}, 201)["id"]
+    interview = scratch.call("interviewer", "POST", f"/api/v1/cases/{scratch.case_id}/interviews", {
         "witness_id": witness, "conducted_at": "2026-03-10T10:00:00Z", "language": "uk"}, 201)["id"]
-    with app.app_context():
-        db.engine.dispose()
-    return {"tokens": tokens, "interview": interview}
+    scratch.close()
+    return {"tokens": scratch.tokens, "interview": interview}
 
 
 def make_recording(path: Path, size: int) -> str:
