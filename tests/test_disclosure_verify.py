@@ -257,31 +257,11 @@ def test_hostile_zips_are_refused(made: tuple[Path, str], tmp_path: Path):
 @pytest.fixture
 def witnessed_app(backend, keyring_path, tmp_path: Path):
     """An app whose checkpoints two real witness processes cosign (as tests/test_witnessed_log.py)."""
-    from flask_migrate import upgrade
+    from tests.witnesses import app_witnessed_by, running_witnesses
 
-    from casework.keys import signer
-    from tests.conftest import make_app, reset_database
-    from tests.witnesses import running_witnesses
-
-    with running_witnesses(tmp_path, [f"witness{i}.partner.example/w" for i in (1, 2)]) as witnesses:
-        config = tmp_path / "witnesses.json"
-        config.write_text(json.dumps([{"name": w.name, "vkey": w.vkey, "url": w.url} for w in witnesses]))
-        app = make_app(backend, keyring_path, CASEWORK_SIGNER_STATE=str(tmp_path / "signer.state"),
-                       CASEWORK_WITNESSES=str(config), CASEWORK_WITNESS_QUORUM=2)
-        with app.app_context():
-            upgrade()
-            reset_database()
-            vkey = signer().vkey()
-        for w in witnesses:
-            w.add_log(app.config["CASEWORK_LOG_ORIGIN"], vkey)
-        try:
-            yield app, vkey, witnesses
-        finally:
-            with app.app_context():
-                reset_database()
-                from casework.db import db
-
-                db.engine.dispose()
+    with running_witnesses(tmp_path, [f"witness{i}.partner.example/w" for i in (1, 2)]) as witnesses, \
+            app_witnessed_by(witnesses, backend, keyring_path, tmp_path) as (app, vkey):
+        yield app, vkey, witnesses
 
 
 def test_witness_cosignatures_and_the_quorum(witnessed_app, tmp_path: Path):

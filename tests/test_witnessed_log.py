@@ -5,13 +5,11 @@ no key. Each attack of the issue is replayed against the real server and publica
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import select, text
 
 from casework.custody import cosignature, log, merkle, note
@@ -20,9 +18,9 @@ from casework.custody.models import CustodyCheckpoint
 from casework.custody.verify import main as verify_main
 from casework.db import db
 from casework.keys import signer
-from tests.conftest import make_app, make_caller, reset_database
+from tests.conftest import make_caller
 from tests.helpers import database_owner_writes
-from tests.witnesses import WitnessProcess, running_witnesses
+from tests.witnesses import WitnessProcess, app_witnessed_by, running_witnesses
 
 LOG_ORIGIN = "casework.local/custody"
 
@@ -56,19 +54,8 @@ def witnesses(tmp_path: Path) -> Iterator[list[WitnessProcess]]:
 @pytest.fixture
 def log_app(backend, keyring_path, tmp_path: Path, witnesses: list[WitnessProcess]) -> Iterator[Flask]:
     """An app with its own signer state, configured with both witnesses and a quorum of two."""
-    config = tmp_path / "witnesses.json"
-    config.write_text(json.dumps([{"name": w.name, "vkey": w.vkey, "url": w.url} for w in witnesses]))
-    app = make_app(backend, keyring_path, CASEWORK_SIGNER_STATE=str(tmp_path / "signer.state"),
-                   CASEWORK_WITNESSES=str(config), CASEWORK_WITNESS_QUORUM=2)
-    with app.app_context():
-        upgrade()
-        reset_database()
-        vkey = signer().vkey()
-    for w in witnesses:
-        w.add_log(LOG_ORIGIN, vkey)
-    yield app
-    with app.app_context():
-        reset_database()
+    with app_witnessed_by(witnesses, backend, keyring_path, tmp_path) as (app, _vkey):
+        yield app
 
 
 def _signed_sizes(app: Flask) -> list[int]:

@@ -1,6 +1,7 @@
 """Real C2SP witness processes (gunicorn), for the tests that need partners to cosign."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from casework.custody.witness_client import request_cosignature
 
@@ -99,3 +101,32 @@ def running_witnesses(base: Path, names: list[str]) -> Iterator[list[WitnessProc
     finally:
         for proc in procs:
             proc.stop()
+
+
+@contextmanager
+def app_witnessed_by(witnesses: list[WitnessProcess], backend: dict[str, str], keyring_path: str,
+                     tmp_path: Path, quorum: int = 2) -> Iterator[tuple[Any, str]]:
+    """An app with a signer state of its own whose publications ask these witnesses (the quorum
+    given) to cosign, each witness told the log's key; the database is reset before and after."""
+    from flask_migrate import upgrade
+
+    from casework.db import db
+    from casework.keys import signer
+    from tests.conftest import make_app, reset_database
+
+    config = tmp_path / "witnesses.json"
+    config.write_text(json.dumps([{"name": w.name, "vkey": w.vkey, "url": w.url} for w in witnesses]))
+    app = make_app(backend, keyring_path, CASEWORK_SIGNER_STATE=str(tmp_path / "signer.state"),
+                   CASEWORK_WITNESSES=str(config), CASEWORK_WITNESS_QUORUM=quorum)
+    with app.app_context():
+        upgrade()
+        reset_database()
+        vkey = signer().vkey()
+    for w in witnesses:
+        w.add_log(app.config["CASEWORK_LOG_ORIGIN"], vkey)
+    try:
+        yield app, vkey
+    finally:
+        with app.app_context():
+            reset_database()
+            db.engine.dispose()
