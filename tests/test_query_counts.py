@@ -68,3 +68,30 @@ def test_statement_count_does_not_grow_with_the_items(app, world: World, who, pa
         large = ok(caller.get(url))
     assert len(str(large)) > len(str(small))  # the second answer really holds more
     assert len(many) == len(few), "\n".join(many)
+
+
+def _count(statements: list[str], prefix: str) -> int:
+    return sum(1 for statement in statements if " ".join(statement.split()).startswith(prefix))
+
+
+def test_an_upload_and_a_read_load_each_row_once(app, world: World):
+    """The hot paths: the witness is read once (locked, without its consent records, which an
+    upload does not need), the interview once plus its lock, and the version is written once
+    with its receipt (no UPDATE after the event is placed)."""
+    interviewer, legal = world.people["interviewer"], world.people["legal"]
+    path = f"/api/v1/interviews/{world.interview_id}/transcripts"
+    ok(interviewer.post(path, {"text": "first"}), 201)  # warm: the token's last-use stamp
+    with counting(app) as upload:
+        receipt = ok(interviewer.post(path, {"text": "second", "reason": "more"}), 201)
+    assert receipt["custody_seq"] is not None
+    assert _count(upload, "SELECT witnesses.") == 1, "\n".join(upload)
+    assert not [s for s in upload if "consent_records" in s], "\n".join(upload)
+    assert _count(upload, "SELECT interviews.") == 2, "\n".join(upload)  # authorisation, then the lock
+    assert _count(upload, "INSERT INTO transcript_versions") == 1
+    assert not [s for s in upload if s.lstrip().startswith("UPDATE transcript_versions")], "\n".join(upload)
+
+    ok(legal.get(f"{path}/{receipt['version']}"))  # warm
+    with counting(app) as read:
+        ok(legal.get(f"{path}/{receipt['version']}"))
+    assert _count(read, "SELECT witnesses.") == 1, "\n".join(read)
+    assert not [s for s in read if "consent_records" in s], "\n".join(read)

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from casework.access.door import Access, load_authorized
 from casework.custody.receipts import placement
-from casework.db import db
+from casework.db import db, utcnow
 from casework.errors import Conflict, IntegrityFailure, Invalid, NotFound, TooLarge
 from casework.exhibits.service import exhibit_of_interview
 from casework.fields import Extended
@@ -111,9 +112,10 @@ def _replay(interview: Interview, user_id: int, key: str, fingerprint: bytes) ->
     return existing
 
 
-def _lock_interview(interview_id: int) -> Interview:
+def _lock_interview(interview: Interview) -> Interview:
     """Serialise version numbering per interview (row lock on PostgreSQL; SQLite is serial)."""
-    return db.session.execute(select(Interview).where(Interview.id == interview_id).with_for_update()).scalar_one()
+    db.session.execute(select(Interview.id).where(Interview.id == interview.id).with_for_update()).one()
+    return interview
 
 
 def _check_content(data: Upload, limit: int) -> None:
@@ -166,9 +168,8 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
     derived = bool(data.derived_from or data.translation_of)  # the SPEC's "translations (derived versions)" row
     access = load_authorized(Interview, interview_id, "transcript.derive" if derived else "transcript.create")
     _check_content(data, max_bytes)
-    lock_witness(access.obj.witness_id)  # first: witness, interview, custody head (casework.witnesses.locks)
-    interview = _lock_interview(access.obj.id)  # before the replay check, so a concurrent retry waits
-    witness = db.session.get_one(Witness, interview.witness_id)
+    witness = lock_witness(access.obj.witness_id)  # first: witness, interview, custody head (witnesses.locks)
+    interview = _lock_interview(access.obj)  # before the replay check, so a concurrent retry waits
     if witness.shredded_at is not None:
         raise Conflict("The witness withdrew consent; no statement can be recorded.", problem="consent-withdrawn")
     key = hash_key(witness)  # Gone if the witness's key was destroyed
@@ -191,7 +192,7 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
     version = TranscriptVersion(
         interview_id=interview.id, case_id=interview.case_id, witness_id=interview.witness_id,
         version=latest + 1, media_type=data.media_type, size=len(data.content),
-        keyed_sha256=keyed, created_by_id=access.user_id,
+        keyed_sha256=keyed, created_by_id=access.user_id, created_at=utcnow(),
         idempotency_key=idempotency_key, request_fingerprint=fingerprint, **(lineage.columns if lineage else {}),
     )
     seal_into(version, "content_", data.content, version.content_context())
@@ -200,10 +201,12 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
         sealed = {"filename": data.filename, "reason": data.reason,
                   **({"translator": translator} if translator else {})}
         seal_into(version, "freetext_", json.dumps(sealed).encode(), version.freetext_context())
-    db.session.add(version)
-    db.session.flush()
     access.note(created=version_ref(interview.id, version.version), version=version.version, size=version.size,
                 keyed_sha256=keyed.hex(), corrects=latest or None, **(lineage.logged if lineage else {}))
+    # The event is placed first and the version stored with its receipt after, in this transaction:
+    # one INSERT, no UPDATE. Every version INSERT happens under the custody head lock, so two
+    # uploads racing for one Idempotency-Key never wait on each other's index entry while
+    # holding it.
     logged = access.append_now()
     receipt = receipts.sign({
         "interview_id": interview.id,
@@ -216,6 +219,8 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
         **placement(logged, version.created_at),
     }, keyring().signing_key())
     version.receipt = {k: v for k, v in receipt.items() if k != "sha256"}  # no plain hash at rest
+    db.session.add(version)
+    db.session.flush()  # here, so a refused row fails the upload, not the commit of its custody event
     return UploadResult(receipt, replayed=False)
 
 
@@ -243,7 +248,7 @@ def read_content(version: TranscriptVersion, access: Access[Any]) -> bytes:
                 keyed_sha256=version.keyed_sha256.hex() if version.keyed_sha256 is not None else None)
     content = open_from(version, "content_", version.content_context())
     if version.keyed_sha256 is not None:
-        witness = db.session.get_one(Witness, version.witness_id)
+        witness = db.session.get_one(Witness, version.witness_id, options=[lazyload(Witness.consents)])
         if not hmac.compare_digest(keyed_digest(witness, content), version.keyed_sha256):
             raise IntegrityFailure("Transcript failed its integrity check.")
     return content

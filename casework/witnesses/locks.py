@@ -7,7 +7,9 @@ withdrawal included, all take their locks in this order, and only in this order:
    before any other row is locked or written;
 2. **the interview row** (uploads and corrections only: it numbers the versions);
 3. **the custody head**, which the request's events take when they are appended (``append_now``
-   in an upload, else when the request commits).
+   in an upload, else when the request commits). An upload inserts its version row after it,
+   so the version goes in with its signed receipt: that INSERT waits on no other upload, since
+   every other version INSERT happens under the head too.
 
 Taking the witness first makes these paths one queue per witness: a withdrawal waits for an
 upload that holds the witness and then shreds the version it committed, and an upload that
@@ -23,6 +25,7 @@ serial and the order holds trivially; the statement runs without ``FOR ...`` the
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from casework.db import db
 from casework.witnesses.models import Witness
@@ -33,10 +36,12 @@ def lock_witness(witness_id: int) -> Witness:
 
     The row is read again (``populate_existing``) even if the session already holds the
     witness, so ``shredded_at`` and the identity are those of the latest committed change.
+    Its consent records are read only if the caller asks for them (after the lock, so fresh).
     """
     statement = (
         select(Witness).where(Witness.id == witness_id)
         .with_for_update(key_share=True)
+        .options(lazyload(Witness.consents))
         .execution_options(populate_existing=True)
     )
     return db.session.execute(statement).scalar_one()
