@@ -85,6 +85,8 @@ def _common(env: Mapping[str, str]) -> dict[str, Any]:
         # request holding every Nth intake row integrates a batch into the tree (1: every request,
         # waiting). Auditors' reads, publication and export always catch up first.
         "CASEWORK_CUSTODY_INTEGRATE_EVERY": max(1, int(env.get("CASEWORK_CUSTODY_INTEGRATE_EVERY", 64))),
+        # The request that writes every Nth intake row vacuums the queue (0: leave it to autovacuum).
+        "CASEWORK_CUSTODY_VACUUM_EVERY": max(0, int(env.get("CASEWORK_CUSTODY_VACUUM_EVERY", 10_000))),
         # OpenAPI (flask-smorest)
         "API_TITLE": "Casework",
         "API_VERSION": "v1",

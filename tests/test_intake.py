@@ -308,3 +308,37 @@ def test_events_spilled_before_a_receipt_are_placed_with_it(app: Flask, world: W
     assert intake_count(app) == 0
     logged, size = log_state(app)
     assert logged == list(range(size)) and set(seqs) <= set(logged)
+
+
+def _vacuums_of_intake(app: Flask) -> int:
+    with app.app_context():
+        db.session.execute(text("SELECT pg_stat_clear_snapshot()"))
+        count = db.session.scalar(text(
+            "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'custody_intake'"))
+        db.session.commit()
+        return int(count or 0)
+
+
+def test_the_request_writing_every_nth_intake_row_vacuums_the_queue(app: Flask, backend: dict[str, str],
+                                                                   keyring_path: str, world: World, pg_only):
+    """Integration kills an intake row per event and a head version per batch; with the server's
+    autovacuum off (as on this CI machine) nothing else would ever clean them, and the
+    integrator's scan of the queue would slow down for good. Every Nth intake row's request
+    vacuums both tables after it commits; with the upkeep off, no vacuum happens."""
+    every = 4
+    for vacuum_every, expected in ((every, True), (0, False)):
+        served = make_app(backend, keyring_path, CASEWORK_CUSTODY_INTEGRATE_EVERY=2,
+                          CASEWORK_CUSTODY_VACUUM_EVERY=vacuum_every)
+        try:
+            before = _vacuums_of_intake(app)
+            legal = on(served, world.people["legal"])
+            for _ in range(2 * every):
+                ok_response(legal.get(f"/api/v1/cases/{world.case_id}"))
+            with app.app_context():
+                db.session.execute(text("SELECT pg_stat_force_next_flush()"))
+                db.session.commit()
+            assert (_vacuums_of_intake(app) > before) is expected
+        finally:
+            with served.app_context():
+                db.session.remove()
+                db.engine.dispose()

@@ -89,14 +89,15 @@ def is_deferred(connection: Connection) -> bool:
 def intake(connection: Connection, events: Iterable[NewEvent]) -> list[int]:
     """Insert events into the intake queue in the connection's transaction; their ids, in order.
 
-    Each entry is canonicalised here (with a placeholder place), so an event the log could
-    never hash is refused while its request can still fail, never later by the integrator.
+    Each event's details (its one free-form part; every other field is a typed column, read
+    back as str, int or None) are canonicalised here, so an event the log could never hash is
+    refused while its request can still fail, never later by the integrator.
     """
     now = utcnow()
     rows: list[dict[str, Any]] = []
     for event in events:
         event.details = event.details or {}
-        canonical_json(leaf_entry(0, now, event))
+        canonical_json(event.details)
         rows.append({"recorded_at": now, **{name: getattr(event, name) for name in ENTRY_FIELDS}})
     ids: list[int] = []
     for start in range(0, len(rows), _INTAKE_CHUNK):  # bounded statements, whatever a request records
@@ -265,6 +266,19 @@ def try_integrate(limit: int = BATCH) -> int | None:
     with db.engine.connect() as connection, connection.begin():
         batch = integrate(connection, wait=False, limit=limit)
     return None if batch is None else len(batch)
+
+
+def vacuum_intake() -> None:
+    """VACUUM the intake queue and the head row (PostgreSQL), on a connection of its own.
+
+    Both churn: an event's intake row dies when it is integrated, the head gets a new version
+    per batch. Without vacuuming, the integrator's ``ORDER BY id LIMIT n`` walks ever more dead
+    index entries (seen here: 170,000 dead rows, audited reads 0.79x instead of 0.89x). A role
+    that does not own the tables gets a warning from PostgreSQL and nothing is done: there, the
+    owner's autovacuum keeps them.
+    """
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql(f"VACUUM (SKIP_LOCKED) {_INTAKE.name}, {_HEAD.name}")
 
 
 def tree_size_on(connection: Connection) -> int:

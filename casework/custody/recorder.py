@@ -31,6 +31,8 @@ class CustodyContext:
     recorded: list[custody_log.NewEvent] = field(default_factory=list)
     # Intake ids of this transaction's events not yet placed in the tree, with their events.
     unplaced: dict[int, custody_log.NewEvent] = field(default_factory=dict)
+    # Every intake id this transaction wrote, placed or not (for the intake's upkeep after commit).
+    written: list[int] = field(default_factory=list)
     # Set only by the throttle handler (casework.access.hooks): this refusal is counted in its
     # window's one ``http.throttled`` event, so an empty 429 is not an unrecorded request.
     summarised: bool = False
@@ -44,11 +46,13 @@ class CustodyContext:
         self.pending[:0] = self.recorded
         self.recorded.clear()
         self.unplaced.clear()
+        self.written.clear()
 
     def discard(self) -> None:
         self.pending.clear()
         self.recorded.clear()
         self.unplaced.clear()
+        self.written.clear()
 
 
 def new_request_id() -> str:
@@ -109,6 +113,7 @@ def spill() -> None:
         raise _unavailable(exc, "intake") from exc
     ctx.recorded.extend(ctx.pending)
     ctx.unplaced.update(zip(ids, ctx.pending, strict=True))
+    ctx.written.extend(ids)
     ctx.pending.clear()
 
 
@@ -154,10 +159,14 @@ def commit(*, integrate: bool = False) -> None:
         db.session.commit()
     except Exception as exc:
         raise _unavailable(exc, "commit") from exc
+    written = ctx.written[:]
     ctx.recorded.clear()
     ctx.unplaced.clear()
+    ctx.written.clear()
     if ids and deferred:
         _integrate_after_commit(ids, integrate)
+    if deferred:
+        _vacuum_if_due(written)
 
 
 def _integrate_after_commit(ids: list[int], wait: bool) -> None:
@@ -175,6 +184,19 @@ def _integrate_after_commit(ids: list[int], wait: bool) -> None:
     except Exception as exc:  # the response stands: its events are recorded
         db.session.rollback()
         logger.error("custody integration deferred: %s", exc.__class__.__name__)
+
+
+def _vacuum_if_due(ids: list[int]) -> None:
+    """Every integrated event leaves a dead intake row and every batch a dead head version; the
+    request that wrote the Nth intake row (``CASEWORK_CUSTODY_VACUUM_EVERY``) vacuums them, so
+    the queue stays a few pages whether or not the server's autovacuum is on."""
+    every = current_app.config["CASEWORK_CUSTODY_VACUUM_EVERY"]
+    if not every or not any(i % every == 0 for i in ids):
+        return
+    try:
+        custody_log.vacuum_intake()
+    except Exception as exc:  # upkeep only: the response stands
+        logger.error("custody intake vacuum failed: %s", exc.__class__.__name__)
 
 
 def catch_up() -> None:
