@@ -40,6 +40,27 @@ def canonical_json(obj: Any) -> bytes:
 
 def _check(value: Any) -> bool:
     """Validate the whole structure; return True if some key lies outside the BMP."""
+    kind = type(value)  # the exact built-in types first: this runs for every event, twice
+    if kind is str or kind is bool or value is None:
+        return False
+    if kind is int:
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise ValueError(f"integer {value} is outside the I-JSON range +-(2**53 - 1)")
+        return False
+    if kind is dict:
+        astral = False
+        for key, item in value.items():
+            if type(key) is not str and not isinstance(key, str):
+                raise TypeError(f"object keys must be str, not {type(key).__name__}")
+            if not key.isascii() and max(key) > "\uffff":
+                astral = True
+            astral = _check(item) or astral
+        return astral
+    return _check_subclassed(value)
+
+
+def _check_subclassed(value: Any) -> bool:
+    """``_check`` for anything but the exact built-in types: subclasses (a StrEnum, say) and refusals."""
     if isinstance(value, float):
         raise TypeError("floats are not allowed in canonical JSON (use int or str)")
     if isinstance(value, _SCALARS):
@@ -49,14 +70,7 @@ def _check(value: Any) -> bool:
             raise ValueError(f"integer {value} is outside the I-JSON range +-(2**53 - 1)")
         return False
     if isinstance(value, dict):
-        astral = False
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"object keys must be str, not {type(key).__name__}")
-            if not key.isascii() and max(key) > "\uffff":
-                astral = True
-            astral = _check(item) or astral
-        return astral
+        return _check(dict(value))
     if isinstance(value, (list, tuple)):
         astral = False
         for item in value:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import collections
+import enum
 import json
 import subprocess
 import sys
 import tracemalloc
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +96,28 @@ def test_canonical_json_rejects_types(value: Any) -> None:
         canonical_json(value)
 
 
-@pytest.mark.parametrize("value", [2**53, -(2**53), {"a": "\ud800"}])
+class _Colour(enum.StrEnum):
+    RED = "red"
+
+
+class _Big(enum.IntEnum):
+    SMALL = 7
+    BIG = 2**53
+
+
+@pytest.mark.parametrize("value", [2**53, -(2**53), {"a": "\ud800"}, {"a": [_Big.BIG]}])
 def test_canonical_json_rejects_values(value: Any) -> None:
     with pytest.raises(ValueError):
         canonical_json(value)
+
+
+def test_canonical_json_takes_subclasses_of_the_json_types_as_their_base() -> None:
+    """The exact built-in types take a fast path; their subclasses are checked the long way and
+    encode exactly as the base types would."""
+    value = {"c": _Colour.RED, "n": _Big.SMALL, "o": collections.OrderedDict([("b", 1), ("a", (True, None))])}
+    assert canonical_json(value) == b'{"c":"red","n":7,"o":{"a":[true,null],"b":1}}'
+    with pytest.raises(TypeError):
+        canonical_json({"when": datetime.now(UTC)})
 
 
 # --- verification outcomes ----------------------------------------------------------------
