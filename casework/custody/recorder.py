@@ -169,11 +169,17 @@ def commit(*, integrate: bool = False) -> None:
         _vacuum_if_due(written)
 
 
+def _holds_nth(ids: list[int], every: int) -> bool:
+    """Whether one of these intake ids is a multiple of ``every`` (0: never): ids are drawn by one
+    sequence for all workers, so exactly one request holds each Nth row, without coordination."""
+    return every > 0 and any(i % every == 0 for i in ids)
+
+
 def _integrate_after_commit(ids: list[int], wait: bool) -> None:
     """The events are durable already: a failure here delays their integration, loses nothing."""
     every = current_app.config["CASEWORK_CUSTODY_INTEGRATE_EVERY"]
     wait = wait or every <= 1
-    if not wait and not any(i % every == 0 for i in ids):
+    if not wait and not _holds_nth(ids, every):
         return
     try:  # on the session's connection (its transaction has ended): no second connection
         while True:
@@ -190,8 +196,7 @@ def _vacuum_if_due(ids: list[int]) -> None:
     """Every integrated event leaves a dead intake row and every batch a dead head version; the
     request that wrote the Nth intake row (``CASEWORK_CUSTODY_VACUUM_EVERY``) vacuums them, so
     the queue stays a few pages whether or not the server's autovacuum is on."""
-    every = current_app.config["CASEWORK_CUSTODY_VACUUM_EVERY"]
-    if not every or not any(i % every == 0 for i in ids):
+    if not _holds_nth(ids, current_app.config["CASEWORK_CUSTODY_VACUUM_EVERY"]):
         return
     try:
         custody_log.vacuum_intake()
