@@ -18,7 +18,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.common import DATABASE_URL, KEYRING, Client, percentiles
+from bench.common import DATABASE_URL, KEYRING, Client, percentiles, settle
 from tests.pg_server import gunicorn
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -81,6 +81,7 @@ def reads(rounds: int = 6, seconds: float = 6.0, clients: int = 8) -> dict:
         servers = {mode: stack.enter_context(gunicorn(DATABASE_URL, KEYRING, workers=WORKERS,
                                                       extra_env={**SERVER_ENV, **env}))
                    for mode, env in modes.items()}
+        settle()
         for server in servers.values():
             _load(server.port, token, clients, 100_000, call, 5)  # warm up: pools, prepared statements
         for n in range(rounds):
@@ -100,6 +101,7 @@ def uploads(client_counts: tuple[int, ...] = (1, 8, 32), per_client: int = 60, s
     """Each client uploads to its own interview, as field interviewers do (one statement each)."""
     seed = json.loads(SEED.read_text())
     results = {}
+    settle()
     with gunicorn(DATABASE_URL, KEYRING, workers=WORKERS, extra_env=SERVER_ENV) as server:
         for clients in client_counts:
             def call(c: int, n: int, k: int = clients) -> tuple:
