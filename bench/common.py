@@ -4,6 +4,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -126,6 +127,53 @@ def child_pids(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry))
     return found
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (empty once the process is gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes and of their waited-for children, in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(sum(int(value) for value in fields[11:15]) / ticks
+               for fields in map(_stat_fields, pids) if fields)
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process on this machine (backends, WAL writer, checkpointer, ...)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if Path(f"/proc/{entry}/comm").read_text().strip() == "postgres":
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+class CpuMeter:
+    """CPU spent by a gunicorn server (master and workers), by PostgreSQL and by this process
+    (the load generator) between ``start`` and ``per_request``: where a request's cost goes."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self._start = self._read()
+
+    def _read(self) -> tuple[float, float, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return (cpu_seconds([self.server_pid, *child_pids(self.server_pid)]), cpu_seconds(postgres_pids()),
+                usage.ru_utime + usage.ru_stime)
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        end = self._read()
+        names = ("gunicorn_ms", "postgres_ms", "client_ms")
+        return {name: 1000 * (b - a) / max(1, requests) for name, a, b in zip(names, self._start, end, strict=True)}
 
 
 def rss_kib(pid: int, field: str = "VmRSS") -> int:

@@ -18,7 +18,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.common import DATABASE_URL, KEYRING, Client, percentiles, settle
+from bench.common import DATABASE_URL, KEYRING, Client, CpuMeter, percentiles, settle
 from tests.pg_server import gunicorn
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -28,7 +28,8 @@ SERVER_ENV = {"CASEWORK_CUSTODY_INTEGRATE_EVERY": os.environ.get("CASEWORK_CUSTO
 TEN_KB = ("The prisoners were lined up by the quarry wall. " * 210)[:10_240]
 
 
-def _load(port: int, token: str, clients: int, requests_each: int, make_call, seconds: float) -> dict:
+def _load(port: int, token: str, clients: int, requests_each: int, make_call, seconds: float,
+          server_pid: int | None = None) -> dict:
     latencies: list[float] = []
     errors: list[int] = []
     lock = threading.Lock()
@@ -54,6 +55,7 @@ def _load(port: int, token: str, clients: int, requests_each: int, make_call, se
             errors.extend(bad)
 
     threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(clients)]
+    meter = CpuMeter(server_pid) if server_pid is not None else None
     start = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -61,7 +63,8 @@ def _load(port: int, token: str, clients: int, requests_each: int, make_call, se
         thread.join()
     wall = time.perf_counter() - start
     assert not errors, f"unexpected statuses: {sorted(set(errors))}"
-    return {**percentiles(latencies), "throughput_rps": len(latencies) / wall, "clients": clients}
+    cpu = meter.per_request(len(latencies)) if meter is not None else {}
+    return {**percentiles(latencies), "throughput_rps": len(latencies) / wall, "clients": clients, **cpu}
 
 
 def reads(rounds: int = 6, seconds: float = 6.0, clients: int = 8) -> dict:
@@ -86,7 +89,8 @@ def reads(rounds: int = 6, seconds: float = 6.0, clients: int = 8) -> dict:
             _load(server.port, token, clients, 100_000, call, 5)  # warm up: pools, prepared statements
         for n in range(rounds):
             for mode in (("audited", "unaudited") if n % 2 == 0 else ("unaudited", "audited")):
-                runs[mode].append(_load(servers[mode].port, token, clients, 100_000, call, seconds))
+                runs[mode].append(_load(servers[mode].port, token, clients, 100_000, call, seconds,
+                                        servers[mode].process.pid))
     audited = sum(r["throughput_rps"] for r in runs["audited"]) / rounds
     unaudited = sum(r["throughput_rps"] for r in runs["unaudited"]) / rounds
     # Each audited run against the unaudited run beside it: drift between rounds cancels.
@@ -111,7 +115,7 @@ def uploads(client_counts: tuple[int, ...] = (1, 8, 32), per_client: int = 60, s
 
             _load(server.port, seed["tokens"]["interviewer"], clients, 5, call, 10)  # warm up
             results[str(clients)] = _load(server.port, seed["tokens"]["interviewer"], clients, per_client, call,
-                                          seconds)
+                                          seconds, server.process.pid)
     return results
 
 

@@ -208,6 +208,13 @@ def _command(args: argparse.Namespace) -> str:
 # --- RESULTS.md ----------------------------------------------------------------------------
 
 
+def _cpu(run: dict[str, Any]) -> str:
+    """CPU per request as gunicorn / PostgreSQL / client ms (runs from before the meter: n/a)."""
+    if "gunicorn_ms" not in run:
+        return "n/a"
+    return f"{run['gunicorn_ms']:.2f} / {run['postgres_ms']:.2f} / {run['client_ms']:.2f}"
+
+
 def _mark(ok: bool | None) -> str:
     return "n/a" if ok is None else ("**PASS**" if ok else "**MISS**")
 
@@ -371,14 +378,18 @@ def render(results: dict[str, Any], plotted: list[str]) -> str:
     uploads = results.get("uploads")
     if isinstance(uploads, dict) and uploads and "error" not in uploads:
         out += ["", "## 10 KB uploads against clients (bench.http_load, gunicorn)", "",
-                "| clients | req/s | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|"]
-        out += [f"| {c} | {u['throughput_rps']:.0f} | {u['p50']:.1f} | {u['p95']:.1f} | {u['p99']:.1f} |"
+                "CPU per request: gunicorn (master and workers), PostgreSQL (every process), the load "
+                "generator; from /proc over the run (bench.common.CpuMeter).", "",
+                "| clients | req/s | p50 ms | p95 ms | p99 ms | CPU ms: gunicorn / PostgreSQL / client |",
+                "|---|---|---|---|---|---|"]
+        out += [f"| {c} | {u['throughput_rps']:.0f} | {u['p50']:.1f} | {u['p95']:.1f} | {u['p99']:.1f} | {_cpu(u)} |"
                 for c, u in uploads.items()]
     reads = results.get("reads")
     if isinstance(reads, dict) and "runs" in reads:
         out += ["", "## Audited against unaudited reads (alternating runs)", "",
-                "| run | audited req/s | unaudited req/s |", "|---|---|---|"]
-        out += [f"| {i + 1} | {a['throughput_rps']:.0f} | {u['throughput_rps']:.0f} |"
+                "| run | audited req/s | unaudited req/s | audited CPU ms | unaudited CPU ms |",
+                "|---|---|---|---|---|"]
+        out += [f"| {i + 1} | {a['throughput_rps']:.0f} | {u['throughput_rps']:.0f} | {_cpu(a)} | {_cpu(u)} |"
                 for i, (a, u) in enumerate(zip(reads["runs"]["audited"], reads["runs"]["unaudited"], strict=True))]
     out.append("")
     analysis = HERE / "ANALYSIS.md"
