@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from sqlalchemy import text
 
 from bench.common import (
     BENCH_DB,
@@ -196,7 +197,12 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
         db.session.commit()
         timings["events_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        conn.execute("ANALYZE")
+        # Through the session, committed: on the raw connection (which the pool took back at the
+        # commit above) it stayed a transaction never ended, which kept its statistics from the
+        # planner, its locks on every table (so the app's own intake VACUUM was skipped) and its
+        # xid in everyone's snapshot (so no dead row anywhere could be pruned) for the whole run.
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
         timings["analyze_s"] = time.perf_counter() - t0
         sample = transcript_rows[len(transcript_rows) // 2]
         info = {
