@@ -40,7 +40,7 @@ def canonical_json(obj: Any) -> bytes:
 
 def _check(value: Any) -> bool:
     """Validate the whole structure; return True if some key lies outside the BMP."""
-    kind = type(value)  # the exact built-in types first: this runs for every event, twice
+    kind = type(value)  # the exact built-in types first: this runs for every event
     if kind is str or kind is bool or value is None:
         return False
     if kind is int:
