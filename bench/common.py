@@ -115,18 +115,14 @@ class Client:
         self.connection.close()
 
 
+def _pids_where(test: Callable[[int], bool]) -> list[int]:
+    """The processes on this machine that pass ``test`` (which sees a pid that may vanish meanwhile)."""
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and test(int(entry))]
+
+
 def child_pids(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (a gunicorn master's workers), from /proc."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-    return found
+    return _pids_where(lambda candidate: (fields := _stat_fields(candidate)) != [] and int(fields[1]) == pid)
 
 
 def _stat_fields(pid: int) -> list[str]:
@@ -146,15 +142,14 @@ def cpu_seconds(pids: list[int]) -> float:
 
 def postgres_pids() -> list[int]:
     """Every PostgreSQL process on this machine (backends, WAL writer, checkpointer, ...)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if Path(f"/proc/{entry}/comm").read_text().strip() == "postgres":
-                    found.append(int(entry))
-            except OSError:
-                continue
-    return found
+    return _pids_where(lambda pid: _comm(pid) == "postgres")
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 class CpuMeter:
