@@ -112,10 +112,9 @@ def _replay(interview: Interview, user_id: int, key: str, fingerprint: bytes) ->
     return existing
 
 
-def _lock_interview(interview: Interview) -> Interview:
+def _lock_interview(interview_id: int) -> None:
     """Serialise version numbering per interview (row lock on PostgreSQL; SQLite is serial)."""
-    db.session.execute(select(Interview.id).where(Interview.id == interview.id).with_for_update()).one()
-    return interview
+    db.session.execute(select(Interview.id).where(Interview.id == interview_id).with_for_update()).one()
 
 
 def _check_content(data: Upload, limit: int) -> None:
@@ -169,7 +168,8 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
     access = load_authorized(Interview, interview_id, "transcript.derive" if derived else "transcript.create")
     _check_content(data, max_bytes)
     witness = lock_witness(access.obj.witness_id)  # first: witness, interview, custody head (witnesses.locks)
-    interview = _lock_interview(access.obj)  # before the replay check, so a concurrent retry waits
+    interview = access.obj
+    _lock_interview(interview.id)  # before the replay check, so a concurrent retry waits
     if witness.shredded_at is not None:
         raise Conflict("The witness withdrew consent; no statement can be recorded.", problem="consent-withdrawn")
     key = hash_key(witness)  # Gone if the witness's key was destroyed
