@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, text
+from psycopg import pq
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from casework.custody import append_only, checkpoints, merkle
@@ -82,6 +85,46 @@ def test_an_answered_read_is_durable_before_it_is_placed(app: Flask, batched: Fl
 def ok_response(response: Any) -> Any:
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     return response
+
+
+@contextmanager
+def wire_trace(served: Flask, path: Path) -> Iterator[Callable[[], list[str]]]:
+    """What the app's connections send to PostgreSQL, from libpq's own protocol trace: the
+    frontend messages (``Query`` for a simple query, ``Parse``/``Bind``/``Sync`` for extended)."""
+    with served.app_context():
+        engine = db.engine
+    with path.open("w") as sink:
+        def trace(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+            dbapi_connection.pgconn.trace(sink.fileno())
+            dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+
+        def untrace(dbapi_connection: Any, record: Any) -> None:
+            dbapi_connection.pgconn.untrace()
+
+        event.listen(engine, "checkout", trace)
+        event.listen(engine, "checkin", untrace)
+        try:
+            yield lambda: [line for line in path.read_text().splitlines() if line.startswith("F\t")]
+        finally:
+            event.remove(engine, "checkout", trace)
+            event.remove(engine, "checkin", untrace)
+
+
+def test_a_read_sends_its_event_in_the_commits_round_trip(batched: Flask, world: World, pg_only, tmp_path: Path):
+    """An audited read writes nothing but its event: the INSERT into intake and the COMMIT go
+    to the server as one simple query, so recording costs the read no round trip of its own."""
+    legal = on(batched, world.people["legal"])
+    ok_response(legal.get(f"/api/v1/interviews/{world.interview_id}"))  # warm: token stamp, pool
+    with wire_trace(batched, tmp_path / "wire") as sent:
+        read = ok_response(legal.get(f"/api/v1/interviews/{world.interview_id}"))
+    messages = sent()
+    commits = [m for m in messages if "COMMIT" in m]
+    assert len(commits) == 1, "\n".join(messages)
+    kind, statement = commits[0].split("\t")[2], commits[0].split("\t", 3)[3]
+    assert kind == "Query" and "INSERT INTO custody_intake" in statement, commits[0]
+    assert statement.rstrip().rstrip('"').endswith("; COMMIT")
+    assert read.headers["X-Request-ID"] in statement  # this request's own event
+    assert not [m for m in messages if "custody_intake" in m and m not in commits], "\n".join(messages)
 
 
 def test_a_read_stays_recorded_when_integration_fails(app: Flask, batched: Flask, world: World, pg_only):

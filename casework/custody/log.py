@@ -24,6 +24,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Json
 from sqlalchemy import Connection, Table, delete, insert, select, tuple_, update
 
@@ -86,33 +87,45 @@ def is_deferred(connection: Connection) -> bool:
 # --- intake: the request's part -------------------------------------------------------------
 
 
-def intake(connection: Connection, events: Iterable[NewEvent]) -> list[int]:
+def intake(connection: Connection, events: Iterable[NewEvent], *, commit: bool = False) -> list[int]:
     """Insert events into the intake queue in the connection's transaction; their ids, in order.
 
-    Each event's details (its one free-form part; every other field is a typed column, read
-    back as str, int or None) are canonicalised here, so an event the log could never hash is
-    refused while its request can still fail, never later by the integrator.
+    With ``commit`` (PostgreSQL) the transaction is committed too, in the same round trip as the
+    last INSERT: every audited request ends so, and most (reads) write nothing else, so a
+    separate INSERT would cost each of them one more blocking wait on the database. Without
+    events nothing is sent, and the caller's commit ends the transaction.
     """
-    now = utcnow()
-    rows: list[dict[str, Any]] = []
-    for event in events:
-        event.details = event.details or {}
-        canonical_json(event.details)
-        rows.append({"recorded_at": now, **{name: getattr(event, name) for name in ENTRY_FIELDS}})
+    rows = _intake_rows(events)
     ids: list[int] = []
     for start in range(0, len(rows), _INTAKE_CHUNK):  # bounded statements, whatever a request records
-        ids.extend(_insert_intake(connection, rows[start:start + _INTAKE_CHUNK]))
+        last = start + _INTAKE_CHUNK >= len(rows)
+        ids.extend(_insert_intake(connection, rows[start:start + _INTAKE_CHUNK], commit=commit and last))
     return ids
 
 
 _INTAKE_CHUNK = 500
 
 
-def _insert_intake(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+def _intake_rows(events: Iterable[NewEvent]) -> list[dict[str, Any]]:
+    """Intake rows of the events; each event's details (its one free-form part; every other
+    field is a typed column, read back as str, int or None) are canonicalised here, so an
+    event the log could never hash is refused while its request can still fail, never later
+    by the integrator."""
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for event in events:
+        event.details = event.details or {}
+        canonical_json(event.details)
+        rows.append({"recorded_at": now, **{name: getattr(event, name) for name in ENTRY_FIELDS}})
+    return rows
+
+
+def _insert_intake(connection: Connection, rows: list[dict[str, Any]], *, commit: bool = False) -> list[int]:
     """One multi-row INSERT; ids are drawn in row order, so sorted ids are the events' order.
 
     On PostgreSQL it is every audited request's one write, so it goes to the driver directly
-    (a prepared statement after a few uses), without SQLAlchemy's result machinery.
+    (a prepared statement after a few uses, or with ``commit`` one simple query that also
+    commits), without SQLAlchemy's result machinery.
     """
     if connection.dialect.name == "postgresql":
         params: dict[str, Any] = {}
@@ -120,8 +133,13 @@ def _insert_intake(connection: Connection, rows: list[dict[str, Any]]) -> list[i
             params.update({f"{name}{i}": value for name, value in row.items()})
             params[f"details{i}"] = Json(row["details"])
         driver = connection.connection.driver_connection
-        assert driver is not None
-        return sorted(row_id for (row_id,) in driver.execute(_postgres_intake_sql(len(rows)), params))
+        assert isinstance(driver, psycopg.Connection)
+        if not commit:
+            return sorted(row_id for (row_id,) in driver.execute(_postgres_intake_sql(len(rows)), params))
+        with psycopg.ClientCursor(driver) as cursor:
+            cursor.execute(_postgres_intake_sql(len(rows)) + b"; COMMIT", params)
+            return sorted(row_id for (row_id,) in cursor.fetchall())
+    assert not commit, "SQLite places events before its commit: see recorder.commit"
     statement = insert(_INTAKE).values(rows).returning(_INTAKE.c.id)
     return sorted(row_id for (row_id,) in connection.execute(statement))
 

@@ -142,30 +142,31 @@ def commit(*, integrate: bool = False) -> None:
     """Record the queued events and commit them with everything else in the transaction.
 
     The events are durable when this returns. On SQLite (one writer) they are placed before the
-    commit. On PostgreSQL they wait in intake, integrated after the commit when ``integrate``
-    is set (operator commands), when the application integrates after every request
-    (``CASEWORK_CUSTODY_INTEGRATE_EVERY`` = 1), or when one of them is the Nth intake row (then
-    by this request only if no other integrator is at work). Either way auditors' reads catch
-    up first (``catch_up``).
+    commit. On PostgreSQL they go to intake in the commit's own round trip (``log.intake``), and
+    wait there, integrated after the commit when ``integrate`` is set (operator commands), when
+    the application integrates after every request (``CASEWORK_CUSTODY_INTEGRATE_EVERY`` = 1),
+    or when one of them is the Nth intake row (then by this request only if no other integrator
+    is at work). Either way auditors' reads catch up first (``catch_up``).
     """
     ctx = current_context()
-    spill()
-    ids = list(ctx.unplaced)
+    _recording(ctx)  # with recording off (the benchmark-only switch) the queue is dropped
     try:
+        db.session.flush()  # the request's own row writes (and locks) first
         connection = db.session.connection()
         deferred = custody_log.is_deferred(connection)
-        if ids and not deferred:
-            custody_log.integrate_through(connection, ids)
-        db.session.commit()
+        if deferred:
+            ctx.written.extend(custody_log.intake(connection, ctx.pending, commit=True))
+        else:
+            ids = [*ctx.unplaced, *custody_log.intake(connection, ctx.pending)]
+            if ids:
+                custody_log.integrate_through(connection, ids)
+        db.session.commit()  # on PostgreSQL with events, committed already: this ends the session's part
     except Exception as exc:
         raise _unavailable(exc, "commit") from exc
     written = ctx.written[:]
-    ctx.recorded.clear()
-    ctx.unplaced.clear()
-    ctx.written.clear()
-    if ids and deferred:
-        _integrate_after_commit(ids, integrate)
-    if deferred:
+    ctx.discard()
+    if deferred and written:
+        _integrate_after_commit(written, integrate)
         _vacuum_if_due(written)
 
 
