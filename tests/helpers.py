@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from casework.custody import append_only
 from casework.custody.models import CustodyEvent
@@ -25,6 +25,32 @@ def events_of(app: Flask, response: Any) -> list[dict[str, Any]]:
 def all_events(app: Flask) -> list[dict[str, Any]]:
     with app.app_context():
         return [row.entry() for row in db.session.scalars(select(CustodyEvent).order_by(CustodyEvent.seq))]
+
+
+class SentStatement(str):
+    """A statement as the app's engine sent it, with the parameters sent beside it."""
+
+    parameters: Any
+
+
+@contextmanager
+def statements_sent(app: Flask) -> Iterator[list[SentStatement]]:
+    """Every statement the app's engine sends while the block runs, in order (the hot-path shape
+    and N+1 tests count them; the plan tests EXPLAIN them with their parameters)."""
+    sent: list[SentStatement] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        entry = SentStatement(statement)
+        entry.parameters = parameters
+        sent.append(entry)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
 
 
 def assert_problem(response: Any, status: int) -> dict[str, Any]:

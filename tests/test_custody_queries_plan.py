@@ -9,18 +9,17 @@ sorts and full scans priced out, so the plan shows whether a suitable index exis
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from casework.db import db
 from casework.pagination import encode_cursor
 from tests.conftest import make_caller
+from tests.helpers import statements_sent
 
 BASE = 1_000_000_000  # far above the seqs the requests themselves append
 ROWS = 60_000
@@ -51,23 +50,6 @@ SHAPES: dict[str, tuple[dict[str, Any], str]] = {
 }
 
 
-@contextmanager
-def captured(app: Flask) -> Iterator[list[tuple[str, Any]]]:
-    seen: list[tuple[str, Any]] = []
-
-    def listener(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if "FROM custody_events" in statement and "ORDER BY" in statement and "LIMIT" in statement:
-            seen.append((statement, parameters))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-
-
 def plan_nodes(app: Flask, statement: str, parameters: Any) -> list[dict[str, Any]]:
     with app.app_context(), db.engine.connect() as conn:
         for setting in ("enable_seqscan", "enable_sort", "enable_bitmapscan", "enable_incremental_sort"):
@@ -96,12 +78,13 @@ def filled(app: Flask, pg_only: None) -> None:
 def test_each_filter_reads_one_index_in_page_order(app: Flask, filled: None, shape: str) -> None:
     auditor = make_caller(app, "auditor", "auditor")
     args, index = SHAPES[shape]
-    with captured(app) as seen:
+    with statements_sent(app) as sent:
         response = auditor.get(f"/api/v1/custody/events?{urlencode({**args, 'limit': 50})}")
+    seen = [s for s in sent if "FROM custody_events" in s and "ORDER BY" in s and "LIMIT" in s]
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["items"], "the filter should match seeded events"
     assert len(seen) == 1, seen
-    nodes = plan_nodes(app, *seen[0])
+    nodes = plan_nodes(app, seen[0], seen[0].parameters)
     kinds = [node["Node Type"] for node in nodes]
     assert not {"Seq Scan", "Sort", "Incremental Sort", "Bitmap Heap Scan"} & set(kinds), (shape, kinds)
     # The page's own scan; a later time-window page also reads its cursor's event by primary key.

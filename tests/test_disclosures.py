@@ -12,7 +12,7 @@ from casework.db import db
 from casework.disclosure import rules
 from casework.disclosure.models import Disclosure, DisclosureItem, EvidenceRegistration
 from tests.conftest import World, ok
-from tests.helpers import all_events, assert_problem, events_of
+from tests.helpers import all_events, assert_problem, events_of, statements_sent
 from tests.test_redactions import _everything_stored
 
 STATEMENTS = {1: "W1: Oksana saw the prisoners at the quarry.", 2: "W2: Taras heard the shots.",
@@ -361,15 +361,13 @@ def test_a_number_another_case_holds_is_refused_not_a_500(app, scene: Scene):
 
 
 def test_the_register_costs_the_same_statements_for_one_or_many(app, scene: Scene):
-    from tests.test_query_counts import counting
-
     legal = scene.world.people["legal"]
     url = f"/api/v1/cases/{scene.world.case_id}/disclosures"
     counts = []
     for _ in range(2):
         ok(disclose(scene, "prosecutor", [scene.transcript(1), scene.transcript(2), scene.incident]), 201)
         ok(disclose(scene, "un_body", [scene.transcript(2), scene.redaction]), 201)
-        with counting(app) as statements:
+        with statements_sent(app) as statements:
             ok(legal.get(url))
         counts.append(len(statements))
     assert counts[0] == counts[1], counts

@@ -1,31 +1,10 @@
 """No N+1: a listing or a case file costs the same number of statements for 1 item as for many."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from flask import Flask
-from sqlalchemy import event
 
-from casework.db import db
 from tests.conftest import World, ok
-
-
-@contextmanager
-def counting(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+from tests.helpers import statements_sent
 
 
 def _grow(world: World, extra: int) -> None:
@@ -60,11 +39,11 @@ def test_statement_count_does_not_grow_with_the_items(app, world: World, who, pa
     caller, url = world.people[who], path.format(case=world.case_id)
     _grow(world, 1)
     ok(caller.get(url))  # warm: the token's last-use stamp is written at most once a minute
-    with counting(app) as few:
+    with statements_sent(app) as few:
         small = ok(caller.get(url))
     _grow(world, 4)
     ok(caller.get(url))
-    with counting(app) as many:
+    with statements_sent(app) as many:
         large = ok(caller.get(url))
     assert len(str(large)) > len(str(small))  # the second answer really holds more
     assert len(many) == len(few), "\n".join(many)
@@ -81,7 +60,7 @@ def test_an_upload_and_a_read_load_each_row_once(app, world: World):
     interviewer, legal = world.people["interviewer"], world.people["legal"]
     path = f"/api/v1/interviews/{world.interview_id}/transcripts"
     ok(interviewer.post(path, {"text": "first"}), 201)  # warm: the token's last-use stamp
-    with counting(app) as upload:
+    with statements_sent(app) as upload:
         receipt = ok(interviewer.post(path, {"text": "second", "reason": "more"}), 201)
     assert receipt["custody_seq"] is not None
     assert _count(upload, "SELECT witnesses.") == 1, "\n".join(upload)
@@ -91,7 +70,7 @@ def test_an_upload_and_a_read_load_each_row_once(app, world: World):
     assert not [s for s in upload if s.lstrip().startswith("UPDATE transcript_versions")], "\n".join(upload)
 
     ok(legal.get(f"{path}/{receipt['version']}"))  # warm
-    with counting(app) as read:
+    with statements_sent(app) as read:
         ok(legal.get(f"{path}/{receipt['version']}"))
     assert _count(read, "SELECT witnesses.") == 1, "\n".join(read)
     assert not [s for s in read if "consent_records" in s], "\n".join(read)
