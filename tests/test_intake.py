@@ -127,6 +127,18 @@ def test_a_read_sends_its_event_in_the_commits_round_trip(batched: Flask, world:
     assert not [m for m in messages if "custody_intake" in m and m not in commits], "\n".join(messages)
 
 
+def test_hostile_text_in_an_event_is_stored_as_text(app: Flask, world: World):
+    """The event's values reach the commit's simple query as quoted literals: a client-chosen
+    request id made of SQL is recorded verbatim, and the statement after it never runs."""
+    # Printable and without spaces, as a client request id must be to be kept at all.
+    hostile = "x');COMMIT;DELETE/**/FROM/**/custody_intake;DROP/**/TABLE/**/custody_events;--\\'\"$$"
+    read = ok_response(world.people["legal"].get(f"/api/v1/interviews/{world.interview_id}",
+                                                 headers={"X-Request-ID": hostile}))
+    [event_entry] = events_of(app, read)
+    assert event_entry["details"]["client_request_id"] == hostile
+    seqs, size = log_state(app)
+    assert seqs == list(range(size)) and intake_count(app) == 0
+
 def test_a_read_stays_recorded_when_integration_fails(app: Flask, batched: Flask, world: World, pg_only):
     """The tree cannot take events (as if its tables were down): reads are still recorded and
     answered, and their events reach the tree as soon as it can take them again."""
