@@ -2,6 +2,8 @@
 one of them approves. An admin cannot give an account of their own a way into a case's content."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from flask import Flask
 
 from tests.conftest import Caller, World, make_caller, ok
@@ -169,3 +171,84 @@ def test_a_cases_only_lawyer_keeps_the_case_after_a_reset(app: Flask, world: Wor
     ok(reset)
     assert events_of(app, reset)[0]["details"]["memberships_suspended"] == []
     assert legal.id in _members(admin, world.case_id)["members"]
+
+
+def test_an_approved_interviewer_made_a_lawyer_waits_for_the_cases_lawyer_again(app: Flask, world: World):
+    """The third insider path: have an interviewer approved (who reads only their own interviews),
+    then make them a lawyer (who reads the whole case). The lawyer approved an interviewer."""
+    admin, legal = world.people["admin"], world.people["legal"]
+    ok(world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts",
+                                        {"text": "They took them to the quarry."}), 201)
+    password = "umber falcon quartz meadow 71"
+    created = ok(admin.post("/api/v1/users", {"username": "mallory", "password": password,
+                                              "role": "interviewer"}), 201)
+    mallory = _caller_for(app, created, password)
+    members = f"/api/v1/cases/{world.case_id}/members/{mallory.id}"
+    ok(admin.put(members), 202)
+    ok(legal.post(f"{members}/approve"))
+    transcript = f"/api/v1/interviews/{world.interview_id}/transcripts/1"
+    assert_problem(mallory.get(transcript), 403)  # a member, but not their interview
+
+    promoted = admin.patch(f"/api/v1/users/{mallory.id}", {"role": "legal"})
+    assert ok(promoted)["role"] == "legal"
+    (event,) = events_of(app, promoted)
+    assert event["details"]["memberships_suspended"] == [world.case_id]
+    hidden = mallory.get(transcript)
+    assert_problem(hidden, 404)
+    assert events_of(app, hidden)[0]["outcome"] == "denied"
+    after = _members(admin, world.case_id)
+    assert mallory.id not in after["members"] and after["proposals"] == [mallory.id]
+    assert_problem(mallory.post(f"{members}/approve"), 404)
+    ok(legal.post(f"{members}/approve"))  # the second person, knowing what they approve now
+    assert ok(mallory.get(transcript))["text"] == "They took them to the quarry."
+
+
+def test_a_cases_last_lawyer_keeps_the_role(app: Flask, world: World):
+    admin, legal = world.people["admin"], world.people["legal"]
+    refused = admin.patch(f"/api/v1/users/{legal.id}", {"role": "interviewer"})
+    assert assert_problem(refused, 409)["type"].endswith("last-legal-member")
+    assert events_of(app, refused)[0]["action"] == "user.update"
+    assert ok(admin.get(f"/api/v1/users/{legal.id}"))["role"] == "legal"
+    assert ok(legal.get(f"/api/v1/cases/{world.case_id}"))["id"] == world.case_id
+    # With a second lawyer approved, the first may become an interviewer of the case (less access).
+    second = make_caller(app, "second-lawyer", "legal")
+    ok(admin.put(f"/api/v1/cases/{world.case_id}/members/{second.id}"), 202)
+    ok(legal.post(f"/api/v1/cases/{world.case_id}/members/{second.id}/approve"))
+    assert ok(admin.patch(f"/api/v1/users/{legal.id}", {"role": "interviewer"}))["role"] == "interviewer"
+    assert legal.id in _members(admin, world.case_id)["members"]
+    assert_problem(admin.patch(f"/api/v1/users/{second.id}", {"role": "auditor"}), 409)
+
+
+def test_a_role_that_cannot_be_a_member_leaves_every_case(app: Flask, world: World):
+    admin, interviewer = world.people["admin"], world.people["interviewer"]
+    pending_case = ok(admin.post("/api/v1/cases", {"title": "With a lawyer"}), 201)["id"]
+    ok(admin.put(f"/api/v1/cases/{pending_case}/members/{world.people['legal'].id}"))
+    ok(admin.put(f"/api/v1/cases/{pending_case}/members/{interviewer.id}"), 202)
+    changed = admin.patch(f"/api/v1/users/{interviewer.id}", {"role": "auditor"})
+    assert ok(changed)["role"] == "auditor"
+    details = events_of(app, changed)[0]["details"]
+    assert (details["memberships_ended"], details["proposals_withdrawn"]) == ([world.case_id], [pending_case])
+    assert interviewer.id not in _members(admin, world.case_id)["members"]
+    assert _members(admin, pending_case)["proposals"] == []
+
+
+def test_two_lawyers_demoted_at_once_leave_the_case_one(app: Flask, world: World):
+    """Each demotion checks for another lawyer; raced, both could see the other and both pass,
+    unless the check and the change are serialised on the case row (real threads on PostgreSQL)."""
+    admin = world.people["admin"]
+    for round_ in range(4):
+        case = ok(admin.post("/api/v1/cases", {"title": f"Race {round_}"}), 201)["id"]
+        lawyers = [make_caller(app, f"race-{round_}-{n}", "legal") for n in range(2)]
+        ok(admin.put(f"/api/v1/cases/{case}/members/{lawyers[0].id}"))
+        ok(admin.put(f"/api/v1/cases/{case}/members/{lawyers[1].id}"), 202)
+        ok(lawyers[0].post(f"/api/v1/cases/{case}/members/{lawyers[1].id}/approve"))
+
+        def demote(user_id: int):
+            return app.test_client().patch(f"/api/v1/users/{user_id}", json={"role": "interviewer"},
+                                           headers={"Authorization": f"Bearer {admin.token}"})
+
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(demote, [lawyer.id for lawyer in lawyers]))
+        assert sorted(answer.status_code for answer in answers) == [200, 409], round_
+        roles = [ok(admin.get(f"/api/v1/users/{lawyer.id}"))["role"] for lawyer in lawyers]
+        assert sorted(roles) == ["interviewer", "legal"], round_

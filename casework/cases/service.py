@@ -205,6 +205,39 @@ def suspend_memberships(user_id: int, proposed_by_id: int) -> list[int]:
     return suspended
 
 
+def memberships_for_role(user: User, new_role: str, changed_by_id: int) -> dict[str, list[int]]:
+    """A role change must not skip the two-person rule (call before the role is changed).
+
+    A lawyer approved an interviewer, not a lawyer: an account made a lawyer goes back to a pending
+    proposal in each case with another lawyer (``suspend_memberships``), as after a reset; where it
+    is the case's only lawyer, an admin could have added it as the first one. A case's last lawyer
+    keeps the role (409, as ``remove_member``): without them the next member needs no approval. A
+    role that cannot be a member (admin, auditor) leaves every case and every proposal.
+    Returns what was changed, for the custody event.
+    """
+    if new_role == user.role:
+        return {}
+    members = db.session.scalars(
+        select(CaseMember).where(CaseMember.user_id == user.id).order_by(CaseMember.case_id)
+    ).all()
+    if new_role != Role.LEGAL and user.role == Role.LEGAL:
+        for member in members:  # case rows locked in id order, as every membership change
+            if _legal_members(_lock_case(member.case_id).id) == [user.id]:
+                raise Conflict("The user is a case's last legal member, who approves every new member: "
+                               "have them approve another lawyer of that case first.", problem="last-legal-member")
+    if new_role == Role.LEGAL:
+        return {"memberships_suspended": suspend_memberships(user.id, changed_by_id)}
+    if new_role == Role.INTERVIEWER:
+        return {}
+    proposals = db.session.scalars(select(MembershipProposal).where(MembershipProposal.user_id == user.id)).all()
+    for row in [*members, *proposals]:
+        db.session.delete(row)
+    db.session.flush()
+    forget_membership()
+    return {"memberships_ended": [member.case_id for member in members],
+            "proposals_withdrawn": [proposal.case_id for proposal in proposals]}
+
+
 def approve_member(case_id: int, user_id: int) -> Extended:
     """A legal member of the case approves a proposal: the user becomes a member."""
     access = load_authorized(Case, case_id, "case.member.approve", user_id=user_id)

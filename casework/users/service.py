@@ -14,7 +14,7 @@ from casework.access.targets import Target
 from casework.auth import passwords
 from casework.auth.models import User
 from casework.auth.service import revoke_all_credentials, set_password_by_admin
-from casework.cases.service import suspend_memberships
+from casework.cases.service import memberships_for_role, suspend_memberships
 from casework.db import db
 from casework.errors import Conflict
 from casework.pagination import Page, keyset_page
@@ -61,6 +61,8 @@ def get_user(user_id: int) -> User:
 def update_user(user_id: int, changes: dict[str, Any]) -> User:
     access = load_authorized(User, user_id, "user.update", changed=sorted(changes))
     user = access.obj
+    if "role" in changes:
+        access.note(**memberships_for_role(user, changes["role"], access.user_id))
     if "password" in changes:
         revoked = set_password_by_admin(user, changes.pop("password"),
                                         display_name=changes.get("display_name", user.display_name))
