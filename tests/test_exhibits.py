@@ -146,6 +146,14 @@ def test_upload_in_pieces_then_read_back_whole_and_ranged(app, world: World, sto
     assert whole.mimetype == "audio/mpeg"
     (read,) = events_of(app, whole)
     assert read["action"] == "exhibit.read" and read["outcome"] == "allowed" and read["details"]["range"] is None
+    assert read["details"]["bytes_served"] == len(content) and "headers_only" not in read["details"]
+    # HEAD: decided as a read and recorded, as one that served nothing.
+    asked = legal.client.head(f"/api/v1/exhibits/{exhibit_id}/content",
+                              headers={"Authorization": f"Bearer {legal.token}"})
+    assert asked.status_code == 200 and asked.data == b"" and asked.headers["Content-Length"] == str(len(content))
+    (headers_only,) = events_of(app, asked)
+    assert headers_only["action"] == "exhibit.read" and headers_only["outcome"] == "allowed"
+    assert headers_only["details"]["bytes_served"] == 0 and headers_only["details"]["headers_only"] is True
     # Ranges: first-last across chunk boundaries, open-ended, suffix.
     size = len(content)
     for header, start, last in ((f"bytes=65530-{3 * 65536 + 9}", 65530, 3 * 65536 + 9),

@@ -173,7 +173,8 @@ def get_exhibit(exhibit_id):
                     "416": {"description": "The range is past the end"}})
 def exhibit_content(exhibit_id):
     """The exhibit's bytes, streamed; a Range selects part of them. Every read is logged with its range."""
-    read = service.open_content(exhibit_id, tus.byte_range(request.headers.get("Range")))
+    read = service.open_content(exhibit_id, tus.byte_range(request.headers.get("Range")),
+                                headers_only=request.method == "HEAD")
     exhibit = read.exhibit
     response = Response(read.chunks, status=206 if read.partial else 200,
                         mimetype=exhibit.media_type or "application/octet-stream", direct_passthrough=True)
