@@ -362,3 +362,26 @@ def test_anonymous_attempts_name_the_route_resource(app, world: World, route):
     assert event["resource_type"] == allowed["resource_type"]
     if "{" in path or "/events/" in path:  # the URL names one object: the same one
         assert event["resource_id"] == allowed["resource_id"]
+
+
+def test_the_benchmark_switch_prices_custody_on_writes_too(app: Flask, world: World):
+    """With recording off (testing only; production refuses the switch), a receipted upload is
+    served as a read is, with nothing appended: so the bench can price custody on writes as well."""
+    from casework.custody import log
+    from casework.db import db
+
+    interviewer = world.people["interviewer"]
+    with app.app_context():
+        before = log.tree_size()
+        db.session.remove()
+    app.config["CASEWORK_CUSTODY_RECORDING"] = False
+    try:
+        created = interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "Unlogged."})
+        receipt = ok(created, 201)
+        assert receipt["custody_seq"] is None and receipt["leaf_hash"] is None
+        assert ok(world.people["legal"].get(f"/api/v1/interviews/{world.interview_id}/transcripts/1"))["text"] \
+            == "Unlogged."
+    finally:
+        app.config["CASEWORK_CUSTODY_RECORDING"] = True
+    with app.app_context():
+        assert log.catch_up() == 0 and log.tree_size() == before
