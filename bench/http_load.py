@@ -117,12 +117,17 @@ def reads(rounds: int = 20, seconds: float = 3.0, clients: int = 8) -> dict:
             "audited_p95_ms": max(r["p95"] for r in runs["audited"]), "runs": runs}
 
 
-def uploads(client_counts: tuple[int, ...] = (1, 8, 32), per_client: int = 60, seconds: float = 30.0) -> dict:
-    """Each client uploads to its own interview, as field interviewers do (one statement each)."""
+def uploads(client_counts: tuple[int, ...] = (1, 8, 32), per_client: int = 60, seconds: float = 30.0,
+            extra_env: dict[str, str] | None = None) -> dict:
+    """Each client uploads to its own interview, as field interviewers do (one statement each).
+
+    ``extra_env`` {"CASEWORK_BENCH_DISABLE_CUSTODY": "1"} is the diagnostic that says how much of an
+    upload's latency is custody's: the same uploads with recording off (the SPEC's benchmark switch).
+    """
     seed = json.loads(SEED.read_text())
     results = {}
     settle()
-    with gunicorn(DATABASE_URL, KEYRING, workers=WORKERS, extra_env=SERVER_ENV) as server:
+    with gunicorn(DATABASE_URL, KEYRING, workers=WORKERS, extra_env={**SERVER_ENV, **(extra_env or {})}) as server:
         for clients in client_counts:
             def call(c: int, n: int, k: int = clients) -> tuple:
                 interview = 1 + (k * 100 + c) % seed["interviews"]
