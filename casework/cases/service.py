@@ -217,16 +217,16 @@ def memberships_for_role(user: User, new_role: str, changed_by_id: int) -> dict[
     """
     if new_role == user.role:
         return {}
+    if new_role == Role.LEGAL:
+        return {"memberships_suspended": suspend_memberships(user.id, changed_by_id)}
     members = db.session.scalars(
         select(CaseMember).where(CaseMember.user_id == user.id).order_by(CaseMember.case_id)
     ).all()
-    if new_role != Role.LEGAL and user.role == Role.LEGAL:
+    if user.role == Role.LEGAL:
         for member in members:  # case rows locked in id order, as every membership change
             if _legal_members(_lock_case(member.case_id).id) == [user.id]:
                 raise Conflict("The user is a case's last legal member, who approves every new member: "
                                "have them approve another lawyer of that case first.", problem="last-legal-member")
-    if new_role == Role.LEGAL:
-        return {"memberships_suspended": suspend_memberships(user.id, changed_by_id)}
     if new_role == Role.INTERVIEWER:
         return {}
     proposals = db.session.scalars(select(MembershipProposal).where(MembershipProposal.user_id == user.id)).all()
