@@ -84,6 +84,22 @@ def test_who_may_read_transcript_content(app, world: World, role, status):
     assert listing.status_code == (404 if role == "outsider" else 200)
 
 
+def test_a_head_request_is_recorded_as_headers_only(app, world: World):
+    """HEAD runs the GET's decision and records it, and sends no body: its event says so, so a
+    court is not told that a client received a statement it only asked the length of."""
+    ok(upload(world.people["interviewer"], world.interview_id), 201)
+    path = f"/api/v1/interviews/{world.interview_id}/transcripts/1"
+    for role, status, outcome in (("legal", 200, "allowed"), ("outsider", 404, "denied")):
+        caller = world.people[role]
+        asked = caller.client.head(path, headers={"Authorization": f"Bearer {caller.token}"})
+        assert asked.status_code == status and asked.data == b""
+        (event,) = events_of(app, asked)
+        assert (event["action"], event["outcome"], event["details"]["headers_only"]) == ("transcript.read",
+                                                                                          outcome, True)
+    (read,) = events_of(app, world.people["legal"].get(path))
+    assert read["action"] == "transcript.read" and "headers_only" not in read["details"]
+
+
 def test_corrections_are_new_versions_with_a_reason(app, world: World):
     interviewer = world.people["interviewer"]
     ok(upload(interviewer, world.interview_id), 201)

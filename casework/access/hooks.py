@@ -74,7 +74,7 @@ def route_target(path: str, view_args: dict[str, Any] | None) -> Target:
 
 
 def begin() -> None:
-    recorder.begin(request.remote_addr, _client_request_id())
+    recorder.begin(request.remote_addr, _client_request_id(), headers_only=request.method == "HEAD")
 
 
 @lru_cache(maxsize=16)

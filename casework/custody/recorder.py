@@ -26,6 +26,8 @@ class CustodyContext:
     request_id: str
     client_addr: str | None
     client_request_id: str | None = None  # what the client called this request: details, never the id
+    # A HEAD request: decided and recorded as its GET, but sent no body; its events say so.
+    headers_only: bool = False
     pending: list[custody_log.NewEvent] = field(default_factory=list)
     # Written to intake in this transaction (``spill``, ``flush``): queued again if it rolls back.
     recorded: list[custody_log.NewEvent] = field(default_factory=list)
@@ -60,9 +62,10 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def begin(client_addr: str | None, client_request_id: str | None = None) -> CustodyContext:
+def begin(client_addr: str | None, client_request_id: str | None = None, *,
+          headers_only: bool = False) -> CustodyContext:
     g._custody = CustodyContext(request_id=new_request_id(), client_addr=client_addr,
-                                client_request_id=client_request_id)
+                                client_request_id=client_request_id, headers_only=headers_only)
     return g._custody
 
 
@@ -80,6 +83,8 @@ def queue(event: custody_log.NewEvent) -> custody_log.NewEvent:
     event.request_id, event.client_addr = ctx.request_id, ctx.client_addr
     if ctx.client_request_id is not None:
         event.details = {**(event.details or {}), "client_request_id": ctx.client_request_id}
+    if ctx.headers_only:
+        event.details = {**(event.details or {}), "headers_only": True}
     ctx.pending.append(event)
     return event
 

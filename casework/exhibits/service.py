@@ -490,16 +490,16 @@ def _resolve(spec: ByteRange | None, size: int) -> tuple[int, int, bool]:
 def open_content(exhibit_id: int, spec: ByteRange | None, *, headers_only: bool = False) -> ContentRead:
     """Decide and record a read of an exhibit's content (whole or a range), then hand out its bytes.
 
-    ``headers_only`` (HEAD) is decided as a read, and recorded as one that served no byte: an
-    auditor asking who received the footage must not count a client that asked only its length.
+    ``headers_only`` (HEAD) is decided as a read, and recorded as one that served no byte (its
+    event also says ``headers_only``, as every HEAD's does): an auditor asking who received the
+    footage must not count a client that asked only its length.
     """
     access = load_authorized(Exhibit, exhibit_id, "exhibit.read")
     exhibit = access.obj
     start, end, partial = _resolve(spec, exhibit.size)
     access.note(range=f"{start}-{end}" if partial else None,
                 bytes_served=0 if headers_only else max(end - start + 1, 0),
-                size=exhibit.size, keyed_sha256=exhibit.keyed_sha256.hex() if exhibit.keyed_sha256 else None,
-                **({"headers_only": True} if headers_only else {}))
+                size=exhibit.size, keyed_sha256=exhibit.keyed_sha256.hex() if exhibit.keyed_sha256 else None)
     chunks = iter(()) if headers_only else iter_plaintext(exhibit, start, end)
     return ContentRead(exhibit, start, end, partial, chunks)
 
