@@ -127,6 +127,26 @@ def test_a_read_sends_its_event_in_the_commits_round_trip(batched: Flask, world:
     assert not [m for m in messages if "custody_intake" in m and m not in commits], "\n".join(messages)
 
 
+def test_an_upload_sends_its_event_the_head_lock_and_the_queue_read_at_once(batched: Flask, world: World, pg_only,
+                                                                           tmp_path: Path):
+    """A receipt needs its event placed in the upload's transaction: the intake INSERT, the head
+    lock and the read of the queue go as one simple query (one wait), then the placement."""
+    interviewer = on(batched, world.people["interviewer"])
+    path = f"/api/v1/interviews/{world.interview_id}/transcripts"
+    ok(interviewer.post(path, {"text": "First statement."}), 201)  # warm: token stamp, pool
+    with wire_trace(batched, tmp_path / "wire") as sent:
+        receipt = ok(interviewer.post(path, {"text": "Second statement.", "reason": "more"}), 201)
+    messages = sent()
+    custody = [m for m in messages if "custody_head" in m or "custody_intake" in m]
+    kind, statement = custody[0].split("\t")[2], custody[0].split("\t", 3)[3]
+    assert kind == "Query", "\n".join(messages)
+    parts = ("INSERT INTO custody_intake", "custody_head WHERE id = 1 FOR UPDATE", "FROM custody_intake ORDER BY id")
+    order = [statement.find(part) for part in parts]
+    assert -1 not in order and order == sorted(order), statement
+    assert not [m for m in custody[1:] if "FOR UPDATE" in m or "INSERT INTO custody_intake" in m], "\n".join(custody)
+    assert receipt["custody_seq"] == log_state(batched)[1] - 1
+
+
 def test_hostile_text_in_an_event_is_stored_as_text(app: Flask, world: World):
     """The event's values reach the commit's simple query as quoted literals: a client-chosen
     request id made of SQL is recorded verbatim, and the statement after it never runs."""
@@ -341,6 +361,41 @@ def test_an_upload_and_its_event_commit_together_after_the_integrator(app: Flask
         event = db.session.get_one(CustodyEvent, receipt["custody_seq"])
         assert event.request_id == answers[0].headers["X-Request-ID"] and event.action == "transcript.create"
         assert event.leaf_hash.hex() == receipt["leaf_hash"]
+        db.session.rollback()
+    assert receipts.verify(receipt, public_key(world))
+
+
+def test_an_upload_reads_the_queue_only_once_it_holds_the_head(app: Flask, batched: Flask, world: World,
+                                                               pg_only):
+    """An upload sends its event, the head lock and the read of the queue in one round trip.
+    While it waits for the head, another integrator places the queue and commits: the upload
+    must read the queue as it is once the lock is granted (without the rows just placed), or
+    it would place them a second time and fail. Its receipt follows them, gap-free."""
+    interviewer = on(batched, world.people["interviewer"])
+    ok(on(batched, world.people["legal"]).get(f"/api/v1/cases/{world.case_id}"))  # a read waiting in intake
+    answers: list[Any] = []
+    with app.app_context(), db.engine.connect() as other:
+        transaction = other.begin()
+        head = other.execute(text("SELECT tree_size, frontier FROM custody_head WHERE id = 1 FOR UPDATE")).one()
+        upload = threading.Thread(target=lambda: answers.append(interviewer.post(
+            f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "Taken at the checkpoint."})))
+        upload.start()
+        upload.join(timeout=1.5)
+        assert upload.is_alive() and not answers  # its event sent, waiting for the head
+        waiting = other.execute(select(CustodyIntake.__table__).order_by(CustodyIntake.id)).all()
+        assert len(waiting) == 1  # the read: the upload's own row is not committed
+        read_placed = custody_log._place(other, head.tree_size, head.frontier, waiting)
+        transaction.commit()
+        upload.join(timeout=60)
+    receipt = ok(answers[0], 201)
+    assert intake_count(app) == 0
+    seqs, size = log_state(app)
+    [(read_seq)] = [a.seq for a in read_placed.values()]
+    assert seqs == list(range(size)) and receipt["custody_seq"] == size - 1 == read_seq + 1
+    with app.app_context():
+        assert db.session.get_one(CustodyEvent, receipt["custody_seq"]).leaf_hash.hex() == receipt["leaf_hash"]
+        size_now, _root = checkpoints.tree_head()  # the stored nodes agree with the head
+        assert size_now == size
         db.session.rollback()
     assert receipts.verify(receipt, public_key(world))
 

@@ -131,13 +131,17 @@ def flush() -> list[tuple[custody_log.NewEvent, custody_log.Appended]]:
     to intake (``commit``) and never waits for it.
     """
     ctx = current_context()
-    spill()
-    if not ctx.unplaced:
-        return []
+    if not current_app.config["CASEWORK_CUSTODY_RECORDING"] or not (ctx.pending or ctx.unplaced):
+        return []  # with recording off (the benchmark-only switch) ``commit`` drops the queue
     try:  # the request's rows are locked already: the custody head is the last lock
-        placed = custody_log.integrate_through(db.session.connection(), list(ctx.unplaced))
+        db.session.flush()  # the request's own row writes (and locks) first
+        ids, placed = custody_log.intake_and_integrate(db.session.connection(), ctx.pending, list(ctx.unplaced))
     except Exception as exc:  # whatever stops the log from recording stops the request
         raise _unavailable(exc, "append") from exc
+    ctx.recorded.extend(ctx.pending)
+    ctx.unplaced.update(zip(ids, ctx.pending, strict=True))
+    ctx.written.extend(ids)
+    ctx.pending.clear()
     rows = [(event, placed[intake_id]) for intake_id, event in ctx.unplaced.items()]
     ctx.unplaced.clear()
     return rows
