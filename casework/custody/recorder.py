@@ -43,6 +43,13 @@ class CustodyContext:
     def empty(self) -> bool:
         return not self.pending and not self.recorded
 
+    def wrote(self, ids: list[int]) -> None:
+        """The pending events went to intake in this transaction, as the rows ``ids``."""
+        self.recorded.extend(self.pending)
+        self.unplaced.update(zip(ids, self.pending, strict=True))
+        self.written.extend(ids)
+        self.pending.clear()
+
     def rolled_back(self) -> None:
         """The transaction was rolled back: what it had written to the log is queued again."""
         self.pending[:0] = self.recorded
@@ -116,10 +123,7 @@ def spill() -> None:
         ids = custody_log.intake(db.session.connection(), ctx.pending)
     except Exception as exc:  # whatever stops the log from recording stops the request
         raise _unavailable(exc, "intake") from exc
-    ctx.recorded.extend(ctx.pending)
-    ctx.unplaced.update(zip(ids, ctx.pending, strict=True))
-    ctx.written.extend(ids)
-    ctx.pending.clear()
+    ctx.wrote(ids)
 
 
 def flush() -> list[tuple[custody_log.NewEvent, custody_log.Appended]]:
@@ -138,10 +142,7 @@ def flush() -> list[tuple[custody_log.NewEvent, custody_log.Appended]]:
         ids, placed = custody_log.intake_and_integrate(db.session.connection(), ctx.pending, list(ctx.unplaced))
     except Exception as exc:  # whatever stops the log from recording stops the request
         raise _unavailable(exc, "append") from exc
-    ctx.recorded.extend(ctx.pending)
-    ctx.unplaced.update(zip(ids, ctx.pending, strict=True))
-    ctx.written.extend(ids)
-    ctx.pending.clear()
+    ctx.wrote(ids)
     rows = [(event, placed[intake_id]) for intake_id, event in ctx.unplaced.items()]
     ctx.unplaced.clear()
     return rows
