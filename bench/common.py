@@ -69,8 +69,11 @@ def admin_connection() -> psycopg.Connection:
 
 
 def settle() -> None:
-    """Start a load run from a quiet server: write out what earlier runs left dirty (an append
-    run leaves a gigabyte of WAL, whose checkpoint would otherwise land inside the next run)."""
+    """Start a measurement from a quiet machine: write out what earlier runs left dirty (an append
+    run leaves a gigabyte of WAL, whose checkpoint would otherwise land inside the next run; an
+    export of the 10M log leaves 4 GB of file pages, whose writeback would delay every commit's
+    flush in the next size's proofs)."""
+    os.sync()
     with admin_connection() as connection:
         connection.execute("CHECKPOINT")
 

@@ -131,7 +131,7 @@ def disclosure_bench(module: Any) -> dict[str, Any]:
 
 def growth(events: int) -> list[dict[str, Any]]:
     from bench import proofs, queries, seed, verify
-    from bench.common import growth_db
+    from bench.common import growth_db, settle
 
     rows = []
     grown = seed.grow(sizes_up_to(events))
@@ -140,6 +140,7 @@ def growth(events: int) -> list[dict[str, Any]]:
         print(f"measuring {name}", flush=True)
         row = {"events": size, "seed": {k: info.get(k) for k in ("seed_s", "seeded_from", "copy_s",
                                                                 "vacuum_analyze_s", "reused")}}
+        settle()  # not inside the writeback of the seeding or of the previous size's export
         row["loadavg"] = os.getloadavg()[0]  # the machine is shared: how busy it was while measuring
         row["proofs"] = proofs.run(name, info)
         row["queries"] = queries.run(name, info, size)
