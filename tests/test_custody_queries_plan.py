@@ -19,7 +19,7 @@ from sqlalchemy import text
 from casework.db import db
 from casework.pagination import encode_cursor
 from tests.conftest import make_caller
-from tests.helpers import statements_sent
+from tests.helpers import publish, statements_sent
 
 BASE = 1_000_000_000  # far above the seqs the requests themselves append
 ROWS = 60_000
@@ -107,3 +107,22 @@ def test_time_pages_follow_event_time_and_cover_the_window_once(app: Flask, fill
         if cursor is None:
             break
     assert seqs == list(range(BASE + 36_000, BASE + 36_120))
+
+
+def test_a_proof_reads_tree_nodes_from_the_index_alone(app: Flask, pg_only: None) -> None:
+    """At 10 million events a proof's node probes are cold; the primary key carries the hash,
+    so after VACUUM (an append-only table: every page all-visible) no probe reads the table."""
+    auditor = make_caller(app, "auditor", "auditor")
+    for _ in range(5):  # a few events, so the tree has nodes above its leaves
+        assert auditor.get("/api/v1/custody/public-key").status_code == 200
+    size = int(publish(app).splitlines()[1])
+    with app.app_context(), db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE) custody_nodes"))
+    with statements_sent(app) as sent:
+        response = auditor.get(f"/api/v1/custody/proofs/inclusion?seq=1&tree_size={size}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [statement] = [s for s in sent if "JOIN custody_nodes" in s]
+    nodes = plan_nodes(app, statement, statement.parameters)
+    probes = [node for node in nodes if node.get("Relation Name") == "custody_nodes"]
+    assert [(node["Node Type"], node.get("Index Name")) for node in probes] == [
+        ("Index Only Scan", "pk_custody_nodes")], probes

@@ -3,7 +3,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casework.db import Model, utcnow
@@ -77,10 +87,12 @@ class CustodyEvent(EventFields, Model):
 class CustodyNode(Model):
     """Hash of a perfect subtree (level k covers leaves [index*2^k, (index+1)*2^k)).
 
-    Storing these lets any root or proof be assembled from O(log n) rows.
+    Storing these lets any root or proof be assembled from O(log n) rows. On PostgreSQL the
+    primary key carries the hash (migration 0012), so a proof reads index pages only.
     """
 
     __tablename__ = "custody_nodes"
+    __table_args__ = (PrimaryKeyConstraint("level", "idx", postgresql_include=["hash"]),)
 
     level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     index: Mapped[int] = mapped_column("idx", BigInt, primary_key=True, autoincrement=False)
