@@ -96,11 +96,10 @@ def queue(event: custody_log.NewEvent) -> custody_log.NewEvent:
     return event
 
 
-def _recording(ctx: CustodyContext) -> bool:
-    if current_app.config["CASEWORK_CUSTODY_RECORDING"]:
-        return True
-    ctx.pending.clear()
-    return False
+def _recording() -> bool:
+    """False only with the benchmark-only switch: then ``commit`` drops the queue, and ``spill``
+    and ``flush`` leave it for ``commit`` (so a request still counts as audited)."""
+    return bool(current_app.config["CASEWORK_CUSTODY_RECORDING"])
 
 
 def _unavailable(exc: Exception, what: str) -> CustodyUnavailable:
@@ -116,8 +115,8 @@ def spill() -> None:
     events commit with the request, or are queued again if it is rolled back.
     """
     ctx = current_context()
-    if not ctx.pending or not current_app.config["CASEWORK_CUSTODY_RECORDING"]:
-        return  # with recording off (the benchmark-only switch) ``commit`` drops the queue
+    if not ctx.pending or not _recording():
+        return
     try:
         db.session.flush()  # the request's own row writes (and locks) first
         ids = custody_log.intake(db.session.connection(), ctx.pending)
@@ -135,8 +134,8 @@ def flush() -> list[tuple[custody_log.NewEvent, custody_log.Appended]]:
     to intake (``commit``) and never waits for it.
     """
     ctx = current_context()
-    if not current_app.config["CASEWORK_CUSTODY_RECORDING"] or not (ctx.pending or ctx.unplaced):
-        return []  # with recording off (the benchmark-only switch) ``commit`` drops the queue
+    if not _recording() or not (ctx.pending or ctx.unplaced):
+        return []
     try:  # the request's rows are locked already: the custody head is the last lock
         db.session.flush()  # the request's own row writes (and locks) first
         ids, placed = custody_log.intake_and_integrate(db.session.connection(), ctx.pending, list(ctx.unplaced))
@@ -159,7 +158,8 @@ def commit(*, integrate: bool = False) -> None:
     is at work). Either way auditors' reads catch up first (``catch_up``).
     """
     ctx = current_context()
-    _recording(ctx)  # with recording off (the benchmark-only switch) the queue is dropped
+    if not _recording():
+        ctx.pending.clear()
     try:
         db.session.flush()  # the request's own row writes (and locks) first
         connection = db.session.connection()
