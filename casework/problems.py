@@ -34,6 +34,7 @@ STATUS_OF: dict[type[errors.DomainError], int] = {
     errors.RangeNotSatisfiable: 416,
     errors.ChecksumMismatch: 460,  # tus checksum extension
     errors.IntegrityFailure: 500,
+    errors.LogCorrupted: 503,  # an inconsistency found while serving the log: never a 500
     errors.CustodyUnavailable: 503,
 }
 

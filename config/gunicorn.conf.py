@@ -29,3 +29,11 @@ def _headers_without_server(self: Any) -> list[str]:
 
 
 _gunicorn_wsgi.Response.default_headers = _headers_without_server
+
+
+def post_worker_init(worker: Any) -> None:
+    """Each worker runs the custody integrator (PostgreSQL): every answered request's event is in
+    the tree within CASEWORK_CUSTODY_MERGE_DELAY, busy or idle (``casework.custody.integrator``)."""
+    from casework.custody import integrator
+
+    integrator.start_thread(worker.wsgi)

@@ -81,10 +81,13 @@ def _common(env: Mapping[str, str]) -> dict[str, Any]:
         "CASEWORK_EXHIBIT_CHUNK_BYTES": int(env.get("CASEWORK_EXHIBIT_CHUNK_BYTES", 1024 * 1024)),
         # Benchmark-only switch; production refuses it.
         "CASEWORK_CUSTODY_RECORDING": not _bool(env.get("CASEWORK_BENCH_DISABLE_CUSTODY"), False),
-        # PostgreSQL: a request's events are durable in the intake queue when it commits; the
-        # request holding every Nth intake row integrates a batch into the tree (1: every request,
-        # waiting). Auditors' reads, publication and export always catch up first.
-        "CASEWORK_CUSTODY_INTEGRATE_EVERY": max(1, int(env.get("CASEWORK_CUSTODY_INTEGRATE_EVERY", 64))),
+        # PostgreSQL: a request's events are durable in the intake queue when it commits, and in the
+        # tree within the merge delay (seconds; the background integrator polls at a quarter of it).
+        # Receipts promise it. Auditors' reads, publication and export always catch up first.
+        "CASEWORK_CUSTODY_MERGE_DELAY": float(env.get("CASEWORK_CUSTODY_MERGE_DELAY", 1.0)),
+        # Tests only: each request integrates its own events after its commit, in place of the
+        # background integrator that gunicorn workers run.
+        "CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT": False,
         # The request that writes every Nth intake row vacuums the queue (0: leave it to autovacuum).
         "CASEWORK_CUSTODY_VACUUM_EVERY": max(0, int(env.get("CASEWORK_CUSTODY_VACUUM_EVERY", 10_000))),
         # OpenAPI (flask-smorest)
@@ -129,7 +132,7 @@ def _testing(env: Mapping[str, str], config: dict[str, Any]) -> None:
     config["CASEWORK_BLOB_DIR"] = config["CASEWORK_BLOB_DIR"] or str(
         Path(tempfile.gettempdir()) / f"casework-test-blobs-{os.getpid()}")
     # Tests read the log straight from the database after each request.
-    config["CASEWORK_CUSTODY_INTEGRATE_EVERY"] = max(1, int(env.get("CASEWORK_CUSTODY_INTEGRATE_EVERY", 1)))
+    config["CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT"] = _bool(env.get("CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT"), True)
 
 
 def _production(env: Mapping[str, str], config: dict[str, Any]) -> None:

@@ -28,9 +28,12 @@ def version_count(app) -> int:
         return db.session.scalar(select(func.count()).select_from(TranscriptVersion))
 
 
+def vkey_of(world: World) -> str:
+    return world.people["auditor"].get("/api/v1/custody/public-key").get_data(as_text=True).strip()
+
+
 def public_key(world: World):
-    vkey = world.people["auditor"].get("/api/v1/custody/public-key").get_data(as_text=True).strip()
-    return note.parse_vkey(vkey).public_key
+    return note.parse_vkey(vkey_of(world)).public_key
 
 
 def test_upload_answers_a_receipt_verifiable_with_the_public_key_alone(app, world: World):
@@ -41,9 +44,14 @@ def test_upload_answers_a_receipt_verifiable_with_the_public_key_alone(app, worl
     assert receipts.verify(receipt, public_key(world))
     forged = {**receipt, "sha256": "00" * 32}
     assert not receipts.verify(forged, public_key(world))
-    # The receipt's place in the log is real: the event, its leaf hash and an inclusion proof.
-    auditor = world.people["auditor"]
-    event = ok(auditor.get(f"/api/v1/custody/events/{receipt['custody_seq']}"))
+    # A promise: the leaf hash, signed at intake, in the tree within the merge delay.
+    assert receipt["merge_delay_ms"] == 1000 and "custody_seq" not in receipt
+    # Where it is now: its seq once integrated, an inclusion proof once a checkpoint covers it.
+    interviewer, auditor = world.people["interviewer"], world.people["auditor"]
+    located = ok(interviewer.get(f"/api/v1/interviews/{world.interview_id}/transcripts/1/receipt"))
+    assert located["leaf_hash"] == receipt["leaf_hash"] and located["custody"]["status"] == "integrated"
+    seq = located["custody"]["seq"]
+    event = ok(auditor.get(f"/api/v1/custody/events/{seq}"))
     assert event["leaf_hash"] == receipt["leaf_hash"] and event["action"] == "transcript.create"
     # The log shows the keyed hash only: the plain SHA-256 would confirm a guessed statement.
     assert event["details"]["keyed_sha256"] == receipt["keyed_sha256"] != receipt["sha256"]
@@ -52,10 +60,15 @@ def test_upload_answers_a_receipt_verifiable_with_the_public_key_alone(app, worl
     checkpoint = note.parse_checkpoint(note.open_note(
         auditor.get("/api/v1/custody/checkpoint").get_data(as_text=True),
         auditor.get("/api/v1/custody/public-key").get_data(as_text=True).strip()))
-    proof = ok(auditor.get(
-        f"/api/v1/custody/proofs/inclusion?seq={receipt['custody_seq']}&tree_size={checkpoint.size}"))
-    assert merkle.verify_inclusion(bytes.fromhex(receipt["leaf_hash"]), receipt["custody_seq"], checkpoint.size,
+    proof = ok(auditor.get(f"/api/v1/custody/proofs/inclusion?seq={seq}&tree_size={checkpoint.size}"))
+    assert merkle.verify_inclusion(bytes.fromhex(receipt["leaf_hash"]), seq, checkpoint.size,
                                    [bytes.fromhex(h) for h in proof["proof"]], checkpoint.root)
+    # The uploader alone can now prove inclusion from the receipt endpoint, with nothing but the log's key.
+    published = ok(interviewer.get(f"/api/v1/interviews/{world.interview_id}/transcripts/1/receipt"))["custody"]
+    assert published["status"] == "published" and published["seq"] == seq
+    signed = note.parse_checkpoint(note.open_note(published["checkpoint"], vkey_of(world)))
+    assert merkle.verify_inclusion(bytes.fromhex(receipt["leaf_hash"]), seq, signed.size,
+                                   [base64.b64decode(h) for h in published["inclusion_proof"]], signed.root)
 
 
 def test_legal_reads_back_byte_identical(app, world: World):

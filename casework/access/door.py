@@ -21,7 +21,7 @@ from casework.access.policy import Decision, Scope, decide, scope_of
 from casework.access.roles import Role
 from casework.access.targets import Target
 from casework.custody import recorder
-from casework.custody.log import Appended, NewEvent
+from casework.custody.log import NewEvent
 from casework.db import db
 from casework.errors import Forbidden, NotFound, Unauthenticated
 
@@ -103,12 +103,12 @@ class Access(Generic[T]):
             raise Unauthenticated("Authentication is required.")
         return self._actor.id
 
-    def append_now(self) -> Appended | None:
-        """Place this request's events in the tree now, in its transaction: where this one landed.
+    def promise(self) -> NewEvent | None:
+        """Seal this access's event now: its leaf hash and time, for a receipt to promise.
 
-        For receipts. None only with the benchmark-only switch that disables recording.
+        None only with the benchmark-only switch that disables recording.
         """
-        return next((appended for event, appended in recorder.flush() if event is self._event), None)
+        return recorder.promise(self._event)
 
     def spill(self) -> None:
         """Write this request's queued events to intake now: a request recording many keeps its queue short."""

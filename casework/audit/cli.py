@@ -12,8 +12,9 @@ from flask.cli import AppGroup
 
 from casework.access import door
 from casework.access.targets import Target
-from casework.custody import checkpoints
+from casework.custody import integrator, publication
 from casework.custody.export import export_lines
+from casework.custody.signer import SignerBusy
 from casework.custody.verify import main as verify_main
 from casework.db import db
 from casework.errors import CustodyUnavailable, LogCorrupted
@@ -23,64 +24,100 @@ custody_cli = AppGroup("custody", help="Publish, export and verify the chain-of-
 LOG = Target("custody_log")
 
 
-def configured_witnesses() -> list[checkpoints.Witness]:
+def configured_witnesses() -> list[publication.Witness]:
     """CASEWORK_WITNESSES: a JSON file listing {name, vkey, url} for each witness."""
     path = current_app.config.get("CASEWORK_WITNESSES")
     if not path:
         return []
-    return [checkpoints.Witness(w["name"], w["vkey"], w["url"]) for w in json.loads(Path(path).read_text())]
+    return [publication.Witness(w["name"], w["vkey"], w["url"]) for w in json.loads(Path(path).read_text())]
 
 
-def quorum(witnesses: list[checkpoints.Witness]) -> int:
-    configured = current_app.config.get("CASEWORK_WITNESS_QUORUM")
-    return int(configured) if configured is not None else len(witnesses)
+def quorum(witnesses: list[publication.Witness]) -> int:
+    """CASEWORK_WITNESS_QUORUM, at least a majority of the configured witnesses (checked at start)."""
+    return publication.majority_quorum(witnesses, current_app.config.get("CASEWORK_WITNESS_QUORUM"))
 
 
-def publish_once(witnesses: list[checkpoints.Witness]) -> tuple[str, dict[str, str]]:
+def publish_once(witnesses: list[publication.Witness], *, wait: bool = True) -> publication.Publication:
     """Record the publication, sign the tree head that includes it, then ask the witnesses.
 
     The publication's own event is inside the head it signs, so a fresh checkpoint covers the
-    whole log; a refusal is recorded too.
+    whole log. A refusal is recorded too, with the first differing seq where there is one.
     """
     door.system_access("custody.publish", LOG)
     door.commit()
     try:
-        published = checkpoints.publish(signer())
-        db.session.commit()
+        return publication.publish(signer(), witnesses, wait=wait)
     except LogCorrupted as exc:
         db.session.rollback()
-        door.system_access("custody.publish.refused", LOG, reason=str(exc))
+        seq = exc.first_bad_seq if isinstance(exc, publication.PublicationRefused) else None
+        door.system_access("custody.publish.refused", LOG, reason=str(exc)[:500], first_bad_seq=seq)
         door.commit()
         raise
-    results = checkpoints.gather_cosignatures(published, witnesses) if witnesses else {}
-    db.session.commit()
-    return checkpoints.cosigned(published), results
 
 
 @custody_cli.command("publish")
 @click.option("--every", type=click.FloatRange(min=1), default=None,
-              help="Keep publishing every N seconds (the background option).")
+              help="Keep publishing every N seconds (the publisher service; see `custody serve`).")
 def publish(every: float | None) -> None:
-    """Sign the current tree head if the signer can prove it consistent, and gather cosignatures."""
+    """Sign the current tree head if the signer can recompute it, and gather cosignatures."""
     while True:
-        witnesses = configured_witnesses()
-        try:
-            note, results = publish_once(witnesses)
-        except LogCorrupted as exc:
-            click.echo(f"REFUSED: {exc}", err=True)
-            raise SystemExit(2) from None
-        cosigned = sum(1 for r in results.values() if r == "ok")
-        sys.stdout.write(note)
-        for name, result in sorted(results.items()):
-            click.echo(f"witness {name}: {result}", err=True)
-        if witnesses and cosigned < quorum(witnesses):
-            click.echo(f"warning: {cosigned} of {quorum(witnesses)} witness cosignatures needed", err=True)
-            if every is None:
-                raise SystemExit(3)
+        _publish_and_report(configured_witnesses(), exit_on_quorum=every is None)
         if every is None:
             return
         time.sleep(every)
         db.session.remove()
+
+
+def _publish_and_report(witnesses: list[publication.Witness], *, exit_on_quorum: bool) -> None:
+    try:
+        needed = quorum(witnesses)
+        result = publish_once(witnesses)
+    except ValueError as exc:
+        click.echo(f"REFUSED: {exc}", err=True)
+        raise SystemExit(2) from None
+    except SignerBusy as exc:
+        click.echo(f"BUSY: {exc}", err=True)
+        raise SystemExit(4) from None
+    except LogCorrupted as exc:
+        click.echo(f"REFUSED: {exc}", err=True)
+        raise SystemExit(2) from None
+    cosigned = sum(1 for r in result.cosignatures.values() if r == "ok")
+    sys.stdout.write(result.published.cosigned)
+    sys.stdout.flush()
+    for name, outcome in sorted(result.cosignatures.items()):
+        click.echo(f"witness {name}: {outcome}", err=True)
+    if witnesses and cosigned < needed:
+        click.echo(f"warning: {cosigned} of {needed} witness cosignatures needed", err=True)
+        if exit_on_quorum:
+            raise SystemExit(3)
+
+
+@custody_cli.command("serve")
+@click.option("--publish-every", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="Seconds between checkpoints.")
+def serve(publish_every: float) -> None:
+    """The publisher service: integrate within the merge delay, publish on a cadence, forever."""
+    witnesses = configured_witnesses()
+    quorum(witnesses)  # a quorum that is not a majority is refused at start
+    delay = current_app.config["CASEWORK_CUSTODY_MERGE_DELAY"]
+    integrator.run(current_app._get_current_object(), delay, publish_every=publish_every,  # type: ignore[attr-defined]
+                   publish=lambda: _publish_and_report(witnesses, exit_on_quorum=False))
+
+
+@custody_cli.command("recover-state")
+def recover_state() -> None:
+    """Rebuild the signer's state from a quorum of witnesses' latest cosigned checkpoint."""
+    witnesses = configured_witnesses()
+    try:
+        state = publication.recover_state(signer(), witnesses, quorum(witnesses))
+    except (ValueError, LogCorrupted) as exc:
+        door.system_access("custody.recover_state.refused", LOG, reason=str(exc)[:500])
+        door.commit()
+        click.echo(f"REFUSED: {exc}", err=True)
+        raise SystemExit(2) from None
+    door.system_access("custody.recover_state", LOG, tree_size=state.size)
+    door.commit()
+    click.echo(f"signer state recovered at size {state.size}")
 
 
 @custody_cli.command("export")
@@ -99,11 +136,11 @@ def export(directory: Path) -> None:
         click.echo("warning: the custody log could not record this export", err=True)
     folder = directory / "checkpoints"
     folder.mkdir(exist_ok=True)
-    published = checkpoints.all_published()
+    published = publication.all_published(signer())
     for checkpoint in published:
-        (folder / f"{checkpoint.tree_size:012d}.txt").write_text(checkpoints.cosigned(checkpoint))
+        (folder / f"{checkpoint.size:012d}.txt").write_text(checkpoint.cosigned)
     if published:
-        (directory / "checkpoint.txt").write_text(checkpoints.cosigned(published[-1]))
+        (directory / "checkpoint.txt").write_text(published[-1].cosigned)
     (directory / "log.vkey").write_text(signer().vkey() + "\n")
     witnesses = configured_witnesses()
     (directory / "witnesses.vkey").write_text("".join(w.vkey + "\n" for w in witnesses))

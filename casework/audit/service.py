@@ -5,12 +5,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select, text, tuple_
+from sqlalchemy import Select, select, tuple_
 
 from casework.access.door import authorize
 from casework.access.targets import Target
-from casework.custody import checkpoints, log, merkle
-from casework.custody.models import CustodyCheckpoint, CustodyEvent
+from casework.custody import log, merkle, proofs, publication
+from casework.custody.models import CustodyEvent
 from casework.db import db
 from casework.errors import Invalid, LogCorrupted, NotFound
 from casework.keys import signer
@@ -74,68 +74,28 @@ def public_key() -> str:
 def checkpoint() -> str:
     """The latest published checkpoint with its witnesses' cosignatures (nothing is signed here)."""
     access = authorize("custody.checkpoint.read", LOG)
-    published = checkpoints.latest()
+    published = publication.served(signer())
     if published is None:
         raise NotFound("No checkpoint has been published yet (flask custody publish).", problem="no-checkpoint")
-    access.note(tree_size=published.tree_size)
-    return checkpoints.cosigned(published)
+    access.note(tree_size=published.size)
+    return published.cosigned
 
 
-def _published_covering(tree_size: int, published: CustodyCheckpoint | None) -> CustodyCheckpoint:
+def _published_covering(tree_size: int, published: publication.Published | None) -> publication.Published:
     """Serve nothing the signed history does not back: proofs reach at most the latest published
     checkpoint, whose own root the signer proved consistent with its state."""
-    if published is None or tree_size > published.tree_size:
+    if published is None or tree_size > published.size:
         raise Invalid(f"Proofs are served up to the latest published checkpoint "
-                      f"({published.tree_size if published else 0} entries).",
+                      f"({published.size if published else 0} entries).",
                       errors={"query": {"tree_size": ["Beyond the latest published checkpoint."]}})
     return published
 
 
-class _Nodes:
-    """Every stored node a proof request needs, read in one query (``_fetch_nodes``).
-
-    A proof answer needs a leaf, one or two roots, the proof and the consistency of the
-    requested tree with the published checkpoint: planned first, fetched once, then folded.
-    """
-
-    def __init__(self) -> None:
-        self.groups: list[list[merkle.Node]] = []
-
-    def want(self, plan: list[list[merkle.Node]]) -> slice:
-        start = len(self.groups)
-        self.groups += plan
-        return slice(start, len(self.groups))
-
-    def resolve(self) -> list[bytes]:
-        wanted = {node for group in self.groups for node in group}
-        found = _fetch_nodes(wanted) if wanted else {}
-        return [merkle.fold([found[node] for node in group]) for group in self.groups]
-
-
-# ~70 primary-key probes at 10M events: joined to an unnest of the wanted keys, PostgreSQL does
-# one nested loop of index lookups (0.75 against 1.2 ms p50 for a row-value IN list, at 10M).
-_NODES_BY_KEY = text(
-    "SELECT n.level, n.idx, n.hash FROM unnest(CAST(:levels AS smallint[]), CAST(:idxs AS bigint[])) "
-    "AS wanted(level, idx) JOIN custody_nodes AS n ON n.level = wanted.level AND n.idx = wanted.idx")
-
-
-def _fetch_nodes(wanted: set[merkle.Node]) -> dict[merkle.Node, bytes]:
-    if db.session.get_bind().dialect.name != "postgresql":
-        return log.fetch_nodes(wanted)
-    keys = sorted(wanted)
-    rows = db.session.execute(_NODES_BY_KEY, {"levels": [k[0] for k in keys], "idxs": [k[1] for k in keys]})
-    found = {(level, index): value for level, index, value in rows}
-    missing = wanted - found.keys()
-    if missing:
-        raise LogCorrupted(f"custody tree nodes missing: {sorted(missing)[:5]}")
-    return found
-
-
-def _consistent_with_published(tree_size: int, root: bytes, published: CustodyCheckpoint,
+def _consistent_with_published(tree_size: int, root: bytes, published: publication.Published,
                                proof: list[bytes]) -> None:
-    if tree_size and not merkle.verify_consistency(tree_size, published.tree_size, root, published.root_hash, proof):
+    if tree_size and not merkle.verify_consistency(tree_size, published.size, root, published.root, proof):
         logger.critical("stored tree of size %d is not consistent with published checkpoint %d",
-                        tree_size, published.tree_size)
+                        tree_size, published.size)
         raise LogCorrupted("The custody log failed its consistency check; no proof was served.")
 
 
@@ -159,17 +119,17 @@ class ConsistencyProof:
 
 def inclusion(seq: int, tree_size: int) -> InclusionProof:
     authorize("custody.proof.inclusion", LOG, seq=seq, tree_size=tree_size)
-    published = checkpoints.latest()  # at most the log's size: the log size is read only to explain a refusal
-    if published is None or not 0 <= seq < tree_size <= published.tree_size:
+    published = publication.served(signer())  # the log size is read only to explain a refusal
+    if published is None or not 0 <= seq < tree_size <= published.size:
         size = log.tree_size()
         if not 0 <= seq < tree_size <= size:
             raise Invalid(f"Need 0 <= seq < tree_size <= {size}.",
                           errors={"query": {"tree_size": [f"The log has {size} entries."]}})
     published = _published_covering(tree_size, published)
-    nodes = _Nodes()
+    nodes = proofs.Nodes()
     leaf_at, root_at = nodes.want([[(0, seq)]]), nodes.want([merkle.root_plan(tree_size)])
     proof_at = nodes.want(merkle.inclusion_plan(seq, tree_size))
-    signed_at = nodes.want(merkle.consistency_plan(tree_size, published.tree_size))
+    signed_at = nodes.want(merkle.consistency_plan(tree_size, published.size))
     hashes = nodes.resolve()
     leaf, root, proof = hashes[leaf_at][0], hashes[root_at][0], hashes[proof_at]
     _consistent_with_published(tree_size, root, published, hashes[signed_at])
@@ -181,17 +141,17 @@ def inclusion(seq: int, tree_size: int) -> InclusionProof:
 
 def consistency(first: int, second: int) -> ConsistencyProof:
     authorize("custody.proof.consistency", LOG, first=first, second=second)
-    published = checkpoints.latest()
-    if published is None or not 1 <= first <= second <= published.tree_size:
+    published = publication.served(signer())
+    if published is None or not 1 <= first <= second <= published.size:
         size = log.tree_size()
         if not 1 <= first <= second <= size:
             raise Invalid(f"Need 1 <= first <= second <= {size}.",
                           errors={"query": {"second": [f"The log has {size} entries."]}})
     published = _published_covering(second, published)
-    nodes = _Nodes()
+    nodes = proofs.Nodes()
     first_at, second_at = nodes.want([merkle.root_plan(first)]), nodes.want([merkle.root_plan(second)])
     proof_at = nodes.want(merkle.consistency_plan(first, second))
-    signed_at = nodes.want(merkle.consistency_plan(second, published.tree_size))
+    signed_at = nodes.want(merkle.consistency_plan(second, published.size))
     hashes = nodes.resolve()
     first_root, second_root, proof = hashes[first_at][0], hashes[second_at][0], hashes[proof_at]
     _consistent_with_published(second, second_root, published, hashes[signed_at])

@@ -142,13 +142,17 @@ BEGIN
     END;
     EXECUTE 'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ' || s || ' TO {app}';
     EXECUTE 'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ' || s || ' TO {app}';
-    -- The custody tables: read and append only. The head: read and move forward only.
-    REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {custody} FROM {app};
-    REVOKE INSERT, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {HEAD_TABLE} FROM {app};
-    -- The intake queue (0009 on): insert and delete, never update.
+    -- The custody tables, the head and the queue: read only. The app appends, integrates and
+    -- stores checkpoints through the custody owner's functions (0013 on), and nothing else.
+    REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {custody}, {HEAD_TABLE} FROM {app};
     IF to_regclass(s || '.{INTAKE_TABLE}') IS NOT NULL THEN
-        EXECUTE 'REVOKE UPDATE, TRUNCATE, REFERENCES, TRIGGER ON ' || s || '.{INTAKE_TABLE} FROM {app}';
+        EXECUTE 'REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON ' || s || '.{INTAKE_TABLE} FROM {app}';
     END IF;
+    FOR t IN SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = current_schema() AND c.relkind = 'S' AND left(c.relname, 8) = 'custody_'
+    LOOP
+        EXECUTE 'REVOKE ALL ON SEQUENCE ' || s || '.' || quote_ident(t.relname) || ' FROM {app}';
+    END LOOP;
     -- The app does not migrate.
     IF to_regclass(s || '.alembic_version') IS NOT NULL THEN
         EXECUTE 'REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ' || s || '.alembic_version FROM {app}';

@@ -1,60 +1,47 @@
-"""The custody log as stored: intake, integration in batches, roots and proofs from stored subtrees.
+"""The custody log as stored: intake, integration in batches, the tree's size.
 
 Appending is split in two, as Trillian and Tessera split sequencing from integration:
 
-* ``intake`` inserts a request's events into ``custody_intake`` inside the request's own
-  transaction. No shared lock is taken, so concurrent commits share PostgreSQL's WAL flush,
-  and an event is durable when its request commits (synchronous commit, never turned off).
-* ``integrate`` takes every committed intake row, in id order, under the head row lock, gives
-  each its gap-free seq, leaf hash and tree nodes, and in one statement copies the rows into
-  ``custody_events`` (the database copies them: what was hashed is what was stored) and deletes
-  them from intake, checking that exactly the rows taken were consumed. The lock is held for
-  one short transaction per batch, however many requests the batch serves.
+* ``intake`` seals a request's events (time, salt, leaf hash: leaf form v2 has no seq, so the
+  leaf is known now) and appends them to ``custody_intake`` inside the request's own
+  transaction, taking no shared lock: concurrent commits share PostgreSQL's WAL flush, and an
+  event is durable when its request commits (synchronous commit, never turned off). What an
+  upload's receipt promises is this leaf hash.
+* ``integrate`` takes the oldest committed intake rows under the head row lock and gives each
+  its gap-free seq and tree nodes (``storage``: on PostgreSQL a function of the custody owner,
+  so the app's role never writes the tree, the head or the events itself). Every answered
+  request's event is integrated within the merge delay by the background integrator
+  (``casework.custody.integrator``); auditors' reads, publication and the export catch up first.
 
-Nothing is served from the tree before it has caught up (``catch_up``): auditors' reads, the
-publication of a checkpoint and the export go through it first. ``append`` intakes and
-integrates in the caller's transaction: for receipts, which quote their event's place, and
-for SQLite, where transactions are serial anyway.
+Roots and proofs of the stored tree are ``casework.custody.proofs``; what is signed is
+recomputed by the signer from the events (``casework.custody.publication``), never read here.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-import psycopg
-from psycopg.rows import namedtuple_row
-from psycopg.types.json import Json
-from sqlalchemy import Connection, Table, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, select
 
-from casework.custody import merkle
+from casework.custody import leaf
 from casework.custody.canonical import canonical_json
-from casework.custody.models import (
-    ENTRY_FIELDS,
-    CustodyEvent,
-    CustodyHead,
-    CustodyIntake,
-    CustodyNode,
-    leaf_entry,
-)
+from casework.custody.models import ENTRY_FIELDS, CustodyHead, CustodyIntake
+from casework.custody.storage import postgresql, sqlite
 from casework.db import db, utcnow
 from casework.errors import LogCorrupted
 
 HEAD_ID = 1
 # Intake rows integrated per transaction: bounds the head lock's hold and the statement's size.
 BATCH = 2000
-_EVENTS: Table = CustodyEvent.__table__  # type: ignore[assignment]
-_NODES: Table = CustodyNode.__table__  # type: ignore[assignment]
-_HEAD: Table = CustodyHead.__table__  # type: ignore[assignment]
-_INTAKE: Table = CustodyIntake.__table__  # type: ignore[assignment]
-INTAKE_COLUMNS = ("recorded_at", *ENTRY_FIELDS)
+_INTAKE_CHUNK = 500
 
 
 @dataclass
 class NewEvent:
-    """An event waiting for its place in the log (seq and time are assigned on append)."""
+    """An event waiting for its place in the log. ``seal`` fixes its time, salt and leaf hash."""
 
     action: str
     outcome: str
@@ -68,16 +55,26 @@ class NewEvent:
     request_id: str | None = None
     client_addr: str | None = None
     details: dict[str, Any] | None = None
+    recorded_at: datetime | None = None
+    salt: bytes | None = None
+    leaf_hash: bytes | None = None
 
+    def seal(self, now: datetime) -> bytes:
+        """Fix what the leaf hashes (once: a retried transaction records the same leaf) and return it.
 
-@dataclass(frozen=True)
-class Appended:
-    """Where an event landed: what a receipt quotes."""
+        The details (the event's one free-form part) are canonicalised here, so an event the log
+        could never hash is refused while its request can still fail.
+        """
+        if self.leaf_hash is None:
+            self.details = self.details or {}
+            canonical_json(self.details)
+            self.recorded_at, self.salt = now, os.urandom(leaf.SALT_BYTES)
+            self.leaf_hash = leaf.leaf_hash(leaf.make_entry(None, now, self, self.salt))
+        return self.leaf_hash
 
-    seq: int
-    recorded_at: datetime
-    leaf_hash: bytes
-    resource_id: str | None
+    def row(self) -> dict[str, Any]:
+        return {"recorded_at": self.recorded_at, **{name: getattr(self, name) for name in ENTRY_FIELDS},
+                "salt": self.salt, "leaf_hash": self.leaf_hash}
 
 
 def is_deferred(connection: Connection) -> bool:
@@ -88,208 +85,49 @@ def is_deferred(connection: Connection) -> bool:
 # --- intake: the request's part -------------------------------------------------------------
 
 
-def intake(connection: Connection, events: Iterable[NewEvent], *, commit: bool = False) -> list[int]:
-    """Insert events into the intake queue in the connection's transaction; their ids, in order.
+def seal(events: Iterable[NewEvent]) -> list[NewEvent]:
+    now = utcnow()
+    sealed = list(events)
+    for event in sealed:
+        event.seal(now)
+    return sealed
 
-    With ``commit`` (PostgreSQL) the transaction is committed too, in the same round trip as the
-    last INSERT: every audited request ends so, and most (reads) write nothing else, so a
-    separate INSERT would cost each of them one more blocking wait on the database. Without
-    events nothing is sent, and the caller's commit ends the transaction.
+
+def intake(connection: Connection, events: Iterable[NewEvent], *, commit: bool = False) -> list[int]:
+    """Seal the events and append them to intake in the connection's transaction; their ids, in order.
+
+    With ``commit`` (PostgreSQL) the transaction is committed in the same round trip as the last
+    append. Without events nothing is sent, and the caller's commit ends the transaction.
     """
-    rows = _intake_rows(events)
+    rows = [event.row() for event in seal(events)]
     ids: list[int] = []
     for start in range(0, len(rows), _INTAKE_CHUNK):  # bounded statements, whatever a request records
-        last = start + _INTAKE_CHUNK >= len(rows)
-        ids.extend(_insert_intake(connection, rows[start:start + _INTAKE_CHUNK], commit=commit and last))
+        chunk, last = rows[start:start + _INTAKE_CHUNK], start + _INTAKE_CHUNK >= len(rows)
+        if connection.dialect.name == "postgresql":
+            ids.extend(postgresql.record(connection, chunk, commit=commit and last))
+        else:
+            assert not commit, "SQLite places events before its commit: see recorder.commit"
+            ids.extend(sqlite.record(connection, chunk))
     return ids
-
-
-_INTAKE_CHUNK = 500
-
-
-def _intake_rows(events: Iterable[NewEvent]) -> list[dict[str, Any]]:
-    """Intake rows of the events; each event's details (its one free-form part; every other
-    field is a typed column, read back as str, int or None) are canonicalised here, so an
-    event the log could never hash is refused while its request can still fail, never later
-    by the integrator."""
-    now = utcnow()
-    rows: list[dict[str, Any]] = []
-    for event in events:
-        event.details = event.details or {}
-        canonical_json(event.details)
-        rows.append({"recorded_at": now, **{name: getattr(event, name) for name in ENTRY_FIELDS}})
-    return rows
-
-
-def _insert_intake(connection: Connection, rows: list[dict[str, Any]], *, commit: bool = False) -> list[int]:
-    """One multi-row INSERT; ids are drawn in row order, so sorted ids are the events' order.
-
-    On PostgreSQL it is every audited request's one write, so it goes to the driver directly
-    (a prepared statement after a few uses, or with ``commit`` one simple query that also
-    commits), without SQLAlchemy's result machinery.
-    """
-    if connection.dialect.name == "postgresql":
-        params = _intake_params(rows)
-        driver = _driver(connection)
-        if not commit:
-            return sorted(row_id for (row_id,) in driver.execute(_postgres_intake_sql(len(rows)), params))
-        with psycopg.ClientCursor(driver) as cursor:
-            cursor.execute(_postgres_intake_sql(len(rows)) + b"; COMMIT", params)
-            return sorted(row_id for (row_id,) in cursor.fetchall())
-    assert not commit, "SQLite places events before its commit: see recorder.commit"
-    statement = insert(_INTAKE).values(rows).returning(_INTAKE.c.id)
-    return sorted(row_id for (row_id,) in connection.execute(statement))
-
-
-def _intake_params(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for i, row in enumerate(rows):
-        params.update({f"{name}{i}": value for name, value in row.items()})
-        params[f"details{i}"] = Json(row["details"])
-    return params
-
-
-def _driver(connection: Connection) -> psycopg.Connection[Any]:
-    driver = connection.connection.driver_connection
-    assert isinstance(driver, psycopg.Connection)
-    return driver
-
-
-@lru_cache(maxsize=32)
-def _postgres_intake_sql(n_events: int) -> bytes:
-    """One INSERT of n rows (the hot path of every request): written once per size, sent as is."""
-    columns = ", ".join(INTAKE_COLUMNS)
-    values = ", ".join("(" + ", ".join(f"%({name}{i})s" for name in INTAKE_COLUMNS) + ")" for i in range(n_events))
-    return f"INSERT INTO {_INTAKE.name} ({columns}) VALUES {values} RETURNING id".encode()
 
 
 # --- integration: one transaction per batch, under the head lock --------------------------------
 
 
-def integrate(connection: Connection, *, wait: bool = True, limit: int = BATCH) -> dict[int, Appended] | None:
+def integrate(connection: Connection, *, wait: bool = True, limit: int = BATCH) -> dict[int, int] | None:
     """Integrate up to ``limit`` intake rows, in id order, in the connection's transaction.
 
-    Returns where each intake row landed (by intake id), or None when ``wait`` is false and
-    another integrator holds the head. The caller commits (promptly: the head lock is held).
+    Returns the seq each intake row got, or None when ``wait`` is false and another integrator
+    holds the head. The caller commits (promptly: the head lock is held).
     """
-    lock = select(_HEAD.c.tree_size, _HEAD.c.frontier).where(_HEAD.c.id == HEAD_ID).with_for_update(
-        skip_locked=not wait)
-    head = connection.execute(lock).one_or_none()
-    if head is None:
-        if wait:
-            raise LogCorrupted("the custody log has no head row")
-        return None
-    rows = connection.execute(select(_INTAKE).order_by(_INTAKE.c.id).limit(limit)).all()
-    return _place(connection, head.tree_size, head.frontier, rows) if rows else {}
-
-
-def _place(connection: Connection, old_size: int, old_frontier: bytes, rows: Sequence[Any]) -> dict[int, Appended]:
-    """Give the intake rows taken their places after the head (locked by the caller) and write them."""
-    frontier = merkle.CompactRange.from_bytes(old_size, old_frontier)
-    placed: dict[int, Appended] = {}
-    nodes: list[tuple[int, int, bytes]] = []
-    for row in rows:
-        seq = frontier.size
-        leaf = merkle.leaf_hash(canonical_json(leaf_entry(seq, row.recorded_at, row)))
-        nodes.extend(frontier.append(leaf))
-        placed[row.id] = Appended(seq, row.recorded_at, leaf, row.resource_id)
     if connection.dialect.name == "postgresql":
-        moved = connection.exec_driver_sql(_POSTGRES_INTEGRATE, {
-            "ids": list(placed), "seqs": [a.seq for a in placed.values()],
-            "leaves": [a.leaf_hash for a in placed.values()],
-            "levels": [n[0] for n in nodes], "idxs": [n[1] for n in nodes], "hashes": [n[2] for n in nodes],
-            "n": len(placed), "old_size": old_size, "size": frontier.size,
-            "frontier": frontier.to_bytes(), "head_id": HEAD_ID,
-        })
-        if moved.rowcount != 1:  # not exactly the rows taken were consumed: the caller rolls back
-            raise LogCorrupted("custody intake rows changed under the integrator")
-    else:
-        _sqlite_integrate(connection, rows, placed, nodes, old_size, frontier)
-    return placed
+        return postgresql.integrate(connection, wait=wait, limit=limit)
+    return sqlite.integrate(connection, limit=limit)
 
 
-def _sqlite_integrate(connection: Connection, rows: Sequence[Any], placed: dict[int, Appended],
-                      nodes: list[tuple[int, int, bytes]], old_size: int, frontier: merkle.CompactRange) -> None:
-    connection.execute(insert(_EVENTS), [
-        {"seq": placed[row.id].seq, "leaf_hash": placed[row.id].leaf_hash,
-         **{name: getattr(row, name) for name in INTAKE_COLUMNS}} for row in rows])
-    connection.execute(insert(_NODES), [{"level": level, "idx": index, "hash": value} for level, index, value in nodes])
-    gone = connection.execute(delete(_INTAKE).where(_INTAKE.c.id.in_(list(placed))))
-    moved = connection.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID, _HEAD.c.tree_size == old_size)
-                               .values(tree_size=frontier.size, frontier=frontier.to_bytes()))
-    if gone.rowcount != len(placed) or moved.rowcount != 1:
-        raise LogCorrupted("custody intake rows changed under the integrator")
-
-
-# The rows deleted from intake are the rows inserted as events (copied by the database, beside
-# the seq and leaf hash computed from them), and the head moves only if exactly n were consumed.
-_COPIED = ", ".join(INTAKE_COLUMNS)
-_POSTGRES_INTEGRATE = f"""
-WITH batch AS (
-    SELECT * FROM unnest(%(ids)s::bigint[], %(seqs)s::bigint[], %(leaves)s::bytea[]) AS b(intake_id, seq, leaf_hash)
-), gone AS (
-    DELETE FROM {_INTAKE.name} i USING batch b WHERE i.id = b.intake_id
-    RETURNING b.seq, {", ".join(f"i.{name}" for name in INTAKE_COLUMNS)}, b.leaf_hash
-), new_events AS (
-    INSERT INTO {_EVENTS.name} (seq, {_COPIED}, leaf_hash) SELECT seq, {_COPIED}, leaf_hash FROM gone RETURNING seq
-), new_nodes AS (
-    INSERT INTO {_NODES.name} (level, idx, hash)
-    SELECT * FROM unnest(%(levels)s::smallint[], %(idxs)s::bigint[], %(hashes)s::bytea[])
-)
-UPDATE {_HEAD.name} SET tree_size = %(size)s, frontier = %(frontier)s
-WHERE id = %(head_id)s AND tree_size = %(old_size)s AND (SELECT count(*) FROM new_events) = %(n)s
-"""
-
-
-def append(events: Iterable[NewEvent]) -> list[Appended]:
-    """Append events in the current transaction (intake, then integrate under the head lock).
-
-    For requests that must quote where their event landed (receipts): the head lock is held
-    until the caller commits, so the stored object, its event and its receipt commit together
-    or not at all. The batch integrated also places every intake row committed before it.
-    """
-    ids, placed = intake_and_integrate(db.session.connection(), list(events))
-    return [placed[i] for i in ids]
-
-
-def intake_and_integrate(connection: Connection, events: list[NewEvent],
-                         through: Sequence[int] = ()) -> tuple[list[int], dict[int, Appended]]:
-    """Intake ``events`` and integrate until they and the intake rows ``through`` are placed.
-
-    On PostgreSQL the INSERT, the head lock and the read of the queue go to the server in one
-    round trip (an upload's three waits become one): three statements in one simple query, each
-    with a snapshot of its own, so the queue is read only once the lock is granted, and never
-    misses or repeats the rows of an integrator that committed while this one waited.
-    """
-    if connection.dialect.name != "postgresql" or not events or len(events) > _INTAKE_CHUNK:
-        ids = intake(connection, events)
-        return ids, integrate_through(connection, [*through, *ids])
-    rows = _intake_rows(events)
-    params = {**_intake_params(rows), "head_id": HEAD_ID, "limit": BATCH}
-    with psycopg.ClientCursor(_driver(connection), row_factory=namedtuple_row) as cursor:
-        cursor.execute(_postgres_intake_sql(len(rows)) + _POSTGRES_LOCK_AND_READ, params)
-        ids = sorted(row_id for (row_id,) in cursor.fetchall())
-        head = cursor.fetchone() if cursor.nextset() else None
-        queued = cursor.fetchall() if cursor.nextset() else []
-    if head is None:
-        raise LogCorrupted("the custody log has no head row")
-    size, frontier = head
-    placed = _place(connection, size, frontier, queued) if queued else {}
-    missing = [i for i in (*through, *ids) if i not in placed]
-    if missing:  # more than a batch was queued ahead of these: the rest as integrate_through does
-        placed.update(integrate_through(connection, missing))
-    return ids, placed
-
-
-_POSTGRES_LOCK_AND_READ = (
-    f"; SELECT tree_size, frontier FROM {_HEAD.name} WHERE id = %(head_id)s FOR UPDATE"
-    f"; SELECT id, {', '.join(INTAKE_COLUMNS)} FROM {_INTAKE.name} ORDER BY id LIMIT %(limit)s"
-).encode()
-
-
-def integrate_through(connection: Connection, ids: Sequence[int]) -> dict[int, Appended]:
+def integrate_through(connection: Connection, ids: Sequence[int]) -> dict[int, int]:
     """Integrate in the connection's transaction until the intake rows ``ids`` are placed."""
-    placed: dict[int, Appended] = {}
+    placed: dict[int, int] = {}
     while any(i not in placed for i in ids):
         batch = integrate(connection, wait=True)
         if not batch:
@@ -298,8 +136,16 @@ def integrate_through(connection: Connection, ids: Sequence[int]) -> dict[int, A
     return placed
 
 
+def append(events: Iterable[NewEvent]) -> list[int]:
+    """Record and integrate now, in the session's transaction: the seq of each (operator tools)."""
+    connection = db.session.connection()
+    ids = intake(connection, events)
+    placed = integrate_through(connection, ids)
+    return [placed[i] for i in ids]
+
+
 def pending_intake(connection: Connection) -> bool:
-    return connection.execute(select(_INTAKE.c.id).order_by(_INTAKE.c.id).limit(1)).first() is not None
+    return connection.execute(select(CustodyIntake.id).order_by(CustodyIntake.id).limit(1)).first() is not None
 
 
 def catch_up(limit: int = BATCH) -> int:
@@ -310,9 +156,8 @@ def catch_up(limit: int = BATCH) -> int:
     between transactions, since SQLite integrates before each commit).
     """
     if not is_deferred(db.session.connection()):
-        batch = integrate(db.session.connection(), wait=True, limit=limit) if pending_intake(
-            db.session.connection()) else {}
-        return len(batch or {})
+        connection = db.session.connection()
+        return len(integrate(connection, limit=limit) or {}) if pending_intake(connection) else 0
     total = 0
     with db.engine.connect() as connection:
         while True:
@@ -334,47 +179,31 @@ def vacuum_intake() -> None:
     """VACUUM the intake queue and the head row (PostgreSQL), on a connection of its own.
 
     Both churn: an event's intake row dies when it is integrated, the head gets a new version
-    per batch. Without vacuuming, the queue's table and index only grow, and the integrator's
-    ``ORDER BY id LIMIT n`` walks ever more dead entries (seen on this machine, whose PostgreSQL
-    runs with autovacuum off: 170,000 dead rows, 38 MB, for a queue of a few dozen). A role that
-    does not own the tables gets a warning from PostgreSQL and nothing is done: there, the
-    owner's autovacuum must keep them.
+    per batch. A role that does not own the tables gets a warning from PostgreSQL and nothing
+    is done: there, the owner's autovacuum must keep them.
     """
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql(f"VACUUM (SKIP_LOCKED) {_INTAKE.name}, {_HEAD.name}")
+        connection.exec_driver_sql(f"VACUUM (SKIP_LOCKED) {CustodyIntake.__tablename__}, {CustodyHead.__tablename__}")
 
 
 def tree_size_on(connection: Connection) -> int:
-    return connection.execute(select(_HEAD.c.tree_size).where(_HEAD.c.id == HEAD_ID)).scalar_one()
+    return connection.execute(select(CustodyHead.tree_size).where(CustodyHead.id == HEAD_ID)).scalar_one()
 
 
 def tree_size() -> int:
     return db.session.execute(select(CustodyHead.tree_size).where(CustodyHead.id == HEAD_ID)).scalar_one()
 
 
-def fetch_nodes(wanted: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    """Read the requested perfect-subtree hashes in one query."""
-    if not wanted:
-        return {}
-    rows = db.session.execute(
-        select(CustodyNode.level, CustodyNode.index, CustodyNode.hash).where(
-            tuple_(CustodyNode.level, CustodyNode.index).in_(list(wanted))
-        )
-    )
-    found = {(level, index): value for level, index, value in rows}
-    missing = wanted - found.keys()
-    if missing:
-        raise LogCorrupted(f"custody tree nodes missing: {sorted(missing)[:5]}")
-    return found
+def store_checkpoint(size: int, root: bytes, note: str) -> bool:
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        return postgresql.store_checkpoint(connection, size, root, note)
+    return sqlite.store_checkpoint(connection, size, root, note)
 
 
-def root_hash(size: int) -> bytes:
-    return merkle.root_hash(size, fetch_nodes)
-
-
-def inclusion_proof(index: int, size: int) -> list[bytes]:
-    return merkle.inclusion_proof(index, size, fetch_nodes)
-
-
-def consistency_proof(first: int, second: int) -> list[bytes]:
-    return merkle.consistency_proof(first, second, fetch_nodes)
+def store_cosignatures(size: int, lines: Sequence[tuple[str, str]]) -> None:
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        postgresql.store_cosignatures(connection, size, lines)
+    else:
+        sqlite.store_cosignatures(connection, size, lines)

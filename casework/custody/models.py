@@ -16,25 +16,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from casework.custody.leaf import ENTRY_FIELDS, TIME_FORMAT, make_entry
 from casework.db import Model, utcnow
+
+__all__ = ["ENTRY_FIELDS", "TIME_FORMAT", "leaf_entry"]
 
 # SQLite only auto-increments INTEGER; PostgreSQL needs 64 bits for a long-lived log.
 BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-# What an event says besides its place (seq) and time; all of it is hashed into the leaf.
-ENTRY_FIELDS = (
-    "actor_id", "actor_username", "actor_role", "action", "outcome", "resource_type", "resource_id",
-    "case_id", "witness_id", "request_id", "client_addr", "details",
-)
 
 
-def leaf_entry(seq: int, recorded_at: datetime, event: Any) -> dict[str, Any]:
-    """The leaf content: exactly what is hashed, exported and verified offline."""
-    entry = {name: getattr(event, name) for name in ENTRY_FIELDS}
-    entry["seq"] = seq
-    entry["time"] = recorded_at.strftime(TIME_FORMAT)
-    return entry
+def leaf_entry(seq: int | None, recorded_at: datetime, event: Any) -> dict[str, Any]:
+    """The auditor's entry of a stored event (leaf form v2: values and their salts)."""
+    return make_entry(seq, recorded_at, event, event.salt)
 
 
 class EventFields:
@@ -53,6 +47,10 @@ class EventFields:
     request_id: Mapped[str | None] = mapped_column(String(64))
     client_addr: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Leaf form v2: the event's own random salt (identifying values are committed under salts
+    # derived from it) and the leaf hash, known at intake since the leaf holds no seq.
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
 class CustodyEvent(EventFields, Model):
@@ -73,7 +71,6 @@ class CustodyEvent(EventFields, Model):
     )
 
     seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
-    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), sort_order=1)  # after the event fields, as stored
 
     def entry(self) -> dict[str, Any]:
         return leaf_entry(self.seq, self.recorded_at, self)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from flask import current_app, g
 
 from casework.custody import log as custody_log
-from casework.db import db
+from casework.db import db, utcnow
 from casework.errors import CustodyUnavailable
 
 logger = logging.getLogger(__name__)
@@ -125,37 +125,27 @@ def spill() -> None:
     ctx.wrote(ids)
 
 
-def flush() -> list[tuple[custody_log.NewEvent, custody_log.Appended]]:
-    """Place this transaction's events in the tree now: where each landed (for receipts).
+def promise(event: custody_log.NewEvent) -> custody_log.NewEvent | None:
+    """Seal a queued event now (its time, salts and leaf hash) for a receipt to promise.
 
-    They are placed under the head lock, held until the request commits, so what the request
-    stored, its event and the receipt quoting it commit together or not at all. Only requests
-    that quote their event's place pay for that lock; every other request commits its events
-    to intake (``commit``) and never waits for it.
+    Leaf form v2 holds no seq, so the leaf hash is known before the event is placed: the
+    receipt is a promise (as Certificate Transparency's SCT) that this leaf will be in the tree
+    within the merge delay, and no upload waits for, or holds, the head lock. None only with
+    the benchmark-only switch.
     """
-    ctx = current_context()
-    if not _recording() or not (ctx.pending or ctx.unplaced):
-        return []
-    try:  # the request's rows are locked already: the custody head is the last lock
-        db.session.flush()  # the request's own row writes (and locks) first
-        ids, placed = custody_log.intake_and_integrate(db.session.connection(), ctx.pending, list(ctx.unplaced))
-    except Exception as exc:  # whatever stops the log from recording stops the request
-        raise _unavailable(exc, "append") from exc
-    ctx.wrote(ids)
-    rows = [(event, placed[intake_id]) for intake_id, event in ctx.unplaced.items()]
-    ctx.unplaced.clear()
-    return rows
+    if not _recording():
+        return None
+    event.seal(utcnow())
+    return event
 
 
 def commit(*, integrate: bool = False) -> None:
     """Record the queued events and commit them with everything else in the transaction.
 
     The events are durable when this returns. On SQLite (one writer) they are placed before the
-    commit. On PostgreSQL they go to intake in the commit's own round trip (``log.intake``), and
-    wait there, integrated after the commit when ``integrate`` is set (operator commands), when
-    the application integrates after every request (``CASEWORK_CUSTODY_INTEGRATE_EVERY`` = 1),
-    or when one of them is the Nth intake row (then by this request only if no other integrator
-    is at work). Either way auditors' reads catch up first (``catch_up``).
+    commit. On PostgreSQL they go to intake in the commit's own round trip (``log.intake``) and
+    wait there for the background integrator (within the merge delay), or are integrated after
+    the commit when ``integrate`` is set (operator commands). Auditors' reads catch up first.
     """
     ctx = current_context()
     if not _recording():
@@ -188,15 +178,13 @@ def _holds_nth(ids: list[int], every: int) -> bool:
 
 def _integrate_after_commit(ids: list[int], wait: bool) -> None:
     """The events are durable already: a failure here delays their integration, loses nothing."""
-    every = current_app.config["CASEWORK_CUSTODY_INTEGRATE_EVERY"]
-    wait = wait or every <= 1
-    if not wait and not _holds_nth(ids, every):
+    if not (wait or current_app.config["CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT"]):
         return
     try:  # on the session's connection (its transaction has ended): no second connection
         while True:
-            batch = custody_log.integrate(db.session.connection(), wait=wait)
+            batch = custody_log.integrate(db.session.connection(), wait=True)
             db.session.commit()
-            if not wait or len(batch or {}) < custody_log.BATCH:
+            if len(batch or {}) < custody_log.BATCH:
                 return
     except Exception as exc:  # the response stands: its events are recorded
         db.session.rollback()

@@ -1,17 +1,20 @@
 """The log's signer, with its own memory of what it signed, kept beside its key.
 
 C2SP: a log MUST NOT sign a checkpoint inconsistent with one it signed before. The database
-cannot be trusted to say what was signed last (its writer could delete or rewrite the
-checkpoint rows), so the signer keeps the last signed size, root and note in a state file of
-its own, next to the key and outside the database, and signs a new tree head only with a
-consistency proof from that state that verifies. Anything else is ``LogCorrupted``.
+cannot be trusted to say what was signed last, nor what the tree is (whoever holds its
+password could rewrite a head, a frontier or a node), so the signer keeps, in a state file of
+its own beside the key and outside the database, the last signed note **and the compact range
+of that tree**. It signs only a range it extended itself, leaf by leaf, from that state
+(``casework.custody.publication`` recomputes each leaf from its event): every checkpoint it
+signs is consistent with the last by construction.
 """
 from __future__ import annotations
 
 import base64
 import fcntl
 import json
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +24,21 @@ from casework.errors import LogCorrupted
 from casework.files import replace_atomically
 
 
+class SignerBusy(LogCorrupted):
+    """Another publisher holds this log's signer."""
+
+    problem = "publisher-busy"
+
+
 @dataclass(frozen=True)
 class SignedState:
     size: int
     root: bytes
     note: str
+    hashes: tuple[bytes, ...]  # the compact range of the signed tree, largest subtree first
+
+    def compact_range(self) -> merkle.CompactRange:
+        return merkle.CompactRange.from_bytes(self.size, b"".join(self.hashes))
 
 
 def default_state_path(keyring_location: str | None) -> Path | None:
@@ -41,6 +54,7 @@ class LogSigner:
         self.state_path = state_path
 
     def last(self) -> SignedState | None:
+        """The state, believed only if its own key signed the note and the range gives its root."""
         try:
             raw = json.loads(self.state_path.read_bytes())
         except FileNotFoundError:
@@ -48,43 +62,66 @@ class LogSigner:
         except (OSError, ValueError) as exc:
             raise LogCorrupted(f"the signer's state file is unreadable: {exc}") from None
         try:
-            state = SignedState(int(raw["size"]), base64.b64decode(raw["root"], validate=True), str(raw["note"]))
+            hashes = tuple(base64.b64decode(h, validate=True) for h in raw["range"])
+            state = SignedState(int(raw["size"]), base64.b64decode(raw["root"], validate=True), str(raw["note"]),
+                                hashes)
+            compact = state.compact_range()
         except (KeyError, TypeError, ValueError) as exc:
-            raise LogCorrupted(f"the signer's state file is malformed: {exc}") from None
-        # The state is only believed if the signer's own key signed it.
+            raise LogCorrupted(f"the signer's state file is malformed or from before SPEC v3 ({exc}): "
+                               "run `flask custody recover-state`") from None
         try:
             body = note.parse_checkpoint(note.open_note(state.note, self.vkey()))
         except note.NoteError as exc:
             raise LogCorrupted(f"the signer's state does not carry its own signature: {exc}") from None
-        if (body.size, body.root) != (state.size, state.root):
+        if (body.size, body.root) != (state.size, state.root) or compact.root() != state.root:
             raise LogCorrupted("the signer's state disagrees with the note it holds")
         return state
 
     def vkey(self) -> str:
         return note.vkey_string(self.keyring.log_name(), self.keyring.signing_key().public_key())
 
-    def sign(self, size: int, root: bytes, consistency_from: Callable[[int], list[bytes]]) -> str:
-        """Sign (size, root) if provably consistent with the last signed head; idempotent."""
+    def verify_note(self, signed: str) -> note.Checkpoint | None:
+        """The checkpoint a note carries if this log's key signed it, else None."""
+        try:
+            return note.parse_checkpoint(note.open_note(signed, self.vkey()))
+        except note.NoteError:
+            return None
+
+    @contextmanager
+    def exclusive(self, *, wait: bool = True) -> Iterator[None]:
+        """One publisher per log on this host: a lock beside the state, held for a whole publication."""
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.state_path.with_name(self.state_path.name + ".lock")
         with open(lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            last = self.last()
-            if last is not None:
-                if size < last.size:
-                    raise LogCorrupted(f"the log shrank from signed size {last.size} to {size}")
-                if size == last.size:
-                    if root != last.root:
-                        raise LogCorrupted(f"a different root for signed size {size}: refusing to equivocate")
-                    return last.note
-                proof = consistency_from(last.size) if last.size else []
-                if last.size and not merkle.verify_consistency(last.size, size, last.root, root, proof):
-                    raise LogCorrupted(f"tree of size {size} is not consistent with signed size {last.size}")
-            name = self.keyring.log_name()
-            signed = note.sign_note(note.format_checkpoint(name, size, root), name, self.keyring.signing_key())
-            self._save(SignedState(size, root, signed))
-            return signed
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                raise SignerBusy("another publisher is signing this log; try again when it is done") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _save(self, state: SignedState) -> None:
-        data = json.dumps({"size": state.size, "root": base64.b64encode(state.root).decode(), "note": state.note})
+    def sign(self, extended: merkle.CompactRange, since: SignedState | None) -> str:
+        """Sign the tree ``extended`` (grown by the caller from ``since``, the state it read). Call
+        inside ``exclusive``; refuses if the state moved meanwhile or the range shrank."""
+        current = self.last()
+        if (current and (current.size, current.root)) != (since and (since.size, since.root)):
+            raise LogCorrupted("the signer's state changed during this publication")
+        size, root = extended.size, extended.root()
+        if since is not None:
+            if size < since.size:
+                raise LogCorrupted(f"the log shrank from signed size {since.size} to {size}")
+            if size == since.size:
+                if root != since.root:
+                    raise LogCorrupted(f"a different root for signed size {size}: refusing to equivocate")
+                return since.note
+        name = self.keyring.log_name()
+        signed = note.sign_note(note.format_checkpoint(name, size, root), name, self.keyring.signing_key())
+        self.save(SignedState(size, root, signed, extended.hashes))
+        return signed
+
+    def save(self, state: SignedState) -> None:
+        data = json.dumps({"size": state.size, "root": base64.b64encode(state.root).decode(), "note": state.note,
+                           "range": [base64.b64encode(h).decode() for h in state.hashes]})
         replace_atomically(self.state_path, data.encode())

@@ -29,11 +29,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from casework.access import door
 from casework.access.door import Access, authorize, load_authorized
 from casework.access.targets import Target
 from casework.audit.cli import configured_witnesses
 from casework.casefile.service import in_own_app_context
-from casework.custody import checkpoints, note
+from casework.custody import log, note, publication
 from casework.custody.models import TIME_FORMAT
 from casework.db import db
 from casework.disclosure import bag_format as fmt
@@ -97,9 +98,8 @@ def stream_bundle(disclosure_id: int) -> tuple[str, Iterator[bytes]]:
     access.note(items=len(plan.items), withheld=plan.withheld)
     # Every release is in the log (placed in the tree, and committed) before the checkpoint is
     # signed, and before any byte leaves; the signer must never sign a head that could roll back.
-    access.append_now()
-    db.session.commit()
-    checkpoint_note = _publish()
+    door.commit()
+    checkpoint_note = _checkpoint_covering(log.tree_size())
     size, root = _checkpoint_head(checkpoint_note)
     logger.info("disclosure %s: bundle of %d items to checkpoint %d", disclosure_id, len(plan.items), size)
     return f"{plan.bag_name}.zip", in_own_app_context(_generate(plan, checkpoint_note, size, root))
@@ -183,16 +183,15 @@ def _plan_item(plan: _Plan, disclosure: Disclosure, item: DisclosureItem,
         access.spill()  # bounded statements; the queue stays short
 
 
-def _publish() -> str:
-    """A fresh checkpoint over everything recorded so far, with what the witnesses cosign."""
-    published = checkpoints.publish(signer())
-    db.session.commit()
-    witnesses = configured_witnesses()
-    if witnesses:
-        results = checkpoints.gather_cosignatures(published, witnesses)
-        db.session.commit()
-        logger.info("bundle checkpoint %d cosignatures: %s", published.tree_size, results)
-    return checkpoints.cosigned(published)
+def _checkpoint_covering(size: int) -> str:
+    """The latest published checkpoint if it covers this bundle's events, else a new one through
+    the one publication path (which waits for any publisher at work), with its cosignatures."""
+    published = publication.served(signer())
+    if published is None or published.size < size:
+        result = publication.publish(signer(), configured_witnesses())
+        logger.info("bundle checkpoint %d cosignatures: %s", result.published.size, result.cosignatures)
+        published = result.published
+    return published.cosigned
 
 
 def _checkpoint_head(signed: str) -> tuple[int, bytes]:

@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy import Table, select
 
-from casework.custody import log, merkle
+from casework.custody import merkle, proofs
 from casework.custody.canonical import canonical_json
+from casework.custody.leaf import leaf_hash as entry_leaf_hash
 from casework.custody.models import CustodyEvent, leaf_entry
 from casework.db import db
 from casework.errors import LogCorrupted
@@ -86,7 +87,7 @@ def _fetch(wanted: set[merkle.Node]) -> dict[merkle.Node, bytes]:
     found: dict[merkle.Node, bytes] = {}
     pending = sorted(wanted)
     for start in range(0, len(pending), _NODE_CHUNK):
-        found.update(log.fetch_nodes(set(pending[start:start + _NODE_CHUNK])))
+        found.update(proofs.fetch_nodes(set(pending[start:start + _NODE_CHUNK])))
     return found
 
 
@@ -108,7 +109,7 @@ def _prove(entries: list[dict[str, Any]], tree_size: int, root: bytes) -> Iterat
     found = _fetch({node for plan in plans for group in plan for node in group})
     for entry, plan in zip(entries, plans, strict=True):
         proof = [merkle.fold([found[node] for node in group]) for group in plan]
-        leaf = merkle.leaf_hash(canonical_json(entry))
+        leaf = entry_leaf_hash(entry)
         if not merkle.verify_inclusion(leaf, entry["seq"], tree_size, proof, root):
             raise LogCorrupted(f"custody event {entry['seq']} does not verify against the checkpoint "
                                f"of size {tree_size}; no bundle is served")

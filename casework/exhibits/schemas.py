@@ -51,10 +51,13 @@ class ReceiptSchema(Schema):
     sha256 = fields.String(metadata={"description": "hex SHA-256 of the content (the uploader's receipt only)"})
     keyed_sha256 = fields.String()
     received_at = fields.String()
-    custody_seq = fields.Integer(allow_none=True)
+    merge_delay_ms = fields.Integer(metadata={"description": "the promise: the leaf is in the log within this delay"})
+    custody = fields.Dict(metadata={
+        "description": "GET .../receipt only: status promised | integrated | published, with seq, tree_size, "
+                       "checkpoint and inclusion_proof once published"})
     leaf_hash = fields.String(allow_none=True)
     log_origin = fields.String()
-    signature = fields.String(metadata={"description": "base64 Ed25519 over 'casework-exhibit-receipt-v1\\n' "
+    signature = fields.String(metadata={"description": "base64 Ed25519 over 'casework-exhibit-receipt-v2\\n' "
                                                        "+ canonical JSON of the other fields"})
 
 

@@ -48,7 +48,7 @@ from casework.crypto.stream import (
     new_data_key,
 )
 from casework.custody.models import TIME_FORMAT
-from casework.custody.receipts import placement
+from casework.custody.receipts import locate, merge_delay_ms, promise
 from casework.db import db, utcnow
 from casework.errors import (
     ChecksumMismatch,
@@ -66,7 +66,7 @@ from casework.exhibits.models import COMPLETE, EXPIRED, KINDS, UPLOADING, Exhibi
 from casework.fields import Extended
 from casework.incidents.models import Incident
 from casework.interviews.models import Interview
-from casework.keys import keyring, open_from, open_optional, seal_into
+from casework.keys import keyring, open_from, open_optional, seal_into, signer
 from casework.pagination import Page, keyset_page
 from casework.witnesses.models import Witness
 from casework.witnesses.service import hash_key
@@ -383,7 +383,7 @@ def _complete(exhibit: Exhibit, data_key: bytes) -> dict[str, Any]:
 
 def _receipt(access: Access[Any], exhibit: Exhibit, sha256: str) -> dict[str, Any]:
     """Where the completion landed in the log, signed: the one place that asks the log for it."""
-    logged = access.append_now()
+    logged = access.promise()
     return receipts.sign({
         "exhibit_id": exhibit.id,
         "interview_id": exhibit.interview_id,
@@ -394,7 +394,7 @@ def _receipt(access: Access[Any], exhibit: Exhibit, sha256: str) -> dict[str, An
         "sha256": sha256,
         "keyed_sha256": exhibit.keyed_sha256.hex() if exhibit.keyed_sha256 else None,
         "log_origin": keyring().log_name(),
-        **placement(logged, exhibit.completed_at or utcnow()),
+        **promise(logged, exhibit.completed_at or utcnow(), merge_delay_ms()),
     }, keyring().signing_key())
 
 
@@ -505,6 +505,14 @@ def open_content(exhibit_id: int, spec: ByteRange | None, *, headers_only: bool 
 
 
 # -- metadata -----------------------------------------------------------------------------------
+
+
+def receipt_of(exhibit_id: int) -> dict[str, Any]:
+    """The exhibit's stored receipt and where its promised leaf is now (see ``custody.receipts``)."""
+    exhibit = load_authorized(Exhibit, exhibit_id, "exhibit.metadata.read").obj
+    if exhibit.receipt is None:
+        raise NotFound("This exhibit's upload is not complete: it has no receipt yet.")
+    return {**exhibit.receipt, "custody": locate(exhibit.receipt, "exhibit", str(exhibit.id), signer()).as_dict()}
 
 
 def get_exhibit(exhibit_id: int) -> Extended:

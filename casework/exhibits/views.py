@@ -164,6 +164,13 @@ def get_exhibit(exhibit_id):
     return service.get_exhibit(exhibit_id)
 
 
+@blp.route("/exhibits/<int:exhibit_id>/receipt", methods=["GET"])
+@blp.response(200, schemas.ReceiptSchema)
+def exhibit_receipt(exhibit_id):
+    """The upload's receipt (a promise) with its leaf's seq and an inclusion proof once published."""
+    return service.receipt_of(exhibit_id)
+
+
 @blp.route("/exhibits/<int:exhibit_id>/content", methods=["GET"])
 @blp.doc(parameters=[{"in": "header", "name": "Range", "schema": {"type": "string"},
                       "description": "bytes=first-last, bytes=first- or bytes=-suffix"}],

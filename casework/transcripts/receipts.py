@@ -1,5 +1,5 @@
 """Transcript upload receipts (see ``casework.custody.receipts``)."""
 from casework.custody.receipts import ReceiptKind
 
-RECEIPTS = ReceiptKind(b"casework-transcript-receipt-v1\n")
+RECEIPTS = ReceiptKind(b"casework-transcript-receipt-v2\n")
 sign, verify = RECEIPTS.sign, RECEIPTS.verify

@@ -69,10 +69,13 @@ class ReceiptSchema(Schema):
     derived_from = fields.Dict(metadata={"description": "present for a transcription of an exhibit: exhibit_id, "
                                                         "time_codes (count)"})
     translation_of = fields.Dict(metadata={"description": "present for a translation: version, method, certified"})
-    custody_seq = fields.Integer(allow_none=True)
+    merge_delay_ms = fields.Integer(metadata={"description": "the promise: the leaf is in the log within this delay"})
+    custody = fields.Dict(metadata={
+        "description": "GET .../receipt only: status promised | integrated | published, with seq, tree_size, "
+                       "checkpoint and inclusion_proof once published"})
     leaf_hash = fields.String(allow_none=True, metadata={"description": "hex leaf hash of the upload's custody event"})
     log_origin = fields.String()
-    signature = fields.String(metadata={"description": "base64 Ed25519 over 'casework-transcript-receipt-v1\\n' "
+    signature = fields.String(metadata={"description": "base64 Ed25519 over 'casework-transcript-receipt-v2\\n' "
                                                        "+ canonical JSON of the other fields"})
 
 

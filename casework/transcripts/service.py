@@ -23,13 +23,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 
 from casework.access.door import Access, load_authorized
-from casework.custody.receipts import placement
+from casework.custody.receipts import locate, merge_delay_ms, promise
 from casework.db import db, utcnow
 from casework.errors import Conflict, IntegrityFailure, Invalid, NotFound, TooLarge
 from casework.exhibits.service import exhibit_of_interview
 from casework.fields import Extended
 from casework.interviews.models import Interview
-from casework.keys import keyed_sha256, keyring, open_from, open_optional, seal_into
+from casework.keys import keyed_sha256, keyring, open_from, open_optional, seal_into, signer
 from casework.pagination import Page, keyset_page
 from casework.transcripts import receipts
 from casework.transcripts.models import TranscriptVersion
@@ -207,7 +207,7 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
     # one INSERT, no UPDATE. Every version INSERT happens under the custody head lock, so two
     # uploads racing for one Idempotency-Key never wait on each other's index entry while
     # holding it.
-    logged = access.append_now()
+    logged = access.promise()
     receipt = receipts.sign({
         "interview_id": interview.id,
         "version": version.version,
@@ -216,12 +216,21 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
         "keyed_sha256": keyed.hex(),
         **(lineage.logged if lineage else {}),  # only when derived: older receipts keep their exact fields
         "log_origin": keyring().log_name(),
-        **placement(logged, version.created_at),
+        **promise(logged, version.created_at, merge_delay_ms()),
     }, keyring().signing_key())
     version.receipt = {k: v for k, v in receipt.items() if k != "sha256"}  # no plain hash at rest
     db.session.add(version)
     db.session.flush()  # here, so a refused row fails the upload, not the commit of its custody event
     return UploadResult(receipt, replayed=False)
+
+
+def receipt_of(interview_id: int, number: int) -> dict[str, Any]:
+    """A version's stored receipt (without the plain SHA-256) and where its promised leaf is now:
+    its seq and, once a published checkpoint covers it, an inclusion proof to that checkpoint."""
+    interview = load_authorized(Interview, interview_id, "transcript.list").obj
+    version = version_of(interview.id, number)
+    located = locate(version.receipt or {}, "interview", str(interview.id), signer())
+    return {**(version.receipt or {}), "custody": located.as_dict()}
 
 
 def list_versions(interview_id: int, args: dict[str, Any]) -> Page:

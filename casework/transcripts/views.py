@@ -116,6 +116,13 @@ def list_transcripts(args, interview_id):
     return service.list_versions(interview_id, args)
 
 
+@blp.route("/<int:interview_id>/transcripts/<int:version>/receipt", methods=["GET"])
+@blp.response(200, schemas.ReceiptSchema)
+def transcript_receipt(interview_id, version):
+    """The upload's receipt (a promise) with its leaf's seq and an inclusion proof once published."""
+    return service.receipt_of(interview_id, version)
+
+
 @blp.route("/<int:interview_id>/transcripts/<int:version>", methods=["GET"])
 @blp.arguments(schemas.ReadArgs, location="query")
 @blp.doc(responses={"200": {"content": {"text/plain": {"schema": {"type": "string"}}}}})

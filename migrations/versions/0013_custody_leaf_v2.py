@@ -1,0 +1,56 @@
+"""custody leaf form v2, and a custody the app's database role cannot rewrite (SPEC v3)
+
+Revision ID: 0013_custody_leaf_v2
+Revises: 0012_custody_nodes_covering
+
+* Leaf form v2: each event has a random salt (identifying values are hashed into the leaf as
+  salted commitments) and the leaf holds no seq, so intake rows carry their leaf hash.
+* PostgreSQL: the app role keeps SELECT on the custody tables and nothing else; it appends,
+  integrates and stores checkpoints only through functions of the custody owner role
+  (``casework.custody.storage.postgresql``).
+
+No deployed log exists (SPEC v3): a development database whose log already holds events is
+refused here; recreate it. The offline verifier still reads v1 exports.
+"""
+
+import sqlalchemy as sa
+from alembic import context, op
+
+from casework.custody import append_only
+from casework.custody.storage import postgresql
+
+revision = "0013_custody_leaf_v2"
+down_revision = "0012_custody_nodes_covering"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    bind = op.get_bind()
+    for table in ("custody_events", "custody_intake"):
+        if bind.execute(sa.text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None:
+            raise RuntimeError(f"{table} holds leaf form v1 events: recreate this development database "
+                               "(SPEC v3: no deployed log exists; export it first to keep it)")
+    postgres = bind.dialect.name == "postgresql"
+    empty = None if postgres else sa.text("x''")
+    op.add_column("custody_events", sa.Column("salt", sa.LargeBinary(32), nullable=False, server_default=empty))
+    op.add_column("custody_intake", sa.Column("salt", sa.LargeBinary(32), nullable=False, server_default=empty))
+    op.add_column("custody_intake", sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False, server_default=empty))
+    if not postgres:
+        return
+    for statement in postgresql.FUNCTION_SQL:
+        bind.exec_driver_sql(statement)
+    owner, app = append_only.role_names(context.get_x_argument(as_dictionary=True), __import__("os").environ)
+    for statement in postgresql.secure_functions_sql(owner, app):
+        bind.exec_driver_sql(statement)
+    append_only.grant_roles(op, context)
+
+
+def downgrade():
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        for name, args in postgresql.FUNCTIONS.items():
+            op.execute(f"DROP FUNCTION IF EXISTS {name}({args})")
+    op.drop_column("custody_intake", "leaf_hash")
+    op.drop_column("custody_intake", "salt")
+    op.drop_column("custody_events", "salt")
