@@ -4,9 +4,21 @@
         --vkey VKEY_FILE_OR_STRING [--json]
 
 An export is JSON Lines in seq order, one ``{"entry": {...}, "leaf_hash": "<64 hex>"}`` per
-event, where ``leaf_hash = SHA-256(0x00 || canonical_json(entry))`` and ``entry["seq"]`` is
-the leaf index. Signed checkpoints are the trust anchor: the export proves nothing by itself,
-since whoever edits it can recompute its hashes, but it cannot reproduce a signed root.
+event, where ``entry["seq"]`` is the leaf index. Each line is read in the leaf form its entry
+declares (``casework.custody.leaf``; the two may be mixed, line by line):
+
+* **v2** (``"v": 2``, the form exported today): ``leaf_hash = SHA-256(0x00 ||
+  canonical_json(leaf_form(entry)))``, where the leaf form drops ``seq`` and ``salts`` and
+  replaces each identifying value (``leaf.COMMITTED_PATHS``) by ``{"sha256": hex
+  SHA-256(salt || UTF-8 value)}``, the salt being the entry's ``salts[path]`` (32 bytes, hex).
+  A value may already be such a commitment (hidden), and then needs no salt. The seq is not
+  in the hash, so its place is bound by the tree alone: the position checks below apply as
+  for v1, and the signed root binds each leaf to its index.
+* **v1** (no ``v`` key, older logs): ``leaf_hash = SHA-256(0x00 || canonical_json(entry))``,
+  the entry hashed as it is, seq included.
+
+Signed checkpoints are the trust anchor: the export proves nothing by itself, since whoever
+edits it can recompute its hashes, but it cannot reproduce a signed root.
 
 The stream is checked line by line in constant memory (only the Merkle frontier is kept) and
 the first problem is reported: a malformed line, a missing (deleted), extra (inserted) or
@@ -15,9 +27,19 @@ that differs from a signed checkpoint (an entry altered together with its leaf h
 range between two checkpoints can be named), or an export that stops before a checkpoint
 (truncated). Entries after the largest checkpoint are counted but not covered by a signature.
 
+For v2 the two findings about commitments are, with the entry's seq:
+
+* ``malformed``: no leaf can be made of the entry: a revealed identifying value without a
+  valid salt (missing, not hex, not 32 bytes), an identifying value that is neither a string,
+  an integer nor a commitment, a ``salts`` that is not an object, or an unknown ``v``;
+* ``altered``: a leaf can be made but differs from the stated leaf hash: a revealed value
+  changed, a wrong (well-formed) salt, a changed commitment, or any other field changed.
+  These cannot be told apart: the hash covers the whole leaf form.
+
 A file (not standard input) is checked faster: the part covered by the largest checkpoint is
-hashed by up to two worker processes without parsing (``verify_path``; ``--jobs``), and only
-if something there does not match does the line-by-line pass run, so findings are the same.
+hashed by up to two worker processes (``verify_path``; ``--jobs``), v1 lines without parsing,
+v2 lines parsed (their hash is not over the line's bytes); only if something there does not
+match does the line-by-line pass run, so findings are the same.
 
 Exit status: 0 verified, 1 tampering or failed verification, 2 usage error.
 """
@@ -33,10 +55,11 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
+from casework.custody import leaf as leaf_v2
 from casework.custody.canonical import canonical_json
 from casework.custody.cosignature import QuorumError, verify_quorum
 from casework.custody.merkle import EMPTY_ROOT, CompactRange
@@ -181,7 +204,11 @@ class _Stream:
                 canon = dumps(rec, option=sort_keys)
                 if line[-1:] == b"\n":
                     line = line[:-1]
-                if canon == line:  # the usual, canonical line: the entry bytes are a slice of it
+                if "v" in entry:  # leaf form v2 (or an unknown one): hashed through the leaf form
+                    if canon != line:
+                        self._refuse_duplicates(n, line, rec)
+                    leaf = self._leaf_v2(n, entry)
+                elif canon == line:  # v1, the usual canonical line: the entry bytes are a slice of it
                     leaf = sha256(b"\x00" + canon[_ENTRY_START:_ENTRY_END]).digest()
                 else:
                     leaf = sha256(b"\x00" + self._entry_bytes(n, line, rec, entry)).digest()
@@ -236,7 +263,12 @@ class _Stream:
                                    "an entry was inserted, duplicated or moved earlier", n)
 
     def _entry_bytes(self, n: int, line: bytes, rec: Any, entry: Any) -> bytes:
-        """Entry bytes from a line that is not canonical JSON, refusing duplicate keys.
+        """v1 entry bytes from a line that is not canonical JSON, refusing duplicate keys."""
+        self._refuse_duplicates(n, line, rec)
+        return orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)
+
+    def _refuse_duplicates(self, n: int, line: bytes, rec: Any) -> None:
+        """Refuse a line that is not canonical JSON if it has duplicate keys.
 
         Duplicate keys would let a reader see one value while the hash covers another. A
         compact line with unsorted keys is checked cheaply (orjson keeps document order, and a
@@ -248,7 +280,15 @@ class _Stream:
             except ValueError as exc:
                 raise _Failed("malformed", f"line {self._line_number(n)} (seq {n}) is malformed: {exc}",
                               n) from None
-        return orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)
+
+    def _leaf_v2(self, n: int, entry: Any) -> bytes:
+        """The leaf hash of a v2 entry; an entry no leaf can be made of is malformed."""
+        try:
+            return leaf_v2.leaf_hash(entry)
+        except leaf_v2.LeafFormError as exc:
+            raise _Failed("malformed", f"entry seq {n} is malformed (leaf form v2): {exc}", n) from None
+        except (TypeError, ValueError) as exc:
+            raise _Failed("malformed", f"entry seq {n} cannot be a log entry: {exc}", n) from None
 
     def _canonical(self, n: int, entry: Any) -> bytes:
         try:
@@ -257,13 +297,19 @@ class _Stream:
             raise _Failed("malformed", f"entry seq {n} cannot be a log entry: {exc}", n) from None
 
     def _recheck_leaf(self, n: int, entry: Any, stored: Any) -> bytes:
-        """The fast hash did not match: recompute exactly (JCS key order) before accusing."""
+        """The hash did not match the stated one: recompute exactly (v1: JCS key order) before accusing."""
         try:
             claimed = bytes.fromhex(stored) if isinstance(stored, str) and len(stored) == 64 else None
         except ValueError:
             claimed = None
         if claimed is None:
             raise _Failed("malformed", f"entry seq {n}: leaf_hash must be 64 hex digits", n)
+        if "v" in entry:
+            leaf = self._leaf_v2(n, entry)
+            if leaf != claimed:
+                raise _Failed("altered", f"entry seq {n} was altered: its content (a value, a salt or a "
+                                         "commitment) does not match its leaf hash", n)
+            return leaf
         leaf = hashlib.sha256(b"\x00" + self._canonical(n, entry)).digest()
         if leaf != claimed:
             raise _Failed("altered", f"entry seq {n} was altered: its content does not match its leaf hash", n)
@@ -297,6 +343,7 @@ BLOCK = 4 << 20  # bytes of export a worker hashes at a time
 _PREFIX = b'{"entry":'
 _MIDDLE = b',"leaf_hash":"'
 _TAIL = len(_MIDDLE) + 64 + 2  # ,"leaf_hash":"<64 hex>"}
+_V_KEY = b'"v":'  # in compact JSON only a key ends so: a line without it has no v2 entry
 
 
 def verify_path(path: str, checkpoints: Sequence[str], vkey: str, *, witnesses: Sequence[str] = (),
@@ -304,11 +351,13 @@ def verify_path(path: str, checkpoints: Sequence[str], vkey: str, *, witnesses: 
     """``verify_export`` on a file, with the part covered by signed checkpoints hashed by
     ``jobs`` processes (default: up to 2 CPUs) instead of parsed line by line.
 
-    The fast pass only hashes each line's entry bytes, checks them against the stated leaf
+    The fast pass only hashes each v1 line's entry bytes, checks them against the stated leaf
     hash and folds the leaves into the tree: a prefix whose roots match the signed checkpoints
-    is exactly the bytes the log signed, so there is nothing more to learn by parsing it. On
-    anything unusual (a line not in the exporter's exact form, a hash or root that does not
-    match, an export shorter than a checkpoint) it gives up and the precise line-by-line pass
+    is exactly the bytes the log signed, so there is nothing more to learn by parsing it. A v2
+    line's hash is over its leaf form, not its bytes, and leaves its seq out, so it is parsed
+    (refusing duplicate keys) and its seq checked against its place. On anything unusual (a
+    line not in the exporter's exact form, a hash, seq or root that does not match, an export
+    shorter than a checkpoint) it gives up and the precise line-by-line pass
     runs from the start, so every finding is reported exactly as ``verify_export`` reports it.
     Entries after the largest checkpoint, which no signature covers, always take the precise pass.
     """
@@ -325,9 +374,16 @@ def verify_path(path: str, checkpoints: Sequence[str], vkey: str, *, witnesses: 
     return _verified(checkpoints, vkey, witnesses, quorum, run)
 
 
-def _hash_block(path: str, start: int, end: int) -> tuple[bytes, list[int]] | None:
-    """Leaf hashes of the lines in bytes [start, end) and the end offset of each, or None if a
-    line is not exactly as the exporter writes it or its entry does not hash to its leaf hash."""
+def _hash_block(path: str, start: int, end: int) -> tuple[bytes, list[int], list[int | None]] | None:
+    """Leaf hashes of the lines in bytes [start, end), the end offset of each and, for each v2
+    line, its stated seq (None for v1, whose seq is in its hash); or None if a line is not
+    exactly as the exporter writes it or its entry does not hash to its leaf hash.
+
+    A v1 line is hashed as the slice of its bytes holding the entry, unparsed. A v2 line (one
+    whose bytes hold a key ``"v"``, a cheap test, confirmed by parsing) is parsed: it must be
+    compact JSON without duplicate keys (its re-encoding is the line itself), and its leaf
+    hash is computed from its leaf form. Its seq is not in its hash, so the caller checks it.
+    """
     with open(path, "rb") as f:
         f.seek(start)
         data = f.read(end - start)
@@ -335,6 +391,7 @@ def _hash_block(path: str, start: int, end: int) -> tuple[bytes, list[int]] | No
     unhex = binascii.unhexlify
     leaves = bytearray()
     ends = []
+    seqs: list[int | None] = []
     position = start
     lines = data.split(b"\n")
     if lines[-1]:
@@ -345,9 +402,17 @@ def _hash_block(path: str, start: int, end: int) -> tuple[bytes, list[int]] | No
         position += len(line) + 1
         if not line.startswith(_PREFIX) or line[tail:tail + 14] != _MIDDLE or line[-2:] != b'"}':
             return None
-        digest = base.copy()
-        digest.update(line[head:tail])
-        leaf = digest.digest()
+        seq: int | None = None
+        if _V_KEY in line:
+            v2 = _v2_leaf(line)
+            if v2 is False:
+                return None
+            if v2 is not None:
+                leaf, seq = v2
+        if seq is None:
+            digest = base.copy()
+            digest.update(line[head:tail])
+            leaf = digest.digest()
         try:
             if unhex(line[-66:-2]) != leaf:
                 return None
@@ -355,7 +420,29 @@ def _hash_block(path: str, start: int, end: int) -> tuple[bytes, list[int]] | No
             return None
         leaves += leaf
         ends.append(position)
-    return bytes(leaves), ends
+        seqs.append(seq)
+    return bytes(leaves), ends, seqs
+
+
+def _v2_leaf(line: bytes) -> tuple[bytes, int] | Literal[False] | None:
+    """(leaf hash, seq) of a line whose entry has a ``v`` key; None if it has none (v1); False
+    if the line is not exactly as the exporter writes it or no leaf can be made of it."""
+    try:
+        rec = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    if type(rec) is not dict or len(rec) != 2 or type(rec.get("entry")) is not dict:
+        return False
+    entry = rec["entry"]
+    if "v" not in entry:
+        return None
+    seq = entry.get("seq")
+    if type(seq) is not int or orjson.dumps(rec) != line:  # a duplicate key shortens the re-encoding
+        return False
+    try:
+        return leaf_v2.leaf_hash(entry), seq
+    except (TypeError, ValueError):  # LeafFormError is a ValueError
+        return False
 
 
 def _blocks(path: str) -> Iterator[tuple[int, int]]:
@@ -401,8 +488,11 @@ def _fast_prefix(path: str, cps: list[Checkpoint], jobs: int) -> tuple[CompactRa
             result = item.get() if pool else item
             if result is None:
                 return None
-            leaves, ends = result
+            leaves, ends, seqs = result
             for i in range(0, len(leaves), 32):
+                seq = seqs[i // 32]
+                if seq is not None and seq != n:  # a v2 seq is bound by its position only
+                    return None
                 push(leaves[i:i + 32])
                 n += 1
                 if n == target.size:

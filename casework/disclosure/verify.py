@@ -38,8 +38,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from casework.custody import leaf as custody_leaf
 from casework.custody import merkle
-from casework.custody.canonical import canonical_json
 from casework.custody.cosignature import CosignatureError, cosigners, parse_cosigner_vkey
 from casework.custody.note import Checkpoint, NoteError, open_note, parse_checkpoint, parse_vkey
 from casework.disclosure import bag_format as fmt
@@ -386,7 +386,7 @@ class Verifier:
                     raise TypeError
                 proof = [bytes.fromhex(p) for p in proof_hex]
                 claimed = bytes.fromhex(leaf_hex)
-                leaf = merkle.leaf_hash(canonical_json(entry))
+                leaf = merkle.leaf_hash(custody_leaf.leaf_bytes(entry))  # leaf form v1 or v2
             except (ValueError, KeyError, TypeError):
                 raise Failed("custody", f"{where} ({rel}) is malformed", item) from None
             where = f"custody event {seq} of {label}"

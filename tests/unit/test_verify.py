@@ -1,9 +1,15 @@
-"""Offline export verifier and leaf encoding: every kind of tampering is caught and named."""
+"""Offline export verifier and leaf encoding: every kind of tampering is caught and named.
+
+The export is built as the exporter builds it: leaf form v2 entries (``leaf.make_entry``),
+with identifying values in clear and their salts. A section at the end keeps leaf form v1
+exports (and exports mixing both) verifying.
+"""
 
 from __future__ import annotations
 
 import collections
 import enum
+import hashlib
 import json
 import subprocess
 import sys
@@ -11,28 +17,38 @@ import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from casework.custody import leaf
+from casework.custody import verify as verify_module
 from casework.custody.canonical import canonical_json
-from casework.custody.merkle import CompactRange, leaf_hash
+from casework.custody.merkle import CompactRange
 from casework.custody.note import NoteError, format_checkpoint, sign_note, vkey_string
-from casework.custody.verify import EXIT_FAILED, EXIT_OK, EXIT_USAGE, VerifyReport, main, verify_export
+from casework.custody.verify import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    VerifyReport,
+    main,
+    verify_export,
+    verify_path,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 ORIGIN = "casework.test/custody"
 KEY = Ed25519PrivateKey.generate()
 VKEY = vkey_string(ORIGIN, KEY.public_key())
+ENTRY_KEYS = set(leaf.ENTRY_FIELDS)
 
 
-def event(seq: int, **changes: Any) -> dict[str, Any]:
-    """An entry shaped like CustodyEvent.entry()."""
-    entry: dict[str, Any] = {
-        "seq": seq,
-        "time": f"2025-11-25T09:{seq // 60 % 60:02d}:{seq % 60:02d}.{seq * 7919 % 10**6:06d}Z",
+def fields(seq: int) -> dict[str, Any]:
+    """What an event says, varied by seq: some with recipients, some failed logins (no actor)."""
+    values: dict[str, Any] = {
         "actor_id": 3 + seq % 4,
         "actor_username": ["a.okafor", "j.lindqvist", "m.haddad", "r.ferreira"][seq % 4],
         "actor_role": "investigator" if seq % 3 else "supervisor",
@@ -44,23 +60,49 @@ def event(seq: int, **changes: Any) -> dict[str, Any]:
         "witness_id": None if seq % 2 else 70 + seq % 5,
         "request_id": f"req-{seq:012d}",
         "client_addr": f"192.0.2.{seq % 200}",
-        "details": {"fields": ["name", "statement"], "note": "Zoë's statement \u2014 second interview",
+        "details": {"fields": ["name", "statement"], "note": "Zo\u00eb's statement \u2014 second interview",
                     "version": seq % 3},
     }
+    if seq % 10 == 7:
+        values.update(actor_id=None, actor_username=None, actor_role=None, action="auth.login", outcome="denied",
+                      details={"claimed_username": f"user{seq}", "reason": "bad password"})
+    if seq % 10 == 4:
+        values["details"] = dict(values["details"], recipient={"name": "Zo\u00eb Ferreira", "organisation": "CPS"})
+    return values
+
+
+def event_salt(seq: int) -> bytes:
+    return hashlib.sha256(b"test event salt %d" % seq).digest()
+
+
+def event(seq: int, /, **changes: Any) -> dict[str, Any]:
+    """A leaf form v2 entry, as the exporter makes it; ``changes`` to fields keep the event's salts."""
+    values = fields(seq)
+    values.update({name: value for name, value in changes.items() if name in ENTRY_KEYS})
+    recorded_at = datetime(2025, 11, 25, 9, seq // 60 % 60, seq % 60, seq * 7919 % 10**6)
+    # the salts derive from the event's salt, not from its values: a changed value keeps its salt
+    entry = leaf.make_entry(seq, recorded_at, SimpleNamespace(**values), event_salt(seq))
+    entry.update({name: value for name, value in changes.items() if name not in ENTRY_KEYS})
+    return entry
+
+
+def v1_event(seq: int, /, **changes: Any) -> dict[str, Any]:
+    """A leaf form v1 entry (shaped like CustodyEvent.entry() before SPEC v3): no v, no salts."""
+    entry = {name: value for name, value in event(seq).items() if name not in ("v", "salts")}
     entry.update(changes)
     return entry
 
 
 def line(entry: dict[str, Any], stored: bytes | None = None) -> bytes:
     """One export line as the exporter writes it (canonical JSON of the record)."""
-    digest = stored if stored is not None else leaf_hash(canonical_json(entry))
+    digest = stored if stored is not None else leaf.leaf_hash(entry)
     return orjson.dumps({"entry": entry, "leaf_hash": digest.hex()}, option=orjson.OPT_SORT_KEYS) + b"\n"
 
 
 def checkpoint(entries: list[dict[str, Any]], size: int, key: Ed25519PrivateKey = KEY) -> str:
     frontier = CompactRange()
     for entry in entries[:size]:
-        frontier.append(leaf_hash(canonical_json(entry)))
+        frontier.append(leaf.leaf_hash(entry))
     return sign_note(format_checkpoint(ORIGIN, size, frontier.root()), ORIGIN, key)
 
 
@@ -71,6 +113,10 @@ CP20, CP50 = checkpoint(ENTRIES, 20), checkpoint(ENTRIES, 50)
 
 def verify(lines: list[bytes], checkpoints: list[str] | None = None, vkey: str = VKEY) -> VerifyReport:
     return verify_export(lines, checkpoints if checkpoints is not None else [CP20, CP50], vkey)
+
+
+def stored_hash(raw: bytes) -> bytes:
+    return bytes.fromhex(json.loads(raw)["leaf_hash"])
 
 
 # --- leaf encoding ------------------------------------------------------------------------
@@ -138,7 +184,7 @@ def test_entries_after_the_last_checkpoint_are_counted_but_not_covered() -> None
 
 def test_altered_entry_is_named() -> None:
     lines = list(LINES)
-    original_hash = leaf_hash(canonical_json(ENTRIES[17]))
+    original_hash = leaf.leaf_hash(ENTRIES[17])
     lines[17] = line(event(17, outcome="allowed", actor_username="someone.else"), original_hash)
     report = verify(lines, [checkpoint(ENTRIES, 10), CP50])
     assert (report.ok, report.problem, report.first_bad_seq, report.verified_size) == (False, "altered", 17, 10)
@@ -248,7 +294,7 @@ def test_duplicate_keys_are_malformed() -> None:
 
 def test_float_in_entry_is_malformed() -> None:
     lines = list(LINES)
-    lines[4] = line(event(4, case_id=1004.0), leaf_hash(canonical_json(ENTRIES[4])))
+    lines[4] = line(event(4, case_id=1004.0), leaf.leaf_hash(ENTRIES[4]))
     report = verify(lines)
     assert (report.problem, report.first_bad_seq) == ("malformed", 4)
 
@@ -276,7 +322,7 @@ def test_unsorted_compact_lines_verify_and_duplicates_are_caught() -> None:
 def test_keys_outside_the_bmp_use_jcs_order() -> None:
     entries = [event(i, details={"\U0001f600": 1, "\uffff": 2}) for i in range(5)]
     cp = checkpoint(entries, 5)
-    exporter_lines = [b'{"entry":' + canonical_json(e) + b',"leaf_hash":"' + leaf_hash(canonical_json(e)).hex().encode()
+    exporter_lines = [b'{"entry":' + canonical_json(e) + b',"leaf_hash":"' + leaf.leaf_hash(e).hex().encode()
                       + b'"}\n' for e in entries]
     assert verify(exporter_lines, [cp]).ok
     assert verify([line(e) for e in entries], [cp]).ok
@@ -304,6 +350,159 @@ def test_streams_a_generator_in_constant_memory() -> None:
     assert report.ok and report.entries == size
     assert total > 8_000_000
     assert peak < 1_000_000, f"peak {peak} bytes: the verifier is keeping lines"
+
+
+# --- leaf form v2: salts, commitments, hidden values ------------------------------------------
+
+
+def _with_entry(seq: int, change: Any) -> list[bytes]:
+    """LINES with entry ``seq`` changed in place by ``change(entry)``, its stated leaf hash kept."""
+    entry = json.loads(LINES[seq])["entry"]
+    change(entry)
+    lines = list(LINES)
+    lines[seq] = line(entry, stored_hash(LINES[seq]))
+    return lines
+
+
+def _v2_tampering() -> dict[str, tuple[list[bytes], str, int | None]]:
+    """name: (lines, the finding, its seq) for what can go wrong with commitments and salts."""
+    other_salt = leaf.path_salt(event_salt(99), "actor_username").hex()
+    cases: dict[str, tuple[list[bytes], str, int | None]] = {
+        "wrong salt": (_with_entry(13, lambda e: e["salts"].update(actor_username=other_salt)), "altered", 13),
+        "salt of another path": (_with_entry(13, lambda e: e["salts"].update(actor_id=e["salts"]["client_addr"])),
+                                 "altered", 13),
+        "altered identifying value": (_with_entry(14, lambda e: e.update(client_addr="198.51.100.1")), "altered", 14),
+        "altered integer value": (_with_entry(15, lambda e: e.update(actor_id=4)), "altered", 15),
+        "altered recipient": (_with_entry(24, lambda e: e["details"]["recipient"].update(name="Someone Else")),
+                              "altered", 24),
+        "altered plain field": (_with_entry(16, lambda e: e.update(outcome="error")), "altered", 16),
+        "missing salt": (_with_entry(17, lambda e: e["salts"].pop("details.claimed_username")), "malformed", 17),
+        "no salts": (_with_entry(18, lambda e: e.pop("salts")), "malformed", 18),
+        "short salt": (_with_entry(19, lambda e: e["salts"].update(actor_id="ab" * 31)), "malformed", 19),
+        "salt not hex": (_with_entry(21, lambda e: e["salts"].update(actor_id="zz" * 32)), "malformed", 21),
+        "salts not an object": (_with_entry(22, lambda e: e.update(salts=["ab" * 32])), "malformed", 22),
+        "identifying value not a string": (_with_entry(23, lambda e: e.update(actor_username=["x"])), "malformed", 23),
+        "identifying value boolean": (_with_entry(25, lambda e: e.update(actor_id=True)), "malformed", 25),
+        "unknown leaf form": (_with_entry(26, lambda e: e.update(v=3)), "malformed", 26),
+        "leaf form as a string": (_with_entry(27, lambda e: e.update(v="2")), "malformed", 27),
+    }
+    hidden = [line(leaf.hide(e, ["actor_username", "client_addr"])) for e in ENTRIES]
+    forged = json.loads(hidden[33])["entry"]
+    digest = forged["actor_username"]["sha256"]
+    forged["actor_username"] = {"sha256": ("1" if digest[0] == "0" else "0") + digest[1:]}
+    hidden[33] = line(forged, stored_hash(hidden[33]))
+    cases["altered commitment"] = (hidden, "altered", 33)
+    guessed = [line(leaf.hide(e, ["actor_username"])) for e in ENTRIES]
+    revealed = json.loads(guessed[34])["entry"]
+    revealed["actor_username"] = "j.lindqvist"  # a hidden value "revealed" without its salt
+    guessed[34] = line(revealed, stored_hash(guessed[34]))
+    cases["revealed without salt"] = (guessed, "malformed", 34)
+    relabelled = list(LINES)  # v2 seqs are not in the leaf hash: only their place binds them
+    relabelled[12] = line(event(12, seq=99))
+    cases["seq relabelled"] = (relabelled, "deleted", 12)
+    swapped_labels = list(LINES)
+    swapped_labels[12], swapped_labels[13] = line(event(12, seq=13)), line(event(13, seq=12))
+    cases["seq labels swapped"] = (swapped_labels, "reordered", 12)
+    duplicate_salt = list(LINES)
+    duplicate_salt[35] = LINES[35].replace(b'"salts":{', b'"salts":{"actor_id":"' + other_salt.encode() + b'",')
+    cases["duplicate salt key"] = (duplicate_salt, "malformed", 35)
+    return cases
+
+
+V2_TAMPERING = _v2_tampering()
+
+
+def test_every_v2_entry_is_v2_with_salts_for_its_identifying_values() -> None:
+    assert all(e["v"] == 2 and set(e["salts"]) == set(leaf.present_paths(e)) for e in ENTRIES)
+    assert {path for e in ENTRIES for path in e["salts"]} == set(leaf.COMMITTED_PATHS)
+    assert all(stored_hash(raw) == leaf.leaf_hash(e) for raw, e in zip(LINES, ENTRIES, strict=True))
+
+
+@pytest.mark.parametrize("name", sorted(V2_TAMPERING))
+def test_v2_commitment_tampering_is_named(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines, problem, seq = V2_TAMPERING[name]
+    report = verify(lines)
+    assert (report.ok, report.problem, report.first_bad_seq) == (False, problem, seq), report.message
+    assert f"seq {seq}" in report.message
+    # the file's fast path finds exactly the same, with one and two processes
+    monkeypatch.setattr(verify_module, "BLOCK", 2000)
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"".join(lines))
+    cps = verify_module.load_checkpoints([CP20, CP50], VKEY)
+    assert verify_module._fast_prefix(str(path), cps, 1) is None
+    for jobs in (1, 2):
+        assert verify_path(str(path), [CP20, CP50], VKEY, jobs=jobs).to_dict() == report.to_dict()
+
+
+def test_hidden_values_verify() -> None:
+    """An export may show commitments in place of identifying values: no salt, the same leaf."""
+    hidden = [leaf.hide(e) if i % 2 else leaf.hide(e, ["client_addr"]) for i, e in enumerate(ENTRIES)]
+    lines = [line(e) for e in hidden]
+    assert [stored_hash(raw) for raw in lines] == [stored_hash(raw) for raw in LINES]
+    assert all("salts" not in e for e in hidden[1::2]) and "a.okafor" not in b"".join(lines[1::2]).decode()
+    assert verify(lines).ok
+
+
+def test_a_v2_export_takes_the_fast_path(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b"".join(LINES))
+    cps = verify_module.load_checkpoints([CP20, CP50], VKEY)
+    fast = verify_module._fast_prefix(str(path), cps, 1)
+    assert fast is not None and fast[0].root() == cps[-1].root and fast[1] == path.stat().st_size
+
+
+# --- leaf form v1: older exports still verify --------------------------------------------------
+
+V1_ENTRIES = [v1_event(i) for i in range(30)]
+V1_LINES = [line(e) for e in V1_ENTRIES]
+V1_CP = checkpoint(V1_ENTRIES, 30)
+
+
+def test_v1_entries_hash_themselves_seq_included() -> None:
+    assert all("v" not in e and "salts" not in e for e in V1_ENTRIES)
+    assert stored_hash(V1_LINES[5]) == hashlib.sha256(b"\x00" + canonical_json(V1_ENTRIES[5])).digest()
+    assert V1_LINES[5].startswith(b'{"entry":{"action":') and b'"actor_username":"j.lindqvist"' in V1_LINES[5]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_v1_export_verifies(jobs: int, tmp_path: Path) -> None:
+    report = verify(V1_LINES, [checkpoint(V1_ENTRIES, 10), V1_CP])
+    assert report.ok and (report.entries, report.verified_size) == (30, 30)
+    path = tmp_path / "v1.jsonl"
+    path.write_bytes(b"".join(V1_LINES))
+    cps = verify_module.load_checkpoints([V1_CP], VKEY)
+    assert verify_module._fast_prefix(str(path), cps, jobs) is not None  # hashed unparsed, as before
+    assert verify_path(str(path), [V1_CP], VKEY, jobs=jobs).ok
+
+
+def test_v1_tampering_is_named() -> None:
+    altered = list(V1_LINES)
+    altered[8] = line(v1_event(8, actor_username="someone.else"), stored_hash(V1_LINES[8]))
+    assert (verify(altered, [V1_CP]).problem, verify(altered, [V1_CP]).first_bad_seq) == ("altered", 8)
+    relabelled = list(V1_LINES)  # v1 hashes its seq: relabelling one is altering it
+    relabelled[8], relabelled[9] = (line(v1_event(8, seq=9), stored_hash(V1_LINES[8])),
+                                    line(v1_event(9, seq=8), stored_hash(V1_LINES[9])))
+    report = verify(relabelled, [V1_CP])
+    assert (report.problem, report.first_bad_seq) == ("reordered", 8)
+    recomputed = list(V1_LINES)
+    recomputed[8] = line(v1_event(8, action="case.delete"))
+    assert verify(recomputed, [V1_CP]).problem == "root_mismatch"
+
+
+def test_an_export_moving_from_v1_to_v2_verifies(tmp_path: Path) -> None:
+    """A log recorded in v1 and then in v2: each line is read in its own form."""
+    entries = V1_ENTRIES[:20] + ENTRIES[20:40]
+    lines = V1_LINES[:20] + LINES[20:40]
+    cps = [checkpoint(entries, 20), checkpoint(entries, 40)]
+    assert verify(lines, cps).ok
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"".join(lines))
+    assert verify_module._fast_prefix(str(path), verify_module.load_checkpoints(cps, VKEY), 2) is not None
+    assert verify_path(str(path), cps, VKEY, jobs=2).ok
+    downgraded = list(lines)  # a v2 entry passed off as v1 (its v and salts dropped) no longer hashes
+    downgraded[25] = line(v1_event(25), stored_hash(lines[25]))
+    report = verify(downgraded, cps)
+    assert (report.problem, report.first_bad_seq) == ("altered", 25)
 
 
 # --- command line -------------------------------------------------------------------------
