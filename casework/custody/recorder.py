@@ -38,10 +38,12 @@ class CustodyContext:
     # Set only by the throttle handler (casework.access.hooks): this refusal is counted in its
     # window's one ``http.throttled`` event, so an empty 429 is not an unrecorded request.
     summarised: bool = False
+    # Events of this request already committed (a bundle commits its events before streaming).
+    committed: bool = False
 
     @property
     def empty(self) -> bool:
-        return not self.pending and not self.recorded
+        return not self.pending and not self.recorded and not self.committed
 
     def wrote(self, ids: list[int]) -> None:
         """The pending events went to intake in this transaction, as the rows ``ids``."""
@@ -148,6 +150,7 @@ def commit(*, integrate: bool = False) -> None:
     the commit when ``integrate`` is set (operator commands). Auditors' reads catch up first.
     """
     ctx = current_context()
+    had_events = bool(ctx.pending or ctx.recorded)
     if not _recording():
         ctx.pending.clear()
     try:
@@ -164,6 +167,7 @@ def commit(*, integrate: bool = False) -> None:
     except Exception as exc:
         raise _unavailable(exc, "commit") from exc
     written = ctx.written[:]
+    ctx.committed = ctx.committed or had_events
     ctx.discard()
     if deferred and written:
         _integrate_after_commit(written, integrate)
