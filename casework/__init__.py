@@ -10,6 +10,20 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import load_config
 
 
+def _check_witness_quorum(app: Flask) -> None:
+    """A quorum that is not a majority of the configured witnesses is refused at start: two
+    disjoint minorities could each cosign one side of a fork."""
+    import json
+    from pathlib import Path
+
+    from casework.custody.publication import majority_quorum
+
+    path = app.config.get("CASEWORK_WITNESSES")
+    if path:
+        witnesses = json.loads(Path(path).read_text())
+        majority_quorum(witnesses, app.config.get("CASEWORK_WITNESS_QUORUM"))
+
+
 def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app for ``env`` (default $CASEWORK_ENV); ``overrides`` are for tests and tools."""
     from casework import http
@@ -29,6 +43,7 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
         proxies = app.config["CASEWORK_TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
+    _check_witness_quorum(app)
     _import_models()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 from casework.custody import append_only
 from casework.custody.models import CustodyCheckpoint, CustodyCosignature
 from casework.db import db
-from tests.conftest import Caller, make_app, make_caller, ok, reset_database
+from tests.conftest import Caller, make_app, make_caller, ok
 
 # Per table: how to name its first row, and a change to one of its columns.
 ROWS = {
@@ -117,26 +117,15 @@ def test_triggers_are_dropped_by_the_downgrade_and_back_after_the_upgrade(app: F
             db.session.commit()
         assert read(app, "custody_events", where) == {k: v for k, v in before.items() if k != "salt"} | {
             "actor_username": "mallory"}
-        # Leaf form v2 (0013) refuses a log of v1 events: development databases are recreated.
-        with app.app_context(), pytest.raises(SystemExit):
-            upgrade()
     finally:
         with app.app_context():
             db.session.remove()
-            if db.engine.dialect.name == "sqlite":
-                reset_database()  # SQLite's DDL is not transactional: it stopped at 0012, triggers back
-            else:  # PostgreSQL rolled the failed upgrade back to 0003: no triggers, fewer tables
-                for table in append_only.TABLES:
-                    db.session.execute(text(f"DELETE FROM {table}"))
-                db.session.execute(text("UPDATE custody_head SET tree_size = 0, frontier = :e"), {"e": b""})
-                db.session.commit()
             upgrade()
-    ok(make_caller(app, "second_admin", "admin").post("/api/v1/cases", {"title": "Again"}), 201)  # events again
-    where, _ = first_row(app, "custody_events")
     with app.app_context():
         with pytest.raises(IntegrityError, match=append_only.MESSAGE):
             db.session.execute(text(f"UPDATE custody_events SET actor_username = 'eve' WHERE {where}"))
         db.session.rollback()
+    assert read(app, "custody_events", where)["actor_username"] == "mallory"
 
 
 # --- PostgreSQL: TRUNCATE, and what the application role may do -------------------------------

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from casework.custody import merkle
-from casework.custody.canonical import canonical_json
+from casework.custody import leaf
 from casework.custody.verify import verify_export
 from casework.db import db
 from tests.conftest import World
@@ -73,7 +72,7 @@ def test_altered_row_with_recomputed_leaf_hash_is_still_named(app, signed, tmp_p
 
         event = db.session.get(CustodyEvent, 7)
         event.outcome = "denied"
-        event.leaf_hash = merkle.leaf_hash(canonical_json(event.entry()))
+        event.leaf_hash = leaf.leaf_hash(event.entry())
         db.session.commit()
     report = verify(export(app, tmp_path / "after"))
     assert not report.ok and report.first_bad_seq == 7
@@ -106,7 +105,7 @@ def test_inserted_row_is_named(app, signed, tmp_path):
         template = db.session.get(CustodyEvent, 5)
         forged = CustodyEvent(**{c.key: getattr(template, c.key) for c in CustodyEvent.__table__.columns})
         forged.seq, forged.actor_username = 6, "forger"
-        forged.leaf_hash = merkle.leaf_hash(canonical_json(forged.entry()))
+        forged.leaf_hash = leaf.leaf_hash(forged.entry())
         db.session.add(forged)  # an INSERT: the triggers do not stop it, the verifier does
         db.session.commit()
     report = verify(export(app, tmp_path / "after"))
@@ -120,9 +119,9 @@ def test_rewritten_history_fails_against_the_signed_checkpoint(app, signed, tmp_
 
         event = db.session.get(CustodyEvent, 3)
         event.action = "case.list"
-        leaf = merkle.leaf_hash(canonical_json(event.entry()))
-        event.leaf_hash = leaf
-        db.session.execute(text("UPDATE custody_nodes SET hash = :h WHERE level = 0 AND idx = 3"), {"h": leaf})
+        new_leaf = leaf.leaf_hash(event.entry())
+        event.leaf_hash = new_leaf
+        db.session.execute(text("UPDATE custody_nodes SET hash = :h WHERE level = 0 AND idx = 3"), {"h": new_leaf})
         db.session.commit()
     after = tmp_path / "after"
     export_without_resigning = after

@@ -16,7 +16,7 @@ from typing import Any
 import bagit
 import pytest
 
-from casework.custody import merkle
+from casework.custody import leaf
 from casework.custody.canonical import canonical_json
 from casework.disclosure.verify import verify_bundle
 from tests.bundles import disclose, fetch_bundle, log_vkey, members, rezip, run_verifier, unzip
@@ -109,7 +109,7 @@ def _alter_event_and_leaf(files: Files) -> str:
     rel = f"{directory}/custody.jsonl"
     records = _lines(files[rel])
     records[1]["entry"]["outcome"] = "denied"
-    records[1]["leaf_hash"] = merkle.leaf_hash(canonical_json(records[1]["entry"])).hex()
+    records[1]["leaf_hash"] = leaf.leaf_hash(records[1]["entry"]).hex()
     files[rel] = _jsonl(records)
     return (f"custody event {records[1]['entry']['seq']} of item {meta['registration_number']} ({rel}): "
             "inclusion proof does not verify")

@@ -133,7 +133,9 @@ def test_upload_in_pieces_then_read_back_whole_and_ranged(app, world: World, sto
     assert receipt["media_type"] == "audio/mpeg" and receipt["exhibit_id"] == exhibit_id
     assert receipts.verify(receipt, public_key(world))
     assert not receipts.verify({**receipt, "sha256": "00" * 32}, public_key(world))
-    event = ok(world.people["auditor"].get(f"/api/v1/custody/events/{receipt['custody_seq']}"))
+    located = ok(interviewer.get(f"/api/v1/exhibits/{exhibit_id}/receipt"))["custody"]
+    assert located["status"] == "integrated"
+    event = ok(world.people["auditor"].get(f"/api/v1/custody/events/{located['seq']}"))
     assert event["action"] == "exhibit.create" and event["leaf_hash"] == receipt["leaf_hash"]
     assert receipt["sha256"] not in str(event) and event["details"]["keyed_sha256"] == receipt["keyed_sha256"]
     # Nothing stored is plaintext: not the marker, not the file name.

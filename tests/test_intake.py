@@ -23,27 +23,23 @@ from psycopg import pq
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from casework.custody import append_only, checkpoints, merkle
+from casework.custody import append_only, leaf, merkle, publication
 from casework.custody import log as custody_log
-from casework.custody.canonical import canonical_json
 from casework.custody.log import NewEvent
 from casework.custody.models import CustodyEvent, CustodyHead, CustodyIntake, CustodyNode
 from casework.db import db
-from casework.errors import LogCorrupted
 from casework.transcripts import receipts
 from tests.conftest import Caller, World, make_app, ok
 from tests.helpers import all_events, events_of, publish
-from tests.test_append_only import as_app_role, refused_to_app_role
 from tests.test_custody_tamper import export, verify
 from tests.test_transcripts import public_key
-
-LATER = 1_000_000  # integrate-every setting that never triggers inside a test
 
 
 @pytest.fixture
 def batched(app: Flask, backend: dict[str, str], keyring_path: str) -> Iterator[Flask]:
-    """The same database, served as production serves it: events integrated only in batches."""
-    served = make_app(backend, keyring_path, CASEWORK_CUSTODY_INTEGRATE_EVERY=LATER)
+    """The same database, served as production serves it: events wait in intake for the integrator
+    (the gunicorn workers' background thread, not running here)."""
+    served = make_app(backend, keyring_path, CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT=False)
     yield served
     with served.app_context():
         db.session.remove()
@@ -121,30 +117,32 @@ def test_a_read_sends_its_event_in_the_commits_round_trip(batched: Flask, world:
     commits = [m for m in messages if "COMMIT" in m]
     assert len(commits) == 1, "\n".join(messages)
     kind, statement = commits[0].split("\t")[2], commits[0].split("\t", 3)[3]
-    assert kind == "Query" and "INSERT INTO custody_intake" in statement, commits[0]
+    assert kind == "Query" and "custody_record(" in statement, commits[0]
     assert statement.rstrip().rstrip('"').endswith("; COMMIT")
     assert read.headers["X-Request-ID"] in statement  # this request's own event
-    assert not [m for m in messages if "custody_intake" in m and m not in commits], "\n".join(messages)
+    assert not [m for m in messages if "custody_" in m and m not in commits], "\n".join(messages)
 
 
-def test_an_upload_sends_its_event_the_head_lock_and_the_queue_read_at_once(batched: Flask, world: World, pg_only,
-                                                                           tmp_path: Path):
-    """A receipt needs its event placed in the upload's transaction: the intake INSERT, the head
-    lock and the read of the queue go as one simple query (one wait), then the placement."""
+def test_an_upload_sends_its_event_with_its_commit_and_never_takes_the_head(batched: Flask, world: World, pg_only,
+                                                                          tmp_path: Path):
+    """A receipt is a promise signed over the leaf hash at intake: the upload's event goes to
+    intake in its commit's round trip, like a read's, and the upload never locks the head."""
     interviewer = on(batched, world.people["interviewer"])
     path = f"/api/v1/interviews/{world.interview_id}/transcripts"
     ok(interviewer.post(path, {"text": "First statement."}), 201)  # warm: token stamp, pool
     with wire_trace(batched, tmp_path / "wire") as sent:
-        receipt = ok(interviewer.post(path, {"text": "Second statement.", "reason": "more"}), 201)
+        upload = interviewer.post(path, {"text": "Second statement.", "reason": "more"})
+        receipt = ok(upload, 201)
     messages = sent()
-    custody = [m for m in messages if "custody_head" in m or "custody_intake" in m]
-    kind, statement = custody[0].split("\t")[2], custody[0].split("\t", 3)[3]
-    assert kind == "Query", "\n".join(messages)
-    parts = ("INSERT INTO custody_intake", "custody_head WHERE id = 1 FOR UPDATE", "FROM custody_intake ORDER BY id")
-    order = [statement.find(part) for part in parts]
-    assert -1 not in order and order == sorted(order), statement
-    assert not [m for m in custody[1:] if "FOR UPDATE" in m or "INSERT INTO custody_intake" in m], "\n".join(custody)
-    assert receipt["custody_seq"] == log_state(batched)[1] - 1
+    custody = [m for m in messages if "custody_" in m]
+    assert len(custody) == 1 and "custody_record(" in custody[0] and custody[0].rstrip().rstrip('"').endswith(
+        "; COMMIT"), "\n".join(messages)
+    assert not [m for m in messages if "custody_head" in m or ("FOR UPDATE" in m and "custody" in m)]
+    assert upload.headers["X-Request-ID"] in custody[0]
+    with batched.app_context():
+        pending = db.session.scalars(select(CustodyIntake).order_by(CustodyIntake.id)).all()
+        assert pending[-1].leaf_hash.hex() == receipt["leaf_hash"]  # promised, not yet placed
+        db.session.rollback()
 
 
 def test_hostile_text_in_an_event_is_stored_as_text(app: Flask, world: World):
@@ -200,7 +198,7 @@ def test_placement_follows_intake_order_and_hashes_what_was_stored(app: Flask, w
         leaves = {index: value for index, value in db.session.execute(
             select(CustodyNode.index, CustodyNode.hash).where(CustodyNode.level == 0))}
         for row in rows:  # the leaf is the hash of the stored row, and the tree holds it
-            assert row.leaf_hash == merkle.leaf_hash(canonical_json(row.entry())) == leaves[row.seq]
+            assert row.leaf_hash == leaf.leaf_hash(row.entry()) == leaves[row.seq]
         db.session.rollback()
     publish(app)
     report = verify(export(app, tmp_path / "export"))
@@ -223,11 +221,12 @@ def test_a_receipt_names_its_own_event_among_pending_ones(app: Flask, batched: F
     upload = interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts",
                               {"text": "He was taken at dawn.", "reason": "first"})
     receipt = ok(upload, 201)
-    seqs, size = log_state(app)
-    assert seqs == list(range(size)) and receipt["custody_seq"] == size - 1  # after the pending reads
     assert receipts.verify(receipt, public_key(world))
+    located = ok(interviewer.get(f"/api/v1/interviews/{world.interview_id}/transcripts/1/receipt"))["custody"]
+    seqs, size = log_state(app)
+    assert seqs == list(range(size)) and located["seq"] >= 4  # after the pending reads
     with app.app_context():
-        event = db.session.get_one(CustodyEvent, receipt["custody_seq"])
+        event = db.session.get_one(CustodyEvent, located["seq"])
         assert event.request_id == upload.headers["X-Request-ID"] and event.action == "transcript.create"
         assert event.leaf_hash.hex() == receipt["leaf_hash"] and event.time == receipt["received_at"]
         db.session.rollback()
@@ -265,37 +264,11 @@ def test_concurrent_writers_and_integrators_leave_a_gap_free_log(app: Flask, wor
         request_ids = list(db.session.scalars(select(CustodyEvent.request_id)
                                               .where(CustodyEvent.action == "test.concurrent")))
         assert sorted(request_ids) == sorted(f"{t}-{n}" for t in range(threads) for n in range(rounds))
-        size, _root = checkpoints.tree_head()  # raises if the stored nodes disagree with the frontier
+        size = custody_log.tree_size()
+        assert publication.recompute(merkle.CompactRange(), size).size == size  # nodes agree with the events
         db.session.rollback()
     seqs, head = log_state(app)
     assert seqs == list(range(head)) and head == size
-
-
-def test_the_integrator_places_nothing_when_its_rows_vanish(app: Flask, world: World, pg_only):
-    """Exactly the intake rows taken must be consumed; if one vanished meanwhile, the batch fails
-    and rolls back, and the next integration places what is really there."""
-    with app.app_context():
-        ids = custody_log.intake(db.session.connection(), [NewEvent(action="test.vanish", outcome="allowed",
-                                                                    details={"n": n}) for n in range(2)])
-        db.session.commit()
-        _, size_before = log_state(app)
-        with db.engine.connect() as integrator:
-            transaction = integrator.begin()
-            head = integrator.execute(
-                text("SELECT tree_size, frontier FROM custody_head WHERE id = 1 FOR UPDATE")).one()
-            rows = integrator.execute(select(CustodyIntake.__table__).order_by(CustodyIntake.id)).all()
-            with db.engine.begin() as other:
-                other.execute(text("DELETE FROM custody_intake WHERE id = :id"), {"id": ids[0]})
-            with pytest.raises(LogCorrupted):
-                custody_log._place(integrator, head.tree_size, head.frontier, rows)
-            transaction.rollback()
-        assert log_state(app)[1] == size_before
-        custody_log.catch_up()
-        placed = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "test.vanish")).all()
-        assert [e.details["n"] for e in placed] == [1]
-        db.session.rollback()
-    seqs, size = log_state(app)
-    assert seqs == list(range(size))
 
 
 # --- the queue is never changed: triggers on both databases, grants on PostgreSQL --------------
@@ -312,97 +285,31 @@ def test_intake_rows_cannot_be_updated(app: Flask, world: World):
         db.session.rollback()
 
 
-def test_app_role_may_queue_and_take_but_never_change_intake(app: Flask, world: World, pg_only):
-    with app.app_context():
-        custody_log.intake(db.session.connection(), [NewEvent(action="test.forge", outcome="allowed")])
-        db.session.commit()
-    with pytest.raises(IntegrityError, match=append_only.INTAKE_MESSAGE), app.app_context():
-        db.session.execute(text("TRUNCATE custody_intake"))
-    for statement in ("UPDATE custody_intake SET outcome = 'denied'", "TRUNCATE custody_intake"):
-        refused_to_app_role(app, statement)
-        refused_to_app_role(app, statement, owner_first=[
-            f"ALTER TABLE custody_intake DISABLE TRIGGER {append_only.ROW_TRIGGER}",
-            f"ALTER TABLE custody_intake DISABLE TRIGGER {append_only.TRUNCATE_TRIGGER}"])
-    with as_app_role(app) as conn:  # what the integrator does, as the app
-        conn.execute(text("INSERT INTO custody_intake (recorded_at, action, outcome, details) "
-                          "VALUES (now(), 'test.app', 'allowed', '{}')"))
-        assert conn.execute(text("DELETE FROM custody_intake")).rowcount == 2
-    assert intake_count(app) == 1  # rolled back
-    for statement in ("ALTER TABLE custody_intake DISABLE TRIGGER USER",
-                      f"DROP TRIGGER {append_only.ROW_TRIGGER} ON custody_intake"):
-        assert "must be owner" in str(refused_to_app_role(app, statement).orig)
-
-
-def test_an_upload_and_its_event_commit_together_after_the_integrator(app: Flask, batched: Flask, world: World,
-                                                                      pg_only):
-    """While another integrator holds the head, an upload waits with its version and its event
-    uncommitted (nothing of either is visible); once the head is free it places its event,
-    with every earlier intake row, and commits the version, the event and the receipt at once."""
+def test_an_upload_never_waits_for_an_integrator(app: Flask, batched: Flask, world: World, pg_only):
+    """While another integrator holds the head, an upload answers its receipt at once: its event
+    waits in intake, and is placed, after the reads queued before it, when the head is free."""
     interviewer = on(batched, world.people["interviewer"])
     ok(on(batched, world.people["legal"]).get(f"/api/v1/cases/{world.case_id}"))  # a read waiting in intake
-    answers: list[Any] = []
     with app.app_context(), db.engine.connect() as other:
         transaction = other.begin()
         other.execute(text("SELECT tree_size FROM custody_head WHERE id = 1 FOR UPDATE")).one()
-        upload = threading.Thread(target=lambda: answers.append(interviewer.post(
-            f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "Taken at the checkpoint."})))
-        upload.start()
-        upload.join(timeout=1.5)
-        assert upload.is_alive() and not answers  # waiting for the head
-        assert other.execute(text("SELECT count(*) FROM transcript_versions")).scalar_one() == 0
-        assert other.execute(text("SELECT count(*) FROM custody_intake")).scalar_one() == 1  # the read only
+        upload = interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts",
+                                  {"text": "Taken at the checkpoint."})
+        receipt = ok(upload, 201)
         transaction.rollback()
-        upload.join(timeout=60)
-    receipt = ok(answers[0], 201)
-    assert intake_count(app) == 0  # the read was placed in the upload's batch
-    seqs, size = log_state(app)
-    assert seqs == list(range(size)) and receipt["custody_seq"] == size - 1
+    assert intake_count(app) == 2 and receipts.verify(receipt, public_key(world))
     with app.app_context():
-        event = db.session.get_one(CustodyEvent, receipt["custody_seq"])
-        assert event.request_id == answers[0].headers["X-Request-ID"] and event.action == "transcript.create"
-        assert event.leaf_hash.hex() == receipt["leaf_hash"]
+        custody_log.catch_up()
+        event = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "transcript.create")).one()
+        assert event.request_id == upload.headers["X-Request-ID"] and event.leaf_hash.hex() == receipt["leaf_hash"]
+        assert event.time == receipt["received_at"]
         db.session.rollback()
-    assert receipts.verify(receipt, public_key(world))
-
-
-def test_an_upload_reads_the_queue_only_once_it_holds_the_head(app: Flask, batched: Flask, world: World,
-                                                               pg_only):
-    """An upload sends its event, the head lock and the read of the queue in one round trip.
-    While it waits for the head, another integrator places the queue and commits: the upload
-    must read the queue as it is once the lock is granted (without the rows just placed), or
-    it would place them a second time and fail. Its receipt follows them, gap-free."""
-    interviewer = on(batched, world.people["interviewer"])
-    ok(on(batched, world.people["legal"]).get(f"/api/v1/cases/{world.case_id}"))  # a read waiting in intake
-    answers: list[Any] = []
-    with app.app_context(), db.engine.connect() as other:
-        transaction = other.begin()
-        head = other.execute(text("SELECT tree_size, frontier FROM custody_head WHERE id = 1 FOR UPDATE")).one()
-        upload = threading.Thread(target=lambda: answers.append(interviewer.post(
-            f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "Taken at the checkpoint."})))
-        upload.start()
-        upload.join(timeout=1.5)
-        assert upload.is_alive() and not answers  # its event sent, waiting for the head
-        waiting = other.execute(select(CustodyIntake.__table__).order_by(CustodyIntake.id)).all()
-        assert len(waiting) == 1  # the read: the upload's own row is not committed
-        read_placed = custody_log._place(other, head.tree_size, head.frontier, waiting)
-        transaction.commit()
-        upload.join(timeout=60)
-    receipt = ok(answers[0], 201)
-    assert intake_count(app) == 0
     seqs, size = log_state(app)
-    [(read_seq)] = [a.seq for a in read_placed.values()]
-    assert seqs == list(range(size)) and receipt["custody_seq"] == size - 1 == read_seq + 1
-    with app.app_context():
-        assert db.session.get_one(CustodyEvent, receipt["custody_seq"]).leaf_hash.hex() == receipt["leaf_hash"]
-        size_now, _root = checkpoints.tree_head()  # the stored nodes agree with the head
-        assert size_now == size
-        db.session.rollback()
-    assert receipts.verify(receipt, public_key(world))
+    assert seqs == list(range(size))
 
 
-def test_events_spilled_before_a_receipt_are_placed_with_it(app: Flask, world: World):
-    """A request that spilled all its events to intake and then asks where they landed (a
-    bundle about to publish the checkpoint that must cover them) gets them placed, in order."""
+def test_events_spilled_before_a_commit_are_placed_in_order(app: Flask, world: World):
+    """A request that spilled its events to intake (a bundle) has them placed, in order, at commit."""
     from casework.custody import recorder
 
     with app.app_context():
@@ -410,14 +317,14 @@ def test_events_spilled_before_a_receipt_are_placed_with_it(app: Flask, world: W
         for n in range(3):
             recorder.queue(NewEvent(action="test.spilled", outcome="allowed", details={"n": n}))
         recorder.spill()
-        placed = recorder.flush()
-        assert [event.details["n"] for event, _ in placed] == [0, 1, 2]
-        seqs = [where.seq for _, where in placed]
-        assert seqs == sorted(seqs) and len(set(seqs)) == 3
-        recorder.commit()
+        recorder.commit(integrate=True)
+        rows = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "test.spilled")
+                                  .order_by(CustodyEvent.seq)).all()
+        assert [row.details["n"] for row in rows] == [0, 1, 2]
+        db.session.rollback()
     assert intake_count(app) == 0
     logged, size = log_state(app)
-    assert logged == list(range(size)) and set(seqs) <= set(logged)
+    assert logged == list(range(size))
 
 
 def _vacuums_of_intake(app: Flask) -> int:
@@ -437,7 +344,7 @@ def test_the_request_writing_every_nth_intake_row_vacuums_the_queue(app: Flask, 
     vacuums both tables after it commits; with the upkeep off, no vacuum happens."""
     every = 4
     for vacuum_every, expected in ((every, True), (0, False)):
-        served = make_app(backend, keyring_path, CASEWORK_CUSTODY_INTEGRATE_EVERY=2,
+        served = make_app(backend, keyring_path,
                           CASEWORK_CUSTODY_VACUUM_EVERY=vacuum_every)
         try:
             before = _vacuums_of_intake(app)

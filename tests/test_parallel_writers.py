@@ -21,7 +21,7 @@ def test_parallel_writers_leave_a_gap_free_verifiable_log(app, world: World, bac
     interviewer, legal, outsider = (world.people[n] for n in ("interviewer", "legal", "outsider"))
     case = world.case_id
     # Integration in batches (every 8th intake row), as in production.
-    batched = {"CASEWORK_CUSTODY_INTEGRATE_EVERY": "8"}
+    batched = {"CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT": "false"}  # the workers' integrator
     with gunicorn(backend["url"], keyring_path, workers=4, extra_env=batched) as server:
         def worker(thread: int) -> list[tuple[str, int, int, str]]:
             seen = []

@@ -62,7 +62,7 @@ def test_an_upload_and_a_read_load_each_row_once(app, world: World):
     ok(interviewer.post(path, {"text": "first"}), 201)  # warm: the token's last-use stamp
     with statements_sent(app) as upload:
         receipt = ok(interviewer.post(path, {"text": "second", "reason": "more"}), 201)
-    assert receipt["custody_seq"] is not None
+    assert receipt["leaf_hash"] is not None
     assert _count(upload, "SELECT witnesses.") == 1, "\n".join(upload)
     assert not [s for s in upload if "consent_records" in s], "\n".join(upload)
     assert _count(upload, "SELECT interviews.") == 2, "\n".join(upload)  # authorisation, then the lock

@@ -28,9 +28,15 @@ def _json(answer: tuple[int, dict[str, str], bytes], status: int) -> Any:
 
 
 def _seq_of(app, request_id: str, action: str) -> int:
+    return _event_of(app, request_id, action).seq
+
+
+def _event_of(app, request_id: str, action: str) -> CustodyEvent:
     with app.app_context():
-        return db.session.execute(select(CustodyEvent.seq).where(
+        event = db.session.execute(select(CustodyEvent).where(
             CustodyEvent.request_id == request_id, CustodyEvent.action == action)).scalar_one()
+        db.session.expunge(event)
+        return event
 
 
 def _race_one_witness(server: Server, world: World, n: int) -> dict[str, list[tuple[int, dict[str, str], bytes]]]:
@@ -82,9 +88,10 @@ def test_witness_paths_never_deadlock_and_leave_nothing_readable(app, world: Wor
             withdrawn_at = _seq_of(app, withdrawal[1]["x-request-id"], "witness.consent.record")
             # Each answer is the one its place in the log (its witness lock) gives it.
             for status, headers, body in race["upload"]:
-                seq = _seq_of(app, headers["x-request-id"], "transcript.create")
-                if status == 201:
-                    assert json.loads(body)["custody_seq"] == seq < withdrawn_at
+                event = _event_of(app, headers["x-request-id"], "transcript.create")
+                seq = event.seq
+                if status == 201:  # the receipt promised the leaf that landed before the withdrawal
+                    assert json.loads(body)["leaf_hash"] == event.leaf_hash.hex() and seq < withdrawn_at
                 else:
                     assert status == 409 and json.loads(body)["type"].endswith("consent-withdrawn"), body[:300]
                     assert seq > withdrawn_at

@@ -58,20 +58,21 @@ def publish_once(witnesses: list[publication.Witness], *, wait: bool = True) -> 
 @custody_cli.command("publish")
 @click.option("--every", type=click.FloatRange(min=1), default=None,
               help="Keep publishing every N seconds (the publisher service; see `custody serve`).")
-def publish(every: float | None) -> None:
+@click.option("--no-wait", is_flag=True, help="Exit (status 4) if another publisher is signing, instead of waiting.")
+def publish(every: float | None, no_wait: bool) -> None:
     """Sign the current tree head if the signer can recompute it, and gather cosignatures."""
     while True:
-        _publish_and_report(configured_witnesses(), exit_on_quorum=every is None)
+        _publish_and_report(configured_witnesses(), exit_on_quorum=every is None, wait=not no_wait)
         if every is None:
             return
         time.sleep(every)
         db.session.remove()
 
 
-def _publish_and_report(witnesses: list[publication.Witness], *, exit_on_quorum: bool) -> None:
+def _publish_and_report(witnesses: list[publication.Witness], *, exit_on_quorum: bool, wait: bool = True) -> None:
     try:
         needed = quorum(witnesses)
-        result = publish_once(witnesses)
+        result = publish_once(witnesses, wait=wait)
     except ValueError as exc:
         click.echo(f"REFUSED: {exc}", err=True)
         raise SystemExit(2) from None

@@ -25,6 +25,9 @@ class EventFilterArgs(PageArgs):
 
 
 class EventSchema(Schema):
+    """An event as auditors see it: leaf form v2 (``casework.custody.leaf``), values and their salts."""
+
+    v = fields.Integer(attribute="leaf_version", metadata={"description": "leaf form version (2)"})
     seq = fields.Integer()
     time = fields.String()
     actor_id = fields.Integer(allow_none=True)
@@ -39,7 +42,11 @@ class EventSchema(Schema):
     request_id = fields.String(allow_none=True)
     client_addr = fields.String(allow_none=True)
     details = fields.Dict()
-    leaf_hash = HexBytes(metadata={"description": "hex SHA-256(0x00 || canonical JSON of the other fields)"})
+    salts = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True, metadata={
+        "description": "hex salt of each identifying value (actor_id, actor_username, client_addr, details.*): "
+                       "the leaf commits to SHA-256(salt || value)"})
+    leaf_hash = HexBytes(metadata={"description": "hex SHA-256(0x00 || canonical JSON of the leaf form: the other "
+                                                  "fields without seq and salts, identifying values committed)"})
 
 
 class InclusionArgs(Schema):

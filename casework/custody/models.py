@@ -16,7 +16,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from casework.custody.leaf import ENTRY_FIELDS, TIME_FORMAT, make_entry
+from casework.custody.leaf import ENTRY_FIELDS, TIME_FORMAT, make_entry, path_salt, present_paths
+from casework.custody.leaf import VERSION as LEAF_VERSION
 from casework.db import Model, utcnow
 
 __all__ = ["ENTRY_FIELDS", "TIME_FORMAT", "leaf_entry"]
@@ -27,7 +28,11 @@ BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def leaf_entry(seq: int | None, recorded_at: datetime, event: Any) -> dict[str, Any]:
-    """The auditor's entry of a stored event (leaf form v2: values and their salts)."""
+    """The auditor's entry of a stored event: leaf form v2 (values and their salts), or v1 for an
+    event recorded before SPEC v3 (no salt; its leaf hashes it as it is, seq included)."""
+    if not event.salt:
+        return {**{name: getattr(event, name) for name in ENTRY_FIELDS}, "seq": seq,
+                "time": recorded_at.strftime(TIME_FORMAT)}
     return make_entry(seq, recorded_at, event, event.salt)
 
 
@@ -74,6 +79,17 @@ class CustodyEvent(EventFields, Model):
 
     def entry(self) -> dict[str, Any]:
         return leaf_entry(self.seq, self.recorded_at, self)
+
+    @property
+    def leaf_version(self) -> int:
+        return LEAF_VERSION if self.salt else 1
+
+    @property
+    def salts(self) -> dict[str, str] | None:
+        """The salt of each identifying value (auditors check the leaf's commitments with them)."""
+        if not self.salt:
+            return None
+        return {path: path_salt(self.salt, path).hex() for path in present_paths(self.entry())}
 
     @property
     def time(self) -> str:

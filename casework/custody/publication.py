@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from casework.custody import cosignature, leaf, log, merkle, proofs, witness_client
+from casework.custody import cosignature, leaf, log, merkle, note, proofs, witness_client
 from casework.custody.models import CustodyCheckpoint, CustodyCosignature, CustodyEvent, CustodyHead, leaf_entry
 from casework.custody.signer import LogSigner, SignedState, SignerBusy
 from casework.db import db
@@ -120,7 +120,10 @@ def publish(signer: LogSigner, witnesses: Sequence[Witness] = (), *, wait: bool 
     with signer.exclusive(wait=wait), _database_lock(wait=wait):
         log.catch_up()
         state = _state(signer)
+        if state is None:
+            _refuse_if_witnessed(signer, witnesses)
         extended = recompute(state.compact_range() if state else merkle.CompactRange(), _head_size())
+        _check_signed_history(state, extended)
         note = signer.sign(extended, state)
         published = Published(extended.size, extended.root(), note)
         log.store_checkpoint(published.size, published.root, note)
@@ -160,6 +163,20 @@ def _state(signer: LogSigner) -> SignedState | None:
         raise PublicationRefused(f"the signer's state (size {state.size}) is older than published size {newest}: "
                                  "run `flask custody recover-state`")
     return state
+
+
+def _refuse_if_witnessed(signer: LogSigner, witnesses: Sequence[Witness]) -> None:
+    """A signer with no state starts a new log only if no witness holds a checkpoint of this one:
+    asked with a checkpoint of the empty tree, a witness that knows a larger size says so (409)."""
+    if not witnesses:
+        return
+    name = signer.keyring.log_name()
+    empty = note.sign_note(note.format_checkpoint(name, 0, merkle.EMPTY_ROOT), name, signer.keyring.signing_key())
+    for witness in witnesses:
+        known = witness_known_size(witness, Published(0, merkle.EMPTY_ROOT, empty))
+        if known:
+            raise PublicationRefused(f"the signer has no state but witness {witness.name} holds size {known} "
+                                     "of this log: run `flask custody recover-state`")
 
 
 def _newest_signed_size(signer: LogSigner) -> int | None:
@@ -209,6 +226,23 @@ def recompute(extended: merkle.CompactRange, size: int, *, whole_log: bool = Tru
     if head != extended.to_bytes():
         raise PublicationRefused("the log head's frontier differs from the events", max(size - 1, 0))
     return extended
+
+
+def _check_signed_history(state: SignedState | None, extended: merkle.CompactRange) -> None:
+    """The database's tree must still prove what was signed: the consistency proof it gives from the
+    signed size, and the root it gives for the new one, must be the signer's. Otherwise proofs
+    served from it would fail, and witnesses would be sent a proof that does not verify."""
+    if state is None or state.size == 0 or extended.size == state.size:
+        return
+    try:
+        proof = proofs.consistency_proof(state.size, extended.size)
+        stored_root = proofs.root_hash(extended.size)
+    except LogCorrupted:
+        proof, stored_root = [], b""
+    if stored_root != extended.root() or not merkle.verify_consistency(
+            state.size, extended.size, state.root, extended.root(), proof):
+        raise PublicationRefused(f"the database's tree nodes no longer prove the signed history "
+                                 f"(signed size {state.size}): a rewrite before seq {state.size}")
 
 
 def _first_node_mismatch(completed: list[tuple[int, int, bytes]]) -> int | None:

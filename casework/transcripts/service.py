@@ -227,7 +227,8 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
 def receipt_of(interview_id: int, number: int) -> dict[str, Any]:
     """A version's stored receipt (without the plain SHA-256) and where its promised leaf is now:
     its seq and, once a published checkpoint covers it, an inclusion proof to that checkpoint."""
-    interview = load_authorized(Interview, interview_id, "transcript.list").obj
+    interview = load_authorized(Interview, interview_id, "transcript.list",
+                                part=("transcript", version_ref(interview_id, number))).obj
     version = version_of(interview.id, number)
     located = locate(version.receipt or {}, "interview", str(interview.id), signer())
     return {**(version.receipt or {}), "custody": located.as_dict()}

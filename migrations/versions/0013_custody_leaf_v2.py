@@ -9,8 +9,9 @@ Revises: 0012_custody_nodes_covering
   integrates and stores checkpoints only through functions of the custody owner role
   (``casework.custody.storage.postgresql``).
 
-No deployed log exists (SPEC v3): a development database whose log already holds events is
-refused here; recreate it. The offline verifier still reads v1 exports.
+Events already in the log stay leaf form v1 (no salt: their leaves hash them with their seq);
+every event after them is v2, and the signer, the export and the verifiers read both. The intake
+queue must be empty (integrate before upgrading): its rows have no leaf hash to place.
 """
 
 import sqlalchemy as sa
@@ -27,17 +28,18 @@ depends_on = None
 
 def upgrade():
     bind = op.get_bind()
-    for table in ("custody_events", "custody_intake"):
-        if bind.execute(sa.text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None:
-            raise RuntimeError(f"{table} holds leaf form v1 events: recreate this development database "
-                               "(SPEC v3: no deployed log exists; export it first to keep it)")
+    if bind.execute(sa.text("SELECT 1 FROM custody_intake LIMIT 1")).first() is not None:
+        raise RuntimeError("custody_intake holds events not yet in the tree: integrate them first "
+                           "(any auditor's read, or `flask custody publish`), then upgrade")
     postgres = bind.dialect.name == "postgresql"
-    empty = None if postgres else sa.text("x''")
+    empty = sa.text("decode('', 'hex')") if postgres else sa.text("x''")  # v1 events: no salt
     op.add_column("custody_events", sa.Column("salt", sa.LargeBinary(32), nullable=False, server_default=empty))
     op.add_column("custody_intake", sa.Column("salt", sa.LargeBinary(32), nullable=False, server_default=empty))
     op.add_column("custody_intake", sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False, server_default=empty))
     if not postgres:
         return
+    for table, column in (("custody_events", "salt"), ("custody_intake", "salt"), ("custody_intake", "leaf_hash")):
+        op.alter_column(table, column, server_default=None)
     for statement in postgresql.FUNCTION_SQL:
         bind.exec_driver_sql(statement)
     owner, app = append_only.role_names(context.get_x_argument(as_dictionary=True), __import__("os").environ)

@@ -62,6 +62,12 @@ BEGIN
                      > {CLOCK_SKEW_SECONDS}) THEN
         RAISE EXCEPTION USING ERRCODE = '23000', MESSAGE = 'custody events are recorded when they happen';
     END IF;
+    IF EXISTS (SELECT 1 FROM json_array_elements(p_events) AS t(e)
+               WHERE octet_length(decode(e->>'leaf_hash', 'hex')) IS DISTINCT FROM 32
+                  OR octet_length(decode(e->>'salt', 'hex')) IS DISTINCT FROM 32) THEN
+        -- a row the integrator could not place would stall the queue for everyone after it
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'a custody event needs a 32-byte salt and leaf hash';
+    END IF;
     RETURN QUERY INSERT INTO custody_intake ({_COLUMNS})
         SELECT {_FROM_JSON} FROM json_array_elements(p_events) WITH ORDINALITY AS t(e, n) ORDER BY n
         RETURNING id;
