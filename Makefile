@@ -19,10 +19,15 @@ $(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
 setup: $(BIN)/.runtime
 setup-dev: $(BIN)/.dev
 
-## Set up and serve on the embedded SQLite default (http://127.0.0.1:5000).
+## Set up and serve on the embedded SQLite default (http://127.0.0.1:$(PORT)), with the publisher
+## service beside it (a checkpoint within a minute; integration within the merge delay on PostgreSQL).
+PORT ?= 5000
+PUBLISH_EVERY ?= 30
 serve: setup
 	$(BIN)/flask --app wsgi db upgrade
-	$(BIN)/gunicorn -c config/gunicorn.conf.py --bind 127.0.0.1:5000 --workers 2 --access-logfile - wsgi:app
+	bash -c 'trap "kill 0" EXIT INT TERM; \
+		$(BIN)/flask --app wsgi custody serve --publish-every $(PUBLISH_EVERY) & \
+		$(BIN)/gunicorn -c config/gunicorn.conf.py --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile - wsgi:app'
 
 lint: setup-dev
 	$(BIN)/ruff check .

@@ -26,11 +26,11 @@ ROWS = 60_000
 
 FILL = f"""
 INSERT INTO custody_events (seq, recorded_at, actor_id, actor_username, actor_role, action, outcome,
-    resource_type, resource_id, case_id, witness_id, request_id, client_addr, details, leaf_hash)
+    resource_type, resource_id, case_id, witness_id, request_id, client_addr, details, salt, leaf_hash)
 SELECT {BASE} + g, timestamptz '2025-01-01 00:00:00+00' + g * interval '1 second', 1000 + g % 500,
     'user' || (g % 500), 'legal', 'action.' || (g % 500), CASE WHEN g % 500 = 0 THEN 'denied' ELSE 'allowed' END,
     'type' || (g % 500), (g % 7)::text, 1000 + g % 500, 1000 + g % 500, md5(g::text), '127.0.0.1', '{{}}',
-    sha256(g::text::bytea)
+    sha256(('salt' || g)::bytea), sha256(g::text::bytea)
 FROM generate_series(0, {ROWS - 1}) AS g
 """
 
