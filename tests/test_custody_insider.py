@@ -295,15 +295,25 @@ def test_a_head_moved_by_the_owner_is_never_signed(app: Flask, world: World):
     assert signed_state(app) == signed
 
 
-def test_an_event_row_ahead_of_the_head_is_named(app: Flask, world: World):
+@pytest.mark.parametrize("ahead", [0, 5])
+def test_an_event_row_ahead_of_the_head_is_named(app: Flask, world: World, ahead: int):
+    """A row at the very next seq stops integration; one further ahead is found beyond the head.
+    Either way nothing is signed and the place is named."""
     reads(world, 3)
     publish(app)
+    signed = signed_state(app)
     size = head_size(app)
     _owner_rewrites(app, [f"INSERT INTO custody_events (seq, recorded_at, action, outcome, details, salt, leaf_hash) "
-                          f"SELECT {size + 5}, recorded_at, action, outcome, details, salt, leaf_hash "
+                          f"SELECT {size + ahead}, recorded_at, action, outcome, details, salt, leaf_hash "
                           f"FROM custody_events WHERE seq = 0"])
-    output = publish_refused(app)
-    assert f"first differing seq {size + 5}" in output
+    with app.app_context():
+        log.append([log.NewEvent(action="test.after", outcome="allowed")]) if ahead else None
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["custody", "publish"])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert f"first differing seq {size + ahead}" in result.output or (
+        ahead == 0 and f"first differing seq {size}" in result.output)
+    assert signed_state(app) == signed
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))

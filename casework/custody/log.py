@@ -186,10 +186,6 @@ def vacuum_intake() -> None:
         connection.exec_driver_sql(f"VACUUM (SKIP_LOCKED) {CustodyIntake.__tablename__}, {CustodyHead.__tablename__}")
 
 
-def tree_size_on(connection: Connection) -> int:
-    return connection.execute(select(CustodyHead.tree_size).where(CustodyHead.id == HEAD_ID)).scalar_one()
-
-
 def tree_size() -> int:
     return db.session.execute(select(CustodyHead.tree_size).where(CustodyHead.id == HEAD_ID)).scalar_one()
 

@@ -118,7 +118,7 @@ def all_published(signer: LogSigner) -> list[Published]:
 def publish(signer: LogSigner, witnesses: Sequence[Witness] = (), *, wait: bool = True) -> Publication:
     """Integrate what is committed, recompute and sign, store, and gather cosignatures."""
     with signer.exclusive(wait=wait), _database_lock(wait=wait):
-        log.catch_up()
+        _integrate_all()
         state = _state(signer)
         if state is None:
             _refuse_if_witnessed(signer, witnesses)
@@ -149,6 +149,17 @@ def _database_lock(*, wait: bool) -> Iterator[None]:
         finally:
             connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_PUBLISHER_LOCK})")
             connection.commit()
+
+
+def _integrate_all() -> None:
+    """Everything committed goes into the tree first; a queue that cannot be integrated (a row
+    already at the next seq, a head that does not fit) is a refusal naming where it stopped."""
+    try:
+        log.catch_up()
+    except Exception as exc:
+        db.session.rollback()
+        raise PublicationRefused(f"the intake queue cannot be integrated ({exc.__class__.__name__})",
+                                 _head_size()) from None
 
 
 def _state(signer: LogSigner) -> SignedState | None:
