@@ -471,3 +471,37 @@ def test_the_leaf_of_a_stored_event_is_its_own(app: Flask, world: World):
         assert publication.recompute(merkle.CompactRange(), log.tree_size()).root() == state.root()
     assert os.environ.get("CASEWORK_BENCH_DISABLE_CUSTODY") is None
     assert pg_storage.FUNCTIONS  # the storage functions are named for the grants
+
+
+def test_a_state_restored_with_the_database_is_caught_by_the_witnesses(backend, keyring_path, tmp_path):
+    """State and database restored together from last week's backup: nothing in either is newer,
+    but the witnesses hold the checkpoint signed since. The signer asks them before signing."""
+    from tests.conftest import make_caller
+
+    with running_witnesses(tmp_path, ["w1.example", "w2.example", "w3.example"]) as witnesses, \
+            app_witnessed_by(witnesses, backend, keyring_path, tmp_path, quorum=2) as (app, _vkey):
+        admin = make_caller(app, "admin", "admin")
+        ok(admin.get("/api/v1/cases"))
+        publish(app)
+        state_file = Path(app.config["CASEWORK_SIGNER_STATE"])
+        backup = state_file.read_bytes()
+        backed_up = head_size(app)
+        for _ in range(3):
+            ok(admin.get("/api/v1/cases"))
+        publish(app)  # cosigned by the witnesses at a larger size
+        # The restore: the state, and the database's checkpoints and events past the backup.
+        state_file.write_bytes(backup)
+        _owner_rewrites(app, [f"DELETE FROM custody_cosignatures WHERE tree_size > {backed_up}",
+                              f"DELETE FROM custody_checkpoints WHERE tree_size > {backed_up}",
+                              f"DELETE FROM custody_nodes WHERE idx >= 0 AND (idx + 1) * power(2, level) > {backed_up}",
+                              f"DELETE FROM custody_events WHERE seq >= {backed_up}"])
+        with app.app_context(), database_owner_writes(app):
+            frontier = signer().last().compact_range().to_bytes()  # type: ignore[union-attr]
+            db.session.execute(text("UPDATE custody_head SET tree_size = :n, frontier = :f"),
+                               {"n": backed_up, "f": frontier})
+            db.session.commit()
+            db.session.remove()
+        ok(admin.get("/api/v1/cases"))  # a different history from here
+        output = publish_refused(app)
+        assert "holds size" in output and "recover-state" in output, output
+        assert signed_state(app)[0] == backed_up  # type: ignore[index]

@@ -120,8 +120,7 @@ def publish(signer: LogSigner, witnesses: Sequence[Witness] = (), *, wait: bool 
     with signer.exclusive(wait=wait), _database_lock(wait=wait):
         _integrate_all()
         state = _state(signer)
-        if state is None:
-            _refuse_if_witnessed(signer, witnesses)
+        _refuse_if_witnesses_are_ahead(signer, state, witnesses)
         extended = recompute(state.compact_range() if state else merkle.CompactRange(), _head_size())
         _check_signed_history(state, extended)
         note = signer.sign(extended, state)
@@ -176,17 +175,24 @@ def _state(signer: LogSigner) -> SignedState | None:
     return state
 
 
-def _refuse_if_witnessed(signer: LogSigner, witnesses: Sequence[Witness]) -> None:
-    """A signer with no state starts a new log only if no witness holds a checkpoint of this one:
-    asked with a checkpoint of the empty tree, a witness that knows a larger size says so (409)."""
+def _refuse_if_witnesses_are_ahead(signer: LogSigner, state: SignedState | None,
+                                   witnesses: Sequence[Witness]) -> None:
+    """Before signing, each witness is shown the last checkpoint the signer holds (the empty tree
+    without a state): one that holds a larger size of this log says so (409), and then the state
+    is stale (restored with the database, or another server's) and nothing is signed."""
     if not witnesses:
         return
-    name = signer.keyring.log_name()
-    empty = note.sign_note(note.format_checkpoint(name, 0, merkle.EMPTY_ROOT), name, signer.keyring.signing_key())
+    if state is None:
+        name = signer.keyring.log_name()
+        empty = note.sign_note(note.format_checkpoint(name, 0, merkle.EMPTY_ROOT), name, signer.keyring.signing_key())
+        last = Published(0, merkle.EMPTY_ROOT, empty)
+    else:
+        last = Published(state.size, state.root, state.note)
     for witness in witnesses:
-        known = witness_known_size(witness, Published(0, merkle.EMPTY_ROOT, empty))
-        if known:
-            raise PublicationRefused(f"the signer has no state but witness {witness.name} holds size {known} "
+        known = witness_known_size(witness, last, old=last.size)
+        if known is not None and known > last.size:
+            held = "no state" if state is None else f"a state of size {last.size}"
+            raise PublicationRefused(f"the signer has {held} but witness {witness.name} holds size {known} "
                                      "of this log: run `flask custody recover-state`")
 
 
@@ -318,11 +324,12 @@ def gather_cosignatures(published: Published, witnesses: Sequence[Witness], time
     return results
 
 
-def witness_known_size(witness: Witness, published: Published, timeout: float = 10.0) -> int | None:
-    """The size of this log a witness last cosigned: it answers a stale add-checkpoint with 409 and
-    its size. None when unreachable."""
+def witness_known_size(witness: Witness, published: Published, timeout: float = 10.0, *, old: int = 0) -> int | None:
+    """The size of this log a witness last cosigned: it answers an add-checkpoint from another
+    size with 409 and its own. None when unreachable or refusing."""
     try:
-        witness_client.request_cosignature(witness.url, 0, [], published.note, timeout, trusted_vkeys=[witness.vkey])
+        witness_client.request_cosignature(witness.url, old, [], published.note, timeout,
+                                           trusted_vkeys=[witness.vkey])
     except witness_client.WitnessConflict as conflict:
         return conflict.known_size
     except witness_client.WitnessError:
