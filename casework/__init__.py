@@ -103,6 +103,7 @@ def _register_blueprints(api: Any) -> None:
     from casework.cases.views import blp as cases_blp
     from casework.consent.views import blp as consent_blp
     from casework.disclosure.views import blp as disclosures_blp
+    from casework.erasures.views import blp as erasures_blp
     from casework.exhibits.views import blp as exhibits_blp
     from casework.incidents.views import blp as incidents_blp
     from casework.interviews.views import blp as interviews_blp
@@ -115,7 +116,7 @@ def _register_blueprints(api: Any) -> None:
         auth_blp, users_blp, cases_blp, incidents_blp, witnesses_blp, consent_blp, interviews_blp, transcripts_blp,
         casefile_blp, custody_blp,
         exhibits_blp,
-        redactions_blp, disclosures_blp,
+        redactions_blp, disclosures_blp, erasures_blp,
     ):
         api.register_blueprint(blueprint)
 

@@ -88,6 +88,9 @@ def _common(env: Mapping[str, str]) -> dict[str, Any]:
         # Tests only: each request integrates its own events after its commit, in place of the
         # background integrator that gunicorn workers run.
         "CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT": False,
+        # A withdrawal's erasure unconfirmed after this many seconds is listed as overdue (never destroyed
+        # by the clock: a second person confirms it).
+        "CASEWORK_ERASURE_DELAY": int(env.get("CASEWORK_ERASURE_DELAY", 72 * 3600)),
         # The request that writes every Nth intake row vacuums the queue (0: leave it to autovacuum).
         "CASEWORK_CUSTODY_VACUUM_EVERY": max(0, int(env.get("CASEWORK_CUSTODY_VACUUM_EVERY", 10_000))),
         # OpenAPI (flask-smorest)
