@@ -1,11 +1,13 @@
-"""Serialization helpers shared by every domain's schemas: custom fields for odd types, and
-``Extended`` for dumping an object together with a few values computed for this answer."""
+"""Serialization helpers shared by every domain's schemas: custom fields for odd types,
+``Extended`` for dumping an object together with a few values computed for this answer, and
+``FreeTextSchema`` for identifying free text that only some callers may read."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import fields
+from marshmallow import Schema, fields
+from marshmallow.schema import SchemaMeta
 
 
 class HexBytes(fields.Field):
@@ -55,3 +57,70 @@ class Extended:
         if name in extra:
             return extra[name]
         return getattr(object.__getattribute__(self, "_base"), name)
+
+
+# -- identifying free text ------------------------------------------------------------------------
+
+
+class _Withheld:
+    """The value of identifying free text the caller may not read (see ``FreeTextSchema``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "WITHHELD"
+
+
+WITHHELD: Any = _Withheld()
+
+
+class _FreeText:
+    """Identifying free text: dumped as it is, or as null where its value is ``WITHHELD``."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is WITHHELD:
+            return None
+        return super()._serialize(value, attr, obj, **kwargs)  # type: ignore[misc]
+
+
+class FreeText(_FreeText, fields.String):
+    """A string that could identify a witness (a file name, a reason, an interpreter)."""
+
+
+class FreeTextList(_FreeText, fields.List):
+    """A list of strings that could identify a witness (the people present)."""
+
+
+class WithheldFlag(fields.Boolean):
+    """``<name>_withheld``: true when ``<name>`` has a value this caller may not read."""
+
+    def __init__(self, of: str, *, attribute: str | None = None) -> None:
+        super().__init__(attribute=attribute or of, dump_only=True, metadata={
+            "description": f"true when {of} has a value that is not shown to you: only those who may read the "
+                           "witness's content see it"})
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> bool:
+        return value is WITHHELD
+
+
+class _FreeTextSchemaMeta(SchemaMeta):
+    @classmethod
+    def get_declared_fields(mcs, klass: SchemaMeta, cls_fields: list[tuple[str, fields.Field]],
+                            inherited_fields: list[tuple[str, fields.Field]],
+                            dict_cls: type[dict] = dict) -> dict[str, fields.Field]:
+        declared = super().get_declared_fields(klass, cls_fields, inherited_fields, dict_cls)
+        shaped = dict_cls()
+        for name, field in declared.items():
+            if name.endswith("_withheld") and isinstance(field, WithheldFlag):
+                continue  # placed again beside its field below
+            shaped[name] = field
+            if isinstance(field, _FreeText):
+                shaped[f"{name}_withheld"] = WithheldFlag(name, attribute=field.attribute or name)
+        return shaped
+
+
+class FreeTextSchema(Schema, metaclass=_FreeTextSchemaMeta):
+    """A schema with identifying free text: each ``FreeText``/``FreeTextList`` field ``name`` is
+    followed by ``name_withheld``. Services pass ``WITHHELD`` for a value the caller may not read;
+    it is dumped as ``"name": null, "name_withheld": true``. A value the caller may read, or one
+    that is absent or destroyed with the witness's key, has ``name_withheld`` false."""

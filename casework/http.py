@@ -4,14 +4,23 @@ Also what a request may not be: a path with an empty segment (``//``) is an unkn
 never a redirect; a query parameter no schema of the route names is 422; a body whose chunked
 framing is broken is 400, found before any view runs. Each of these is refused like any other
 failure, with its custody event (``casework.access.hooks``).
+
+Bodies are read whole before anything touches the database (``read_body_first``, the first
+request hook): authentication opens the request's transaction, and on SQLite every transaction
+holds the database's write lock from its first statement, so a client sending its body slowly
+must not hold it while it sends. A failure met while reading (413, broken framing) is kept and
+answered once the request's custody context and caller are known (``check_request_body``). Only
+a view that streams its body (tus PATCH) is not read first, unless its body is at most the size
+the view names (``accepts_media(streamed_over=...)``: one exhibit chunk).
 """
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Blueprint as SmorestBlueprint
 from marshmallow import RAISE, validate
@@ -30,12 +39,17 @@ JSON_TYPES = ("application/json",)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-def accepts_media(*media_types: str, large_body: bool = True) -> Callable[[F], F]:
-    """Mark a view as taking bodies other than JSON (and up to the upload limit)."""
+def accepts_media(*media_types: str, large_body: bool = True, streamed_over: str | None = None) -> Callable[[F], F]:
+    """Mark a view as taking bodies other than JSON (and up to the upload limit).
+
+    ``streamed_over`` names a setting (bytes): a body longer than that is not read before the view
+    runs; the view streams it itself (``request_body``).
+    """
 
     def mark(view: F) -> F:
         view._casework_media = frozenset(media_types) | set(JSON_TYPES)  # type: ignore[attr-defined]
         view._casework_large_body = large_body  # type: ignore[attr-defined]
+        view._casework_streamed_over = streamed_over  # type: ignore[attr-defined]
         return view
 
     return mark
@@ -100,6 +114,60 @@ def _declares_query(view: Any) -> bool:
     return any(parameter.get("in") == "query" for parameter in parameters) or hasattr(view, "_casework_media")
 
 
+def _chunked() -> bool:
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def _has_body() -> bool:
+    return (request.content_length or 0) > 0 or _chunked()
+
+
+def _carries_credentials() -> bool:
+    return "Authorization" in request.headers or current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+
+
+def read_body_first() -> None:
+    """The first request hook: read the body whole, within the view's size limit, before any hook
+    or view opens a database transaction (see the module's docstring).
+
+    Chunked bodies are always read here: the server decodes the chunks as the body is read, and
+    whatever it raises then (gunicorn's ``InvalidChunkSize``, ``NoMoreData``, ...) means the
+    framing is malformed. Nothing is raised here, where the request has no custody context yet:
+    a failure is kept for ``check_request_body``.
+    """
+    view = _view()
+    if view is None or request.method not in BODY_METHODS:
+        return
+    if not getattr(view, "_casework_large_body", False):
+        request.max_content_length = current_app.config["CASEWORK_JSON_MAX_BYTES"]
+    if not _has_body():
+        return
+    if getattr(view, "_casework_large_body", False) and not _carries_credentials():
+        return  # uploads are never public: refused (401) before a view would read it
+    streamed_over = getattr(view, "_casework_streamed_over", None)
+    if streamed_over is not None and not _chunked() \
+            and (request.content_length or 0) > current_app.config[streamed_over]:
+        return  # the view streams it
+    try:
+        request.get_data(cache=True)
+    except HTTPException as exc:  # 413 over the limit, 400 client disconnected
+        g._casework_body_failure = exc
+    except Exception as exc:
+        log.info("malformed request body: %s", exc.__class__.__name__)
+        g._casework_body_failure = BadInput(f"The {'chunked ' if _chunked() else ''}request body is malformed.",
+                                            problem="malformed-body")
+    else:
+        g._casework_body_read = True
+
+
+def request_body() -> tuple[IO[bytes], int | None]:
+    """A body a view streams itself: the stream and the length the client announced (None when
+    chunked). A body read before the view (chunked, or short enough) comes from memory."""
+    if g.get("_casework_body_read"):
+        return io.BytesIO(request.get_data(cache=True)), None if _chunked() else request.content_length
+    return request.stream, request.content_length
+
+
 def check_request_body() -> None:
     try:
         reject_unstorable(list(request.args.keys()) + list(request.args.values()))
@@ -111,34 +179,14 @@ def check_request_body() -> None:
     if request.args and hasattr(view, "_apidoc") and not _declares_query(view):
         raise Invalid("This resource takes no query parameters.",
                       errors={"query": {name: ["Unknown field."] for name in request.args}})
-    if not getattr(view, "_casework_large_body", False):
-        request.max_content_length = current_app.config["CASEWORK_JSON_MAX_BYTES"]
-    if request.method not in BODY_METHODS:
-        return
-    has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get("Transfer-Encoding", "")
-    if not has_body:
+    if request.method not in BODY_METHODS or not _has_body():
         return
     allowed = getattr(view, "_casework_media", JSON_TYPES)
     if request.mimetype not in allowed:
         raise UnsupportedMedia(f"Send {' or '.join(sorted(allowed))}.", accepted=tuple(allowed))
-    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        _read_chunked_body()
-
-
-def _read_chunked_body() -> None:
-    """Read a chunked body now (within the size limit): broken framing is the client's 400.
-
-    The server decodes the chunks as the body is read; whatever it raises then (gunicorn's
-    ``InvalidChunkSize``, ``NoMoreData``, ...) means the framing is malformed. Read here, the
-    failure is a problem answer with its custody event, not an error inside a view.
-    """
-    try:
-        request.get_data(cache=True)
-    except HTTPException:
-        raise  # 413 over the limit, 400 client disconnected
-    except Exception as exc:
-        log.info("malformed chunked request body: %s", exc.__class__.__name__)
-        raise BadInput("The chunked request body is malformed.", problem="malformed-body") from None
+    failure = g.pop("_casework_body_failure", None)
+    if failure is not None:
+        raise failure
 
 
 SECURITY_HEADERS = {
@@ -184,4 +232,6 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseIdConverter
     # "/api/v1//cases" is no route (404, recorded), not a redirect that nothing would record.
     app.url_map.merge_slashes = False
+    # First of all the request hooks: before authentication opens the request's transaction.
+    app.before_request_funcs.setdefault(None, []).insert(0, read_body_first)
     app.before_request(check_request_body)

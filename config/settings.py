@@ -79,6 +79,8 @@ def _common(env: Mapping[str, str]) -> dict[str, Any]:
         "CASEWORK_EXHIBIT_CASE_QUOTA_BYTES": int(env.get("CASEWORK_EXHIBIT_CASE_QUOTA_BYTES", 256 * 1024**3)),
         "CASEWORK_EXHIBIT_UPLOAD_EXPIRY_SECONDS": int(env.get("CASEWORK_EXHIBIT_UPLOAD_EXPIRY_SECONDS", 24 * 3600)),
         "CASEWORK_EXHIBIT_CHUNK_BYTES": int(env.get("CASEWORK_EXHIBIT_CHUNK_BYTES", 1024 * 1024)),
+        # Uploads one person may hold in progress at once (expired ones stop counting at once).
+        "CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS": int(env.get("CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS", 16)),
         # Benchmark-only switch; production refuses it.
         "CASEWORK_CUSTODY_RECORDING": not _bool(env.get("CASEWORK_BENCH_DISABLE_CUSTODY"), False),
         # PostgreSQL: a request's events are durable in the intake queue when it commits, and in the

@@ -124,3 +124,37 @@ def test_security_headers(app, people):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Request-ID"]
+
+
+def test_an_incident_reference_taken_in_the_case_is_409_on_edit_too(app, world):
+    interviewer = world.people["interviewer"]
+    other = interviewer.post(f"/api/v1/cases/{world.case_id}/incidents", {"reference": "INC-2", "title": "other"})
+    assert other.status_code == 201
+    response = interviewer.patch(f"/api/v1/incidents/{other.get_json()['id']}", {"reference": "INC-1", "title": "x"})
+    body = assert_problem(response, 409)
+    assert body["type"].endswith("incident-reference-taken") and "reference" in body["errors"]["json"]
+    event = events_of(app, response)[0]
+    assert (event["action"], event["outcome"]) == ("incident.update", "error")
+    unchanged = interviewer.get(f"/api/v1/incidents/{other.get_json()['id']}").get_json()
+    assert (unchanged["reference"], unchanged["title"]) == ("INC-2", "other")
+    # Its own reference is no conflict, and another case's incidents are no concern.
+    assert interviewer.patch(f"/api/v1/incidents/{world.incident_id}", {"reference": "INC-1"}).status_code == 200
+    outsider = world.people["outsider"]
+    assert outsider.post(f"/api/v1/cases/{world.other_case_id}/incidents",
+                         {"reference": "INC-1", "title": "elsewhere"}).status_code == 201
+
+
+def test_racing_for_one_incident_reference_is_one_incident_and_409s(app, world):
+    from concurrent.futures import ThreadPoolExecutor
+
+    interviewer = world.people["interviewer"]
+    ids = [interviewer.post(f"/api/v1/cases/{world.case_id}/incidents",
+                            {"reference": f"R-{n}", "title": f"race {n}"}).get_json()["id"] for n in range(6)]
+
+    def rename(incident_id: int) -> int:
+        return app.test_client().patch(f"/api/v1/incidents/{incident_id}", json={"reference": "RACE-1"},
+                                       headers={"Authorization": f"Bearer {interviewer.token}"}).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = sorted(pool.map(rename, ids))
+    assert statuses == [200] + [409] * 5, statuses

@@ -171,10 +171,15 @@ def test_upload_in_pieces_then_read_back_whole_and_ranged(app, world: World, sto
     assert_problem(unsatisfiable, 416)
     assert unsatisfiable.headers["Content-Range"] == f"bytes */{len(content)}"
     assert events_of(app, unsatisfiable)[0]["action"] == "exhibit.read"
-    # Metadata: file name and device hash for readers of metadata, keyed hash only.
+    # Metadata: the keyed hash only; file name and device hash for readers of the content only.
     shown = ok(world.people["auditor"].get(f"/api/v1/exhibits/{exhibit_id}"))
-    assert shown["filename"] == "W-0001 interview.mp3" and shown["status"] == "complete"
+    assert (shown["filename"], shown["filename_withheld"]) == (None, True) and shown["status"] == "complete"
+    assert (shown["device_hash"], shown["device_hash_withheld"]) == (None, True)
     assert shown["keyed_sha256"] == receipt["keyed_sha256"] and "sha256" not in shown["receipt"]
+    assert b"W-0001" not in world.people["auditor"].get(f"/api/v1/exhibits/{exhibit_id}").data
+    shown = ok(legal.get(f"/api/v1/exhibits/{exhibit_id}"))
+    assert (shown["filename"], shown["filename_withheld"], shown["device_hash"]) == \
+        ("W-0001 interview.mp3", False, "ab" * 16)
     assert shown["captured_at"].startswith("2026-03-10T10:05:00")
     listed = ok(legal.get(f"/api/v1/interviews/{world.interview_id}/exhibits"))["items"]
     assert [item["id"] for item in listed] == [exhibit_id]
@@ -408,16 +413,17 @@ def test_consent_withdrawal_shreds_interview_exhibits(app, world: World, store_n
                    "disclose_identity": False},
         "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T12:00:00Z"}), 201)
     assert withdrawn
-    gone = legal.get(f"/api/v1/exhibits/{exhibit_id}/content")
+    gone = legal.get(f"/api/v1/exhibits/{exhibit_id}/content")  # at once, before the erasure is confirmed
     assert_problem(gone, 410)
     assert MARK not in gone.data
     assert events_of(app, gone)[0]["action"] == "exhibit.read"
+    ok(legal.post(f"/api/v1/witnesses/{world.witness_id}/erasure/confirm"))  # the second person
     assert stored_bytes(app, exhibit_id) == []  # the chunks are deleted from the store as well
     shown = ok(legal.get(f"/api/v1/exhibits/{exhibit_id}"))
-    assert shown["shredded"] is True and shown["filename"] is None
+    assert shown["shredded"] is True and (shown["filename"], shown["filename_withheld"]) == (None, False)
     assert head(interviewer, pending).status_code == 410
     assert_problem(create(interviewer, interview_path(world), 10), 409)
-    shred_event = [e for e in all_events(app) if e["action"] == "witness.consent.record"][-1]
+    shred_event = [e for e in all_events(app) if e["action"] == "erasure.confirm"][-1]
     assert shred_event["details"]["shredded"]["exhibits"] == 2
 
 
@@ -433,8 +439,11 @@ def test_incident_exhibits_are_under_the_kek_and_owned_by_their_uploader(app, wo
     assert legal.get(f"/api/v1/exhibits/{exhibit_id}/content").data == png
     assert_problem(interviewer.get(f"/api/v1/exhibits/{exhibit_id}/content"), 403)  # not the uploader
     assert_problem(create(world.people["outsider"], path, 10, kind="photo"), 404)
-    listed = ok(world.people["auditor"].get(f"/api/v1/incidents/{world.incident_id}/exhibits"))["items"]
+    listed = ok(legal.get(f"/api/v1/incidents/{world.incident_id}/exhibits"))["items"]
     assert [(item["id"], item["filename"]) for item in listed] == [(exhibit_id, "quarry.png")]
+    # The uploader reads its content, and so its file name; the auditor sees that there is one.
+    listed = ok(world.people["auditor"].get(f"/api/v1/incidents/{world.incident_id}/exhibits"))["items"]
+    assert [(item["id"], item["filename"], item["filename_withheld"]) for item in listed] == [(exhibit_id, None, True)]
 
 
 def test_abandoned_uploads_expire(app, world: World, small_chunks):
@@ -548,7 +557,8 @@ def test_an_unfinished_upload_has_no_content_yet(app, world: World):
     assert_problem(early, 409)
     assert events_of(app, early)[0]["action"] == "exhibit.read"
     shown = ok(world.people["legal"].get(f"/api/v1/exhibits/{exhibit_id_of(url)}"))
-    assert (shown["status"], shown["upload_offset"], shown["media_type"]) == ("uploading", 1000, "audio/mpeg")
+    # The media type is the whole content's: judged when the upload completes.
+    assert (shown["status"], shown["upload_offset"], shown["media_type"]) == ("uploading", 1000, None)
     anonymous = app.test_client().open("/api/v1/exhibits/uploads", method="OPTIONS")
     assert anonymous.status_code == 401 and events_of(app, anonymous)
 
@@ -606,3 +616,98 @@ def test_filesystem_store_is_private_and_beside_the_sqlite_file(app, world: Worl
             assert blobs.blob_dir() == expected
         finally:
             app.config["CASEWORK_BLOB_DIR"] = str(blob_dir)
+
+
+# -- media types: registered names, judged from the whole content -------------------------------------
+
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" + b"0" * 3000 + b"\n%%EOF\n"
+
+
+def upload_in(caller, path: str, content: bytes, cuts: list[int], **pairs: str):
+    """An upload sent as PATCHes ending at ``cuts`` (and the end); the last answer."""
+    url = create(caller, path, len(content), **pairs).headers["Location"]
+    start, response = 0, None
+    for end in [*cuts, len(content)]:
+        response = patch(caller, url, start, content[start:end])
+        if response.status_code not in (200, 204):
+            return url, response
+        start = end
+    return url, response
+
+
+def test_the_media_type_is_judged_from_the_whole_content(app, world: World, small_chunks):
+    interviewer, legal = world.people["interviewer"], world.people["legal"]
+    path = interview_path(world)
+    # A first PATCH of one byte used to receipt a PDF as text/plain.
+    url, done = upload_in(interviewer, path, PDF, [1, 2, 700], kind="document")
+    assert ok(done)["media_type"] == "application/pdf"
+    assert ok(legal.get(f"/api/v1/exhibits/{exhibit_id_of(url)}"))["media_type"] == "application/pdf"
+    # Registered names, not the x- names detectors emit.
+    wave = b"RIFF" + (36).to_bytes(4, "little") + b"WAVEfmt " + b"\x10\x00\x00\x00" + b"\x01\x00" * 10
+    _, done = upload_in(interviewer, path, wave, [3], kind="audio")
+    assert ok(done)["media_type"] == "audio/vnd.wave"
+    # Text at first and binary later (past the first chunk) is no text: not a document...
+    text_then_binary = "Протокол допиту\n".encode() * 6000 + b"\x00\x01\x02\xff" + b"more text\n" * 10
+    url, refused = upload_in(interviewer, path, text_then_binary, [70_000], kind="document")
+    body = assert_problem(refused, 415)
+    assert "application/octet-stream" in body["detail"]
+    assert head(interviewer, url).headers["Upload-Offset"] == "70000"  # the completing PATCH kept nothing
+    # ...while kind "other" takes anything, under the registered name of unknown bytes.
+    _, done = upload_in(interviewer, path, text_then_binary, [70_000], kind="other")
+    assert ok(done)["media_type"] == "application/octet-stream"
+    _, done = upload_in(interviewer, path, "Протокол допиту\n".encode() * 6000, [5, 90_000], kind="document")
+    assert ok(done)["media_type"] == "text/plain"
+
+
+def test_a_claimed_filetype_is_a_registered_media_type(app, world: World):
+    interviewer = world.people["interviewer"]
+    path = interview_path(world)
+    for free_text in ("Oksana's recording at the quarry", "audio/oksana-at-the-quarry", "x" * 101):
+        refused = create(interviewer, path, 10, filetype=free_text)
+        assert "filetype" in assert_problem(refused, 422)["errors"]["metadata"]
+    assert "Oksana" not in str(all_events(app)) and "oksana" not in str(all_events(app))
+    for claim, registered in (("audio/x-wav", "audio/vnd.wave"), ("AUDIO/MPEG; name=x", "audio/mpeg"),
+                              ("image/jpg", "image/jpeg"), ("video/webm", "video/webm")):
+        created = create(interviewer, path, 10, filetype=claim)
+        assert created.status_code == 201, created.get_data(as_text=True)
+        assert events_of(app, created)[0]["details"]["media_type_claim"] == registered
+
+
+def test_expired_uploads_stop_counting_against_the_quota_at_once(app, world: World, monkeypatch):
+    monkeypatch.setitem(app.config, "CASEWORK_EXHIBIT_CASE_QUOTA_BYTES", 10_000)
+    interviewer = world.people["interviewer"]
+    first = create(interviewer, interview_path(world), 6000)
+    assert first.status_code == 201
+    assert "quota" in assert_problem(create(interviewer, interview_path(world), 5000), 413)["type"]
+    with app.app_context():
+        exhibit = db.session.get_one(Exhibit, exhibit_id_of(first.headers["Location"]))
+        exhibit.expires_at = exhibit.expires_at.replace(year=2000)
+        db.session.commit()
+    # No operator sweep has run: the expired upload no longer holds its bytes.
+    assert create(interviewer, interview_path(world), 5000).status_code == 201
+    with app.app_context():
+        assert db.session.get_one(Exhibit, exhibit_id_of(first.headers["Location"])).status == "uploading"
+
+
+def test_uploads_in_progress_are_capped_per_person(app, world: World, monkeypatch):
+    assert app.config.get("CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS", 16) == 16  # the default
+    monkeypatch.setitem(app.config, "CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS", 3)
+    interviewer, legal = world.people["interviewer"], world.people["legal"]
+    urls = [create(interviewer, interview_path(world), 4000).headers["Location"] for _ in range(3)]
+    refused = create(interviewer, interview_path(world), 10)
+    body = assert_problem(refused, 409)
+    assert body["type"].endswith("too-many-uploads-in-progress") and "3" in body["detail"]
+    (event,) = events_of(app, refused)
+    assert (event["action"], event["outcome"]) == ("exhibit.upload.create", "error")
+    # Someone else's uploads are their own.
+    assert create(legal, f"/api/v1/incidents/{world.incident_id}/exhibits/uploads", 10, kind="photo"
+                  ).status_code == 201
+    # A completed upload, or one past its expiry, frees its place at once.
+    assert patch(interviewer, urls[0], 0, recording(4000)).status_code == 200
+    assert create(interviewer, interview_path(world), 10).status_code == 201
+    assert_problem(create(interviewer, interview_path(world), 10), 409)
+    with app.app_context():
+        exhibit = db.session.get_one(Exhibit, exhibit_id_of(urls[1]))
+        exhibit.expires_at = exhibit.expires_at.replace(year=2000)
+        db.session.commit()
+    assert create(interviewer, interview_path(world), 10).status_code == 201

@@ -40,7 +40,7 @@ class Exhibit(Model):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(16))
-    media_type: Mapped[str | None] = mapped_column(String(100))  # detected from the first bytes
+    media_type: Mapped[str | None] = mapped_column(String(100))  # a registered type, judged at completion
     size: Mapped[int] = mapped_column(BigInteger)  # Upload-Length
     received: Mapped[int] = mapped_column(BigInteger, default=0)  # Upload-Offset acknowledged
     chunk_size: Mapped[int] = mapped_column(Integer)

@@ -1,10 +1,27 @@
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
+from casework.exhibits import media_types
 from casework.exhibits.models import KINDS
-from casework.fields import HexBytes, UTCDateTime
+from casework.fields import FreeText, FreeTextSchema, HexBytes, UTCDateTime
 from casework.pagination import PageArgs
+
+_FREE_TEXT = "null once shredded, and for those who may not read this exhibit's content"
+
+
+class RegisteredMediaType(fields.String):
+    """A media type of the register (``media_types.REGISTER``), loaded as its registered name."""
+
+    default_error_messages = {"unregistered": "Not a registered media type (type/subtype, e.g. audio/mpeg)."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        found = media_types.claimed(super()._deserialize(value, attr, data, **kwargs))
+        if found is None:
+            raise self.make_error("unregistered")
+        return found
 
 
 class UploadMetadataSchema(Schema):
@@ -12,24 +29,27 @@ class UploadMetadataSchema(Schema):
 
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     filename = fields.String(validate=validate.Length(min=1, max=255))
-    filetype = fields.String(validate=validate.Length(min=1, max=100),
-                             metadata={"description": "The client's claim; the server detects the type itself."})
+    filetype = RegisteredMediaType(validate=validate.Length(min=1, max=255), metadata={
+        "description": "The client's claim, a registered media type (e.g. audio/mpeg; audio/x-wav is taken as "
+                       "audio/vnd.wave); the server judges the type of the content itself."})
     captured_at = UTCDateTime()
     device_hash = fields.String(validate=validate.Length(min=1, max=128))
 
 
-class ExhibitSchema(Schema):
+class ExhibitSchema(FreeTextSchema):
     id = fields.Integer()
     case_id = fields.Integer()
     interview_id = fields.Integer(allow_none=True)
     incident_id = fields.Integer(allow_none=True)
     kind = fields.String()
-    media_type = fields.String(allow_none=True, metadata={"description": "detected from the content's first bytes"})
+    media_type = fields.String(allow_none=True, metadata={
+        "description": "a registered media type judged from the whole content when the upload completes; null "
+                       "until then"})
     size = fields.Integer()
     upload_offset = fields.Integer(attribute="received")
     status = fields.String(metadata={"description": "uploading, complete or expired"})
-    filename = fields.String(allow_none=True, metadata={"description": "null once shredded"})
-    device_hash = fields.String(allow_none=True, metadata={"description": "null once shredded"})
+    filename = FreeText(allow_none=True, metadata={"description": _FREE_TEXT})
+    device_hash = FreeText(allow_none=True, metadata={"description": _FREE_TEXT})
     captured_at = fields.DateTime(allow_none=True)
     keyed_sha256 = HexBytes(allow_none=True, metadata={
         "description": "hex HMAC-SHA256 of the content (as in the custody log); the plain SHA-256 is only in "

@@ -11,7 +11,16 @@ Hash state cannot outlive a request (hashlib objects do not serialise), so the S
 computed on completion by decrypting the content once (which also proves every chunk opens);
 the plain SHA-256 goes only into the uploader's signed receipt; readers of metadata and the log
 see the keyed hash (HMAC under the witness's hash key, or for incident exhibits under a key
-derived from the exhibit's data key).
+derived from the exhibit's data key). The same pass judges the media type of the whole content
+(``media_types``: a registered type, which must suit the exhibit's kind); a PATCH whose first
+bytes already settle it refuses the wrong kind at once.
+
+Limits: an upload reserves its Upload-Length of the case's quota only while it can still be
+completed (not past its expiry), and one person holds at most
+``CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS`` uploads in progress at once.
+
+The original file name and device hash are shown beside the metadata only to those who may read
+the content (``casework.interviews.free_text``).
 
 Reads (``open_content``) are decided, recorded (with the range served) and their data key
 unwrapped before a byte is produced; the bytes then stream from ``iter_plaintext``, one chunk in
@@ -29,16 +38,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import filetype  # type: ignore[import-untyped]
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from casework import blobs
 from casework.access.door import Access, authorize, load_authorized, system_access
 from casework.access.targets import Target
 from casework.cases.models import Case
+from casework.cases.service import lock_account
 from casework.crypto.stream import (
     ChunkDecryptionError,
     ChunkReader,
@@ -61,10 +70,11 @@ from casework.errors import (
     TooLarge,
     UnsupportedMedia,
 )
-from casework.exhibits import receipts
+from casework.exhibits import media_types, receipts
 from casework.exhibits.models import COMPLETE, EXPIRED, KINDS, UPLOADING, Exhibit
 from casework.fields import Extended
 from casework.incidents.models import Incident
+from casework.interviews.free_text import as_seen, may_read_content
 from casework.interviews.models import Interview
 from casework.keys import keyring, open_from, open_optional, seal_into, signer
 from casework.pagination import Page, keyset_page
@@ -73,16 +83,9 @@ from casework.witnesses.service import hash_key
 
 log = logging.getLogger(__name__)
 
-DETECT_BYTES = 8192  # filetype looks at no more than this
 _INCIDENT_HASH_LABEL = b"casework/exhibit-keyed-sha256/v1"
-# Media types each kind accepts, by prefix ("audio/") or exactly; "other" takes anything.
-_ACCEPTS: dict[str, tuple[str, ...]] = {
-    "audio": ("audio/", "video/mp4", "video/webm", "video/3gpp", "video/quicktime", "application/ogg"),
-    "video": ("video/",),
-    "photo": ("image/",),
-    "document": ("application/pdf", "text/", "image/", "application/vnd.", "application/msword",
-                 "application/rtf", "application/epub+zip"),
-}
+# Uploads in progress one person may hold at once (CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS).
+DEFAULT_UPLOADS_IN_PROGRESS = 16
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class NewUpload:
     filename: str | None = None
     captured_at: datetime | None = None
     device_hash: str | None = None
-    media_type_claim: str | None = None
+    media_type_claim: str | None = None  # a name of ``media_types.REGISTER`` (the schema maps aliases)
 
 
 @dataclass(frozen=True)
@@ -104,13 +107,15 @@ class Limits:
     expiry: timedelta
     chunk_size: int
     store: str
+    uploads_in_progress: int
 
 
 def limits() -> Limits:
     config = current_app.config
     return Limits(config["CASEWORK_EXHIBIT_MAX_BYTES"], config["CASEWORK_EXHIBIT_CASE_QUOTA_BYTES"],
                   timedelta(seconds=config["CASEWORK_EXHIBIT_UPLOAD_EXPIRY_SECONDS"]),
-                  config["CASEWORK_EXHIBIT_CHUNK_BYTES"], config["CASEWORK_BLOB_STORE"])
+                  config["CASEWORK_EXHIBIT_CHUNK_BYTES"], config["CASEWORK_BLOB_STORE"],
+                  int(config.get("CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS", DEFAULT_UPLOADS_IN_PROGRESS)))
 
 
 class Body:
@@ -165,21 +170,52 @@ def free_text(exhibit: Exhibit) -> dict[str, str | None]:
 
 
 def with_free_text(exhibit: Exhibit, **extra: Any) -> Extended:
+    """The exhibit with its free text, for a caller already allowed its content."""
     return Extended(exhibit, **free_text(exhibit), **extra)
+
+
+def as_seen_by_caller(exhibit: Exhibit) -> Extended:
+    """The exhibit with its file name and device hash shown only if the caller may read its content."""
+    readable = may_read_content("exhibit.read", exhibit.custody_target())
+    return Extended(exhibit, **as_seen(free_text(exhibit), readable))
 
 
 # -- creation ----------------------------------------------------------------------------------
 
 
-def _check_new(data: NewUpload, case_id: int, lim: Limits) -> None:
+def _in_progress(now: datetime) -> ColumnElement[bool]:
+    """Uploads that still hold their place: started, not complete, not yet past their expiry."""
+    return (Exhibit.status == UPLOADING) & (Exhibit.expires_at > now)
+
+
+def _check_new(data: NewUpload, case_id: int, uploader_id: int, lim: Limits) -> None:
+    """The upload's own limits, then the uploader's uploads in progress, then the case's quota.
+
+    An upload past its expiry counts for neither from that moment (the operator's ``flask
+    exhibits expire`` deletes its chunks later; it can never be resumed). The uploader's row is
+    locked before the case row (the accounts-then-cases lock order, ``cases.service``), so
+    neither limit is overrun by uploads created at the same time.
+    """
     if data.kind not in KINDS:
         raise Invalid("Unknown exhibit kind.", errors={"metadata": {"kind": [f"One of {', '.join(KINDS)}."]}})
+    if data.media_type_claim is not None and data.media_type_claim not in media_types.REGISTER:
+        raise Invalid("filetype must be a registered media type.",
+                      errors={"metadata": {"filetype": ["Not a registered media type."]}})
     if data.length > lim.max_bytes:
         raise TooLarge(f"Exhibits are limited to {lim.max_bytes} bytes.", problem="exhibit-too-large")
+    now = utcnow()
+    lock_account(uploader_id)
+    holding = db.session.scalar(select(func.count()).select_from(Exhibit)
+                                .where(Exhibit.created_by_id == uploader_id, _in_progress(now))) or 0
+    if holding >= lim.uploads_in_progress:
+        raise Conflict(f"You have {holding} uploads in progress, the most one person may hold "
+                       f"({lim.uploads_in_progress}); finish one or let it expire first.",
+                       problem="too-many-uploads-in-progress")
     # Serialise quota checks per case: two uploads racing for the last free bytes queue here.
     db.session.execute(select(Case.id).where(Case.id == case_id).with_for_update()).one()
     used = db.session.scalar(
-        select(func.coalesce(func.sum(Exhibit.size), 0)).where(Exhibit.case_id == case_id, Exhibit.status != EXPIRED)
+        select(func.coalesce(func.sum(Exhibit.size), 0))
+        .where(Exhibit.case_id == case_id, (Exhibit.status == COMPLETE) | _in_progress(now))
     ) or 0
     if used + data.length > lim.case_quota:
         raise TooLarge(f"This case's exhibits would exceed its quota of {lim.case_quota} bytes "
@@ -189,7 +225,7 @@ def _check_new(data: NewUpload, case_id: int, lim: Limits) -> None:
 def _new_exhibit(access: Access[Any], data: NewUpload, *, case_id: int, owner_id: int,
                  interview: Interview | None = None, incident: Incident | None = None) -> Exhibit:
     lim = limits()
-    _check_new(data, case_id, lim)
+    _check_new(data, case_id, access.user_id, lim)
     now = utcnow()
     exhibit = Exhibit(
         case_id=case_id, interview_id=interview.id if interview else None,
@@ -251,23 +287,11 @@ def _data_key(exhibit: Exhibit) -> bytes:
     return open_from(exhibit, "datakey_", exhibit.datakey_context())
 
 
-def _detect(kind: str, head: bytes) -> str:
-    """The media type of the first bytes, which must suit the kind (else unsupported media)."""
-    detected = filetype.guess_mime(head) if head else None
-    if detected is None:
-        try:
-            head.decode("utf-8")
-            detected = "text/plain"
-        except UnicodeDecodeError as exc:
-            # A multi-byte character cut at the end of the sample is still text.
-            detected = "text/plain" if exc.start >= len(head) - 3 and exc.reason == "unexpected end of data" \
-                else "application/octet-stream"
-    accepted = _ACCEPTS.get(kind)
-    if accepted is not None and not any(detected == a or (a.endswith("/") and detected.startswith(a))
-                                        for a in accepted):
-        raise UnsupportedMedia(f"The content is {detected}, which is not an exhibit of kind {kind!r}.",
-                               accepted=accepted)
-    return detected
+def _check_suits(kind: str, media_type: str) -> None:
+    """The content's media type must suit the exhibit's kind (else unsupported media)."""
+    if not media_types.suits(kind, media_type):
+        raise UnsupportedMedia(f"The content is {media_type}, which is not an exhibit of kind {kind!r}.",
+                               accepted=media_types.accepted(kind) or ())
 
 
 def _read_tail(exhibit: Exhibit, store: blobs.BlobStore, reader: ChunkReader, index: int, keep: int) -> bytes:
@@ -320,12 +344,10 @@ def receive(exhibit_id: int, offset: int, body: Body, *, content_length: int | N
     buffer = bytearray(_read_tail(exhibit, store, ChunkReader(data_key, context), index, keep) if keep else b"")
     position = exhibit.received
     digest = hashlib.sha256()
-    detected = exhibit.media_type
+    # The first bytes may already settle the media type (a signature): refuse the wrong kind now.
+    head_checked = exhibit.received >= min(size, media_types.DETECT_BYTES)
 
     def seal(chunk: bytes, final: bool) -> None:
-        nonlocal index, detected
-        if detected is None:
-            detected = _detect(exhibit.kind, chunk[:DETECT_BYTES])
         store.put(exhibit.blob_key, index, writer.encrypt(index, chunk, final=final))
 
     for piece in body:
@@ -334,8 +356,12 @@ def receive(exhibit_id: int, offset: int, body: Body, *, content_length: int | N
         digest.update(piece)
         buffer += piece
         position += len(piece)
-        if detected is None and index == 0 and len(buffer) >= min(size, DETECT_BYTES):
-            detected = _detect(exhibit.kind, bytes(buffer[:DETECT_BYTES]))
+        if not head_checked and index == 0 and len(buffer) >= min(size, media_types.DETECT_BYTES):
+            head_checked = True
+            early = media_types.head_type(bytes(buffer[:media_types.DETECT_BYTES]),
+                                          whole=size <= media_types.DETECT_BYTES)
+            if early is not None:
+                _check_suits(exhibit.kind, early)
         while len(buffer) >= chunk_size:
             seal(bytes(memoryview(buffer)[:chunk_size]), index == last)
             del buffer[:chunk_size]
@@ -350,7 +376,6 @@ def receive(exhibit_id: int, offset: int, body: Body, *, content_length: int | N
     store.sync(exhibit.blob_key)
     access.note(bytes_received=position - exhibit.received, new_offset=position, truncated=body.truncated)
     exhibit.received = position
-    exhibit.media_type = detected
     if position < size:
         return PatchResult(exhibit, None)
     return PatchResult(exhibit, _complete(exhibit, data_key))
@@ -363,12 +388,19 @@ def _keyed_hash_key(exhibit: Exhibit, data_key: bytes) -> bytes:
 
 
 def _complete(exhibit: Exhibit, data_key: bytes) -> dict[str, Any]:
-    """The last byte arrived: hash the content (decrypting it once), freeze it, log and receipt it."""
+    """The last byte arrived: hash and judge the content (decrypting it once), freeze it, log and receipt it.
+
+    The media type is the whole content's (``media_types.Sniffer``), and must suit the kind.
+    """
     plain = hashlib.sha256()
     keyed = hmac.new(_keyed_hash_key(exhibit, data_key), digestmod=hashlib.sha256)
+    sniffer = media_types.Sniffer()
     for piece in _plaintext(exhibit, data_key, 0, exhibit.size - 1, detached=False):
         plain.update(piece)
         keyed.update(piece)
+        sniffer.update(piece)
+    exhibit.media_type = sniffer.media_type()
+    _check_suits(exhibit.kind, exhibit.media_type)
     exhibit.keyed_sha256 = keyed.digest()
     exhibit.status = COMPLETE
     exhibit.completed_at = utcnow()
@@ -517,12 +549,12 @@ def receipt_of(exhibit_id: int) -> dict[str, Any]:
 
 def get_exhibit(exhibit_id: int) -> Extended:
     access = load_authorized(Exhibit, exhibit_id, "exhibit.metadata.read")
-    return with_free_text(access.obj)
+    return as_seen_by_caller(access.obj)
 
 
 def _listing(statement: Any, args: dict[str, Any]) -> Page:
     page = keyset_page(statement, Exhibit.id, args)
-    page["items"] = [with_free_text(exhibit) for exhibit in page["items"]]
+    page["items"] = [as_seen_by_caller(exhibit) for exhibit in page["items"]]
     return page
 
 

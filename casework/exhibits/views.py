@@ -6,7 +6,6 @@ view returns its (streaming) response, before the first byte of content is sent.
 """
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from flask import Response, current_app, request
@@ -14,7 +13,7 @@ from marshmallow import ValidationError
 
 from casework.errors import Invalid, UnsupportedMedia
 from casework.exhibits import schemas, service, tus
-from casework.http import Blueprint, accepts_media
+from casework.http import Blueprint, accepts_media, request_body
 from casework.pagination import page_of
 
 blp = Blueprint("exhibits", __name__, url_prefix="/api/v1", description="Exhibits: resumable (tus) encrypted evidence")
@@ -114,7 +113,7 @@ def upload_offset(exhibit_id):
 
 
 @blp.route("/exhibits/<int:exhibit_id>/upload", methods=["PATCH"])
-@accepts_media(tus.OFFSET_MEDIA_TYPE)
+@accepts_media(tus.OFFSET_MEDIA_TYPE, streamed_over="CASEWORK_EXHIBIT_CHUNK_BYTES")
 @blp.doc(parameters=_TUS_HEADERS + [
     {"in": "header", "name": "Upload-Offset", "required": True, "schema": {"type": "integer", "minimum": 0}},
     {"in": "header", "name": "Upload-Checksum", "schema": {"type": "string"}, "description": "sha256 <base64>"},
@@ -130,11 +129,8 @@ def upload_patch(exhibit_id):
     offset = tus.upload_offset(request.headers)
     checksum = tus.upload_checksum(request.headers)
     request.max_content_length = current_app.config["CASEWORK_EXHIBIT_MAX_BYTES"]
-    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        # The shared edge already read a chunked body (within the upload limit).
-        body = tus.RequestBody(io.BytesIO(request.get_data(cache=True)), None)
-    else:
-        body = tus.RequestBody(request.stream, request.content_length)
+    # Read already when chunked (within the upload limit) or at most one chunk; else streamed.
+    body = tus.RequestBody(*request_body())
     result = service.receive(exhibit_id, offset, body, content_length=request.content_length, checksum=checksum)
     if result.receipt is None:
         return _offset_headers(_empty(204), result.exhibit)

@@ -1,9 +1,18 @@
-"""Incidents of a case: created and edited by its interviewers and lawyers."""
+"""Incidents of a case: created and edited by its interviewers and lawyers.
+
+An incident's reference is unique within its case. A reference in use is answered 409
+``incident-reference-taken``, whether found before writing or, when another request took it in
+between, by the database's unique constraint: never a database error.
+"""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from casework.access.door import load_authorized
 from casework.cases.models import Case
@@ -13,24 +22,48 @@ from casework.incidents.models import Incident
 from casework.pagination import Page, keyset_page
 
 
-def _check(incident: Incident) -> None:
-    if incident.occurred_from and incident.occurred_to and incident.occurred_to < incident.occurred_from:
+def _reference_taken() -> Conflict:
+    return Conflict("Another incident of this case has that reference.", problem="incident-reference-taken",
+                    errors={"json": {"reference": ["Already used in this case."]}})
+
+
+def _check_reference_free(case_id: int, reference: str, incident_id: int | None = None) -> None:
+    with db.session.no_autoflush:  # the incident's own pending changes are not written to find out
+        clash = db.session.execute(
+            select(Incident.id).where(Incident.case_id == case_id, Incident.reference == reference)
+        ).scalar_one_or_none()
+    if clash is not None and clash != incident_id:
+        raise _reference_taken()
+
+
+def _check_times(occurred_from: datetime | None, occurred_to: datetime | None) -> None:
+    if occurred_from and occurred_to and occurred_to < occurred_from:
         raise Invalid("occurred_to is before occurred_from.",
                       errors={"json": {"occurred_to": ["Before occurred_from."]}})
-    clash = db.session.execute(
-        select(Incident.id).where(Incident.case_id == incident.case_id, Incident.reference == incident.reference)
-    ).scalar_one_or_none()
-    if clash is not None and clash != incident.id:
-        raise Conflict("Another incident of this case has that reference.",
-                       errors={"json": {"reference": ["Already used in this case."]}})
+
+
+@contextmanager
+def _written(case_id: int, reference: str, incident_id: int | None = None) -> Iterator[None]:
+    """Make the incident's changes in the block, written at its end in a savepoint: a reference
+    another request took since the check is the same 409."""
+    savepoint = db.session.begin_nested()
+    try:
+        yield
+        db.session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+        _check_reference_free(case_id, reference, incident_id)
+        raise
+    savepoint.commit()
 
 
 def create_incident(case_id: int, data: dict[str, Any]) -> Incident:
     access = load_authorized(Case, case_id, "incident.create")
+    _check_times(data.get("occurred_from"), data.get("occurred_to"))
+    _check_reference_free(access.obj.id, data["reference"])
     incident = Incident(case_id=access.obj.id, created_by_id=access.user_id, **data)
-    _check(incident)
-    db.session.add(incident)
-    db.session.flush()
+    with _written(incident.case_id, incident.reference):
+        db.session.add(incident)
     access.note(created_incident_id=incident.id)
     return incident
 
@@ -46,7 +79,12 @@ def get_incident(incident_id: int) -> Incident:
 
 def update_incident(incident_id: int, changes: dict[str, Any]) -> Incident:
     access = load_authorized(Incident, incident_id, "incident.update", changed=sorted(changes))
-    for name, value in changes.items():
-        setattr(access.obj, name, value)
-    _check(access.obj)
-    return access.obj
+    incident = access.obj
+    _check_times(changes.get("occurred_from", incident.occurred_from), changes.get("occurred_to", incident.occurred_to))
+    reference = changes.get("reference", incident.reference)
+    if "reference" in changes:
+        _check_reference_free(incident.case_id, reference, incident.id)
+    with _written(incident.case_id, reference, incident.id):
+        for name, value in changes.items():
+            setattr(incident, name, value)
+    return incident

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from casework.fields import UTCDateTime
+from casework.fields import FreeText, FreeTextList, FreeTextSchema, UTCDateTime
 from casework.geo import LocationSchema
 from casework.http import ID_RANGE
 
@@ -33,7 +33,7 @@ class InterviewUpdateSchema(_InterviewFields):
     pass
 
 
-class InterviewSchema(Schema):
+class InterviewSchema(FreeTextSchema):
     id = fields.Integer()
     case_id = fields.Integer()
     witness_id = fields.Integer()
@@ -42,7 +42,9 @@ class InterviewSchema(Schema):
     conducted_at = fields.DateTime()
     location = fields.Nested(LocationSchema, allow_none=True)
     language = fields.String()
-    interpreter = fields.String(allow_none=True, metadata={"description": "null once shredded"})
-    others_present = fields.List(fields.String(), allow_none=True, metadata={"description": "null once shredded"})
+    interpreter = FreeText(allow_none=True, metadata={
+        "description": "null once shredded, and for those who may not read the witness's statements"})
+    others_present = FreeTextList(fields.String(), allow_none=True, metadata={
+        "description": "null once shredded, and for those who may not read the witness's statements"})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

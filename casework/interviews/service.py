@@ -1,8 +1,9 @@
 """Interviews: one witness, conducted by the interviewer who records it, linked to incidents.
 
 Who else was present and the interpreter are about the witness: they are sealed under the
-witness's key (``freetext_``), opened here for whoever may read the interview, and read as
-null once the witness's key is destroyed.
+witness's key (``freetext_``), shown beside the interview only to those who may read the
+witness's statements (``casework.interviews.free_text``), and read as null once the witness's
+key is destroyed.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from casework.db import db
 from casework.errors import Conflict, Invalid
 from casework.fields import Extended
 from casework.incidents.models import Incident
+from casework.interviews.free_text import as_seen, may_read_content
 from casework.interviews.models import Interview
 from casework.keys import open_from, open_optional, seal_into
 from casework.pagination import Page, keyset_page
@@ -57,7 +59,14 @@ def free_text(interview: Interview) -> dict[str, Any]:
 
 
 def with_free_text(interview: Interview) -> Extended:
+    """The interview with its free text, for a caller already allowed the witness's content (the case file)."""
     return Extended(interview, **free_text(interview))
+
+
+def as_seen_by_caller(interview: Interview) -> Extended:
+    """The interview with its free text shown only if the caller may read its statements."""
+    readable = may_read_content("transcript.read", interview.custody_target())
+    return Extended(interview, **as_seen(free_text(interview), readable))
 
 
 def _seal_free_text(interview: Interview, witness_shredded: bool, text: dict[str, Any]) -> None:
@@ -85,19 +94,19 @@ def create_interview(case_id: int, data: dict[str, Any]) -> Extended:
     db.session.flush()
     _seal_free_text(interview, witness.shredded_at is not None, text)
     access.note(created_interview_id=interview.id, interview_witness_id=witness.id)
-    return with_free_text(interview)
+    return as_seen_by_caller(interview)
 
 
 def list_interviews(case_id: int, args: dict[str, Any]) -> Page:
     case = load_authorized(Case, case_id, "interview.list").obj
     statement = select(Interview).where(Interview.case_id == case.id).options(selectinload(Interview.incidents))
     page = keyset_page(statement, Interview.id, args)
-    page["items"] = [with_free_text(interview) for interview in page["items"]]
+    page["items"] = [as_seen_by_caller(interview) for interview in page["items"]]
     return page
 
 
 def get_interview(interview_id: int) -> Extended:
-    return with_free_text(load_authorized(Interview, interview_id, "interview.read").obj)
+    return as_seen_by_caller(load_authorized(Interview, interview_id, "interview.read").obj)
 
 
 def update_interview(interview_id: int, changes: dict[str, Any]) -> Extended:
@@ -114,4 +123,4 @@ def update_interview(interview_id: int, changes: dict[str, Any]) -> Extended:
         _seal_free_text(interview, witness.shredded_at is not None, {**current, **text})
     for name, value in changes.items():
         setattr(interview, name, value)
-    return with_free_text(interview)
+    return as_seen_by_caller(interview)

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from casework.fields import HexBytes
+from casework.fields import FreeText, FreeTextSchema, HexBytes
 from casework.pagination import PageArgs
 
 REASON = validate.Length(min=1, max=2000)
+_FREE_TEXT = "null once shredded, and for those who may not read this interview's statements"
 
 
 class TimeCodeSchema(Schema):
@@ -79,12 +80,12 @@ class ReceiptSchema(Schema):
                                                        "+ canonical JSON of the other fields"})
 
 
-class TranscriptVersionSchema(Schema):
+class TranscriptVersionSchema(FreeTextSchema):
     interview_id = fields.Integer()
     version = fields.Integer()
-    reason = fields.String(allow_none=True, metadata={"description": "null once shredded"})
+    reason = FreeText(allow_none=True, metadata={"description": _FREE_TEXT})
     media_type = fields.String()
-    filename = fields.String(allow_none=True, metadata={"description": "null once shredded"})
+    filename = FreeText(allow_none=True, metadata={"description": _FREE_TEXT})
     size = fields.Integer()
     keyed_sha256 = HexBytes(allow_none=True, metadata={
         "description": "hex HMAC-SHA256 of the content under the witness's hash key (as in the custody log); "
@@ -98,7 +99,7 @@ class TranscriptVersionSchema(Schema):
     translation_of_version = fields.Integer(allow_none=True)
     translation_method = fields.String(allow_none=True)
     translation_certified = fields.Boolean(allow_none=True)
-    translator = fields.String(allow_none=True, metadata={"description": "null once shredded"})
+    translator = FreeText(allow_none=True, metadata={"description": _FREE_TEXT})
 
 
 class TranscriptContentSchema(TranscriptVersionSchema):

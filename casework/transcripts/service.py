@@ -6,7 +6,8 @@ carry its sequence number and leaf hash, and neither exists without the other. A
 addressed, and recorded, as ``<interview id>/<version>``.
 
 Everything of a version that tells about the witness is sealed under the witness's key: the
-content, the file name and the correction reason. Hashes of the content that metadata readers
+content, the file name, the correction reason and the translator; listings show that free text
+only to those who may read the statements. Hashes of the content that metadata readers
 and the log see (``keyed_sha256``, the idempotency fingerprint) are HMACs under the witness's
 hash key; the uploader's receipt alone carries the plain SHA-256 it can check (and, beside it,
 ``keyed_sha256``), and readers of the content get it with the content.
@@ -28,6 +29,7 @@ from casework.db import db, utcnow
 from casework.errors import Conflict, IntegrityFailure, Invalid, NotFound, TooLarge
 from casework.exhibits.service import exhibit_of_interview
 from casework.fields import Extended
+from casework.interviews.free_text import as_seen, may_read_content
 from casework.interviews.models import Interview
 from casework.keys import keyed_sha256, keyring, open_from, open_optional, seal_into, signer
 from casework.pagination import Page, keyset_page
@@ -96,6 +98,7 @@ def free_text(version: TranscriptVersion) -> dict[str, str | None]:
 
 
 def with_free_text(version: TranscriptVersion, **extra: Any) -> Extended:
+    """The version with its free text, for a caller already allowed its content (a read, the case file)."""
     return Extended(version, **free_text(version), **extra)
 
 
@@ -235,11 +238,13 @@ def receipt_of(interview_id: int, number: int) -> dict[str, Any]:
 
 
 def list_versions(interview_id: int, args: dict[str, Any]) -> Page:
-    """Metadata of each version, with its file name and reason (null once shredded)."""
+    """Metadata of each version; its file name, reason and translator only for those who may read
+    the statements (``casework.interviews.free_text``), and null once shredded."""
     interview = load_authorized(Interview, interview_id, "transcript.list").obj
+    readable = may_read_content("transcript.read", interview.custody_target())
     page = keyset_page(select(TranscriptVersion).where(TranscriptVersion.interview_id == interview.id),
                        TranscriptVersion.version, args)
-    page["items"] = [with_free_text(version) for version in page["items"]]
+    page["items"] = [Extended(version, **as_seen(free_text(version), readable)) for version in page["items"]]
     return page
 
 
