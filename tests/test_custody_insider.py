@@ -505,3 +505,29 @@ def test_a_state_restored_with_the_database_is_caught_by_the_witnesses(backend, 
         output = publish_refused(app)
         assert "holds size" in output and "recover-state" in output, output
         assert signed_state(app)[0] == backed_up  # type: ignore[index]
+
+
+def test_publication_while_requests_integrate_signs_every_time(app: Flask, world: World, pg_only):
+    """Requests keep integrating while the signer recomputes: it reads one snapshot, so a head
+    moved by them is never taken for a rewrite."""
+    stop = threading.Event()
+    failures: list[int] = []
+
+    def reader() -> None:
+        legal = world.people["legal"]
+        while not stop.is_set():
+            status = legal.get(f"/api/v1/interviews/{world.interview_id}/transcripts").status_code
+            if status != 200:
+                failures.append(status)
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(8):
+            publish(app)  # exit 0 each time, or it raises
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert not failures

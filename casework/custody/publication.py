@@ -119,6 +119,7 @@ def publish(signer: LogSigner, witnesses: Sequence[Witness] = (), *, wait: bool 
     """Integrate what is committed, recompute and sign, store, and gather cosignatures."""
     with signer.exclusive(wait=wait), _database_lock(wait=wait):
         _integrate_all()
+        _one_snapshot()
         state = _state(signer)
         _refuse_if_witnesses_are_ahead(signer, state, witnesses)
         extended = recompute(state.compact_range() if state else merkle.CompactRange(), _head_size())
@@ -148,6 +149,15 @@ def _database_lock(*, wait: bool) -> Iterator[None]:
         finally:
             connection.exec_driver_sql(f"SELECT pg_advisory_unlock({_PUBLISHER_LOCK})")
             connection.commit()
+
+
+def _one_snapshot() -> None:
+    """Read the head, the events and the nodes as of one moment: requests keep integrating while
+    the signer recomputes, and a head read after the events would look like a rewrite. (SQLite's
+    one writer gives a transaction that already.)"""
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def _integrate_all() -> None:
