@@ -531,3 +531,11 @@ def test_publication_while_requests_integrate_signs_every_time(app: Flask, world
         for thread in threads:
             thread.join(30)
     assert not failures
+
+
+def test_an_idle_integrator_writes_nothing(app: Flask, pg_only):
+    """Polling an empty queue takes no lock and no transaction id: an idle server flushes no WAL."""
+    with app.app_context(), db.engine.connect() as conn:
+        conn.execute(text("SELECT * FROM custody_integrate(10, false)")).all()
+        assert conn.execute(text("SELECT pg_current_xact_id_if_assigned()")).scalar() is None
+        conn.rollback()

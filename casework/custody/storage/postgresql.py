@@ -95,6 +95,12 @@ BEGIN
     IF p_limit IS NULL OR p_limit < 1 OR p_limit > {MAX_INTEGRATE} THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'custody_integrate: limit out of range';
     END IF;
+    -- Nothing queued: return before the head lock, which would give this read-only call a
+    -- transaction id and its COMMIT a WAL flush (an idle integrator polls several times a second).
+    PERFORM 1 FROM custody_intake LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
     IF p_wait THEN
         SELECT tree_size, frontier INTO v_size, v_frontier FROM custody_head WHERE id = {HEAD_ID} FOR UPDATE;
     ELSE
