@@ -32,11 +32,23 @@ def recreate_database() -> None:
         os.unlink(SIGNER_STATE)
 
 
+# Servers run as production does for custody: a request commits its events to the intake queue
+# and the background integrator of each gunicorn worker puts them in the tree within the merge
+# delay (the "testing" configuration would integrate after every request's commit instead).
+# ``tests.pg_server.gunicorn`` passes on no CASEWORK_* variable of its own: these are explicit.
+SERVER_ENV: dict[str, str] = {
+    "CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT": "false",
+    **{name: os.environ[name] for name in ("CASEWORK_CUSTODY_MERGE_DELAY",) if name in os.environ},
+}
+# The same for apps made in process (no integrator thread there: auditors' reads catch up first).
+PRODUCTION_CUSTODY: dict[str, Any] = {"CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT": False}
+
+
 def bench_app(**overrides: Any):
     from casework import create_app
 
     settings = {"SQLALCHEMY_DATABASE_URI": DATABASE_URL, "CASEWORK_KEYRING": KEYRING,
-                "CASEWORK_LOGIN_LIMIT": "1000000 per minute", "LOG_LEVEL": "WARNING"}
+                "CASEWORK_LOGIN_LIMIT": "1000000 per minute", "LOG_LEVEL": "WARNING", **PRODUCTION_CUSTODY}
     settings.update(overrides)
     return create_app("testing", settings)
 
@@ -53,13 +65,12 @@ def growth_db(size: int) -> str:
 def growth_app(dbname: str, **overrides: Any):
     """The app on one growth database; each database has its own signer memory (its own log).
 
-    Custody events are integrated in batches as in production (the testing configuration
-    integrates after every request), unless CASEWORK_CUSTODY_INTEGRATE_EVERY says otherwise.
+    Custody events wait in the intake queue as in production (``bench_app``); the auditor's reads
+    measured there catch up first, as they do in production.
     """
     settings = {"SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://postgres@127.0.0.1:5432/{dbname}",
                 "CASEWORK_KEYRING": GROWTH_KEYRING,
-                "CASEWORK_SIGNER_STATE": f"{GROWTH_KEYRING}.{dbname}.signer-state",
-                "CASEWORK_CUSTODY_INTEGRATE_EVERY": int(os.environ.get("CASEWORK_CUSTODY_INTEGRATE_EVERY", "64"))}
+                "CASEWORK_SIGNER_STATE": f"{GROWTH_KEYRING}.{dbname}.signer-state"}
     settings.update(overrides)
     return bench_app(**settings)
 

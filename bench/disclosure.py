@@ -32,7 +32,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import PG_SERVER, ScratchCase, child_pids, rss_kib
+from bench.common import PG_SERVER, SERVER_ENV, ScratchCase, child_pids, rss_kib
 from tests.pg_server import gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,7 +141,8 @@ class RssSampler:
 @contextmanager
 def server():
     """One gunicorn worker (every byte passes through the process measured), as the tests start it."""
-    with gunicorn(DATABASE_URL, KEYRING, workers=1, extra_env={"CASEWORK_BLOB_DIR": str(SCRATCH / "blobs")}) as running:
+    env = {**SERVER_ENV, "CASEWORK_BLOB_DIR": str(SCRATCH / "blobs")}
+    with gunicorn(DATABASE_URL, KEYRING, workers=1, extra_env=env) as running:
         yield running.port, running.process.pid
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import PG_SERVER, ScratchCase, child_pids, percentiles, rss_kib
+from bench.common import PG_SERVER, SERVER_ENV, ScratchCase, child_pids, percentiles, rss_kib
 from tests.pg_server import gunicorn
 
 MiB = 1024 * 1024
@@ -102,7 +102,7 @@ class RssSampler:
 @contextmanager
 def server(store: str, blob_dir: Path):
     """One gunicorn worker (every byte passes through the process measured), as the tests start it."""
-    stored = {"CASEWORK_BLOB_STORE": store, "CASEWORK_BLOB_DIR": str(blob_dir)}
+    stored = {**SERVER_ENV, "CASEWORK_BLOB_STORE": store, "CASEWORK_BLOB_DIR": str(blob_dir)}
     with gunicorn(DATABASE_URL, KEYRING, workers=1, extra_env=stored) as running:
         yield running.port, running.process.pid
 

@@ -3,6 +3,10 @@
     python -m bench.profile_paths read      # audited 10 KB transcript read
     python -m bench.profile_paths upload    # 10 KB transcript upload
     python -m bench.profile_paths ratio     # single-client latency, custody on vs off
+
+As production runs custody (``bench.common.bench_app``): requests commit their events to the
+intake queue, and the background integrator a gunicorn worker runs (started here in process)
+places them within the merge delay; no request integrates after its commit.
 """
 from __future__ import annotations
 
@@ -18,8 +22,6 @@ from bench.common import bench_app
 
 OUT = Path(__file__).resolve().parent / "out"
 SEED = Path(os.environ.get("CASEWORK_BENCH_SEED", OUT / "seed.json"))
-# As production runs: custody events integrated in batches (see bench.http_load).
-EVERY = int(os.environ.get("CASEWORK_CUSTODY_INTEGRATE_EVERY", "64"))
 TEXT = "The prisoners were lined up by the quarry wall. " * 210
 
 
@@ -38,16 +40,25 @@ def _per_request_ms(app, path: str, token: str, n: int = 300) -> float:
     return (time.perf_counter() - start) / n * 1000
 
 
+def _audited_app():
+    """The app with its background integrator running, as in a gunicorn worker."""
+    from casework.custody import integrator
+
+    app = bench_app()
+    integrator.start_thread(app)
+    return app
+
+
 def main(which: str) -> None:
     seed = json.loads(SEED.read_text())
     if which == "ratio":
-        audited = _per_request_ms(bench_app(CASEWORK_CUSTODY_INTEGRATE_EVERY=EVERY), _read_path(seed),
-                                  seed["tokens"]["legal"])
+        # Unaudited first: the audited app's integrator thread would otherwise run beside it.
         unaudited = _per_request_ms(bench_app(CASEWORK_CUSTODY_RECORDING=False), _read_path(seed),
                                     seed["tokens"]["legal"])
+        audited = _per_request_ms(_audited_app(), _read_path(seed), seed["tokens"]["legal"])
         print(json.dumps({"audited_ms": audited, "unaudited_ms": unaudited, "ratio": unaudited / audited}))
         return
-    app = bench_app(CASEWORK_CUSTODY_INTEGRATE_EVERY=EVERY)
+    app = _audited_app()
     client = app.test_client()
     if which == "read":
         headers = {"Authorization": f"Bearer {seed['tokens']['legal']}"}

@@ -2,7 +2,7 @@
 
     python -m bench.proofs casework_growth_10000000
 
-"direct" is ``casework.custody.log`` in an app context: one query for the O(log n) stored
+"direct" is ``casework.custody.proofs`` in an app context: one query for the O(log n) stored
 perfect-subtree nodes and the folds. "HTTP" is ``GET /api/v1/custody/proofs/...`` through the
 app (in-process WSGI client): bearer token, authorization, the proof, its check against the
 latest published checkpoint, serialisation and the auditor's own custody event committed.
@@ -19,7 +19,7 @@ from bench.common import growth_app, percentiles, timed
 
 
 def run(dbname: str, info: dict, repeat: int = 200) -> dict[str, Any]:
-    from casework.custody import log, proofs
+    from casework.custody import proofs
 
     app = growth_app(dbname)
     rng = random.Random(11)
@@ -28,7 +28,8 @@ def run(dbname: str, info: dict, repeat: int = 200) -> dict[str, Any]:
     assert published.exit_code == 0, published.output
     size = int(published.output.splitlines()[1])
     with app.app_context():
-        results["inclusion_direct"] = percentiles(timed(lambda: proofs.inclusion_proof(rng.randrange(size), size), repeat))
+        results["inclusion_direct"] = percentiles(
+            timed(lambda: proofs.inclusion_proof(rng.randrange(size), size), repeat))
         results["consistency_direct"] = percentiles(
             timed(lambda: proofs.consistency_proof(rng.randrange(1, size), size), repeat))
     client = app.test_client()

@@ -4,8 +4,10 @@
 
 Data goes in through PostgreSQL COPY, but is made by the app's own code: every transcript
 is sealed with ``casework.keys.seal_into`` (fresh data key, AES-256-GCM, row-bound AAD) and
-every event is a real leaf (``canonical_json`` + ``merkle.leaf_hash``) whose perfect-subtree
-nodes come from ``merkle.CompactRange``; the offline verifier must accept the result.
+every event is a real leaf of leaf form v2 (its own 32-byte salt, and
+``leaf.leaf_hash(leaf.make_entry(None, time, event, salt))``, as ``NewEvent.seal`` makes it)
+whose perfect-subtree nodes come from ``merkle.CompactRange``; the offline verifier and the
+signer's recomputation (``custody.publication.recompute``) must accept the result.
 """
 from __future__ import annotations
 
@@ -34,12 +36,12 @@ from bench.common import (
     growth_db,
     recreate_database,
 )
+from casework.custody.leaf import SALT_BYTES  # leaf form v2: every event has its own salt
 
 OUT = Path(__file__).resolve().parent / "out"
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 EVENT_COLUMNS = ("seq", "recorded_at", "actor_id", "actor_username", "actor_role", "action", "outcome",
                  "resource_type", "resource_id", "case_id", "witness_id", "request_id", "client_addr",
-                 "details", "leaf_hash")
+                 "details", "salt", "leaf_hash")
 SENTENCE = ("At dawn the soldiers took the prisoners from the school to the quarry. I counted seven. "
             "They were made to kneel by the wall. I heard shots and then nothing. ")
 
@@ -102,8 +104,8 @@ def _population(title: str, witnesses: int, interviews: int, *, token_days: int,
 def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 2000) -> dict:
     from flask_migrate import upgrade
 
-    from casework.custody import merkle
-    from casework.custody.canonical import canonical_json
+    from casework.custody import leaf, merkle
+    from casework.custody.log import NewEvent
     from casework.db import db
     from casework.keys import keyed_sha256, seal_into
     from casework.transcripts.models import TranscriptVersion
@@ -126,7 +128,9 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
         t0 = time.perf_counter()
         version_of: dict[int, int] = {}
         transcript_rows = []
-        conn = db.session.connection().connection.driver_connection
+        # COPY on a connection of its own: sealing reads through the session (whether the
+        # witness's key is suspended by a pending erasure), which must not wait behind the COPY.
+        conn = psycopg.connect(f"{PG_SERVER}/{BENCH_DB}")
         columns = ("id", "interview_id", "case_id", "witness_id", "version", "media_type", "size", "keyed_sha256",
                    "content_ciphertext", "content_nonce", "content_wrapped_key", "content_kek_id",
                    "freetext_ciphertext", "freetext_nonce", "freetext_wrapped_key", "freetext_kek_id",
@@ -178,29 +182,29 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
                         transcript_rows[rng.randrange(max(created, 1))] if created else (None, None, None, None))
                     actor, action, details = actors["legal"], "transcript.read", {"version": number}
                 resource_type = "interview" if action == "interview.read" else "transcript"
-                entry = {
-                    "seq": seq, "time": when.strftime(TIME_FORMAT), "actor_id": actor[0], "actor_username": actor[1],
-                    "actor_role": actor[2], "action": action, "outcome": "allowed", "resource_type": resource_type,
-                    "resource_id": None if tid is None else str(tid), "case_id": case_id, "witness_id": witness_id,
-                    "request_id": f"{seq:032x}", "client_addr": "127.0.0.1", "details": details,
-                }
-                leaf = merkle.leaf_hash(canonical_json(entry))
+                event = NewEvent(action, "allowed", actor[0], actor[1], actor[2], resource_type,
+                                 None if tid is None else str(tid), case_id, witness_id, f"{seq:032x}", "127.0.0.1",
+                                 details)
+                salt = rng.randbytes(SALT_BYTES)
+                leaf_hash = leaf.leaf_hash(leaf.make_entry(None, when, event, salt))
                 events_copy.write_row((seq, when, actor[0], actor[1], actor[2], action, "allowed", resource_type,
-                                       entry["resource_id"], case_id, witness_id, entry["request_id"], "127.0.0.1",
-                                       orjson.dumps(details).decode(), leaf))
-                for level, index, value in frontier.append(leaf):
+                                       event.resource_id, case_id, witness_id, event.request_id, "127.0.0.1",
+                                       orjson.dumps(details).decode(), salt, leaf_hash))
+                for level, index, value in frontier.append(leaf_hash):
                     nodes_copy.write_row((level, index, value))
         nodes_conn.commit()
         nodes_conn.close()
         conn.execute("UPDATE custody_head SET tree_size = %s, frontier = %s WHERE id = 1",
                      (frontier.size, frontier.to_bytes()))
+        conn.commit()
+        conn.close()
         db.session.commit()
         timings["events_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        # Through the session, committed: on the raw connection (which the pool took back at the
-        # commit above) it stayed a transaction never ended, which kept its statistics from the
-        # planner, its locks on every table (so the app's own intake VACUUM was skipped) and its
-        # xid in everyone's snapshot (so no dead row anywhere could be pruned) for the whole run.
+        # Through the session, committed: a transaction left open (as it once was on the session's
+        # raw connection, which the pool took back) kept its statistics from the planner, its locks
+        # on every table (so the app's own intake VACUUM was skipped) and its xid in everyone's
+        # snapshot (so no dead row anywhere could be pruned) for the whole run.
         db.session.execute(text("ANALYZE"))
         db.session.commit()
         timings["analyze_s"] = time.perf_counter() - t0
@@ -219,7 +223,9 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
 
 # --- the growth log: one database per size, grown incrementally ---------------------------
 
-GROWTH_VERSION = 1  # bump when the generated events change: older growth databases are rebuilt
+# Bump when the generated events change: older growth databases are rebuilt. 2: leaf form v2
+# (a salt per event, the leaf hash without seq, identifying values committed).
+GROWTH_VERSION = 2
 GROWTH_TRANSCRIPTS = 10_000
 GROWTH_BASE = datetime(2025, 1, 1, tzinfo=UTC)  # one event a second: 10M events end in April 2025
 WORK = "work"
@@ -302,7 +308,7 @@ def _init_growth(dbname: str) -> dict:
                            conducted_at=datetime(2024, 12, 1, tzinfo=UTC))
         tokens, hash_keys, pairs = made.tokens, made.hash_keys, made.interviews
         case_id, interviewer_id, actors = made.case_id, made.interviewer_id, made.actors
-        conn = db.session.connection().connection.driver_connection
+        conn = psycopg.connect(f"{PG_SERVER}/{dbname}")  # of its own: sealing reads through the session
         columns = ("id", "interview_id", "case_id", "witness_id", "version", "media_type", "size", "keyed_sha256",
                    "content_ciphertext", "content_nonce", "content_wrapped_key", "content_kek_id",
                    "created_by_id", "created_at", "receipt")
@@ -321,6 +327,8 @@ def _init_growth(dbname: str) -> dict:
                                 GROWTH_BASE, "{}"))
                 transcripts.append([n + 1, interview_id, witness_id, number])
         conn.execute("SELECT setval(pg_get_serial_sequence('transcript_versions', 'id'), %s)", (GROWTH_TRANSCRIPTS,))
+        conn.commit()
+        conn.close()
         db.session.commit()
         db.session.remove()
         db.engine.dispose()  # the database is copied as a template next: no session may stay open
@@ -336,7 +344,15 @@ def _init_growth(dbname: str) -> dict:
 
 def _events(start: int, end: int, info: dict, transcripts: list[list[int]]):
     """The generated events [start, end): (seq, recorded_at, NewEvent), a steady mix of actions
-    so every auditor filter keeps matching as the log grows. Deterministic in ``start``."""
+    so every auditor filter keeps matching as the log grows. Deterministic in ``start``; each
+    event is sealed (time, salt, leaf hash of leaf form v2) as ``NewEvent.seal`` would seal it."""
+    salts = random.Random(f"salts from {start}")
+    for seq, when, event in _unsealed_events(start, end, info, transcripts):
+        event.recorded_at, event.salt = when, salts.randbytes(SALT_BYTES)
+        yield seq, when, event
+
+
+def _unsealed_events(start: int, end: int, info: dict, transcripts: list[list[int]]):
     from casework.custody.log import NewEvent
 
     rng = random.Random(start)
@@ -375,11 +391,9 @@ def _text(value: object) -> str:
 
 
 def _extend(dbname: str, target: int, info: dict, progress: bool = True) -> dict[str, float]:
-    """Append generated events up to ``target`` by COPY: leaves by the app's own leaf_entry,
-    canonical_json and leaf_hash, tree nodes by its CompactRange, then the head moves."""
-    from casework.custody import merkle
-    from casework.custody.canonical import canonical_json
-    from casework.custody.models import leaf_entry
+    """Append generated events up to ``target`` by COPY: leaves of leaf form v2 by the app's own
+    ``leaf.make_entry`` and ``leaf.leaf_hash``, tree nodes by its CompactRange, then the head moves."""
+    from casework.custody import leaf, merkle
 
     url = f"{PG_SERVER}/{dbname}"
     with psycopg.connect(url) as conn:
@@ -392,7 +406,7 @@ def _extend(dbname: str, target: int, info: dict, progress: bool = True) -> dict
         if last != size:
             raise RuntimeError(f"{dbname}: head says {size} events, table has {last}: rebuild it")
         frontier = merkle.CompactRange.from_bytes(size, blob)
-        leaf_hash, dumps = merkle.leaf_hash, orjson.dumps
+        leaf_hash, make_entry, dumps = leaf.leaf_hash, leaf.make_entry, orjson.dumps
         while frontier.size < target:
             t0 = time.perf_counter()
             end = min(target, frontier.size + CHUNK)
@@ -401,15 +415,15 @@ def _extend(dbname: str, target: int, info: dict, progress: bool = True) -> dict
                 ebuf: list[str] = []
                 nbuf: list[str] = []
                 for seq, when, event in _events(frontier.size, end, info, transcripts):
-                    entry = leaf_entry(seq, when, event)
-                    leaf = leaf_hash(canonical_json(entry))
+                    entry = make_entry(None, when, event, event.salt)
+                    hashed = leaf_hash(entry)
                     ebuf.append(
                         f"{seq}\t{entry['time']}\t{_text(event.actor_id)}\t{_text(event.actor_username)}\t"
                         f"{_text(event.actor_role)}\t{event.action}\t{event.outcome}\t{_text(event.resource_type)}\t"
                         f"{_text(event.resource_id)}\t{_text(event.case_id)}\t{_text(event.witness_id)}\t"
                         f"{event.request_id}\t{event.client_addr}\t{dumps(event.details).decode()}\t"
-                        f"\\\\x{leaf.hex()}\n")
-                    for level, index, value in frontier.append(leaf):
+                        f"\\\\x{event.salt.hex()}\t\\\\x{hashed.hex()}\n")
+                    for level, index, value in frontier.append(hashed):
                         nbuf.append(f"{level}\t{index}\t\\\\x{value.hex()}\n")
                     if len(ebuf) >= 20_000:
                         ecopy.write("".join(ebuf))
