@@ -93,6 +93,7 @@ def _import_models() -> None:
     from casework.interviews import models as _interviews  # noqa: F401
     from casework.redactions import models as _redactions  # noqa: F401
     from casework.transcripts import models as _transcripts  # noqa: F401
+    from casework.witnesses import erasure_models as _erasures  # noqa: F401
     from casework.witnesses import models as _witnesses  # noqa: F401
 
 

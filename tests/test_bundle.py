@@ -132,7 +132,7 @@ def test_a_withdrawal_after_the_disclosure_withholds_the_items(app, disclosed: D
     assert run_verifier(str(bundle)).returncode == 0
     bagit.Bag(str(unzip(bundle, tmp_path / "u"))).validate()
     event = [e for e in all_events(app) if e["action"] == "disclosure.bundle"][-1]
-    assert sorted(w["reason"] for w in event["details"]["withheld"]) == ["shredded", "shredded"]
+    assert sorted(w["reason"] for w in event["details"]["withheld"]) == ["consent_withdrawn", "consent_withdrawn"]
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def test_consent_in_force_decides_which_statements_are_in_the_file(app, world: W
     assert [(t["text"], t["withheld"]) for t in statements[world.interview_id]] == [("shared statement", None)]
     assert statements[kept_out][0]["withheld"] == "consent_record_scope_missing"
     assert statements[unconsented][0]["withheld"] == "no_consent_record"
-    assert statements[withdrawn][0]["withheld"] == "witness_shredded"
+    assert statements[withdrawn][0]["withheld"] == "consent_withdrawn"
     assert all(t["text"] is None for ref in (kept_out, unconsented, withdrawn) for t in statements[ref])
     assert all("identity" not in witness for witness in data["witnesses"])
 
@@ -56,7 +56,7 @@ def test_consent_in_force_decides_which_statements_are_in_the_file(app, world: W
     assert [e["action"] for e in events] == ["casefile.read", "transcript.read"]
     assert events[1]["resource_id"] == f"{world.interview_id}/1" and events[1]["details"]["via"] == "casefile"
     assert events[0]["details"]["withheld"] == {"consent_record_scope_missing": 1, "no_consent_record": 1,
-                                                "witness_shredded": 1}
+                                                "consent_withdrawn": 1}
 
 
 def test_events_are_committed_before_the_body_is_read(app, world: World):

@@ -33,6 +33,7 @@ ROUTES = {
     ("users.list_users", "GET"): ("admin", "/api/v1/users", None, 200),
     ("users.get_user", "GET"): ("admin", "/api/v1/users/{user}", None, 200),
     ("users.update_user", "PATCH"): ("admin", "/api/v1/users/{user}", {"display_name": "X"}, 200),
+    ("users.reset_mfa", "DELETE"): ("admin", "/api/v1/users/{user}/mfa", None, 200),
     ("cases.create_case", "POST"): ("legal", "/api/v1/cases", {"title": "c"}, 201),
     ("cases.list_cases", "GET"): ("legal", "/api/v1/cases", None, 200),
     ("cases.get_case", "GET"): ("legal", "/api/v1/cases/{case}", None, 200),
@@ -68,6 +69,16 @@ ROUTES = {
                                            {"scopes": {"record": True, "share_with_prosecutors": True,
                                                        "share_with_un_bodies": True, "disclose_identity": False},
                                             "given_at": "2026-01-01T00:00:00Z"}, 201),
+    ("erasures.get_erasure", "GET"): ("legal", "/api/v1/witnesses/{witness}/erasure", None, 200),
+    ("erasures.confirm_erasure", "POST"): ("legal", "/api/v1/witnesses/{witness}/erasure/confirm", None,
+                                           200),  # PREPARED
+    ("erasures.reject_erasure", "POST"): ("legal", "/api/v1/witnesses/{witness}/erasure/reject",
+                                          {"reason": "recorded in error"}, 200),  # PREPARED
+    ("erasures.place_hold", "POST"): ("legal", "/api/v1/witnesses/{witness}/legal-holds",
+                                      {"court_order_reference": "order"}, 201),
+    ("erasures.lift_hold", "POST"): ("legal", "/api/v1/witnesses/{witness}/legal-holds/1/lift", None,
+                                     202),  # PREPARED
+    ("erasures.list_erasures", "GET"): ("auditor", "/api/v1/erasures?overdue=true", None, 200),
     ("casefile.case_file", "GET"): ("legal", "/api/v1/cases/{case}/file", None, 200),
     ("redactions.create_redaction", "POST"): ("legal", "/api/v1/interviews/{interview}/transcripts/1/redactions",
                                               {"spans": [{"start": 0, "end": 1, "category": "other",
@@ -130,8 +141,30 @@ def _pending_totp_code(world: World) -> dict[str, str]:
     return {"code": pyotp.TOTP(secret).now()}
 
 
+def _pending_erasure(world: World) -> None:
+    """The witness's recorder withdraws consent: an erasure is pending, for a lawyer of the case to decide."""
+    ok(world.people["interviewer"].post(f"/api/v1/witnesses/{world.witness_id}/consent", {
+        "scopes": {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": True,
+                   "disclose_identity": False},
+        "given_at": "2026-01-01T00:00:00Z", "withdrawn_at": "2026-02-01T00:00:00Z"}), 201)
+
+
+def _rejection(world: World) -> dict[str, str]:
+    _pending_erasure(world)
+    return {"reason": "recorded in error"}
+
+
+def _held(world: World) -> None:
+    """A legal hold (the first of the test: id 1) to ask to lift."""
+    ok(world.people["legal"].post(f"/api/v1/witnesses/{world.witness_id}/legal-holds",
+                                  {"court_order_reference": "order"}), 201)
+
+
 # Routes whose allowed request needs state the world does not have: a body made for it.
-PREPARED = {("auth.confirm_totp", "POST"): _pending_totp_code}
+PREPARED = {("auth.confirm_totp", "POST"): _pending_totp_code,
+            ("erasures.confirm_erasure", "POST"): _pending_erasure,
+            ("erasures.reject_erasure", "POST"): _rejection,
+            ("erasures.lift_hold", "POST"): _held}
 
 
 # Routes that speak tus rather than JSON: their headers and raw body instead of ``json``.
@@ -260,6 +293,7 @@ REFUSED = {
     ("users.list_users", "GET"): ("interviewer", 403),
     ("users.get_user", "GET"): ("interviewer", 403),
     ("users.update_user", "PATCH"): ("interviewer", 403),
+    ("users.reset_mfa", "DELETE"): ("interviewer", 403),
     ("cases.create_case", "POST"): ("interviewer", 403),
     ("cases.get_case", "GET"): ("outsider", 404),
     ("cases.update_case", "PATCH"): ("outsider", 404),
@@ -284,6 +318,12 @@ REFUSED = {
     ("transcripts.read_transcript", "GET"): ("interviewer2", 403),
     ("transcripts.transcript_receipt", "GET"): ("outsider", 404),
     ("consent.record_consent", "POST"): ("interviewer2", 403),
+    ("erasures.get_erasure", "GET"): ("outsider", 404),
+    ("erasures.confirm_erasure", "POST"): ("interviewer", 403),  # a member, but not a lawyer
+    ("erasures.reject_erasure", "POST"): ("interviewer", 403),
+    ("erasures.place_hold", "POST"): ("interviewer", 403),
+    ("erasures.lift_hold", "POST"): ("interviewer", 403),
+    ("erasures.list_erasures", "GET"): ("interviewer", 403),
     ("casefile.case_file", "GET"): ("interviewer", 403),
     ("redactions.create_redaction", "POST"): ("interviewer", 403),
     ("redactions.list_redactions", "GET"): ("outsider", 404),
@@ -334,6 +374,8 @@ def test_allowed_and_refused_attempts_name_the_same_resource(app, world: World, 
     ids = {**_ids(app, world, token_id), **_exhibits(route, world)}
     ok(world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "v1"}), 201)
     publish(app)
+    if route in PREPARED:  # the allowed caller needs the same state as above
+        body = PREPARED[route](world)
     url = _fill(path, ids)
     if endpoint == "auth.list_tokens":
         url += f"?user_id={world.people['interviewer'].id}"

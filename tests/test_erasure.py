@@ -1,7 +1,9 @@
 """Erasure that a database backup cannot undo: each witness's key lives in the keyring provider.
 
-A withdrawal destroys the witness's key there. A copy of the database taken before the
-withdrawal, restored afterwards and read with today's keyring, opens nothing of theirs: every
+A withdrawal suspends every read at once and opens an erasure; a second person (a lawyer of the
+case who did not record the withdrawal) confirms it, and only then is the witness's key
+destroyed there. A copy of the database taken before the withdrawal (or while the erasure was
+pending), restored afterwards and read with today's keyring, opens nothing of theirs: every
 read of their identity and statements answers 410 (or 500 if a ciphertext was moved), their
 free text reads null, and the plaintext appears in no response.
 
@@ -32,8 +34,9 @@ from casework.db import db
 from casework.interviews.models import Interview
 from casework.keys import keyring
 from casework.transcripts.models import TranscriptVersion
+from casework.witnesses.erasure_models import Erasure
 from casework.witnesses.models import ConsentRecord, Witness
-from tests.conftest import PG_SERVER, World, ok
+from tests.conftest import PG_SERVER, Caller, World, make_caller, ok
 from tests.helpers import all_events, assert_problem
 
 MARK = "ERASE-ME-7f3c"
@@ -50,8 +53,31 @@ FREE_TEXT_READS = {"interpreter", "others_present", "reason", "filename"}
 
 
 def withdraw(caller, witness_id: int) -> dict:
+    """Record a withdrawal: the witness's records are suspended at once and an erasure is pending."""
     return ok(caller.post(f"/api/v1/witnesses/{witness_id}/consent", {
         "scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T12:00:00Z"}), 201)
+
+
+def confirm(caller, witness_id: int) -> dict:
+    """The second person confirms the erasure: the witness's key is destroyed."""
+    answer = ok(caller.post(f"/api/v1/witnesses/{witness_id}/erasure/confirm"))
+    assert answer["status"] == "confirmed", answer
+    return answer
+
+
+def erase(world: World, witness_id: int) -> None:
+    """The witness's recorder records the withdrawal; the case's lawyer confirms it."""
+    withdraw(world.people["interviewer"], witness_id)
+    confirm(world.people["legal"], witness_id)
+
+
+def add_lawyer(app: Flask, world: World, username: str) -> Caller:
+    """Another lawyer of the world's case: proposed by the admin, approved by the case's lawyer."""
+    lawyer = make_caller(app, username, "legal")
+    ok(world.people["admin"].put(f"/api/v1/cases/{world.case_id}/members/{lawyer.id}"), 202)
+    ok(world.people["legal"].post(f"/api/v1/cases/{world.case_id}/members/{lawyer.id}/approve"))
+    world.people[username] = lawyer
+    return lawyer
 
 
 def key_file(app: Flask, witness_id: int) -> Path:
@@ -149,29 +175,8 @@ def reads(world: World) -> list[tuple[str, object]]:
     return answers
 
 
-def test_a_database_backup_restored_after_a_withdrawal_decrypts_nothing(app, statements: World, backend,
-                                                                        tmp_path):
-    world, interviewer = statements, statements.people["interviewer"]
-    before = {label: response for label, response in reads(world)}
-    assert ok(before[f"legal GET /api/v1/witnesses/{world.witness_id}?include=identity"])["identity"] == IDENTITY
-    assert ok(before[f"legal GET /api/v1/interviews/{world.interview_id}"])["interpreter"] == INTERPRETER
-    listed = ok(before[f"legal GET /api/v1/interviews/{world.interview_id}/transcripts"])["items"]
-    assert [(v["filename"], v["reason"]) for v in listed] == [(FILENAME, None), (None, REASON)]
-
-    backup = DatabaseBackup(app, backend, tmp_path / "backup")
-    backup.take()
-    withdrawal_details = withdraw(interviewer, world.witness_id)
-    assert withdrawal_details["withdrawn_at"]
-    backup.restore()
-
-    with app.app_context():  # the restored rows are exactly as before the withdrawal: keys wrapped, not shredded
-        witness = db.session.get(Witness, world.witness_id)
-        assert witness.shredded_at is None and witness.identity_wrapped_key and witness.identity_kek_id == "subject"
-        versions = db.session.scalars(select(TranscriptVersion)).all()
-        assert len(versions) == 2 and all(v.content_wrapped_key and v.freetext_wrapped_key for v in versions)
-        assert db.session.get(Interview, world.interview_id).freetext_wrapped_key
-        assert all(when is None for when in db.session.scalars(select(ConsentRecord.withdrawn_at)))
-
+def assert_nothing_decrypts(world: World) -> None:
+    """Every read of the witness's identity and statements is 410; free text reads null; no plaintext anywhere."""
     for label, response in reads(world):
         assert MARK.encode() not in response.data, f"plaintext in {label}"
         if "include=identity" in label or "/transcripts/" in label:
@@ -187,6 +192,38 @@ def test_a_database_backup_restored_after_a_withdrawal_decrypts_nothing(app, sta
             transcripts = [t for entry in data["interviews"] for t in entry["transcripts"]]
             assert len(transcripts) == 2 and all(t["text"] is None for t in transcripts)
             assert all(entry["interview"]["interpreter"] is None for entry in data["interviews"])
+
+
+def test_a_database_backup_restored_after_a_withdrawal_decrypts_nothing(app, statements: World, backend,
+                                                                        tmp_path):
+    world, interviewer = statements, statements.people["interviewer"]
+    before = {label: response for label, response in reads(world)}
+    assert ok(before[f"legal GET /api/v1/witnesses/{world.witness_id}?include=identity"])["identity"] == IDENTITY
+    assert ok(before[f"legal GET /api/v1/interviews/{world.interview_id}"])["interpreter"] == INTERPRETER
+    listed = ok(before[f"legal GET /api/v1/interviews/{world.interview_id}/transcripts"])["items"]
+    assert [(v["filename"], v["reason"]) for v in listed] == [(FILENAME, None), (None, REASON)]
+
+    backup = DatabaseBackup(app, backend, tmp_path / "backup")
+    backup.take()
+    withdrawal_details = withdraw(interviewer, world.witness_id)
+    assert withdrawal_details["withdrawn_at"]
+    # At once, before anyone confirms: nothing of the witness is read by anyone, though the key is kept.
+    assert_nothing_decrypts(world)
+    assert key_file(app, world.witness_id).exists()
+    confirm(world.people["legal"], world.witness_id)
+    assert not key_file(app, world.witness_id).exists()
+    backup.restore()
+
+    with app.app_context():  # the restored rows are exactly as before the withdrawal: keys wrapped, not shredded
+        witness = db.session.get(Witness, world.witness_id)
+        assert witness.shredded_at is None and witness.identity_wrapped_key and witness.identity_kek_id == "subject"
+        versions = db.session.scalars(select(TranscriptVersion)).all()
+        assert len(versions) == 2 and all(v.content_wrapped_key and v.freetext_wrapped_key for v in versions)
+        assert db.session.get(Interview, world.interview_id).freetext_wrapped_key
+        assert all(when is None for when in db.session.scalars(select(ConsentRecord.withdrawn_at)))
+        assert db.session.scalars(select(Erasure)).all() == []  # the restored database knows of no erasure
+
+    assert_nothing_decrypts(world)
     # Nothing new can be sealed for the witness either, even though this database forgot the withdrawal.
     assert_problem(interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts",
                                     {"text": "new", "reason": "again"}), 410)
@@ -196,6 +233,25 @@ def test_a_database_backup_restored_after_a_withdrawal_decrypts_nothing(app, sta
     assert result.exit_code == 0 and f"witness {world.witness_id}" in result.output, result.output
 
 
+def test_a_backup_taken_while_the_erasure_was_pending_decrypts_nothing_once_confirmed(app, statements: World,
+                                                                                      backend, tmp_path):
+    """Between the withdrawal and the confirmation the key still exists: a backup of that time, restored
+    after the confirmation, still opens nothing (the key is gone from the provider, not the rows)."""
+    world = statements
+    withdraw(world.people["interviewer"], world.witness_id)
+    backup = DatabaseBackup(app, backend, tmp_path / "backup")
+    backup.take()
+    confirm(world.people["legal"], world.witness_id)
+    backup.restore()
+    with app.app_context():  # the restored database still says pending, with every wrapped key in its rows
+        (erasure,) = db.session.scalars(select(Erasure)).all()
+        assert erasure.status == "pending" and db.session.get(Witness, world.witness_id).identity_wrapped_key
+    assert_nothing_decrypts(world)
+    # The erasure can be confirmed again in the restored database: the rows follow the provider.
+    confirm(world.people["legal"], world.witness_id)
+    assert_nothing_decrypts(world)
+
+
 def test_the_key_is_gone_from_the_keyring_directory(app, statements: World):
     world = statements
     path = key_file(app, world.witness_id)
@@ -203,6 +259,8 @@ def test_the_key_is_gone_from_the_keyring_directory(app, statements: World):
     assert len(old_key) == 32 and (path.stat().st_mode & 0o777) == 0o600
     assert (path.parent.stat().st_mode & 0o777) == 0o700
     withdraw(world.people["interviewer"], world.witness_id)
+    assert path.read_bytes() == old_key  # suspended, not destroyed: one person never destroys evidence
+    confirm(world.people["legal"], world.witness_id)
     assert not path.exists()
     forms = (old_key, old_key.hex().encode(), base64.b64encode(old_key))
     directory = Path(app.config["CASEWORK_KEYRING"]).parent
@@ -219,7 +277,7 @@ def test_reapply_erasures_after_a_keyring_restore(app, statements: World, tmp_pa
     path = key_file(app, world.witness_id)
     keyring_backup = tmp_path / "subject-key"
     shutil.copy2(path, keyring_backup)
-    withdraw(world.people["interviewer"], world.witness_id)
+    erase(world, world.witness_id)
     shutil.copy2(keyring_backup, path)  # the keyring restored from its backup
     with app.app_context():
         assert keyring().has_subject_key(f"witness:{world.witness_id}")
@@ -272,7 +330,7 @@ def test_rows_sealed_before_witness_keys_still_open_and_move_to_them(app, statem
     shredded_interview = ok(world.people["interviewer"].post(f"/api/v1/cases/{world.case_id}/interviews", {
         "witness_id": shredded, "conducted_at": "2026-03-12T10:00:00Z", "language": "uk",
         "interpreter": "Withdrawn's interpreter"}), 201)["id"]
-    withdraw(world.people["interviewer"], shredded)
+    erase(world, shredded)
     interview = f"/api/v1/interviews/{world.interview_id}"
     before = {path: ok(legal.get(path)) for path in (
         f"/api/v1/witnesses/{world.witness_id}?include=identity", interview,

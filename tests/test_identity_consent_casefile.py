@@ -54,6 +54,8 @@ def test_consent_withdrawal_crypto_shreds(app, protected: World):
     assert withdrawal["version"] == 2
     assert_problem(legal.get(f"/api/v1/interviews/{protected.interview_id}/transcripts/1"), 410)
     assert_problem(legal.get(f"/api/v1/witnesses/{protected.witness_id}?include=identity"), 410)
+    # The withdrawal stops every read at once; a second person (a lawyer of the case) destroys the key.
+    ok(legal.post(f"/api/v1/witnesses/{protected.witness_id}/erasure/confirm", {}))
     with app.app_context():
         witness = db.session.get(Witness, protected.witness_id)
         version = db.session.execute(select(TranscriptVersion)).scalar_one()
@@ -66,10 +68,10 @@ def test_consent_withdrawal_crypto_shreds(app, protected: World):
     assert listed[0]["shredded"] is True and listed[0]["keyed_sha256"]
     events = all_events(app)
     assert len(events) > before and [e for e in events if e["action"] == "transcript.create"]
-    shred_event = [e for e in events if e["action"] == "witness.consent.record"][-1]
+    shred_event = [e for e in events if e["action"] == "erasure.confirm"][-1]
     assert shred_event["details"]["shredded"] == {"identity": 1, "transcript_versions": 1, "free_text": 0,
-                                                  "redactions": 0, "exhibits": 0, "exhibit_chunks": 0,
-                                                  "subject_key": True}
+                                                  "redactions": 0, "exhibits": 0, "exhibit_chunks": 0}
+    assert shred_event["details"]["subject_key"] == "destroyed once this event is committed"
     with app.app_context():  # the witness's key is gone from the keyring provider itself
         assert not keyring().has_subject_key(f"witness:{protected.witness_id}")
     assert_problem(interviewer.post(f"/api/v1/interviews/{protected.interview_id}/transcripts",

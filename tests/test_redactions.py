@@ -167,7 +167,8 @@ def test_withdrawal_shreds_the_redactions_too(app, stated: World):
     created = ok(legal.post(_url(stated), {"spans": [span(NAME, "witness_identity")]}), 201)
     ok(interviewer.post(f"/api/v1/witnesses/{stated.witness_id}/consent", {
         "scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T00:00:00Z"}), 201)
-    assert_problem(legal.get(f"/api/v1/redactions/{created['id']}"), 410)
+    assert_problem(legal.get(f"/api/v1/redactions/{created['id']}"), 410)  # at once, before any erasure
+    ok(legal.post(f"/api/v1/witnesses/{stated.witness_id}/erasure/confirm", {}))  # the second person
     with app.app_context():  # the rows show it too, beside the key destroyed in the provider
         row = db.session.get_one(Redaction, created["id"])
         assert row.content_wrapped_key is None and row.segments_wrapped_key is None and row.content_ciphertext

@@ -50,7 +50,7 @@ _PATH_RESOURCES = (("seq", "custody_event"), ("exhibit_id", "exhibit"), ("redact
                    ("disclosure_id", "disclosure"), ("token_id", "token"), ("interview_id", "interview"),
                    ("witness_id", "witness"), ("incident_id", "incident"), ("case_id", "case"), ("user_id", "user"))
 # Routes without parameters name a collection: the first segment after the API prefix.
-_COLLECTIONS = {"cases": "case", "users": "user", "auth": "user", "custody": "custody_log"}
+_COLLECTIONS = {"cases": "case", "users": "user", "auth": "user", "custody": "custody_log", "erasures": "erasure"}
 
 THROTTLED_ACTION = "http.throttled"
 _ANONYMOUS_SCOPE = "casework-anonymous"

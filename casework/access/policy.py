@@ -67,6 +67,7 @@ RULES: dict[str, Rule] = {
     "user.list":                   _ADMIN,
     "user.read":                   _ADMIN,
     "user.update":                 _ADMIN,
+    "user.mfa.reset":              _ADMIN,
     "auth.me":                     _SELF,
     "auth.logout":                 _SELF,
     "token.create":                _SELF,
@@ -82,9 +83,10 @@ RULES: dict[str, Rule] = {
     "case.list":                   _METADATA,
     "case.read":                   _METADATA,
     "case.update":                 Rule(ALL,   NO,          MEMBER, NO,      HIDE),
-    # membership: an admin proposes; once the case has a legal member, one of them approves
+    # membership: an admin proposes; a lawyer of the case approves, or, where the case has no
+    # other lawyer, a second admin (the service decides which, and that they are independent)
     "case.member.add":             Rule(ALL,   NO,          NO,     NO,      HIDE),
-    "case.member.approve":         Rule(NO,    NO,          MEMBER, NO,      HIDE),
+    "case.member.approve":         Rule(ALL,   NO,          MEMBER, NO,      HIDE),
     "case.member.reject":          Rule(ALL,   NO,          MEMBER, NO,      HIDE),
     "case.member.remove":          Rule(ALL,   NO,          NO,     NO,      HIDE),
     # incidents
@@ -99,6 +101,15 @@ RULES: dict[str, Rule] = {
     "witness.update":              Rule(NO,    OWN,         NO,     NO,      HIDE),
     "witness.identity.read":       _CONTENT,
     "witness.consent.record":      _CONTENT,
+    # erasure: a withdrawal suspends the witness's records at once; a second person, a lawyer of
+    # the case who did not record it, confirms (destroys the key) or rejects it, places or lifts
+    # legal holds (the service refuses the withdrawal's recorder and a lift by one person alone)
+    "erasure.read":                _METADATA,
+    "erasure.confirm":             _LEGAL_WORK,
+    "erasure.reject":              _LEGAL_WORK,
+    "erasure.hold.place":          _LEGAL_WORK,
+    "erasure.hold.lift":           _LEGAL_WORK,
+    "erasure.list":                Rule(NO,    NO,          MEMBER, ALL,     FORBID),
     # interviews and their statements: the interview's interviewer uploads; content for
     # one's own interviews and the case's lawyers
     "interview.list":              _METADATA,

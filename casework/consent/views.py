@@ -11,5 +11,5 @@ blp = Blueprint("consent", __name__, url_prefix="/api/v1", description="Witness 
 @blp.arguments(ConsentCreateSchema)
 @blp.response(201, ConsentSchema)
 def record_consent(data, witness_id):
-    """Record a new consent version; with withdrawn_at, the witness's records are crypto-shredded."""
+    """Record a new consent version; withdrawn_at suspends the witness's records and opens an erasure."""
     return service.record_consent(witness_id, data)

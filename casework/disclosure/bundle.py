@@ -6,12 +6,18 @@ Before a byte is sent, ``stream_bundle``:
 2. walks the included items, re-applies the consent rules as they stand *now* (a witness who
    withdrew since the disclosure was made is withheld, never sent), and records one release
    event per item with the item's own read action (``transcript.read`` ...,
-   ``via=disclosure.bundle``), so each item's chain of custody shows the release;
+   ``via=disclosure.bundle``), so each item's chain of custody shows the release. Each witness
+   is read under a share lock held until those events commit: a withdrawal (which locks the
+   witness first) is recorded either before this decision, and withholds the witness's items,
+   or after the release;
 3. commits those events, then publishes a checkpoint that covers them (the publish path of
    ``flask custody publish``: the signer proves it consistent, the configured witnesses are
    asked to cosign).
 
-Then the generator streams, item by item: the bytes, the metadata, and every custody event of
+Then the generator streams, item by item (the bundle was authorized before any withdrawal recorded
+since: the stream releases the witnesses it decided on, ``suspension.release_authorized``, so a
+withdrawal during streaming never cuts the zip; a key destroyed meanwhile still withholds its
+items): the bytes, the metadata, and every custody event of
 the item with its inclusion proof to that one checkpoint; last the disclosure record, the PDF
 index, the tag files, the manifests and the signature over the tag manifest (a signed note by
 the log's key; see ``bag_format``). Memory holds one item at a time plus a short summary row
@@ -28,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from casework.access import door
 from casework.access.door import Access, authorize, load_authorized
@@ -52,7 +59,8 @@ from casework.redactions.models import Redaction
 from casework.redactions.service import redacted_text, segments_of
 from casework.transcripts.models import TranscriptVersion
 from casework.transcripts.service import parse_version_ref, read_content, version_of
-from casework.witnesses.models import Witness
+from casework.witnesses import suspension
+from casework.witnesses.models import ConsentRecord, Witness
 
 logger = logging.getLogger(__name__)
 
@@ -139,12 +147,18 @@ def _plan(disclosure: Disclosure) -> _Plan:
 
 
 def _consent_now(witness_id: int, cache: dict[int, rules.ConsentState]) -> rules.ConsentState:
+    """The witness's consent as committed now, read under a share lock kept until the release is committed."""
     if witness_id not in cache:
-        witness = db.session.get_one(Witness, witness_id)
-        record = witness.consent
+        witness = db.session.execute(
+            select(Witness).where(Witness.id == witness_id).with_for_update(read=True)
+            .options(lazyload(Witness.consents)).execution_options(populate_existing=True)
+        ).scalar_one()
+        record = db.session.scalars(select(ConsentRecord).where(ConsentRecord.witness_id == witness_id)
+                                    .order_by(ConsentRecord.version.desc()).limit(1)).first()
+        pending = suspension.suspended(witness_id, fresh=True)
         cache[witness_id] = rules.ConsentState(
-            shredded=witness.shredded_at is not None, has_record=record is not None,
-            withdrawn=record is not None and record.withdrawn_at is not None,
+            shredded=witness.shredded_at is not None, has_record=record is not None or pending,
+            withdrawn=pending or (record is not None and record.withdrawn_at is not None),
             scopes=record.scopes if record is not None else None,
             has_identity=witness.identity_status == "present")
     return cache[witness_id]
@@ -287,6 +301,7 @@ def _custody(resource_type: str, resource_id: str, origin: custody_trail.Origin 
 
 
 def _generate(plan: _Plan, checkpoint_note: str, size: int, root: bytes) -> Iterator[bytes]:
+    suspension.release_authorized({item.witness_id for item in plan.items if item.witness_id is not None})
     bag = BagZip(plan.bag_name)
     yield from bag.start()
     listing: list[dict[str, Any]] = []

@@ -5,8 +5,9 @@ with ``include=identity``, so every disclosure of who a witness is stands in the
 
 Each witness gets their own key in the keyring provider when created (``witness:<id>``), and a
 random hash key sealed under it: the key of the keyed content hashes (HMAC-SHA256) that metadata
-readers and the log see. Withdrawal destroys the witness key, so the hashes can no longer be
-recomputed and confirm no guess about what the witness said.
+readers and the log see. Withdrawal suspends the witness key at once (``casework.erasures``) and
+a second person's confirmation destroys it, so the hashes can no longer be recomputed and confirm
+no guess about what the witness said.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from casework.errors import Conflict
 from casework.fields import Extended
 from casework.keys import create_subject_key, keyed_sha256, open_from, seal_into
 from casework.pagination import Page, keyset_page
+from casework.witnesses import suspension
 from casework.witnesses.locks import lock_witness
 from casework.witnesses.models import Witness
 
@@ -37,10 +39,14 @@ def _next_pseudonym(case_id: int) -> str:
     return f"W-{number:04d}"
 
 
+def _withdrawn() -> Conflict:
+    return Conflict("The witness withdrew consent; nothing more can be recorded for them.",
+                    problem="consent-withdrawn")
+
+
 def _seal_identity(witness: Witness, identity: dict[str, Any]) -> None:
-    if witness.shredded_at is not None:
-        raise Conflict("The witness withdrew consent; their identity cannot be recorded again.",
-                       problem="consent-withdrawn")
+    if witness.shredded_at is not None or suspension.suspended(witness.id):
+        raise _withdrawn()
     dob = identity.get("date_of_birth")
     plain = {**identity, "date_of_birth": dob.isoformat() if dob else None}
     seal_into(witness, "identity_", json.dumps(plain, sort_keys=True).encode(), witness.identity_context())
@@ -51,11 +57,18 @@ def _give_hash_key(witness: Witness) -> None:
 
 
 def hash_key(witness: Witness) -> bytes:
-    """The witness's HMAC key for content hashes; ``Gone`` once their key is destroyed."""
+    """The witness's HMAC key for content hashes; ``Gone`` once their key is destroyed.
+
+    While their erasure is pending: ``Conflict`` (``consent-withdrawn``), so an upload for the
+    witness is refused as after any withdrawal. (A read has met the suspended key, 410, before it
+    asks for this one.)
+    """
+    if suspension.suspended(witness.id):
+        raise _withdrawn()
     if witness.hashkey_ciphertext is None:
         # A witness recorded before hash keys existed whose migration found no key to seal one.
         if witness.shredded_at is not None:
-            raise Conflict("The witness withdrew consent.", problem="consent-withdrawn")
+            raise _withdrawn()
         _give_hash_key(witness)
     return open_from(witness, "hashkey_", witness.hashkey_context())
 
