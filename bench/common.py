@@ -214,7 +214,7 @@ class ScratchCase:
         ids: dict[str, int] = {}
         with self.app.app_context():
             upgrade()
-            for name in ("admin", "legal", "interviewer"):
+            for name in ("admin", "admin2", "legal", "interviewer"):
                 user = new_user(name, "correct horse battery staple", name)
                 _, self.tokens[name] = issue_token(user, "bench", 30)
                 db.session.flush()
@@ -222,7 +222,8 @@ class ScratchCase:
             db.session.commit()
         self.client = self.app.test_client()
         self.case_id = self.call("admin", "POST", "/api/v1/cases", {"title": "bench"}, 201)["id"]
-        self.call("admin", "PUT", f"/api/v1/cases/{self.case_id}/members/{ids['legal']}")
+        self.call("admin", "PUT", f"/api/v1/cases/{self.case_id}/members/{ids['legal']}", status=202)
+        self.call("admin2", "POST", f"/api/v1/cases/{self.case_id}/members/{ids['legal']}/approve")
         self.call("admin", "PUT", f"/api/v1/cases/{self.case_id}/members/{ids['interviewer']}", status=202)
         self.call("legal", "POST", f"/api/v1/cases/{self.case_id}/members/{ids['interviewer']}/approve")
 

@@ -185,10 +185,11 @@ def world_on(app: Flask) -> dict[str, Any]:
     from tests.conftest import make_caller
 
     people = {name: make_caller(app, name, role) for name, role in (
-        ("admin", "admin"), ("interviewer", "interviewer"), ("legal", "legal"))}
+        ("admin", "admin"), ("admin2", "admin"), ("interviewer", "interviewer"), ("legal", "legal"))}
     admin, interviewer, legal = people["admin"], people["interviewer"], people["legal"]
     case_id = ok(admin.post("/api/v1/cases", {"title": "Executions of prisoners, sector 4"}), 201)["id"]
-    ok(admin.put(f"/api/v1/cases/{case_id}/members/{legal.id}"))
+    ok(admin.put(f"/api/v1/cases/{case_id}/members/{legal.id}"), 202)  # the first lawyer: a second admin approves
+    ok(people["admin2"].post(f"/api/v1/cases/{case_id}/members/{legal.id}/approve"))
     ok(admin.put(f"/api/v1/cases/{case_id}/members/{interviewer.id}"), 202)
     ok(legal.post(f"/api/v1/cases/{case_id}/members/{interviewer.id}/approve"))
     incident = ok(interviewer.post(f"/api/v1/cases/{case_id}/incidents", {

@@ -203,13 +203,18 @@ def ok(response, status: int = 200) -> Any:
 
 
 @pytest.fixture
-def world(people: dict[str, Caller]) -> World:
-    """Case A (interviewer, interviewer2, legal) with an incident, witness and interview; case B (outsider)."""
+def world(app: Flask, people: dict[str, Caller]) -> World:
+    """Case A (interviewer, interviewer2, legal) with an incident, witness and interview; case B (outsider).
+
+    ``people["admin2"]``: a second admin (made by the operator's shell, so independent of the first).
+    """
     admin, interviewer = people["admin"], people["interviewer"]
+    people["admin2"] = make_caller(app, "admin2", "admin")
     case_id = ok(admin.post("/api/v1/cases", {"title": "Executions of prisoners, sector 4"}), 201)["id"]
     other = ok(people["outsider"].post("/api/v1/cases", {"title": "Another case"}), 201)["id"]
-    # Two-person rule: the first lawyer joins at once; later members are proposed and approved.
-    ok(admin.put(f"/api/v1/cases/{case_id}/members/{people['legal'].id}"))
+    # Two-person rule: a second admin approves the first lawyer; the lawyer approves later members.
+    ok(admin.put(f"/api/v1/cases/{case_id}/members/{people['legal'].id}"), 202)
+    ok(people["admin2"].post(f"/api/v1/cases/{case_id}/members/{people['legal'].id}/approve"))
     for name in ("interviewer", "interviewer2"):
         ok(admin.put(f"/api/v1/cases/{case_id}/members/{people[name].id}"), 202)
         ok(people["legal"].post(f"/api/v1/cases/{case_id}/members/{people[name].id}/approve"))

@@ -236,11 +236,39 @@ def test_admin_reset_of_a_lawyer_with_a_second_factor_gives_no_session(app, worl
     refused = login(app.test_client(), "legal", RESET_PASSWORD)
     assert assert_problem(refused, 401)["type"].endswith("/mfa-required")
     assert_problem(lawyer.get("/api/v1/auth/me"), 401)  # the reset ended the lawyer's session
-    # The lawyer, with their device, logs in and replaces the password the admin chose.
+    # The lawyer, with their device, logs in and replaces the password the admin chose; their case
+    # comes back when a second person (here, as the case has no other lawyer, a second admin) restores it.
     client, csrf = session_of(app, "legal", RESET_PASSWORD, otp=code_at(secret, 1))
     assert client.post("/api/v1/auth/password", json={"current_password": RESET_PASSWORD,
                                                       "new_password": NEW_PASSWORD}, headers=csrf).status_code == 204
+    assert_problem(client.get(f"/api/v1/cases/{world.case_id}/file"), 404)
+    ok(world.people["admin2"].post(f"/api/v1/cases/{world.case_id}/members/{world.people['legal'].id}/approve"))
     ok(client.get(f"/api/v1/cases/{world.case_id}/file"))
+
+
+def test_required_mfa_an_admin_enrolling_their_own_device_for_a_lawyer_reads_nothing(app, world: World, clock,
+                                                                                    monkeypatch):
+    """With CASEWORK_REQUIRE_MFA: reset a lawyer who has not enrolled yet, make the forced change and
+    enrol an authenticator of one's own for them. The lawyer's case waits for a second person."""
+    monkeypatch.setitem(app.config, "CASEWORK_REQUIRE_MFA", True)
+    legal = world.people["legal"]
+    admin_client, admin_csrf = session_of(app, "admin")
+    enrol(admin_client, admin_csrf)
+    reset = admin_client.patch(f"/api/v1/users/{legal.id}", json={"password": RESET_PASSWORD}, headers=admin_csrf)
+    assert ok(reset)["must_change_password"] is True
+    assert events_of(app, reset)[0]["details"]["memberships_suspended"] == [world.case_id]
+    as_lawyer, csrf = session_of(app, "legal", RESET_PASSWORD)
+    assert as_lawyer.post("/api/v1/auth/password", json={"current_password": RESET_PASSWORD,
+                                                         "new_password": NEW_PASSWORD}, headers=csrf).status_code == 204
+    enrol(as_lawyer, csrf, NEW_PASSWORD)
+    for path in (f"/api/v1/cases/{world.case_id}/file", f"/api/v1/cases/{world.case_id}",
+                 f"/api/v1/witnesses/{world.witness_id}"):
+        assert_problem(as_lawyer.get(path), 404)
+    proposals = ok(admin_client.get(f"/api/v1/cases/{world.case_id}"))["proposals"]
+    assert [(p["user_id"], p["kind"], p["reason"]) for p in proposals] == [(legal.id, "restore", "password_reset")]
+    # The resetting admin cannot restore it, however they authenticate.
+    assert_problem(admin_client.post(f"/api/v1/cases/{world.case_id}/members/{legal.id}/approve",
+                                     headers=admin_csrf), 403)
 
 
 def test_the_operator_cli_creates_the_bootstrap_admin_without_a_forced_change(app):

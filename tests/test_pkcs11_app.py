@@ -36,9 +36,13 @@ with app.app_context():
     upgrade()
 admin, interviewer = make_caller(app, "admin", "admin"), make_caller(app, "ivan", "interviewer")
 legal, auditor = make_caller(app, "lawyer", "legal"), make_caller(app, "audra", "auditor")
+admin2 = make_caller(app, "admin2", "admin")
 case = admin.post("/api/v1/cases", {"title": "HSM case"}).get_json()["id"]
-for person in (interviewer, legal):
-    assert admin.put(f"/api/v1/cases/{case}/members/{person.id}").status_code == 200
+# Two people: a second admin approves the first lawyer, who approves the interviewer.
+assert admin.put(f"/api/v1/cases/{case}/members/{legal.id}").status_code == 202
+assert admin2.post(f"/api/v1/cases/{case}/members/{legal.id}/approve").status_code == 200
+assert admin.put(f"/api/v1/cases/{case}/members/{interviewer.id}").status_code == 202
+assert legal.post(f"/api/v1/cases/{case}/members/{interviewer.id}/approve").status_code == 200
 witness = interviewer.post(f"/api/v1/cases/{case}/witnesses",
                            {"witness_type": "victim", "risk_level": "high",
                             "identity": {"full_name": "Oksana Hrytsenko"}}).get_json()["id"]
@@ -62,6 +66,8 @@ withdrawn = interviewer.post(f"/api/v1/witnesses/{witness}/consent", {
                "disclose_identity": False},
     "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-03-11T09:00:00Z"})
 assert withdrawn.status_code == 201, withdrawn.get_data(as_text=True)
+confirmed = legal.post(f"/api/v1/witnesses/{witness}/erasure/confirm", {})  # the second person
+assert confirmed.status_code == 200, confirmed.get_data(as_text=True)
 gone = [legal.get(f"/api/v1/interviews/{interview}/transcripts/1").status_code,
         legal.get(f"/api/v1/witnesses/{witness}?include=identity").status_code]
 with app.app_context():
@@ -88,10 +94,10 @@ def test_the_app_seals_and_signs_inside_the_token(tmp_path: Path):
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
-    # Ten events: the case, two memberships, witness, interview, upload, read, witness and identity
-    # reads, and the publication itself, which the signed head includes.
+    # Twelve events: the case, two memberships proposed and two approved, witness, interview, upload, read,
+    # witness and identity reads, and the publication itself, which the signed head includes.
     assert outcome == {"text": "They took them to the quarry.", "name": "Oksana Hrytsenko",
-                       "origin": "casework.test/hsm-log", "size": 10, "receipt_log": "casework.test/hsm-log",
+                       "origin": "casework.test/hsm-log", "size": 12, "receipt_log": "casework.test/hsm-log",
                        "subject_key": [True, False], "after_withdrawal": [410, 410]}
     # No keyring file was made: the keys live only in the token, and nothing readable leaks to disk.
     assert not list(tmp_path.glob("*keyring*"))

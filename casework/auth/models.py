@@ -126,3 +126,22 @@ class RecoveryCode(Model):
     code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     used_at: Mapped[datetime | None]
+
+
+class CredentialSetter(Model):
+    """An admin who may hold a way into an account: they chose its password (created it through the
+    API, or reset it) or removed its second factor.
+
+    Such an admin, and any admin whose own way in they may hold, is never the independent second
+    admin for that account (``casework.auth.control``). A password reset replaces the account's rows
+    (whoever set the old password cannot know the new one); a second-factor reset adds one. The
+    user's own password change removes none: nobody can tell whether the user or the admin made it.
+    """
+
+    __tablename__ = "credential_setters"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    set_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    # created, password_reset or mfa_reset
+    via: Mapped[str] = mapped_column(String(16))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, or_, select, update
 
 from casework.access.door import ANONYMOUS, Access, authorize, load_authorized, principal_of, record_authentication
 from casework.access.targets import Target
-from casework.auth import credentials, mfa, passwords, rules
+from casework.auth import control, credentials, mfa, passwords, rules
 from casework.auth.models import ApiToken, LoginSession, RecoveryCode, TotpSecret, User
 from casework.db import db, utcnow
 from casework.errors import Conflict, Forbidden, Invalid, Unauthenticated
@@ -320,12 +320,14 @@ def change_password(user: User, current_password: str, new_password: str, *, via
     access.note(**revoke_credentials(user.id, keep_session_id=via.session.id if via.session else None))
 
 
-def set_password_by_admin(user: User, password: str, *, display_name: str | None) -> dict[str, int]:
+def set_password_by_admin(user: User, password: str, *, display_name: str | None, set_by_id: int) -> dict[str, int]:
     """An admin chose this password: the user must replace it at their next login, and every
-    session and token of theirs ends now. Their second factor, if any, stays."""
+    session and token of theirs ends now. Their second factor, if any, stays. The admin is recorded
+    as able to hold a way in (``control``), in place of whoever set the old password."""
     passwords.require_strong(password, field="password", username=user.username, display_name=display_name)
     user.password_hash = passwords.hash_password(password)
     user.must_change_password = True
+    control.record_setter(user.id, set_by_id, control.PASSWORD_RESET)
     return revoke_all_credentials(user.id)
 
 
@@ -391,9 +393,23 @@ def disable_totp(user: User, *, code: str | None = None, password: str | None = 
     else:
         reason = _check_code(user.totp, code or "")
         _reauthenticate(access, reason is None, reason or "", "The code is not correct.")
+    access.note(**remove_second_factor(user))
+
+
+def _drop_second_factor(user: User) -> dict[str, Any]:
     totp = user.totp
-    access.note(was_enabled=user.mfa_enabled, was_pending=totp is not None and totp.confirmed_at is None)
-    if totp is not None:
-        user.totp = None
-        removed = db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-        access.note(recovery_codes_deleted=int(removed.rowcount))  # type: ignore[attr-defined]
+    assert totp is not None
+    details: dict[str, Any] = {"was_enabled": user.mfa_enabled, "was_pending": totp.confirmed_at is None}
+    user.totp = None
+    removed = db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    details["recovery_codes_deleted"] = int(removed.rowcount)  # type: ignore[attr-defined]
+    return details
+
+
+def remove_second_factor(user: User) -> dict[str, Any]:
+    """An admin's reset of the second factor (the caller authorizes, records and suspends): the
+    TOTP secret, a pending enrolment and the recovery codes go. Answers what was removed; an
+    account without one is reset all the same (whoever enrols next sets it)."""
+    if user.totp is None:
+        return {"was_enabled": False, "was_pending": False}
+    return _drop_second_factor(user)

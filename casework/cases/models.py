@@ -36,18 +36,28 @@ class Case(Model):
 
 
 class MembershipProposal(Model):
-    """An admin's proposal to add a member to a case that has a legal member (two-person rule).
+    """A change of a case's membership waiting for a second person (the two-person rule).
 
-    One pending proposal per case and user; it is deleted when a legal member of the case
-    approves it (the membership is created) or rejects it, or the admin withdraws it. The
-    custody log keeps who proposed, approved or rejected, and when.
+    ``kind`` says which change: ``add`` (an admin proposed a new member), ``restore`` (a
+    membership suspended when an admin reset the account's password or second factor, made it a
+    lawyer, or deactivated or reactivated it: ``reason`` says which) or ``remove`` (an admin
+    proposed removing one of the case's lawyers; the membership stands until approved). One row
+    per case and user; it is deleted when the second person approves it (a lawyer of the case
+    other than the account, or, where the case has no other lawyer, an admin independent of the
+    proposer and of the account) or rejects it, or an admin withdraws it. The custody log keeps
+    who proposed, approved or rejected, and when.
     """
 
     __tablename__ = "case_member_proposals"
+    __table_args__ = (CheckConstraint("kind IN ('add', 'restore', 'remove')", name="kind"),)
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
     proposed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16), default="add", server_default="add")
+    # Why a membership was suspended (restore only): password_reset, mfa_reset, role_change,
+    # deactivation, reactivation.
+    reason: Mapped[str | None] = mapped_column(String(32))
     # By name, as CaseMember does: the account of the proposed member.
     user: Mapped[Any] = relationship("User", lazy="joined", foreign_keys=[user_id])

@@ -25,21 +25,30 @@ class MemberSchema(Schema):
     added_at = fields.DateTime()
 
 
+KIND = ("add: a new member; restore: a membership suspended by an admin's password or second-factor reset, "
+        "a role change, deactivation or reactivation (see reason); remove: a lawyer's removal")
+
+
 class ProposalSchema(Schema):
-    """A membership an admin proposed, waiting for a legal member of the case to approve it."""
+    """A membership change an admin proposed (or a suspension), waiting for a second person."""
 
     user_id = fields.Integer()
     username = fields.String(attribute="user.username")
     role = fields.String(attribute="user.role")
+    kind = fields.String(metadata={"description": KIND})
+    reason = fields.String(allow_none=True, metadata={"description": "Why a membership was suspended (restore)."})
     proposed_by_id = fields.Integer()
     proposed_at = fields.DateTime()
 
 
 class MembershipSchema(Schema):
-    """The answer to adding or approving a member: a membership, or a proposal still pending."""
+    """The answer to adding, removing or approving a member: a membership, or a proposal still pending."""
 
-    status = fields.String(metadata={"description": "member: a member now; pending: a legal member of the case "
-                                                    "must approve (POST .../members/{user_id}/approve)"})
+    status = fields.String(metadata={"description": "member: a member now; pending: a second person must approve "
+                                                    "(POST .../members/{user_id}/approve); removed: a lawyer's "
+                                                    "removal took effect"})
+    kind = fields.String(metadata={"description": "Proposals only. " + KIND})
+    reason = fields.String(allow_none=True, metadata={"description": "Suspended memberships only."})
     case_id = fields.Integer()
     user_id = fields.Integer()
     username = fields.String(attribute="user.username")
@@ -63,4 +72,4 @@ class CaseSchema(Schema):
 class CaseDetailSchema(CaseSchema):
     members = fields.List(fields.Nested(MemberSchema))
     proposals = fields.List(fields.Nested(ProposalSchema), metadata={
-        "description": "Memberships waiting for a legal member's approval (two-person rule)."})
+        "description": "Membership changes waiting for a second person (two-person rule)."})

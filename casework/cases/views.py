@@ -37,12 +37,12 @@ def update_case(changes, case_id):
 
 
 @blp.route("/<int:case_id>/members/<int:user_id>", methods=["PUT"])
-@blp.response(200, schemas.MembershipSchema, description="A member now (the case had no legal member yet), "
-                                                           "or already a member")
+@blp.response(200, schemas.MembershipSchema, description="Already a member")
 @blp.alt_response(202, schema=schemas.MembershipSchema,
-                  description="Proposed: a legal member of the case must approve (two-person rule)")
+                  description="Proposed: a lawyer of the case, or where it has none a second admin, must approve "
+                              "(two-person rule)")
 def add_member(case_id, user_id):
-    """Add a member (admin): at once on a case without a legal member, else as a proposal."""
+    """Propose a member (admin); a second person approves."""
     result = service.add_member(case_id, user_id)
     return result, 202 if result.status == service.PENDING else 200
 
@@ -50,18 +50,25 @@ def add_member(case_id, user_id):
 @blp.route("/<int:case_id>/members/<int:user_id>/approve", methods=["POST"])
 @blp.response(200, schemas.MembershipSchema)
 def approve_member(case_id, user_id):
-    """Approve a proposed member (a legal member of the case): the second person of the two-person rule."""
+    """Approve a pending membership change: the second person of the two-person rule (a lawyer of the
+    case other than the account; where the case has no other lawyer, a second, independent admin)."""
     return service.approve_member(case_id, user_id)
 
 
 @blp.route("/<int:case_id>/members/<int:user_id>/proposal", methods=["DELETE"])
 @blp.response(204)
 def reject_proposal(case_id, user_id):
-    """Reject a proposed member (a legal member of the case), or withdraw the proposal (admin)."""
+    """Reject a pending membership change (a lawyer of the case), or withdraw it (admin)."""
     service.reject_proposal(case_id, user_id)
 
 
 @blp.route("/<int:case_id>/members/<int:user_id>", methods=["DELETE"])
-@blp.response(204)
+@blp.response(204, description="Removed (an interviewer)")
+@blp.alt_response(202, schema=schemas.MembershipSchema,
+                  description="A lawyer's removal, proposed: another lawyer of the case must approve")
 def remove_member(case_id, user_id):
-    service.remove_member(case_id, user_id)
+    """Remove a member (admin): an interviewer at once; a lawyer once another lawyer of the case approves."""
+    result = service.remove_member(case_id, user_id)
+    if result is None:
+        return None
+    return schemas.MembershipSchema().dump(result), 202

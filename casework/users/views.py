@@ -35,5 +35,15 @@ def get_user(user_id):
 @blp.response(200, schemas.UserSchema)
 def update_user(changes, user_id):
     """Change an account. A new password ends the user's sessions and tokens, and they must change it
-    at their next login (their second factor, if any, stays)."""
+    at their next login (their second factor, if any, stays). A new password, making the account a
+    lawyer, deactivation and reactivation suspend each of its case memberships until a second person
+    approves it again (a lawyer of the case, or a second admin)."""
     return service.update_user(user_id, changes)
+
+
+@blp.route("/<int:user_id>/mfa", methods=["DELETE"])
+@blp.response(200, schemas.UserSchema)
+def reset_mfa(user_id):
+    """Reset an account's second factor (a lost device). Its sessions and tokens end, and each of its
+    case memberships waits for a second person: a lawyer of the case, or a second admin."""
+    return service.reset_second_factor(user_id)
