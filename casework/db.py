@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -16,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, DateTime, Engine, MetaData, event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -63,6 +66,22 @@ if TYPE_CHECKING:
     Model = Base  # what db.Model is, as far as a type checker can see
 else:
     Model = db.Model
+
+
+@contextmanager
+def written_unique(recheck: Callable[[], None]) -> Iterator[None]:
+    """Write the block's changes now, in a savepoint. A unique value another request took since the
+    caller checked it fails the flush: ``recheck`` (the same check) turns that into its domain
+    error, with the transaction still usable."""
+    savepoint = db.session.begin_nested()
+    try:
+        yield
+        db.session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+        recheck()
+        raise
+    savepoint.commit()
 
 
 def utcnow() -> datetime:

@@ -34,12 +34,9 @@ reference get the same 409, never a database error.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from casework.access.door import Access, authorize, forget_membership, load_authorized, visible_cases
 from casework.access.models import CaseMember
@@ -48,7 +45,7 @@ from casework.access.targets import Target
 from casework.auth import control
 from casework.auth.models import User
 from casework.cases.models import Case, MembershipProposal
-from casework.db import db, utcnow
+from casework.db import db, utcnow, written_unique
 from casework.errors import Conflict, Forbidden, Invalid, NotFound
 from casework.fields import Extended
 from casework.pagination import Page, keyset_page
@@ -69,28 +66,11 @@ def _check_reference_free(reference: str | None, case_id: int | None = None) -> 
         raise _reference_taken()
 
 
-@contextmanager
-def _case_written(reference: str | None, case_id: int | None = None) -> Iterator[None]:
-    """Write the case's changes now, in a savepoint (before the custody head is taken).
-
-    A reference another request took since ``_check_reference_free`` is the same 409.
-    """
-    savepoint = db.session.begin_nested()
-    try:
-        yield
-        db.session.flush()
-    except IntegrityError:
-        savepoint.rollback()
-        _check_reference_free(reference, case_id)
-        raise
-    savepoint.commit()
-
-
 def create_case(data: dict[str, Any]) -> Case:
     access = authorize("case.create", Target("case"))
     _check_reference_free(data.get("reference"))
     case = Case(created_by_id=access.user_id, **data)
-    with _case_written(data.get("reference")):
+    with written_unique(lambda: _check_reference_free(data.get("reference"))):
         db.session.add(case)
     if access.actor.role == Role.LEGAL:
         # A lawyer who opens a case works on it; without membership they could not see it.
@@ -113,7 +93,7 @@ def update_case(case_id: int, changes: dict[str, Any]) -> Case:
     access = load_authorized(Case, case_id, "case.update")
     if "reference" in changes:
         _check_reference_free(changes["reference"], access.obj.id)
-    with _case_written(changes.get("reference"), access.obj.id):
+    with written_unique(lambda: _check_reference_free(changes.get("reference"), access.obj.id)):
         for name, value in changes.items():
             setattr(access.obj, name, value)
     access.note(changed=sorted(changes))

@@ -6,17 +6,14 @@ between, by the database's unique constraint: never a database error.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from casework.access.door import load_authorized
 from casework.cases.models import Case
-from casework.db import db
+from casework.db import db, written_unique
 from casework.errors import Conflict, Invalid
 from casework.incidents.models import Incident
 from casework.pagination import Page, keyset_page
@@ -42,27 +39,12 @@ def _check_times(occurred_from: datetime | None, occurred_to: datetime | None) -
                       errors={"json": {"occurred_to": ["Before occurred_from."]}})
 
 
-@contextmanager
-def _written(case_id: int, reference: str, incident_id: int | None = None) -> Iterator[None]:
-    """Make the incident's changes in the block, written at its end in a savepoint: a reference
-    another request took since the check is the same 409."""
-    savepoint = db.session.begin_nested()
-    try:
-        yield
-        db.session.flush()
-    except IntegrityError:
-        savepoint.rollback()
-        _check_reference_free(case_id, reference, incident_id)
-        raise
-    savepoint.commit()
-
-
 def create_incident(case_id: int, data: dict[str, Any]) -> Incident:
     access = load_authorized(Case, case_id, "incident.create")
     _check_times(data.get("occurred_from"), data.get("occurred_to"))
     _check_reference_free(access.obj.id, data["reference"])
     incident = Incident(case_id=access.obj.id, created_by_id=access.user_id, **data)
-    with _written(incident.case_id, incident.reference):
+    with written_unique(lambda: _check_reference_free(incident.case_id, incident.reference)):
         db.session.add(incident)
     access.note(created_incident_id=incident.id)
     return incident
@@ -84,7 +66,7 @@ def update_incident(incident_id: int, changes: dict[str, Any]) -> Incident:
     reference = changes.get("reference", incident.reference)
     if "reference" in changes:
         _check_reference_free(incident.case_id, reference, incident.id)
-    with _written(incident.case_id, reference, incident.id):
+    with written_unique(lambda: _check_reference_free(incident.case_id, reference, incident.id)):
         for name, value in changes.items():
             setattr(incident, name, value)
     return incident
