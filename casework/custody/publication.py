@@ -89,15 +89,7 @@ def majority_quorum(witnesses: Sequence[Witness], configured: int | None) -> int
 def served(signer: LogSigner) -> Published | None:
     """The latest stored checkpoint whose note this log's key signed, or the signer's own state
     if that is newer (a checkpoint row that was never stored, or rows that were withheld)."""
-    found = None
-    rows = db.session.scalars(select(CustodyCheckpoint).order_by(CustodyCheckpoint.tree_size.desc())
-                              .limit(_STORED_CHECKPOINTS_TRIED))
-    for row in rows:
-        body = signer.verify_note(row.note)
-        if body is not None and (body.size, body.root) == (row.tree_size, row.root_hash):
-            found = Published(row.tree_size, row.root_hash, row.note)
-            break
-        logger.critical("stored checkpoint of size %d does not carry this log's signature", row.tree_size)
+    found = _newest_stored(signer)
     try:
         state = signer.last()
     except LogCorrupted:
@@ -175,7 +167,8 @@ def _state(signer: LogSigner) -> SignedState | None:
     """The signer's state, refused when missing for a log that has published, or older than a
     checkpoint the log published (restored from a backup, or another server's)."""
     state = signer.last()
-    newest = _newest_signed_size(signer)
+    stored = _newest_stored(signer)
+    newest = stored.size if stored else None
     if state is None and newest is not None:
         raise PublicationRefused(f"the signer has no state but the log published size {newest}: "
                                  "run `flask custody recover-state`")
@@ -206,10 +199,17 @@ def _refuse_if_witnesses_are_ahead(signer: LogSigner, state: SignedState | None,
                                      "of this log: run `flask custody recover-state`")
 
 
-def _newest_signed_size(signer: LogSigner) -> int | None:
+def _newest_stored(signer: LogSigner) -> Published | None:
+    """The newest stored checkpoint that is this log's: its note signed by the log's key, for the
+    size and root of its row. Rows that are not (inserted by whoever could) are passed over."""
     rows = db.session.scalars(select(CustodyCheckpoint).order_by(CustodyCheckpoint.tree_size.desc())
                               .limit(_STORED_CHECKPOINTS_TRIED))
-    return next((r.tree_size for r in rows if signer.verify_note(r.note) is not None), None)
+    for row in rows:
+        body = signer.verify_note(row.note)
+        if body is not None and (body.size, body.root) == (row.tree_size, row.root_hash):
+            return Published(row.tree_size, row.root_hash, row.note)
+        logger.critical("stored checkpoint of size %d does not carry this log's signature", row.tree_size)
+    return None
 
 
 def _head_size() -> int:
