@@ -29,7 +29,7 @@ class CustodyContext:
     # A HEAD request: decided and recorded as its GET, but sent no body; its events say so.
     headers_only: bool = False
     pending: list[custody_log.NewEvent] = field(default_factory=list)
-    # Written to intake in this transaction (``spill``, ``flush``): queued again if it rolls back.
+    # Written to intake in this transaction (``spill``): queued again if it rolls back.
     recorded: list[custody_log.NewEvent] = field(default_factory=list)
     # Intake ids of this transaction's events not yet placed in the tree, with their events.
     unplaced: dict[int, custody_log.NewEvent] = field(default_factory=dict)
@@ -87,7 +87,7 @@ def current_context() -> CustodyContext:
 
 
 def queue(event: custody_log.NewEvent) -> custody_log.NewEvent:
-    """Queue an event for this request; it is appended when the request ends (or on ``flush``)."""
+    """Queue an event for this request; it is appended when the request ends (or on ``spill``)."""
     ctx = current_context()
     event.request_id, event.client_addr = ctx.request_id, ctx.client_addr
     if ctx.client_request_id is not None:
@@ -99,8 +99,8 @@ def queue(event: custody_log.NewEvent) -> custody_log.NewEvent:
 
 
 def _recording() -> bool:
-    """False only with the benchmark-only switch: then ``commit`` drops the queue, and ``spill``
-    and ``flush`` leave it for ``commit`` (so a request still counts as audited)."""
+    """False only with the benchmark-only switch: then ``commit`` drops the queue, ``spill``
+    leaves it for ``commit`` (so a request still counts as audited) and ``promise`` seals nothing."""
     return bool(current_app.config["CASEWORK_CUSTODY_RECORDING"])
 
 

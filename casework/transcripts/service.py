@@ -206,10 +206,8 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
         seal_into(version, "freetext_", json.dumps(sealed).encode(), version.freetext_context())
     access.note(created=version_ref(interview.id, version.version), version=version.version, size=version.size,
                 keyed_sha256=keyed.hex(), corrects=latest or None, **(lineage.logged if lineage else {}))
-    # The event is placed first and the version stored with its receipt after, in this transaction:
-    # one INSERT, no UPDATE. Every version INSERT happens under the custody head lock, so two
-    # uploads racing for one Idempotency-Key never wait on each other's index entry while
-    # holding it.
+    # The event is sealed first (its leaf hash is the receipt's promise) and the version stored with
+    # its receipt after, in this transaction: one INSERT, no UPDATE, under the witness lock.
     logged = access.promise()
     receipt = receipts.sign({
         "interview_id": interview.id,

@@ -6,10 +6,9 @@ withdrawal included, all take their locks in this order, and only in this order:
 1. **the witness row**: ``lock_witness(witness_id)``, first, right after the access decision and
    before any other row is locked or written;
 2. **the interview row** (uploads and corrections only: it numbers the versions);
-3. **the custody head**, which the request's events take when they are appended (``append_now``
-   in an upload, else when the request commits). An upload inserts its version row after it,
-   so the version goes in with its signed receipt: that INSERT waits on no other upload, since
-   every other version INSERT happens under the head too.
+3. **the custody head**, last: SQLite places the request's events under it just before the
+   commit; on PostgreSQL a request never takes it (its events wait in the intake queue, and an
+   upload's receipt is a promise over its leaf hash), the integrator does, after the commit.
 
 Taking the witness first makes these paths one queue per witness: a withdrawal waits for an
 upload that holds the witness and then shreds the version it committed, and an upload that
