@@ -16,7 +16,8 @@ class Witness(Model):
     """A witness; their key (``witness:<id>``) lives in the keyring provider, outside the database.
 
     Everything that belongs to the witness (identity, transcripts, free text about them, and
-    the key of their content hashes) is sealed under it; consent withdrawal destroys it.
+    the key of their content hashes) is sealed under it; a confirmed erasure (a withdrawal, then
+    a second person's confirmation) destroys it.
     """
 
     __tablename__ = "witnesses"

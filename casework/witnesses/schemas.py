@@ -47,7 +47,9 @@ class ConsentCreateSchema(Schema):
     scopes = fields.Nested(ConsentScopesSchema, required=True)
     given_at = UTCDateTime(required=True)
     withdrawn_at = UTCDateTime(load_default=None, allow_none=True, metadata={
-        "description": "Set to withdraw consent: the witness's identity and statements are crypto-shredded."})
+        "description": "Set to withdraw consent: every read of the witness's records stops at once (410) and an "
+                       "erasure opens, which a second person (a lawyer of the case) confirms, crypto-shredding "
+                       "them, or rejects."})
 
 
 class ConsentSchema(Schema):
