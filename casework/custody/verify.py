@@ -469,7 +469,7 @@ def _fast_prefix(path: str, cps: list[Checkpoint], jobs: int) -> tuple[CompactRa
     targets = iter([cp for cp in cps if cp.size])
     target = next(targets)
     n = 0
-    pool = multiprocessing.get_context("fork").Pool(jobs) if jobs > 1 else None
+    pool = _worker_context().Pool(jobs) if jobs > 1 else None
     try:
         pending: deque[Any] = deque()
         blocks = _blocks(path)
@@ -507,6 +507,16 @@ def _fast_prefix(path: str, cps: list[Checkpoint], jobs: int) -> tuple[CompactRa
         if pool is not None:
             pool.terminate()
             pool.join()
+
+
+def _worker_context() -> Any:
+    """Workers forked from a clean server process, not from this one: forking a process that has
+    other threads (a test runner's, a server's) can copy a lock one of them holds, and a worker
+    stuck on it hung ``Pool.terminate`` in CI. The server preloads this module, so a worker starts
+    without importing anything."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["casework.custody.verify"])
+    return context
 
 
 def _peek_seq(lines: Iterator[bytes]) -> int | None:
