@@ -197,6 +197,21 @@ class World:
     interview_id: int
 
 
+def add_lawyer(app: Flask, world: World, username: str = "legal2") -> Caller:
+    """Another lawyer of case A (proposed by an admin, approved by the first lawyer): the second
+    person of every two-lawyer rule."""
+    lawyer = make_caller(app, username, "legal")
+    ok(world.people["admin"].put(f"/api/v1/cases/{world.case_id}/members/{lawyer.id}"), 202)
+    ok(world.people["legal"].post(f"/api/v1/cases/{world.case_id}/members/{lawyer.id}/approve"))
+    world.people[username] = lawyer
+    return lawyer
+
+
+@pytest.fixture
+def legal2(app: Flask, world: World) -> Caller:
+    return add_lawyer(app, world)
+
+
 def ok(response, status: int = 200) -> Any:
     assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:2000])
     return response.get_json()

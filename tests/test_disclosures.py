@@ -74,6 +74,13 @@ def scene(world: World) -> Scene:
     return Scene(world, witnesses, interviews, redaction["id"])
 
 
+def made(response) -> dict:
+    """A disclosure made: 202 (pending) exactly when the rules ask for a second lawyer, else 201."""
+    body = ok(response, 202 if response.status_code == 202 else 201)
+    assert (response.status_code == 202) == bool(body["approval_reasons"]) == (body["status"] == "pending")
+    return body
+
+
 def disclose(scene: Scene, kind: str, items: list[dict], *, include_identity: bool = False, caller: str = "legal"):
     return scene.world.people[caller].post(f"/api/v1/cases/{scene.world.case_id}/disclosures", {
         "recipient": {"name": "Karim Prosecutor", "organisation": "Office of the Prosecutor", "kind": kind},
@@ -88,7 +95,7 @@ def test_prosecutor_disclosure_excludes_the_witness_who_did_not_consent(app, sce
     items = [scene.transcript(1), scene.redaction, scene.transcript(2), scene.transcript(3), scene.incident,
              scene.identity(1)]
     response = disclose(scene, "prosecutor", items)
-    created = ok(response, 201)
+    created = made(response)
     assert decisions(created) == [
         ("included", "consent:share_with_prosecutors", "UKR-OTP-0001"),
         ("included", "consent:share_with_prosecutors", "UKR-OTP-0002"),
@@ -128,22 +135,22 @@ def test_prosecutor_disclosure_excludes_the_witness_who_did_not_consent(app, sce
 
 
 def test_registration_numbers_are_stable_and_never_reused(app, scene: Scene):
-    first = ok(disclose(scene, "prosecutor", [scene.transcript(1), scene.redaction, scene.incident]), 201)
+    first = made(disclose(scene, "prosecutor", [scene.transcript(1), scene.redaction, scene.incident]))
     assert [n for *_, n in decisions(first)] == ["UKR-OTP-0001", "UKR-OTP-0002", "UKR-OTP-0003"]
     # To a UN body: W2 now goes (a new number); W1 does not (no consent), the incident keeps its number.
-    second = ok(disclose(scene, "un_body", [scene.incident, scene.transcript(2), scene.transcript(1),
-                                            scene.redaction]), 201)
+    second = made(disclose(scene, "un_body", [scene.incident, scene.transcript(2), scene.transcript(1),
+                                            scene.redaction]))
     assert decisions(second) == [
         ("included", "no_witness", "UKR-OTP-0003"),
         ("included", "consent:share_with_un_bodies", "UKR-OTP-0004"),
         ("excluded", "consent_scope_missing:share_with_un_bodies", None),
         ("excluded", "consent_scope_missing:share_with_un_bodies", None),
     ]
-    third = ok(disclose(scene, "court", [scene.redaction, scene.transcript(2), scene.transcript(1)]), 201)
+    third = made(disclose(scene, "court", [scene.redaction, scene.transcript(2), scene.transcript(1)]))
     assert [n for *_, n in decisions(third)] == ["UKR-OTP-0002", None, "UKR-OTP-0001"]
     # A renamed case keeps the numbers already handed out.
     ok(scene.world.people["admin"].patch(f"/api/v1/cases/{scene.world.case_id}", {"reference": "UKR-OTP-2"}))
-    fourth = ok(disclose(scene, "prosecutor", [scene.transcript(1), scene.identity(1)], include_identity=True), 201)
+    fourth = made(disclose(scene, "prosecutor", [scene.transcript(1), scene.identity(1)], include_identity=True))
     assert [n for *_, n in decisions(fourth)] == ["UKR-OTP-0001", "UKR-OTP-2-0005"]
     with app.app_context():
         rows = db.session.execute(select(EvidenceRegistration.sequence, EvidenceRegistration.kind)
@@ -153,18 +160,18 @@ def test_registration_numbers_are_stable_and_never_reused(app, scene: Scene):
 
 
 def test_identity_needs_consent_and_the_explicit_request(app, scene: Scene):
-    asked = ok(disclose(scene, "prosecutor", [scene.identity(1), scene.identity(2), scene.identity(3)],
-                        include_identity=True), 201)
+    asked = made(disclose(scene, "prosecutor", [scene.identity(1), scene.identity(2), scene.identity(3)],
+                        include_identity=True))
     assert decisions(asked) == [
         ("included", "consent:share_with_prosecutors+disclose_identity", "UKR-OTP-0001"),
         ("excluded", "consent_scope_missing:share_with_prosecutors", None),
         ("excluded", "no_consent_record", None),
     ]
     # W2 may go to a UN body, but never their identity: they did not consent to it.
-    un = ok(disclose(scene, "un_body", [scene.identity(2)], include_identity=True), 201)
+    un = made(disclose(scene, "un_body", [scene.identity(2)], include_identity=True))
     assert decisions(un) == [("excluded", "consent_scope_missing:disclose_identity", None)]
-    other = ok(disclose(scene, "other", [scene.identity(1), scene.transcript(1), scene.incident],
-                        include_identity=True), 201)
+    other = made(disclose(scene, "other", [scene.identity(1), scene.transcript(1), scene.incident],
+                        include_identity=True))
     assert [d[:2] for d in decisions(other)] == [("excluded", "recipient_kind_not_covered"),
                                                  ("excluded", "recipient_kind_not_covered"),
                                                  ("included", "no_witness")]
@@ -173,16 +180,16 @@ def test_identity_needs_consent_and_the_explicit_request(app, scene: Scene):
 def test_withdrawn_consent_excludes_everything_of_the_witness(app, scene: Scene):
     ok(scene.world.people["interviewer"].post(f"/api/v1/witnesses/{scene.witnesses[1]}/consent",
                                               consent(prosecutors=True, un=True, identity=True, withdrawn=True)), 201)
-    created = ok(disclose(scene, "prosecutor", [scene.transcript(1), scene.redaction, scene.identity(1)],
-                          include_identity=True), 201)
+    created = made(disclose(scene, "prosecutor", [scene.transcript(1), scene.redaction, scene.identity(1)],
+                          include_identity=True))
     assert decisions(created) == [("excluded", "consent_withdrawn", None)] * 3
     assert [item["consent_version"] for item in created["items"]] == [2, 2, 2]
 
 
 def test_the_register_is_metadata_for_every_reader_of_the_case(app, scene: Scene):
     people = scene.world.people
-    first = ok(disclose(scene, "prosecutor", [scene.transcript(1), scene.transcript(2)]), 201)
-    ok(disclose(scene, "un_body", [scene.transcript(2)]), 201)
+    first = made(disclose(scene, "prosecutor", [scene.transcript(1), scene.transcript(2)]))
+    made(disclose(scene, "un_body", [scene.transcript(2)]))
     url = f"/api/v1/cases/{scene.world.case_id}/disclosures"
     for role in ("legal", "auditor", "admin", "interviewer"):
         page = ok(people[role].get(url))
@@ -266,14 +273,14 @@ def test_exhibits_follow_their_witness(app, scene: Scene):
     w2 = upload(interviewer, f"/api/v1/interviews/{scene.interviews[2]}/exhibits/uploads", content)[1]
     site = upload(interviewer, f"/api/v1/incidents/{scene.world.incident_id}/exhibits/uploads", content)[1]
     ids = [receipt["exhibit_id"] for receipt in (w1, w2, site)]
-    created = ok(disclose(scene, "prosecutor", [{"kind": "exhibit", "exhibit_id": i} for i in ids]), 201)
+    created = made(disclose(scene, "prosecutor", [{"kind": "exhibit", "exhibit_id": i} for i in ids]))
     assert [d[:2] for d in decisions(created)] == [("included", "consent:share_with_prosecutors"),
                                                    ("excluded", "consent_scope_missing:share_with_prosecutors"),
                                                    ("included", "no_witness")]
 
 
 def test_bundle_route_is_for_the_case_lawyers(app, scene: Scene):
-    created = ok(disclose(scene, "prosecutor", [scene.incident]), 201)
+    created = made(disclose(scene, "prosecutor", [scene.incident]))
     people = scene.world.people
     response = people["legal"].get(f"/api/v1/disclosures/{created['id']}/bundle")
     assert response.status_code == 200 and response.mimetype == "application/zip"
@@ -365,8 +372,8 @@ def test_the_register_costs_the_same_statements_for_one_or_many(app, scene: Scen
     url = f"/api/v1/cases/{scene.world.case_id}/disclosures"
     counts = []
     for _ in range(2):
-        ok(disclose(scene, "prosecutor", [scene.transcript(1), scene.transcript(2), scene.incident]), 201)
-        ok(disclose(scene, "un_body", [scene.transcript(2), scene.redaction]), 201)
+        made(disclose(scene, "prosecutor", [scene.transcript(1), scene.transcript(2), scene.incident]))
+        made(disclose(scene, "un_body", [scene.transcript(2), scene.redaction]))
         with statements_sent(app) as statements:
             ok(legal.get(url))
         counts.append(len(statements))
@@ -374,7 +381,7 @@ def test_the_register_costs_the_same_statements_for_one_or_many(app, scene: Scen
 
 
 def test_kek_rotation_rewraps_purposes_and_leaves_redactions_to_the_witness_key(app, scene: Scene):
-    created = ok(disclose(scene, "court", [scene.incident, scene.redaction]), 201)
+    created = made(disclose(scene, "court", [scene.incident, scene.redaction]))
     runner = app.test_cli_runner()
     for args in (["keys", "rotate"], ["keys", "rewrap", "--batch-size", "1"]):
         result = runner.invoke(args=args)
@@ -395,8 +402,8 @@ def test_a_translation_is_a_transcript_version_and_follows_its_witness(app, scen
         {"start": 4, "end": 10, "category": "witness_identity", "legal_basis": "Rule 81(4) RPE"}]}), 201)
     assert "Оксана" not in redacted["text"] and redacted["source_ref"] == f"{scene.interviews[1]}/2"
     translation = {"kind": "transcript_version", "interview_id": scene.interviews[1], "version": 2}
-    to_prosecutor = ok(disclose(scene, "prosecutor", [translation,
-                                                      {"kind": "redaction", "redaction_id": redacted["id"]}]), 201)
+    to_prosecutor = made(disclose(scene, "prosecutor", [translation,
+                                                      {"kind": "redaction", "redaction_id": redacted["id"]}]))
     assert [d[:2] for d in decisions(to_prosecutor)] == [("included", "consent:share_with_prosecutors")] * 2
-    to_un = ok(disclose(scene, "un_body", [translation]), 201)
+    to_un = made(disclose(scene, "un_body", [translation]))
     assert decisions(to_un) == [("excluded", "consent_scope_missing:share_with_un_bodies", None)]

@@ -144,13 +144,16 @@ RULES: dict[str, Rule] = {
     "disclosure.read":             _METADATA,
     "disclosure.purpose.read":     _LEGAL_WORK,
     "disclosure.bundle":           _LEGAL_WORK,
+    # the second lawyer: the service refuses the one who proposed it
+    "disclosure.approve":          _LEGAL_WORK,
     # the custody log itself
     "custody.events.list":         _AUDIT,
     "custody.event.read":          _AUDIT,
     "custody.checkpoint.read":     _AUDIT,
     "custody.proof.inclusion":     _AUDIT,
     "custody.proof.consistency":   _AUDIT,
-    "custody.key.read":            _AUDIT,
+    # the log's public key: what every recipient of a bundle needs, so lawyers hand it on too
+    "custody.key.read":            Rule(NO,    NO,          ALL,    ALL,     FORBID),
 }
 
 MembershipCheck = Callable[[int, int], bool]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.access.targets import Target
@@ -37,6 +37,7 @@ RESOURCE_OF_KIND = {
     "witness_identity": "witness",
 }
 INCLUDED, EXCLUDED = "included", "excluded"
+PENDING, APPROVED = "pending", "approved"
 
 
 class Disclosure(Model):
@@ -64,6 +65,21 @@ class Disclosure(Model):
     excluded_count: Mapped[int] = mapped_column(default=0)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The second lawyer (``rules.approval_reasons``): pending until another lawyer of the case
+    # approves; NULL reasons on rows from before the rule, which one lawyer released.
+    status: Mapped[str] = mapped_column(String(16), default=APPROVED, server_default=APPROVED, index=True)
+    approval_reasons: Mapped[list[str] | None]
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None]
+    # Staff names in the bundle's custody trail instead of pseudonyms: a court only, on request.
+    include_staff_identity: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The bundle, frozen at its first download so every download is the same file.
+    bundle_tree_size: Mapped[int | None]
+    bundle_checkpoint: Mapped[str | None] = mapped_column(Text)
+    bundle_witness_vkeys: Mapped[str | None] = mapped_column(Text)
+    bundle_frozen_at: Mapped[datetime | None]
+    bundle_length: Mapped[int | None] = mapped_column(BigInteger)
+    bundle_sha256: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
     items: Mapped[list[DisclosureItem]] = relationship(
         order_by="DisclosureItem.position", lazy="selectin", viewonly=True)
@@ -72,6 +88,14 @@ class Disclosure(Model):
     def recipient(self) -> dict[str, str]:
         return {"name": self.recipient_name, "organisation": self.recipient_organisation,
                 "kind": self.recipient_kind}
+
+    @property
+    def pending(self) -> bool:
+        return self.status == PENDING
+
+    @property
+    def frozen(self) -> bool:
+        return self.bundle_length is not None
 
     def purpose_context(self) -> bytes:
         return bind("disclosure_purpose", self.id, parents={"case": self.case_id})

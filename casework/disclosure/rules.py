@@ -90,3 +90,32 @@ def decide(item_kind: str, recipient_kind: str, witness: ConsentState | None, *,
     if not witness.has_identity:
         return Verdict(False, "no_identity_recorded")
     return Verdict(True, f"consent:{needed}+{IDENTITY_SCOPE}")
+
+
+# --- the second lawyer ---------------------------------------------------------------------------
+# What makes a disclosure wait for a second lawyer of the case (SPEC v3): each is a release that
+# one coerced or mistaken colleague must never make alone.
+APPROVAL_WITNESS_IDENTITY = "witness_identity"  # a witness's protected identity goes out
+APPROVAL_REDACTED_SOURCE = "redacted_source"  # a transcript version that has a redaction, unredacted
+APPROVAL_DEFENCE = "defence"  # anything to the defence
+APPROVAL_STAFF_IDENTITY = "staff_identity"  # staff names in the custody trail (a court only)
+STAFF_IDENTITY_RECIPIENTS = ("court",)
+
+
+def approval_reasons(recipient_kind: str, *, identity_items: int, redacted_sources: int,
+                     staff_identity: bool) -> list[str]:
+    """Why this disclosure needs a second lawyer (empty: one lawyer may release it).
+
+    Counts are of items *included*: an item the consent rules exclude is never sent, so it
+    cannot make a release dangerous.
+    """
+    reasons = []
+    if identity_items:
+        reasons.append(APPROVAL_WITNESS_IDENTITY)
+    if redacted_sources:
+        reasons.append(APPROVAL_REDACTED_SOURCE)
+    if recipient_kind == "defence":
+        reasons.append(APPROVAL_DEFENCE)
+    if staff_identity:
+        reasons.append(APPROVAL_STAFF_IDENTITY)
+    return reasons

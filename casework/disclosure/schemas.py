@@ -5,6 +5,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from casework.disclosure.models import ITEM_KINDS, RECIPIENT_KINDS
+from casework.fields import HexBytes
 from casework.http import ID_RANGE
 from casework.pagination import PageArgs
 
@@ -56,6 +57,9 @@ class DisclosureCreateSchema(Schema):
     include_identity = fields.Boolean(load_default=False, metadata={
         "description": "The explicit request to release witness identities (witness_identity items), "
                        "honoured only where the witness consented to disclose it"})
+    include_staff_identity = fields.Boolean(load_default=False, metadata={
+        "description": "A court only: the bundle's custody trail names staff instead of per-disclosure "
+                       "pseudonyms. Needs a second lawyer's approval."})
     items = fields.List(fields.Nested(ItemRequestSchema), required=True,
                         validate=validate.Length(min=1, max=MAX_ITEMS))
 
@@ -79,17 +83,47 @@ class ItemSchema(Schema):
         "description": "evidence registration number; the same for the same item in every disclosure"})
 
 
+class UnusedRedactionSchema(Schema):
+    position = fields.Integer(metadata={"description": "the item's position in the disclosure"})
+    item_ref = fields.String(metadata={"description": "the transcript version sent unredacted"})
+    redaction_ids = fields.List(fields.Integer(), metadata={"description": "its redactions not disclosed here"})
+
+
+class BundleFileSchema(Schema):
+    length = fields.Integer(attribute="bundle_length", metadata={"description": "bytes of the zip"})
+    sha256 = HexBytes(attribute="bundle_sha256", metadata={"description": "SHA-256 of the zip (its ETag)"})
+    checkpoint_size = fields.Integer(attribute="bundle_tree_size",
+                                     metadata={"description": "the checkpoint every proof in it points to"})
+    frozen_at = fields.DateTime(attribute="bundle_frozen_at", metadata={"description": "first download"})
+
+
 class DisclosureSchema(Schema):
     id = fields.Integer()
     case_id = fields.Integer()
     recipient = fields.Nested(RecipientOutSchema)
     purpose = fields.String(allow_none=True, metadata={"description": "null unless the caller is a lawyer of the case"})
     include_identity = fields.Boolean()
+    include_staff_identity = fields.Boolean()
     included_count = fields.Integer()
     excluded_count = fields.Integer()
-    created_by_id = fields.Integer()
+    status = fields.String(metadata={"description": "pending (a second lawyer must approve) or approved"})
+    approval_reasons = fields.List(fields.String(), allow_none=True, metadata={
+        "description": "why a second lawyer was needed: witness_identity, redacted_source, defence, staff_identity "
+                       "(null: made before the rule)"})
+    proposed_by_id = fields.Integer(attribute="created_by_id", dump_only=True,
+                                    metadata={"description": "the lawyer who proposed it"})
+    created_by_id = fields.Integer(metadata={"description": "the same as proposed_by_id"})
+    approved_by_id = fields.Integer(allow_none=True, metadata={"description": "the second lawyer, once approved"})
+    approved_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
+    bundle = fields.Method("_bundle", metadata={"description": "the bundle file once first downloaded, else null"})
+    unused_redactions = fields.List(fields.Nested(UnusedRedactionSchema), metadata={
+        "description": "in the answers to create and approve: transcript versions sent unredacted although a "
+                       "redaction of them exists"})
     items = fields.List(fields.Nested(ItemSchema))
+
+    def _bundle(self, disclosure: Any) -> dict[str, Any] | None:
+        return BundleFileSchema().dump(disclosure) if disclosure.frozen else None
 
 
 class DisclosurePageArgs(PageArgs):

@@ -12,6 +12,12 @@ code, the consent version used, the registration number and the recipient. Never
 
 Items are named by kind and id; an item that does not exist, or belongs to another case, is
 refused the same way (422, "no such item in this case"), so nothing leaks about other cases.
+
+No single lawyer releases what could get someone hurt (``rules.approval_reasons``): a witness's
+identity, a transcript version that has a redaction (sent unredacted), anything to the defence,
+or staff identities for a court make the disclosure ``pending`` (202) until another lawyer of the
+case approves it (``approve``; never its proposer). Both answers name the transcript versions
+sent unredacted although a redaction of them exists, the warning a lawyer must read first.
 """
 from __future__ import annotations
 
@@ -25,10 +31,18 @@ from sqlalchemy import func, select
 from casework.access.door import authorize, load_authorized
 from casework.access.targets import Target
 from casework.cases.models import Case
-from casework.db import db
+from casework.db import db, utcnow
 from casework.disclosure import rules
-from casework.disclosure.models import EXCLUDED, INCLUDED, Disclosure, DisclosureItem, EvidenceRegistration
-from casework.errors import Conflict, Invalid
+from casework.disclosure.models import (
+    APPROVED,
+    EXCLUDED,
+    INCLUDED,
+    PENDING,
+    Disclosure,
+    DisclosureItem,
+    EvidenceRegistration,
+)
+from casework.errors import Conflict, Forbidden, Invalid
 from casework.exhibits.models import COMPLETE, Exhibit
 from casework.fields import Extended
 from casework.incidents.models import Incident
@@ -36,7 +50,7 @@ from casework.keys import open_from, seal_into
 from casework.pagination import Page, keyset_page
 from casework.redactions.models import Redaction
 from casework.transcripts.models import TranscriptVersion
-from casework.transcripts.service import version_ref
+from casework.transcripts.service import parse_version_ref, version_ref
 from casework.witnesses.locks import lock_witness
 from casework.witnesses.models import ConsentRecord, Witness
 
@@ -189,10 +203,16 @@ class _Registrar:
 
 
 def create(case_id: int, data: dict[str, Any]) -> Extended:
-    """Decide, number and record every item; the disclosure is immutable from here on."""
+    """Decide, number and record every item; pending until a second lawyer approves where the
+    rules ask for one (``rules.approval_reasons``). Its items never change from here on."""
     recipient = data["recipient"]
     access = load_authorized(Case, case_id, "disclosure.create", recipient=recipient,
-                             include_identity=data["include_identity"], items_requested=len(data["items"]))
+                             include_identity=data["include_identity"],
+                             include_staff_identity=data["include_staff_identity"],
+                             items_requested=len(data["items"]))
+    if data["include_staff_identity"] and recipient["kind"] not in rules.STAFF_IDENTITY_RECIPIENTS:
+        raise Invalid("Staff identities go only to a court (ICC RPE Rule 81(4)); other recipients see staff "
+                      "as pseudonyms.", errors={"json": {"include_staff_identity": ["Only for a court."]}})
     items = _resolve(access.obj.id, data["items"])
     witness_ids = sorted({item.witness_id for item in items if item.witness_id is not None})
     witnesses = {witness_id: lock_witness(witness_id) for witness_id in witness_ids}
@@ -200,7 +220,8 @@ def create(case_id: int, data: dict[str, Any]) -> Extended:
     consents = _latest_consents(witness_ids)
     disclosure = Disclosure(case_id=case.id, recipient_name=recipient["name"],
                             recipient_organisation=recipient["organisation"], recipient_kind=recipient["kind"],
-                            include_identity=data["include_identity"], created_by_id=access.user_id)
+                            include_identity=data["include_identity"],
+                            include_staff_identity=data["include_staff_identity"], created_by_id=access.user_id)
     db.session.add(disclosure)
     db.session.flush()
     seal_into(disclosure, "purpose_", data["purpose"].encode("utf-8"), disclosure.purpose_context())
@@ -215,10 +236,71 @@ def create(case_id: int, data: dict[str, Any]) -> Extended:
     db.session.add_all(rows)
     disclosure.included_count = sum(row.decision == INCLUDED for row in rows)
     disclosure.excluded_count = len(rows) - disclosure.included_count
+    redactions = _redactions_of(case.id, rows)
+    included = [row for row in rows if row.included]
+    reasons = rules.approval_reasons(
+        recipient["kind"], identity_items=sum(row.kind == "witness_identity" for row in included),
+        redacted_sources=sum(row.kind == "transcript_version" and bool(redactions.get(row.item_ref))
+                             for row in included),
+        staff_identity=data["include_staff_identity"])
+    disclosure.approval_reasons = reasons
+    disclosure.status = PENDING if reasons else APPROVED
     db.session.flush()
+    unused = unused_redactions(rows, redactions)
     access.note(created_disclosure=disclosure.id, included=disclosure.included_count,
-                excluded=disclosure.excluded_count, new_registrations=len(registrar.new))
-    return Extended(disclosure, purpose=data["purpose"])
+                excluded=disclosure.excluded_count, new_registrations=len(registrar.new),
+                status=disclosure.status, approval_reasons=reasons,
+                unused_redactions=[ref["item_ref"] for ref in unused])
+    return Extended(disclosure, purpose=data["purpose"], unused_redactions=unused)
+
+
+def _redactions_of(case_id: int, rows: list[DisclosureItem]) -> dict[str, list[int]]:
+    """Redaction ids of each transcript version among ``rows`` (by item ref), in one query."""
+    refs = [parse_version_ref(row.item_ref) for row in rows if row.kind == "transcript_version"]
+    found: dict[str, list[int]] = defaultdict(list)
+    if not refs:
+        return found
+    interviews = {interview_id for interview_id, _ in refs}
+    for redaction in db.session.execute(
+            select(Redaction.id, Redaction.interview_id, Redaction.source_version)
+            .where(Redaction.case_id == case_id, Redaction.interview_id.in_(interviews))
+            .order_by(Redaction.id)):
+        found[version_ref(redaction.interview_id, redaction.source_version)].append(redaction.id)
+    return found
+
+
+def unused_redactions(rows: list[DisclosureItem], redactions: dict[str, list[int]]) -> list[dict[str, Any]]:
+    """Included transcript versions sent unredacted although a redaction of them exists and is
+    not itself disclosed here: the warning a lawyer must read before a name goes out."""
+    disclosed = {int(row.item_ref) for row in rows if row.kind == "redaction" and row.included}
+    out = []
+    for row in rows:
+        if row.kind == "transcript_version" and row.included:
+            unused = [rid for rid in redactions.get(row.item_ref, []) if rid not in disclosed]
+            if unused:
+                out.append({"position": row.position, "item_ref": row.item_ref, "redaction_ids": unused})
+    return out
+
+
+def approve(disclosure_id: int) -> Extended:
+    """The second lawyer: another lawyer of the case releases a pending disclosure."""
+    access = load_authorized(Disclosure, disclosure_id, "disclosure.approve")
+    disclosure = db.session.execute(
+        select(Disclosure).where(Disclosure.id == access.obj.id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    access.note(approval_reasons=disclosure.approval_reasons)  # no user ids: bundles show this event
+    if not disclosure.pending:
+        raise Conflict(f"This disclosure is {disclosure.status}, not pending approval.", problem="not-pending")
+    if disclosure.created_by_id == access.user_id:
+        raise Forbidden("The lawyer who proposed a disclosure cannot approve it: another lawyer of the case must.",
+                        problem="second-person-required")
+    rows = list(disclosure.items)
+    unused = unused_redactions(rows, _redactions_of(disclosure.case_id, rows))
+    disclosure.status, disclosure.approved_by_id, disclosure.approved_at = APPROVED, access.user_id, utcnow()
+    db.session.flush()
+    access.note(approved=True, unused_redactions=[ref["item_ref"] for ref in unused])
+    return Extended(disclosure, purpose=None, unused_redactions=unused)
 
 
 def _decide(item: Resolved, disclosure: Disclosure, recipient: dict[str, str], identity_requested: bool,
