@@ -74,9 +74,12 @@ def disclose(people: dict[str, Caller], case_id: int, incident_id: int, witness_
              {"kind": "incident", "incident_id": incident_id}]
     items += [{"kind": "transcript_version", "interview_id": interview_id, "version": n + 2}
               for n in range(extra_versions)]
-    disclosure = ok(legal.post(f"/api/v1/cases/{case_id}/disclosures", {
+    # Version 1 has a redaction, so its unredacted text waits for a second lawyer of the case.
+    pending = ok(legal.post(f"/api/v1/cases/{case_id}/disclosures", {
         "recipient": {"name": "Karim Prosecutor", "organisation": "Office of the Prosecutor", "kind": "prosecutor"},
-        "purpose": "Article 15 preliminary examination", "items": items}), 201)
+        "purpose": "Article 15 preliminary examination", "items": items}), 202)
+    assert pending["status"] == "pending" and pending["approval_reasons"] == ["redacted_source"]
+    disclosure = ok(people["legal2"].post(f"/api/v1/disclosures/{pending['id']}/approve"))
     return Disclosed(case_id, disclosure["id"], disclosure, legal, interviewer, witness_id, other["id"],
                      interview_id)
 
@@ -185,13 +188,16 @@ def world_on(app: Flask) -> dict[str, Any]:
     from tests.conftest import make_caller
 
     people = {name: make_caller(app, name, role) for name, role in (
-        ("admin", "admin"), ("admin2", "admin"), ("interviewer", "interviewer"), ("legal", "legal"))}
+        ("admin", "admin"), ("admin2", "admin"), ("interviewer", "interviewer"), ("legal", "legal"),
+        ("legal2", "legal"))}
     admin, interviewer, legal = people["admin"], people["interviewer"], people["legal"]
     case_id = ok(admin.post("/api/v1/cases", {"title": "Executions of prisoners, sector 4"}), 201)["id"]
     ok(admin.put(f"/api/v1/cases/{case_id}/members/{legal.id}"), 202)  # the first lawyer: a second admin approves
     ok(people["admin2"].post(f"/api/v1/cases/{case_id}/members/{legal.id}/approve"))
     ok(admin.put(f"/api/v1/cases/{case_id}/members/{interviewer.id}"), 202)
     ok(legal.post(f"/api/v1/cases/{case_id}/members/{interviewer.id}/approve"))
+    ok(admin.put(f"/api/v1/cases/{case_id}/members/{people['legal2'].id}"), 202)
+    ok(legal.post(f"/api/v1/cases/{case_id}/members/{people['legal2'].id}/approve"))
     incident = ok(interviewer.post(f"/api/v1/cases/{case_id}/incidents", {
         "reference": "INC-1", "title": "Execution at the quarry", "occurred_from": "2026-03-01T05:00:00Z",
         "time_precision": "hour", "violation_types": ["execution-of-prisoners-of-war"]}), 201)

@@ -32,6 +32,7 @@ def made(request: pytest.FixtureRequest, backend: dict[str, str], tmp_path: Path
     if backend["name"] not in _MADE:
         app = request.getfixturevalue("app")
         world = request.getfixturevalue("world")
+        request.getfixturevalue("legal2")
         disclosed = disclose(world.people, world.case_id, world.incident_id, world.witness_id, world.interview_id)
         bundle = fetch_bundle(disclosed.legal, disclosed.disclosure_id, tmp_path / "made.zip")
         _MADE[backend["name"]] = (bundle.read_bytes(), log_vkey(app, tmp_path / "log.vkey").read_text().strip())

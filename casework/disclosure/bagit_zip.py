@@ -1,64 +1,105 @@
-"""A BagIt bag (RFC 8493) written as a zip stream, in constant memory.
+"""A BagIt bag (RFC 8493) written as a zip stream, in constant memory, the same bytes every time.
 
-zipstream-ng writes each file as it is iterated (data descriptors after the bytes), so the
-payload is hashed on its way into the zip and the manifests, which need every hash, are
-written last. What stays in memory is one (path, digest, size) row per file.
+The standard library's ``zipfile`` writes each file as it is iterated (to an unseekable sink it
+writes data descriptors after the bytes), so the payload is hashed on its way into the zip and
+the manifests, which need every hash, are written last. What stays in memory is one
+(path, digest) row and one ``ZipInfo`` per file.
+
+Every entry carries the same fixed time and permissions, and nothing else varies between runs:
+given the same files in the same order, two writers give byte-identical zips (a bundle is a
+file: its length and SHA-256 are known before it is sent again).
 """
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
-
-from zipstream import ZIP_DEFLATED, ZIP_STORED, ZipStream  # type: ignore[import-untyped]
+from datetime import datetime
 
 from casework.disclosure import bag_format as fmt
 
 Sign = Callable[[str], str]
 """Given the tag manifest's SHA-256 (hex), return the signature file's text."""
 
+_DEFLATE_LEVEL = 6  # zlib's default: fixed here, so the bytes do not depend on a library default
+_FILE_MODE = 0o644 << 16
+
+
+class _Sink(io.RawIOBase):
+    """An unseekable file that hands out what was written to it since it was last drained."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._chunks.append(bytes(data))
+        self._position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._position
+
+    def drain(self) -> bytes:
+        out = b"".join(self._chunks)
+        self._chunks.clear()
+        return out
+
 
 class BagZip:
     """Write payload and tag files into one zip under ``root/``; ``finish`` closes the bag.
 
     Every method returns an iterator of zip bytes; the caller yields from them in order.
+    ``bagged_at`` is the time on every entry and the bag's Bagging-Date.
     """
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, bagged_at: datetime) -> None:
         if fmt.safe_name(root) != root:
             raise ValueError(f"unsafe bag name {root!r}")
         self.root = root
-        # Stored, not deflated: evidence is mostly already compressed (audio, video, photos), and
-        # stored entries keep the server's work per byte minimal. Text tag files are deflated.
-        self._zip = ZipStream(compress_type=ZIP_STORED)
+        self.bagged_at = bagged_at
+        self._date_time = (max(bagged_at.year, 1980), *bagged_at.timetuple()[1:6])
+        self._sink = _Sink()
+        self._zip = zipfile.ZipFile(self._sink, "w")
         self._payload: list[tuple[str, str]] = []
         self._tags: list[tuple[str, str]] = []
         self.payload_bytes = 0
         self.last: tuple[str, int] = ("", 0)
         self._finished = False
 
+    def _entry(self, path: str, chunks: Iterable[bytes], *, deflate: bool) -> Iterator[bytes]:
+        """One zip entry, streamed: stored (evidence is mostly compressed already) or deflated (text)."""
+        info = zipfile.ZipInfo(f"{self.root}/{path}", date_time=self._date_time)
+        info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
+        info.external_attr = _FILE_MODE
+        if deflate:
+            info._compresslevel = _DEFLATE_LEVEL  # type: ignore[attr-defined]
+        digest = hashlib.sha256()
+        size = 0
+        with self._zip.open(info, "w", force_zip64=True) as out:
+            yield self._sink.drain()
+            for chunk in chunks:
+                if chunk:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+                    yield self._sink.drain()
+        yield self._sink.drain()
+        self.last = (digest.hexdigest(), size)
+
     def _add(self, path: str, chunks: Iterable[bytes], record: list[tuple[str, str]], *,
              deflate: bool) -> Iterator[bytes]:
         if self._finished:
             raise RuntimeError("the bag is already finished")
         _check_path(path)
-        digest = hashlib.sha256()
-        size = 0
-
-        def hashed() -> Iterator[bytes]:
-            nonlocal size
-            for chunk in chunks:
-                if chunk:
-                    digest.update(chunk)
-                    size += len(chunk)
-                    yield chunk
-
-        self._zip.add(hashed(), f"{self.root}/{path}", compress_type=ZIP_DEFLATED if deflate else None)
-        yield from self._zip.all_files()
-        record.append((path, digest.hexdigest()))
-        self.last = (digest.hexdigest(), size)
+        yield from (piece for piece in self._entry(path, chunks, deflate=deflate) if piece)
+        record.append((path, self.last[0]))
         if record is self._payload:
-            self.payload_bytes += size
+            self.payload_bytes += self.last[1]
 
     def start(self) -> Iterator[bytes]:
         """bagit.txt, first: constant, so the stream's first bytes need no database read."""
@@ -77,18 +118,26 @@ class BagZip:
         return self._add(path, [content], self._tags, deflate=True)
 
     def finish(self, bag_info: Iterable[tuple[str, str]], sign: Sign) -> Iterator[bytes]:
-        """bag-info.txt (with Payload-Oxum), the manifests, the signature, the zip footer."""
+        """bag-info.txt (with Payload-Oxum), the manifests, the signature, the zip's central directory."""
         info = [*bag_info,
-                ("Bagging-Date", datetime.now(UTC).date().isoformat()),
+                ("Bagging-Date", self.bagged_at.date().isoformat()),
                 ("Payload-Oxum", f"{self.payload_bytes}.{len(self._payload)}")]
         yield from self.tag("bag-info.txt", _bag_info(info))
         yield from self.tag(fmt.MANIFEST, _manifest(self._payload))
         tagmanifest = _manifest(self._tags)
         self._finished = True
-        self._zip.add(tagmanifest, f"{self.root}/{fmt.TAGMANIFEST}", compress_type=ZIP_DEFLATED)
-        self._zip.add(sign(hashlib.sha256(tagmanifest).hexdigest()).encode("utf-8"),
-                      f"{self.root}/{fmt.SIGNATURE_FILE}")
-        yield from self._zip.finalize()
+        yield from self._entry(fmt.TAGMANIFEST, [tagmanifest], deflate=True)
+        yield from self._entry(fmt.SIGNATURE_FILE, [sign(hashlib.sha256(tagmanifest).hexdigest()).encode("utf-8")],
+                               deflate=False)
+        self._zip.close()
+        yield self._sink.drain()
+
+
+    def abandon(self) -> None:
+        """A stream stopped early (a range sent, a client gone, an error): write nothing more."""
+        if not self._finished:
+            self._finished = True
+            self._zip.fp = None  # ZipFile.close (also from __del__) then writes no end record
 
 
 def _check_path(path: str) -> str:

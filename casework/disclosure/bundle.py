@@ -1,54 +1,62 @@
-"""The disclosure bundle: a BagIt zip that proves itself offline, streamed in constant memory.
+"""The disclosure bundle: a BagIt zip that proves itself offline, a file with the same bytes every time.
 
-Before a byte is sent, ``stream_bundle``:
+Before a byte is sent, ``open_bundle``:
 
-1. decides ``disclosure.bundle`` on the disclosure (the case's lawyers) and records it;
-2. walks the included items, re-applies the consent rules as they stand *now* (a witness who
-   withdrew since the disclosure was made is withheld, never sent), and records one release
-   event per item with the item's own read action (``transcript.read`` ...,
-   ``via=disclosure.bundle``), so each item's chain of custody shows the release. Each witness
-   is read under a share lock held until those events commit: a withdrawal (which locks the
-   witness first) is recorded either before this decision, and withholds the witness's items,
-   or after the release;
-3. commits those events, then publishes a checkpoint that covers them (the publish path of
-   ``flask custody publish``: the signer proves it consistent, the configured witnesses are
-   asked to cosign).
+1. decides ``disclosure.bundle`` on the disclosure (the case's lawyers) and records it; a
+   disclosure still waiting for its second lawyer is refused (409);
+2. re-applies the consent rules to every included item as they stand *now*: if a witness
+   withdrew (or an item was shredded) since the disclosure was made, the whole bundle is
+   withheld (410) before the first byte, naming the registration numbers; a new disclosure
+   decides afresh. Each witness is read under a share lock held until the release events
+   commit, so a withdrawal is either before this decision or after the release;
+3. records one release event per item with the item's own read action (``transcript.read``
+   ..., ``via=disclosure.bundle``), and commits them;
+4. at the first download only, *freezes* the bundle: publishes a checkpoint covering those
+   events (the one publication path: the signer proves it consistent, the witnesses cosign),
+   keeps it, the witnesses' keys and the time on the disclosure row, generates the zip once to
+   learn its length and SHA-256, and stores them (compare-and-set: two first downloads at once
+   agree on the first one stored).
 
-Then the generator streams, item by item (the bundle was authorized before any withdrawal recorded
-since: the stream releases the witnesses it decided on, ``suspension.release_authorized``, so a
-withdrawal during streaming never cuts the zip; a key destroyed meanwhile still withholds its
-items): the bytes, the metadata, and every custody event of
-the item with its inclusion proof to that one checkpoint; last the disclosure record, the PDF
-index, the tag files, the manifests and the signature over the tag manifest (a signed note by
-the log's key; see ``bag_format``). Memory holds one item at a time plus a short summary row
-per item (for the manifests and the index).
+Every download then generates the same bytes from the frozen facts (``_generate``): the items
+and their custody up to the frozen checkpoint, in the same order, with fixed zip times and a
+deterministic PDF and signature. So the answer has Content-Length, a strong ETag (the SHA-256),
+``Repr-Digest`` (RFC 9530), and honours ``Range`` / ``If-Range`` by skipping to the bytes asked
+for. Memory holds one item at a time plus a short summary row per item.
+
+The custody trail proves without naming (``custody_trail.TrailPolicy``): staff appear as
+per-disclosure pseudonyms, identities as salted commitments, and other people's refused
+attempts and other disclosures' entries by their leaf hashes alone.
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import mimetypes
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import lazyload
 
+from casework import ranges
 from casework.access import door
 from casework.access.door import Access, authorize, load_authorized
 from casework.access.targets import Target
 from casework.audit.cli import configured_witnesses
+from casework.auth.models import User
 from casework.casefile.service import in_own_app_context
 from casework.custody import log, note, publication
 from casework.custody.models import TIME_FORMAT
-from casework.db import db
+from casework.db import db, utcnow
 from casework.disclosure import bag_format as fmt
 from casework.disclosure import custody_trail, index_pdf, rules
 from casework.disclosure.bagit_zip import BagZip
 from casework.disclosure.models import INCLUDED, Disclosure, DisclosureItem
-from casework.errors import Gone
+from casework.errors import Conflict, Gone
 from casework.exhibits.models import Exhibit
 from casework.exhibits.service import iter_plaintext
 from casework.incidents.models import Incident
@@ -56,7 +64,7 @@ from casework.incidents.schemas import IncidentSchema
 from casework.interviews.models import Interview
 from casework.keys import keyring, open_from, signer
 from casework.redactions.models import Redaction
-from casework.redactions.service import redacted_text, segments_of
+from casework.redactions.service import marker, redacted_text, segments_of
 from casework.transcripts.models import TranscriptVersion
 from casework.transcripts.service import parse_version_ref, read_content, version_of
 from casework.witnesses import suspension
@@ -92,58 +100,132 @@ class _Planned:
 @dataclass
 class _Plan:
     disclosure_id: int
+    case_id: int
     bag_name: str
     facts: dict[str, Any]
+    reveal_staff: bool
+    proposed_by_id: int
+    approved_by_id: int | None
     items: list[_Planned] = field(default_factory=list)
-    withheld: list[dict[str, Any]] = field(default_factory=list)
 
 
-def stream_bundle(disclosure_id: int) -> tuple[str, Iterator[bytes]]:
-    """Authorize and record now (before the response starts); return the file name and the chunks."""
+@dataclass(frozen=True)
+class Frozen:
+    """What fixes a bundle's bytes, kept on the disclosure at its first download."""
+
+    tree_size: int
+    root: bytes
+    checkpoint: str
+    witness_vkeys: str
+    bagged_at: datetime
+    length: int
+    sha256: bytes
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.sha256.hex()}"'
+
+    @property
+    def repr_digest(self) -> str:
+        return f"sha-256=:{base64.b64encode(self.sha256).decode('ascii')}:"
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    """One answer: the bundle's name, what fixes it, and the bytes selected (all, or a range)."""
+
+    filename: str
+    frozen: Frozen
+    selected: ranges.Selected
+    chunks: Iterator[bytes]
+
+
+def open_bundle(disclosure_id: int, spec: ranges.ByteRange | None, if_range: str | None) -> BundleFile:
+    """Authorize and record now (before the response starts); freeze at the first download."""
     access = load_authorized(Disclosure, disclosure_id, "disclosure.bundle")
     disclosure = access.obj
+    if disclosure.pending:
+        access.note(refused="approval_pending")
+        raise Conflict("This disclosure waits for a second lawyer of the case to approve it; nothing is released "
+                       "until then.", problem="approval-pending")
     plan = _plan(disclosure)
-    access.note(items=len(plan.items), withheld=plan.withheld)
+    access.note(items=len(plan.items), first_download=not disclosure.frozen)
+    frozen = _frozen(disclosure_id)
+    if frozen is not None:  # a range past the end is refused before anything is recorded as released
+        selected = _select(spec, if_range, frozen)
     # Every release is in the log (placed in the tree, and committed) before the checkpoint is
     # signed, and before any byte leaves; the signer must never sign a head that could roll back.
     door.commit()
-    checkpoint_note = _checkpoint_covering(log.tree_size())
-    size, root = _checkpoint_head(checkpoint_note)
-    logger.info("disclosure %s: bundle of %d items to checkpoint %d", disclosure_id, len(plan.items), size)
-    return f"{plan.bag_name}.zip", in_own_app_context(_generate(plan, checkpoint_note, size, root))
+    if frozen is None:
+        frozen = _freeze(plan)
+        selected = _select(spec, if_range, frozen)
+    logger.info("disclosure %s: bundle of %d items to checkpoint %d, bytes %d-%d of %d", disclosure_id,
+                len(plan.items), frozen.tree_size, selected.start, selected.end, frozen.length)
+    chunks = _slice(_generate(plan, frozen), selected, frozen)
+    return BundleFile(f"{plan.bag_name}.zip", frozen, selected, in_own_app_context(chunks))
 
 
 # --- before streaming ---------------------------------------------------------------------------
 
 
 def _plan(disclosure: Disclosure) -> _Plan:
+    """Decide every included item under the consent in force now; all released, or none (410)."""
     from casework.disclosure.service import purpose_of
 
     authorize("disclosure.purpose.read", disclosure.custody_target(), via="disclosure.bundle")
-    plan = _Plan(disclosure.id, f"disclosure-{disclosure.id}", {
+    plan = _Plan(disclosure.id, disclosure.case_id, f"disclosure-{disclosure.id}", {
         "disclosure_id": disclosure.id,
         "case_id": disclosure.case_id,
         "recipient": disclosure.recipient,
         "purpose": purpose_of(disclosure),
         "include_identity": disclosure.include_identity,
+        "include_staff_identity": disclosure.include_staff_identity,
+        "approval_reasons": disclosure.approval_reasons,
         "created_at": disclosure.created_at.strftime(TIME_FORMAT),
-        "created_by_id": disclosure.created_by_id,
-    })
+        "approved_at": disclosure.approved_at.strftime(TIME_FORMAT) if disclosure.approved_at else None,
+    }, disclosure.include_staff_identity, disclosure.created_by_id, disclosure.approved_by_id)
     consent: dict[int, rules.ConsentState] = {}
+    decided: list[tuple[DisclosureItem, Target]] = []
+    withheld: list[dict[str, Any]] = []
+    for item in _included(disclosure.id):
+        state = _consent_now(item.witness_id, consent) if item.witness_id is not None else None
+        verdict = rules.decide(item.kind, disclosure.recipient_kind, state,
+                               identity_requested=disclosure.include_identity)
+        target, gone = _target(item)
+        if gone or not verdict.included:
+            withheld.append({"registration_number": item.registration_number,
+                             "reason": "shredded" if gone else verdict.reason})
+        else:
+            decided.append((item, target))
+    if withheld:
+        numbers = ", ".join(str(row["registration_number"]) for row in withheld[:20])
+        raise Gone(f"Since this disclosure was made, {len(withheld)} of its items can no longer be released "
+                   f"(consent withdrawn or records shredded): {numbers}. Nothing is sent; make a new disclosure, "
+                   "which decides every item afresh.", problem="disclosure-withheld")
+    for item, target in decided:
+        access = authorize(READ_ACTION[item.kind], target, via="disclosure.bundle", disclosure_id=disclosure.id,
+                           registration_number=item.registration_number, recipient=disclosure.recipient)
+        plan.items.append(_Planned(len(plan.items) + 1, item.kind, item.item_ref, item.registration_number or "",
+                                   item.resource_type, item.witness_id, item.reason, item.consent_version, access))
+        if len(plan.items) % _BATCH == 0:
+            access.spill()  # bounded statements; the queue stays short
+    return plan
+
+
+def _included(disclosure_id: int) -> Iterator[DisclosureItem]:
+    """The included items in order, read in batches (the rows read with their ciphertexts are not kept)."""
     after = -1
     while True:
         batch = db.session.scalars(
-            select(DisclosureItem).where(DisclosureItem.disclosure_id == disclosure.id,
+            select(DisclosureItem).where(DisclosureItem.disclosure_id == disclosure_id,
                                          DisclosureItem.decision == INCLUDED, DisclosureItem.position > after)
             .order_by(DisclosureItem.position).limit(_BATCH)
         ).all()
-        for item in batch:
-            _plan_item(plan, disclosure, item, consent)
+        yield from batch
         if len(batch) < _BATCH:
-            break
+            return
         after = batch[-1].position
-        _forget()  # the rows read to decide (with their ciphertexts) are not kept
-    return plan
+        _forget()
 
 
 def _consent_now(witness_id: int, cache: dict[int, rules.ConsentState]) -> rules.ConsentState:
@@ -179,22 +261,45 @@ def _target(item: DisclosureItem) -> tuple[Target, bool]:
     return obj.custody_target(), gone
 
 
-def _plan_item(plan: _Plan, disclosure: Disclosure, item: DisclosureItem,
-               consent: dict[int, rules.ConsentState]) -> None:
-    state = _consent_now(item.witness_id, consent) if item.witness_id is not None else None
-    verdict = rules.decide(item.kind, disclosure.recipient_kind, state,
-                           identity_requested=disclosure.include_identity)
-    target, gone = _target(item)
-    if gone or not verdict.included:  # withheld: never sent; the bundle's event says which and why
-        plan.withheld.append({"registration_number": item.registration_number,
-                              "reason": "shredded" if gone else verdict.reason})
-        return
-    access = authorize(READ_ACTION[item.kind], target, via="disclosure.bundle", disclosure_id=disclosure.id,
-                       registration_number=item.registration_number, recipient=disclosure.recipient)
-    plan.items.append(_Planned(len(plan.items) + 1, item.kind, item.item_ref, item.registration_number or "",
-                               item.resource_type, item.witness_id, item.reason, item.consent_version, access))
-    if len(plan.items) % _BATCH == 0:
-        access.spill()  # bounded statements; the queue stays short
+def _select(spec: ranges.ByteRange | None, if_range: str | None, frozen: Frozen) -> ranges.Selected:
+    return ranges.select(spec if ranges.if_range_allows(if_range, frozen.etag) else None, frozen.length)
+
+
+def _frozen(disclosure_id: int) -> Frozen | None:
+    row = db.session.execute(
+        select(Disclosure).where(Disclosure.id == disclosure_id).execution_options(populate_existing=True)
+    ).scalar_one()
+    if not row.frozen:
+        return None
+    assert row.bundle_tree_size is not None and row.bundle_checkpoint is not None
+    assert row.bundle_frozen_at is not None and row.bundle_length is not None and row.bundle_sha256 is not None
+    size, root = _checkpoint_head(row.bundle_checkpoint)
+    if size != row.bundle_tree_size:
+        raise Conflict("The bundle's frozen checkpoint does not match its size.", problem="bundle-inconsistent")
+    return Frozen(size, root, row.bundle_checkpoint, row.bundle_witness_vkeys or "", row.bundle_frozen_at,
+                  row.bundle_length, row.bundle_sha256)
+
+
+def _freeze(plan: _Plan) -> Frozen:
+    """The first download: a checkpoint covering the releases, then the bytes once, to know them."""
+    checkpoint_note = _checkpoint_covering(log.tree_size())
+    size, root = _checkpoint_head(checkpoint_note)
+    witness_vkeys = "".join(w.vkey + "\n" for w in configured_witnesses())
+    draft = Frozen(size, root, checkpoint_note, witness_vkeys, utcnow().replace(microsecond=0), 0, b"")
+    digest, length = hashlib.sha256(), 0
+    db.session.rollback()  # no transaction of this request open while the bytes are read in their own
+    for chunk in in_own_app_context(_generate(plan, draft)):
+        digest.update(chunk)
+        length += len(chunk)
+    db.session.rollback()
+    db.session.execute(
+        update(Disclosure).where(Disclosure.id == plan.disclosure_id, Disclosure.bundle_length.is_(None))
+        .values(bundle_tree_size=size, bundle_checkpoint=checkpoint_note, bundle_witness_vkeys=witness_vkeys,
+                bundle_frozen_at=draft.bagged_at, bundle_length=length, bundle_sha256=digest.digest()))
+    door.commit()
+    frozen = _frozen(plan.disclosure_id)  # ours, or the one a concurrent first download stored before us
+    assert frozen is not None
+    return frozen
 
 
 def _checkpoint_covering(size: int) -> str:
@@ -213,7 +318,25 @@ def _checkpoint_head(signed: str) -> tuple[int, bytes]:
     return parsed.size, parsed.root
 
 
-# --- streaming -----------------------------------------------------------------------------------
+def _slice(chunks: Iterator[bytes], selected: ranges.Selected, frozen: Frozen) -> Iterator[bytes]:
+    """The selected bytes of the generated bundle; a whole download is checked against the frozen
+    digest as it goes out (a mismatch means the stored records changed since: logged as critical)."""
+    position, digest = 0, hashlib.sha256()
+    for chunk in chunks:
+        if not selected.partial:
+            digest.update(chunk)
+        begin, position = position, position + len(chunk)
+        if position <= selected.start:
+            continue
+        yield chunk[max(selected.start - begin, 0):selected.end + 1 - begin]
+        if position > selected.end:
+            break
+    if not selected.partial and (position != frozen.length or digest.digest() != frozen.sha256):
+        logger.critical("bundle %s regenerated with other bytes than when it was frozen (%d bytes, sha256 %s): "
+                        "its records changed since", frozen.etag, position, digest.hexdigest())
+
+
+# --- the bytes -----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -224,11 +347,22 @@ class _Content:
     description: str
     extra: dict[str, Any]
     origin: custody_trail.Origin | None = None
-    sources: list[tuple[str, str, str, custody_trail.Origin | None]] = field(default_factory=list)
+    # (file name, resource type, resource id, origin, withheld reason for every entry or None)
+    sources: list[tuple[str, str, str, custody_trail.Origin | None, str | None]] = field(default_factory=list)
 
 
 def _json_bytes(value: Any) -> bytes:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str).encode("utf-8") + b"\n"
+
+
+def _redaction_map(redaction: Redaction) -> dict[str, Any]:
+    """What a recipient learns of a redaction: each marker's category and legal basis, in order, and
+    each kept segment's salted hash; never an offset or a length (the markers are fixed text)."""
+    return {
+        "markers": [{"marker": marker(span["category"]), "category": span["category"],
+                     "legal_basis": span["legal_basis"]} for span in redaction.spans],
+        "segments": [{"salt": segment["salt"], "sha256": segment["sha256"]} for segment in segments_of(redaction)],
+    }
 
 
 def _content(planned: _Planned) -> _Content:
@@ -248,13 +382,13 @@ def _content(planned: _Planned) -> _Content:
         return _Content([text], "text/plain; charset=utf-8", ".txt",
                         f"redacted transcript {redaction.source_ref} (redaction {redaction.number})",
                         {"source": {"kind": "transcript_version", "ref": redaction.source_ref},
-                         "spans": redaction.spans, "segments": segments_of(redaction),
+                         "redaction_map": _redaction_map(redaction),
                          "created_at": redaction.created_at.strftime(TIME_FORMAT)},
                         custody_trail.Origin("transcript", redaction.source_ref, "redaction.create",
                                              "created_redaction", redaction.id),
                         [("source-custody.jsonl", "transcript", redaction.source_ref,
                           custody_trail.Origin("interview", str(redaction.interview_id), "transcript.create",
-                                               "created", redaction.source_ref))])
+                                               "created", redaction.source_ref), custody_trail.REDACTION_SOURCE)])
     if kind == "exhibit":
         exhibit = db.session.get_one(Exhibit, int(ref))
         media_type = exhibit.media_type or "application/octet-stream"
@@ -269,7 +403,7 @@ def _content(planned: _Planned) -> _Content:
                                              else "incident.exhibit.upload.create", "created_exhibit_id", exhibit.id))
     if kind == "incident":
         incident = db.session.get_one(Incident, int(ref))
-        return _Content([_json_bytes(IncidentSchema().dump(incident))], "application/json", ".json",
+        return _Content([_json_bytes(_INCIDENT.dump(incident))], "application/json", ".json",
                         f"incident {incident.reference}", {},
                         custody_trail.Origin("case", str(incident.case_id), "incident.create", "created_incident_id",
                                              incident.id))
@@ -281,6 +415,7 @@ def _content(planned: _Planned) -> _Content:
                                          witness.id))
 
 
+_INCIDENT = IncidentSchema(exclude=("created_by_id",))  # staff appear in a bundle as pseudonyms only
 _ITEM_ROWS = (TranscriptVersion, Redaction, Exhibit, Incident, Witness, Interview)
 
 
@@ -291,68 +426,92 @@ def _forget() -> None:
             db.session.expunge(obj)
 
 
-def _custody(resource_type: str, resource_id: str, origin: custody_trail.Origin | None, size: int, root: bytes,
-             summary: index_pdf.CustodySummary | None) -> Iterator[bytes]:
-    for entry, line in custody_trail.proved_lines(custody_trail.trail(resource_type, resource_id, size, origin),
-                                                  size, root):
+def _custody(resource_type: str, resource_id: str, origin: custody_trail.Origin | None, frozen: Frozen,
+             policy: custody_trail.TrailPolicy, summary: index_pdf.CustodySummary | None,
+             withhold: str | None = None) -> Iterator[bytes]:
+    entries = custody_trail.trail(resource_type, resource_id, frozen.tree_size, origin)
+    for proved in custody_trail.proved(entries, frozen.tree_size, frozen.root):
+        shown = policy.line(proved, withhold)
         if summary is not None:
-            summary.add(entry)
-        yield line
+            summary.add(shown.entry, shown.staff)
+        yield shown.text
 
 
-def _generate(plan: _Plan, checkpoint_note: str, size: int, root: bytes) -> Iterator[bytes]:
+def _generate(plan: _Plan, frozen: Frozen) -> Iterator[bytes]:
+    """The bundle's bytes, from the frozen facts alone: the same every time."""
     suspension.release_authorized({item.witness_id for item in plan.items if item.witness_id is not None})
-    bag = BagZip(plan.bag_name)
+    policy = custody_trail.TrailPolicy(plan.disclosure_id, reveal_staff=plan.reveal_staff)
+    bag = BagZip(plan.bag_name, frozen.bagged_at)
+    try:
+        yield from _bag(bag, plan, frozen, policy)
+    finally:
+        bag.abandon()
+
+
+def _bag(bag: BagZip, plan: _Plan, frozen: Frozen, policy: custody_trail.TrailPolicy) -> Iterator[bytes]:
     yield from bag.start()
     listing: list[dict[str, Any]] = []
-    index = index_pdf.IndexBuilder(_index_header(plan, size, root))
+    index = index_pdf.IndexBuilder(_index_header(plan, frozen))
     try:
-        yield from _stream_items(bag, plan, index, listing, size, root)
+        yield from _stream_items(bag, plan, index, listing, frozen, policy)
         pdf = index.finish()
     finally:
         index.close()
-    yield from bag.payload(fmt.DISCLOSURE_CUSTODY_FILE,
-                           _custody("disclosure", str(plan.disclosure_id), None, size, root, None), deflate=True)
-    record = {**plan.facts, "bag": plan.bag_name, "items": listing, "withheld_items": len(plan.withheld),
-              "checkpoint": {"tree_size": size, "root_hash": root.hex()}}
+    yield from bag.payload(fmt.DISCLOSURE_CUSTODY_FILE, _custody(
+        "disclosure", str(plan.disclosure_id),
+        custody_trail.Origin("case", str(plan.case_id), "disclosure.create", "created_disclosure", plan.disclosure_id),
+        frozen, policy, None), deflate=True)
+    record = {**plan.facts, "bag": plan.bag_name, "items": listing,
+              "proposed_by": policy.staff(plan.proposed_by_id), "approved_by": policy.staff(plan.approved_by_id),
+              "checkpoint": {"tree_size": frozen.tree_size, "root_hash": frozen.root.hex()}}
+    if plan.reveal_staff:
+        record["staff"] = _staff_names(policy)
     yield from bag.payload(fmt.DISCLOSURE_FILE, [_json_bytes(record)], deflate=True)
     yield from bag.payload(fmt.INDEX_FILE, [pdf])
-    yield from bag.tag(fmt.CHECKPOINT_FILE, checkpoint_note.encode("utf-8"))
-    yield from bag.tag(fmt.LOG_VKEY_FILE, (signer().vkey() + "\n").encode("utf-8"))
-    yield from bag.tag(fmt.WITNESS_VKEYS_FILE, "".join(w.vkey + "\n" for w in configured_witnesses()).encode())
-    yield from bag.finish(_bag_info(plan, listing, size), _signer(plan, size, root))
+    log_vkey = signer().vkey() + "\n"
+    yield from bag.tag(fmt.CHECKPOINT_FILE, frozen.checkpoint.encode("utf-8"))
+    yield from bag.tag(fmt.LOG_VKEY_FILE, log_vkey.encode("utf-8"))
+    yield from bag.tag(fmt.WITNESS_VKEYS_FILE, frozen.witness_vkeys.encode("utf-8"))
+    yield from bag.tag(fmt.README_FILE, _readme(plan, frozen, log_vkey).encode("utf-8"))
+    yield from bag.finish(_bag_info(plan, listing, frozen.tree_size), _signer(plan, frozen))
+
+
+def _staff_names(policy: custody_trail.TrailPolicy) -> dict[str, str]:
+    """Pseudonym -> username, for a court that was given staff identities (approved by a second lawyer)."""
+    known = policy.pseudonyms()
+    names: dict[int, str] = {user_id: username for user_id, username in db.session.execute(
+        select(User.id, User.username).where(User.id.in_(list(known))))}
+    return {pseudonym: names.get(user_id, f"user {user_id}") for user_id, pseudonym in known.items()}
 
 
 def _stream_items(bag: BagZip, plan: _Plan, index: index_pdf.IndexBuilder, listing: list[dict[str, Any]],
-                  size: int, root: bytes) -> Iterator[bytes]:
+                  frozen: Frozen, policy: custody_trail.TrailPolicy) -> Iterator[bytes]:
     """Each item: its bytes, its metadata, its custody records; one item in memory at a time."""
     for planned in plan.items:
-        try:
-            content = _content(planned)
-        except Gone:  # shredded between the decision above and now: left out, counted
-            plan.withheld.append({"registration_number": planned.registration, "reason": "shredded"})
-            continue
+        content = _content(planned)  # Gone (a key destroyed since the decision) cuts the stream: see open_bundle
         directory = fmt.item_dir(planned.number)
         name = fmt.safe_name(planned.registration or f"item-{planned.number}") + content.extension
         yield from bag.payload(f"{directory}/{name}", content.chunks)
         digest, length = bag.last
-        custody_files = [(fmt.CUSTODY_NAME, planned.resource_type, planned.ref, content.origin), *content.sources]
+        custody_files = [(fmt.CUSTODY_NAME, planned.resource_type, planned.ref, content.origin, None),
+                         *content.sources]
         metadata = {
             "registration_number": planned.registration, "kind": planned.kind, "item_ref": planned.ref,
             "content_file": name, "media_type": content.media_type, "sha256": digest,
             "size": length, "description": content.description,
             "custody_resource": {"type": planned.resource_type, "id": planned.ref},
-            "custody_files": [{"file": f, "resource": {"type": t, "id": i}, "origin": o.to_json() if o else None}
-                              for f, t, i, o in custody_files],
+            "custody_files": [{"file": f, "resource": {"type": t, "id": i}, "origin": o.to_json() if o else None,
+                               "withheld": w} for f, t, i, o, w in custody_files],
             "decision": {"reason": planned.reason, "consent_version": planned.consent_version},
             **content.extra,
         }
         yield from bag.payload(f"{directory}/{fmt.METADATA_NAME}", [_json_bytes(metadata)], deflate=True)
         summary = index_pdf.CustodySummary()
-        for file_name, resource_type, resource_id, origin in custody_files:
+        for file_name, resource_type, resource_id, origin, withhold in custody_files:
             yield from bag.payload(f"{directory}/{file_name}",
-                                   _custody(resource_type, resource_id, origin, size, root,
-                                            summary if file_name == fmt.CUSTODY_NAME else None), deflate=True)
+                                   _custody(resource_type, resource_id, origin, frozen, policy,
+                                            summary if file_name == fmt.CUSTODY_NAME else None, withhold),
+                                   deflate=True)
         index.add(index_pdf.IndexRow(planned.registration, content.description, f"{directory}/{name}",
                                      digest, length, summary.lines(f"{directory}/{fmt.CUSTODY_NAME}")))
         listing.append({"number": planned.number, "directory": directory,
@@ -361,17 +520,60 @@ def _stream_items(bag: BagZip, plan: _Plan, index: index_pdf.IndexBuilder, listi
         db.session.rollback()  # and no read transaction held across items (SQLite: no lock held for long)
 
 
-def _index_header(plan: _Plan, size: int, root: bytes) -> index_pdf.IndexHeader:
+def _verify_hint(plan: _Plan) -> str:
+    return f"casework-verify bundle {plan.bag_name}.zip --vkey LOG.vkey --witness-key WITNESS.vkey"
+
+
+def _index_header(plan: _Plan, frozen: Frozen) -> index_pdf.IndexHeader:
     recipient = plan.facts["recipient"]
     return index_pdf.IndexHeader(f"Disclosure {plan.disclosure_id}: index of evidence", [
         ("Recipient", f"{recipient['name']}, {recipient['organisation']} ({recipient['kind']})"),
         ("Purpose", plan.facts["purpose"] or "-"),
         ("Disclosed", f"{plan.facts['created_at']} (case {plan.facts['case_id']})"),
-        ("Bag", f"{plan.bag_name} (BagIt 1.0; verify with: python -m casework.disclosure.verify "
-                f"{plan.bag_name}.zip --vkey LOG.vkey)"),
-        ("Custody log", f"{keyring().log_name()}, checkpoint of {size} events, root {root.hex()}"),
-        ("Items", f"{len(plan.items)} included; {len(plan.withheld)} withheld since the disclosure was made"),
-    ])
+        ("Bag", f"{plan.bag_name} (BagIt 1.0; verify with: {_verify_hint(plan)})"),
+        ("Custody log", f"{keyring().log_name()}, checkpoint of {frozen.tree_size} events, root {frozen.root.hex()}"),
+        ("Items", f"{len(plan.items)} included"),
+    ], created_at=frozen.bagged_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _fingerprint(vkey: str) -> str:
+    return hashlib.sha256(vkey.strip().encode("utf-8")).hexdigest()
+
+
+def _readme(plan: _Plan, frozen: Frozen, log_vkey: str) -> str:
+    """How a recipient checks the bundle, and the keys, out of band: the bag carries the keys its
+    maker chose, so trusting them needs a copy obtained another way."""
+    witnesses = [line for line in frozen.witness_vkeys.splitlines() if line.strip()]
+    lines = [
+        f"Disclosure bundle {plan.bag_name}: how to check it",
+        "",
+        "1. Install the verifier anywhere (it needs only Python 3.11 and the cryptography package):",
+        "       pip install ./verifier        (from the Casework source), then",
+        f"       {_verify_hint(plan)}",
+        "   It checks the bag, every item's bytes, every custody entry's inclusion proof, the checkpoint's",
+        "   signature and its witnesses' cosignatures, and the signature over the whole bag.",
+        "",
+        "2. Check the keys out of band. This bag carries the keys below, but whoever made it chose them:",
+        "   obtain the log's key from the organisation that runs it (its published key, or GET",
+        "   /api/v1/custody/public-key from a lawyer of the case), and each witness's key from the",
+        "   witness's operator, by another channel; compare them, or their SHA-256 fingerprints, with:",
+        "",
+        f"   log key      {log_vkey.strip()}",
+        f"                SHA-256 {_fingerprint(log_vkey)}",
+    ]
+    for vkey in witnesses:
+        lines += [f"   witness key  {vkey.strip()}", f"                SHA-256 {_fingerprint(vkey)}"]
+    lines += [
+        "",
+        "3. What the custody trail shows. Staff appear as pseudonyms (S-01, S-02, ...) that hold for this",
+        "   bundle only; staff ids, usernames and client addresses, and other recipients, appear only as",
+        "   salted commitments. Entries of other people's refused attempts, of other disclosures, that",
+        "   name staff, or of a redaction's unredacted source are proven by their leaf hash alone.",
+        "",
+        f"Checkpoint: {frozen.tree_size} events, root {frozen.root.hex()}.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _bag_info(plan: _Plan, listing: list[dict[str, Any]], size: int) -> list[tuple[str, str]]:
@@ -387,15 +589,14 @@ def _bag_info(plan: _Plan, listing: list[dict[str, Any]], size: int) -> list[tup
         ("Disclosure-Id", str(plan.disclosure_id)),
         ("Custody-Log", keyring().log_name()),
         ("Custody-Checkpoint-Size", str(size)),
-        ("Withheld-Items", str(len(plan.withheld))),
     ]
     rows += [("Registration-Number", item["registration_number"]) for item in listing]
     return rows
 
 
-def _signer(plan: _Plan, size: int, root: bytes) -> Any:
+def _signer(plan: _Plan, frozen: Frozen) -> Any:
     def sign(tagmanifest_sha256: str) -> str:
-        text = fmt.BundleSignature(plan.disclosure_id, plan.bag_name, tagmanifest_sha256, size,
-                                   base64.b64encode(root).decode("ascii")).text()
+        text = fmt.BundleSignature(plan.disclosure_id, plan.bag_name, tagmanifest_sha256, frozen.tree_size,
+                                   base64.b64encode(frozen.root).decode("ascii")).text()
         return note.sign_note(text, keyring().log_name(), keyring().signing_key())
     return sign

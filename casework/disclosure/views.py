@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, request
 
-from casework.disclosure import bundle, schemas, service
+from casework import ranges
+from casework.disclosure import bundle as service_bundle
+from casework.disclosure import schemas, service
 from casework.http import Blueprint
 from casework.pagination import page_of
 
@@ -14,9 +16,19 @@ DisclosurePage = page_of(schemas.DisclosureSchema, "DisclosurePage")
 @blp.route("/cases/<int:case_id>/disclosures", methods=["POST"])
 @blp.arguments(schemas.DisclosureCreateSchema)
 @blp.response(201, schemas.DisclosureSchema)
+@blp.alt_response(202, schema=schemas.DisclosureSchema,
+                  description="Pending: a second lawyer of the case must approve it (see approval_reasons)")
 def create_disclosure(data, case_id):
     """Disclose items to a recipient: each included or excluded by the witness's consent, and registered."""
-    return service.create(case_id, data)
+    disclosure = service.create(case_id, data)
+    return disclosure, 202 if disclosure.pending else 201
+
+
+@blp.route("/disclosures/<int:disclosure_id>/approve", methods=["POST"])
+@blp.response(200, schemas.DisclosureSchema)
+def approve_disclosure(disclosure_id):
+    """The second lawyer: another lawyer of the case approves a pending disclosure (never its proposer)."""
+    return service.approve(disclosure_id)
 
 
 @blp.route("/cases/<int:case_id>/disclosures", methods=["GET"])
@@ -35,13 +47,30 @@ def get_disclosure(args, disclosure_id):
 
 
 @blp.route("/disclosures/<int:disclosure_id>/bundle", methods=["GET"])
-@blp.doc(responses={"200": {"description": "BagIt (RFC 8493) zip, streamed",
-                            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}}})
+@blp.doc(parameters=[{"in": "header", "name": "Range", "schema": {"type": "string"},
+                      "description": "bytes=first-last, bytes=first- or bytes=-suffix: resume a download"},
+                     {"in": "header", "name": "If-Range", "schema": {"type": "string"},
+                      "description": "the ETag of the part already held: the Range is honoured only if it matches"}],
+         responses={"200": {"description": "BagIt (RFC 8493) zip: the same bytes on every download",
+                            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+                    "206": {"description": "The range asked for (Content-Range)"},
+                    "409": {"description": "Pending: a second lawyer must approve the disclosure first"},
+                    "410": {"description": "Withheld: an item can no longer be released (consent withdrawn)"},
+                    "416": {"description": "The range is past the end"}})
 def get_bundle(disclosure_id):
-    """The disclosure as a self-proving BagIt zip, streamed in constant memory."""
-    filename, chunks = bundle.stream_bundle(disclosure_id)
-    # Not stream_with_context: the body runs later in a context of its own (see stream_bundle),
+    """The disclosure as a self-proving BagIt zip: a file (Content-Length, ETag, Range, Repr-Digest)."""
+    bundle = service_bundle.open_bundle(disclosure_id, ranges.parse(request.headers.get("Range")),
+                                        request.headers.get("If-Range"))
+    selected = bundle.selected
+    # Not stream_with_context: the body runs later in a context of its own (see open_bundle),
     # and nothing of it may start inside this request.
-    response = Response(chunks, mimetype="application/zip")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response = Response(bundle.chunks, status=206 if selected.partial else 200, mimetype="application/zip",
+                        direct_passthrough=True)
+    response.headers["Content-Length"] = str(max(selected.length, 0))
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["ETag"] = bundle.frozen.etag
+    response.headers["Repr-Digest"] = bundle.frozen.repr_digest
+    response.headers["Content-Disposition"] = f'attachment; filename="{bundle.filename}"'
+    if selected.partial:
+        response.headers["Content-Range"] = selected.content_range
     return response
