@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from casework.access.hooks import EXEMPT_ENDPOINTS
-from tests.conftest import PASSWORD, World, make_app, make_caller, ok
+from tests.conftest import PASSWORD, World, add_lawyer, make_app, make_caller, ok
 from tests.helpers import events_of, publish
 
 # (endpoint, method) -> (role, path, json body, expected status)
@@ -93,11 +93,13 @@ ROUTES = {
     ("disclosures.list_disclosures", "GET"): ("legal", "/api/v1/cases/{case}/disclosures", None, 200),
     ("disclosures.get_disclosure", "GET"): ("legal", "/api/v1/disclosures/{disclosure}", None, 200),
     ("disclosures.get_bundle", "GET"): ("legal", "/api/v1/disclosures/{disclosure}/bundle", None, 200),
+    ("disclosures.approve_disclosure", "POST"): ("legal", "/api/v1/disclosures/{pending}/approve", None, 200),
     ("exhibits.create_interview_upload", "POST"): ("interviewer", "/api/v1/interviews/{interview}/exhibits/uploads",
                                                    None, 201),  # RAW
     ("exhibits.create_incident_upload", "POST"): ("legal", "/api/v1/incidents/{incident}/exhibits/uploads", None,
                                                   201),  # RAW
     ("exhibits.upload_patch", "PATCH"): ("interviewer", "/api/v1/exhibits/{upload}/upload", None, 204),  # RAW
+    ("exhibits.upload_terminate", "DELETE"): ("interviewer", "/api/v1/exhibits/{upload}/upload", None, 204),  # RAW
     ("exhibits.list_interview_exhibits", "GET"): ("legal", "/api/v1/interviews/{interview}/exhibits", None, 200),
     ("exhibits.list_incident_exhibits", "GET"): ("legal", "/api/v1/incidents/{incident}/exhibits", None, 200),
     ("exhibits.get_exhibit", "GET"): ("legal", "/api/v1/exhibits/{exhibit}", None, 200),
@@ -118,7 +120,7 @@ def _ids(app: Flask, world: World, token_id: int) -> dict[str, int]:
     ok(world.people["admin"].put(f"/api/v1/cases/{world.case_id}/members/{proposed.id}"), 202)
     return {"case": world.case_id, "incident": world.incident_id, "witness": world.witness_id,
             "interview": world.interview_id, "user": world.people["interviewer2"].id, "token": token_id,
-            "proposed": proposed.id, **_disclosed(world)}
+            "proposed": proposed.id, **_disclosed(world), "pending": _pending_disclosure(app, world)}
 
 
 def _disclosed(world: World) -> dict[str, int]:
@@ -133,6 +135,14 @@ def _disclosed(world: World) -> dict[str, int]:
         "recipient": {"name": "n", "organisation": "o", "kind": "court"}, "purpose": "p",
         "items": [{"kind": "incident", "incident_id": world.incident_id}]}), 201)["id"]
     return {"redaction": redaction, "disclosure": disclosure}
+
+
+def _pending_disclosure(app: Flask, world: World) -> int:
+    """{pending}: a disclosure to the defence that another lawyer proposed, for "legal" to approve."""
+    proposer = add_lawyer(app, world, "coverage-legal2")
+    return ok(proposer.post(f"/api/v1/cases/{world.case_id}/disclosures", {
+        "recipient": {"name": "n", "organisation": "o", "kind": "defence"}, "purpose": "p",
+        "items": [{"kind": "incident", "incident_id": world.incident_id}]}), 202)["id"]
 
 
 def _pending_totp_code(world: World) -> dict[str, str]:
@@ -173,6 +183,7 @@ _TUS_CREATE = {**_TUS, "Upload-Length": "10", "Upload-Metadata": "kind b3RoZXI="
 RAW = {
     ("exhibits.create_interview_upload", "POST"): {"headers": _TUS_CREATE},
     ("exhibits.create_incident_upload", "POST"): {"headers": _TUS_CREATE},
+    ("exhibits.upload_terminate", "DELETE"): {"headers": _TUS},
     ("exhibits.upload_patch", "PATCH"): {"headers": {**_TUS, "Upload-Offset": "0"}, "data": b"hello",
                                          "content_type": "application/offset+octet-stream"},
 }
@@ -332,9 +343,11 @@ REFUSED = {
     ("disclosures.list_disclosures", "GET"): ("outsider", 404),
     ("disclosures.get_disclosure", "GET"): ("outsider", 404),
     ("disclosures.get_bundle", "GET"): ("auditor", 403),
+    ("disclosures.approve_disclosure", "POST"): ("interviewer", 403),
     ("exhibits.create_interview_upload", "POST"): ("interviewer2", 403),
     ("exhibits.create_incident_upload", "POST"): ("outsider", 404),
     ("exhibits.upload_patch", "PATCH"): ("interviewer2", 403),
+    ("exhibits.upload_terminate", "DELETE"): ("interviewer2", 403),
     ("exhibits.list_interview_exhibits", "GET"): ("outsider", 404),
     ("exhibits.list_incident_exhibits", "GET"): ("outsider", 404),
     ("exhibits.get_exhibit", "GET"): ("outsider", 404),
@@ -343,7 +356,7 @@ REFUSED = {
     ("custody.list_events", "GET"): ("legal", 403),
     ("custody.get_event", "GET"): ("legal", 403),
     ("custody.checkpoint", "GET"): ("legal", 403),
-    ("custody.public_key", "GET"): ("legal", 403),
+    ("custody.public_key", "GET"): ("interviewer", 403),
     ("custody.inclusion", "GET"): ("legal", 403),
     ("custody.consistency", "GET"): ("legal", 403),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 import os
 import tracemalloc
 from pathlib import Path
@@ -224,7 +225,7 @@ def test_tus_protocol_headers_and_errors(app, world: World):
     options = interviewer.client.open("/api/v1/exhibits/uploads", method="OPTIONS", headers=auth)
     assert options.status_code == 204
     assert options.headers["Tus-Version"] == "1.0.0" and options.headers["Tus-Checksum-Algorithm"] == "sha256"
-    assert set(options.headers["Tus-Extension"].split(",")) == {"creation", "checksum", "expiration"}
+    assert set(options.headers["Tus-Extension"].split(",")) == {"creation", "checksum", "expiration", "termination"}
     assert int(options.headers["Tus-Max-Size"]) == app.config["CASEWORK_EXHIBIT_MAX_BYTES"] == 4 * 1024**3
     assert events_of(app, options)[0]["action"] == "exhibit.discover"
     # No or another protocol version: 412, with the version served.
@@ -583,8 +584,9 @@ def test_kek_rotation_rewraps_incident_exhibit_keys_without_touching_chunks(app,
 
 def test_range_and_metadata_parsing():
     from casework.errors import BadInput
-    from casework.exhibits.service import ByteRange
-    from casework.exhibits.tus import byte_range, upload_metadata
+    from casework.exhibits.tus import upload_metadata
+    from casework.ranges import ByteRange
+    from casework.ranges import parse as byte_range
     from config.settings import ConfigurationError, load_config
 
     assert byte_range("bytes=0-99") == ByteRange(0, 99) and byte_range("bytes=100-") == ByteRange(100, None)
@@ -711,3 +713,202 @@ def test_uploads_in_progress_are_capped_per_person(app, world: World, monkeypatc
         exhibit.expires_at = exhibit.expires_at.replace(year=2000)
         db.session.commit()
     assert create(interviewer, interview_path(world), 10).status_code == 201
+
+
+# -- Repr-Digest on downloads (RFC 9530) ----------------------------------------------------------------
+
+
+def repr_digest(data: bytes) -> str:
+    return f"sha-256=:{base64.b64encode(hashlib.sha256(data).digest()).decode()}:"
+
+
+def test_downloads_carry_the_whole_exhibits_repr_digest(app, world: World, store_name, small_chunks):
+    interviewer, legal = world.people["interviewer"], world.people["legal"]
+    content = recording(300_001, seed=5)
+    url, receipt = upload(interviewer, interview_path(world), content, filename="W-0001 digest.mp3")
+    exhibit_id = exhibit_id_of(url)
+    whole = legal.get(f"/api/v1/exhibits/{exhibit_id}/content")
+    assert whole.status_code == 200 and whole.data == content
+    assert whole.headers["Repr-Digest"] == repr_digest(whole.data)
+    assert base64.b64decode(whole.headers["Repr-Digest"][len("sha-256=:"):-1]).hex() == receipt["sha256"]
+    # A range carries the whole representation's digest (not the part's): a resumed download checks it.
+    parts = [legal.get(f"/api/v1/exhibits/{exhibit_id}/content", headers={"Range": spec})
+             for spec in ("bytes=0-70000", "bytes=70001-")]
+    assert [part.status_code for part in parts] == [206, 206]
+    resumed = b"".join(part.data for part in parts)
+    assert all(part.headers["Repr-Digest"] == repr_digest(resumed) for part in parts)
+    assert parts[0].headers["Repr-Digest"] != repr_digest(parts[0].data)
+    own = interviewer.get(f"/api/v1/exhibits/{exhibit_id}/content", headers={"Range": "bytes=-10"})
+    assert own.status_code == 206 and own.headers["Repr-Digest"] == repr_digest(content)
+    asked = legal.client.head(f"/api/v1/exhibits/{exhibit_id}/content",
+                              headers={"Authorization": f"Bearer {legal.token}"})
+    assert asked.status_code == 200 and asked.headers["Repr-Digest"] == repr_digest(content)
+    # Not for those refused the read; not in metadata, the log, or the database in the clear.
+    refused = world.people["interviewer2"].get(f"/api/v1/exhibits/{exhibit_id}/content")
+    assert_problem(refused, 403)
+    assert "Repr-Digest" not in refused.headers
+    plain = hashlib.sha256(content)
+    for shown in (world.people["auditor"].get(f"/api/v1/exhibits/{exhibit_id}"),
+                  legal.get(f"/api/v1/exhibits/{exhibit_id}")):
+        assert plain.hexdigest() not in shown.get_data(as_text=True)
+    assert plain.hexdigest() not in str(all_events(app))
+    with app.app_context():
+        row = db.session.get_one(Exhibit, exhibit_id)
+        stored = [value for value in (getattr(row, c.key) for c in Exhibit.__table__.columns) if value is not None]
+        assert not any(plain.digest() in v or plain.hexdigest().encode() in v for v in stored if isinstance(v, bytes))
+        assert plain.hexdigest() not in str(row.receipt)
+    # The free text sealed beside the digest still reads as before.
+    assert ok(legal.get(f"/api/v1/exhibits/{exhibit_id}"))["filename"] == "W-0001 digest.mp3"
+
+
+def test_an_incident_exhibit_and_an_empty_one_carry_repr_digest(app, world: World):
+    legal, interviewer = world.people["legal"], world.people["interviewer"]
+    png = b"\x89PNG\r\n\x1a\n" + os.urandom(4000)
+    url, _ = upload(legal, f"/api/v1/incidents/{world.incident_id}/exhibits/uploads", png, kind="photo")
+    read = legal.get(f"/api/v1/exhibits/{exhibit_id_of(url)}/content", headers={"Range": "bytes=100-199"})
+    assert read.status_code == 206 and read.headers["Repr-Digest"] == repr_digest(png)
+    url, _ = upload(interviewer, interview_path(world), b"", kind="other")
+    empty = legal.get(f"/api/v1/exhibits/{exhibit_id_of(url)}/content")
+    assert empty.status_code == 200 and empty.data == b"" and empty.headers["Repr-Digest"] == repr_digest(b"")
+
+
+def test_exhibits_completed_before_digests_were_sealed_get_them_from_the_operator(app, world: World):
+    """Exhibits completed before the digest was sealed beside the free text: no Repr-Digest (never a
+    wrong one) until ``flask exhibits seal-digests`` seals it, checked against the keyed hash."""
+    from casework.exhibits.service import free_text
+    from casework.keys import seal_into
+
+    interviewer, legal = world.people["interviewer"], world.people["legal"]
+    content, other = recording(5000), recording(6000, seed=2)
+    ids = [exhibit_id_of(upload(interviewer, interview_path(world), content, filename="old.mp3")[0]),
+           exhibit_id_of(upload(interviewer, interview_path(world), other)[0])]
+    with app.app_context():  # seal the free text as completion used to: without the digest
+        for exhibit_id in ids:
+            exhibit = db.session.get_one(Exhibit, exhibit_id)
+            seal_into(exhibit, "freetext_", json.dumps(free_text(exhibit)).encode(), exhibit.freetext_context())
+        db.session.get_one(Exhibit, ids[1]).keyed_sha256 = b"\x00" * 32  # no longer what its content hashes to
+        db.session.commit()
+    read = legal.get(f"/api/v1/exhibits/{ids[0]}/content")
+    assert read.status_code == 200 and read.data == content and "Repr-Digest" not in read.headers
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["exhibits", "seal-digests"])
+    assert result.exit_code == 0 and "sealed the digest of 1 exhibit(s)" in result.output, result.output
+    read = legal.get(f"/api/v1/exhibits/{ids[0]}/content")
+    assert read.headers["Repr-Digest"] == repr_digest(read.data) == repr_digest(content)
+    assert "Repr-Digest" not in legal.get(f"/api/v1/exhibits/{ids[1]}/content").headers
+    assert ok(legal.get(f"/api/v1/exhibits/{ids[0]}"))["filename"] == "old.mp3"
+    (event,) = [e for e in all_events(app) if e["action"] == "exhibit.digest.seal"]
+    assert event["actor_username"] == "system" and event["resource_id"] == str(ids[0])
+    assert hashlib.sha256(content).hexdigest() not in str(event)
+    result = runner.invoke(args=["exhibits", "seal-digests"])
+    assert "sealed the digest of 0 exhibit(s)" in result.output, result.output
+
+
+# -- tus termination ------------------------------------------------------------------------------------
+
+
+def terminate(caller, url: str, headers: dict | None = None):
+    return caller.client.delete(url, headers={"Authorization": f"Bearer {caller.token}", **TUS, **(headers or {})})
+
+
+def test_tus_termination_cancels_an_unfinished_upload(app, world: World, store_name, small_chunks):
+    interviewer, legal = world.people["interviewer"], world.people["legal"]
+    content = recording(300_000, seed=9)
+    created = create(interviewer, interview_path(world), len(content), filename="WRONG-FILE.mp3")
+    url = created.headers["Location"]
+    exhibit_id = exhibit_id_of(url)
+    assert patch(interviewer, url, 0, content[:100_000]).status_code == 204  # one whole chunk and a partial one
+    assert len(stored_bytes(app, exhibit_id)) == 2
+    # The protocol version is required, as for every tus request but OPTIONS.
+    assert_problem(interviewer.client.delete(url, headers={"Authorization": f"Bearer {interviewer.token}"}), 412)
+    cancelled = terminate(interviewer, url)
+    assert cancelled.status_code == 204 and cancelled.data == b"" and "Content-Type" not in cancelled.headers
+    assert cancelled.headers["Tus-Resumable"] == "1.0.0"
+    (event,) = events_of(app, cancelled)
+    assert (event["action"], event["outcome"], event["resource_type"], event["resource_id"]) == \
+        ("exhibit.upload.terminate", "allowed", "exhibit", str(exhibit_id))
+    assert event["case_id"] == world.case_id and event["witness_id"] == world.witness_id
+    assert event["details"]["upload_offset"] == 100_000 and event["details"]["upload_length"] == len(content)
+    assert event["details"]["chunks_deleted"] == 2 and event["details"]["status"] == "uploading"
+    assert "WRONG-FILE" not in str(event)
+    # What it stored is gone: the chunks from the store, the data key and free text from the row.
+    assert stored_bytes(app, exhibit_id) == []
+    with app.app_context():
+        row = db.session.get_one(Exhibit, exhibit_id)
+        assert row.status == "terminated"
+        assert row.datakey_wrapped_key is None and row.freetext_wrapped_key is None
+    # From now on the upload URL answers 410, whatever is asked.
+    assert head(interviewer, url).status_code == 410
+    for again in (patch(interviewer, url, 100_000, content[100_000:]), terminate(interviewer, url)):
+        assert assert_problem(again, 410)["type"].endswith("upload-terminated")
+        assert events_of(app, again)[0]["outcome"] == "error"
+    assert_problem(legal.get(f"/api/v1/exhibits/{exhibit_id}/content"), 409)
+    # The row stays, with its trail: metadata says what happened, and shows no file name any more.
+    shown = ok(legal.get(f"/api/v1/exhibits/{exhibit_id}"))
+    assert (shown["status"], shown["upload_offset"], shown["filename"]) == ("terminated", 100_000, None)
+    trail = [(e["action"], e["outcome"]) for e in all_events(app)
+             if (e["resource_type"], e["resource_id"]) == ("exhibit", str(exhibit_id))]
+    assert trail.index(("exhibit.upload.terminate", "allowed")) > trail.index(("exhibit.upload.write", "allowed"))
+
+
+def test_a_terminated_upload_frees_its_place_and_quota(app, world: World, monkeypatch):
+    monkeypatch.setitem(app.config, "CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS", 1)
+    monkeypatch.setitem(app.config, "CASEWORK_EXHIBIT_CASE_QUOTA_BYTES", 10_000)
+    interviewer = world.people["interviewer"]
+    url = create(interviewer, interview_path(world), 8000).headers["Location"]
+    assert_problem(create(interviewer, interview_path(world), 8000), 409)  # one upload in progress at most
+    assert terminate(interviewer, url).status_code == 204
+    url, receipt = upload(interviewer, interview_path(world), recording(8000))
+    assert receipt["size"] == 8000
+
+
+@pytest.mark.parametrize("role,status", [("interviewer2", 403), ("legal", 403), ("admin", 403), ("auditor", 403),
+                                         ("outsider", 404)])
+def test_only_who_may_write_an_upload_may_terminate_it(app, world: World, role, status):
+    interviewer = world.people["interviewer"]
+    url = create(interviewer, interview_path(world), 5000).headers["Location"]
+    assert patch(interviewer, url, 0, recording(5000)[:1000]).status_code == 204
+    refused = terminate(world.people[role], url)
+    assert_problem(refused, status)
+    (event,) = events_of(app, refused)
+    assert (event["action"], event["outcome"], event["resource_id"]) == \
+        ("exhibit.upload.terminate", "denied", str(exhibit_id_of(url)))
+    assert event["actor_id"] == world.people[role].id
+    # Nothing happened to the upload: it resumes and completes.
+    assert head(interviewer, url).headers["Upload-Offset"] == "1000"
+    assert patch(interviewer, url, 1000, recording(5000)[1000:]).status_code == 200
+
+
+def test_an_incident_upload_is_terminated_by_its_uploader_only(app, world: World):
+    legal, interviewer = world.people["legal"], world.people["interviewer"]
+    url = create(legal, f"/api/v1/incidents/{world.incident_id}/exhibits/uploads", 5000, kind="photo"
+                 ).headers["Location"]
+    assert_problem(terminate(interviewer, url), 403)  # a member of the case, not the uploader
+    assert terminate(legal, url).status_code == 204
+    assert head(legal, url).status_code == 410
+
+
+def test_a_complete_exhibit_is_never_terminated(app, world: World):
+    interviewer, legal = world.people["interviewer"], world.people["legal"]
+    content = recording(5000)
+    url, _ = upload(interviewer, interview_path(world), content)
+    exhibit_id = exhibit_id_of(url)
+    refused = terminate(interviewer, url)
+    body = assert_problem(refused, 409)
+    assert body["type"].endswith("exhibit-immutable") and "immutable" in body["detail"]
+    (event,) = events_of(app, refused)
+    assert (event["action"], event["outcome"]) == ("exhibit.upload.terminate", "error")
+    assert event["details"]["refused"] == "exhibit_complete" and event["details"]["status"] == 409
+    assert legal.get(f"/api/v1/exhibits/{exhibit_id}/content").data == content  # untouched
+    assert ok(legal.get(f"/api/v1/exhibits/{exhibit_id}"))["status"] == "complete"
+    assert_problem(terminate(world.people["interviewer2"], url), 403)  # and others are refused first
+
+
+def test_unknown_upload_termination_is_refused_like_a_hidden_one(app, world: World):
+    refused = terminate(world.people["interviewer"], "/api/v1/exhibits/999999/upload")
+    assert_problem(refused, 404)
+    (event,) = events_of(app, refused)
+    assert (event["action"], event["outcome"], event["details"]["reason"]) == \
+        ("exhibit.upload.terminate", "denied", "not_found")
+    anonymous = app.test_client().delete("/api/v1/exhibits/999999/upload", headers=TUS)
+    assert anonymous.status_code == 401 and events_of(app, anonymous)[0]["outcome"] == "denied"

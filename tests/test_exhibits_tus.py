@@ -6,6 +6,7 @@ Runs on both databases: SQLite with the filesystem blob store, PostgreSQL with t
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import json
@@ -132,10 +133,12 @@ def test_tuspy_upload_cut_by_a_killed_process_resumed_by_another(app, backend, w
         with app.app_context():
             assert receipts.verify(receipt, keyring().signing_key().public_key())
         exhibit_id = receipt["exhibit_id"]
-        # Read back: whole, then as a player seeking would.
+        # Read back: whole, then as a player seeking would; each answer names the whole's SHA-256 (RFC 9530).
+        whole_digest = f"sha-256=:{base64.b64encode(hashlib.sha256(content).digest()).decode()}:"
         reads = []
         status, headers, body, _ = get(server, f"/api/v1/exhibits/{exhibit_id}/content", legal.token)
         assert status == 200 and hashlib.sha256(body).hexdigest() == receipt["sha256"]
+        assert headers["repr-digest"] == f"sha-256=:{base64.b64encode(hashlib.sha256(body).digest()).decode()}:"
         reads.append((headers["x-request-id"], None))
         for spec, start, last in (("bytes=1000000-5000000", 1000000, 5000000), ("bytes=-4096", len(content) - 4096,
                                                                                  len(content) - 1),
@@ -144,6 +147,7 @@ def test_tuspy_upload_cut_by_a_killed_process_resumed_by_another(app, backend, w
                                            {"Range": spec})
             assert status == 206 and body == content[start:last + 1], spec
             assert headers["content-range"] == f"bytes {start}-{last}/{len(content)}"
+            assert headers["repr-digest"] == whole_digest, spec
             reads.append((headers["x-request-id"], f"{start}-{last}"))
     with app.app_context():
         logged = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "exhibit.read",
@@ -162,3 +166,65 @@ def test_tuspy_upload_cut_by_a_killed_process_resumed_by_another(app, backend, w
             stored = [path.read_bytes() for path in blob_dir.rglob("*") if path.is_file()]
         assert len(stored) == 24 and sum(map(len, stored)) > len(content)
         assert not any(MARK in record or b"W-0001" in record for record in stored)
+
+
+START_CLIENT = textwrap.dedent('''
+    import json, sys
+    from tusclient import client
+    from tusclient.exceptions import TusCommunicationError
+    from tusclient.storage.filestorage import FileStorage
+    from tusclient.uploader import Uploader
+
+    mode, endpoint, token, path, storage = sys.argv[1:6]
+    try:  # with a stored URL, the uploader asks the server where to resume (HEAD) as it is made
+        uploader = Uploader(
+            path, client=client.TusClient(endpoint, headers={"Authorization": "Bearer " + token}),
+            chunk_size=1024 * 1024, store_url=True, url_storage=FileStorage(storage),
+            metadata={"kind": "audio", "filename": "wrong recording.mp3", "filetype": "audio/mpeg"})
+        uploader.upload(stop_at=2 * 1024 * 1024 if mode == "start" else None)
+        print(json.dumps({"url": uploader.url, "offset": uploader.offset}), flush=True)
+    except TusCommunicationError as exc:
+        print(json.dumps({"refused": exc.status_code}), flush=True)
+''')
+
+
+@pytest.mark.slow
+def test_tuspy_upload_cancelled_by_tus_termination(app, backend, world: World, tmp_path: Path):
+    """A wrong upload started by the real client is cancelled (DELETE); the client cannot resume it."""
+    recording = tmp_path / "wrong.mp3"
+    recording.write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x00" + hashlib.sha256(b"wrong").digest() * (4 * MiB // 32))
+    store = "database" if backend["name"] == "postgresql" else "filesystem"
+    interviewer, other = world.people["interviewer"], world.people["interviewer2"]
+    env = {"CASEWORK_BLOB_STORE": store, "CASEWORK_BLOB_DIR": str(tmp_path / "blobs")}
+    with gunicorn(backend["url"], app.config["CASEWORK_KEYRING"], workers=1, extra_env=env) as server:
+        endpoint = f"http://127.0.0.1:{server.port}/api/v1/interviews/{world.interview_id}/exhibits/uploads"
+        storage = str(tmp_path / "tus-urls.json")
+        started = subprocess.run([sys.executable, "-c", START_CLIENT, "start", endpoint, interviewer.token,
+                                  str(recording), storage], capture_output=True, text=True, timeout=120)
+        assert started.returncode == 0, started.stderr[-3000:]
+        first = json.loads(started.stdout)
+        assert first["offset"] == 2 * MiB
+        path = first["url"].split(f":{server.port}", 1)[1]
+        tus = {"Tus-Resumable": "1.0.0"}
+        status, _, _ = server.request("DELETE", path, other.token, headers=tus)
+        assert status == 403  # another interviewer of the case: refused, and recorded
+        status, headers, body = server.request("DELETE", path, interviewer.token, headers=tus)
+        assert (status, body, headers["tus-resumable"]) == (204, b"", "1.0.0")
+        assert server.request("HEAD", path, interviewer.token, headers=tus)[0] == 410
+        resumed = subprocess.run([sys.executable, "-c", START_CLIENT, "resume", endpoint, interviewer.token,
+                                  str(recording), storage], capture_output=True, text=True, timeout=120)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert json.loads(resumed.stdout) == {"refused": 410}
+        options = server.request("OPTIONS", "/api/v1/exhibits/uploads", interviewer.token)
+        assert "termination" in options[1]["tus-extension"].split(",")
+    exhibit_id = int(path.split("/")[-2])
+    with app.app_context():
+        logged = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "exhibit.upload.terminate",
+                                                               CustodyEvent.resource_id == str(exhibit_id))
+                                    .order_by(CustodyEvent.seq)).all()
+        assert [(e.actor_id, e.outcome) for e in logged] == [(other.id, "denied"), (interviewer.id, "allowed")]
+        assert logged[1].details["upload_offset"] == 2 * MiB and logged[1].details["chunks_deleted"] == 2
+        if store == "database":
+            assert db.session.scalars(select(BlobChunk.data)).all() == []
+        else:
+            assert not [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]

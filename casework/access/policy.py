@@ -128,6 +128,7 @@ RULES: dict[str, Rule] = {
     "incident.exhibit.upload.create": _CASE_WORK,
     "exhibit.upload.status":       Rule(NO,    OWN,         OWN,    NO,      HIDE),
     "exhibit.upload.write":        Rule(NO,    OWN,         OWN,    NO,      HIDE),
+    "exhibit.upload.terminate":    Rule(NO,    OWN,         OWN,    NO,      HIDE),
     "exhibit.create":              Rule(NO,    OWN,         OWN,    NO,      HIDE),
     "exhibit.list":                _METADATA,
     "exhibit.metadata.read":       _METADATA,

@@ -8,31 +8,46 @@ witness was not crypto-shredded). Otherwise it is listed with its metadata, ``te
 to be gone at read time, e.g. a database restored from before a withdrawal). Identities are
 never in the case file: each is released on its own (``GET /witnesses/{id}?include=identity``).
 
-Each released statement is its own ``transcript.read`` event (``via=casefile``), recorded,
-with ``casefile.read``, before the response starts. Reading is in keyset batches and one
-statement is decrypted at a time, so memory does not grow with the case: what is kept is the
-consent decision per witness and a watermark (statements uploaded after the decisions are
-not in this file).
+Exhibits (of each interview and each incident) are listed by their metadata, never their bytes:
+kind, media type, size, captured_at, the plain SHA-256 and the file name (both sealed, shown as
+to any reader of the exhibit's content) and the path to download it, which is a read of its own.
+Only complete exhibits are listed. One whose key is gone is listed with ``withheld`` naming why
+(``witness_shredded``, ``consent_withdrawn`` while an erasure is pending, else ``shredded``),
+without its sealed metadata or path. The consent rule above is about statements' text: an
+exhibit's content is not in the file, so consent does not hide its metadata.
+
+Each released statement is its own ``transcript.read`` event (``via=casefile``), and each listed
+exhibit its own ``exhibit.metadata.read`` (``via=casefile``), recorded, with ``casefile.read``,
+before the response starts. Reading is in keyset batches and one statement is decrypted at a
+time, so memory does not grow with the case: what is kept is the consent decision per witness,
+a watermark (statements uploaded after the decisions are not in this file) and the ids of the
+exhibits recorded (8 bytes and a flag each; exhibits completed after the decisions are not in
+this file).
 """
 from __future__ import annotations
 
 import contextvars
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from array import array
+from bisect import bisect_left
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import selectinload
 
-from casework.access.door import authorize, load_authorized
+from casework.access.door import Access, authorize, load_authorized
 from casework.cases.models import Case
 from casework.db import db
 from casework.errors import Gone
+from casework.exhibits.models import COMPLETE, Exhibit
+from casework.exhibits.service import sealed_or_shredded
 from casework.fields import Extended
 from casework.incidents.models import Incident
+from casework.interviews.free_text import as_seen, may_read_content
 from casework.interviews.models import Interview
 from casework.interviews.service import with_free_text as interview_with_free_text
 from casework.transcripts.models import TranscriptVersion
@@ -45,6 +60,22 @@ CONSENT_RULE = ("A statement's text is included only if the witness's consent in
 _BATCH = 100
 _CONTENT_BYTES = 2**19  # statements are fetched with their ciphertext this many bytes at a time
 _VERSIONS: Table = TranscriptVersion.__table__  # type: ignore[assignment]
+# Why an exhibit whose key is gone is withheld, when its witness's decision already says it.
+_WITNESS_REASONS = frozenset({"witness_shredded", "consent_withdrawn"})
+R = TypeVar("R")
+
+
+@dataclass
+class InterviewInFile:
+    shown: Extended  # the interview with its free text
+    statements: Iterator[Extended]
+    exhibits: Iterator[Extended]
+
+
+@dataclass
+class IncidentInFile:
+    incident: Incident
+    exhibits: Iterator[Extended]
 
 
 @dataclass
@@ -53,9 +84,29 @@ class CaseFileStream:
 
     case: Iterator[Case]  # the one case, read when the stream starts
     consent_rule: str
-    incidents: Iterator[Incident]
+    incidents: Iterator[IncidentInFile]
     witnesses: Iterator[Witness]
-    interviews: Iterator[tuple[Extended, Iterator[Extended]]]
+    interviews: Iterator[InterviewInFile]
+
+
+@dataclass
+class ListedExhibits:
+    """The exhibits whose listing was recorded, in id order, and whether the reader may see their free text."""
+
+    ids: array[int] = field(default_factory=lambda: array("q"))
+    readable: bytearray = field(default_factory=bytearray)
+
+    def add(self, exhibit_id: int, readable: bool) -> None:
+        assert not self.ids or exhibit_id > self.ids[-1]
+        self.ids.append(exhibit_id)
+        self.readable.append(readable)
+
+    def shows(self, exhibit_id: int) -> bool | None:
+        """None if the exhibit was not recorded (not in this file); else whether its free text is shown."""
+        at = bisect_left(self.ids, exhibit_id)
+        if at == len(self.ids) or self.ids[at] != exhibit_id:
+            return None
+        return bool(self.readable[at])
 
 
 def in_own_app_context(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -161,48 +212,125 @@ def stream_case_file(case_id: int) -> CaseFileStream:
             break
         after = (rows[-1].interview_id, rows[-1].version)
         _forget(Interview)
-    access.note(transcript_versions_released=released, withheld=dict(withheld), consent_rule="record")
+    listed = _record_exhibits(case_id, access)
+    access.note(transcript_versions_released=released, withheld=dict(withheld), consent_rule="record",
+                exhibits_listed=len(listed.ids))
     return CaseFileStream(
         case=_one_case(case_id), consent_rule=CONSENT_RULE,
-        incidents=_keyset(Incident, Incident.case_id == case_id),
+        incidents=_incidents(case_id, decisions, listed),
         witnesses=_keyset(Witness, Witness.case_id == case_id),
-        interviews=_interviews(case_id, decisions, watermark),
+        interviews=_interviews(case_id, decisions, watermark, listed),
     )
+
+
+def _record_exhibits(case_id: int, access: Access[Case]) -> ListedExhibits:
+    """One ``exhibit.metadata.read`` event per complete exhibit of the case, recorded now.
+
+    Whether the reader sees an exhibit's free text (file name, SHA-256) is decided here too, as
+    beside any metadata read (``may_read_content``): the stream has no caller to ask.
+    """
+    listed = ListedExhibits()
+    after = 0
+    while True:
+        rows = db.session.scalars(select(Exhibit).where(Exhibit.case_id == case_id, Exhibit.status == COMPLETE,
+                                                        Exhibit.id > after)
+                                  .order_by(Exhibit.id).limit(_BATCH * 5)).all()
+        for exhibit in rows:
+            target = exhibit.custody_target()
+            authorize("exhibit.metadata.read", target, via="casefile")
+            listed.add(exhibit.id, may_read_content("exhibit.read", target))
+            if len(listed.ids) % _BATCH == 0:
+                access.spill()  # bounded listings; the queue stays short
+        if len(rows) < _BATCH * 5:
+            break
+        after = rows[-1].id
+        _forget(Exhibit)
+    _forget(Exhibit)
+    return listed
 
 
 def _one_case(case_id: int) -> Iterator[Case]:
     yield db.session.get_one(Case, case_id)
 
 
-def _interviews(case_id: int, decisions: dict[int, str | None],
-                watermark: int) -> Iterator[tuple[Extended, Iterator[Extended]]]:
-    """Interviews a batch at a time, each with its statements from one read of the batch's versions."""
-    batch: list[Interview] = []
-    for interview in _keyset(Interview, Interview.case_id == case_id, options=(selectinload(Interview.incidents),)):
-        batch.append(interview)
+def _batches(rows: Iterable[R]) -> Iterator[list[R]]:
+    """``_BATCH`` rows at a time (the last batch may be short, or empty)."""
+    batch: list[R] = []
+    for row in rows:
+        batch.append(row)
         if len(batch) == _BATCH:
-            yield from _with_statements(batch, decisions, watermark)
+            yield batch
             batch = []
-    yield from _with_statements(batch, decisions, watermark)
+    yield batch
+
+
+def _interviews(case_id: int, decisions: dict[int, str | None], watermark: int,
+                listed: ListedExhibits) -> Iterator[InterviewInFile]:
+    """Interviews a batch at a time, each with its statements from one read of the batch's versions
+    and its exhibits from one read of the batch's exhibits."""
+    rows = _keyset(Interview, Interview.case_id == case_id, options=(selectinload(Interview.incidents),))
+    for batch in _batches(rows):
+        yield from _with_statements(batch, decisions, watermark, listed)
+
+
+def _incidents(case_id: int, decisions: dict[int, str | None], listed: ListedExhibits) -> Iterator[IncidentInFile]:
+    """Incidents a batch at a time, each with its exhibits from one read of the batch's exhibits."""
+    for batch in _batches(_keyset(Incident, Incident.case_id == case_id)):
+        exhibits = _exhibits_of(Exhibit.incident_id, [incident.id for incident in batch], listed)
+        for incident in batch:
+            yield IncidentInFile(incident, _listing(exhibits.get(incident.id, []), decisions, listed))
+        _forget(Exhibit)
+
+
+def _exhibits_of(column: Any, owner_ids: list[int], listed: ListedExhibits) -> dict[int, list[Exhibit]]:
+    """The recorded exhibits of these interviews (or incidents), by owner id, in id order: one query."""
+    found: defaultdict[int, list[Exhibit]] = defaultdict(list)
+    if not owner_ids:
+        return found
+    for exhibit in db.session.scalars(select(Exhibit).where(column.in_(owner_ids), Exhibit.status == COMPLETE)
+                                      .order_by(Exhibit.id)):
+        if listed.shows(exhibit.id) is not None:
+            found[getattr(exhibit, column.key)].append(exhibit)
+    return found
+
+
+def _listing(exhibits: list[Exhibit], decisions: dict[int, str | None],
+             listed: ListedExhibits) -> Iterator[Extended]:
+    for exhibit in exhibits:
+        reason = decisions.get(exhibit.witness_id) if exhibit.witness_id is not None else None
+        yield _exhibit(exhibit, reason, bool(listed.shows(exhibit.id)))
+
+
+def _exhibit(exhibit: Exhibit, reason: str | None, readable: bool) -> Extended:
+    """Metadata only; the sealed file name and SHA-256 opened now (their listing is already recorded)."""
+    sealed = sealed_or_shredded(exhibit)
+    if sealed is None:
+        return Extended(exhibit, filename=None, sha256=None,
+                        withheld=reason if reason in _WITNESS_REASONS else "shredded")
+    shown = as_seen({"filename": sealed.get("filename"), "sha256": sealed.get("sha256")}, readable)
+    return Extended(exhibit, **shown, withheld=None)
 
 
 def _with_statements(interviews: list[Interview], decisions: dict[int, str | None],
-                     watermark: int) -> Iterator[tuple[Extended, Iterator[Extended]]]:
+                     watermark: int, listed: ListedExhibits) -> Iterator[InterviewInFile]:
     """Statement metadata of the whole batch in one query; their ciphertext by the byte budget."""
     if not interviews:
         return
-    listed = db.session.execute(
+    statements = db.session.execute(
         select(_VERSIONS.c.id, _VERSIONS.c.interview_id, _VERSIONS.c.size)
         .where(_VERSIONS.c.interview_id.in_([interview.id for interview in interviews]),
                _VERSIONS.c.id <= watermark)
         .order_by(_VERSIONS.c.interview_id, _VERSIONS.c.version)
     ).all()
-    versions = _in_byte_budget([row.id for row in listed], [row.size for row in listed])
-    counts = Counter(row.interview_id for row in listed)
+    versions = _in_byte_budget([row.id for row in statements], [row.size for row in statements])
+    counts = Counter(row.interview_id for row in statements)
+    exhibits = _exhibits_of(Exhibit.interview_id, [interview.id for interview in interviews], listed)
     for interview in interviews:
-        yield interview_with_free_text(interview), (
+        yield InterviewInFile(interview_with_free_text(interview), (
             _statement(version, decisions.get(version.witness_id, "no_consent_record"))
-            for version in _of_interview(interview.id, islice(versions, counts[interview.id])))
+            for version in _of_interview(interview.id, islice(versions, counts[interview.id]))),
+            _listing(exhibits.get(interview.id, []), decisions, listed))
+    _forget(Exhibit)
 
 
 def _in_byte_budget(ids: list[int], sizes: list[int]) -> Iterator[TranscriptVersion]:

@@ -1,13 +1,13 @@
-"""Operator commands: ``flask --app wsgi exhibits expire``."""
+"""Operator commands: ``flask --app wsgi exhibits expire`` and ``exhibits seal-digests``."""
 from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
 
 from casework.access import door
-from casework.exhibits.service import expire_uploads
+from casework.exhibits.service import expire_uploads, seal_missing_digests
 
-exhibits_cli = AppGroup("exhibits", help="Exhibit uploads: expire abandoned ones.")
+exhibits_cli = AppGroup("exhibits", help="Exhibit uploads: expire abandoned ones; seal missing digests.")
 
 
 @exhibits_cli.command("expire")
@@ -16,3 +16,11 @@ def expire_command() -> None:
     count = expire_uploads()
     door.commit()
     click.echo(f"expired {count} abandoned upload(s)")
+
+
+@exhibits_cli.command("seal-digests")
+def seal_digests_command() -> None:
+    """Seal the SHA-256 (served as Repr-Digest) of exhibits completed before it was sealed at completion."""
+    count = seal_missing_digests()
+    door.commit()
+    click.echo(f"sealed the digest of {count} exhibit(s)")

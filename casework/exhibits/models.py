@@ -11,7 +11,7 @@ from casework.crypto.envelope import bind
 from casework.db import Model, utcnow
 from casework.keys import witness_subject
 
-UPLOADING, COMPLETE, EXPIRED = "uploading", "complete", "expired"
+UPLOADING, COMPLETE, EXPIRED, TERMINATED = "uploading", "complete", "expired", "terminated"
 KINDS = ("audio", "video", "photo", "document", "other")
 
 
@@ -19,12 +19,15 @@ class Exhibit(Model):
     """One exhibit of an interview or an incident; its content is chunks in a blob store.
 
     The row exists from the upload's creation (``status`` uploading) and becomes immutable
-    when the last byte arrives (complete). The content is encrypted in chunks
-    (``casework.crypto.stream``) under a per-exhibit data key; the data key itself is sealed in
-    ``datakey_*`` under the witness's subject key (interview exhibits: consent withdrawal
-    shreds it) or under the KEK (incident exhibits: rotation rewraps it). The original file name
-    and the device hash are sealed in ``freetext_*``. ``keyed_sha256`` is what metadata readers
-    and the log see; the plain SHA-256 goes only into the uploader's receipt.
+    when the last byte arrives (complete); an upload never completed ends expired (past its
+    Upload-Expires) or terminated (cancelled by tus termination), its chunks and data key gone.
+    The content is encrypted in chunks (``casework.crypto.stream``) under a per-exhibit data
+    key; the data key itself is sealed in ``datakey_*`` under the witness's subject key
+    (interview exhibits: consent withdrawal shreds it) or under the KEK (incident exhibits:
+    rotation rewraps it). The original file name and the device hash are sealed in
+    ``freetext_*``, and from completion the content's plain SHA-256 beside them (for readers of
+    the content: ``Repr-Digest``, the case file). ``keyed_sha256`` is what metadata readers and
+    the log see; the plain SHA-256 is in the clear only in the uploader's receipt.
     """
 
     __tablename__ = "exhibits"

@@ -47,7 +47,8 @@ class ExhibitSchema(FreeTextSchema):
                        "until then"})
     size = fields.Integer()
     upload_offset = fields.Integer(attribute="received")
-    status = fields.String(metadata={"description": "uploading, complete or expired"})
+    status = fields.String(metadata={"description": "uploading, complete, expired, or terminated (cancelled by "
+                                                   "its uploader before it completed)"})
     filename = FreeText(allow_none=True, metadata={"description": _FREE_TEXT})
     device_hash = FreeText(allow_none=True, metadata={"description": _FREE_TEXT})
     captured_at = fields.DateTime(allow_none=True)

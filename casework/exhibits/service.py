@@ -9,11 +9,18 @@ received; the next PATCH reads it back, completes it and writes it again under i
 session (its own epoch key: chunk indexes never repeat under one key, see the stream module).
 Hash state cannot outlive a request (hashlib objects do not serialise), so the SHA-256 is
 computed on completion by decrypting the content once (which also proves every chunk opens);
-the plain SHA-256 goes only into the uploader's signed receipt; readers of metadata and the log
-see the keyed hash (HMAC under the witness's hash key, or for incident exhibits under a key
-derived from the exhibit's data key). The same pass judges the media type of the whole content
-(``media_types``: a registered type, which must suit the exhibit's kind); a PATCH whose first
-bytes already settle it refuses the wrong kind at once.
+the plain SHA-256 is in the clear only in the uploader's signed receipt. At rest it is sealed
+with the exhibit's free text (under the witness's key, so it is shredded with them), and shown
+only to readers of the content: ``Repr-Digest`` on every download (RFC 9530), the case file.
+Readers of metadata and the log see the keyed hash (HMAC under the witness's hash key, or for
+incident exhibits under a key derived from the exhibit's data key). The same pass judges the
+media type of the whole content (``media_types``: a registered type, which must suit the
+exhibit's kind); a PATCH whose first bytes already settle it refuses the wrong kind at once.
+
+Termination (tus ``termination``): whoever may write an upload may cancel it while it is
+unfinished; its chunks are deleted and its data key and free text dropped, the row stays (status
+terminated, with the custody trail) and answers 410 from then on. A complete exhibit is evidence
+and immutable: it is never deleted this way.
 
 Limits: an upload reserves its Upload-Length of the case's quota only while it can still be
 completed (not past its expiry), and one person holds at most
@@ -23,8 +30,8 @@ The original file name and device hash are shown beside the metadata only to tho
 the content (``casework.interviews.free_text``).
 
 Reads (``open_content``) are decided, recorded (with the range served) and their data key
-unwrapped before a byte is produced; the bytes then stream from ``iter_plaintext``, one chunk in
-memory at a time.
+unwrapped, and the sealed SHA-256 of the whole content opened for ``Repr-Digest``, before a
+byte is produced; the bytes then stream from ``iter_plaintext``, one chunk in memory at a time.
 """
 from __future__ import annotations
 
@@ -43,7 +50,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, current_app
 from sqlalchemy import ColumnElement, func, select, update
 
-from casework import blobs
+from casework import blobs, ranges
 from casework.access.door import Access, authorize, load_authorized, system_access
 from casework.access.targets import Target
 from casework.cases.models import Case
@@ -66,12 +73,11 @@ from casework.errors import (
     IntegrityFailure,
     Invalid,
     NotFound,
-    RangeNotSatisfiable,
     TooLarge,
     UnsupportedMedia,
 )
 from casework.exhibits import media_types, receipts
-from casework.exhibits.models import COMPLETE, EXPIRED, KINDS, UPLOADING, Exhibit
+from casework.exhibits.models import COMPLETE, EXPIRED, KINDS, TERMINATED, UPLOADING, Exhibit
 from casework.fields import Extended
 from casework.incidents.models import Incident
 from casework.interviews.free_text import as_seen, may_read_content
@@ -140,19 +146,11 @@ class ContentRead:
     end: int  # inclusive; end < start only for empty content
     partial: bool
     chunks: Iterator[bytes]
+    sha256: bytes | None  # of the whole content (Repr-Digest); None if completed before digests were sealed
 
     @property
     def length(self) -> int:
         return self.end - self.start + 1
-
-
-@dataclass(frozen=True)
-class ByteRange:
-    """A parsed ``Range: bytes=`` spec: first-last, first- (last None), or a suffix of n bytes."""
-
-    first: int | None
-    last: int | None
-    suffix: int | None = None
 
 
 def upload_ref(exhibit: Exhibit) -> str:
@@ -162,11 +160,42 @@ def upload_ref(exhibit: Exhibit) -> str:
 # -- free text ---------------------------------------------------------------------------------
 
 
+def _sealed(exhibit: Exhibit) -> dict[str, str | None]:
+    """What ``freetext_*`` holds: file name, device hash and (once complete) the plain SHA-256.
+
+    Empty when there is nothing sealed or it is shredded; see ``sealed_or_shredded`` to tell the two apart.
+    """
+    sealed = open_optional(exhibit, "freetext_", exhibit.freetext_context())
+    return json.loads(sealed) if sealed is not None else {}
+
+
+def sealed_or_shredded(exhibit: Exhibit) -> dict[str, str | None] | None:
+    """Like ``_sealed``, but None when the exhibit's keys are gone: its row's, or its witness's in the
+    provider (a database restored from before a withdrawal; an erasure pending)."""
+    if exhibit.shredded:
+        return None
+    if exhibit.freetext_ciphertext is None:
+        return {}
+    try:
+        return json.loads(open_from(exhibit, "freetext_", exhibit.freetext_context()))
+    except Gone:
+        return None
+
+
+def free_text_of(sealed: dict[str, str | None]) -> dict[str, str | None]:
+    """The identifying free text of what ``_sealed`` opened: file name and device hash."""
+    return {"filename": sealed.get("filename"), "device_hash": sealed.get("device_hash")}
+
+
+def sha256_of(sealed: dict[str, str | None]) -> bytes | None:
+    """The plain SHA-256 of the whole content from what ``_sealed`` opened; None if it holds none."""
+    found = sealed.get("sha256")
+    return bytes.fromhex(found) if found else None
+
+
 def free_text(exhibit: Exhibit) -> dict[str, str | None]:
     """The original file name and device hash; None when absent or shredded."""
-    sealed = open_optional(exhibit, "freetext_", exhibit.freetext_context())
-    found = json.loads(sealed) if sealed is not None else {}
-    return {"filename": found.get("filename"), "device_hash": found.get("device_hash")}
+    return free_text_of(_sealed(exhibit))
 
 
 def with_free_text(exhibit: Exhibit, **extra: Any) -> Extended:
@@ -269,6 +298,8 @@ def create_for_incident(incident_id: int, data: NewUpload) -> Exhibit:
 
 
 def _check_live(exhibit: Exhibit) -> None:
+    if exhibit.status == TERMINATED:
+        raise Gone("This upload was cancelled (tus termination); start a new one.", problem="upload-terminated")
     if exhibit.status == EXPIRED or (exhibit.status == UPLOADING and exhibit.expires_at <= utcnow()):
         raise Gone("This upload expired; start a new one.", problem="upload-expired")
     if exhibit.shredded:
@@ -281,6 +312,31 @@ def upload_status(exhibit_id: int) -> Exhibit:
     _check_live(access.obj)
     access.note(upload_offset=access.obj.received, upload_length=access.obj.size, status=access.obj.status)
     return access.obj
+
+
+def terminate(exhibit_id: int) -> Exhibit:
+    """tus termination: cancel an unfinished upload (whoever may write it), deleting what it stored.
+
+    The chunks go from the blob store and the sealed data key and free text from the row, so
+    nothing received can be read again; the row stays, terminated, with its custody trail, and
+    every later request for the upload answers 410 (``_check_live``). A complete exhibit is
+    evidence: refused (409), recorded with the reason.
+    """
+    access = load_authorized(Exhibit, exhibit_id, "exhibit.upload.terminate")
+    # Not beside a PATCH of the same upload (row lock on PostgreSQL; SQLite is serial).
+    exhibit = db.session.execute(select(Exhibit).where(Exhibit.id == access.obj.id).with_for_update()
+                                 .execution_options(populate_existing=True)).scalar_one()
+    access.note(status=exhibit.status, upload_offset=exhibit.received, upload_length=exhibit.size)
+    if exhibit.status == COMPLETE:
+        access.note(refused="exhibit_complete")
+        raise Conflict("This upload is complete: the exhibit is evidence, immutable, and cannot be cancelled.",
+                       problem="exhibit-immutable")
+    _check_live(exhibit)
+    exhibit.status = TERMINATED
+    exhibit.datakey_wrapped_key = None
+    exhibit.freetext_wrapped_key = None
+    access.note(chunks_deleted=_destroy([exhibit]))
+    return exhibit
 
 
 def _data_key(exhibit: Exhibit) -> bytes:
@@ -402,6 +458,9 @@ def _complete(exhibit: Exhibit, data_key: bytes) -> dict[str, Any]:
     exhibit.media_type = sniffer.media_type()
     _check_suits(exhibit.kind, exhibit.media_type)
     exhibit.keyed_sha256 = keyed.digest()
+    # The plain hash at rest only sealed, beside the file name: for readers of the content (Repr-Digest).
+    seal_into(exhibit, "freetext_", json.dumps({**_sealed(exhibit), "sha256": plain.hexdigest()}).encode(),
+              exhibit.freetext_context())
     exhibit.status = COMPLETE
     exhibit.completed_at = utcnow()
     access = load_authorized(Exhibit, exhibit.id, "exhibit.create")
@@ -505,21 +564,7 @@ def iter_plaintext(exhibit: Exhibit, start: int = 0, end: int | None = None, *,
     return _plaintext(exhibit, _data_key(exhibit), start, end, detached=detached)
 
 
-def _resolve(spec: ByteRange | None, size: int) -> tuple[int, int, bool]:
-    if spec is None or size == 0:
-        return 0, size - 1, False
-    if spec.suffix is not None:
-        if spec.suffix == 0:
-            raise RangeNotSatisfiable("An empty suffix range selects nothing.", size=size)
-        return max(size - spec.suffix, 0), size - 1, True
-    assert spec.first is not None
-    if spec.first >= size:
-        raise RangeNotSatisfiable(f"The exhibit has {size} bytes.", size=size)
-    last = size - 1 if spec.last is None else min(spec.last, size - 1)
-    return spec.first, last, True
-
-
-def open_content(exhibit_id: int, spec: ByteRange | None, *, headers_only: bool = False) -> ContentRead:
+def open_content(exhibit_id: int, spec: ranges.ByteRange | None, *, headers_only: bool = False) -> ContentRead:
     """Decide and record a read of an exhibit's content (whole or a range), then hand out its bytes.
 
     ``headers_only`` (HEAD) is decided as a read, and recorded as one that served no byte (its
@@ -528,12 +573,14 @@ def open_content(exhibit_id: int, spec: ByteRange | None, *, headers_only: bool 
     """
     access = load_authorized(Exhibit, exhibit_id, "exhibit.read")
     exhibit = access.obj
-    start, end, partial = _resolve(spec, exhibit.size)
+    selected = ranges.select(spec, exhibit.size)
+    start, end, partial = selected.start, selected.end, selected.partial
     access.note(range=f"{start}-{end}" if partial else None,
                 bytes_served=0 if headers_only else max(end - start + 1, 0),
                 size=exhibit.size, keyed_sha256=exhibit.keyed_sha256.hex() if exhibit.keyed_sha256 else None)
     chunks = iter(()) if headers_only else iter_plaintext(exhibit, start, end)
-    return ContentRead(exhibit, start, end, partial, chunks)
+    # The whole content's digest (RFC 9530 Repr-Digest), on ranged reads too: a resumed download checks it.
+    return ContentRead(exhibit, start, end, partial, chunks, sha256_of(_sealed(exhibit)) if exhibit.complete else None)
 
 
 # -- metadata -----------------------------------------------------------------------------------
@@ -593,6 +640,47 @@ def expire_uploads(now: datetime | None = None) -> int:
         system_access("exhibit.expire", exhibit.custody_target(), received=exhibit.received, size=exhibit.size,
                       chunks_deleted=chunks)
     return len(stale)
+
+
+def seal_missing_digests() -> int:
+    """Exhibits completed before completion sealed their plain SHA-256: seal it now (``Repr-Digest``).
+
+    Each is decrypted once, and its keyed hash must be the one recorded at its completion: one
+    that differs (or a chunk that fails its check) is logged and left without a digest, never
+    given a wrong one. Shredded exhibits, and those of witnesses whose erasure is pending, are
+    left as they are. Each digest sealed is recorded (``exhibit.digest.seal``, actor system).
+    """
+    sealed_now, after = 0, 0
+    while True:
+        batch = db.session.scalars(select(Exhibit).where(Exhibit.status == COMPLETE, Exhibit.id > after,
+                                                         Exhibit.datakey_wrapped_key.is_not(None))
+                                   .order_by(Exhibit.id).limit(100)).all()
+        if not batch:
+            return sealed_now
+        for exhibit in batch:
+            after = exhibit.id
+            sealed = sealed_or_shredded(exhibit)
+            if sealed is None or sealed.get("sha256"):
+                continue
+            try:
+                data_key = _data_key(exhibit)
+                plain = hashlib.sha256()
+                keyed = hmac.new(_keyed_hash_key(exhibit, data_key), digestmod=hashlib.sha256)
+                for piece in _plaintext(exhibit, data_key, 0, exhibit.size - 1, detached=False):
+                    plain.update(piece)
+                    keyed.update(piece)
+            except Gone:
+                continue
+            except IntegrityFailure:
+                log.critical("exhibit %s: its content fails its integrity check; no digest sealed", exhibit.id)
+                continue
+            if exhibit.keyed_sha256 is None or not hmac.compare_digest(keyed.digest(), exhibit.keyed_sha256):
+                log.critical("exhibit %s: its content no longer matches its keyed hash; no digest sealed", exhibit.id)
+                continue
+            seal_into(exhibit, "freetext_", json.dumps({**sealed, "sha256": plain.hexdigest()}).encode(),
+                      exhibit.freetext_context())
+            system_access("exhibit.digest.seal", exhibit.custody_target(), keyed_sha256=exhibit.keyed_sha256.hex())
+            sealed_now += 1
 
 
 def shred_witness_exhibits(witness_id: int) -> dict[str, int]:

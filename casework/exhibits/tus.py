@@ -1,8 +1,11 @@
 """The tus 1.0 protocol at the HTTP edge: headers parsed and written here, rules in the service.
 
-Supported: core, ``creation``, ``checksum`` (sha256 only) and ``expiration``. Not supported:
-``creation-defer-length`` (Upload-Length is required: the server must know where the final
-chunk is), ``creation-with-upload``, ``concatenation`` and ``termination``.
+Supported: core, ``creation``, ``checksum`` (sha256 only), ``expiration`` and ``termination``
+(DELETE cancels an unfinished upload). Not supported: ``creation-defer-length`` (Upload-Length
+is required: the server must know where the final chunk is), ``creation-with-upload`` and
+``concatenation``.
+
+Downloads of a complete exhibit carry ``Repr-Digest`` (RFC 9530), written here too.
 """
 from __future__ import annotations
 
@@ -17,18 +20,17 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.http import http_date
 
 from casework.errors import BadInput, PreconditionFailed
-from casework.exhibits.service import Body, ByteRange
+from casework.exhibits.service import Body
 from casework.http import MAX_SEQ, reject_unstorable
 
 VERSION = "1.0.0"
-EXTENSIONS = "creation,checksum,expiration"
+EXTENSIONS = "creation,checksum,expiration,termination"
 CHECKSUM_ALGORITHMS = "sha256"
 OFFSET_MEDIA_TYPE = "application/offset+octet-stream"
 PIECE_BYTES = 256 * 1024  # how much of a PATCH body is read at a time
 
 _INTEGER = re.compile(r"^[0-9]{1,16}$")
 _METADATA_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_RANGE = re.compile(r"^bytes=(?:([0-9]{1,16})-([0-9]{0,16})|-([0-9]{1,16}))$")
 
 
 def require_resumable(headers: Any) -> None:
@@ -90,19 +92,9 @@ def upload_metadata(header: str | None) -> dict[str, str]:
     return found
 
 
-def byte_range(header: str | None) -> ByteRange | None:
-    """One ``bytes=`` range (first-last, first-, -suffix); several ranges or another unit: the whole."""
-    if header is None:
-        return None
-    match = _RANGE.match(header.strip().replace(" ", ""))
-    if match is None:
-        return None  # RFC 9110: a server may ignore a Range it does not support
-    first, last, suffix = match.groups()
-    if suffix is not None:
-        return ByteRange(None, None, int(suffix))
-    if last and int(last) < int(first):
-        return None  # syntactically invalid: ignored
-    return ByteRange(int(first), int(last) if last else None)
+def repr_digest(sha256: bytes) -> str:
+    """RFC 9530 ``Repr-Digest``: the whole representation's SHA-256, a structured-field byte sequence."""
+    return f"sha-256=:{base64.b64encode(sha256).decode()}:"
 
 
 def expires(moment: datetime) -> str:

@@ -1,4 +1,4 @@
-"""Exhibit routes: tus uploads (creation, HEAD, PATCH, OPTIONS), metadata, and streamed content.
+"""Exhibit routes: tus uploads (creation, HEAD, PATCH, DELETE, OPTIONS), metadata, and streamed content.
 
 Views parse the protocol (``tus``) and shape responses; every decision, custody event and rule
 is in ``service``. A content read's custody event is committed by the request hooks when the
@@ -11,6 +11,7 @@ from typing import Any
 from flask import Response, current_app, request
 from marshmallow import ValidationError
 
+from casework import ranges
 from casework.errors import Invalid, UnsupportedMedia
 from casework.exhibits import schemas, service, tus
 from casework.http import Blueprint, accepts_media, request_body
@@ -27,6 +28,8 @@ _CREATION_HEADERS = _TUS_HEADERS + [
      "description": "tus pairs 'key base64'; kind (audio, video, photo, document, other) is required; "
                     "filename, filetype, captured_at (ISO 8601), device_hash optional."},
 ]
+
+_REPR_DIGEST = {"schema": {"type": "string"}, "description": "RFC 9530: sha-256=:<base64>: of the whole exhibit"}
 
 
 @blp.after_request
@@ -139,6 +142,18 @@ def upload_patch(exhibit_id):
     return _offset_headers(response, result.exhibit)
 
 
+@blp.route("/exhibits/<int:exhibit_id>/upload", methods=["DELETE"])
+@blp.doc(parameters=_TUS_HEADERS, responses={
+    "204": {"description": "The upload is cancelled: what it stored is deleted; the upload URL answers 410 from now"},
+    "409": {"description": "The upload is complete: an exhibit is immutable evidence and is never deleted"},
+    "410": {"description": "The upload already ended (cancelled, expired, or shredded)"}})
+def upload_terminate(exhibit_id):
+    """tus termination: cancel an unfinished upload (whoever may continue it); a complete exhibit is refused."""
+    tus.require_resumable(request.headers)
+    service.terminate(exhibit_id)
+    return _empty(204)
+
+
 @blp.route("/interviews/<int:interview_id>/exhibits", methods=["GET"])
 @blp.arguments(schemas.ExhibitPageArgs, location="query")
 @blp.response(200, ExhibitPage)
@@ -170,13 +185,17 @@ def exhibit_receipt(exhibit_id):
 @blp.route("/exhibits/<int:exhibit_id>/content", methods=["GET"])
 @blp.doc(parameters=[{"in": "header", "name": "Range", "schema": {"type": "string"},
                       "description": "bytes=first-last, bytes=first- or bytes=-suffix"}],
-         responses={"200": {"content": {"*/*": {"schema": {"type": "string",
-                                                                                 "format": "binary"}}}},
-                    "206": {"description": "The range asked for (Content-Range)"},
+         responses={"200": {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                            "headers": {"Repr-Digest": _REPR_DIGEST}},
+                    "206": {"description": "The range asked for (Content-Range); Repr-Digest is still the whole's",
+                            "headers": {"Repr-Digest": _REPR_DIGEST}},
                     "416": {"description": "The range is past the end"}})
 def exhibit_content(exhibit_id):
-    """The exhibit's bytes, streamed; a Range selects part of them. Every read is logged with its range."""
-    read = service.open_content(exhibit_id, tus.byte_range(request.headers.get("Range")),
+    """The exhibit's bytes, streamed; a Range selects part of them. Every read is logged with its range.
+
+    ``Repr-Digest`` (RFC 9530) is the SHA-256 of the whole exhibit, on 200 and 206 alike.
+    """
+    read = service.open_content(exhibit_id, ranges.parse(request.headers.get("Range")),
                                 headers_only=request.method == "HEAD")
     exhibit = read.exhibit
     response = Response(read.chunks, status=206 if read.partial else 200,
@@ -186,4 +205,6 @@ def exhibit_content(exhibit_id):
     response.headers["Content-Disposition"] = "attachment"
     if read.partial:
         response.headers["Content-Range"] = f"bytes {read.start}-{read.end}/{exhibit.size}"
+    if read.sha256 is not None:
+        response.headers["Repr-Digest"] = tus.repr_digest(read.sha256)
     return response
