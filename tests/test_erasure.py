@@ -36,7 +36,7 @@ from casework.keys import keyring
 from casework.transcripts.models import TranscriptVersion
 from casework.witnesses.erasure_models import Erasure
 from casework.witnesses.models import ConsentRecord, Witness
-from tests.conftest import PG_SERVER, Caller, World, make_caller, ok
+from tests.conftest import PG_SERVER, World, ok
 from tests.helpers import all_events, assert_problem
 
 MARK = "ERASE-ME-7f3c"
@@ -69,15 +69,6 @@ def erase(world: World, witness_id: int) -> None:
     """The witness's recorder records the withdrawal; the case's lawyer confirms it."""
     withdraw(world.people["interviewer"], witness_id)
     confirm(world.people["legal"], witness_id)
-
-
-def add_lawyer(app: Flask, world: World, username: str) -> Caller:
-    """Another lawyer of the world's case: proposed by the admin, approved by the case's lawyer."""
-    lawyer = make_caller(app, username, "legal")
-    ok(world.people["admin"].put(f"/api/v1/cases/{world.case_id}/members/{lawyer.id}"), 202)
-    ok(world.people["legal"].post(f"/api/v1/cases/{world.case_id}/members/{lawyer.id}/approve"))
-    world.people[username] = lawyer
-    return lawyer
 
 
 def key_file(app: Flask, witness_id: int) -> Path:

@@ -18,9 +18,9 @@ from casework.keys import keyring
 from casework.witnesses.erasure_models import Erasure, LegalHold
 from casework.witnesses.models import ConsentRecord
 from casework.witnesses.suspension import SuspendingKeyring
-from tests.conftest import Caller, World, ok
+from tests.conftest import Caller, World, add_lawyer, ok
 from tests.helpers import assert_problem, events_of
-from tests.test_erasure import add_lawyer, key_file, withdraw
+from tests.test_erasure import key_file, withdraw
 
 CONSENT = {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": False, "disclose_identity": False}
 IDENTITY = {"full_name": "Oksana H.", "contact": "+380 67 000 0000"}
@@ -285,19 +285,25 @@ def test_each_step_is_a_custody_event_against_the_witness(app, stated: World):
                        "erasure.reject"]
 
 
+def _approved(world: World) -> dict:
+    """Version 1 (it has a redaction) to a prosecutor: proposed by one lawyer, approved by the other."""
+    pending = ok(world.people["legal"].post(f"/api/v1/cases/{world.case_id}/disclosures", {
+        "recipient": {"name": "P", "organisation": "OTP", "kind": "prosecutor"}, "purpose": "trial",
+        "items": [{"kind": "transcript_version", "interview_id": world.interview_id, "version": 1}]}), 202)
+    return ok(world.people["legal2"].post(f"/api/v1/disclosures/{pending['id']}/approve"))
+
+
 def test_the_bundle_follows_the_erasure(app, stated: World):
     """A disclosure made before the withdrawal: withheld while the erasure is pending, sent again once rejected."""
     world, legal, legal2 = stated, stated.people["legal"], stated.people["legal2"]
-    disclosure = ok(legal.post(f"/api/v1/cases/{world.case_id}/disclosures", {
-        "recipient": {"name": "P", "organisation": "OTP", "kind": "prosecutor"}, "purpose": "trial",
-        "items": [{"kind": "transcript_version", "interview_id": world.interview_id, "version": 1}]}), 201)
+    disclosure = _approved(stated)
     assert disclosure["included_count"] == 1
     withdraw(world.people["interviewer"], world.witness_id)
     withheld = legal.get(f"/api/v1/disclosures/{disclosure['id']}/bundle")
-    assert withheld.status_code == 200 and TEXT.encode() not in withheld.data
+    assert assert_problem(withheld, 410)["type"].endswith("/disclosure-withheld")
+    assert TEXT.encode() not in withheld.data
     event = next(e for e in events_of(app, withheld) if e["action"] == "disclosure.bundle")
-    assert event["details"]["withheld"] == [{"registration_number": event["details"]["withheld"][0][
-        "registration_number"], "reason": "consent_withdrawn"}]
+    assert (event["outcome"], event["details"]["status"]) == ("error", 410)
     ok(legal2.post(f"/api/v1/witnesses/{world.witness_id}/erasure/reject", {"reason": "error"}))
     sent = legal.get(f"/api/v1/disclosures/{disclosure['id']}/bundle")
     assert sent.status_code == 200
@@ -308,9 +314,7 @@ def test_the_bundle_follows_the_erasure(app, stated: World):
 def test_a_withdrawal_during_a_bundle_download_does_not_cut_it(app, stated: World):
     """The bundle was authorized, and its release recorded, before the withdrawal: it completes."""
     world, legal = stated, stated.people["legal"]
-    disclosure = ok(legal.post(f"/api/v1/cases/{world.case_id}/disclosures", {
-        "recipient": {"name": "P", "organisation": "OTP", "kind": "prosecutor"}, "purpose": "trial",
-        "items": [{"kind": "transcript_version", "interview_id": world.interview_id, "version": 1}]}), 201)
+    disclosure = _approved(stated)
     response = legal.client.get(f"/api/v1/disclosures/{disclosure['id']}/bundle", buffered=False,
                                 headers={"Authorization": f"Bearer {legal.token}"})
     assert response.status_code == 200
