@@ -214,8 +214,9 @@ class ScratchCase:
         ids: dict[str, int] = {}
         with self.app.app_context():
             upgrade()
-            for name in ("admin", "admin2", "legal", "interviewer"):
-                user = new_user(name, "correct horse battery staple", name)
+            for name, role in (("admin", "admin"), ("admin2", "admin"), ("legal", "legal"),
+                               ("interviewer", "interviewer")):
+                user = new_user(name, "correct horse battery staple", role)
                 _, self.tokens[name] = issue_token(user, "bench", 30)
                 db.session.flush()
                 ids[name] = user.id
