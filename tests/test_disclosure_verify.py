@@ -16,9 +16,9 @@ from typing import Any
 import bagit
 import pytest
 
-from casework.custody import leaf
-from casework.custody.canonical import canonical_json
-from casework.disclosure.verify import verify_bundle
+from casework_verify import leaf
+from casework_verify.bundle import verify_bundle
+from casework_verify.canonical import canonical_json
 from tests.bundles import disclose, fetch_bundle, log_vkey, members, rezip, run_verifier, unzip
 
 _MADE: dict[str, tuple[bytes, str]] = {}
@@ -224,7 +224,7 @@ def test_the_library_of_congress_bagit_also_rejects_changed_bytes(made: tuple[Pa
 def test_a_key_not_the_logs_is_refused(made: tuple[Path, str], tmp_path: Path):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from casework.custody.note import vkey_string
+    from casework_verify.note import vkey_string
 
     bundle, vkey = made
     name = vkey.split("+", 1)[0]

@@ -16,8 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from casework.custody import cosignature as cs
-from casework.custody import merkle, note
 from casework.custody.witness_client import (
     WitnessConflict,
     WitnessRefused,
@@ -25,6 +23,8 @@ from casework.custody.witness_client import (
     add_checkpoint_body,
     request_cosignature,
 )
+from casework_verify import cosignature as cs
+from casework_verify import merkle, note
 from tests.witnesses import TIMEOUT, WitnessProcess, free_port, run_cli, running_witnesses
 
 # --- a small log --------------------------------------------------------------------------

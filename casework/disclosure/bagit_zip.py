@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from zipstream import ZIP_DEFLATED, ZIP_STORED, ZipStream  # type: ignore[import-untyped]
 
-from casework.disclosure import bag_format as fmt
+from casework_verify import bag_format as fmt
 
 Sign = Callable[[str], str]
 """Given the tag manifest's SHA-256 (hex), return the signature file's text."""

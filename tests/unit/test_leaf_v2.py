@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from casework.custody import leaf
+from casework_verify import leaf
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "custody-leaf-v2" / "cases.json")
                      .read_text(encoding="utf-8"))

@@ -24,12 +24,10 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from casework.custody import leaf
-from casework.custody import verify as verify_module
-from casework.custody.canonical import canonical_json
-from casework.custody.merkle import CompactRange
-from casework.custody.note import NoteError, format_checkpoint, sign_note, vkey_string
-from casework.custody.verify import (
+from casework_verify import leaf
+from casework_verify import log as verify_module
+from casework_verify.canonical import canonical_json
+from casework_verify.log import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
@@ -38,6 +36,8 @@ from casework.custody.verify import (
     verify_export,
     verify_path,
 )
+from casework_verify.merkle import CompactRange
+from casework_verify.note import NoteError, format_checkpoint, sign_note, vkey_string
 
 REPO = Path(__file__).resolve().parents[2]
 ORIGIN = "casework.test/custody"

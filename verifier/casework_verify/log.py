@@ -1,11 +1,11 @@
 """Offline verifier for a custody-log export: anyone holding the log's public key can run it.
 
-    python -m casework.custody.verify EXPORT.jsonl --checkpoint CP.txt [--checkpoint ...] \\
+    casework-verify log EXPORT.jsonl --checkpoint CP.txt [--checkpoint ...] \\
         --vkey VKEY_FILE_OR_STRING [--json]
 
 An export is JSON Lines in seq order, one ``{"entry": {...}, "leaf_hash": "<64 hex>"}`` per
 event, where ``entry["seq"]`` is the leaf index. Each line is read in the leaf form its entry
-declares (``casework.custody.leaf``; the two may be mixed, line by line):
+declares (``casework_verify.leaf``; the two may be mixed, line by line):
 
 * **v2** (``"v": 2``, the form exported today): ``leaf_hash = SHA-256(0x00 ||
   canonical_json(leaf_form(entry)))``, where the leaf form drops ``seq`` and ``salts`` and
@@ -59,11 +59,11 @@ from typing import Any, Literal
 
 import orjson
 
-from casework.custody import leaf as leaf_v2
-from casework.custody.canonical import canonical_json
-from casework.custody.cosignature import QuorumError, verify_quorum
-from casework.custody.merkle import EMPTY_ROOT, CompactRange
-from casework.custody.note import Checkpoint, NoteError, open_note, parse_checkpoint, parse_vkey
+from casework_verify import leaf as leaf_v2
+from casework_verify.canonical import canonical_json
+from casework_verify.cosignature import QuorumError, verify_quorum
+from casework_verify.merkle import EMPTY_ROOT, CompactRange
+from casework_verify.note import Checkpoint, NoteError, open_note, parse_checkpoint, parse_vkey
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -515,7 +515,7 @@ def _worker_context() -> Any:
     stuck on it hung ``Pool.terminate`` in CI. The server preloads this module, so a worker starts
     without importing anything."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["casework.custody.verify"])
+    context.set_forkserver_preload(["casework_verify.log"])
     return context
 
 
@@ -543,7 +543,7 @@ def _no_constant(name: str) -> Any:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m casework.custody.verify",
+        prog="casework-verify log",
         description="Verify a custody-log export against signed checkpoints, offline.",
         epilog="Exit status: 0 verified, 1 tampering or failed verification, 2 usage error.",
     )

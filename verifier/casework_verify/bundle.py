@@ -1,6 +1,6 @@
 """Offline verifier for a disclosure bundle: a lawyer, a court or a recipient can run it.
 
-    python -m casework.disclosure.verify BUNDLE.zip [--vkey FILE] [--witness-key FILE ...]
+    casework-verify bundle BUNDLE.zip [--vkey FILE] [--witness-key FILE ...]
         [--quorum N] [--json]
 
 Needs nothing but the zip (and, to trust it, keys obtained elsewhere): no app, database or
@@ -38,11 +38,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from casework.custody import leaf as custody_leaf
-from casework.custody import merkle
-from casework.custody.cosignature import CosignatureError, cosigners, parse_cosigner_vkey
-from casework.custody.note import Checkpoint, NoteError, open_note, parse_checkpoint, parse_vkey
-from casework.disclosure import bag_format as fmt
+from casework_verify import bag_format as fmt
+from casework_verify import leaf as custody_leaf
+from casework_verify import merkle
+from casework_verify.cosignature import CosignatureError, cosigners, parse_cosigner_vkey
+from casework_verify.note import Checkpoint, NoteError, open_note, parse_checkpoint, parse_vkey
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_SMALL_FILE = 16 * 1024 * 1024  # tag files, metadata, one custody line: anything larger is hostile
@@ -485,7 +485,7 @@ def _keys(value: str) -> list[str]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m casework.disclosure.verify",
+        prog="casework-verify bundle",
         description="Verify a Casework disclosure bundle (BagIt zip) offline.",
         epilog="Exit status: 0 verified, 1 a check failed, 2 usage error.")
     parser.add_argument("bundle", help="the bundle zip")
