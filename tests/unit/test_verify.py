@@ -535,6 +535,23 @@ def test_cli_subprocess_exit_codes(files: dict[str, Path]) -> None:
     assert usage.returncode == EXIT_USAGE
 
 
+def test_without_orjson_the_findings_are_the_same(files: dict[str, Path]) -> None:
+    """A recipient's verifier may have only the standard library: same verdicts, same reports."""
+    no_orjson = "import sys; sys.modules['orjson'] = None; "  # as if not installed: its import fails
+    block = no_orjson + "from casework_verify.cli import main; sys.exit(main(sys.argv[1:]))"
+    for name in ("export.jsonl", "tampered.jsonl"):
+        args = ["log", str(files[name]), "--checkpoint", str(files["cp20.txt"]), "--checkpoint",
+                str(files["cp50.txt"]), "--vkey", VKEY, "--jobs", "1", "--json"]
+        plain = subprocess.run([sys.executable, "-c", block, *args], cwd=REPO, capture_output=True, text=True,
+                               timeout=60)
+        fast = subprocess.run([sys.executable, "-m", "casework_verify", *args], cwd=REPO, capture_output=True,
+                              text=True, timeout=60)
+        assert plain.stderr == "" and plain.returncode == fast.returncode, plain.stderr
+        assert json.loads(plain.stdout) == json.loads(fast.stdout)
+    probe = no_orjson + "from casework_verify import fastjson; print(fastjson.HAVE_ORJSON)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout == "False\n"
+
+
 def test_main_usage_errors(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cp = str(files["cp50.txt"])
     assert main([str(files["export.jsonl"]), "--checkpoint", cp, "--vkey", VKEY]) == EXIT_OK

@@ -57,8 +57,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-import orjson
-
+from casework_verify import fastjson
 from casework_verify import leaf as leaf_v2
 from casework_verify.canonical import canonical_json
 from casework_verify.cosignature import QuorumError, verify_quorum
@@ -181,7 +180,7 @@ class _Stream:
         """Check lines from seq ``start`` on (the frontier already holds the ``start`` before)."""
         frontier = self.frontier
         push = frontier.push
-        loads, dumps, sort_keys = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS
+        loads, dumps_sorted = fastjson.loads, fastjson.dumps_sorted
         sha256 = hashlib.sha256
         targets = iter([cp for cp in cps if cp.size > start])
         target: Checkpoint | None = next(targets, None)
@@ -194,14 +193,14 @@ class _Stream:
                     rec = loads(line)
                     entry, stored = rec["entry"], rec["leaf_hash"]
                     seq = entry["seq"]
-                except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                except (ValueError, KeyError, TypeError) as exc:
                     if not line.strip():
                         self.blank_lines += 1
                         continue
                     raise self._malformed(n, exc) from None
                 if seq != n or type(seq) is not int or len(rec) != 2:
                     raise self._bad_sequence(n, rec, seq, lines)
-                canon = dumps(rec, option=sort_keys)
+                canon = dumps_sorted(rec)
                 if line[-1:] == b"\n":
                     line = line[:-1]
                 if "v" in entry:  # leaf form v2 (or an unknown one): hashed through the leaf form
@@ -239,7 +238,7 @@ class _Stream:
         return n + self.blank_lines + 1
 
     def _malformed(self, n: int, exc: Exception) -> _Failed:
-        reason = "not valid JSON" if isinstance(exc, orjson.JSONDecodeError) else \
+        reason = "not valid JSON" if isinstance(exc, ValueError) else \
             "not an object with entry, leaf_hash and entry.seq"
         return _Failed("malformed", f"line {self._line_number(n)} (expected seq {n}) is malformed: {reason}", n)
 
@@ -265,16 +264,16 @@ class _Stream:
     def _entry_bytes(self, n: int, line: bytes, rec: Any, entry: Any) -> bytes:
         """v1 entry bytes from a line that is not canonical JSON, refusing duplicate keys."""
         self._refuse_duplicates(n, line, rec)
-        return orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)
+        return fastjson.dumps_sorted(entry)
 
     def _refuse_duplicates(self, n: int, line: bytes, rec: Any) -> None:
         """Refuse a line that is not canonical JSON if it has duplicate keys.
 
         Duplicate keys would let a reader see one value while the hash covers another. A
-        compact line with unsorted keys is checked cheaply (orjson keeps document order, and a
+        compact line with unsorted keys is checked cheaply (parsing keeps document order, and a
         duplicate would make the re-encoding shorter); other formatting takes the stdlib parser.
         """
-        if orjson.dumps(rec) != line:
+        if fastjson.dumps(rec) != line:
             try:
                 json.loads(line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
             except ValueError as exc:
@@ -428,8 +427,8 @@ def _v2_leaf(line: bytes) -> tuple[bytes, int] | Literal[False] | None:
     """(leaf hash, seq) of a line whose entry has a ``v`` key; None if it has none (v1); False
     if the line is not exactly as the exporter writes it or no leaf can be made of it."""
     try:
-        rec = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        rec = fastjson.loads(line)
+    except ValueError:
         return False
     if type(rec) is not dict or len(rec) != 2 or type(rec.get("entry")) is not dict:
         return False
@@ -437,7 +436,7 @@ def _v2_leaf(line: bytes) -> tuple[bytes, int] | Literal[False] | None:
     if "v" not in entry:
         return None
     seq = entry.get("seq")
-    if type(seq) is not int or orjson.dumps(rec) != line:  # a duplicate key shortens the re-encoding
+    if type(seq) is not int or fastjson.dumps(rec) != line:  # a duplicate key shortens the re-encoding
         return False
     try:
         return leaf_v2.leaf_hash(entry), seq
@@ -521,8 +520,8 @@ def _worker_context() -> Any:
 
 def _peek_seq(lines: Iterator[bytes]) -> int | None:
     try:
-        seq = orjson.loads(next(lines))["entry"]["seq"]
-    except (StopIteration, orjson.JSONDecodeError, KeyError, TypeError):
+        seq = fastjson.loads(next(lines))["entry"]["seq"]
+    except (StopIteration, ValueError, KeyError, TypeError):
         return None
     return seq if type(seq) is int else None
 
