@@ -1,12 +1,13 @@
 """Offline verifier for a disclosure bundle: a lawyer, a court or a recipient can run it.
 
-    casework-verify bundle BUNDLE.zip [--vkey FILE] [--witness-key FILE ...]
+    casework-verify bundle BUNDLE.zip|FOLDER [--vkey FILE] [--witness-key FILE ...]
         [--quorum N] [--json]
 
-Needs nothing but the zip (and, to trust it, keys obtained elsewhere): no app, database or
-network. Checks, in this order, and names the first thing that fails:
+Needs nothing but the bundle, zipped or unzipped (and, to trust it, keys obtained elsewhere):
+no app, database or network. Checks, in this order, and names the first thing that fails:
 
-1. the zip and the bag's structure (one base directory, bagit.txt, manifests, signature);
+1. the bag's structure (one base directory, bagit.txt, manifests, signature; in a zip no
+   unsafe path, link or duplicate; in a folder no symbolic link or special file);
 2. the checkpoint: signed by the log's key, and cosigned by at least ``--quorum`` witnesses;
 3. the signature over the tag manifest (by the log's key), bound to that checkpoint;
 4. each item: its metadata, its bytes against the payload manifest, and every custody event:
@@ -36,7 +37,7 @@ import sys
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from casework_verify import bag_format as fmt
 from casework_verify import leaf as custody_leaf
@@ -104,7 +105,60 @@ class _Scope:
 
 
 class _Bag:
-    """The zip, opened defensively: one base directory, no traversal, no links, no duplicates."""
+    """A bag's files by their path inside it, opened defensively; ``sizes`` lists every file."""
+
+    root: str
+    sizes: dict[str, int]
+
+    def _open(self, rel: str) -> IO[bytes]:
+        raise NotImplementedError
+
+    def has(self, rel: str) -> bool:
+        return rel in self.sizes
+
+    def chunks(self, rel: str) -> Iterator[bytes]:
+        try:
+            with self._open(rel) as f:
+                while chunk := f.read(_CHUNK):
+                    yield chunk
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise Failed("structure", f"{rel}: cannot be read ({exc})") from None
+
+    def sha256(self, rel: str) -> tuple[str, int]:
+        digest, size = hashlib.sha256(), 0
+        for chunk in self.chunks(rel):
+            digest.update(chunk)
+            size += len(chunk)
+        return digest.hexdigest(), size
+
+    def read(self, rel: str, what: str) -> bytes:
+        if rel not in self.sizes:
+            raise Failed("structure", f"{what} ({rel}) is missing from the bag")
+        if self.sizes[rel] > MAX_SMALL_FILE:
+            raise Failed("structure", f"{what} ({rel}) is implausibly large")
+        return b"".join(self.chunks(rel))
+
+    def text(self, rel: str, what: str) -> str:
+        try:
+            return self.read(rel, what).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Failed("structure", f"{what} ({rel}) is not UTF-8") from None
+
+    def lines(self, rel: str) -> Iterator[bytes]:
+        """Lines of a payload file, streamed; a line longer than MAX_SMALL_FILE is refused."""
+        buffer = b""
+        for chunk in self.chunks(rel):
+            buffer += chunk
+            *complete, buffer = buffer.split(b"\n")
+            yield from complete
+            if len(buffer) > MAX_SMALL_FILE:
+                raise Failed("structure", f"{rel}: a line is implausibly long")
+        if buffer:
+            yield buffer
+
+
+class _ZipBag(_Bag):
+    """The zip: one base directory, no traversal, no links, no encryption, no duplicates."""
 
     def __init__(self, zf: zipfile.ZipFile) -> None:
         self.zf = zf
@@ -131,49 +185,72 @@ class _Bag:
         if len(roots) != 1:
             raise Failed("structure", f"the zip must hold exactly one bag directory, found {len(roots)}")
         self.root = roots.pop()
+        self.sizes = {rel: info.file_size for rel, info in self.members.items()}
 
-    def has(self, rel: str) -> bool:
-        return rel in self.members
+    def _open(self, rel: str) -> IO[bytes]:
+        return self.zf.open(self.members[rel])
 
-    def chunks(self, rel: str) -> Iterator[bytes]:
-        try:
-            with self.zf.open(self.members[rel]) as f:
-                while chunk := f.read(_CHUNK):
-                    yield chunk
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise Failed("structure", f"{rel}: the zip entry is corrupt ({exc})") from None
 
-    def sha256(self, rel: str) -> tuple[str, int]:
-        digest, size = hashlib.sha256(), 0
-        for chunk in self.chunks(rel):
-            digest.update(chunk)
-            size += len(chunk)
-        return digest.hexdigest(), size
+class _DirBag(_Bag):
+    """An unzipped bag: the folder itself, or the one folder an unzip made around it.
 
-    def read(self, rel: str, what: str) -> bytes:
-        if rel not in self.members:
-            raise Failed("structure", f"{what} ({rel}) is missing from the bag")
-        if self.members[rel].file_size > MAX_SMALL_FILE:
-            raise Failed("structure", f"{what} ({rel}) is implausibly large")
-        return b"".join(self.chunks(rel))
+    Every file is listed once, up front, without following links: a symbolic link or a special
+    file anywhere refuses the bag (it could point outside, or change between two reads), and a
+    file is read only if it was listed, opened without following a link, and still inside.
+    """
 
-    def text(self, rel: str, what: str) -> str:
-        try:
-            return self.read(rel, what).decode("utf-8")
-        except UnicodeDecodeError:
-            raise Failed("structure", f"{what} ({rel}) is not UTF-8") from None
+    def __init__(self, path: str) -> None:
+        directory = os.path.abspath(path)
+        if not _is_file(os.path.join(directory, "bagit.txt")):
+            with os.scandir(directory) as found:
+                inside = list(found)
+            if len(inside) != 1 or not inside[0].is_dir(follow_symlinks=False):
+                raise Failed("structure", f"{path} is not a bag: it holds no bagit.txt, nor exactly one folder")
+            directory = inside[0].path
+        self.directory = os.path.realpath(directory)
+        self.root = os.path.basename(self.directory)
+        self.sizes = {}
+        self._walk(self.directory, "")
 
-    def lines(self, rel: str) -> Iterator[bytes]:
-        """Lines of a payload file, streamed; a line longer than MAX_SMALL_FILE is refused."""
-        buffer = b""
-        for chunk in self.chunks(rel):
-            buffer += chunk
-            *complete, buffer = buffer.split(b"\n")
-            yield from complete
-            if len(buffer) > MAX_SMALL_FILE:
-                raise Failed("structure", f"{rel}: a line is implausibly long")
-        if buffer:
-            yield buffer
+    def _walk(self, directory: str, prefix: str) -> None:
+        with os.scandir(directory) as found:
+            for entry in sorted(found, key=lambda e: e.name):
+                rel = prefix + entry.name
+                if "\\" in entry.name or not _utf8(entry.name):
+                    raise Failed("structure", f"{rel!r} has an unsafe name")
+                if entry.is_symlink():
+                    raise Failed("structure", f"{rel} is a symbolic link")
+                if entry.is_dir(follow_symlinks=False):
+                    self._walk(entry.path, rel + "/")
+                elif entry.is_file(follow_symlinks=False):
+                    self.sizes[rel] = entry.stat(follow_symlinks=False).st_size
+                else:
+                    raise Failed("structure", f"{rel} is not a regular file")
+
+    def _open(self, rel: str) -> IO[bytes]:
+        path = os.path.join(self.directory, *rel.split("/"))
+        if os.path.commonpath([os.path.realpath(path), self.directory]) != self.directory:
+            raise Failed("structure", f"{rel} leads outside the bag's folder")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise Failed("structure", f"{rel} is not a regular file")
+        return os.fdopen(fd, "rb")
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in a file name
+        return False
+    return True
 
 
 def _unescape(path: str) -> str:
@@ -408,7 +485,7 @@ class Verifier:
 
     # --- 5. completeness, tag files, oxum ------------------------------------------------------
     def check_completeness(self) -> None:
-        present = {rel for rel in self.bag.members if rel.startswith("data/")}
+        present = {rel for rel in self.bag.sizes if rel.startswith("data/")}
         for rel in sorted(present - set(self.payload)):
             raise Failed("payload", f"{rel} is in the bag but not in {fmt.MANIFEST} (a file was added)")
         for rel in sorted(set(self.payload) - present):
@@ -426,7 +503,7 @@ class Verifier:
                 raise Failed("tags", f"tag file {rel}: sha256 mismatch (altered after the bag was signed)")
         info = _bag_info(self.bag)
         oxum = info.get("Payload-Oxum", "")
-        total = sum(self.bag.members[rel].file_size for rel in present)
+        total = sum(self.bag.sizes[rel] for rel in present)
         if oxum != f"{total}.{len(present)}":
             raise Failed("tags", f"Payload-Oxum {oxum!r} does not match the payload ({total} bytes, "
                                  f"{len(present)} files)")
@@ -458,14 +535,20 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def verify_bundle(path: str | os.PathLike[str], *, vkey: str | None = None,
                   witness_keys: Sequence[str] | None = None, quorum: int | None = None) -> Report:
-    """Verify a bundle file; the report says what passed, or the first thing that failed."""
+    """Verify a bundle, its zip or its unzipped folder; the report says what passed, or the first
+    thing that failed."""
     verifier: Verifier | None = None
     try:
+        if os.path.isdir(path):
+            verifier = Verifier(_DirBag(os.fspath(path)), vkey, witness_keys, quorum)
+            return verifier.run()
         with zipfile.ZipFile(path) as zf:
-            verifier = Verifier(_Bag(zf), vkey, witness_keys, quorum)
+            verifier = Verifier(_ZipBag(zf), vkey, witness_keys, quorum)
             return verifier.run()
     except zipfile.BadZipFile as exc:
         return Report(ok=False, problem="structure", message=f"not a readable zip: {exc}")
+    except OSError as exc:
+        return Report(ok=False, problem="structure", message=f"cannot read the bundle: {exc}")
     except Failed as failure:
         report = verifier.report if verifier is not None else Report(ok=False, message="")
         report.ok, report.problem, report.message, report.item = False, failure.problem, failure.message, failure.item
@@ -486,9 +569,9 @@ def _keys(value: str) -> list[str]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="casework-verify bundle",
-        description="Verify a Casework disclosure bundle (BagIt zip) offline.",
+        description="Verify a Casework disclosure bundle (a BagIt zip, or the folder it unzips to) offline.",
         epilog="Exit status: 0 verified, 1 a check failed, 2 usage error.")
-    parser.add_argument("bundle", help="the bundle zip")
+    parser.add_argument("bundle", help="the bundle zip, or the folder it was unzipped to")
     parser.add_argument("--vkey", metavar="FILE", help="the log's verifier key (or a file holding it), "
                         "obtained independently of the bundle; without it the bag's own key is used")
     parser.add_argument("--witness-key", action="append", metavar="FILE",
@@ -520,8 +603,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.quorum is not None and (args.quorum < 0 or (witnesses is not None and args.quorum > len(witnesses))):
             print(f"error: a quorum of {args.quorum} needs at least that many --witness-key keys", file=sys.stderr)
             return EXIT_USAGE
-        if not os.path.isfile(args.bundle):
-            raise OSError(f"no such file: {args.bundle}")
+        if not os.path.exists(args.bundle):
+            raise OSError(f"no such file or folder: {args.bundle}")
     except (OSError, NoteError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
