@@ -10,9 +10,9 @@ no app, database or network. Checks, in this order, and names the first thing th
    unsafe path, link or duplicate; in a folder no symbolic link or special file);
 2. the checkpoint: signed by the log's key, and cosigned by at least ``--quorum`` witnesses;
 3. the signature over the tag manifest (by the log's key), bound to that checkpoint;
-4. each item: its metadata, its bytes against the payload manifest, and every custody event:
-   the entry against its leaf hash, and the inclusion proof to the checkpoint; then the
-   disclosure's own files and events;
+4. each item: its metadata, its bytes against the payload manifest, and every custody line:
+   a proven entry against its leaf hash, and every leaf hash (proven or hash-only) by its
+   inclusion proof to the checkpoint; then the disclosure's own files and events;
 5. completeness (no payload file unlisted or missing), the tag manifest, Payload-Oxum.
 
 Trust: the bag carries the log's key and the witnesses' keys, but whoever made the bag chose
@@ -35,6 +35,7 @@ import re
 import stat
 import sys
 import zipfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
@@ -49,6 +50,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_SMALL_FILE = 16 * 1024 * 1024  # tag files, metadata, one custody line: anything larger is hostile
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _CHUNK = 1 << 20
+_PROVEN_KEYS = {"entry", "leaf_hash", "proof"}
+_WITHHELD_KEYS = {"seq", "leaf_hash", "proof", "withheld"}
+MAX_STAFF_LABEL = 64
 
 
 class Failed(Exception):
@@ -61,6 +65,9 @@ class Failed(Exception):
 
 @dataclass
 class Report:
+    """What was proven, or the first failure. ``events`` counts entries proven by inclusion
+    proof, ``withheld`` the hash-only lines (by reason code in ``withheld_reasons``)."""
+
     ok: bool
     message: str
     problem: str | None = None
@@ -68,6 +75,9 @@ class Report:
     trust: list[str] = field(default_factory=list)
     items: int = 0
     events: int = 0
+    withheld: int = 0
+    withheld_reasons: dict[str, int] = field(default_factory=dict)
+    staff: list[str] = field(default_factory=list)
     checkpoint_size: int | None = None
     cosignatures: int = 0
 
@@ -102,6 +112,19 @@ class _Scope:
         details = entry.get("details")
         return (place == (rtype, rid) and entry.get("action") == action and isinstance(details, dict)
                 and details.get(key) == value)
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One custody line, checked for shape: a proven ``entry`` or a ``withheld`` hash."""
+
+    seq: int
+    leaf: bytes  # computed from the entry, or the stated hash of a hash-only line
+    claimed: bytes
+    proof: list[bytes]
+    entry: dict[str, Any] | None
+    withheld: str | None
+    staff: str | None
 
 
 class _Bag:
@@ -298,6 +321,8 @@ class Verifier:
         self.quorum = quorum if quorum is not None else (len(self.witness_keys) if self.trusted_witnesses else 0)
         self.checkpoint: Checkpoint | None = None
         self.payload: dict[str, str] = {}
+        self.withheld: Counter[str] = Counter()
+        self.staff: set[str] = set()
 
     # --- 1. structure -------------------------------------------------------------------
     def structure(self) -> None:
@@ -450,38 +475,36 @@ class Verifier:
     def _check_custody(self, rel: str, scope: _Scope, label: str, item: str | None) -> None:
         assert self.checkpoint is not None
         size, root = self.checkpoint.size, self.checkpoint.root
-        last, count = -1, 0
-        for number, line in enumerate(self.bag.lines(rel), 1):
-            if not line.strip():
+        last, proven, withheld = -1, 0, Counter[str]()
+        for number, raw in enumerate(self.bag.lines(rel), 1):
+            if not raw.strip():
                 continue
-            where = f"custody line {number} of {label}"
-            try:
-                record = json.loads(line, object_pairs_hook=_no_duplicates)
-                entry, leaf_hex, proof_hex = record["entry"], record["leaf_hash"], record["proof"]
-                seq = entry["seq"]
-                if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(proof_hex, list):
-                    raise TypeError
-                proof = [bytes.fromhex(p) for p in proof_hex]
-                claimed = bytes.fromhex(leaf_hex)
-                leaf = merkle.leaf_hash(custody_leaf.leaf_bytes(entry))  # leaf form v1 or v2
-            except (ValueError, KeyError, TypeError):
-                raise Failed("custody", f"{where} ({rel}) is malformed", item) from None
-            where = f"custody event {seq} of {label}"
-            if seq <= last:
+            line = _parse_line(raw, f"custody line {number} of {label} ({rel})", item)
+            kind = "custody event" if line.entry is not None else "hash-only custody line"
+            where = f"{kind} {line.seq} of {label}"
+            if line.seq <= last:
                 raise Failed("custody", f"{where} ({rel}) is out of order or repeated", item)
-            if leaf != claimed:
+            if line.entry is not None and line.leaf != line.claimed:
                 raise Failed("custody", f"{where} ({rel}) was altered: its content does not match its leaf hash",
                              item)
-            if not merkle.verify_inclusion(leaf, seq, size, proof, root):
+            if not merkle.verify_inclusion(line.leaf, line.seq, size, line.proof, root):
                 raise Failed("custody", f"{where} ({rel}): inclusion proof does not verify against the checkpoint "
                                         f"(tree size {size})", item)
-            if not scope.covers(entry):
-                raise Failed("custody", f"{where} ({rel}) is an event of {entry.get('resource_type')} "
-                                        f"{entry.get('resource_id')}, not of this item", item)
-            last, count = seq, count + 1
-        if count == 0:
+            if line.entry is not None:
+                if not scope.covers(line.entry):
+                    raise Failed("custody", f"{where} ({rel}) is an event of {line.entry.get('resource_type')} "
+                                            f"{line.entry.get('resource_id')}, not of this item", item)
+                proven += 1
+            else:
+                assert line.withheld is not None
+                withheld[line.withheld] += 1
+            if line.staff is not None:
+                self.staff.add(line.staff)
+            last = line.seq
+        if proven + withheld.total() == 0:
             raise Failed("custody", f"{label} has no custody events ({rel})", item)
-        self.report.events += count
+        self.report.events += proven
+        self.withheld.update(withheld)
 
     # --- 5. completeness, tag files, oxum ------------------------------------------------------
     def check_completeness(self) -> None:
@@ -511,15 +534,54 @@ class Verifier:
             raise Failed("tags", "bag-info.txt External-Identifier does not name this bag")
 
     def run(self) -> Report:
-        self.structure()
-        self.check_checkpoint()
-        self.check_signature()
-        self.check_payload()
-        self.check_completeness()
+        try:
+            self.structure()
+            self.check_checkpoint()
+            self.check_signature()
+            self.check_payload()
+            self.check_completeness()
+        finally:
+            self.report.withheld = self.withheld.total()
+            self.report.withheld_reasons = dict(sorted(self.withheld.items()))
+            self.report.staff = sorted(self.staff)
         self.report.ok = True
         self.report.message = (f"bag {self.bag.root}: {self.report.items} items and {self.report.events} custody "
                                f"events verified against checkpoint size {self.report.checkpoint_size}")
         return self.report
+
+
+def _parse_line(raw: bytes, where: str, item: str | None) -> _Line:
+    """A custody line of either kind, its shape checked and, for an entry, its leaf hash computed."""
+    try:
+        record = json.loads(raw, object_pairs_hook=_no_duplicates)
+        if not isinstance(record, dict):
+            raise TypeError("not an object")
+        entry, withheld, staff = record.get("entry"), record.get("withheld"), record.get("staff")
+        if entry is not None:
+            if not _PROVEN_KEYS <= set(record) <= _PROVEN_KEYS | {"staff"}:
+                raise ValueError("a proven entry has exactly entry, leaf_hash, proof and optionally staff")
+            if not isinstance(entry, dict):
+                raise TypeError("entry is not an object")
+            seq = entry.get("seq")
+            if staff is not None and not (isinstance(staff, str) and 0 < len(staff) <= MAX_STAFF_LABEL):
+                raise ValueError("staff must be a short label")
+        else:
+            if set(record) != _WITHHELD_KEYS:
+                raise ValueError("a hash-only line has exactly seq, leaf_hash, proof and withheld")
+            if not isinstance(withheld, str) or not fmt.WITHHELD_CODE.match(withheld):
+                raise ValueError("withheld must be a reason code ([a-z_]+)")
+            seq = record["seq"]
+        leaf_hex, proof_hex = record["leaf_hash"], record["proof"]
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise TypeError("seq must be a non-negative integer")
+        if not isinstance(leaf_hex, str) or not _HEX64.match(leaf_hex) or not isinstance(proof_hex, list):
+            raise TypeError("leaf_hash must be 64 hex digits and proof a list")
+        proof = [bytes.fromhex(node) for node in proof_hex]
+        claimed = bytes.fromhex(leaf_hex)
+        leaf = merkle.leaf_hash(custody_leaf.leaf_bytes(entry)) if entry is not None else claimed  # v1 or v2
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Failed("custody", f"{where} is malformed: {exc}", item) from None
+    return _Line(seq, leaf, claimed, proof, entry, withheld if entry is None else None, staff)
 
 
 def fmt_b64(raw: bytes) -> str:
