@@ -30,10 +30,14 @@ def verify(bundle: Bundle, tmp_path: Path, **keys: Any) -> Report:
 def test_the_trail_verifies_and_counts_what_was_proven_and_what_withheld(tmp_path: Path) -> None:
     report = verify(Bundle(), tmp_path)
     assert report.ok, report
-    assert (report.items, report.events) == (1, 4)
+    assert (report.items, report.registration_numbers, report.events) == (1, [REGISTRATION], 4)
     assert report.withheld == 3 and report.withheld_reasons == {
         "other_disclosure": 1, "redaction_source": 1, "refused_attempt": 1}
     assert report.staff == ["S-01", "S-02", "S-03"]
+    assert report.checkpoint == {"origin": hb.ORIGIN, "size": hb.SIZE, "root": hb.base64.b64encode(hb.ROOT).decode()}
+    assert [(c["name"], c["time"]) for c in report.cosigners] == [
+        ("witness1.partner.example/w", "2026-05-28T20:26:40Z"), ("witness2.partner.example/w", "2026-05-28T20:27:22Z")]
+    assert (report.log_key, report.witness_keys, report.self_asserted) == ("given", "given", False)
 
 
 def test_no_identity_is_in_the_bag_yet_every_entry_is_proven(tmp_path: Path) -> None:

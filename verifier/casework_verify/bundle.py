@@ -1,7 +1,6 @@
 """Offline verifier for a disclosure bundle: a lawyer, a court or a recipient can run it.
 
-    casework-verify bundle BUNDLE.zip|FOLDER [--vkey FILE] [--witness-key FILE ...]
-        [--quorum N] [--json]
+    casework-verify bundle BUNDLE.zip|FOLDER [--vkey FILE] [--witness-key FILE ...] [--quorum N] [--json]
 
 Needs nothing but the bundle, zipped or unzipped (and, to trust it, keys obtained elsewhere):
 no app, database or network. Checks, in this order, and names the first thing that fails:
@@ -20,12 +19,9 @@ them. Without ``--vkey`` (and ``--witness-key``) the verifier can only say the b
 consistent with itself; it says so. With keys obtained independently (``GET
 /custody/public-key``, the witnesses' own publications), a pass means the server holding that
 key signed these bytes, and the events are in a log the witnesses saw.
-
-Exit status: 0 verified, 1 a check failed, 2 usage error (unreadable file, bad key).
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import json
@@ -33,7 +29,6 @@ import os
 import posixpath
 import re
 import stat
-import sys
 import zipfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -44,9 +39,9 @@ from casework_verify import bag_format as fmt
 from casework_verify import leaf as custody_leaf
 from casework_verify import merkle
 from casework_verify.cosignature import CosignatureError, cosigners, parse_cosigner_vkey
+from casework_verify.facts import checkpoint_facts, cosigner_facts
 from casework_verify.note import Checkpoint, NoteError, open_note, parse_checkpoint, parse_vkey
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_SMALL_FILE = 16 * 1024 * 1024  # tag files, metadata, one custody line: anything larger is hostile
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _CHUNK = 1 << 20
@@ -65,24 +60,43 @@ class Failed(Exception):
 
 @dataclass
 class Report:
-    """What was proven, or the first failure. ``events`` counts entries proven by inclusion
-    proof, ``withheld`` the hash-only lines (by reason code in ``withheld_reasons``)."""
+    """What was proven, or the first failure, and on whose keys: the same facts for people
+    (``cli``) and for programs (``--json``).
+
+    ``events`` counts entries proven by inclusion proof, ``withheld`` the hash-only lines (by
+    reason code in ``withheld_reasons``). ``log_key`` and ``witness_keys`` say where the keys came
+    from: ``"given"`` (on the command line, independently) or ``"bag"`` (self-asserted).
+    """
 
     ok: bool
     message: str
     problem: str | None = None
     item: str | None = None
     trust: list[str] = field(default_factory=list)
+    bag: str | None = None
+    disclosure_id: int | None = None
     items: int = 0
+    registration_numbers: list[str] = field(default_factory=list)
     events: int = 0
     withheld: int = 0
     withheld_reasons: dict[str, int] = field(default_factory=dict)
     staff: list[str] = field(default_factory=list)
+    checkpoint: dict[str, Any] | None = None
     checkpoint_size: int | None = None
     cosignatures: int = 0
+    cosigners: list[dict[str, Any]] = field(default_factory=list)
+    witness_key_count: int = 0
+    quorum: int = 0
+    log_key: str = "bag"
+    witness_keys: str = "none"
+
+    @property
+    def self_asserted(self) -> bool:
+        """True when the log's key came from the bag: the pass shows self-consistency only."""
+        return self.log_key != "given"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "self_asserted": self.self_asserted}
 
 
 @dataclass
@@ -310,7 +324,7 @@ def _bag_info(bag: _Bag) -> dict[str, str]:
 class Verifier:
     def __init__(self, bag: _Bag, vkey: str | None, witness_keys: Sequence[str] | None, quorum: int | None) -> None:
         self.bag = bag
-        self.report = Report(ok=False, message="")
+        self.report = Report(ok=False, message="", bag=bag.root)
         self.trusted_vkey = vkey is not None
         self.vkey = vkey if vkey is not None else bag.text(fmt.LOG_VKEY_FILE, "the log's key").strip()
         self.trusted_witnesses = witness_keys is not None
@@ -319,6 +333,9 @@ class Verifier:
             witness_keys = [line.strip() for line in text.split("\n") if line.strip()]
         self.witness_keys = list(witness_keys or [])
         self.quorum = quorum if quorum is not None else (len(self.witness_keys) if self.trusted_witnesses else 0)
+        self.report.log_key = "given" if self.trusted_vkey else "bag"
+        self.report.witness_keys = "given" if self.trusted_witnesses else ("bag" if self.witness_keys else "none")
+        self.report.witness_key_count, self.report.quorum = len(self.witness_keys), self.quorum
         self.checkpoint: Checkpoint | None = None
         self.payload: dict[str, str] = {}
         self.withheld: Counter[str] = Counter()
@@ -356,6 +373,7 @@ class Verifier:
         except NoteError as exc:
             raise Failed("checkpoint", f"checkpoint ({fmt.CHECKPOINT_FILE}) rejected: {exc}") from None
         self.report.checkpoint_size = self.checkpoint.size
+        self.report.checkpoint = checkpoint_facts(self.checkpoint)
         try:
             for key in self.witness_keys:
                 parse_cosigner_vkey(key)
@@ -363,6 +381,7 @@ class Verifier:
         except CosignatureError as exc:
             raise Failed("checkpoint", f"checkpoint ({fmt.CHECKPOINT_FILE}) rejected: {exc}") from None
         self.report.cosignatures = len(valid)
+        self.report.cosigners = cosigner_facts(valid)
         source = "given with --witness-key" if self.trusted_witnesses else "SELF-ASSERTED by the bag"
         self.report.trust.append(f"witnesses: {len(valid)} valid cosignature(s) of {len(self.witness_keys)} "
                                  f"witness key(s) {source}; quorum required: {self.quorum}")
@@ -389,6 +408,7 @@ class Verifier:
             raise Failed("signature", f"signature ({fmt.SIGNATURE_FILE}) is for bag {signed.bag_name!r}, "
                                       f"not {self.bag.root!r}")
         self.disclosure_id = signed.disclosure_id
+        self.report.disclosure_id = signed.disclosure_id
 
     # --- 4. items and custody ---------------------------------------------------------------
     def check_payload(self) -> None:
@@ -403,6 +423,7 @@ class Verifier:
         self._check_listing(items)
         for number in sorted(items):
             self._check_item(items[number])
+            self.report.registration_numbers.append(items[number].registration)
         self.report.items = len(items)
         for rel in (fmt.DISCLOSURE_FILE, fmt.INDEX_FILE):
             self._check_file(rel, rel, None)
@@ -545,8 +566,9 @@ class Verifier:
             self.report.withheld_reasons = dict(sorted(self.withheld.items()))
             self.report.staff = sorted(self.staff)
         self.report.ok = True
-        self.report.message = (f"bag {self.bag.root}: {self.report.items} items and {self.report.events} custody "
-                               f"events verified against checkpoint size {self.report.checkpoint_size}")
+        self.report.message = (f"bag {self.bag.root}: {_count(self.report.items, 'item')} and "
+                               f"{_count(self.report.events, 'custody event')} verified against checkpoint size "
+                               f"{self.report.checkpoint_size}")
         return self.report
 
 
@@ -584,6 +606,10 @@ def _parse_line(raw: bytes, where: str, item: str | None) -> _Line:
     return _Line(seq, leaf, claimed, proof, entry, withheld if entry is None else None, staff)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def fmt_b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
@@ -615,70 +641,3 @@ def verify_bundle(path: str | os.PathLike[str], *, vkey: str | None = None,
         report = verifier.report if verifier is not None else Report(ok=False, message="")
         report.ok, report.problem, report.message, report.item = False, failure.problem, failure.message, failure.item
         return report
-
-
-# --- command line ------------------------------------------------------------------------------
-
-
-def _keys(value: str) -> list[str]:
-    """A key, or a file holding keys one per line."""
-    if os.path.isfile(value):
-        with open(value, encoding="utf-8") as f:
-            return [line.strip() for line in f if line.strip()]
-    return [value.strip()]
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="casework-verify bundle",
-        description="Verify a Casework disclosure bundle (a BagIt zip, or the folder it unzips to) offline.",
-        epilog="Exit status: 0 verified, 1 a check failed, 2 usage error.")
-    parser.add_argument("bundle", help="the bundle zip, or the folder it was unzipped to")
-    parser.add_argument("--vkey", metavar="FILE", help="the log's verifier key (or a file holding it), "
-                        "obtained independently of the bundle; without it the bag's own key is used")
-    parser.add_argument("--witness-key", action="append", metavar="FILE",
-                        help="a witness's cosigner key (or a file of them); repeat for several")
-    parser.add_argument("--quorum", type=int, metavar="N",
-                        help="valid witness cosignatures required (default: every --witness-key given, else 0)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    try:
-        vkey = None
-        if args.vkey is not None:
-            keys = _keys(args.vkey)
-            if len(keys) != 1:
-                raise NoteError("--vkey must hold exactly one key")
-            vkey = keys[0]
-            parse_vkey(vkey)
-        witnesses = None
-        if args.witness_key:
-            witnesses = [key for value in args.witness_key for key in _keys(value)]
-            for key in witnesses:
-                parse_cosigner_vkey(key)
-        if args.quorum is not None and (args.quorum < 0 or (witnesses is not None and args.quorum > len(witnesses))):
-            print(f"error: a quorum of {args.quorum} needs at least that many --witness-key keys", file=sys.stderr)
-            return EXIT_USAGE
-        if not os.path.exists(args.bundle):
-            raise OSError(f"no such file or folder: {args.bundle}")
-    except (OSError, NoteError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    report = verify_bundle(args.bundle, vkey=vkey, witness_keys=witnesses, quorum=args.quorum)
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
-    else:
-        print(f"OK: {report.message}" if report.ok else f"FAILED ({report.problem}): {report.message}")
-        for line in report.trust:
-            print(f"  {line}")
-    return EXIT_OK if report.ok else EXIT_FAILED
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -41,30 +41,28 @@ hashed by up to two worker processes (``verify_path``; ``--jobs``), v1 lines wit
 v2 lines parsed (their hash is not over the line's bytes); only if something there does not
 match does the line-by-line pass run, so findings are the same.
 
-Exit status: 0 verified, 1 tampering or failed verification, 2 usage error.
+The command line (``casework-verify log``, ``cli``) exits 0 verified, 1 tampering or failed
+verification, 2 usage error.
 """
 from __future__ import annotations
 
-import argparse
 import binascii
 import hashlib
 import json
 import multiprocessing
 import os
-import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from casework_verify import fastjson
 from casework_verify import leaf as leaf_v2
 from casework_verify.canonical import canonical_json
-from casework_verify.cosignature import QuorumError, verify_quorum
+from casework_verify.cosignature import Cosignature, QuorumError, verify_quorum
+from casework_verify.facts import checkpoint_facts, cosigner_facts
 from casework_verify.merkle import EMPTY_ROOT, CompactRange
 from casework_verify.note import Checkpoint, NoteError, open_note, parse_checkpoint, parse_vkey
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 # A canonical line is b'{"entry":' + canonical entry + b',"leaf_hash":"' + 64 hex + b'"}'.
 _ENTRY_START = len(b'{"entry":')
@@ -79,6 +77,8 @@ class VerifyReport:
     truncated | checkpoint. ``verified_size`` is the largest checkpoint size whose signed root
     the export reproduced; ``bad_range`` (inclusive seqs) is set when the bad entry can only be
     located to a range. ``uncovered`` counts entries after the largest checkpoint.
+    ``checkpoints`` says, for each signed checkpoint accepted, its log, size, root and who of
+    the ``witness_key_count`` witnesses given cosigned it, when.
     """
 
     ok: bool
@@ -91,6 +91,9 @@ class VerifyReport:
     checkpoint_sizes: tuple[int, ...] = ()
     uncovered: int = 0
     origin: str | None = None
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)  # facts.checkpoint_facts + "cosigners"
+    witness_key_count: int = 0
+    quorum: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,21 +117,26 @@ def load_checkpoints(checkpoints: Sequence[str], vkey: str, witnesses: Sequence[
     tlog-cosignature) from at least ``quorum`` of them. Two valid signatures on different
     roots for one size mean the log was forked.
     """
-    parsed: dict[int, Checkpoint] = {}
+    return [cp for cp, _ in _load_checkpoints(checkpoints, vkey, witnesses, quorum)]
+
+
+def _load_checkpoints(checkpoints: Sequence[str], vkey: str, witnesses: Sequence[str],
+                      quorum: int) -> list[tuple[Checkpoint, list[Cosignature]]]:
+    """``load_checkpoints`` with each checkpoint's valid cosignatures by the given witnesses."""
+    parsed: dict[int, tuple[Checkpoint, list[Cosignature]]] = {}
     for number, text in enumerate(checkpoints, 1):
         try:
             cp = parse_checkpoint(open_note(text, vkey))
-            if quorum:
-                verify_quorum(text, witnesses, quorum, log_vkey=vkey)
+            valid = verify_quorum(text, witnesses, quorum, log_vkey=vkey) if witnesses or quorum else []
         except QuorumError as exc:
             raise _Failed("checkpoint", f"checkpoint #{number} (size {cp.size}) lacks a witness quorum: "
                                         f"{len(exc.valid)} of {quorum} valid cosignatures") from exc
         except NoteError as exc:
             raise _Failed("checkpoint", f"checkpoint #{number} rejected: {exc}") from exc
         first = next(iter(parsed.values()), None)
-        if first is not None and cp.origin != first.origin:
-            raise _Failed("checkpoint", f"checkpoint #{number} is for log {cp.origin!r}, not {first.origin!r}")
-        known = parsed.setdefault(cp.size, cp)
+        if first is not None and cp.origin != first[0].origin:
+            raise _Failed("checkpoint", f"checkpoint #{number} is for log {cp.origin!r}, not {first[0].origin!r}")
+        known, _ = parsed.setdefault(cp.size, (cp, valid))
         if known.root != cp.root:
             raise _Failed("checkpoint", f"two signed checkpoints for size {cp.size} have different roots: "
                                         "the log was forked (equivocation)")
@@ -155,8 +163,11 @@ def _verified(checkpoints: Sequence[str], vkey: str, witnesses: Sequence[str], q
     if not checkpoints:
         raise ValueError("at least one signed checkpoint is needed to verify an export")
     state = _Stream()
+    state.witness_key_count, state.quorum = len(witnesses), quorum
     try:
-        cps = load_checkpoints(checkpoints, vkey, witnesses, quorum)
+        loaded = _load_checkpoints(checkpoints, vkey, witnesses, quorum)
+        state.checkpoints = [{**checkpoint_facts(cp), "cosigners": cosigner_facts(valid)} for cp, valid in loaded]
+        cps = [cp for cp, _ in loaded]
         state.origin = cps[0].origin
         state.sizes = tuple(cp.size for cp in cps)
         run(state, cps)
@@ -175,6 +186,8 @@ class _Stream:
         self.blank_lines = 0
         self.origin: str | None = None
         self.sizes: tuple[int, ...] = ()
+        self.checkpoints: list[dict[str, Any]] = []
+        self.witness_key_count = self.quorum = 0
 
     def run(self, lines: Iterator[bytes], cps: list[Checkpoint], start: int = 0) -> None:
         """Check lines from seq ``start`` on (the frontier already holds the ``start`` before)."""
@@ -318,7 +331,9 @@ class _Stream:
         largest = self.sizes[-1] if self.sizes else 0
         report = VerifyReport(ok=failure is None, entries=self.entries, verified_size=self.verified_size,
                               first_bad_seq=None, problem=None, message="", checkpoint_sizes=self.sizes,
-                              uncovered=max(0, self.entries - largest), origin=self.origin)
+                              uncovered=max(0, self.entries - largest), origin=self.origin,
+                              checkpoints=self.checkpoints, witness_key_count=self.witness_key_count,
+                              quorum=self.quorum)
         if failure is not None:
             report.first_bad_seq, report.problem = failure.first_bad_seq, failure.problem
             report.message, report.bad_range = failure.message, failure.bad_range
@@ -535,90 +550,3 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
-
-
-# --- command line ------------------------------------------------------------------------
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="casework-verify log",
-        description="Verify a custody-log export against signed checkpoints, offline.",
-        epilog="Exit status: 0 verified, 1 tampering or failed verification, 2 usage error.",
-    )
-    parser.add_argument("export", help="export file (JSON Lines), or - for standard input")
-    parser.add_argument("--checkpoint", action="append", required=True, metavar="FILE",
-                        help="signed checkpoint note; repeat for several")
-    parser.add_argument("--vkey", required=True, metavar="VKEY",
-                        help="the log's verifier key, or a file containing it")
-    parser.add_argument("--witness", action="append", default=[], metavar="VKEY",
-                        help="a witness's cosigner vkey (or a file of them, one per line); repeat for several")
-    parser.add_argument("--quorum", type=int, default=None, metavar="N",
-                        help="cosignatures each checkpoint needs (default: every witness given)")
-    parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                        help="processes hashing the signed part of a file (default: up to 2 CPUs)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    return parser
-
-
-def _read_vkey(value: str) -> str:
-    if os.path.isfile(value):
-        with open(value, encoding="utf-8") as f:
-            return f.read().strip()
-    return value.strip()
-
-
-def _read_vkeys(value: str) -> list[str]:
-    if os.path.isfile(value):
-        with open(value, encoding="utf-8") as f:
-            return [line.strip() for line in f if line.strip()]
-    return [value.strip()]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status (for reuse by a flask command)."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on bad usage, 0 for --help
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    try:
-        vkey = _read_vkey(args.vkey)
-        parse_vkey(vkey)
-        checkpoints = []
-        for path in args.checkpoint:
-            with open(path, "rb") as f:  # undecodable bytes reach open_note, which rejects them
-                checkpoints.append(f.read().decode("utf-8", "surrogateescape"))
-        witnesses = [key for value in args.witness for key in _read_vkeys(value)]
-        quorum = len(witnesses) if args.quorum is None else args.quorum
-        if quorum > len(witnesses) or quorum < 0:
-            print(f"error: a quorum of {quorum} needs at least that many --witness keys", file=sys.stderr)
-            return EXIT_USAGE
-        if args.export == "-":
-            report = verify_export(sys.stdin.buffer, checkpoints, vkey, witnesses=witnesses, quorum=quorum)
-        else:
-            report = verify_path(args.export, checkpoints, vkey, witnesses=witnesses, quorum=quorum, jobs=args.jobs)
-    except (OSError, NoteError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
-    else:
-        print(_human(report))
-    return EXIT_OK if report.ok else EXIT_FAILED
-
-
-def _human(report: VerifyReport) -> str:
-    if report.ok:
-        return f"OK: {report.message}"
-    lines = [f"FAILED ({report.problem}): {report.message}",
-             f"  entries read: {report.entries}; verified against a signed root up to tree size "
-             f"{report.verified_size}"]
-    if report.first_bad_seq is not None:
-        lines.append(f"  first bad seq: {report.first_bad_seq}")
-    if report.bad_range is not None:
-        lines.append(f"  suspect seq range: {report.bad_range[0]}..{report.bad_range[1]}")
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
