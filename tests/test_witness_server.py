@@ -1,5 +1,5 @@
 """C2SP tlog-witness end to end: two real witness processes (gunicorn, 2 workers each), a log
-built in the test with casework.custody.merkle, and the standard-library client. No mocks.
+built in the test with casework_verify.merkle, and the standard-library client. No mocks.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Leaf form v2 (casework/custody/leaf.py) against known answers derived without it.
+"""Leaf form v2 (casework_verify/leaf.py) against known answers derived without it.
 
 The vectors in tests/vectors/custody-leaf-v2/cases.json were computed with hashlib and json
 alone; see the README there for the rules they follow.
