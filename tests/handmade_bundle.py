@@ -56,7 +56,7 @@ TRANSCRIPT, SOURCE, DISCLOSURE = ("transcript", "7"), ("transcript", "6"), ("dis
 RECIPIENT = {"name": "Karim Prosecutor", "organisation": "Office of the Prosecutor", "kind": "prosecutor"}
 LOG = [
     _event(0, "transcript.create", TRANSCRIPT, username="i.interviewer"),
-    _event(1, "case.read", ("case", "1")),                                       # in no bundle
+    _event(1, "disclosure.create", ("case", "1"), details={"created_disclosure": DISCLOSURE_ID}),  # its origin
     _event(2, "transcript.read", TRANSCRIPT, outcome="denied", username="m.haddad"),
     _event(3, "transcript.read", TRANSCRIPT, username="j.lindqvist", details={"via": "disclosure.bundle"}),
     _event(4, "disclosure.create", DISCLOSURE, details={"recipient": RECIPIENT}),
@@ -116,11 +116,11 @@ class Bundle:
         f"{ITEM}/{fmt.CUSTODY_NAME}": [proven(0, "S-01"), withheld(2, "refused_attempt"), proven(3, "S-02"),
                                        withheld(5, "other_disclosure")],
         f"{ITEM}/source-custody.jsonl": [withheld(7, "redaction_source")],
-        fmt.DISCLOSURE_CUSTODY_FILE: [proven(4, "S-02"), proven(6, "S-03")],
+        fmt.DISCLOSURE_CUSTODY_FILE: [proven(1, "S-02"), proven(4, "S-02"), proven(6, "S-03")],
     })
     disclosure: dict[str, Any] = field(default_factory=lambda: {
-        "id": DISCLOSURE_ID, "recipient": {"kind": "prosecutor"}, "purpose": "Article 15 preliminary examination",
-        "proposed_by": "S-02", "approved_by": "S-03",
+        "id": DISCLOSURE_ID, "case_id": 1, "recipient": {"kind": "prosecutor"},
+        "purpose": "Article 15 preliminary examination", "proposed_by": "S-02", "approved_by": "S-03",
         "items": [{"number": 1, "directory": ITEM, "registration_number": REGISTRATION}]})
     metadata: dict[str, Any] = field(default_factory=lambda: {
         "kind": "transcript_version", "registration_number": REGISTRATION, "content_file": "statement.txt",

@@ -101,7 +101,7 @@ def _alter_event(files: Files) -> str:
     directory, meta = _item(files, "transcript_version")
     rel = f"{directory}/custody.jsonl"
     records = _lines(files[rel])
-    records[1]["entry"]["actor_username"] = "someone-else"
+    records[1]["entry"]["action"] = "transcript.delete"  # a field shown in clear, in every trail format
     files[rel] = _jsonl(records)
     return (f"custody event {records[1]['entry']['seq']} of item {meta['registration_number']} ({rel}) was "
             "altered: its content does not match its leaf hash")

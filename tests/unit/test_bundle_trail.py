@@ -30,7 +30,7 @@ def verify(bundle: Bundle, tmp_path: Path, **keys: Any) -> Report:
 def test_the_trail_verifies_and_counts_what_was_proven_and_what_withheld(tmp_path: Path) -> None:
     report = verify(Bundle(), tmp_path)
     assert report.ok, report
-    assert (report.items, report.registration_numbers, report.events) == (1, [REGISTRATION], 4)
+    assert (report.items, report.registration_numbers, report.events) == (1, [REGISTRATION], 5)
     assert report.withheld == 3 and report.withheld_reasons == {
         "other_disclosure": 1, "redaction_source": 1, "refused_attempt": 1}
     assert report.staff == ["S-01", "S-02", "S-03"]
@@ -88,7 +88,7 @@ def _commitment_changed(bundle: Bundle) -> str:
 
 
 def _recipient_commitment_changed(bundle: Bundle) -> str:
-    recipient = bundle.trails[fmt.DISCLOSURE_CUSTODY_FILE][0]["entry"]["details"]["recipient"]
+    recipient = bundle.trails[fmt.DISCLOSURE_CUSTODY_FILE][1]["entry"]["details"]["recipient"]
     recipient["name"] = hb.leaf.commitment(b"\x00" * 32, "Defence Counsel")
     return f"custody event 4 of the disclosure ({fmt.DISCLOSURE_CUSTODY_FILE}) was altered"
 
@@ -145,7 +145,19 @@ def _salt_dropped(bundle: Bundle) -> str:
 
 def _foreign_event(bundle: Bundle) -> str:
     bundle.trails[MAIN].insert(1, hb.proven(1, "S-01"))
-    return f"custody event 1 of item {REGISTRATION} ({MAIN}) is an event of case 1, not of this item"
+    return f"custody event 1 of item {REGISTRATION} ({MAIN}) is an event of case 1, not of item {REGISTRATION}"
+
+
+def _disclosure_of_another_case(bundle: Bundle) -> str:
+    """The disclosure's creation is recorded on its case: on another case, it is not this one's."""
+    bundle.disclosure["case_id"] = 2
+    return (f"custody event 1 of the disclosure ({fmt.DISCLOSURE_CUSTODY_FILE}) is an event of case 1, "
+            "not of the disclosure")
+
+
+def _disclosure_of_no_case(bundle: Bundle) -> str:
+    del bundle.disclosure["case_id"]
+    return f"custody event 1 of the disclosure ({fmt.DISCLOSURE_CUSTODY_FILE}) is an event of case 1"
 
 
 def _quorum_short(bundle: Bundle) -> str:
@@ -169,6 +181,8 @@ CASES: dict[str, tuple[Callable[[Bundle], str], str]] = {
     "staff not a label": (_staff_not_a_label, "custody"),
     "salt dropped": (_salt_dropped, "custody"),
     "another resource's event": (_foreign_event, "custody"),
+    "disclosure of another case": (_disclosure_of_another_case, "custody"),
+    "disclosure of no case": (_disclosure_of_no_case, "custody"),
     "quorum short": (_quorum_short, "checkpoint"),
 }
 

@@ -59,10 +59,10 @@ def test_the_summary_in_words_says_what_was_proven_by_whom_and_when(run, places:
                                                                      keys: list[str]) -> None:
     code, out, _ = run("bundle", str(places["zip"]), *keys)
     assert code == EXIT_OK
-    assert out.startswith(f"OK: bag {BAG}: 1 item and 4 custody events verified against checkpoint size {hb.SIZE}")
+    assert out.startswith(f"OK: bag {BAG}: 1 item and 5 custody events verified against checkpoint size {hb.SIZE}")
     assert "The bag is intact" in out
     assert f"1 item, registration number {REGISTRATION}" in out
-    assert "4 custody entries proven: each matches its leaf hash, and an inclusion proof places it in the log" in out
+    assert "5 custody entries proven: each matches its leaf hash, and an inclusion proof places it in the log" in out
     assert ("3 entries present by hash only, their content withheld from this bundle: 1 an event of another "
             "disclosure (other_disclosure), 1 an event of the unredacted source of a redaction (redaction_source), "
             "1 another person's refused attempt (refused_attempt)") in out

@@ -10,7 +10,8 @@ zip or the folder it unzips to)::
     disclosure-<id>/custody/witnesses.vkey          the witnesses' cosigner keys, as the server asserts them
     disclosure-<id>/custody/README.txt              how to check those keys out of band (plain text)
     disclosure-<id>/data/disclosure.json            recipient, purpose, the items' numbers and directories
-    disclosure-<id>/data/disclosure-custody.jsonl   custody events of the disclosure itself
+    disclosure-<id>/data/disclosure-custody.jsonl   custody events of the disclosure itself, and the
+                                                    one creating it, on its case (DISCLOSURE_ORIGIN_*)
     disclosure-<id>/data/items/NNNN/<content>       one directory per item: its bytes,
     disclosure-<id>/data/items/NNNN/metadata.json   its metadata (registration number, sha256, ...),
     disclosure-<id>/data/items/NNNN/custody.jsonl   and every custody event of it, with a proof
@@ -49,6 +50,10 @@ DISCLOSURE_FILE = "data/disclosure.json"
 DISCLOSURE_CUSTODY_FILE = "data/disclosure-custody.jsonl"
 INDEX_FILE = "data/index.pdf"
 ITEMS_DIR = "data/items"
+# The disclosure's creation is recorded against its case (disclosure.json's "case_id"), naming it
+# in details: that event belongs in the disclosure's own trail, as an item's origin in its own.
+DISCLOSURE_ORIGIN_ACTION = "disclosure.create"
+DISCLOSURE_ORIGIN_DETAIL = "created_disclosure"
 METADATA_NAME = "metadata.json"
 CUSTODY_NAME = "custody.jsonl"
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"

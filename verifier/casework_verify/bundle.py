@@ -340,6 +340,7 @@ class Verifier:
         self.payload: dict[str, str] = {}
         self.withheld: Counter[str] = Counter()
         self.staff: set[str] = set()
+        self.case_id: str | None = None
 
     # --- 1. structure -------------------------------------------------------------------
     def structure(self) -> None:
@@ -428,7 +429,9 @@ class Verifier:
         for rel in (fmt.DISCLOSURE_FILE, fmt.INDEX_FILE):
             self._check_file(rel, rel, None)
         if fmt.DISCLOSURE_CUSTODY_FILE in self.payload:
-            self._check_custody(fmt.DISCLOSURE_CUSTODY_FILE, _Scope(("disclosure", str(self.disclosure_id))),
+            origin = None if self.case_id is None else (
+                "case", self.case_id, fmt.DISCLOSURE_ORIGIN_ACTION, fmt.DISCLOSURE_ORIGIN_DETAIL, self.disclosure_id)
+            self._check_custody(fmt.DISCLOSURE_CUSTODY_FILE, _Scope(("disclosure", str(self.disclosure_id)), origin),
                                 "the disclosure", None)
             self._check_file(fmt.DISCLOSURE_CUSTODY_FILE, fmt.DISCLOSURE_CUSTODY_FILE, None)
 
@@ -436,8 +439,10 @@ class Verifier:
         try:
             listing = json.loads(self.bag.read(fmt.DISCLOSURE_FILE, "the disclosure record"))
             listed = {str(item["directory"]): str(item["registration_number"]) for item in listing["items"]}
-        except (ValueError, KeyError, TypeError):
+            case_id = listing.get("case_id")
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise Failed("payload", f"{fmt.DISCLOSURE_FILE} is malformed") from None
+        self.case_id = None if case_id is None else str(case_id)  # the disclosure's creation is recorded there
         for item in items.values():
             item.registration = listed.get(item.directory, "?")
         for directory, registration in listed.items():
@@ -514,7 +519,7 @@ class Verifier:
             if line.entry is not None:
                 if not scope.covers(line.entry):
                     raise Failed("custody", f"{where} ({rel}) is an event of {line.entry.get('resource_type')} "
-                                            f"{line.entry.get('resource_id')}, not of this item", item)
+                                            f"{line.entry.get('resource_id')}, not of {label}", item)
                 proven += 1
             else:
                 assert line.withheld is not None
