@@ -63,6 +63,7 @@ WITHHELD = {
     "refused_attempt": "another person's refused attempt",
     "other_disclosure": "an event of another disclosure",
     "redaction_source": "an event of the unredacted source of a redaction",
+    "names_staff": "an event whose details name a member of staff",
 }
 WITHHELD_CODE = re.compile(r"[a-z_]+\Z")
 
