@@ -6,10 +6,13 @@ export FLASK_APP := wsgi
 
 .PHONY: serve test lint types setup setup-dev services bench clean
 
-$(BIN)/.runtime: requirements.txt
+# The app imports the offline verifier (./verifier) as the one implementation of the log's
+# formats; it is a local package, not a PyPI one, so it is installed here, not pinned.
+$(BIN)/.runtime: requirements.txt verifier/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet -e ./verifier
 	touch $@
 
 $(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt

@@ -185,9 +185,10 @@ def run(writers: int, seconds: float, mode: str = "request") -> dict[str, Any]:
     """One run of the app's writers on a fresh log: events/s in the tree, and the log checked."""
     from sqlalchemy import func, select
 
-    from casework.custody import log, merkle, publication
+    from casework.custody import log, publication
     from casework.custody.models import CustodyEvent, CustodyIntake
     from casework.db import db
+    from casework_verify import merkle
 
     _fresh_database()
     settle()

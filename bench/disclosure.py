@@ -8,7 +8,7 @@ with statement versions of ~8 KB; ``--exhibits`` recordings uploaded by tus; one
 did not consent (their statements are requested and excluded). A lawyer discloses all of it to
 a prosecutor; then one gunicorn worker (sync, so every byte passes through the process
 measured) streams the bundle while its resident memory is sampled every 20 ms. The bundle is
-then checked offline (``casework.disclosure.verify``) and by the Library of Congress ``bagit``.
+then checked offline (``casework-verify bundle``) and by the Library of Congress ``bagit``.
 Prints a markdown table; the numbers also go to bench/out/disclosure.json.
 """
 from __future__ import annotations
@@ -176,7 +176,7 @@ def run(items: int, exhibits: int) -> dict[str, Any]:
         files = len(zf.infolist())
         index_size = next(i.file_size for i in zf.infolist() if i.filename.endswith("data/index.pdf"))
     started = time.perf_counter()
-    verify = subprocess.run([sys.executable, "-m", "casework.disclosure.verify", str(target), "--vkey", world["vkey"]],
+    verify = subprocess.run([sys.executable, "-m", "casework_verify", "bundle", str(target), "--vkey", world["vkey"]],
                             cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
     verify_s = time.perf_counter() - started
     bag_dir = SCRATCH / "unzipped"

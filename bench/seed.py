@@ -36,7 +36,7 @@ from bench.common import (
     growth_db,
     recreate_database,
 )
-from casework.custody.leaf import SALT_BYTES  # leaf form v2: every event has its own salt
+from casework_verify.leaf import SALT_BYTES  # leaf form v2: every event has its own salt
 
 OUT = Path(__file__).resolve().parent / "out"
 EVENT_COLUMNS = ("seq", "recorded_at", "actor_id", "actor_username", "actor_role", "action", "outcome",
@@ -104,11 +104,11 @@ def _population(title: str, witnesses: int, interviews: int, *, token_days: int,
 def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 2000) -> dict:
     from flask_migrate import upgrade
 
-    from casework.custody import leaf, merkle
     from casework.custody.log import NewEvent
     from casework.db import db
     from casework.keys import keyed_sha256, seal_into
     from casework.transcripts.models import TranscriptVersion
+    from casework_verify import leaf, merkle
 
     assert events >= transcripts, "every transcript needs its transcript.create event"
     timings: dict[str, float] = {}
@@ -393,7 +393,7 @@ def _text(value: object) -> str:
 def _extend(dbname: str, target: int, info: dict, progress: bool = True) -> dict[str, float]:
     """Append generated events up to ``target`` by COPY: leaves of leaf form v2 by the app's own
     ``leaf.make_entry`` and ``leaf.leaf_hash``, tree nodes by its CompactRange, then the head moves."""
-    from casework.custody import leaf, merkle
+    from casework_verify import leaf, merkle
 
     url = f"{PG_SERVER}/{dbname}"
     with psycopg.connect(url) as conn:

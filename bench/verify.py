@@ -2,7 +2,7 @@
 
     python -m bench.verify casework_growth_10000000
 
-The verifier runs as its own process (``python -m casework.custody.verify``, as an auditor
+The verifier runs as its own process (``casework-verify log``, as an auditor
 would run it), hashing with up to 2 worker processes. Its memory is the peak of the *sum* of
 the resident sets of the verifier and its workers, sampled every 20 ms from /proc (GNU time's
 maximum RSS would only show the largest single process); the sum of their PSS, which counts
@@ -55,7 +55,7 @@ def _memory_kib(pid: int) -> tuple[int, int]:
 
 def run_verifier(directory: Path, jobs: int | None = None) -> dict[str, Any]:
     """Run the verifier on an export directory; its wall time and the peak RSS of its process tree."""
-    command = [sys.executable, "-m", "casework.custody.verify", str(directory / "log.jsonl"),
+    command = [sys.executable, "-m", "casework_verify", "log", str(directory / "log.jsonl"),
                "--checkpoint", str(directory / "checkpoint.txt"), "--vkey", str(directory / "log.vkey"), "--json"]
     if jobs:
         command += ["--jobs", str(jobs)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from casework.custody import merkle, note
 from casework.db import db
+from casework_verify import merkle, note
 from tests.conftest import World, ok
 from tests.helpers import all_events, assert_problem, database_owner_writes, events_of, publish
 
@@ -70,7 +70,7 @@ def _all_pages(auditor, query=""):
 def test_events_are_gap_free_and_leaf_hashes_match(app, world: World):
     events = _all_pages(world.people["auditor"])
     assert [e["seq"] for e in events] == list(range(len(events)))
-    from casework.custody import leaf
+    from casework_verify import leaf
 
     for event in events:
         stored = event.pop("leaf_hash")

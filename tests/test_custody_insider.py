@@ -26,12 +26,13 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError
 
-from casework.custody import append_only, leaf, log, merkle, publication
+from casework.custody import append_only, log, publication
 from casework.custody.models import CustodyEvent
 from casework.custody.signer import SignerBusy
 from casework.custody.storage import postgresql as pg_storage
 from casework.db import db, utcnow
 from casework.keys import signer
+from casework_verify import leaf, merkle
 from tests.conftest import Caller, World, make_app, ok
 from tests.helpers import database_owner_writes, publish
 from tests.pg_server import gunicorn

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from casework.custody import leaf
-from casework.custody.verify import verify_export
 from casework.db import db
+from casework_verify import leaf
+from casework_verify.log import verify_export
 from tests.conftest import World
 from tests.helpers import database_owner_writes, publish
 
@@ -144,7 +144,7 @@ def test_truncated_export_and_wrong_key_fail(app, signed, tmp_path):
     assert not report.ok and report.problem == "truncated"
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from casework.custody.note import vkey_string
+    from casework_verify.note import vkey_string
 
     stranger = vkey_string("casework.local/custody", Ed25519PrivateKey.generate().public_key())
     report = verify_export(lines, [(signed / "checkpoint.txt").read_text()], stranger)

@@ -1,13 +1,16 @@
 """The offline bundle verifier against tampering: each change fails, naming what was changed.
 
 A bundle is made once per database by the real app; each case rewrites one thing in a copy and
-runs the verifier (in process, and as ``python -m casework.disclosure.verify`` for some).
+runs the verifier (in process, on the zip and on the folder it unzips to, and as ``python -m
+casework.disclosure.verify`` for some).
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+import os
+import shutil
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +19,9 @@ from typing import Any
 import bagit
 import pytest
 
-from casework.custody import leaf
-from casework.custody.canonical import canonical_json
-from casework.disclosure.verify import verify_bundle
+from casework_verify import leaf
+from casework_verify.bundle import verify_bundle
+from casework_verify.canonical import canonical_json
 from tests.bundles import disclose, fetch_bundle, log_vkey, members, rezip, run_verifier, unzip
 
 _MADE: dict[str, tuple[bytes, str]] = {}
@@ -99,7 +102,7 @@ def _alter_event(files: Files) -> str:
     directory, meta = _item(files, "transcript_version")
     rel = f"{directory}/custody.jsonl"
     records = _lines(files[rel])
-    records[1]["entry"]["actor_username"] = "someone-else"
+    records[1]["entry"]["action"] = "transcript.delete"  # a field shown in clear, in every trail format
     files[rel] = _jsonl(records)
     return (f"custody event {records[1]['entry']['seq']} of item {meta['registration_number']} ({rel}) was "
             "altered: its content does not match its leaf hash")
@@ -191,14 +194,18 @@ CASES: dict[str, tuple[Callable[[Files], str], str]] = {
 }
 
 
+@pytest.mark.parametrize("form", ["zip", "folder"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_tampering_is_named(made: tuple[Path, str], tmp_path: Path, case: str):
+def test_tampering_is_named(made: tuple[Path, str], tmp_path: Path, case: str, form: str):
+    """The same checks, with the same findings, on the zip and on the folder it unzips to."""
     bundle, vkey = made
     assert verify_bundle(bundle, vkey=vkey).ok
     files = members(bundle)
     tamper, problem = CASES[case]
     expected = tamper(files)
     tampered = rezip(bundle, tmp_path / "tampered.zip", files)
+    if form == "folder":
+        tampered = unzip(tampered, tmp_path / "unzipped")
     report = verify_bundle(tampered, vkey=vkey)
     assert not report.ok and report.problem == problem, report
     assert expected in report.message, report.message
@@ -213,6 +220,15 @@ def test_the_command_exits_nonzero_naming_the_item(made: tuple[Path, str], tmp_p
     assert result.returncode == 1 and result.stdout.startswith("FAILED") and expected in result.stdout, result.stdout
 
 
+def test_the_unzipped_bundle_verifies_as_the_zip_does(made: tuple[Path, str], tmp_path: Path):
+    bundle, vkey = made
+    folder = unzip(bundle, tmp_path / "unzipped")
+    zipped, unzipped = verify_bundle(bundle, vkey=vkey).to_dict(), verify_bundle(folder, vkey=vkey).to_dict()
+    assert zipped["ok"] and zipped == unzipped == verify_bundle(folder.parent, vkey=vkey).to_dict()
+    result = run_verifier(str(folder), "--vkey", vkey)
+    assert result.returncode == 0 and result.stdout.startswith("OK: "), result.stdout + result.stderr
+
+
 def test_the_library_of_congress_bagit_also_rejects_changed_bytes(made: tuple[Path, str], tmp_path: Path):
     bundle, _ = made
     files = members(bundle)
@@ -225,7 +241,7 @@ def test_the_library_of_congress_bagit_also_rejects_changed_bytes(made: tuple[Pa
 def test_a_key_not_the_logs_is_refused(made: tuple[Path, str], tmp_path: Path):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from casework.custody.note import vkey_string
+    from casework_verify.note import vkey_string
 
     bundle, vkey = made
     name = vkey.split("+", 1)[0]
@@ -253,6 +269,44 @@ def test_hostile_zips_are_refused(made: tuple[Path, str], tmp_path: Path):
     assert verify_bundle(garbage).problem == "structure"
     assert run_verifier(str(tmp_path / "missing.zip")).returncode == 2
     assert run_verifier(str(bundle), "--vkey", "not-a-key").returncode == 2
+
+
+def _hostile_folder(bag: Path, outside: Path, change: str) -> str:
+    item = next(path for path in sorted((bag / "data" / "items").iterdir()))
+    content = next(path for path in sorted(item.iterdir()) if path.name not in ("metadata.json", "custody.jsonl"))
+    rel = content.relative_to(bag).as_posix()
+    if change == "symlink to a file outside":
+        content.unlink()
+        content.symlink_to(outside)
+        return f"{rel} is a symbolic link"
+    if change == "symlink to a folder":
+        moved = outside.parent / "moved"
+        shutil.move(item, moved)
+        item.symlink_to(moved, target_is_directory=True)
+        return f"{item.relative_to(bag).as_posix()} is a symbolic link"
+    if change == "a fifo":
+        os.mkfifo(bag / "data" / "pipe")
+        return "data/pipe is not a regular file"
+    if change == "a file added":
+        (bag / "data" / "extra.txt").write_text("slipped in")
+        return "data/extra.txt is in the bag but not in manifest-sha256.txt (a file was added)"
+    if change == "two bags":
+        shutil.copytree(bag, bag.parent / "disclosure-0")
+        return "holds no bagit.txt, nor exactly one folder"
+    raise AssertionError(change)
+
+
+@pytest.mark.parametrize("change", ["symlink to a file outside", "symlink to a folder", "a fifo", "a file added",
+                                    "two bags"])
+def test_hostile_folders_are_refused(made: tuple[Path, str], tmp_path: Path, change: str):
+    """An unzipped bag is read as carefully as the zip: no link is followed, nothing but files."""
+    bundle, vkey = made
+    bag = unzip(bundle, tmp_path / "unzipped")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("elsewhere")
+    expected = _hostile_folder(bag, outside, change)
+    report = verify_bundle(bag.parent if change == "two bags" else bag, vkey=vkey)
+    assert not report.ok and report.problem in ("structure", "payload") and expected in report.message, report
 
 
 @pytest.fixture
@@ -296,9 +350,11 @@ def test_witness_cosignatures_and_the_quorum(witnessed_app, tmp_path: Path):
 def test_the_streaming_writer_makes_bags_the_library_of_congress_accepts(tmp_path: Path):
     """The writer alone: names with spaces and non-ASCII pass, names that tools disagree on are
     refused, Payload-Oxum counts, the tag manifest covers every tag file but the signature."""
+    from datetime import UTC, datetime
+
     from casework.disclosure.bagit_zip import BagZip
 
-    bag = BagZip("bag-1")
+    bag = BagZip("bag-1", datetime(2026, 12, 8, tzinfo=UTC))
     chunks = [*bag.start()]
     chunks += bag.payload("data/a file with spaces.txt", iter([b"one ", b"two"]))
     chunks += bag.payload("data/свідчення/sure.bin", [bytes(range(256)) * 1000])
@@ -318,4 +374,4 @@ def test_the_streaming_writer_makes_bags_the_library_of_congress_accepts(tmp_pat
     assert parsed.info["Contact-Name"] == "Рада line two"  # folded: a tag value has no newline
     for unsafe in ("data/../escape", "data/100%", "data/line\nbreak", "elsewhere/x"):
         with pytest.raises((ValueError, RuntimeError)):
-            list(BagZip("bag-2").payload(unsafe, [b"x"]))
+            list(BagZip("bag-2", datetime(2026, 12, 8, tzinfo=UTC)).payload(unsafe, [b"x"]))

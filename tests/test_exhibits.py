@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from casework import blobs
 from casework.blobs.models import BlobChunk
-from casework.custody import note
 from casework.db import db
 from casework.exhibits import receipts
 from casework.exhibits.models import Exhibit
+from casework_verify import note
 from tests.conftest import World, ok
 from tests.helpers import all_events, assert_problem, events_of
 

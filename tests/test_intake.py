@@ -23,12 +23,13 @@ from psycopg import pq
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from casework.custody import append_only, leaf, merkle, publication
+from casework.custody import append_only, publication
 from casework.custody import log as custody_log
 from casework.custody.log import NewEvent
 from casework.custody.models import CustodyEvent, CustodyHead, CustodyIntake, CustodyNode
 from casework.db import db
 from casework.transcripts import receipts
+from casework_verify import leaf, merkle
 from tests.conftest import Caller, World, make_app, ok
 from tests.helpers import all_events, events_of, publish
 from tests.test_custody_tamper import export, verify

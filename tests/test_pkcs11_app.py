@@ -20,7 +20,7 @@ import json, sys
 from flask_migrate import upgrade
 from casework import create_app
 from casework.crypto.pkcs11_keyring import Pkcs11Keyring
-from casework.custody import note
+from casework_verify import note
 from casework.db import db
 from tests.conftest import make_caller
 

@@ -5,8 +5,8 @@ through to the service, whose event could not be encoded, and the request left n
 """
 from __future__ import annotations
 
-from casework.custody.canonical import MAX_SAFE_INTEGER
 from casework.http import MAX_SEQ
+from casework_verify.canonical import MAX_SAFE_INTEGER
 from tests.helpers import assert_problem, events_of
 
 TOO_BIG = 2**53

@@ -8,10 +8,10 @@ import io
 import pytest
 from sqlalchemy import func, select, text
 
-from casework.custody import merkle, note
 from casework.db import db
 from casework.transcripts import receipts
 from casework.transcripts.models import TranscriptVersion
+from casework_verify import merkle, note
 from tests.conftest import World, ok
 from tests.helpers import assert_problem, events_of, publish
 

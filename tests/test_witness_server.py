@@ -1,5 +1,5 @@
 """C2SP tlog-witness end to end: two real witness processes (gunicorn, 2 workers each), a log
-built in the test with casework.custody.merkle, and the standard-library client. No mocks.
+built in the test with casework_verify.merkle, and the standard-library client. No mocks.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from casework.custody import cosignature as cs
-from casework.custody import merkle, note
 from casework.custody.witness_client import (
     WitnessConflict,
     WitnessRefused,
@@ -25,6 +23,8 @@ from casework.custody.witness_client import (
     add_checkpoint_body,
     request_cosignature,
 )
+from casework_verify import cosignature as cs
+from casework_verify import merkle, note
 from tests.witnesses import TIMEOUT, WitnessProcess, free_port, run_cli, running_witnesses
 
 # --- a small log --------------------------------------------------------------------------

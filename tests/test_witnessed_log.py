@@ -5,6 +5,7 @@ no key. Each attack of the issue is replayed against the real server and publica
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,12 +13,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
-from casework.custody import cosignature, log, merkle, note, proofs
+from casework.custody import log, proofs
 from casework.custody.log import NewEvent
 from casework.custody.models import CustodyCheckpoint
-from casework.custody.verify import main as verify_main
 from casework.db import db
 from casework.keys import signer
+from casework_verify import cosignature, merkle, note
+from casework_verify.cli import main as verify_main
 from tests.conftest import make_caller
 from tests.helpers import database_owner_writes
 from tests.witnesses import WitnessProcess, app_witnessed_by, running_witnesses
@@ -63,7 +65,7 @@ def _signed_sizes(app: Flask) -> list[int]:
         return list(db.session.scalars(select(CustodyCheckpoint.tree_size).order_by(CustodyCheckpoint.tree_size)))
 
 
-def test_two_witnesses_cosign_and_the_verifier_checks_the_quorum(log_app, witnesses, tmp_path):
+def test_two_witnesses_cosign_and_the_verifier_checks_the_quorum(log_app, witnesses, tmp_path, capsys):
     caller = make_caller(log_app, "auditor1", "auditor")
     _append(log_app, 25, "a")
     code, output = _publish(log_app)
@@ -81,12 +83,16 @@ def test_two_witnesses_cosign_and_the_verifier_checks_the_quorum(log_app, witnes
     assert result.exit_code == 0, result.output
     args = [str(export / "log.jsonl"), "--checkpoint", str(kept), "--vkey", str(export / "log.vkey")]
     witness_args = [a for w in witnesses for a in ("--witness", w.vkey)]
-    assert verify_main([*args, *witness_args, "--quorum", "2"]) == 0
+    capsys.readouterr()
+    assert verify_main(["log", *args, *witness_args, "--quorum", "2"]) == 0
+    summary = capsys.readouterr().out  # who cosigned the kept checkpoint, and when
+    assert all(re.search(rf"{re.escape(w.name)} on \d{{4}}-\d\d-\d\d at \d\d:\d\d:\d\d UTC", summary)
+               for w in witnesses), summary
     # A checkpoint without its cosignatures does not meet the quorum.
     bare = tmp_path / "bare.txt"
     body, lines = cosignature.split_note(served)
     bare.write_text(cosignature.join_note(body, [line for line in lines if line.split()[1] == LOG_ORIGIN]))
-    assert verify_main([*args[:2], str(bare), *args[3:], *witness_args, "--quorum", "2"]) == 1
+    assert verify_main(["log", *args[:2], str(bare), *args[3:], *witness_args, "--quorum", "2"]) == 1
 
 
 def test_a_fork_signed_with_the_stolen_key_cannot_gather_a_quorum(log_app, witnesses, tmp_path):

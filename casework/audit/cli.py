@@ -16,10 +16,10 @@ from casework.access.targets import Target
 from casework.custody import integrator, publication
 from casework.custody.export import export_lines
 from casework.custody.signer import SignerBusy
-from casework.custody.verify import main as verify_main
 from casework.db import db
 from casework.errors import CustodyUnavailable, LogCorrupted
 from casework.keys import signer
+from casework_verify.cli import main as verify_main
 
 custody_cli = AppGroup("custody", help="Publish, export and verify the chain-of-custody log.")
 LOG = Target("custody_log")
@@ -161,5 +161,5 @@ def export(directory: Path) -> None:
 @custody_cli.command("verify", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def verify(ctx: click.Context) -> None:
-    """Verify an export offline (same arguments as ``python -m casework.custody.verify``)."""
-    ctx.exit(verify_main(ctx.args))
+    """Verify an export offline (same arguments as ``casework-verify log``)."""
+    ctx.exit(verify_main(["log", *ctx.args]))

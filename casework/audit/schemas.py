@@ -25,7 +25,7 @@ class EventFilterArgs(PageArgs):
 
 
 class EventSchema(Schema):
-    """An event as auditors see it: leaf form v2 (``casework.custody.leaf``), values and their salts."""
+    """An event as auditors see it: leaf form v2 (``casework_verify.leaf``), values and their salts."""
 
     v = fields.Integer(attribute="leaf_version", metadata={"description": "leaf form version (2)"})
     seq = fields.Integer()

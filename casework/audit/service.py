@@ -9,12 +9,13 @@ from sqlalchemy import Select, select, tuple_
 
 from casework.access.door import authorize
 from casework.access.targets import Target
-from casework.custody import log, merkle, proofs, publication
+from casework.custody import log, proofs, publication
 from casework.custody.models import CustodyEvent
 from casework.db import db
 from casework.errors import Invalid, LogCorrupted, NotFound
 from casework.keys import signer
 from casework.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor, keyset_page
+from casework_verify import merkle
 
 logger = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from collections.abc import Iterator
 
 from sqlalchemy import select
 
-from casework.custody import leaf
-from casework.custody.canonical import canonical_json
 from casework.custody.models import CustodyEvent, CustodyNode
 from casework.db import db
+from casework_verify import leaf
+from casework_verify.canonical import canonical_json
 
 
 def export_lines(batch: int = 5000) -> Iterator[bytes]:

@@ -26,12 +26,12 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from casework.custody import leaf
-from casework.custody.canonical import canonical_json
 from casework.custody.models import ENTRY_FIELDS, CustodyHead, CustodyIntake
 from casework.custody.storage import postgresql, sqlite
 from casework.db import db, utcnow
 from casework.errors import LogCorrupted
+from casework_verify import leaf
+from casework_verify.canonical import canonical_json
 
 HEAD_ID = 1
 # Intake rows integrated per transaction: bounds the head lock's hold and the statement's size.

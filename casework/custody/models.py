@@ -16,9 +16,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from casework.custody.leaf import ENTRY_FIELDS, TIME_FORMAT, make_entry, path_salt, present_paths
-from casework.custody.leaf import VERSION as LEAF_VERSION
 from casework.db import Model, utcnow
+from casework_verify.leaf import ENTRY_FIELDS, TIME_FORMAT, make_entry, path_salt, present_paths
+from casework_verify.leaf import VERSION as LEAF_VERSION
 
 __all__ = ["ENTRY_FIELDS", "TIME_FORMAT", "leaf_entry"]
 

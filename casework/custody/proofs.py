@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from sqlalchemy import select, text, tuple_
 
-from casework.custody import merkle
 from casework.custody.models import CustodyNode
 from casework.db import db
 from casework.errors import LogCorrupted
+from casework_verify import merkle
 
 # ~70 primary-key probes at 10M events: joined to an unnest of the wanted keys, PostgreSQL does
 # one nested loop of index lookups (0.75 against 1.2 ms p50 for a row-value IN list, at 10M).

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from casework.custody import cosignature, leaf, log, merkle, note, proofs, witness_client
+from casework.custody import log, proofs, witness_client
 from casework.custody.models import CustodyCheckpoint, CustodyCosignature, CustodyEvent, CustodyHead, leaf_entry
 from casework.custody.signer import LogSigner, SignedState, SignerBusy
 from casework.db import db
 from casework.errors import LogCorrupted
+from casework_verify import cosignature, leaf, merkle, note
 
 logger = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from flask import current_app
 from sqlalchemy import select
 
 from casework.custody import log, proofs, publication
-from casework.custody.canonical import canonical_json
 from casework.custody.log import NewEvent
 from casework.custody.models import TIME_FORMAT, CustodyEvent
 from casework.custody.signer import LogSigner
 from casework.db import db
+from casework_verify.canonical import canonical_json
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from casework.crypto.keyring import KeyringProvider
-from casework.custody import merkle, note
 from casework.errors import LogCorrupted
 from casework.files import replace_atomically
+from casework_verify import merkle, note
 
 
 class SignerBusy(LogCorrupted):

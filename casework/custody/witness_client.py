@@ -19,14 +19,14 @@ from collections.abc import Sequence
 from email.message import Message as HTTPMessage
 from typing import IO
 
-from casework.custody.cosignature import (
+from casework_verify.cosignature import (
     CosignatureError,
     cosigners,
     join_note,
     parse_signature_line,
     split_note,
 )
-from casework.custody.note import SIG_PREFIX
+from casework_verify.note import SIG_PREFIX
 
 MAX_PROOF_LINES = 63
 MAX_RESPONSE = 64 * 1024

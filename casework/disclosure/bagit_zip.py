@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
-from casework.disclosure import bag_format as fmt
+from casework_verify import bag_format as fmt
 
 Sign = Callable[[str], str]
 """Given the tag manifest's SHA-256 (hex), return the signature file's text."""

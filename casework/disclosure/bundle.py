@@ -49,10 +49,9 @@ from casework.access.targets import Target
 from casework.audit.cli import configured_witnesses
 from casework.auth.models import User
 from casework.casefile.service import in_own_app_context
-from casework.custody import log, note, publication
+from casework.custody import log, publication
 from casework.custody.models import TIME_FORMAT
 from casework.db import db, utcnow
-from casework.disclosure import bag_format as fmt
 from casework.disclosure import custody_trail, index_pdf, rules
 from casework.disclosure.bagit_zip import BagZip
 from casework.disclosure.models import INCLUDED, Disclosure, DisclosureItem
@@ -69,6 +68,8 @@ from casework.transcripts.models import TranscriptVersion
 from casework.transcripts.service import parse_version_ref, read_content, version_of
 from casework.witnesses import suspension
 from casework.witnesses.models import ConsentRecord, Witness
+from casework_verify import bag_format as fmt
+from casework_verify import note
 
 logger = logging.getLogger(__name__)
 

@@ -16,13 +16,14 @@ from typing import Any
 
 from sqlalchemy import Table, select
 
-from casework.custody import merkle, proofs
-from casework.custody.canonical import canonical_json
-from casework.custody.leaf import COMMITTED_PATHS, hide
-from casework.custody.leaf import leaf_hash as entry_leaf_hash
+from casework.custody import proofs
 from casework.custody.models import CustodyEvent, leaf_entry
 from casework.db import db
 from casework.errors import LogCorrupted
+from casework_verify import merkle
+from casework_verify.canonical import canonical_json
+from casework_verify.leaf import COMMITTED_PATHS, hide
+from casework_verify.leaf import leaf_hash as entry_leaf_hash
 
 _EVENTS: Table = CustodyEvent.__table__  # type: ignore[assignment]
 _NODE_CHUNK = 400  # tuples per IN (...) query

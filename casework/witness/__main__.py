@@ -10,8 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from casework.custody.note import NoteError, parse_vkey
 from casework.witness.state import WitnessStateError, WitnessStore
+from casework_verify.note import NoteError, parse_vkey
 
 
 def main(argv: Sequence[str] | None = None) -> int:

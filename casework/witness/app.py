@@ -31,10 +31,10 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from casework.custody.cosignature import CosignatureError, cosign, join_note, parse_signature_line, split_note
-from casework.custody.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
-from casework.custody.note import Checkpoint, NoteError, parse_checkpoint
 from casework.witness.state import LogState, WitnessStore
+from casework_verify.cosignature import CosignatureError, cosign, join_note, parse_signature_line, split_note
+from casework_verify.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
+from casework_verify.note import Checkpoint, NoteError, parse_checkpoint
 
 MAX_PROOF_LINES = 63
 MAX_BODY = 256 * 1024

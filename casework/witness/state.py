@@ -36,9 +36,9 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from casework.custody.cosignature import cosigner_vkey
-from casework.custody.note import NoteError, Verifier, parse_vkey
 from casework.files import replace_atomically
+from casework_verify.cosignature import cosigner_vkey
+from casework_verify.note import NoteError, Verifier, parse_vkey
 
 KEY_FILE = "key.pem"
 CONFIG_FILE = "witness.json"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -95,3 +96,23 @@ def test_only_the_access_package_records_custody_events():
                 for module, imported in _imports(tree))
     ]
     assert not offenders, offenders
+
+
+VERIFIER = Path(__file__).resolve().parents[2] / "verifier" / "casework_verify"
+
+
+def test_the_verifier_imports_only_the_standard_library_and_cryptography():
+    """``pip install ./verifier`` brings cryptography alone; orjson is optional and guarded
+    (tests/test_verifier_package.py proves it in a fresh virtualenv, this says where it breaks)."""
+    allowed = set(sys.stdlib_module_names) | {"cryptography", "casework_verify", "orjson"}
+    offenders, orjson_users = [], []
+    for path in sorted(VERIFIER.glob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for module, _ in _imports(tree):
+            top = module.split(".")[0]
+            if top not in allowed:
+                offenders.append(f"{path.name} imports {module}")
+            if top == "orjson":
+                orjson_users.append(path.name)
+    assert not offenders, offenders
+    assert orjson_users == ["fastjson.py"], "orjson is imported in one place, where its absence is handled"

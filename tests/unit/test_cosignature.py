@@ -8,9 +8,9 @@ import struct
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from casework.custody import cosignature as cs
-from casework.custody import note
-from casework.custody.cosignature import CosignatureError, QuorumError
+from casework_verify import cosignature as cs
+from casework_verify import note
+from casework_verify.cosignature import CosignatureError, QuorumError
 
 # shared/testvectors/README.md: a witness cosigns the trillian-tessera testdata checkpoint.
 KAT_SEED = bytes.fromhex("73aa2dc3d87798af17165270fe09f5bea40bdc244d078161e904777ac81fae3b")

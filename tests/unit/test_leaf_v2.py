@@ -1,4 +1,4 @@
-"""Leaf form v2 (casework/custody/leaf.py) against known answers derived without it.
+"""Leaf form v2 (casework_verify/leaf.py) against known answers derived without it.
 
 The vectors in tests/vectors/custody-leaf-v2/cases.json were computed with hashlib and json
 alone; see the README there for the rules they follow.
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from casework.custody import leaf
+from casework_verify import leaf
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "custody-leaf-v2" / "cases.json")
                      .read_text(encoding="utf-8"))

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from casework.custody import merkle
-from casework.custody.merkle import CompactRange
+from casework_verify import merkle
+from casework_verify.merkle import CompactRange
 
 H = bytes.fromhex
 

@@ -7,8 +7,8 @@ import base64
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from casework.custody import note
-from casework.custody.note import Checkpoint, NoteError
+from casework_verify import note
+from casework_verify.note import Checkpoint, NoteError
 
 # golang.org/x/mod/sumdb/note known-answer test
 SIGNER = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"

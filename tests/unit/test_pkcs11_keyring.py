@@ -53,7 +53,7 @@ from casework.crypto.pkcs11_keyring import (
     Pkcs11Keyring,
     SubjectKeyDestroyed,
 )
-from casework.custody import note
+from casework_verify import note
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL = REPO / "scripts" / "install-softhsm"

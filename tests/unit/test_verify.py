@@ -24,20 +24,13 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from casework.custody import leaf
-from casework.custody import verify as verify_module
-from casework.custody.canonical import canonical_json
-from casework.custody.merkle import CompactRange
-from casework.custody.note import NoteError, format_checkpoint, sign_note, vkey_string
-from casework.custody.verify import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    VerifyReport,
-    main,
-    verify_export,
-    verify_path,
-)
+from casework_verify import leaf
+from casework_verify import log as verify_module
+from casework_verify.canonical import canonical_json
+from casework_verify.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from casework_verify.log import VerifyReport, verify_export, verify_path
+from casework_verify.merkle import CompactRange
+from casework_verify.note import NoteError, format_checkpoint, sign_note, vkey_string
 
 REPO = Path(__file__).resolve().parents[2]
 ORIGIN = "casework.test/custody"
@@ -520,8 +513,8 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 
 def test_cli_subprocess_exit_codes(files: dict[str, Path]) -> None:
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "casework.custody.verify", *args], cwd=REPO,
+    def run(*args: str, module: tuple[str, ...] = ("casework_verify", "log")) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", *module, *args], cwd=REPO,
                               capture_output=True, text=True, timeout=60)
 
     ok = run(str(files["export.jsonl"]), "--checkpoint", str(files["cp20.txt"]),
@@ -533,17 +526,52 @@ def test_cli_subprocess_exit_codes(files: dict[str, Path]) -> None:
     assert (data["ok"], data["problem"], data["first_bad_seq"]) == (False, "deleted", 12)
     usage = run(str(files["export.jsonl"]), "--vkey", VKEY)
     assert usage.returncode == EXIT_USAGE
+    # The module SPEC names still runs it.
+    old = run(str(files["export.jsonl"]), "--checkpoint", str(files["cp50.txt"]), "--vkey", VKEY,
+              module=("casework.custody.verify",))
+    assert old.returncode == EXIT_OK and old.stdout.startswith("OK"), old.stderr
+
+
+def test_the_summary_says_what_was_proven_against_which_checkpoints(
+        files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["log", str(files["export.jsonl"]), "--checkpoint", str(files["cp20.txt"]),
+                 "--checkpoint", str(files["cp50.txt"]), "--vkey", VKEY]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "Entries 0..49 are exactly the entries the log signed at tree size 50" in out
+    assert f"log {ORIGIN}, tree size 20, root " in out and f"log {ORIGIN}, tree size 50, root " in out
+    assert "cosigned by no witness" in out and "log key: given with --vkey" in out
+    assert main(["log", str(files["export.jsonl"]), "--checkpoint", str(files["cp50.txt"]), "--vkey", VKEY,
+                 "--json"]) == EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert [(cp["origin"], cp["size"], cp["cosigners"]) for cp in report["checkpoints"]] == [(ORIGIN, 50, [])]
+
+
+def test_without_orjson_the_findings_are_the_same(files: dict[str, Path]) -> None:
+    """A recipient's verifier may have only the standard library: same verdicts, same reports."""
+    no_orjson = "import sys; sys.modules['orjson'] = None; "  # as if not installed: its import fails
+    block = no_orjson + "from casework_verify.cli import main; sys.exit(main(sys.argv[1:]))"
+    for name in ("export.jsonl", "tampered.jsonl"):
+        args = ["log", str(files[name]), "--checkpoint", str(files["cp20.txt"]), "--checkpoint",
+                str(files["cp50.txt"]), "--vkey", VKEY, "--jobs", "1", "--json"]
+        plain = subprocess.run([sys.executable, "-c", block, *args], cwd=REPO, capture_output=True, text=True,
+                               timeout=60)
+        fast = subprocess.run([sys.executable, "-m", "casework_verify", *args], cwd=REPO, capture_output=True,
+                              text=True, timeout=60)
+        assert plain.stderr == "" and plain.returncode == fast.returncode, plain.stderr
+        assert json.loads(plain.stdout) == json.loads(fast.stdout)
+    probe = no_orjson + "from casework_verify import fastjson; print(fastjson.HAVE_ORJSON)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout == "False\n"
 
 
 def test_main_usage_errors(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cp = str(files["cp50.txt"])
-    assert main([str(files["export.jsonl"]), "--checkpoint", cp, "--vkey", VKEY]) == EXIT_OK
-    assert main([str(tmp_path / "missing.jsonl"), "--checkpoint", cp, "--vkey", VKEY]) == EXIT_USAGE
+    assert main(["log", str(files["export.jsonl"]), "--checkpoint", cp, "--vkey", VKEY]) == EXIT_OK
+    assert main(["log", str(tmp_path / "missing.jsonl"), "--checkpoint", cp, "--vkey", VKEY]) == EXIT_USAGE
     missing_cp = str(tmp_path / "missing.txt")
-    assert main([str(files["export.jsonl"]), "--checkpoint", missing_cp, "--vkey", VKEY]) == EXIT_USAGE
-    assert main([str(files["export.jsonl"]), "--checkpoint", cp, "--vkey", "garbage"]) == EXIT_USAGE
+    assert main(["log", str(files["export.jsonl"]), "--checkpoint", missing_cp, "--vkey", VKEY]) == EXIT_USAGE
+    assert main(["log", str(files["export.jsonl"]), "--checkpoint", cp, "--vkey", "garbage"]) == EXIT_USAGE
     assert main([]) == EXIT_USAGE
     assert main(["--help"]) == EXIT_OK
-    assert main([str(files["tampered.jsonl"]), "--checkpoint", cp, "--vkey", VKEY]) == EXIT_FAILED
+    assert main(["log", str(files["tampered.jsonl"]), "--checkpoint", cp, "--vkey", VKEY]) == EXIT_FAILED
     out = capsys.readouterr().out
     assert "FAILED (deleted)" in out and "first bad seq: 12" in out

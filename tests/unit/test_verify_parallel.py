@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from casework.custody import verify as verify_module
-from casework.custody.verify import verify_export, verify_path
+from casework_verify import log as verify_module
+from casework_verify.log import verify_export, verify_path
 from tests.unit.test_verify import CP20, CP50, ENTRIES, LINES, VKEY, checkpoint, event, line
 
 

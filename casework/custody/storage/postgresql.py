@@ -25,7 +25,7 @@ import psycopg
 from psycopg.types.json import Json
 from sqlalchemy import Connection
 
-from casework.custody.leaf import ENTRY_FIELDS
+from casework_verify.leaf import ENTRY_FIELDS
 
 HEAD_ID = 1
 RECORD, INTEGRATE = "custody_record", "custody_integrate"

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
-from casework.custody import merkle
 from casework.custody.models import (
     CustodyCheckpoint,
     CustodyCosignature,
@@ -19,6 +18,7 @@ from casework.custody.models import (
 )
 from casework.db import utcnow
 from casework.errors import LogCorrupted
+from casework_verify import merkle
 
 HEAD_ID = 1
 _EVENTS: Table = CustodyEvent.__table__  # type: ignore[assignment]

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from casework.custody.canonical import canonical_json
+from casework_verify.canonical import canonical_json
 
 VERSION = 2
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"

@@ -4,9 +4,11 @@ Every leaf hash is ``SHA-256(0x00 || canonical_json(entry))``, so this function 
 the same bytes on every machine forever. Floats are refused because JCS numbers follow
 ECMAScript double formatting, which orjson (like most libraries) does not reproduce; without
 floats, JCS is exactly "keys sorted, no whitespace, UTF-8, minimal escaping", which orjson
-produces byte for byte. Two corner cases are handled explicitly:
+produces byte for byte, and so does the standard library's ``json`` where orjson is not
+installed (``casework_verify.fastjson``; the verifier needs nothing but cryptography). Two
+corner cases are handled explicitly:
 
-* JCS sorts keys by UTF-16 code units while orjson sorts by code point (UTF-8 bytes). The
+* JCS sorts keys by UTF-16 code units while both encoders sort by code point. The
   orders only differ for keys outside the Basic Multilingual Plane, so those rare objects are
   pre-sorted here and serialized in insertion order.
 * I-JSON (which JCS requires) only guarantees integers in +-(2**53 - 1); larger ones are
@@ -14,9 +16,10 @@ produces byte for byte. Two corner cases are handled explicitly:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-import orjson
+from casework_verify import fastjson
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
@@ -29,12 +32,17 @@ def canonical_json(obj: Any) -> bytes:
     Raises TypeError for floats, non-str keys and any other type; ValueError for integers
     outside the I-JSON safe range and for strings that are not valid Unicode (lone surrogates).
     """
+    return _encode(obj, fastjson.encode)
+
+
+def _encode(obj: Any, dumps: Callable[[Any, bool], bytes]) -> bytes:
+    """``canonical_json`` by one encoder (``fastjson.dumps_orjson`` or ``dumps_stdlib``)."""
     astral = _check(obj)
     try:
         if astral:
-            return orjson.dumps(_utf16_sorted(obj))
-        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError as exc:  # only lone surrogates get past _check
+            return dumps(_utf16_sorted(obj), False)
+        return dumps(obj, True)
+    except fastjson.ENCODE_ERRORS as exc:  # only lone surrogates get past _check
         raise ValueError(f"not encodable as canonical JSON: {exc}") from exc
 
 

@@ -1,22 +1,33 @@
 """The layout of a disclosure bundle, shared by its writer and the offline verifier.
 
-A bundle is a BagIt bag (RFC 8493) in a zip, under one base directory::
+A bundle is a BagIt bag (RFC 8493) in a zip, under one base directory (the verifier reads the
+zip or the folder it unzips to)::
 
     disclosure-<id>/bagit.txt, bag-info.txt, manifest-sha256.txt, tagmanifest-sha256.txt
     disclosure-<id>/tagmanifest-sha256.txt.sig      signed note over the tag manifest (not listed in it)
     disclosure-<id>/custody/checkpoint.txt          the cosigned checkpoint every proof is to (tag file)
     disclosure-<id>/custody/log.vkey                the log's verifier key, as the server asserts it
     disclosure-<id>/custody/witnesses.vkey          the witnesses' cosigner keys, as the server asserts them
+    disclosure-<id>/custody/README.txt              how to check those keys out of band (plain text)
     disclosure-<id>/data/disclosure.json            recipient, purpose, the items' numbers and directories
-    disclosure-<id>/data/disclosure-custody.jsonl   custody events of the disclosure itself
+    disclosure-<id>/data/disclosure-custody.jsonl   custody events of the disclosure itself, and the
+                                                    one creating it, on its case (DISCLOSURE_ORIGIN_*)
     disclosure-<id>/data/items/NNNN/<content>       one directory per item: its bytes,
     disclosure-<id>/data/items/NNNN/metadata.json   its metadata (registration number, sha256, ...),
     disclosure-<id>/data/items/NNNN/custody.jsonl   and every custody event of it, with a proof
     disclosure-<id>/data/index.pdf                  printable index for the lawyer who files it
 
-Each custody line is canonical JSON ``{"entry": {...}, "leaf_hash": hex, "proof": [hex, ...]}``:
-``entry`` is the log's leaf content (leaf hash = SHA-256(0x00 || canonical JSON of entry)) and
-``proof`` its RFC 9162 audit path to the checkpoint's tree.
+Each custody line is canonical JSON, one of two kinds, in strictly increasing seq in a file:
+
+* a proven entry ``{"entry": {...}, "leaf_hash": hex, "proof": [hex, ...]}``, optionally with
+  ``"staff": "S-01"``: ``entry`` is the log's entry (its leaf hash is computed from it by
+  ``leaf.leaf_bytes``; in leaf form v2 any identifying value may be shown only as its
+  commitment ``{"sha256": hex}``, and ``salts`` then lists only the revealed paths), ``proof``
+  its RFC 9162 audit path to the checkpoint's tree. ``staff`` is a per-disclosure pseudonym of
+  the actor, a label the hash does not cover;
+* a hash-only line ``{"seq": n, "leaf_hash": hex, "proof": [hex, ...], "withheld": reason}``:
+  an event in this place of the trail whose content is withheld from this bundle (``WITHHELD``
+  names the reasons); only its place in the log is proven.
 
 The signature is a C2SP signed note by the log's key. Its text starts with
 ``casework/disclosure-bundle/v1`` and its second line is not a number, so it can never be taken
@@ -39,9 +50,22 @@ DISCLOSURE_FILE = "data/disclosure.json"
 DISCLOSURE_CUSTODY_FILE = "data/disclosure-custody.jsonl"
 INDEX_FILE = "data/index.pdf"
 ITEMS_DIR = "data/items"
+# The disclosure's creation is recorded against its case (disclosure.json's "case_id"), naming it
+# in details: that event belongs in the disclosure's own trail, as an item's origin in its own.
+DISCLOSURE_ORIGIN_ACTION = "disclosure.create"
+DISCLOSURE_ORIGIN_DETAIL = "created_disclosure"
 METADATA_NAME = "metadata.json"
 CUSTODY_NAME = "custody.jsonl"
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+# Why an event of a trail is shown by its hash alone (a hash-only line's "withheld"); a reader
+# may meet other codes of the same shape (``WITHHELD_CODE``) from a newer writer.
+WITHHELD = {
+    "refused_attempt": "another person's refused attempt",
+    "other_disclosure": "an event of another disclosure",
+    "redaction_source": "an event of the unredacted source of a redaction",
+    "names_staff": "an event whose details name a member of staff",
+}
+WITHHELD_CODE = re.compile(r"[a-z_]+\Z")
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from casework.custody.note import MAX_SIGNATURES, SIG_PREFIX, NoteError, open_note, parse_checkpoint, split_signed
+from casework_verify.note import MAX_SIGNATURES, SIG_PREFIX, NoteError, open_note, parse_checkpoint, split_signed
 
 ALG_COSIGNATURE_V1 = 0x04
 HEADER = "cosignature/v1\n"
