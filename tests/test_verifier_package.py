@@ -68,6 +68,16 @@ def test_it_verifies_what_the_app_makes_zipped_unzipped_and_exported(
     facts = json.loads(_run([command, "bundle", str(folder), "--json"], tmp_path).stdout)
     assert facts["ok"] and facts["self_asserted"] and facts["items"] == 3
 
+    # A defence bundle (approved by a second lawyer): staff pseudonymous, entries by hash alone.
+    pending = disclosed.legal.post(f"/api/v1/cases/{world.case_id}/disclosures", {
+        "recipient": {"name": "Defence counsel", "organisation": "Chambers", "kind": "defence"},
+        "purpose": "Rule 77", "items": [{"kind": "incident", "incident_id": world.incident_id}]})
+    assert pending.status_code == 202, pending.get_data(as_text=True)
+    assert legal2.post(f"/api/v1/disclosures/{pending.get_json()['id']}/approve").status_code == 200
+    defence = fetch_bundle(disclosed.legal, pending.get_json()["id"], tmp_path / "defence.zip")
+    result = _run([command, "bundle", str(defence), "--vkey", vkey], tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("OK: "), result.stdout + result.stderr
+
     publish(app)
     export = tmp_path / "export"
     exported = app.test_cli_runner().invoke(args=["custody", "export", str(export)])
