@@ -12,18 +12,25 @@ must not hold it while it sends. A failure met while reading (413, broken framin
 answered once the request's custody context and caller are known (``check_request_body``). Only
 a view that streams its body (tus PATCH) is not read first, unless its body is at most the size
 the view names (``accepts_media(streamed_over=...)``: one exhibit chunk).
+
+How every route is described in the OpenAPI contract is decided here too (``Blueprint``): its
+operationId is its view's name, its summary its docstring's first line, and its examples come
+from the schemas' fields (``example_fallback`` where a hand-written one would add nothing).
 """
 from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Callable
 from typing import IO, Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from flask import Flask, Response, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Blueprint as SmorestBlueprint
 from marshmallow import RAISE, validate
+from marshmallow import fields as ma_fields
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
@@ -98,10 +105,81 @@ class _Parser(FlaskParser):
         return req.get_json() if is_json_request(req) else core.missing
 
 
+# A generic value for a field whose hand-written example would add nothing (an id, a time, a
+# flag, a hash, a cursor, an enumeration's first member). Fields that say something about a case
+# carry their own, ``metadata={"example": ...}`` on the schema that validates them, so the contract
+# shows realistic requests and answers without a second copy of the schemas to keep in step.
+EXAMPLE_TIME = "2026-03-11T09:30:00Z"
+EXAMPLE_CURSOR = "azE6NTA"  # an opaque cursor as the API hands them out (casework.pagination)
+EXAMPLE_DIGEST = "35d3a919b5a9bdb1ea5c0f63988523f755869b65f76f9826661d669c412c2887"  # hex SHA-256 or HMAC
+EXAMPLE_SIGNATURE = "+0l4KoCdqYRI6+10/MiY6+9xLcjnvdcw6wUACOvPoFhcJcqZBTIvRF0Fwe/jl5NReyCgsmk6aQo8E7rUjeTySA=="
+
+
+def example_fallback(converter: Any, field: ma_fields.Field, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """apispec attribute function: the generic example of a field that names none.
+
+    Not for query arguments (``*Args`` schemas): Swagger UI's "Try it out" would send an optional
+    filter's example as if the reader had asked for it.
+    """
+    if "example" in ret or "example" in field.metadata or type(field.parent).__name__.endswith("Args"):
+        return {}
+    if ret.get("enum"):
+        return {"example": ret["enum"][0]}
+    name = field.name or ""
+    if isinstance(field, ma_fields.DateTime):
+        return {"example": EXAMPLE_TIME}
+    if isinstance(field, ma_fields.Boolean):
+        return {"example": False}
+    if isinstance(field, ma_fields.Integer) and (name == "id" or name.endswith("_id")):
+        return {"example": 1}
+    if name.endswith(("sha256", "_hash")):
+        return {"example": EXAMPLE_DIGEST}
+    if name == "signature":
+        return {"example": EXAMPLE_SIGNATURE}
+    if name == "next_cursor":
+        return {"example": EXAMPLE_CURSOR}
+    return {}
+
+
+OPERATION_ID = re.compile(r"^[a-z]+(_[a-z0-9]+)+$")
+_operation_ids: WeakKeyDictionary[Any, dict[str, str]] = WeakKeyDictionary()
+
+
 class Blueprint(SmorestBlueprint):
-    """flask-smorest Blueprint whose arguments parser uses ``StrictJSONProvider``."""
+    """flask-smorest Blueprint whose arguments parser uses ``StrictJSONProvider``, and whose
+    operations are named after their views.
+
+    Each operation's ``operationId`` is its view function's name (verb_noun: ``create_incident``;
+    a view whose endpoint predates this keeps it with ``route(..., endpoint=...)``), and must be
+    unique in the API: generated clients name their functions after it. Its summary is the first
+    line of the view's docstring (flask-smorest).
+    """
 
     ARGUMENTS_PARSER = _Parser()
+
+    def _store_endpoint_docs(self, endpoint: str, obj: Any, parameters: Any, tags: Any, **options: Any) -> None:
+        super()._store_endpoint_docs(endpoint, obj, parameters, tags, **options)
+        for method, doc in self._docs[endpoint].items():
+            if method != "parameters":
+                doc.setdefault("manual_doc", {}).setdefault("operationId", obj.__name__)
+
+    def register_views_in_doc(self, api: Any, app: Flask, spec: Any, *, name: str, parameters: Any) -> None:
+        """Before the spec converts this blueprint's schemas: the example fallback, once per spec; and
+        an operationId another operation already has is refused at start, not found by a client."""
+        converter = api.ma_plugin.converter
+        if example_fallback not in [getattr(f, "__func__", None) for f in converter.attribute_functions]:
+            converter.add_attribute_function(example_fallback)
+        taken = _operation_ids.setdefault(spec, {})
+        for endpoint, docs in self._docs.items():
+            for method, doc in docs.items():
+                if method == "parameters":
+                    continue
+                operation_id = doc["manual_doc"]["operationId"]
+                where = f"{method.upper()} {name}.{endpoint}"
+                if operation_id in taken:
+                    raise ValueError(f"operationId {operation_id!r} of {where} is already {taken[operation_id]}'s")
+                taken[operation_id] = where
+        super().register_views_in_doc(api, app, spec, name=name, parameters=parameters)
 
 
 def _view() -> Any:

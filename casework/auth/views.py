@@ -55,15 +55,18 @@ def _credential() -> service.Credential:
     return service.Credential(*credentials.credential_rows())
 
 
-@blp.route("/login", methods=["POST"])
+@blp.route("/login", methods=["POST"], endpoint="login")
 @limiter.limit(_login_limit)
 @limiter.limit(_failure_limit, key_func=_login_failure_key, deduct_when=_login_failed)
-@blp.arguments(schemas.LoginSchema)
+@blp.arguments(schemas.LoginSchema, example=schemas.LOGIN_EXAMPLE)
 @blp.response(200, schemas.MeSchema)
-def login(data):
-    """Start a session (cookie). Failures are generic; logins are throttled per address, and failed
-    ones per username and address. An account with a second factor also sends ``otp`` or
-    ``recovery_code``."""
+def create_session(data):
+    """Log in: start a session (a cookie) with your username and password.
+
+    Failures are generic; logins are throttled per address, and failed ones per username and
+    address. An account with a second factor also sends ``otp`` or ``recovery_code``. A script
+    then makes itself a token (``POST /auth/tokens``) and sends it as ``Authorization: Bearer``.
+    """
     new = service.login(data["username"], data["password"], otp=data.get("otp"),
                         recovery_code=data.get("recovery_code"), previous_session=session.get("sid"),
                         lifetime_seconds=current_app.config["PERMANENT_SESSION_LIFETIME"])
@@ -76,17 +79,19 @@ def login(data):
                       require_mfa=credentials.require_mfa())
 
 
-@blp.route("/logout", methods=["POST"])
+@blp.route("/logout", methods=["POST"], endpoint="logout")
 @blp.response(204)
-def logout():
+def delete_session():
+    """Log out: end this session."""
     service.logout(current_user.id, session.get("sid"))
     logout_user()
     session.clear()
 
 
-@blp.route("/me", methods=["GET"])
+@blp.route("/me", methods=["GET"], endpoint="me")
 @blp.response(200, schemas.MeSchema)
-def me():
+def get_current_user():
+    """Who you are, how you authenticated, and what you must do before anything else."""
     return service.whoami(current_user, auth_method=g.get("auth_method"), csrf_token=session.get("csrf"),
                           mfa_verified=credentials.credential_mfa_verified(), require_mfa=credentials.require_mfa())
 
@@ -96,7 +101,11 @@ def me():
 @blp.arguments(schemas.PasswordChangeSchema)
 @blp.response(204)
 def change_password(data):
-    """Choose a new password; every other session and every token of yours ends (this session stays)."""
+    """Change your password.
+
+    Every other session and every token of yours ends (this session stays). An account whose
+    password an admin set must do this first.
+    """
     service.change_password(current_user, data["current_password"], data["new_password"], via=_credential())
 
 
@@ -105,7 +114,10 @@ def change_password(data):
 @blp.arguments(schemas.TotpEnrolSchema)
 @blp.response(200, schemas.TotpEnrolmentSchema)
 def enrol_totp(data):
-    """Start TOTP enrolment: the secret and its otpauth:// URI, shown this once. Confirm with a code."""
+    """Start enrolling an authenticator app (TOTP second factor).
+
+    The secret and its otpauth:// URI are shown this once. Confirm with a first code.
+    """
     return service.enrol_totp(current_user, data["password"], issuer=current_app.config["CASEWORK_TOTP_ISSUER"])
 
 
@@ -114,17 +126,23 @@ def enrol_totp(data):
 @blp.arguments(schemas.TotpCodeSchema)
 @blp.response(200, schemas.RecoveryCodesSchema)
 def confirm_totp(data):
-    """Turn TOTP on with a first code; answers 10 one-time recovery codes, shown this once. Every
-    other session and every token of yours ends."""
+    """Turn the TOTP second factor on with a first code.
+
+    Answers 10 one-time recovery codes, shown this once. Every other session and every token of
+    yours ends.
+    """
     return service.confirm_totp(current_user, data["code"], via=_credential())
 
 
 @blp.route("/mfa/totp", methods=["DELETE"])
 @_reauthentication_limit
-@blp.arguments(schemas.TotpDisableSchema)
+@blp.arguments(schemas.TotpDisableSchema, example=schemas.TOTP_DISABLE_EXAMPLE)
 @blp.response(204)
 def disable_totp(data):
-    """Turn TOTP off (or abandon an enrolment), proven by a current ``code`` or the ``password``."""
+    """Turn the TOTP second factor off, or abandon an enrolment.
+
+    Proven by a current ``code`` or the ``password``.
+    """
     service.disable_totp(current_user, code=data.get("code"), password=data.get("password"))
 
 
@@ -132,8 +150,11 @@ def disable_totp(data):
 @blp.arguments(schemas.TokenCreateSchema)
 @blp.response(201, schemas.NewTokenSchema)
 def create_token(data):
-    """Create a personal API token; the token is in this answer only. Made with a token, it expires
-    no later than that token and is revoked with it."""
+    """Create a personal API token for scripts and the command-line client.
+
+    The token is in this answer only. Made with a token, it expires no later than that token and
+    is revoked with it.
+    """
     return service.create_token(current_user, data["name"], data["expires_in_days"], via=_credential(),
                                 require_mfa=credentials.require_mfa())
 
@@ -142,12 +163,12 @@ def create_token(data):
 @blp.arguments(schemas.TokenListArgs, location="query")
 @blp.response(200, TokenPage)
 def list_tokens(args):
-    """Your tokens; admins may name another user's."""
+    """List your API tokens (never the tokens themselves); admins may name another user's."""
     return service.list_tokens(args.pop("user_id", current_user.id), args)
 
 
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])
 @blp.response(204)
 def revoke_token(token_id):
-    """Revoke a token, and every token made through it."""
+    """Revoke an API token, and every token made through it."""
     service.revoke_token(token_id)

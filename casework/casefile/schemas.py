@@ -6,19 +6,28 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from casework.casefile.service import CaseFileStream, IncidentInFile, InterviewInFile
+from casework.casefile.service import CONSENT_RULE, CaseFileStream, IncidentInFile, InterviewInFile
 from casework.cases.schemas import CaseSchema
+from casework.exhibits.schemas import (
+    CAPTURED_AT_EXAMPLE,
+    FILENAME_EXAMPLE,
+    KIND_EXAMPLE,
+    MEDIA_TYPE_EXAMPLE,
+    SIZE_EXAMPLE,
+)
 from casework.fields import FreeText, FreeTextSchema
 from casework.incidents.schemas import IncidentSchema
 from casework.interviews.schemas import InterviewSchema
-from casework.transcripts.schemas import TranscriptVersionSchema
+from casework.transcripts.schemas import STATEMENT_EXAMPLE, TranscriptVersionSchema
 from casework.witnesses.schemas import WitnessSchema
 
 
 class TranscriptInFileSchema(TranscriptVersionSchema):
-    text = fields.String(allow_none=True, metadata={"description": "null when withheld or shredded"})
+    text = fields.String(allow_none=True, metadata={"description": "null when withheld or shredded",
+                                                    "example": STATEMENT_EXAMPLE})
     withheld = fields.String(allow_none=True, metadata={
-        "description": "why the text is not included (the witness's consent in force, or shredded); null if it is"})
+        "description": "why the text is not included (the witness's consent in force, or shredded); null if it is",
+        "example": None})
 
 
 _SEALED = "null when withheld or shredded, and for those who may not read this exhibit's content"
@@ -28,19 +37,19 @@ class ExhibitInFileSchema(FreeTextSchema):
     """An exhibit's metadata in the case file: never its bytes, which are a read of their own."""
 
     id = fields.Integer()
-    kind = fields.String()
-    media_type = fields.String(allow_none=True)
-    size = fields.Integer()
+    kind = fields.String(metadata={"example": KIND_EXAMPLE})
+    media_type = fields.String(allow_none=True, metadata={"example": MEDIA_TYPE_EXAMPLE})
+    size = fields.Integer(metadata={"example": SIZE_EXAMPLE})
     sha256 = FreeText(allow_none=True, metadata={"description": "hex SHA-256 of the content; " + _SEALED})
-    captured_at = fields.DateTime(allow_none=True)
-    filename = FreeText(allow_none=True, metadata={"description": _SEALED})
+    captured_at = fields.DateTime(allow_none=True, metadata={"example": CAPTURED_AT_EXAMPLE})
+    filename = FreeText(allow_none=True, metadata={"description": _SEALED, "example": FILENAME_EXAMPLE})
     shredded = fields.Boolean()
     withheld = fields.String(allow_none=True, metadata={
         "description": "why the exhibit's sealed metadata and content are not available (witness_shredded, "
-                       "consent_withdrawn while an erasure is pending, shredded); null if they are"})
+                       "consent_withdrawn while an erasure is pending, shredded); null if they are", "example": None})
     content_path = fields.Method("_content_path", metadata={
         "description": "where to download the content (GET, Range supported, a logged read of its own); null "
-                       "when withheld"})
+                       "when withheld", "example": "/api/v1/exhibits/4/content"})
 
     def _content_path(self, exhibit: Any) -> str | None:
         return None if exhibit.withheld else f"/api/v1/exhibits/{exhibit.id}/content"
@@ -60,7 +69,8 @@ class CaseFileSchema(Schema):
     """For the OpenAPI description; the body is streamed by ``stream_json`` in this shape."""
 
     case = fields.Nested(CaseSchema)
-    consent_rule = fields.String()
+    consent_rule = fields.String(metadata={"description": "the rule that decided which statements are included",
+                                           "example": CONSENT_RULE})
     incidents = fields.List(fields.Nested(IncidentInFileSchema))
     witnesses = fields.List(fields.Nested(WitnessSchema), metadata={
         "description": "Pseudonymous; identities are released one by one by GET /witnesses/{id}?include=identity."})

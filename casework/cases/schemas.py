@@ -4,24 +4,35 @@ from marshmallow import Schema, fields, validate
 
 REFERENCE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$", error="1-64 letters, digits, '.', '_', '/' or '-'.")
 
+# Examples: one investigation, as a commission of inquiry would open it.
+TITLE_EXAMPLE = "Attacks on civilians and civilian objects, Kharkiv oblast, February-May 2022"
+REFERENCE_EXAMPLE = "COI-UKR/2022/003"
+DESCRIPTION_EXAMPLE = ("Shelling of residential districts and markets in Kharkiv city and oblast; "
+                       "witnesses interviewed in Kharkiv, Poltava and Warsaw.")
+STATUS_EXAMPLE = "open"
+MEMBER_EXAMPLE = {"username": "m.okafor", "role": "interviewer"}
+
 
 class CaseCreateSchema(Schema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    reference = fields.String(load_default=None, allow_none=True, validate=REFERENCE)
-    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20000))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300), metadata={"example": TITLE_EXAMPLE})
+    reference = fields.String(load_default=None, allow_none=True, validate=REFERENCE,
+                              metadata={"example": REFERENCE_EXAMPLE})
+    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20000),
+                                metadata={"example": DESCRIPTION_EXAMPLE})
 
 
 class CaseUpdateSchema(Schema):
-    title = fields.String(validate=validate.Length(min=1, max=300))
-    reference = fields.String(allow_none=True, validate=REFERENCE)
-    description = fields.String(allow_none=True, validate=validate.Length(max=20000))
+    title = fields.String(validate=validate.Length(min=1, max=300), metadata={"example": TITLE_EXAMPLE})
+    reference = fields.String(allow_none=True, validate=REFERENCE, metadata={"example": REFERENCE_EXAMPLE})
+    description = fields.String(allow_none=True, validate=validate.Length(max=20000),
+                                metadata={"example": DESCRIPTION_EXAMPLE})
     status = fields.String(validate=validate.OneOf(["open", "closed"]))
 
 
 class MemberSchema(Schema):
     user_id = fields.Integer()
-    username = fields.String(attribute="user.username")
-    role = fields.String(attribute="user.role")
+    username = fields.String(attribute="user.username", metadata={"example": MEMBER_EXAMPLE["username"]})
+    role = fields.String(attribute="user.role", metadata={"example": MEMBER_EXAMPLE["role"]})
     added_at = fields.DateTime()
 
 
@@ -33,10 +44,11 @@ class ProposalSchema(Schema):
     """A membership change an admin proposed (or a suspension), waiting for a second person."""
 
     user_id = fields.Integer()
-    username = fields.String(attribute="user.username")
-    role = fields.String(attribute="user.role")
-    kind = fields.String(metadata={"description": KIND})
-    reason = fields.String(allow_none=True, metadata={"description": "Why a membership was suspended (restore)."})
+    username = fields.String(attribute="user.username", metadata={"example": "s.haddad"})
+    role = fields.String(attribute="user.role", metadata={"example": "legal"})
+    kind = fields.String(metadata={"description": KIND, "example": "add"})
+    reason = fields.String(allow_none=True, metadata={"description": "Why a membership was suspended (restore).",
+                                                      "example": None})
     proposed_by_id = fields.Integer()
     proposed_at = fields.DateTime()
 
@@ -46,13 +58,13 @@ class MembershipSchema(Schema):
 
     status = fields.String(metadata={"description": "member: a member now; pending: a second person must approve "
                                                     "(POST .../members/{user_id}/approve); removed: a lawyer's "
-                                                    "removal took effect"})
-    kind = fields.String(metadata={"description": "Proposals only. " + KIND})
-    reason = fields.String(allow_none=True, metadata={"description": "Suspended memberships only."})
+                                                    "removal took effect", "example": "pending"})
+    kind = fields.String(metadata={"description": "Proposals only. " + KIND, "example": "add"})
+    reason = fields.String(allow_none=True, metadata={"description": "Suspended memberships only.", "example": None})
     case_id = fields.Integer()
     user_id = fields.Integer()
-    username = fields.String(attribute="user.username")
-    role = fields.String(attribute="user.role")
+    username = fields.String(attribute="user.username", metadata={"example": MEMBER_EXAMPLE["username"]})
+    role = fields.String(attribute="user.role", metadata={"example": MEMBER_EXAMPLE["role"]})
     added_at = fields.DateTime(metadata={"description": "Members only."})
     proposed_by_id = fields.Integer(metadata={"description": "Pending proposals only."})
     proposed_at = fields.DateTime(metadata={"description": "Pending proposals only."})
@@ -60,10 +72,10 @@ class MembershipSchema(Schema):
 
 class CaseSchema(Schema):
     id = fields.Integer()
-    reference = fields.String(allow_none=True)
-    title = fields.String()
-    description = fields.String(allow_none=True)
-    status = fields.String()
+    reference = fields.String(allow_none=True, metadata={"example": REFERENCE_EXAMPLE})
+    title = fields.String(metadata={"example": TITLE_EXAMPLE})
+    description = fields.String(allow_none=True, metadata={"example": DESCRIPTION_EXAMPLE})
+    status = fields.String(metadata={"description": "open or closed", "example": STATUS_EXAMPLE})
     created_by_id = fields.Integer()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

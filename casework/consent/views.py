@@ -11,5 +11,9 @@ blp = Blueprint("consent", __name__, url_prefix="/api/v1", description="Witness 
 @blp.arguments(ConsentCreateSchema)
 @blp.response(201, ConsentSchema)
 def record_consent(data, witness_id):
-    """Record a new consent version; withdrawn_at suspends the witness's records and opens an erasure."""
+    """Record a witness's consent: what may be kept and shared, and with whom.
+
+    Each change is a new version. ``withdrawn_at`` suspends every read of the witness's records
+    at once and opens an erasure, which a second person confirms or rejects.
+    """
     return service.record_consent(witness_id, data)

@@ -19,7 +19,11 @@ DisclosurePage = page_of(schemas.DisclosureSchema, "DisclosurePage")
 @blp.alt_response(202, schema=schemas.DisclosureSchema,
                   description="Pending: a second lawyer of the case must approve it (see approval_reasons)")
 def create_disclosure(data, case_id):
-    """Disclose items to a recipient: each included or excluded by the witness's consent, and registered."""
+    """Disclose items of a case to a recipient (lawyers); each is checked against consent.
+
+    Each item is included or excluded by its witness's current consent (the reason is recorded),
+    and the disclosure is registered. One that a second lawyer must approve answers 202.
+    """
     disclosure = service.create(case_id, data)
     return disclosure, 202 if disclosure.pending else 201
 
@@ -27,7 +31,7 @@ def create_disclosure(data, case_id):
 @blp.route("/disclosures/<int:disclosure_id>/approve", methods=["POST"])
 @blp.response(200, schemas.DisclosureSchema)
 def approve_disclosure(disclosure_id):
-    """The second lawyer: another lawyer of the case approves a pending disclosure (never its proposer)."""
+    """Approve a pending disclosure: a second lawyer of the case, never its proposer."""
     return service.approve(disclosure_id)
 
 
@@ -35,7 +39,7 @@ def approve_disclosure(disclosure_id):
 @blp.arguments(schemas.DisclosurePageArgs, location="query")
 @blp.response(200, DisclosurePage)
 def list_disclosures(args, case_id):
-    """The register: what went to whom, when, under which consent."""
+    """List a case's disclosure register: what went to whom, when, under which consent."""
     return service.register(case_id, args)
 
 
@@ -43,10 +47,11 @@ def list_disclosures(args, case_id):
 @blp.arguments(schemas.DisclosureReadArgs, location="query")
 @blp.response(200, schemas.DisclosureSchema)
 def get_disclosure(args, disclosure_id):
+    """Read a disclosure; include=purpose also shows its sealed purpose (logged)."""
     return service.read(disclosure_id, include_purpose=args.get("include") == "purpose")
 
 
-@blp.route("/disclosures/<int:disclosure_id>/bundle", methods=["GET"])
+@blp.route("/disclosures/<int:disclosure_id>/bundle", methods=["GET"], endpoint="get_bundle")
 @blp.doc(parameters=[{"in": "header", "name": "Range", "schema": {"type": "string"},
                       "description": "bytes=first-last, bytes=first- or bytes=-suffix: resume a download"},
                      {"in": "header", "name": "If-Range", "schema": {"type": "string"},
@@ -57,8 +62,11 @@ def get_disclosure(args, disclosure_id):
                     "409": {"description": "Pending: a second lawyer must approve the disclosure first"},
                     "410": {"description": "Withheld: an item can no longer be released (consent withdrawn)"},
                     "416": {"description": "The range is past the end"}})
-def get_bundle(disclosure_id):
-    """The disclosure as a self-proving BagIt zip: a file (Content-Length, ETag, Range, Repr-Digest)."""
+def download_bundle(disclosure_id):
+    """Download a disclosure's bundle: a BagIt zip that proves itself offline.
+
+    A file: the same bytes on every download, with Content-Length, ETag, Range and Repr-Digest.
+    """
     bundle = service_bundle.open_bundle(disclosure_id, ranges.parse(request.headers.get("Range")),
                                         request.headers.get("If-Range"))
     selected = bundle.selected

@@ -6,6 +6,7 @@ from casework.pagination import PageArgs
 from casework.witnesses.erasure_models import STATUSES
 
 _FREE_TEXT = "Shown to the case's lawyers only (null for everyone else)."
+COURT_ORDER_EXAMPLE = "ICC-01/22-45-Red, Pre-Trial Chamber II, preservation order of 3 May 2026"
 
 
 class RejectSchema(Schema):
@@ -17,14 +18,15 @@ class RejectSchema(Schema):
 class HoldCreateSchema(Schema):
     court_order_reference = fields.String(required=True, validate=validate.Length(min=1, max=300), metadata={
         "description": "The order that requires the records be kept; sealed. " + _FREE_TEXT,
-        "example": "ICC-01/22-45-Red, Pre-Trial Chamber II, preservation order of 3 May 2026"})
+        "example": COURT_ORDER_EXAMPLE})
 
 
 class HoldSchema(Schema):
     id = fields.Integer()
     witness_id = fields.Integer()
-    status = fields.String(metadata={"description": "active (confirmation is blocked) or lifted"})
-    court_order_reference = fields.String(allow_none=True, metadata={"description": _FREE_TEXT})
+    status = fields.String(metadata={"description": "active (confirmation is blocked) or lifted", "example": "active"})
+    court_order_reference = fields.String(allow_none=True, metadata={"description": _FREE_TEXT,
+                                                                     "example": COURT_ORDER_EXAMPLE})
     placed_by_id = fields.Integer()
     placed_at = fields.DateTime()
     lift_requested_by_id = fields.Integer(allow_none=True, metadata={
@@ -43,8 +45,9 @@ class ErasureStateSchema(Schema):
         "description": "none (never withdrawn), pending (records suspended, key kept), confirmed (key "
                        "destroyed), rejected (recorded in error; access restored)"})
     erasure_id = fields.Integer(allow_none=True)
-    origin = fields.String(allow_none=True, metadata={"description": "withdrawal"})
-    consent_version = fields.Integer(allow_none=True, metadata={"description": "The consent version that withdrew"})
+    origin = fields.String(allow_none=True, metadata={"description": "withdrawal", "example": "withdrawal"})
+    consent_version = fields.Integer(allow_none=True, metadata={"description": "The consent version that withdrew",
+                                                                "example": 2})
     requested_by_id = fields.Integer(allow_none=True, metadata={"description": "Who recorded the withdrawal"})
     requested_at = fields.DateTime(allow_none=True)
     deadline = fields.DateTime(allow_none=True, metadata={
@@ -53,9 +56,11 @@ class ErasureStateSchema(Schema):
     decided_by_id = fields.Integer(allow_none=True)
     decided_at = fields.DateTime(allow_none=True)
     restored_consent_version = fields.Integer(allow_none=True, metadata={
-        "description": "A rejection's new consent version (the consent in force before the withdrawal)"})
-    reason = fields.String(allow_none=True, metadata={"description": "A rejection's reason. " + _FREE_TEXT})
-    active_holds = fields.Integer()
+        "description": "A rejection's new consent version (the consent in force before the withdrawal)",
+        "example": None})
+    reason = fields.String(allow_none=True, metadata={"description": "A rejection's reason. " + _FREE_TEXT,
+                                                      "example": None})
+    active_holds = fields.Integer(metadata={"example": 1})
     holds = fields.List(fields.Nested(HoldSchema))
 
 
@@ -63,12 +68,12 @@ class ErasureSummarySchema(Schema):
     id = fields.Integer()
     witness_id = fields.Integer()
     case_id = fields.Integer()
-    status = fields.String()
+    status = fields.String(metadata={"example": "pending"})
     requested_by_id = fields.Integer()
     requested_at = fields.DateTime()
     deadline = fields.DateTime()
     overdue = fields.Boolean()
-    active_holds = fields.Integer()
+    active_holds = fields.Integer(metadata={"example": 0})
 
 
 class ErasureListArgs(PageArgs):

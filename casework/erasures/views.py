@@ -23,14 +23,20 @@ blp.record_once(_suspend_pending_erasures)
 @blp.route("/witnesses/<int:witness_id>/erasure", methods=["GET"])
 @blp.response(200, schemas.ErasureStateSchema)
 def get_erasure(witness_id):
-    """The witness's latest erasure (pending, confirmed, rejected, or none) and the legal holds on their records."""
+    """Read the state of a witness's erasure and the legal holds on their records.
+
+    The latest erasure: pending, confirmed, rejected, or none.
+    """
     return service.read(witness_id)
 
 
 @blp.route("/witnesses/<int:witness_id>/erasure/confirm", methods=["POST"])
 @blp.response(200, schemas.ErasureStateSchema)
 def confirm_erasure(witness_id):
-    """Confirm a pending erasure (a second lawyer of the case): the witness's key is destroyed; 409 under a hold."""
+    """Confirm a pending erasure (a second lawyer of the case): the witness's key is destroyed.
+
+    Refused (409) while a legal hold is active.
+    """
     return service.confirm(witness_id)
 
 
@@ -38,7 +44,10 @@ def confirm_erasure(witness_id):
 @blp.arguments(schemas.RejectSchema)
 @blp.response(200, schemas.ErasureStateSchema)
 def reject_erasure(data, witness_id):
-    """Reject a pending erasure as recorded in error (a second lawyer of the case): access is restored."""
+    """Reject a pending erasure as recorded in error (a second lawyer of the case).
+
+    Access to the witness's records is restored.
+    """
     return service.reject(witness_id, data)
 
 
@@ -46,7 +55,10 @@ def reject_erasure(data, witness_id):
 @blp.arguments(schemas.HoldCreateSchema)
 @blp.response(201, schemas.HoldSchema)
 def place_hold(data, witness_id):
-    """Place a legal hold (a lawyer of the case): no erasure of the witness is confirmed while it is active."""
+    """Place a legal hold on a witness's records (a lawyer of the case).
+
+    No erasure of the witness is confirmed while it is active.
+    """
     return service.place_hold(witness_id, data)
 
 
@@ -64,5 +76,8 @@ def lift_hold(witness_id, hold_id):
 @blp.arguments(schemas.ErasureListArgs, location="query")
 @blp.response(200, ErasurePage)
 def list_erasures(args):
-    """Erasures of the caller's cases (auditors: all); overdue=true: pending past their deadline."""
+    """List the erasures of your cases (auditors: all).
+
+    ``overdue=true``: only those pending past their deadline.
+    """
     return service.list_erasures(args)

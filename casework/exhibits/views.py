@@ -68,10 +68,10 @@ def _created(exhibit: Any) -> Response:
     return response
 
 
-@blp.route("/exhibits/uploads", methods=["OPTIONS"])
-@blp.doc(summary="tus discovery", responses={"204": {"description": "Tus-Version, Tus-Extension, Tus-Max-Size"}})
-def tus_options():
-    """What this tus server supports (version, extensions, maximum size, checksum algorithms)."""
+@blp.route("/exhibits/uploads", methods=["OPTIONS"], endpoint="tus_options")
+@blp.doc(responses={"204": {"description": "Tus-Version, Tus-Extension, Tus-Max-Size"}})
+def get_upload_options():
+    """Discover what the tus upload server supports: version, extensions, size, checksums."""
     service.discover()
     response = _empty(204)
     response.headers["Tus-Resumable"] = tus.VERSION
@@ -85,14 +85,14 @@ def tus_options():
 @blp.route("/interviews/<int:interview_id>/exhibits/uploads", methods=["POST"])
 @blp.doc(parameters=_CREATION_HEADERS, responses={"201": {"description": "Upload created; see Location"}})
 def create_interview_upload(interview_id):
-    """Start a tus upload of an exhibit of an interview (the interview's interviewer)."""
+    """Start a resumable (tus) upload of an exhibit of an interview (its interviewer)."""
     return _created(service.create_for_interview(interview_id, _new_upload()))
 
 
 @blp.route("/incidents/<int:incident_id>/exhibits/uploads", methods=["POST"])
 @blp.doc(parameters=_CREATION_HEADERS, responses={"201": {"description": "Upload created; see Location"}})
 def create_incident_upload(incident_id):
-    """Start a tus upload of an exhibit of an incident (a member of its case)."""
+    """Start a resumable (tus) upload of an exhibit of an incident (a member of its case)."""
     return _created(service.create_for_incident(incident_id, _new_upload()))
 
 
@@ -103,10 +103,10 @@ def _offset_headers(response: Response, exhibit: Any) -> Response:
     return response
 
 
-@blp.route("/exhibits/<int:exhibit_id>/upload", methods=["HEAD"])
+@blp.route("/exhibits/<int:exhibit_id>/upload", methods=["HEAD"], endpoint="upload_offset")
 @blp.doc(parameters=_TUS_HEADERS, responses={"200": {"description": "Upload-Offset and Upload-Length"}})
-def upload_offset(exhibit_id):
-    """tus HEAD: the offset to resume from (the uploader only)."""
+def get_upload_offset(exhibit_id):
+    """Find the offset to resume an upload from (tus HEAD; the uploader only)."""
     tus.require_resumable(request.headers)
     exhibit = service.upload_status(exhibit_id)
     response = _offset_headers(_empty(200), exhibit)
@@ -115,7 +115,7 @@ def upload_offset(exhibit_id):
     return response
 
 
-@blp.route("/exhibits/<int:exhibit_id>/upload", methods=["PATCH"])
+@blp.route("/exhibits/<int:exhibit_id>/upload", methods=["PATCH"], endpoint="upload_patch")
 @accepts_media(tus.OFFSET_MEDIA_TYPE, streamed_over="CASEWORK_EXHIBIT_CHUNK_BYTES")
 @blp.doc(parameters=_TUS_HEADERS + [
     {"in": "header", "name": "Upload-Offset", "required": True, "schema": {"type": "integer", "minimum": 0}},
@@ -123,9 +123,13 @@ def upload_offset(exhibit_id):
 ], requestBody={"required": True, "content": {tus.OFFSET_MEDIA_TYPE: {"schema": {"type": "string",
                                                                                   "format": "binary"}}}},
     responses={"204": {"description": "Bytes stored; Upload-Offset is the new offset"},
-               "200": {"description": "The last bytes: the upload is complete; the body is the signed receipt"}})
-def upload_patch(exhibit_id):
-    """tus PATCH: append bytes at Upload-Offset; the PATCH that completes the upload answers the receipt."""
+               "200": {"description": "The last bytes: the upload is complete; the body is the signed receipt",
+                       "content": {"application/json": {"schema": schemas.ExhibitUploadReceiptSchema}}}})
+def append_upload(exhibit_id):
+    """Send an upload's next bytes at Upload-Offset (tus PATCH).
+
+    The PATCH that completes the upload answers the signed receipt.
+    """
     tus.require_resumable(request.headers)
     if request.mimetype != tus.OFFSET_MEDIA_TYPE:
         raise UnsupportedMedia(f"Send {tus.OFFSET_MEDIA_TYPE}.", accepted=(tus.OFFSET_MEDIA_TYPE,))
@@ -137,18 +141,21 @@ def upload_patch(exhibit_id):
     result = service.receive(exhibit_id, offset, body, content_length=request.content_length, checksum=checksum)
     if result.receipt is None:
         return _offset_headers(_empty(204), result.exhibit)
-    response = current_app.response_class(current_app.json.dumps(schemas.ReceiptSchema().dump(result.receipt)),
-                                          status=200, mimetype="application/json")
+    receipt = schemas.ExhibitUploadReceiptSchema().dump(result.receipt)
+    response = current_app.response_class(current_app.json.dumps(receipt), status=200, mimetype="application/json")
     return _offset_headers(response, result.exhibit)
 
 
-@blp.route("/exhibits/<int:exhibit_id>/upload", methods=["DELETE"])
+@blp.route("/exhibits/<int:exhibit_id>/upload", methods=["DELETE"], endpoint="upload_terminate")
 @blp.doc(parameters=_TUS_HEADERS, responses={
     "204": {"description": "The upload is cancelled: what it stored is deleted; the upload URL answers 410 from now"},
     "409": {"description": "The upload is complete: an exhibit is immutable evidence and is never deleted"},
     "410": {"description": "The upload already ended (cancelled, expired, or shredded)"}})
-def upload_terminate(exhibit_id):
-    """tus termination: cancel an unfinished upload (whoever may continue it); a complete exhibit is refused."""
+def cancel_upload(exhibit_id):
+    """Cancel an unfinished upload (tus termination; whoever may continue it).
+
+    A complete exhibit is evidence and is never deleted (409).
+    """
     tus.require_resumable(request.headers)
     service.terminate(exhibit_id)
     return _empty(204)
@@ -158,6 +165,7 @@ def upload_terminate(exhibit_id):
 @blp.arguments(schemas.ExhibitPageArgs, location="query")
 @blp.response(200, ExhibitPage)
 def list_interview_exhibits(args, interview_id):
+    """List the exhibits of an interview: metadata and receipts, not content."""
     return service.list_for_interview(interview_id, args)
 
 
@@ -165,33 +173,40 @@ def list_interview_exhibits(args, interview_id):
 @blp.arguments(schemas.ExhibitPageArgs, location="query")
 @blp.response(200, ExhibitPage)
 def list_incident_exhibits(args, incident_id):
+    """List the exhibits of an incident: metadata and receipts, not content."""
     return service.list_for_incident(incident_id, args)
 
 
 @blp.route("/exhibits/<int:exhibit_id>", methods=["GET"])
 @blp.response(200, schemas.ExhibitSchema)
 def get_exhibit(exhibit_id):
-    """An exhibit's metadata and receipt (without the plain SHA-256)."""
+    """Read an exhibit's metadata and receipt (without the plain SHA-256)."""
     return service.get_exhibit(exhibit_id)
 
 
-@blp.route("/exhibits/<int:exhibit_id>/receipt", methods=["GET"])
-@blp.response(200, schemas.ReceiptSchema)
-def exhibit_receipt(exhibit_id):
-    """The upload's receipt (a promise) with its leaf's seq and an inclusion proof once published."""
+@blp.route("/exhibits/<int:exhibit_id>/receipt", methods=["GET"], endpoint="exhibit_receipt")
+@blp.response(200, schemas.ExhibitUploadReceiptSchema)
+def get_exhibit_receipt(exhibit_id):
+    """Get the receipt of an exhibit's upload, with its inclusion proof once published.
+
+    The receipt is a promise; once a checkpoint includes it, its leaf's seq and proof come too.
+    """
     return service.receipt_of(exhibit_id)
 
 
-@blp.route("/exhibits/<int:exhibit_id>/content", methods=["GET"])
+@blp.route("/exhibits/<int:exhibit_id>/content", methods=["GET"], endpoint="exhibit_content")
 @blp.doc(parameters=[{"in": "header", "name": "Range", "schema": {"type": "string"},
                       "description": "bytes=first-last, bytes=first- or bytes=-suffix"}],
-         responses={"200": {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+         responses={"200": {"description": "The exhibit's bytes, in its media type",
+                            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
                             "headers": {"Repr-Digest": _REPR_DIGEST}},
                     "206": {"description": "The range asked for (Content-Range); Repr-Digest is still the whole's",
                             "headers": {"Repr-Digest": _REPR_DIGEST}},
                     "416": {"description": "The range is past the end"}})
-def exhibit_content(exhibit_id):
-    """The exhibit's bytes, streamed; a Range selects part of them. Every read is logged with its range.
+def download_exhibit(exhibit_id):
+    """Download an exhibit's bytes, streamed; every read is logged with its range.
+
+    A ``Range`` selects part of them.
 
     ``Repr-Digest`` (RFC 9530) is the SHA-256 of the whole exhibit, on 200 and 206 alike.
     """

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, cast
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casework.access.targets import Target
@@ -11,9 +12,20 @@ from casework.geo import LocatedMixin
 
 
 class Incident(LocatedMixin, Model):
+    """An incident of a case. Its reference, title, times and violation codes are plain metadata
+    (nothing here is sealed), so searches can filter on them in SQL (migration 0018's indexes)."""
+
     __tablename__ = "incidents"
     __resource_type__ = "incident"
-    __table_args__ = (UniqueConstraint("case_id", "reference", name="uq_incidents_case_reference"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "reference", name="uq_incidents_case_reference"),
+        Index("ix_incidents_case_occurred", "case_id", "occurred_from"),
+        # q= (a substring of the reference or title): trigram indexes on PostgreSQL. SQLite has no
+        # such index; these are plain indexes there, and a search reads the case's incidents.
+        Index("ix_incidents_reference_trgm", "reference", postgresql_using="gin",
+              postgresql_ops={"reference": "gin_trgm_ops"}),
+        Index("ix_incidents_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -35,3 +47,9 @@ class Incident(LocatedMixin, Model):
 
     def custody_target(self) -> Target:
         return Target(self.__resource_type__, self.id, case_id=self.case_id)
+
+
+# violation_type=: the JSON list as jsonb, for containment (@>), on PostgreSQL only (SQLite reads
+# the case's incidents and looks into each list).
+Index("ix_incidents_violation_types", cast(Incident.violation_types, JSONB), postgresql_using="gin").ddl_if(
+    dialect="postgresql")

@@ -3,20 +3,28 @@
 An incident's reference is unique within its case. A reference in use is answered 409
 ``incident-reference-taken``, whether found before writing or, when another request took it in
 between, by the database's unique constraint: never a database error.
+
+A listing may search (``casework.search``): the filters are the list's custody event's details,
+allowed or refused alike, ``q`` as a hash of its text. ``q`` ignores letters' case in every
+alphabet on PostgreSQL (ILIKE), in ASCII only on SQLite.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, cast, exists, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 
+from casework import search
 from casework.access.door import load_authorized
 from casework.cases.models import Case
 from casework.db import db, written_unique
 from casework.errors import Conflict, Invalid
 from casework.incidents.models import Incident
 from casework.pagination import Page, keyset_page
+
+SEARCH_FILTERS = ("q", "violation_type", "occurred_after", "occurred_before")
 
 
 def _reference_taken() -> Conflict:
@@ -50,9 +58,32 @@ def create_incident(case_id: int, data: dict[str, Any]) -> Incident:
     return incident
 
 
+def _has_violation(code: str) -> ColumnElement[bool]:
+    """The incident's violation_types (a JSON list) holds ``code``: jsonb containment on PostgreSQL
+    (its GIN index), a look into each list on SQLite."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(Incident.violation_types, JSONB).contains([code])
+    codes = func.json_each(Incident.violation_types).table_valued("value")
+    return exists(select(codes.c.value).where(codes.c.value == code))
+
+
 def list_incidents(case_id: int, args: dict[str, Any]) -> Page:
-    case = load_authorized(Case, case_id, "incident.list").obj
-    return keyset_page(select(Incident).where(Incident.case_id == case.id), Incident.id, args)
+    """The case's incidents, narrowed by every search filter given (all of them must hold)."""
+    asked = search.filters(args, SEARCH_FILTERS, free_text=("q",))
+    details: dict[str, Any] = {"search": asked} if asked else {}
+    case = load_authorized(Case, case_id, "incident.list", **details).obj
+    statement = select(Incident).where(Incident.case_id == case.id)
+    if args.get("q") is not None:
+        pattern = search.like_pattern(args["q"])
+        statement = statement.where(Incident.reference.ilike(pattern, escape="\\")
+                                    | Incident.title.ilike(pattern, escape="\\"))
+    if args.get("violation_type") is not None:
+        statement = statement.where(_has_violation(args["violation_type"]))
+    if args.get("occurred_after") is not None:
+        statement = statement.where(Incident.occurred_from >= args["occurred_after"])
+    if args.get("occurred_before") is not None:
+        statement = statement.where(Incident.occurred_from < args["occurred_before"])
+    return keyset_page(statement, Incident.id, args)
 
 
 def get_incident(incident_id: int) -> Incident:

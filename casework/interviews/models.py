@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, LargeBinary, String, Table
+from sqlalchemy import Column, ForeignKey, Index, LargeBinary, String, Table, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.access.targets import Target
@@ -26,6 +26,9 @@ class Interview(LocatedMixin, Model):
     __tablename__ = "interviews"
     __protected__ = {"freetext_": "interview free text"}
     __resource_type__ = "interview"
+    # Searches filter plain columns: conducted_after/before here, language below, and witness_id
+    # by its own index.
+    __table_args__ = (Index("ix_interviews_case_conducted", "case_id", "conducted_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -62,3 +65,8 @@ class Interview(LocatedMixin, Model):
             self.__resource_type__, self.id,
             case_id=self.case_id, owner_id=self.interviewer_id, witness_id=self.witness_id,
         )
+
+
+# language= matches BCP 47 tags whatever their letters' case (they are case-insensitive), a page
+# in id order.
+Index("ix_interviews_case_language", Interview.case_id, func.lower(Interview.language), Interview.id)

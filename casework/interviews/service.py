@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from casework import search
 from casework.access.door import load_authorized
 from casework.cases.models import Case
 from casework.db import db
@@ -27,6 +28,7 @@ from casework.witnesses.locks import lock_witness
 from casework.witnesses.models import Witness
 
 FREE_TEXT = ("interpreter", "others_present")
+SEARCH_FILTERS = ("language", "conducted_after", "conducted_before", "witness_id")
 
 
 def _incidents_of_case(case_id: int, incident_ids: list[int]) -> list[Incident]:
@@ -98,8 +100,20 @@ def create_interview(case_id: int, data: dict[str, Any]) -> Extended:
 
 
 def list_interviews(case_id: int, args: dict[str, Any]) -> Page:
-    case = load_authorized(Case, case_id, "interview.list").obj
+    """The case's interviews, narrowed by every search filter given; the filters are the list's
+    custody event's details. A witness of another case matches nothing (no existence leak)."""
+    filters = search.filters(args, SEARCH_FILTERS)
+    details: dict[str, Any] = {"search": filters} if filters else {}
+    case = load_authorized(Case, case_id, "interview.list", **details).obj
     statement = select(Interview).where(Interview.case_id == case.id).options(selectinload(Interview.incidents))
+    if args.get("language") is not None:
+        statement = statement.where(func.lower(Interview.language) == args["language"].lower())
+    if args.get("conducted_after") is not None:
+        statement = statement.where(Interview.conducted_at >= args["conducted_after"])
+    if args.get("conducted_before") is not None:
+        statement = statement.where(Interview.conducted_at < args["conducted_before"])
+    if args.get("witness_id") is not None:
+        statement = statement.where(Interview.witness_id == args["witness_id"])
     page = keyset_page(statement, Interview.id, args)
     page["items"] = [as_seen_by_caller(interview) for interview in page["items"]]
     return page

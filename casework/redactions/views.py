@@ -13,7 +13,10 @@ RedactionPage = page_of(schemas.RedactionSchema, "RedactionPage")
 @blp.arguments(schemas.RedactionCreateSchema)
 @blp.response(201, schemas.RedactionContentSchema)
 def create_redaction(data, interview_id, version):
-    """Redact spans of a version into a new sealed derivative; the map keeps no removed text."""
+    """Redact spans of a transcript version into a new, sealed derivative (lawyers).
+
+    Each span has a category and a legal basis; the redaction map keeps no removed text.
+    """
     return service.create(interview_id, version, data)
 
 
@@ -21,12 +24,12 @@ def create_redaction(data, interview_id, version):
 @blp.arguments(schemas.RedactionPageArgs, location="query")
 @blp.response(200, RedactionPage)
 def list_redactions(args, interview_id, version):
-    """The redactions of a version: metadata and maps."""
+    """List the redactions of a transcript version: their metadata and maps."""
     return service.list_for_version(interview_id, version, args)
 
 
 @blp.route("/redactions/<int:redaction_id>", methods=["GET"])
 @blp.response(200, schemas.RedactionContentSchema)
 def read_redaction(redaction_id):
-    """The redacted text, its map and the salted hashes of the segments left in."""
+    """Read a redacted text with its map and the salted hashes of the segments left in."""
     return service.read(redaction_id)

@@ -17,13 +17,15 @@ blp = Blueprint("transcripts", __name__, url_prefix="/api/v1/interviews", descri
 VersionPage = page_of(schemas.TranscriptVersionSchema, "TranscriptVersionPage")
 UPLOAD_TYPES = ("application/json", "text/plain", "multipart/form-data")
 _DIGEST_MEMBER = re.compile(r"^\s*([A-Za-z0-9-]+)\s*=\s*:([A-Za-z0-9+/=]*):\s*$")
+_STATEMENT = schemas.STATEMENT_EXAMPLE
 _UPLOAD_BODY = {
     "required": True,
     "content": {
         "application/json": {"schema": schemas.TranscriptJsonSchema},
-        "text/plain": {"schema": {"type": "string"}},
+        "text/plain": {"schema": {"type": "string"}, "example": _STATEMENT},
         "multipart/form-data": {"schema": {"type": "object", "properties": {
-            "file": {"type": "string", "format": "binary"}, "reason": {"type": "string"}}, "required": ["file"]}},
+            "file": {"type": "string", "format": "binary"},
+            "reason": {"type": "string", "example": schemas.REASON_EXAMPLE}}, "required": ["file"]}},
     },
 }
 _UPLOAD_HEADERS = [
@@ -100,10 +102,15 @@ def _idempotency_key() -> str | None:
 @blp.route("/<int:interview_id>/transcripts", methods=["POST"])
 @accepts_media("text/plain", "multipart/form-data")
 @blp.doc(requestBody=_UPLOAD_BODY, parameters=_UPLOAD_HEADERS)
-@blp.response(201, schemas.ReceiptSchema)
-@blp.alt_response(200, schema=schemas.ReceiptSchema, description="Replay of an earlier upload (Idempotency-Key)")
+@blp.response(201, schemas.TranscriptReceiptSchema)
+@blp.alt_response(200, schema=schemas.TranscriptReceiptSchema,
+                  description="Replay of an earlier upload (Idempotency-Key)")
 def upload_transcript(interview_id):
-    """Upload a transcript version; answers a signed receipt."""
+    """Upload a transcript version of an interview; answers a signed receipt.
+
+    A correction is a new version with a ``reason``. ``Idempotency-Key`` makes a retry safe (the
+    first receipt comes back, 200); a ``Content-Digest`` is checked when sent.
+    """
     result = service.upload(interview_id, _parse_upload(), idempotency_key=_idempotency_key(),
                             max_bytes=current_app.config["CASEWORK_UPLOAD_MAX_BYTES"])
     return result.receipt, 200 if result.replayed else 201
@@ -113,22 +120,29 @@ def upload_transcript(interview_id):
 @blp.arguments(schemas.VersionPageArgs, location="query")
 @blp.response(200, VersionPage)
 def list_transcripts(args, interview_id):
+    """List an interview's transcript versions: their metadata, not their text."""
     return service.list_versions(interview_id, args)
 
 
-@blp.route("/<int:interview_id>/transcripts/<int:version>/receipt", methods=["GET"])
-@blp.response(200, schemas.ReceiptSchema)
-def transcript_receipt(interview_id, version):
-    """The upload's receipt (a promise) with its leaf's seq and an inclusion proof once published."""
+@blp.route("/<int:interview_id>/transcripts/<int:version>/receipt", methods=["GET"], endpoint="transcript_receipt")
+@blp.response(200, schemas.TranscriptReceiptSchema)
+def get_transcript_receipt(interview_id, version):
+    """Get the receipt of a transcript version's upload, with its inclusion proof once published.
+
+    The receipt is a promise; once a checkpoint includes it, its leaf's seq and proof come too.
+    """
     return service.receipt_of(interview_id, version)
 
 
 @blp.route("/<int:interview_id>/transcripts/<int:version>", methods=["GET"])
 @blp.arguments(schemas.ReadArgs, location="query")
-@blp.doc(responses={"200": {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+@blp.doc(responses={200: {"content": {"text/plain": {"schema": {"type": "string"}, "example": _STATEMENT}}}})
 @blp.response(200, schemas.TranscriptContentSchema)
 def read_transcript(args, interview_id, version):
-    """One version with its decrypted text (format=raw: the exact bytes, with Content-Digest)."""
+    """Read a transcript version with its text; every read is logged.
+
+    ``format=raw``: the exact bytes uploaded, with their ``Content-Digest``.
+    """
     found = service.read_version(interview_id, version)
     if args["format"] == "raw":
         response = Response(found.content, mimetype="text/plain")

@@ -13,7 +13,10 @@ UserPage = page_of(schemas.UserSchema, "UserPage")
 @blp.arguments(schemas.UserCreateSchema)
 @blp.response(201, schemas.UserSchema)
 def create_user(data):
-    """Create an account; its user must change the password you chose at their first login."""
+    """Create an account (admins).
+
+    Its user must change the password you chose at their first login.
+    """
     return service.create_user(data)
 
 
@@ -21,12 +24,14 @@ def create_user(data):
 @blp.arguments(schemas.UserListArgs, location="query")
 @blp.response(200, UserPage)
 def list_users(args):
+    """List accounts (admins)."""
     return service.list_users(args)
 
 
 @blp.route("/<int:user_id>", methods=["GET"])
 @blp.response(200, schemas.UserSchema)
 def get_user(user_id):
+    """Read an account (admins)."""
     return service.get_user(user_id)
 
 
@@ -34,7 +39,9 @@ def get_user(user_id):
 @blp.arguments(schemas.UserUpdateSchema)
 @blp.response(200, schemas.UserSchema)
 def update_user(changes, user_id):
-    """Change an account. A new password ends the user's sessions and tokens, and they must change it
+    """Change an account (admins).
+
+    A new password ends the user's sessions and tokens, and they must change it
     at their next login (their second factor, if any, stays). A new password, making the account a
     lawyer, deactivation and reactivation suspend each of its case memberships until a second person
     approves it again (a lawyer of the case, or a second admin)."""
@@ -44,6 +51,9 @@ def update_user(changes, user_id):
 @blp.route("/<int:user_id>/mfa", methods=["DELETE"])
 @blp.response(200, schemas.UserSchema)
 def reset_mfa(user_id):
-    """Reset an account's second factor (a lost device). Its sessions and tokens end, and each of its
-    case memberships waits for a second person: a lawyer of the case, or a second admin."""
+    """Reset an account's second factor after a lost device (admins).
+
+    Its sessions and tokens end, and each of its case memberships waits for a second person: a
+    lawyer of the case, or a second admin.
+    """
     return service.reset_second_factor(user_id)

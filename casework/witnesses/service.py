@@ -94,8 +94,19 @@ def create_witness(case_id: int, data: dict[str, Any]) -> Witness:
 
 
 def list_witnesses(case_id: int, args: dict[str, Any]) -> Page:
-    case = load_authorized(Case, case_id, "witness.list").obj
-    return keyset_page(select(Witness).where(Witness.case_id == case.id), Witness.id, args)
+    """The case's witnesses; with ``pseudonym``, the one witness of that pseudonym (or none).
+
+    Pseudonyms are assigned upper-case (W-0001), so the one asked for is compared upper-cased, on
+    the (case_id, pseudonym) unique index. The search is its custody event's detail: the pseudonym
+    asked for, never an identity.
+    """
+    pseudonym = args.get("pseudonym")
+    details: dict[str, Any] = {"search": {"pseudonym": pseudonym.upper()}} if pseudonym is not None else {}
+    case = load_authorized(Case, case_id, "witness.list", **details).obj
+    statement = select(Witness).where(Witness.case_id == case.id)
+    if pseudonym is not None:
+        statement = statement.where(Witness.pseudonym == pseudonym.upper())
+    return keyset_page(statement, Witness.id, args)
 
 
 def get_witness(witness_id: int, *, include_identity: bool = False) -> Extended:
