@@ -7,12 +7,14 @@ export FLASK_APP := wsgi
 .PHONY: serve test lint types setup setup-dev services bench clean
 
 # The app imports the offline verifier (./verifier) as the one implementation of the log's
-# formats; it is a local package, not a PyPI one, so it is installed here, not pinned.
-$(BIN)/.runtime: requirements.txt verifier/pyproject.toml
+# formats, and the command-line client (./client) ships beside it; both are local packages, not
+# PyPI ones, so they are installed here (their PyPI dependencies are pinned in requirements.txt).
+$(BIN)/.runtime: requirements.txt verifier/pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet -e ./verifier
+	$(BIN)/pip install --quiet -e ./client
 	touch $@
 
 $(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
@@ -42,9 +44,12 @@ types: setup-dev
 test: setup-dev services lint types
 	$(BIN)/pytest -n 2 -q
 
+## The services and system packages the tests use: PostgreSQL and Redis up, SoftHSM2 (PKCS#11 tests) and
+## Debian's chromium (the docs page in a real browser; Playwright drives it, it downloads no browser).
 services:
 	bash scripts/ensure-services
 	bash scripts/install-softhsm
+	bash scripts/install-chromium
 
 ## Benchmarks against the SPEC targets; BENCH_EVENTS=1000000 for a quicker run (the growth databases are kept).
 BENCH_EVENTS ?= 10000000

@@ -24,9 +24,59 @@ def _check_witness_quorum(app: Flask) -> None:
         majority_quorum(witnesses, app.config.get("CASEWORK_WITNESS_QUORUM"))
 
 
+def _warn_about_database_role(app: Flask) -> None:
+    """On PostgreSQL, a WARNING at start when the app's database role could rewrite the custody log:
+    a superuser, or the owner of custody tables (or a member of the owner), can drop or bypass their
+    append-only triggers, which the app's role (casework_app) cannot. The app still starts: the
+    signer and the witnesses catch a rewrite of what was signed, but not of what was not yet."""
+    import logging
+    import os
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from casework.custody import append_only
+    from casework.extensions import db
+
+    log = logging.getLogger("casework.security")
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name != "postgresql":
+            return
+        tables = [*append_only.TABLES, append_only.HEAD_TABLE, append_only.INTAKE_TABLE]
+        try:
+            with engine.connect() as conn:
+                role, superuser = conn.execute(text(
+                    "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")).one()
+                owned = list(conn.scalars(text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                    "AND tablename = ANY(:tables) AND pg_has_role(current_user, tableowner, 'USAGE') "
+                    "ORDER BY tablename"), {"tables": tables}))
+        except SQLAlchemyError as exc:
+            log.warning("could not check the database role's rights over the custody log (%s)",
+                        exc.__class__.__name__)
+            return
+        finally:
+            engine.dispose()  # no connection opened here outlives start-up (or crosses a fork)
+    if superuser:
+        problem = "is a superuser: it can rewrite or delete the custody log past its append-only triggers"
+    elif owned:
+        problem = (f"owns the custody tables {', '.join(owned)}: it can drop their append-only triggers "
+                   "and rewrite the custody log")
+    else:
+        return
+    _, app_role = append_only.role_names({}, os.environ)
+    log.warning(
+        "database role %r %s. Run the app as a login role that is a member of %s, which can only append "
+        "(README, \"Append-only custody tables\"); keep the owner or a superuser for `flask db upgrade`.",
+        role, problem, app_role,
+        extra={"database_role": role, "superuser": superuser, "owned_custody_tables": owned},
+    )
+
+
 def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app for ``env`` (default $CASEWORK_ENV); ``overrides`` are for tests and tools."""
-    from casework import http
+    from casework import api_docs, http
     from casework import logging as casework_logging
     from casework.access import hooks
     from casework.auth import credentials, passwords
@@ -47,6 +97,7 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     _import_models()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
+    _warn_about_database_role(app)
     init_keyring(app)
 
     # Order matters: custody context first, so every later refusal is recorded under its request id;
@@ -58,6 +109,7 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
 
     api.init_app(app)
     _register_blueprints(api)
+    api_docs.init_app(app)
     app.register_error_handler(HTTPException, to_problem)
     app.register_error_handler(Exception, to_problem)
 

@@ -101,6 +101,9 @@ def _common(env: Mapping[str, str]) -> dict[str, Any]:
         "OPENAPI_VERSION": "3.0.3",
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
+        # The docs page (/api/v1/docs) is casework/api_docs.py, not flask-smorest's Swagger UI page:
+        # that one starts Swagger UI with an inline script, which the page's policy refuses.
+        "OPENAPI_SWAGGER_UI_PATH": None,
         "API_SPEC_OPTIONS": {
             "info": {"description": "Witness-interview case management with a verifiable chain of custody."},
             "components": {

@@ -23,8 +23,9 @@ from casework.extensions import login_manager
 TOKEN_PREFIX = "cwk_"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
-# Endpoints reachable without credentials.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "health", "api-docs.openapi_json"})
+# Endpoints reachable without credentials: logging in, health, and the API's own documentation.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "health", "api-docs.openapi_json", "docs.page", "docs.initializer",
+                              "docs.asset"})
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
 # What an account may still reach while restricted (rules.restriction): the steps that lift it.
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.me", "auth.logout"})
