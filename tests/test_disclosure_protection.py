@@ -351,13 +351,15 @@ def test_two_first_downloads_at_once_agree_on_one_file(app: Flask, disclosed: Di
     assert f'"{hashlib.sha256(body_a).hexdigest()}"' == etag_a
 
 
-def test_lawyers_read_the_logs_public_key_that_recipients_need(app: Flask, world: World):
+def test_every_role_reads_the_logs_public_key_that_recipients_and_receipts_need(app: Flask, world: World):
     from casework.keys import signer
 
-    key = world.people["legal"].get("/api/v1/custody/public-key")
     with app.app_context():
-        assert key.status_code == 200 and key.get_data(as_text=True).strip() == signer().vkey()
-    assert_problem(world.people["interviewer"].get("/api/v1/custody/public-key"), 403)
+        vkey = signer().vkey()
+    for role in ("legal", "interviewer", "admin", "auditor"):
+        key = world.people[role].get("/api/v1/custody/public-key")
+        assert key.status_code == 200 and key.get_data(as_text=True).strip() == vkey
+    assert_problem(app.test_client().get("/api/v1/custody/public-key"), 401)
     events = [e for e in all_events(app) if e["action"] == "custody.key.read"]
-    assert [(e["actor_username"], e["outcome"]) for e in events[-2:]] == [("legal", "allowed"),
-                                                                           ("interviewer", "denied")]
+    assert [(e["actor_username"], e["outcome"]) for e in events[-4:]] == [
+        (role, "allowed") for role in ("legal", "interviewer", "admin", "auditor")]
