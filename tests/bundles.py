@@ -1,7 +1,6 @@
 """A disclosed case for the bundle tests: who consented to what, and the bundle fetched to disk."""
 from __future__ import annotations
 
-import io
 import re
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 from tests.conftest import Caller, ok
+from tests.handmade_bundle import zip_bag
 
 ROOT = Path(__file__).resolve().parents[1]
 STATEMENT = ("Мене звати Оксана Петренко, я живу в Херсоні на вулиці Садовій 12. "
@@ -111,12 +111,7 @@ def rezip(bundle: Path, target: Path, files: dict[str, bytes]) -> Path:
     """The same bag with ``files`` (path inside the bag -> bytes) as they are given."""
     with zipfile.ZipFile(bundle) as zf:
         root = zf.infolist()[0].filename.split("/", 1)[0]
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as out:
-        for rel, data in files.items():
-            out.writestr(f"{root}/{rel}", data)
-    target.write_bytes(buffer.getvalue())
-    return target
+    return zip_bag(root, files, target)
 
 
 def run_verifier(*args: str) -> subprocess.CompletedProcess[str]:

@@ -212,6 +212,17 @@ def legal2(app: Flask, world: World) -> Caller:
     return add_lawyer(app, world)
 
 
+@pytest.fixture
+def blob_dir(app: Flask, tmp_path: Path) -> Iterator[Path]:
+    """Exhibit chunks in the test's own directory (never the project's instance/)."""
+    before = app.config.get("CASEWORK_BLOB_DIR")
+    app.config["CASEWORK_BLOB_DIR"] = str(tmp_path / "blobs")
+    app.extensions.pop("casework.blobs", None)
+    yield tmp_path / "blobs"
+    app.config["CASEWORK_BLOB_DIR"] = before
+    app.extensions.pop("casework.blobs", None)
+
+
 def ok(response, status: int = 200) -> Any:
     assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:2000])
     return response.get_json()

@@ -172,10 +172,15 @@ def sign_tagmanifest(tagmanifest: bytes, key: Ed25519PrivateKey = LOG_KEY) -> st
 
 
 def write_zip(files: dict[str, bytes], path: Path) -> Path:
+    return zip_bag(BAG, files, path)
+
+
+def zip_bag(root: str, files: dict[str, bytes], path: Path) -> Path:
+    """A zip of ``files`` (path inside the bag -> bytes) under the base directory ``root``."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as out:
         for rel, data in files.items():
-            out.writestr(f"{BAG}/{rel}", data)
+            out.writestr(f"{root}/{rel}", data)
     path.write_bytes(buffer.getvalue())
     return path
 

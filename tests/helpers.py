@@ -1,6 +1,7 @@
 """Assertions about custody events, read straight from the database."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -89,3 +90,15 @@ def database_owner_writes(app: Flask) -> Iterator[None]:
         yield
     finally:
         run({"postgresql": append_only.POSTGRES_ENABLE, "sqlite": append_only.SQLITE_TRIGGERS})
+
+
+def explain_nodes(raw: Any) -> list[dict[str, Any]]:
+    """Every node of a PostgreSQL ``EXPLAIN (FORMAT JSON)`` result, depth first."""
+    plan = raw if isinstance(raw, list) else json.loads(raw)
+    nodes: list[dict[str, Any]] = []
+    stack = [plan[0]["Plan"]]
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        stack.extend(node.get("Plans", []))
+    return nodes

@@ -144,17 +144,6 @@ def test_a_withdrawal_after_the_disclosure_withholds_the_bundle_before_a_byte(ap
     assert all(e["outcome"] != "allowed" for e in released), "no item is recorded as released"
 
 
-@pytest.fixture
-def blob_dir(app, tmp_path: Path):
-    """Exhibit chunks in the test's own directory (never the project's instance/)."""
-    before = app.config.get("CASEWORK_BLOB_DIR")
-    app.config["CASEWORK_BLOB_DIR"] = str(tmp_path / "blobs")
-    app.extensions.pop("casework.blobs", None)
-    yield
-    app.config["CASEWORK_BLOB_DIR"] = before
-    app.extensions.pop("casework.blobs", None)
-
-
 def test_exhibits_and_consented_identities_stream_into_the_bundle(app, world: World, legal2, tmp_path: Path,
                                                                    blob_dir):
     """An exhibit's bytes stream from its encrypted chunks; an identity goes only where the

@@ -6,8 +6,6 @@ import hashlib
 import json
 import tracemalloc
 
-import pytest
-
 from tests.conftest import World, ok
 from tests.helpers import all_events, events_of
 from tests.test_exhibits import MARK, create, exhibit_id_of, recording, upload
@@ -105,17 +103,6 @@ def test_memory_stays_flat_while_a_large_case_streams(app, world: World):
 # -- exhibits in the case file: metadata only, each listing recorded ---------------------------------------
 
 
-@pytest.fixture
-def exhibit_blobs(app, tmp_path):
-    """The filesystem blob store in the test's own directory (never the project's instance/)."""
-    before = app.config.get("CASEWORK_BLOB_DIR")
-    app.config["CASEWORK_BLOB_DIR"] = str(tmp_path / "blobs")
-    app.extensions.pop("casework.blobs", None)
-    yield
-    app.config["CASEWORK_BLOB_DIR"] = before
-    app.extensions.pop("casework.blobs", None)
-
-
 EXHIBIT_FIELDS = {"id", "kind", "media_type", "size", "sha256", "sha256_withheld", "captured_at", "filename",
                   "filename_withheld", "shredded", "withheld", "content_path"}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x07" * 3000 + MARK
@@ -127,7 +114,7 @@ def _entries(data: dict) -> tuple[dict[int, dict], dict[int, dict]]:
             {e["id"]: e for incident in data["incidents"] for e in incident["exhibits"]})
 
 
-def test_exhibits_are_in_the_case_file_by_their_metadata(app, world: World, exhibit_blobs):
+def test_exhibits_are_in_the_case_file_by_their_metadata(app, world: World, blob_dir):
     interviewer, legal = world.people["interviewer"], world.people["legal"]
     ok(interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent",
                         {"scopes": SHARE, "given_at": "2026-03-10T09:00:00Z"}), 201)
@@ -180,7 +167,7 @@ def test_exhibits_are_in_the_case_file_by_their_metadata(app, world: World, exhi
     assert [e["action"] for e in events_of(app, download)] == ["exhibit.read"]
 
 
-def test_shredded_and_suspended_exhibits_are_marked_in_the_case_file(app, world: World, exhibit_blobs):
+def test_shredded_and_suspended_exhibits_are_marked_in_the_case_file(app, world: World, blob_dir):
     interviewer, legal = world.people["interviewer"], world.people["legal"]
     exhibits = {}
     for name in ("shredded", "suspended", "kept"):
@@ -209,7 +196,7 @@ def test_shredded_and_suspended_exhibits_are_marked_in_the_case_file(app, world:
     assert sorted(int(e["resource_id"]) for e in listed) == sorted(ids for _, ids in exhibits.values())
 
 
-def test_exhibits_cost_no_statement_per_exhibit(app, world: World, exhibit_blobs):
+def test_exhibits_cost_no_statement_per_exhibit(app, world: World, blob_dir):
     """No N+1: the case file's statements do not grow with the exhibits of its interviews and incidents."""
     from tests.helpers import statements_sent
 

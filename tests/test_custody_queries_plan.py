@@ -8,7 +8,6 @@ sorts and full scans priced out, so the plan shows whether a suitable index exis
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,7 +18,7 @@ from sqlalchemy import text
 from casework.db import db
 from casework.pagination import encode_cursor
 from tests.conftest import make_caller
-from tests.helpers import publish, statements_sent
+from tests.helpers import explain_nodes, publish, statements_sent
 
 BASE = 1_000_000_000  # far above the seqs the requests themselves append
 ROWS = 60_000
@@ -55,14 +54,7 @@ def plan_nodes(app: Flask, statement: str, parameters: Any) -> list[dict[str, An
         for setting in ("enable_seqscan", "enable_sort", "enable_bitmapscan", "enable_incremental_sort"):
             conn.execute(text(f"SET LOCAL {setting} = off"))
         raw = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar()
-    plan = raw if isinstance(raw, list) else json.loads(raw)
-    nodes: list[dict[str, Any]] = []
-    stack = [plan[0]["Plan"]]
-    while stack:
-        node = stack.pop()
-        nodes.append(node)
-        stack.extend(node.get("Plans", []))
-    return nodes
+    return explain_nodes(raw)
 
 
 @pytest.fixture

@@ -87,14 +87,9 @@ def small_chunks(app):
 
 
 @pytest.fixture(autouse=True)
-def blob_dir(app, tmp_path):
-    """Each test's filesystem store in its own directory (never the project's instance/)."""
-    before = app.config.get("CASEWORK_BLOB_DIR")
-    app.config["CASEWORK_BLOB_DIR"] = str(tmp_path / "blobs")
-    app.extensions.pop("casework.blobs", None)
-    yield tmp_path / "blobs"
-    app.config["CASEWORK_BLOB_DIR"] = before
-    app.extensions.pop("casework.blobs", None)
+def _own_blob_dir(blob_dir):
+    """Every test here stores its chunks in its own directory (``blob_dir``, tests/conftest.py)."""
+    return blob_dir
 
 
 @pytest.fixture(params=["filesystem", "database"])

@@ -9,7 +9,6 @@ On PostgreSQL each filter is served by an index, whatever the size of the tables
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,7 +18,7 @@ from sqlalchemy import text
 
 from casework.db import db
 from tests.conftest import Caller, World, ok
-from tests.helpers import assert_problem, events_of, statements_sent
+from tests.helpers import assert_problem, events_of, explain_nodes, statements_sent
 
 
 def _incident(caller: Caller, case_id: int, reference: str, title: str, **fields: Any) -> int:
@@ -333,13 +332,7 @@ def _plan(app: Flask, statement: Any, priced_out: tuple[str, ...] = ()) -> list[
         for setting in priced_out:
             conn.execute(text(setting))
         raw = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, statement.parameters).scalar()
-    plan = raw if isinstance(raw, list) else json.loads(raw)
-    nodes, stack = [], [plan[0]["Plan"]]
-    while stack:
-        node = stack.pop()
-        nodes.append(node)
-        stack.extend(node.get("Plans", []))
-    return nodes
+    return explain_nodes(raw)
 
 
 @pytest.fixture

@@ -589,15 +589,17 @@ def parser() -> argparse.ArgumentParser:
     transfer.add_argument("--retries", type=int, default=3, metavar="N", help="retries of a failed PATCH (default 3)")
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print the result as JSON")
+    queueable = argparse.ArgumentParser(add_help=False)
+    queueable.add_argument("--queue", action="store_true", help="if the server cannot be reached, keep it in the "
+                           "outbox (encrypted) for casework outbox send")
 
     statement = commands.add_parser("statement", help="witness statements (transcripts)").add_subparsers(
         dest="statement_command", required=True, metavar="ACTION")
-    upload = statement.add_parser("upload", parents=[as_json], help="upload a statement; print and verify its receipt")
+    upload = statement.add_parser("upload", parents=[queueable, as_json],
+                                  help="upload a statement; print and verify its receipt")
     upload.add_argument("interview_id", type=int, metavar="INTERVIEW_ID")
     upload.add_argument("file", metavar="FILE", help="UTF-8 text")
     upload.add_argument("--reason", help="why this version (required for a correction, version 2 and later)")
-    upload.add_argument("--queue", action="store_true", help="if the server cannot be reached, keep it in the "
-                        "outbox (encrypted) for casework outbox send")
     upload.set_defaults(run=cmd_statement_upload)
     receipt = statement.add_parser("receipt", parents=[as_json],
                                    help="check a version's stored receipt against the file, and its place in the log")
@@ -608,13 +610,11 @@ def parser() -> argparse.ArgumentParser:
 
     exhibit = commands.add_parser("exhibit", help="exhibits (recordings, photos, documents)").add_subparsers(
         dest="exhibit_command", required=True, metavar="ACTION")
-    upload = exhibit.add_parser("upload", parents=[transfer, as_json],
+    upload = exhibit.add_parser("upload", parents=[transfer, queueable, as_json],
                                 help="upload an exhibit (tus, resumable by running it again)")
     upload.add_argument("interview_id", type=int, metavar="INTERVIEW_ID")
     upload.add_argument("file", metavar="FILE")
     upload.add_argument("--kind", choices=KINDS, help="default: guessed from the file name, else other")
-    upload.add_argument("--queue", action="store_true", help="if the server cannot be reached, keep it in the "
-                        "outbox (encrypted) for casework outbox send")
     upload.set_defaults(run=cmd_exhibit_upload)
     receipt = exhibit.add_parser("receipt", parents=[as_json],
                                  help="check an exhibit's stored receipt against the file, and its place in the log")
