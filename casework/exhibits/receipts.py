@@ -1,5 +1,5 @@
-"""Exhibit receipts (see ``casework.custody.receipts``): a domain of their own, never a transcript's."""
-from casework.custody.receipts import ReceiptKind
+"""Exhibit receipts (the signed form: ``casework_verify.receipts``): a domain of their own, never a transcript's."""
+from casework_verify import receipts
 
-RECEIPTS = ReceiptKind(b"casework-exhibit-receipt-v2\n")
+RECEIPTS = receipts.EXHIBIT
 sign, verify = RECEIPTS.sign, RECEIPTS.verify

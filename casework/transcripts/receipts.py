@@ -1,5 +1,5 @@
-"""Transcript upload receipts (see ``casework.custody.receipts``)."""
-from casework.custody.receipts import ReceiptKind
+"""Transcript upload receipts (the signed form: ``casework_verify.receipts``)."""
+from casework_verify import receipts
 
-RECEIPTS = ReceiptKind(b"casework-transcript-receipt-v2\n")
+RECEIPTS = receipts.TRANSCRIPT
 sign, verify = RECEIPTS.sign, RECEIPTS.verify

@@ -34,6 +34,7 @@ from casework_client.api import Api, ApiError, Unreachable
 from casework_client.config import Config, ConfigError, config_dir, write_private
 from casework_client.outbox import Item, Outbox, OutboxError
 from casework_client.uploads import DEFAULT_CHUNK, KINDS, UrlMemory, guess_kind, send_exhibit, send_statement
+from casework_verify import receipts
 from casework_verify.bundle import verify_bundle
 from casework_verify.cli import describe_bundle
 from casework_verify.cosignature import parse_cosigner_vkey
@@ -111,14 +112,14 @@ def _save_receipt(ctx: Context, name: str, receipt: dict[str, Any]) -> Path:
     return path
 
 
-def show_receipt(ctx: Context, api: Api, title: str, receipt: dict[str, Any], domain: bytes, *, sha256: str,
-                 size: int, expect: dict[str, Any], notes: Sequence[str] = (), as_json: bool = False,
+def show_receipt(ctx: Context, api: Api, title: str, receipt: dict[str, Any], kind: receipts.ReceiptKind, *,
+                 sha256: str, size: int, expect: dict[str, Any], notes: Sequence[str] = (), as_json: bool = False,
                  inclusion: bool = False) -> int:
     """Print the receipt and what was checked of it; the exit status says whether it held."""
     vkey = ensure_pinned(ctx.config, api, quiet=True)
     failure: str | None = None
     try:
-        checked = trust.check_receipt(receipt, domain, sha256=sha256, size=size, vkey=vkey, expect=expect)
+        checked = trust.check_receipt(receipt, kind, sha256=sha256, size=size, vkey=vkey, expect=expect)
         if inclusion:
             checked.facts.append(trust.check_inclusion(receipt, vkey))
     except trust.VerificationFailed as exc:
@@ -243,7 +244,7 @@ def _statement_receipt(ctx: Context, api: Api, receipt: dict[str, Any], replayed
                  "FILE")
     _save_receipt(ctx, f"transcript-{interview_id}-{receipt.get('version')}", receipt)
     return show_receipt(ctx, api, f"Receipt: interview {interview_id}, transcript version {receipt.get('version')}",
-                        receipt, trust.TRANSCRIPT_DOMAIN, sha256=sha256, size=size,
+                        receipt, receipts.TRANSCRIPT, sha256=sha256, size=size,
                         expect=_statement_expect(interview_id), notes=notes, as_json=as_json)
 
 
@@ -253,7 +254,7 @@ def cmd_statement_receipt(ctx: Context) -> int:
     with ctx.api() as api:
         receipt = api.get_json(f"/interviews/{args.interview_id}/transcripts/{args.version}/receipt")
         return show_receipt(ctx, api, f"Receipt: interview {args.interview_id}, transcript version {args.version}",
-                            receipt, trust.TRANSCRIPT_DOMAIN, sha256=sha256, size=size,
+                            receipt, receipts.TRANSCRIPT, sha256=sha256, size=size,
                             expect={**_statement_expect(args.interview_id), "version": args.version},
                             as_json=args.json, inclusion=True)
 
@@ -268,7 +269,7 @@ def _exhibit_receipt(ctx: Context, api: Api, result: Any, sha256: str, size: int
     notes.append(f"Later, check it is in the log: casework exhibit receipt {result.exhibit_id} FILE")
     _save_receipt(ctx, f"exhibit-{result.exhibit_id}", result.receipt)
     return show_receipt(ctx, api, f"Receipt: exhibit {result.exhibit_id} of interview {interview_id}", result.receipt,
-                        trust.EXHIBIT_DOMAIN, sha256=sha256, size=size,
+                        receipts.EXHIBIT, sha256=sha256, size=size,
                         expect={"exhibit_id": result.exhibit_id, "interview_id": interview_id, "kind": kind},
                         notes=notes, as_json=as_json)
 
@@ -311,7 +312,7 @@ def cmd_exhibit_receipt(ctx: Context) -> int:
     sha256, size = trust.sha256_file(Path(args.file))
     with ctx.api() as api:
         receipt = api.get_json(f"/exhibits/{args.exhibit_id}/receipt")
-        return show_receipt(ctx, api, f"Receipt: exhibit {args.exhibit_id}", receipt, trust.EXHIBIT_DOMAIN,
+        return show_receipt(ctx, api, f"Receipt: exhibit {args.exhibit_id}", receipt, receipts.EXHIBIT,
                             sha256=sha256, size=size, expect={"exhibit_id": args.exhibit_id}, as_json=args.json,
                             inclusion=True)
 

@@ -25,13 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from casework_client.config import Config
-from casework_verify import merkle
-from casework_verify.canonical import canonical_json
+from casework_verify import merkle, receipts
 from casework_verify.note import NoteError, open_note, parse_checkpoint, parse_vkey
 
-# Each receipt kind signs under a domain of its own (the server's casework.custody.receipts).
-TRANSCRIPT_DOMAIN = b"casework-transcript-receipt-v2\n"
-EXHIBIT_DOMAIN = b"casework-exhibit-receipt-v2\n"
 UNSIGNED_FIELDS = ("signature", "custody")  # custody: added by GET .../receipt, after signing
 
 
@@ -113,7 +109,7 @@ class ReceiptCheck:
     unverified_reason: str | None = None
 
 
-def check_receipt(receipt: dict[str, Any], domain: bytes, *, sha256: str, size: int, vkey: str | None,
+def check_receipt(receipt: dict[str, Any], kind: receipts.ReceiptKind, *, sha256: str, size: int, vkey: str | None,
                   expect: dict[str, Any]) -> ReceiptCheck:
     """Check a receipt against the bytes sent (``sha256``, ``size``) and the pinned key.
 
@@ -143,7 +139,7 @@ def check_receipt(receipt: dict[str, Any], domain: bytes, *, sha256: str, size: 
         signature = base64.b64decode(str(receipt.get("signature", "")), validate=True)
     except (binascii.Error, ValueError):
         raise VerificationFailed("the receipt's signature is not base64") from None
-    if not verifier.verify(domain + canonical_json(signed), signature):
+    if not verifier.verify(kind.signed_bytes(signed), signature):
         if stored:
             raise VerificationFailed(f"the receipt's signature does not verify, with this file's SHA-256, under the "
                                      f"pinned log key {fingerprint(vkey)}: it is not the file that was receipted, "
