@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,14 +22,6 @@ from casework_verify.cli import main as verify_main
 
 custody_cli = AppGroup("custody", help="Publish, export and verify the chain-of-custody log.")
 LOG = Target("custody_log")
-
-
-def configured_witnesses() -> list[publication.Witness]:
-    """CASEWORK_WITNESSES: a JSON file listing {name, vkey, url} for each witness."""
-    path = current_app.config.get("CASEWORK_WITNESSES")
-    if not path:
-        return []
-    return [publication.Witness(w["name"], w["vkey"], w["url"]) for w in json.loads(Path(path).read_text())]
 
 
 def quorum(witnesses: list[publication.Witness]) -> int:
@@ -67,7 +58,7 @@ def publish_once(witnesses: list[publication.Witness], *, wait: bool = True) -> 
 def publish(every: float | None, no_wait: bool) -> None:
     """Sign the current tree head if the signer can recompute it, and gather cosignatures."""
     while True:
-        _publish_and_report(configured_witnesses(), exit_on_quorum=every is None, wait=not no_wait)
+        _publish_and_report(publication.configured_witnesses(), exit_on_quorum=every is None, wait=not no_wait)
         if every is None:
             return
         time.sleep(every)
@@ -103,7 +94,7 @@ def _publish_and_report(witnesses: list[publication.Witness], *, exit_on_quorum:
               help="Seconds between checkpoints.")
 def serve(publish_every: float) -> None:
     """The publisher service: integrate within the merge delay, publish on a cadence, forever."""
-    witnesses = configured_witnesses()
+    witnesses = publication.configured_witnesses()
     quorum(witnesses)  # a quorum that is not a majority is refused at start
     delay = current_app.config["CASEWORK_CUSTODY_MERGE_DELAY"]
     integrator.run(current_app._get_current_object(), delay, publish_every=publish_every,  # type: ignore[attr-defined]
@@ -113,7 +104,7 @@ def serve(publish_every: float) -> None:
 @custody_cli.command("recover-state")
 def recover_state() -> None:
     """Rebuild the signer's state from a quorum of witnesses' latest cosigned checkpoint."""
-    witnesses = configured_witnesses()
+    witnesses = publication.configured_witnesses()
     try:
         state = publication.recover_state(signer(), witnesses, quorum(witnesses))
     except (ValueError, LogCorrupted) as exc:
@@ -148,7 +139,7 @@ def export(directory: Path) -> None:
     if published:
         (directory / "checkpoint.txt").write_text(published[-1].cosigned)
     (directory / "log.vkey").write_text(signer().vkey() + "\n")
-    witnesses = configured_witnesses()
+    witnesses = publication.configured_witnesses()
     (directory / "witnesses.vkey").write_text("".join(w.vkey + "\n" for w in witnesses))
     count = 0
     with (directory / "log.jsonl").open("wb") as out:

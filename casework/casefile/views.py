@@ -4,6 +4,7 @@ from flask import Response
 
 from casework.casefile import schemas, service
 from casework.http import Blueprint
+from casework.streaming import in_own_app_context
 
 blp = Blueprint("casefile", __name__, url_prefix="/api/v1/cases", description="Case files (lawyers)")
 
@@ -18,4 +19,4 @@ def get_case_file(case_id):
     allows.
     """
     stream = service.stream_case_file(case_id)
-    return Response(service.in_own_app_context(schemas.stream_json(stream)), mimetype="application/json")
+    return Response(in_own_app_context(schemas.stream_json(stream)), mimetype="application/json")

@@ -13,11 +13,14 @@ older than the signer's own state.
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from casework.custody import log, proofs, witness_client
@@ -52,6 +55,14 @@ class Witness:
     name: str
     vkey: str
     url: str
+
+
+def configured_witnesses() -> list[Witness]:
+    """CASEWORK_WITNESSES: a JSON file listing {name, vkey, url} for each witness."""
+    path = current_app.config.get("CASEWORK_WITNESSES")
+    if not path:
+        return []
+    return [Witness(w["name"], w["vkey"], w["url"]) for w in json.loads(Path(path).read_text())]
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,7 @@ from casework import ranges
 from casework.access import door
 from casework.access.door import Access, authorize, load_authorized
 from casework.access.targets import Target
-from casework.audit.cli import configured_witnesses
 from casework.auth.models import User
-from casework.casefile.service import in_own_app_context
 from casework.custody import log, publication
 from casework.custody.models import TIME_FORMAT
 from casework.db import db, utcnow
@@ -64,6 +62,7 @@ from casework.interviews.models import Interview
 from casework.keys import keyring, open_from, signer
 from casework.redactions.models import Redaction
 from casework.redactions.service import marker, redacted_text, segments_of
+from casework.streaming import in_own_app_context
 from casework.transcripts.models import TranscriptVersion
 from casework.transcripts.service import parse_version_ref, read_content, version_of
 from casework.witnesses import suspension
@@ -285,7 +284,7 @@ def _freeze(plan: _Plan) -> Frozen:
     """The first download: a checkpoint covering the releases, then the bytes once, to know them."""
     checkpoint_note = _checkpoint_covering(log.tree_size())
     size, root = _checkpoint_head(checkpoint_note)
-    witness_vkeys = "".join(w.vkey + "\n" for w in configured_witnesses())
+    witness_vkeys = "".join(w.vkey + "\n" for w in publication.configured_witnesses())
     draft = Frozen(size, root, checkpoint_note, witness_vkeys, utcnow().replace(microsecond=0), 0, b"")
     digest, length = hashlib.sha256(), 0
     db.session.rollback()  # no transaction of this request open while the bytes are read in their own
@@ -308,7 +307,7 @@ def _checkpoint_covering(size: int) -> str:
     the one publication path (which waits for any publisher at work), with its cosignatures."""
     published = publication.served(signer())
     if published is None or published.size < size:
-        result = publication.publish(signer(), configured_witnesses())
+        result = publication.publish(signer(), publication.configured_witnesses())
         logger.info("bundle checkpoint %d cosignatures: %s", result.published.size, result.cosignatures)
         published = result.published
     return published.cosigned
