@@ -19,10 +19,11 @@ from the schemas' fields (``example_fallback`` where a hand-written one would ad
 """
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -36,6 +37,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+from casework import ranges
 from casework.errors import BadInput, Invalid, UnsupportedMedia
 
 log = logging.getLogger(__name__)
@@ -313,3 +315,25 @@ def init_app(app: Flask) -> None:
     # First of all the request hooks: before authentication opens the request's transaction.
     app.before_request_funcs.setdefault(None, []).insert(0, read_body_first)
     app.before_request(check_request_body)
+
+
+def repr_digest(sha256: bytes) -> str:
+    """RFC 9530 ``Repr-Digest``: the whole representation's SHA-256, a structured-field byte sequence."""
+    return f"sha-256=:{base64.b64encode(sha256).decode()}:"
+
+
+def ranged_download(chunks: Iterator[bytes], selected: ranges.Selected, mimetype: str, *, sha256: bytes | None,
+                    etag: str | None = None, filename: str | None = None) -> Response:
+    """The one shape of a download that can be resumed (exhibits, bundles): 200 or 206 with its
+    Content-Range, the length, and the whole representation's digest on both."""
+    response = Response(chunks, status=206 if selected.partial else 200, mimetype=mimetype, direct_passthrough=True)
+    response.headers["Content-Length"] = str(max(selected.length, 0))
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"' if filename else "attachment"
+    if selected.partial:
+        response.headers["Content-Range"] = selected.content_range
+    if etag is not None:
+        response.headers["ETag"] = etag
+    if sha256 is not None:
+        response.headers["Repr-Digest"] = repr_digest(sha256)
+    return response

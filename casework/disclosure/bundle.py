@@ -125,9 +125,6 @@ class Frozen:
     def etag(self) -> str:
         return f'"{self.sha256.hex()}"'
 
-    @property
-    def repr_digest(self) -> str:
-        return f"sha-256=:{base64.b64encode(self.sha256).decode('ascii')}:"
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from flask import Response, request
+from flask import request
 
 from casework import ranges
 from casework.disclosure import bundle as service_bundle
 from casework.disclosure import schemas, service
-from casework.http import Blueprint
+from casework.http import Blueprint, ranged_download
 from casework.pagination import page_of
 
 blp = Blueprint("disclosures", __name__, url_prefix="/api/v1", description="Disclosures to courts and parties")
@@ -69,16 +69,7 @@ def download_bundle(disclosure_id):
     """
     bundle = service_bundle.open_bundle(disclosure_id, ranges.parse(request.headers.get("Range")),
                                         request.headers.get("If-Range"))
-    selected = bundle.selected
     # Not stream_with_context: the body runs later in a context of its own (see open_bundle),
     # and nothing of it may start inside this request.
-    response = Response(bundle.chunks, status=206 if selected.partial else 200, mimetype="application/zip",
-                        direct_passthrough=True)
-    response.headers["Content-Length"] = str(max(selected.length, 0))
-    response.headers["Accept-Ranges"] = "bytes"
-    response.headers["ETag"] = bundle.frozen.etag
-    response.headers["Repr-Digest"] = bundle.frozen.repr_digest
-    response.headers["Content-Disposition"] = f'attachment; filename="{bundle.filename}"'
-    if selected.partial:
-        response.headers["Content-Range"] = selected.content_range
-    return response
+    return ranged_download(bundle.chunks, bundle.selected, "application/zip", sha256=bundle.frozen.sha256,
+                           etag=bundle.frozen.etag, filename=bundle.filename)

@@ -142,15 +142,9 @@ class PatchResult:
 @dataclass(frozen=True)
 class ContentRead:
     exhibit: Exhibit
-    start: int
-    end: int  # inclusive; end < start only for empty content
-    partial: bool
+    selected: ranges.Selected  # the bytes sent; end < start only for empty content
     chunks: Iterator[bytes]
     sha256: bytes | None  # of the whole content (Repr-Digest); None if completed before digests were sealed
-
-    @property
-    def length(self) -> int:
-        return self.end - self.start + 1
 
 
 def upload_ref(exhibit: Exhibit) -> str:
@@ -580,7 +574,7 @@ def open_content(exhibit_id: int, spec: ranges.ByteRange | None, *, headers_only
                 size=exhibit.size, keyed_sha256=exhibit.keyed_sha256.hex() if exhibit.keyed_sha256 else None)
     chunks = iter(()) if headers_only else iter_plaintext(exhibit, start, end)
     # The whole content's digest (RFC 9530 Repr-Digest), on ranged reads too: a resumed download checks it.
-    return ContentRead(exhibit, start, end, partial, chunks, sha256_of(_sealed(exhibit)) if exhibit.complete else None)
+    return ContentRead(exhibit, selected, chunks, sha256_of(_sealed(exhibit)) if exhibit.complete else None)
 
 
 # -- metadata -----------------------------------------------------------------------------------

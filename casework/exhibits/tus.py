@@ -5,7 +5,7 @@ Supported: core, ``creation``, ``checksum`` (sha256 only), ``expiration`` and ``
 is required: the server must know where the final chunk is), ``creation-with-upload`` and
 ``concatenation``.
 
-Downloads of a complete exhibit carry ``Repr-Digest`` (RFC 9530), written here too.
+Downloads of a complete exhibit carry ``Repr-Digest`` (RFC 9530; ``casework.http.ranged_download``).
 """
 from __future__ import annotations
 
@@ -90,11 +90,6 @@ def upload_metadata(header: str | None) -> dict[str, str]:
                            problem="bad-tus-metadata") from None
         found[key] = value
     return found
-
-
-def repr_digest(sha256: bytes) -> str:
-    """RFC 9530 ``Repr-Digest``: the whole representation's SHA-256, a structured-field byte sequence."""
-    return f"sha-256=:{base64.b64encode(sha256).decode()}:"
 
 
 def expires(moment: datetime) -> str:

@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from casework import ranges
 from casework.errors import Invalid, UnsupportedMedia
 from casework.exhibits import schemas, service, tus
-from casework.http import Blueprint, accepts_media, request_body
+from casework.http import Blueprint, accepts_media, ranged_download, request_body
 from casework.pagination import page_of
 
 blp = Blueprint("exhibits", __name__, url_prefix="/api/v1", description="Exhibits: resumable (tus) encrypted evidence")
@@ -212,14 +212,5 @@ def download_exhibit(exhibit_id):
     """
     read = service.open_content(exhibit_id, ranges.parse(request.headers.get("Range")),
                                 headers_only=request.method == "HEAD")
-    exhibit = read.exhibit
-    response = Response(read.chunks, status=206 if read.partial else 200,
-                        mimetype=exhibit.media_type or "application/octet-stream", direct_passthrough=True)
-    response.headers["Content-Length"] = str(max(read.length, 0))
-    response.headers["Accept-Ranges"] = "bytes"
-    response.headers["Content-Disposition"] = "attachment"
-    if read.partial:
-        response.headers["Content-Range"] = f"bytes {read.start}-{read.end}/{exhibit.size}"
-    if read.sha256 is not None:
-        response.headers["Repr-Digest"] = tus.repr_digest(read.sha256)
-    return response
+    return ranged_download(read.chunks, read.selected, read.exhibit.media_type or "application/octet-stream",
+                           sha256=read.sha256)
