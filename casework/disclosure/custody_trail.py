@@ -181,31 +181,33 @@ class TrailPolicy:
         """The bundle's canonical JSON line for an entry, and what it shows."""
         entry = item.entry
         proof = [node.hex() for node in item.proof]
-        reason = withhold or self._withheld(entry)
+        owner = self._disclosure_of(entry)
+        reason = withhold or self._withheld(entry, owner)
         if reason is not None:
             return Shown(canonical_json({"seq": entry["seq"], "leaf_hash": item.leaf_hash.hex(), "proof": proof,
                                          "withheld": reason}) + b"\n", None, None)
-        shown = hide(entry, self._hidden(entry))
+        shown = hide(entry, self._hidden(owner))
         out: dict[str, Any] = {"entry": shown, "leaf_hash": item.leaf_hash.hex(), "proof": proof}
         pseudonym = self.staff(entry.get("actor_id"))
         if pseudonym is not None:
             out["staff"] = pseudonym
         return Shown(canonical_json(out) + b"\n", shown, pseudonym)
 
-    def _withheld(self, entry: dict[str, Any]) -> str | None:
+    def _withheld(self, entry: dict[str, Any], owner: int | None) -> str | None:
         if "v" not in entry:
             return UNSALTED_V1
         if entry.get("outcome") != "allowed":
             return REFUSED_ATTEMPT
-        if self._disclosure_of(entry) not in (None, self.disclosure_id):
+        if owner not in (None, self.disclosure_id):
             return OTHER_DISCLOSURE
         if not self.reveal_staff and any(_STAFF_KEY.search(key) for key in entry.get("details") or {}):
             return NAMES_STAFF
         return None
 
-    def _hidden(self, entry: dict[str, Any]) -> list[str]:
+    def _hidden(self, owner: int | None) -> list[str]:
+        """The identifying paths to show only as commitments; ``owner`` is the entry's disclosure."""
         shown = set(_ACTOR_PATHS) if self.reveal_staff else set()
-        if self._disclosure_of(entry) == self.disclosure_id:
+        if owner == self.disclosure_id:
             shown.update(_RECIPIENT_PATHS)  # the recipient's own name: they know it
         return [path for path in COMMITTED_PATHS if path not in shown]
 
