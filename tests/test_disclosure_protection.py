@@ -327,8 +327,7 @@ def test_a_redacted_statement_gives_away_no_length_of_what_was_removed(app: Flas
     assert run_verifier(str(_write(tmp_path / "redacted.zip", bundle))).returncode == 0
 
 
-@pytest.mark.postgres_only
-def test_two_first_downloads_at_once_agree_on_one_file(app: Flask, disclosed: Disclosed):
+def test_two_first_downloads_at_once_agree_on_one_file(app: Flask, disclosed: Disclosed, pg_only: None):
     """Both freeze, one stores first (compare-and-set); both answer with the file stored."""
     import threading
 
