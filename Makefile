@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: serve test lint types setup setup-dev services bench clean
+.PHONY: serve test lint types setup setup-dev services bench clean messages
 
 # The app imports the offline verifier (./verifier) as the one implementation of the log's
 # formats, and the command-line client (./client) ships beside it; both are local packages, not
@@ -21,8 +21,27 @@ $(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
-setup: $(BIN)/.runtime
-setup-dev: $(BIN)/.dev
+# The workbench's browser files: npm packages pinned by package-lock.json (`npm ci`), copied into
+# casework/static/vendor/ (never a CDN). axe-core (a dev dependency) stays in node_modules for the tests.
+ASSETS := casework/static/vendor/.built
+$(ASSETS): package.json package-lock.json scripts/build-assets
+	npm ci --no-audit --no-fund --loglevel=error
+	bash scripts/build-assets
+	touch $@
+
+# The workbench's translations (casework/translations/<lang>/LC_MESSAGES/messages.po), compiled.
+TRANSLATIONS := casework/translations/.compiled
+$(TRANSLATIONS): $(BIN)/.runtime $(wildcard casework/translations/*/LC_MESSAGES/messages.po)
+	$(BIN)/pybabel -q compile -d casework/translations
+	touch $@
+
+setup: $(BIN)/.runtime $(ASSETS) $(TRANSLATIONS)
+setup-dev: $(BIN)/.dev $(ASSETS) $(TRANSLATIONS)
+
+## Extract the workbench's strings and merge them into each language's catalogue, for translators.
+messages: setup
+	$(BIN)/pybabel -q extract -F casework/translations/babel.cfg -k lazy_gettext -o casework/translations/messages.pot .
+	$(BIN)/pybabel -q update -i casework/translations/messages.pot -d casework/translations --no-fuzzy-matching
 
 ## Set up and serve on the embedded SQLite default (http://127.0.0.1:$(PORT)), with the publisher
 ## service beside it (a checkpoint within a minute; integration within the merge delay on PostgreSQL).
@@ -58,4 +77,4 @@ bench: setup-dev services
 	$(BIN)/python -m bench.run_all --events $(BENCH_EVENTS) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache node_modules casework/static/vendor

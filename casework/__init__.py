@@ -76,7 +76,7 @@ def _warn_about_database_role(app: Flask) -> None:
 
 def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app for ``env`` (default $CASEWORK_ENV); ``overrides`` are for tests and tools."""
-    from casework import api_docs, http
+    from casework import api_docs, http, workbench
     from casework import logging as casework_logging
     from casework.access import hooks
     from casework.auth import credentials, passwords
@@ -110,6 +110,7 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     api.init_app(app)
     _register_blueprints(api)
     api_docs.init_app(app)
+    workbench.init_app(app)
     app.register_error_handler(HTTPException, to_problem)
     app.register_error_handler(Exception, to_problem)
 

@@ -7,10 +7,12 @@ unexpected exception go through the same ``to_problem``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from flask import Response, json
+from flask import Response, has_request_context, json, request
 from werkzeug.exceptions import HTTPException
 
 from casework import errors
@@ -68,18 +70,52 @@ def status_of(error: errors.DomainError) -> int:
     return 500
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One failure, as every door shows it: status, kind, words, field errors, headers."""
+
+    status: int
+    detail: str
+    problem: str
+    errors: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return _TITLES.get(self.status) or HTTPStatus(self.status).phrase
+
+
+# URL prefixes whose failures are shown as pages (the workbench's /app/), not problem+json: the
+# same Problem, rendered by that door's own function (unknown URLs under it too).
+_PAGE_RENDERERS: dict[str, Callable[[Problem], Response]] = {}
+
+
+def render_as_page(prefix: str, renderer: Callable[[Problem], Response]) -> None:
+    _PAGE_RENDERERS[prefix] = renderer
+
+
+def _page_renderer() -> Callable[[Problem], Response] | None:
+    if not has_request_context():
+        return None
+    return next((render for prefix, render in _PAGE_RENDERERS.items() if request.path.startswith(prefix)), None)
+
+
 def problem_response(status: int, detail: str, *, problem: str | None = None, errors: Any = None,
                      headers: dict[str, str] | None = None) -> Response:
+    failure = Problem(status, detail, problem or _DEFAULT_TYPES.get(status, "error"), errors, dict(headers or {}))
+    renderer = _page_renderer()
+    if renderer is not None:
+        return renderer(failure)
     body: dict[str, Any] = {
-        "type": PROBLEM_BASE + (problem or _DEFAULT_TYPES.get(status, "error")),
-        "title": _TITLES.get(status) or HTTPStatus(status).phrase,
+        "type": PROBLEM_BASE + failure.problem,
+        "title": failure.title,
         "status": status,
         "detail": detail,
     }
     if errors:
         body["errors"] = errors
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
-    for key, value in (headers or {}).items():
+    for key, value in failure.headers.items():
         response.headers[key] = value
     return response
 

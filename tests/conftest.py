@@ -22,6 +22,8 @@ from sqlalchemy import text
 from casework import create_app
 from casework.db import db
 
+pytest_plugins = ["tests.browser"]  # chromium and the browser, shared by every browser test
+
 PG_SERVER = os.environ.get("CASEWORK_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 BACKENDS = [b for b in os.environ.get("CASEWORK_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 

@@ -17,9 +17,6 @@ from tests.conftest import make_app
 from tests.helpers import all_events
 from tests.pg_server import ROOT, gunicorn
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 DOCS = "/api/v1/docs"
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")  # an OpenAPI path item's
 
@@ -66,18 +63,6 @@ def test_reading_the_docs_records_no_custody_event(app: Flask):
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's chromium, installed as SoftHSM2 is (scripts/install-chromium) when missing."""
-    if not CHROMIUM.exists():
-        installed = subprocess.run(["bash", str(ROOT / "scripts" / "install-chromium")],
-                                   capture_output=True, text=True, timeout=900)
-        if installed.returncode != 0 or not CHROMIUM.exists():
-            pytest.skip(f"{CHROMIUM} is absent and scripts/install-chromium could not install it: "
-                        f"{installed.stderr.strip()[-500:]}")
-    return str(CHROMIUM)
-
-
-@pytest.fixture(scope="module")
 def docs_server(tmp_path_factory: pytest.TempPathFactory):
     """`make serve`'s gunicorn, on a migrated SQLite database of its own."""
     from flask_migrate import upgrade
@@ -91,12 +76,10 @@ def docs_server(tmp_path_factory: pytest.TempPathFactory):
         yield server
 
 
-def test_the_docs_render_in_chromium(chromium: str, docs_server, tmp_path: Path):
+def test_the_docs_render_in_chromium(browser, docs_server, tmp_path: Path):
     """Swagger UI lists every operation of the OpenAPI document, with its summary; the browser
     asks nothing of another origin and the page's policy refuses nothing."""
     import json
-
-    from playwright.sync_api import sync_playwright
 
     origin = f"http://127.0.0.1:{docs_server.port}"
     status, _, body = docs_server.request("GET", "/api/v1/openapi.json")
@@ -111,30 +94,28 @@ def test_the_docs_render_in_chromium(chromium: str, docs_server, tmp_path: Path)
 
     requested: list[str] = []
     console_errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000}, service_workers="block")
-            page.on("request", lambda request: requested.append(request.url))
-            page.on("console", lambda message: console_errors.append(message.text)
-                    if message.type == "error" else None)
-            # Violations of the page's policy, as the page itself sees them.
-            page.add_init_script("""window.__violations = [];
-                document.addEventListener("securitypolicyviolation",
-                    e => window.__violations.push(e.violatedDirective + " " + e.blockedURI));""")
-            response = page.goto(f"{origin}{DOCS}", wait_until="load")
-            assert response is not None and response.status == 200
-            page.wait_for_selector(".opblock", timeout=60_000)
-            page.wait_for_function(f"document.querySelectorAll('.opblock').length >= {len(operations)}",
-                                   timeout=60_000)
-            rendered = page.eval_on_selector_all(".opblock", """blocks => blocks.map(b => [
-                b.querySelector('.opblock-summary-method').textContent.trim(),
-                b.querySelector('.opblock-summary-path').getAttribute('data-path'),
-                (b.querySelector('.opblock-summary-description') || {textContent: ''}).textContent.trim()])""")
-            violations = page.evaluate("window.__violations")
-            page.screenshot(path=str(tmp_path / "docs.png"))
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 1000}, service_workers="block")
+    try:
+        page.on("request", lambda request: requested.append(request.url))
+        page.on("console", lambda message: console_errors.append(message.text)
+                if message.type == "error" else None)
+        # Violations of the page's policy, as the page itself sees them.
+        page.add_init_script("""window.__violations = [];
+            document.addEventListener("securitypolicyviolation",
+                e => window.__violations.push(e.violatedDirective + " " + e.blockedURI));""")
+        response = page.goto(f"{origin}{DOCS}", wait_until="load")
+        assert response is not None and response.status == 200
+        page.wait_for_selector(".opblock", timeout=60_000)
+        page.wait_for_function(f"document.querySelectorAll('.opblock').length >= {len(operations)}",
+                               timeout=60_000)
+        rendered = page.eval_on_selector_all(".opblock", """blocks => blocks.map(b => [
+            b.querySelector('.opblock-summary-method').textContent.trim(),
+            b.querySelector('.opblock-summary-path').getAttribute('data-path'),
+            (b.querySelector('.opblock-summary-description') || {textContent: ''}).textContent.trim()])""")
+        violations = page.evaluate("window.__violations")
+        page.screenshot(path=str(tmp_path / "docs.png"))
+    finally:
+        page.close()
 
     shown = {(method, path): summary for method, path, summary in rendered}
     assert set(shown) == set(operations)

@@ -43,7 +43,11 @@ logger = logging.getLogger(__name__)
 # Endpoints that touch no case data, credentials or custody log. Keep this list short:
 # tests/test_custody_coverage.py asserts every other route records an event. The docs page
 # (casework/api_docs.py: the page, its initializer, Swagger UI's files) is the same for everyone.
-EXEMPT_ENDPOINTS = frozenset({"health", "api-docs.openapi_json", "docs.page", "docs.initializer", "docs.asset"})
+# The workbench's pages that show no data (its login, password and second-factor forms) and its
+# static files are exempt too; what those forms send is recorded by the services they call.
+EXEMPT_ENDPOINTS = frozenset({"health", "api-docs.openapi_json", "docs.page", "docs.initializer", "docs.asset",
+                              "workbench.static", "workbench.login_page", "workbench.password_page",
+                              "workbench.mfa_page"})
 _CLIENT_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 # Path parameters, most specific first, and the resource each one names.

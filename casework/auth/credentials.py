@@ -23,13 +23,18 @@ from casework.extensions import login_manager
 TOKEN_PREFIX = "cwk_"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
-# Endpoints reachable without credentials: logging in, health, and the API's own documentation.
+CSRF_FIELD = "csrf_token"  # the same token, in a workbench form's hidden field
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+# Endpoints reachable without credentials: logging in, health, the API's own documentation, and
+# the workbench's login form and its static files.
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "health", "api-docs.openapi_json", "docs.page", "docs.initializer",
-                              "docs.asset"})
+                              "docs.asset", "workbench.login_page", "workbench.login", "workbench.static"})
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
 # What an account may still reach while restricted (rules.restriction): the steps that lift it.
-PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.me", "auth.logout"})
-MFA_ENDPOINTS = PASSWORD_CHANGE_ENDPOINTS | {"auth.enrol_totp", "auth.confirm_totp"}
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.me", "auth.logout", "workbench.password_page",
+                                       "workbench.change_password", "workbench.logout"})
+MFA_ENDPOINTS = PASSWORD_CHANGE_ENDPOINTS | {"auth.enrol_totp", "auth.confirm_totp", "workbench.mfa_page",
+                                             "workbench.enrol_totp", "workbench.confirm_totp"}
 RESTRICTED_ACTION = "auth.restricted"
 
 
@@ -87,13 +92,19 @@ def require_authentication() -> None:
         return
     if not current_user.is_authenticated:
         raise Unauthenticated("Authentication is required.")
-    if g.get("auth_method") == "session" and request.method not in SAFE_METHODS:
-        expected = session.get("csrf")
-        supplied = request.headers.get(CSRF_HEADER, "")
-        if not isinstance(expected, str) or not hmac.compare_digest(expected, supplied):
-            raise Forbidden(f"Cookie-authenticated changes need the {CSRF_HEADER} header from login.",
+    if g.get("auth_method") == "session" and request.method not in SAFE_METHODS \
+            and not csrf_token_matches(session.get("csrf")):
+        raise Forbidden(f"Cookie-authenticated changes need the {CSRF_HEADER} header from login.",
                             problem="csrf")
     enforce_restrictions()
+
+
+def csrf_token_matches(expected: object) -> bool:
+    """The request carries ``expected``: in the header (API, htmx, Uppy) or a form's hidden field."""
+    supplied = request.headers.get(CSRF_HEADER, "")
+    if not supplied and request.mimetype in FORM_TYPES:
+        supplied = request.form.get(CSRF_FIELD, "")
+    return isinstance(expected, str) and bool(expected) and hmac.compare_digest(expected, supplied)
 
 
 def credential_rows() -> tuple[LoginSession | None, ApiToken | None]:

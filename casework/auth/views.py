@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from flask import current_app, g, request, session
-from flask_login import current_user, login_user, logout_user
+from flask import current_app, g, session
+from flask_login import current_user
 
-from casework.auth import credentials, schemas, service
-from casework.extensions import limiter
+from casework.auth import cookie_session, credentials, schemas, service, throttles
 from casework.http import Blueprint
 from casework.pagination import page_of
 
@@ -14,50 +13,13 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
 TokenPage = page_of(schemas.TokenSchema, "TokenPage")
 
 
-def _login_limit() -> str:
-    return current_app.config["CASEWORK_LOGIN_LIMIT"]
-
-
-def _failure_limit() -> str:
-    return current_app.config["CASEWORK_LOGIN_FAILURE_LIMIT"]
-
-
-def _login_failure_key() -> str:
-    """Failed logins count per (username, address): someone else's failures, from elsewhere,
-    never lock a user out."""
-    body = request.get_json(silent=True)
-    name = body.get("username") if isinstance(body, dict) else None
-    return f"login-failures:{str(name or '')[:64].lower()}@{request.remote_addr}"
-
-
-def _login_failed(response) -> bool:
-    return response.status_code == 401
-
-
-def _reauthentication_key() -> str:
-    """Wrong passwords or codes given again by a signed-in caller count per account."""
-    if current_user.is_authenticated:
-        return f"reauth-failures:user:{current_user.id}"
-    return f"reauth-failures:address:{request.remote_addr}"
-
-
-def _reauthentication_failed(response) -> bool:
-    return response.status_code == 403
-
-
-# Every route that checks a password or a code again: their failures together are limited like
-# failed logins, per account.
-_reauthentication_limit = limiter.shared_limit(_failure_limit, scope="reauthentication",
-                                               key_func=_reauthentication_key, deduct_when=_reauthentication_failed)
-
-
 def _credential() -> service.Credential:
     return service.Credential(*credentials.credential_rows())
 
 
 @blp.route("/login", methods=["POST"], endpoint="login")
-@limiter.limit(_login_limit)
-@limiter.limit(_failure_limit, key_func=_login_failure_key, deduct_when=_login_failed)
+@throttles.login_attempts
+@throttles.login_failures
 @blp.arguments(schemas.LoginSchema, example=schemas.LOGIN_EXAMPLE)
 @blp.response(200, schemas.MeSchema)
 def create_session(data):
@@ -67,14 +29,8 @@ def create_session(data):
     address. An account with a second factor also sends ``otp`` or ``recovery_code``. A script
     then makes itself a token (``POST /auth/tokens``) and sends it as ``Authorization: Bearer``.
     """
-    new = service.login(data["username"], data["password"], otp=data.get("otp"),
-                        recovery_code=data.get("recovery_code"), previous_session=session.get("sid"),
-                        lifetime_seconds=current_app.config["PERMANENT_SESSION_LIFETIME"])
-    session.clear()  # a fresh session (and id) on every login: no fixation
-    session.permanent = True
-    session["sid"], session["csrf"] = new.secret, new.csrf_token
-    login_user(new.user)
-    g.auth_method = "session"
+    new = cookie_session.begin_session(data["username"], data["password"], otp=data.get("otp"),
+                                           recovery_code=data.get("recovery_code"))
     return service.me(new.user, auth_method="session", csrf_token=new.csrf_token, mfa_verified=new.mfa_verified,
                       require_mfa=credentials.require_mfa())
 
@@ -83,9 +39,7 @@ def create_session(data):
 @blp.response(204)
 def delete_session():
     """Log out: end this session."""
-    service.logout(current_user.id, session.get("sid"))
-    logout_user()
-    session.clear()
+    cookie_session.end_session(current_user.id)
 
 
 @blp.route("/me", methods=["GET"], endpoint="me")
@@ -97,7 +51,7 @@ def get_current_user():
 
 
 @blp.route("/password", methods=["POST"])
-@_reauthentication_limit
+@throttles.reauthentication
 @blp.arguments(schemas.PasswordChangeSchema)
 @blp.response(204)
 def change_password(data):
@@ -110,7 +64,7 @@ def change_password(data):
 
 
 @blp.route("/mfa/totp", methods=["POST"])
-@_reauthentication_limit
+@throttles.reauthentication
 @blp.arguments(schemas.TotpEnrolSchema)
 @blp.response(200, schemas.TotpEnrolmentSchema)
 def enrol_totp(data):
@@ -122,7 +76,7 @@ def enrol_totp(data):
 
 
 @blp.route("/mfa/totp/confirm", methods=["POST"])
-@_reauthentication_limit
+@throttles.reauthentication
 @blp.arguments(schemas.TotpCodeSchema)
 @blp.response(200, schemas.RecoveryCodesSchema)
 def confirm_totp(data):
@@ -135,7 +89,7 @@ def confirm_totp(data):
 
 
 @blp.route("/mfa/totp", methods=["DELETE"])
-@_reauthentication_limit
+@throttles.reauthentication
 @blp.arguments(schemas.TotpDisableSchema, example=schemas.TOTP_DISABLE_EXAMPLE)
 @blp.response(204)
 def disable_totp(data):
