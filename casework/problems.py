@@ -13,6 +13,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Response, has_request_context, json, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from casework import errors
@@ -151,5 +152,15 @@ def to_problem(error: BaseException) -> Response:
         if status == 429 and getattr(error, "retry_after", None):
             headers["Retry-After"] = str(error.retry_after)  # type: ignore[attr-defined]
         return problem_response(status, detail, errors=messages or None, headers=headers)
+    if _database_busy(error):
+        log.warning("database busy: %s", error)
+        return problem_response(503, "The database is busy; nothing was changed. Try again shortly.",
+                                problem="database-busy", headers={"Retry-After": "1"})
     log.exception("unhandled error", exc_info=error)
     return problem_response(500, _GENERIC_DETAILS[500])
+
+
+def _database_busy(error: BaseException) -> bool:
+    """SQLite's writer lock not granted within its busy timeout (two writers at once on the
+    embedded default): transient, so a 503 to retry, never a 500. The request's writes roll back."""
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)

@@ -158,3 +158,35 @@ def test_racing_for_one_incident_reference_is_one_incident_and_409s(app, world):
     with ThreadPoolExecutor(6) as pool:
         statuses = sorted(pool.map(rename, ids))
     assert statuses == [200] + [409] * 5, statuses
+
+
+def test_a_busy_sqlite_database_is_a_503_to_retry_not_a_500(backend, keyring_path):
+    """Two writers at once on the embedded default: the one not granted SQLite's lock within its
+    busy timeout gets 503 with Retry-After, and nothing it did is kept."""
+    if backend["name"] != "sqlite":
+        pytest.skip("SQLite's writer lock")
+    from flask_migrate import upgrade
+
+    from casework.db import db
+    from tests.conftest import make_app, make_caller, reset_database
+
+    busy = make_app(backend, keyring_path)
+
+    @busy.get("/api/v1/second-writer", endpoint="second_writer")
+    def second_writer():
+        # This request's transaction holds the writer lock; a second connection asks for it too.
+        with db.engine.connect() as other:
+            other.connection.dbapi_connection.execute("PRAGMA busy_timeout=50")
+            other.exec_driver_sql("DELETE FROM cases")
+        return {}
+
+    with busy.app_context():
+        upgrade()
+    caller = make_caller(busy, "second-writer", "admin")
+    try:
+        response = caller.get("/api/v1/second-writer")
+        assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+        assert response.get_json()["type"].endswith("/database-busy")
+    finally:
+        with busy.app_context():
+            reset_database()
