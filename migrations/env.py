@@ -3,6 +3,7 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy.types import TypeDecorator
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -44,6 +45,17 @@ def get_metadata():
     if hasattr(target_db, 'metadatas'):
         return target_db.metadatas[None]
     return target_db.metadata
+
+
+def render_item(type_, obj, autogen_context):
+    """Autogenerate writes an app's custom column type (casework.db.UTCDateTime, a TypeDecorator)
+    as the SQLAlchemy type it stores, e.g. sa.DateTime(timezone=True): the DDL is the same, and a
+    revision never imports the application (see migrations/frozen/__init__.py)."""
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        impl = obj.impl_instance
+        if type(impl).__module__ == "sqlalchemy.sql.sqltypes":
+            return f"sa.{impl!r}"
+    return False
 
 
 def run_migrations_offline():
@@ -88,6 +100,8 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    if conf_args.get("render_item") is None:
+        conf_args["render_item"] = render_item
 
     connectable = get_engine()
 

@@ -7,7 +7,6 @@ Create Date: 2026-11-25 06:45:26.682492
 """
 from alembic import op
 import sqlalchemy as sa
-import casework.db  # noqa: F401  (column types used by autogenerate)
 
 
 # revision identifiers, used by Alembic.
@@ -24,10 +23,10 @@ def upgrade():
     sa.Column('witness_id', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('scopes', sa.JSON(), nullable=False),
-    sa.Column('given_at', casework.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('withdrawn_at', casework.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('given_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('recorded_by_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', casework.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_consent_records_recorded_by_id_users')),
     sa.ForeignKeyConstraint(['witness_id'], ['witnesses.id'], name=op.f('fk_consent_records_witness_id_witnesses')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_consent_records')),
@@ -52,7 +51,7 @@ def upgrade():
     sa.Column('content_wrapped_key', sa.LargeBinary(), nullable=True),
     sa.Column('content_kek_id', sa.String(length=32), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', casework.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('idempotency_key', sa.String(length=255), nullable=True),
     sa.Column('request_fingerprint', sa.LargeBinary(length=32), nullable=True),
     sa.Column('receipt', sa.JSON(), nullable=False),
@@ -75,7 +74,7 @@ def upgrade():
         batch_op.add_column(sa.Column('identity_nonce', sa.LargeBinary(length=12), nullable=True))
         batch_op.add_column(sa.Column('identity_wrapped_key', sa.LargeBinary(), nullable=True))
         batch_op.add_column(sa.Column('identity_kek_id', sa.String(length=32), nullable=True))
-        batch_op.add_column(sa.Column('shredded_at', casework.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('shredded_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_witnesses_identity_kek_id'), ['identity_kek_id'], unique=False)
 
     # ### end Alembic commands ###

@@ -6,8 +6,6 @@ Revises: 0002_transcripts
 import sqlalchemy as sa
 from alembic import op
 
-import casework.db
-
 revision = "0003_witnessed_checkpoints"
 down_revision = "0002_transcripts"
 branch_labels = None
@@ -21,7 +19,7 @@ def upgrade():
         sa.Column("tree_size", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("witness", sa.String(length=255), nullable=False),
         sa.Column("line", sa.Text(), nullable=False),
-        sa.Column("received_at", casework.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_custody_cosignatures")),
         sa.UniqueConstraint("tree_size", "witness", name="uq_custody_cosignatures_size_witness"),
     )

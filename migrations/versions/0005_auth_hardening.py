@@ -18,8 +18,7 @@ Other names: ``-x owner_role=NAME -x app_role=NAME`` or $CASEWORK_DB_OWNER_ROLE 
 import sqlalchemy as sa
 from alembic import context, op
 
-import casework.db
-from casework.custody import append_only
+from migrations.frozen import roles
 
 revision = "0005_auth_hardening"
 down_revision = "0004_append_only"
@@ -55,9 +54,9 @@ def upgrade():
         sa.Column("secret_nonce", sa.LargeBinary(length=12), nullable=True),
         sa.Column("secret_wrapped_key", sa.LargeBinary(), nullable=True),
         sa.Column("secret_kek_id", sa.String(length=32), nullable=True),
-        sa.Column("confirmed_at", casework.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_used_step", sa.Integer(), nullable=True),
-        sa.Column("created_at", casework.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_totp_secrets_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_totp_secrets")),
         sa.UniqueConstraint("user_id", name=op.f("uq_totp_secrets_user_id")),
@@ -70,15 +69,15 @@ def upgrade():
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("code_hash", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("created_at", casework.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("used_at", casework.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_recovery_codes_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recovery_codes")),
     )
     with op.batch_alter_table("recovery_codes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_recovery_codes_user_id"), ["user_id"], unique=False)
 
-    append_only.grant_roles(op, context)
+    roles.grant_roles(op, context)
 
 
 def downgrade():

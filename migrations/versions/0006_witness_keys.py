@@ -36,17 +36,17 @@ import os
 import sqlalchemy as sa
 from alembic import op
 
-from casework.crypto.envelope import (
+from migrations.frozen.envelope_0006 import (
     DecryptionError,
     KeyDestroyedError,
     Sealed,
+    UnknownKeyError,
     bind,
     open_sealed,
     seal,
     to_kek,
     to_subject,
 )
-from casework.crypto.keyring import UnknownKeyError
 
 revision = "0006_witness_keys"
 down_revision = "0005_auth_hardening"

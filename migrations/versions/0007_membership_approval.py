@@ -11,8 +11,7 @@ creates it owned by the superuser, where the owner role's default privileges do 
 import sqlalchemy as sa
 from alembic import context, op
 
-import casework.db
-from casework.custody import append_only
+from migrations.frozen import roles
 
 revision = "0007_membership_approval"
 down_revision = "0006_witness_keys"
@@ -26,7 +25,7 @@ def upgrade():
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("proposed_by_id", sa.Integer(), nullable=False),
-        sa.Column("proposed_at", casework.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("proposed_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_case_member_proposals_case_id_cases")),
         sa.ForeignKeyConstraint(["proposed_by_id"], ["users.id"],
                                 name=op.f("fk_case_member_proposals_proposed_by_id_users")),
@@ -35,7 +34,7 @@ def upgrade():
     )
     with op.batch_alter_table("case_member_proposals", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_case_member_proposals_user_id"), ["user_id"], unique=False)
-    append_only.grant_roles(op, context)
+    roles.grant_roles(op, context)
 
 
 def downgrade():

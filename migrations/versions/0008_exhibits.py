@@ -12,8 +12,7 @@ their lineage: the exhibit they transcribe (with time codes) or the version they
 import sqlalchemy as sa
 from alembic import context, op
 
-import casework.db
-from casework.custody import append_only
+from migrations.frozen import roles
 
 revision = "0008_exhibits"
 down_revision = "0007_membership_approval"
@@ -40,7 +39,7 @@ def upgrade():
         sa.Column("blob_store", sa.String(length=16), nullable=False),
         sa.Column("blob_key", sa.String(length=64), nullable=False),
         sa.Column("keyed_sha256", sa.LargeBinary(length=32), nullable=True),
-        sa.Column("captured_at", casework.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("captured_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("datakey_ciphertext", sa.LargeBinary(), nullable=False),
         sa.Column("datakey_nonce", sa.LargeBinary(length=12), nullable=False),
         sa.Column("datakey_wrapped_key", sa.LargeBinary(), nullable=True),
@@ -49,9 +48,9 @@ def upgrade():
         sa.Column("freetext_nonce", sa.LargeBinary(length=12), nullable=True),
         sa.Column("freetext_wrapped_key", sa.LargeBinary(), nullable=True),
         sa.Column("freetext_kek_id", sa.String(length=32), nullable=True),
-        sa.Column("created_at", casework.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", casework.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("completed_at", casework.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("receipt", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_exhibits_case_id_cases")),
         sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], name=op.f("fk_exhibits_created_by_id_users")),
@@ -86,7 +85,7 @@ def upgrade():
                               ["derived_from_exhibit_id"], unique=False)
         batch_op.create_foreign_key(batch_op.f("fk_transcript_versions_derived_from_exhibit_id_exhibits"),
                                     "exhibits", ["derived_from_exhibit_id"], ["id"])
-    append_only.grant_roles(op, context)
+    roles.grant_roles(op, context)
 
 
 def downgrade():

@@ -13,20 +13,44 @@ INSERT, SELECT and DELETE only).
 import sqlalchemy as sa
 from alembic import context, op
 
-import casework.db
-from casework.custody import append_only
+from migrations.frozen import roles
 
 revision = "0009_custody_intake"
 down_revision = "0008_exhibits"
 branch_labels = None
 depends_on = None
 
+# Frozen here: the statements as this revision runs them, whatever the application's
+# casework.custody.append_only says later.
+SQLITE_INTAKE_TRIGGERS = [
+    "CREATE TRIGGER custody_intake_no_update BEFORE UPDATE ON custody_intake "
+    "BEGIN SELECT RAISE(ABORT, 'custody intake rows are never changed'); END;",
+]
+SQLITE_INTAKE_DROP = ["DROP TRIGGER IF EXISTS custody_intake_no_update"]
+POSTGRES_INTAKE_TRIGGERS = [
+    """CREATE OR REPLACE FUNCTION custody_intake_unchanged() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = '23000', MESSAGE = 'custody intake rows are never changed',
+        DETAIL = TG_OP || ' on ' || TG_TABLE_NAME || ' refused';
+END
+$$""",
+    "CREATE TRIGGER custody_append_only_row BEFORE UPDATE ON custody_intake "
+    "FOR EACH ROW EXECUTE FUNCTION custody_intake_unchanged()",
+    "CREATE TRIGGER custody_append_only_truncate BEFORE TRUNCATE ON custody_intake "
+    "FOR EACH STATEMENT EXECUTE FUNCTION custody_intake_unchanged()",
+]
+POSTGRES_INTAKE_DROP = [
+    "DROP TRIGGER IF EXISTS custody_append_only_row ON custody_intake",
+    "DROP TRIGGER IF EXISTS custody_append_only_truncate ON custody_intake",
+    "DROP FUNCTION IF EXISTS custody_intake_unchanged()",
+]
+
 
 def upgrade():
     op.create_table(
         "custody_intake",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
-        sa.Column("recorded_at", casework.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("actor_username", sa.String(length=64), nullable=True),
         sa.Column("actor_role", sa.String(length=16), nullable=True),
@@ -43,16 +67,16 @@ def upgrade():
     )
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
-        for statement in append_only.SQLITE_INTAKE_TRIGGERS:
+        for statement in SQLITE_INTAKE_TRIGGERS:
             op.execute(statement)
     else:
-        for statement in append_only.POSTGRES_INTAKE_TRIGGERS:
+        for statement in POSTGRES_INTAKE_TRIGGERS:
             op.execute(statement)
-    append_only.grant_roles(op, context)
+    roles.grant_roles(op, context)
 
 
 def downgrade():
     dialect = op.get_bind().dialect.name
-    for statement in append_only.SQLITE_INTAKE_DROP if dialect == "sqlite" else append_only.POSTGRES_INTAKE_DROP:
+    for statement in SQLITE_INTAKE_DROP if dialect == "sqlite" else POSTGRES_INTAKE_DROP:
         op.execute(statement)
     op.drop_table("custody_intake")

@@ -4,14 +4,13 @@ Revision ID: 0010_disclosures
 Revises: 0009_custody_intake
 
 On PostgreSQL the new tables are handed to the owner role and granted to the app role like every
-other table (``append_only.grant_roles``, as 0007 does).
+other table (``roles.grant_roles``, as 0007 does).
 """
 
 import sqlalchemy as sa
 from alembic import context, op
 
-import casework.db
-from casework.custody import append_only
+from migrations.frozen import roles
 
 revision = "0010_disclosures"
 down_revision = "0009_custody_intake"
@@ -34,7 +33,7 @@ def upgrade():
     sa.Column('included_count', sa.Integer(), nullable=False),
     sa.Column('excluded_count', sa.Integer(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', casework.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_disclosures_case_id_cases')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_disclosures_created_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_disclosures'))
@@ -51,7 +50,7 @@ def upgrade():
     sa.Column('sequence', sa.Integer(), nullable=False),
     sa.Column('number', sa.String(length=100), nullable=False),
     sa.Column('first_disclosure_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', casework.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_evidence_registrations_case_id_cases')),
     sa.ForeignKeyConstraint(['first_disclosure_id'], ['disclosures.id'], name=op.f('fk_evidence_registrations_first_disclosure_id_disclosures')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_evidence_registrations')),
@@ -107,7 +106,7 @@ def upgrade():
     sa.Column('segments_wrapped_key', sa.LargeBinary(), nullable=True),
     sa.Column('segments_kek_id', sa.String(length=32), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', casework.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_redactions_case_id_cases')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_redactions_created_by_id_users')),
     sa.ForeignKeyConstraint(['interview_id'], ['interviews.id'], name=op.f('fk_redactions_interview_id_interviews')),
@@ -123,7 +122,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_redactions_segments_kek_id'), ['segments_kek_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_redactions_source_version_id'), ['source_version_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_redactions_witness_id'), ['witness_id'], unique=False)
-    append_only.grant_roles(op, context)
+    roles.grant_roles(op, context)
 
 
 def downgrade():

@@ -7,18 +7,20 @@ Revises: 0012_custody_nodes_covering
   salted commitments) and the leaf holds no seq, so intake rows carry their leaf hash.
 * PostgreSQL: the app role keeps SELECT on the custody tables and nothing else; it appends,
   integrates and stores checkpoints only through functions of the custody owner role
-  (``casework.custody.storage.postgresql``).
+  (``migrations/frozen/custody_functions_0013.py``).
 
 Events already in the log stay leaf form v1 (no salt: their leaves hash them with their seq);
 every event after them is v2, and the signer, the export and the verifiers read both. The intake
 queue must be empty (integrate before upgrading): its rows have no leaf hash to place.
 """
 
+import os
+
 import sqlalchemy as sa
 from alembic import context, op
 
-from casework.custody import append_only
-from casework.custody.storage import postgresql
+from migrations.frozen import custody_functions_0013 as functions
+from migrations.frozen import roles
 
 revision = "0013_custody_leaf_v2"
 down_revision = "0012_custody_nodes_covering"
@@ -40,18 +42,18 @@ def upgrade():
         return
     for table, column in (("custody_events", "salt"), ("custody_intake", "salt"), ("custody_intake", "leaf_hash")):
         op.alter_column(table, column, server_default=None)
-    for statement in postgresql.FUNCTION_SQL:
+    for statement in functions.FUNCTION_SQL:
         bind.exec_driver_sql(statement)
-    owner, app = append_only.role_names(context.get_x_argument(as_dictionary=True), __import__("os").environ)
-    for statement in postgresql.secure_functions_sql(owner, app):
+    owner, app = roles.role_names(context.get_x_argument(as_dictionary=True), os.environ)
+    for statement in functions.secure_functions_sql(owner, app):
         bind.exec_driver_sql(statement)
-    append_only.grant_roles(op, context)
+    roles.grant_roles(op, context)
 
 
 def downgrade():
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        for name, args in postgresql.FUNCTIONS.items():
+        for name, args in functions.FUNCTIONS.items():
             op.execute(f"DROP FUNCTION IF EXISTS {name}({args})")
     op.drop_column("custody_intake", "leaf_hash")
     op.drop_column("custody_intake", "salt")

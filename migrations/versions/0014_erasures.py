@@ -7,7 +7,7 @@ Revises: 0013_custody_leaf_v2
 per witness (a partial unique index); ``legal_holds``: court-ordered holds that block
 confirmation until two lawyers lift them. Witnesses shredded before this revision were shredded
 at their withdrawal and need no row. On PostgreSQL the new tables are handed to the owner role
-and granted to the app role like every other table (``append_only.grant_roles``). Downgrading
+and granted to the app role like every other table (``roles.grant_roles``). Downgrading
 drops both tables: pending erasures would no longer suspend their witnesses, so confirm or reject
 them first.
 """
@@ -15,8 +15,7 @@ them first.
 import sqlalchemy as sa
 from alembic import context, op
 
-import casework.db
-from casework.custody import append_only
+from migrations.frozen import roles
 
 revision = "0014_erasures"
 down_revision = "0013_custody_leaf_v2"
@@ -33,10 +32,10 @@ def upgrade():
     sa.Column('consent_version', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('requested_by_id', sa.Integer(), nullable=False),
-    sa.Column('requested_at', casework.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('deadline', casework.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('deadline', sa.DateTime(timezone=True), nullable=False),
     sa.Column('decided_by_id', sa.Integer(), nullable=True),
-    sa.Column('decided_at', casework.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('restored_consent_version', sa.Integer(), nullable=True),
     sa.Column('reason_ciphertext', sa.LargeBinary(), nullable=True),
     sa.Column('reason_nonce', sa.LargeBinary(length=12), nullable=True),
@@ -62,11 +61,11 @@ def upgrade():
     sa.Column('witness_id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
     sa.Column('placed_by_id', sa.Integer(), nullable=False),
-    sa.Column('placed_at', casework.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('placed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('lift_requested_by_id', sa.Integer(), nullable=True),
-    sa.Column('lift_requested_at', casework.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lift_requested_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('lifted_by_id', sa.Integer(), nullable=True),
-    sa.Column('lifted_at', casework.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lifted_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('reference_ciphertext', sa.LargeBinary(), nullable=True),
     sa.Column('reference_nonce', sa.LargeBinary(length=12), nullable=True),
     sa.Column('reference_wrapped_key', sa.LargeBinary(), nullable=True),
@@ -83,7 +82,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_legal_holds_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_legal_holds_reference_kek_id'), ['reference_kek_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_legal_holds_witness_id'), ['witness_id'], unique=False)
-    append_only.grant_roles(op, context)
+    roles.grant_roles(op, context)
 
 
 def downgrade():

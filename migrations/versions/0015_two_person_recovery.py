@@ -18,8 +18,7 @@ to the owner role and granted to the app role like every other table (as 0007 do
 import sqlalchemy as sa
 from alembic import context, op
 
-import casework.db
-from casework.custody import append_only
+from migrations.frozen import roles
 
 revision = "0015_two_person_recovery"
 down_revision = "0014_erasures"
@@ -39,7 +38,7 @@ def upgrade():
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("set_by_id", sa.Integer(), nullable=False),
         sa.Column("via", sa.String(length=16), nullable=False),
-        sa.Column("set_at", casework.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["set_by_id"], ["users.id"], name=op.f("fk_credential_setters_set_by_id_users")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_credential_setters_user_id_users")),
         sa.PrimaryKeyConstraint("user_id", "set_by_id", name=op.f("pk_credential_setters")),
@@ -58,7 +57,7 @@ def upgrade():
         "SELECT 1 FROM case_member_proposals p WHERE p.case_id = m.case_id AND p.user_id = m.user_id)"
     ), params)
     bind.execute(sa.text(f"DELETE FROM case_members WHERE user_id IN ({inactive})"), params)
-    append_only.grant_roles(op, context)
+    roles.grant_roles(op, context)
 
 
 def downgrade():
