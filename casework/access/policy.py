@@ -140,6 +140,7 @@ RULES: dict[str, Rule] = {
     "redaction.list":              _METADATA,
     "redaction.read":              _LEGAL_WORK,
     "disclosure.create":           _LEGAL_WORK,
+    "disclosure.preview":          _LEGAL_WORK,
     "disclosure.item":             _LEGAL_WORK,
     "disclosure.list":             _METADATA,
     "disclosure.read":             _METADATA,

@@ -55,6 +55,8 @@ from casework.witnesses.locks import lock_witness
 from casework.witnesses.models import ConsentRecord, Witness
 
 NO_SUCH_ITEM = "No such item in this case."
+# A preview decides what a disclosure would hold and stores nothing (see ``preview``): lawyers of the case only.
+PREVIEW_ACTION = "disclosure.preview"
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,49 @@ def create(case_id: int, data: dict[str, Any]) -> Extended:
                 status=disclosure.status, approval_reasons=reasons,
                 unused_redactions=[ref["item_ref"] for ref in unused])
     return Extended(disclosure, purpose=data["purpose"], unused_redactions=unused)
+
+
+def preview(case_id: int, data: dict[str, Any]) -> Extended:
+    """What ``create`` would decide, before anything is sent: each item included or excluded and
+    why, whether a second lawyer must approve, and the redactions left unused. Nothing is stored,
+    numbered or locked; the check is recorded as a read of the case's disclosure decisions (with
+    the recipient's kind, never their name), the same rules (``rules.decide``) decide."""
+    recipient = data["recipient"]
+    access = load_authorized(Case, case_id, PREVIEW_ACTION, preview={
+        "recipient_kind": recipient["kind"], "include_identity": data["include_identity"],
+        "include_staff_identity": data["include_staff_identity"], "items_requested": len(data["items"])})
+    if data["include_staff_identity"] and recipient["kind"] not in rules.STAFF_IDENTITY_RECIPIENTS:
+        raise Invalid("Staff identities go only to a court (ICC RPE Rule 81(4)); other recipients see staff "
+                      "as pseudonyms.", errors={"json": {"include_staff_identity": ["Only for a court."]}})
+    items = _resolve(access.obj.id, data["items"])
+    witness_ids = sorted({item.witness_id for item in items if item.witness_id is not None})
+    witnesses = {witness.id: witness for witness in
+                 db.session.scalars(select(Witness).where(Witness.id.in_(witness_ids)))}
+    consents = _latest_consents(witness_ids)
+    rows = []
+    for item in items:
+        consent = consents.get(item.witness_id) if item.witness_id is not None else None
+        state = _state(witnesses[item.witness_id], consent) if item.witness_id is not None else None
+        verdict = rules.decide(item.kind, recipient["kind"], state, identity_requested=data["include_identity"])
+        rows.append(DisclosureItem(  # transient: never added to the session
+            case_id=access.obj.id, position=item.position, kind=item.kind, item_ref=item.ref,
+            witness_id=item.witness_id, decision=INCLUDED if verdict.included else EXCLUDED, reason=verdict.reason,
+            consent_version=consent.version if consent is not None else None, registration_number=None))
+    redactions = _redactions_of(access.obj.id, rows)
+    included = [row for row in rows if row.included]
+    reasons = rules.approval_reasons(
+        recipient["kind"], identity_items=sum(row.kind == "witness_identity" for row in included),
+        redacted_sources=sum(row.kind == "transcript_version" and bool(redactions.get(row.item_ref))
+                             for row in included),
+        staff_identity=data["include_staff_identity"])
+    proposal = Disclosure(case_id=access.obj.id, recipient_name=recipient["name"],
+                          recipient_organisation=recipient["organisation"], recipient_kind=recipient["kind"],
+                          include_identity=data["include_identity"],
+                          include_staff_identity=data["include_staff_identity"], created_by_id=access.user_id,
+                          included_count=len(included), excluded_count=len(rows) - len(included),
+                          approval_reasons=reasons, status=PENDING if reasons else APPROVED)
+    return Extended(proposal, items=rows, purpose=data["purpose"],
+                    unused_redactions=unused_redactions(rows, redactions))
 
 
 def _redactions_of(case_id: int, rows: list[DisclosureItem]) -> dict[str, list[int]]:
