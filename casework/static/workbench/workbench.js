@@ -9,3 +9,13 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+
+// htmx leaves error answers unswapped; a form marked data-swap-errors shows a 422 (the reasons a
+// rule refused the input) where its result would have gone.
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var source = event.detail.requestConfig && event.detail.requestConfig.elt;
+  if (event.detail.xhr.status === 422 && source && source.closest && source.closest("[data-swap-errors]")) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
