@@ -6,7 +6,16 @@ from flask import Flask
 from flask_babel import get_locale
 
 from casework import problems
-from casework.workbench import case_pages, error_pages, i18n, session_pages  # noqa: F401  (their routes)
+from casework.workbench import (  # noqa: F401  (their routes)
+    audit_pages,
+    case_pages,
+    disclosure_pages,
+    error_pages,
+    i18n,
+    intake_pages,
+    redaction_pages,
+    session_pages,
+)
 from casework.workbench.blueprint import NAV_LINKS, blp, csrf_token
 
 PREFIX = "/app/"
