@@ -3,7 +3,7 @@
     python -m bench.seed --events 1000000 --transcripts 100000
 
 Data goes in through PostgreSQL COPY, but is made by the app's own code: every transcript
-is sealed with ``casework.keys.seal_into`` (fresh data key, AES-256-GCM, row-bound AAD) and
+is sealed by ``TranscriptVersion.sealed_content`` (fresh data key, AES-256-GCM, row-bound AAD) and
 every event is a real leaf of leaf form v2 (its own 32-byte salt, and
 ``leaf.leaf_hash(leaf.make_entry(None, time, event, salt))``, as ``NewEvent.seal`` makes it)
 whose perfect-subtree nodes come from ``merkle.CompactRange``; the offline verifier and the
@@ -68,7 +68,7 @@ def _population(title: str, witnesses: int, interviews: int, *, token_days: int,
     from casework.cases.models import Case
     from casework.db import db
     from casework.interviews.models import Interview
-    from casework.keys import create_subject_key, seal_into
+    from casework.keys import create_subject_key
     from casework.users.service import new_user
     from casework.witnesses.models import Witness
 
@@ -88,7 +88,7 @@ def _population(title: str, witnesses: int, interviews: int, *, token_days: int,
     for witness in witness_rows:
         create_subject_key(witness.key_subject())
         hash_keys[witness.id] = os.urandom(32)
-        seal_into(witness, "hashkey_", hash_keys[witness.id], witness.hashkey_context())
+        witness.sealed_hashkey.seal(hash_keys[witness.id])
     interview_rows = [Interview(case_id=case.id, witness_id=witness_rows[n % witnesses].id,
                                 interviewer_id=people["interviewer"].id, language="uk",
                                 conducted_at=conducted_at) for n in range(interviews)]
@@ -106,7 +106,7 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
 
     from casework.custody.log import NewEvent
     from casework.db import db
-    from casework.keys import keyed_sha256, seal_into
+    from casework.keys import keyed_sha256
     from casework.transcripts.models import TranscriptVersion
     from casework_verify import leaf, merkle
 
@@ -143,10 +143,9 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
                 content = (f"Statement {n}. " + SENTENCE * 8).encode()
                 row = TranscriptVersion(id=n + 1, interview_id=interview_id, case_id=case_id,
                                         witness_id=witness_id, version=number)
-                seal_into(row, "content_", content, row.content_context())
+                row.sealed_content.seal(content)
                 if number > 1:
-                    seal_into(row, "freetext_", json.dumps({"filename": None, "reason": "correction"}).encode(),
-                              row.freetext_context())
+                    row.sealed_freetext.seal(json.dumps({"filename": None, "reason": "correction"}).encode())
                 copy.write_row((n + 1, interview_id, case_id, witness_id, number, "text/plain; charset=utf-8",
                                 len(content), keyed_sha256(hash_keys[witness_id], content), row.content_ciphertext,
                                 row.content_nonce, row.content_wrapped_key, row.content_kek_id,
@@ -293,7 +292,7 @@ def _init_growth(dbname: str) -> dict:
     from flask_migrate import upgrade
 
     from casework.db import db
-    from casework.keys import keyed_sha256, seal_into
+    from casework.keys import keyed_sha256
     from casework.transcripts.models import TranscriptVersion
 
     with admin_connection() as conn:
@@ -320,7 +319,7 @@ def _init_growth(dbname: str) -> dict:
                 content = (f"Statement {n}. " + SENTENCE * 8).encode()
                 row = TranscriptVersion(id=n + 1, interview_id=interview_id, case_id=case_id,
                                         witness_id=witness_id, version=number)
-                seal_into(row, "content_", content, row.content_context())
+                row.sealed_content.seal(content)
                 copy.write_row((n + 1, interview_id, case_id, witness_id, number, "text/plain; charset=utf-8",
                                 len(content), keyed_sha256(hash_keys[witness_id], content), row.content_ciphertext,
                                 row.content_nonce, row.content_wrapped_key, row.content_kek_id, interviewer_id,

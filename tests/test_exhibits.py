@@ -771,7 +771,6 @@ def test_exhibits_completed_before_digests_were_sealed_get_them_from_the_operato
     """Exhibits completed before the digest was sealed beside the free text: no Repr-Digest (never a
     wrong one) until ``flask exhibits seal-digests`` seals it, checked against the keyed hash."""
     from casework.exhibits.service import free_text
-    from casework.keys import seal_into
 
     interviewer, legal = world.people["interviewer"], world.people["legal"]
     content, other = recording(5000), recording(6000, seed=2)
@@ -780,7 +779,7 @@ def test_exhibits_completed_before_digests_were_sealed_get_them_from_the_operato
     with app.app_context():  # seal the free text as completion used to: without the digest
         for exhibit_id in ids:
             exhibit = db.session.get_one(Exhibit, exhibit_id)
-            seal_into(exhibit, "freetext_", json.dumps(free_text(exhibit)).encode(), exhibit.freetext_context())
+            exhibit.sealed_freetext.seal(json.dumps(free_text(exhibit)).encode())
         db.session.get_one(Exhibit, ids[1]).keyed_sha256 = b"\x00" * 32  # no longer what its content hashes to
         db.session.commit()
     read = legal.get(f"/api/v1/exhibits/{ids[0]}/content")

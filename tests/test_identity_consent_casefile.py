@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from casework.crypto.envelope import seal
 from casework.db import db
-from casework.keys import keyring, open_from, store_sealed
+from casework.keys import keyring
 from casework.transcripts.models import TranscriptVersion
 from casework.witnesses.models import Witness
 from tests.conftest import World, ok
@@ -104,8 +104,8 @@ def test_kek_rotation_rewraps_without_touching_ciphertext(app, protected: World)
     with app.app_context():  # make the transcript such a record
         version = db.session.execute(select(TranscriptVersion)).scalar_one()
         assert version.content_kek_id == "subject"
-        content = open_from(version, "content_", version.content_context())
-        store_sealed(version, "content_", seal(keyring(), content, version.content_context()))
+        content = version.sealed_content.open()
+        version.sealed_content.store(seal(keyring(), content, version.content_context()))
         db.session.commit()
 
     def snapshot():

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from casework.access.targets import Target
 from casework.crypto.envelope import bind
 from casework.db import Model, utcnow
+from casework.keys import SealedField
 
 
 class User(UserMixin, Model):
@@ -99,19 +100,16 @@ class TotpSecret(Model):
     """A user's RFC 6238 TOTP secret, envelope-encrypted; pending until a first code confirms it."""
 
     __tablename__ = "totp_secrets"
-    __protected__ = {"secret_": "TOTP secrets"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
-    secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
-    secret_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
-    secret_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    secret_kek_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    sealed_secret = SealedField("secret", "TOTP secrets")
     confirmed_at: Mapped[datetime | None]
     # The last time step whose code was accepted: a code is good once.
     last_used_step: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    @sealed_secret.context
     def secret_context(self) -> bytes:
         return bind("totp_secret", self.id, parents={"user": self.user_id})
 

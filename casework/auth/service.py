@@ -18,7 +18,6 @@ from casework.auth.models import ApiToken, LoginSession, RecoveryCode, TotpSecre
 from casework.db import db, utcnow
 from casework.errors import Conflict, Forbidden, Invalid, Unauthenticated
 from casework.fields import Extended
-from casework.keys import open_from, seal_into
 from casework.pagination import Page, keyset_page
 
 GENERIC_LOGIN_FAILURE = "Invalid username or password."
@@ -80,12 +79,12 @@ def _claim_step(totp: TotpSecret, step: int) -> bool:
 
 
 def _totp_secret(totp: TotpSecret) -> str:
-    return open_from(totp, "secret_", totp.secret_context()).decode()
+    return totp.sealed_secret.open().decode()
 
 
 def _check_code(totp: TotpSecret | None, code: str) -> str | None:
     """None if ``code`` is a current, unused code of ``totp``; else why not."""
-    if totp is None or totp.secret_ciphertext is None:
+    if totp is None or not totp.sealed_secret.present:
         return "no_second_factor"
     step = mfa.matching_step(_totp_secret(totp), code)
     if step is None:
@@ -349,7 +348,7 @@ def enrol_totp(user: User, password: str, *, issuer: str) -> TotpEnrolment:
         user.totp = totp
         db.session.flush()
     secret = mfa.new_secret()
-    seal_into(totp, "secret_", secret.encode(), totp.secret_context())
+    totp.sealed_secret.seal(secret.encode())
     totp.confirmed_at, totp.last_used_step, totp.created_at = None, None, utcnow()
     access.note(totp_id=totp.id)
     return TotpEnrolment(secret, mfa.provisioning_uri(secret, user.username, issuer))
@@ -364,7 +363,7 @@ def confirm_totp(user: User, code: str, *, via: Credential | None = None) -> Rec
     via = via or Credential()
     access = authorize("auth.mfa.confirm", _self_target(user.id))
     totp = user.totp
-    if totp is None or totp.confirmed_at is not None or totp.secret_ciphertext is None:
+    if totp is None or totp.confirmed_at is not None or not totp.sealed_secret.present:
         raise Conflict("No two-factor enrolment is pending.", problem="no-pending-enrolment")
     reason = _check_code(totp, code)
     _reauthenticate(access, reason is None, reason or "", "The code is not correct (is the device's clock right?).")

@@ -27,7 +27,7 @@ from casework.db import db, utcnow
 from casework.errors import Conflict, Invalid
 from casework.exhibits.service import shred_witness_exhibits
 from casework.interviews.models import Interview
-from casework.keys import destroy_subject_key, shred, witness_subject
+from casework.keys import SealedField, destroy_subject_key, witness_subject
 from casework.redactions.models import Redaction
 from casework.transcripts.models import TranscriptVersion
 from casework.witnesses import suspension
@@ -92,7 +92,9 @@ def restore_consent(witness: Witness, withdrawal_version: int | None, user_id: i
                         withdrawn_at=None)
 
 
-def _drop_wrapped_keys(model: Any, column: Any, witness_id: int) -> int:
+def _drop_wrapped_keys(field: SealedField, witness_id: int) -> int:
+    """Shred ``field`` in every row of the witness, in one statement."""
+    model, column = field.model, field.wrapped_key
     result: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
         update(model).where(model.witness_id == witness_id, column.is_not(None)).values({column: None})
     )
@@ -107,14 +109,14 @@ def shred_rows(witness: Witness) -> dict[str, Any]:
     The witness's key in the provider is destroyed by ``destroy_witness_key``, once this is
     committed with its custody event.
     """
-    identity = shred(witness, "identity_")
-    shred(witness, "hashkey_")
-    transcripts = _drop_wrapped_keys(TranscriptVersion, TranscriptVersion.content_wrapped_key, witness.id)
-    free_text = (_drop_wrapped_keys(TranscriptVersion, TranscriptVersion.freetext_wrapped_key, witness.id)
-                 + _drop_wrapped_keys(Interview, Interview.freetext_wrapped_key, witness.id)
-                 + _drop_wrapped_keys(Erasure, Erasure.reason_wrapped_key, witness.id))
-    redactions = (_drop_wrapped_keys(Redaction, Redaction.content_wrapped_key, witness.id)
-                  + _drop_wrapped_keys(Redaction, Redaction.segments_wrapped_key, witness.id))
+    identity = witness.sealed_identity.shred()
+    witness.sealed_hashkey.shred()
+    transcripts = _drop_wrapped_keys(TranscriptVersion.sealed_content, witness.id)
+    free_text = (_drop_wrapped_keys(TranscriptVersion.sealed_freetext, witness.id)
+                 + _drop_wrapped_keys(Interview.sealed_freetext, witness.id)
+                 + _drop_wrapped_keys(Erasure.sealed_reason, witness.id))
+    redactions = (_drop_wrapped_keys(Redaction.sealed_content, witness.id)
+                  + _drop_wrapped_keys(Redaction.sealed_segments, witness.id))
     exhibits = shred_witness_exhibits(witness.id)  # data keys dropped, chunks deleted from the blob stores
     witness.shredded_at = utcnow()
     return {"identity": int(identity), "transcript_versions": transcripts, "free_text": free_text,

@@ -59,7 +59,7 @@ from casework.exhibits.service import iter_plaintext
 from casework.incidents.models import Incident
 from casework.incidents.schemas import IncidentSchema
 from casework.interviews.models import Interview
-from casework.keys import keyring, open_from, signer
+from casework.keys import keyring, signer
 from casework.redactions.models import Redaction
 from casework.redactions.service import marker, redacted_text, segments_of
 from casework.streaming import in_own_app_context
@@ -405,7 +405,7 @@ def _content(planned: _Planned) -> _Content:
                         custody_trail.Origin("case", str(incident.case_id), "incident.create", "created_incident_id",
                                              incident.id))
     witness = db.session.get_one(Witness, int(ref))
-    identity = json.loads(open_from(witness, "identity_", witness.identity_context()))
+    identity = json.loads(witness.sealed_identity.open())
     return _Content([_json_bytes({"pseudonym": witness.pseudonym, "identity": identity})], "application/json",
                     ".json", f"identity of witness {witness.pseudonym}", {"pseudonym": witness.pseudonym},
                     custody_trail.Origin("case", str(witness.case_id), "witness.create", "created_witness_id",

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from casework.access.targets import Target
 from casework.crypto.envelope import bind
 from casework.db import Model, utcnow
+from casework.keys import SealedField
 
 RECIPIENT_KINDS = ("prosecutor", "defence", "court", "un_body", "other")
 ITEM_KINDS = ("transcript_version", "redaction", "exhibit", "incident", "witness_identity")
@@ -48,7 +49,6 @@ class Disclosure(Model):
     """
 
     __tablename__ = "disclosures"
-    __protected__ = {"purpose_": "disclosure purposes"}
     __resource_type__ = "disclosure"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,10 +57,7 @@ class Disclosure(Model):
     recipient_organisation: Mapped[str] = mapped_column(String(300))
     recipient_kind: Mapped[str] = mapped_column(String(16))
     include_identity: Mapped[bool] = mapped_column(default=False)  # the explicit request for identities
-    purpose_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
-    purpose_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
-    purpose_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    purpose_kek_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    sealed_purpose = SealedField("purpose", "disclosure purposes")
     included_count: Mapped[int] = mapped_column(default=0)
     excluded_count: Mapped[int] = mapped_column(default=0)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -97,6 +94,7 @@ class Disclosure(Model):
     def frozen(self) -> bool:
         return self.bundle_length is not None
 
+    @sealed_purpose.context
     def purpose_context(self) -> bytes:
         return bind("disclosure_purpose", self.id, parents={"case": self.case_id})
 

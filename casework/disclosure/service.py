@@ -46,7 +46,6 @@ from casework.errors import Conflict, Forbidden, Invalid
 from casework.exhibits.models import COMPLETE, Exhibit
 from casework.fields import Extended
 from casework.incidents.models import Incident
-from casework.keys import open_from, seal_into
 from casework.pagination import Page, keyset_page
 from casework.redactions.models import Redaction
 from casework.transcripts.models import TranscriptVersion
@@ -226,7 +225,7 @@ def create(case_id: int, data: dict[str, Any]) -> Extended:
                             include_staff_identity=data["include_staff_identity"], created_by_id=access.user_id)
     db.session.add(disclosure)
     db.session.flush()
-    seal_into(disclosure, "purpose_", data["purpose"].encode("utf-8"), disclosure.purpose_context())
+    disclosure.sealed_purpose.seal(data["purpose"].encode("utf-8"))
     registrar = _Registrar(case, items, disclosure.id)
     rows: list[DisclosureItem] = []
     with db.session.no_autoflush:  # nothing goes to the database before the numbers are checked
@@ -387,6 +386,6 @@ def read(disclosure_id: int, *, include_purpose: bool = False) -> Extended:
 
 def purpose_of(disclosure: Disclosure) -> str | None:
     """The sealed purpose (under the KEK: it outlives any one witness's erasure)."""
-    if disclosure.purpose_ciphertext is None:
+    if not disclosure.sealed_purpose.present:
         return None
-    return open_from(disclosure, "purpose_", disclosure.purpose_context()).decode("utf-8")
+    return disclosure.sealed_purpose.open().decode("utf-8")

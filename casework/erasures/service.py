@@ -48,7 +48,6 @@ from casework.consent.service import destroy_witness_key, restore_consent, shred
 from casework.db import db, utcnow
 from casework.errors import Conflict, Forbidden, NotFound
 from casework.fields import Extended
-from casework.keys import open_from, seal_into
 from casework.pagination import Page, keyset_page
 from casework.witnesses import suspension
 from casework.witnesses.erasure_models import CONFIRMED, PENDING, REJECTED, Erasure, LegalHold
@@ -136,15 +135,14 @@ def _lawyer(access: Access[Any]) -> bool:
 
 
 def _reference(hold: LegalHold, shown: bool) -> Extended:
-    text = open_from(hold, "reference_", hold.reference_context()).decode() if shown else None
+    text = hold.sealed_reference.open().decode() if shown else None
     return Extended(hold, court_order_reference=text)
 
 
 def _state(access: Access[Witness], erasure: Erasure | None) -> ErasureState:
     shown = _lawyer(access)
-    reason = None
-    if shown and erasure is not None and erasure.reason_ciphertext is not None and erasure.reason_wrapped_key:
-        reason = open_from(erasure, "reason_", erasure.reason_context()).decode()
+    sealed = erasure.sealed_reason.open_or_none() if shown and erasure is not None else None
+    reason = sealed.decode() if sealed is not None else None
     holds = [_reference(hold, shown) for hold in _holds(access.obj.id)]
     return ErasureState(access.obj, erasure, holds, reason)
 
@@ -201,7 +199,7 @@ def reject(witness_id: int, data: dict[str, Any]) -> ErasureState:
     access.note(erasure_id=erasure.id, requested_by_id=erasure.requested_by_id)
     _not_the_requester(access, erasure)
     erasure.status, erasure.decided_by_id, erasure.decided_at = REJECTED, access.user_id, utcnow()
-    seal_into(erasure, "reason_", data["reason"].encode("utf-8"), erasure.reason_context())
+    erasure.sealed_reason.seal(data["reason"].encode("utf-8"))
     restored = restore_consent(witness, erasure.consent_version, access.user_id)
     erasure.restored_consent_version = restored.version
     db.session.flush()
@@ -229,7 +227,7 @@ def place_hold(witness_id: int, data: dict[str, Any]) -> Extended:
     hold = LegalHold(witness_id=witness.id, case_id=witness.case_id, placed_by_id=access.user_id, placed_at=utcnow())
     db.session.add(hold)
     db.session.flush()
-    seal_into(hold, "reference_", data["court_order_reference"].encode("utf-8"), hold.reference_context())
+    hold.sealed_reference.seal(data["court_order_reference"].encode("utf-8"))
     access.note(hold_id=hold.id)
     return Extended(hold, court_order_reference=data["court_order_reference"])
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from casework.access.targets import Target
 from casework.crypto.envelope import bind
 from casework.db import Model, utcnow
-from casework.keys import witness_subject
+from casework.keys import SealedField, witness_subject
 
 UPLOADING, COMPLETE, EXPIRED, TERMINATED = "uploading", "complete", "expired", "terminated"
 KINDS = ("audio", "video", "photo", "document", "other")
@@ -22,16 +22,15 @@ class Exhibit(Model):
     when the last byte arrives (complete); an upload never completed ends expired (past its
     Upload-Expires) or terminated (cancelled by tus termination), its chunks and data key gone.
     The content is encrypted in chunks (``casework.crypto.stream``) under a per-exhibit data
-    key; the data key itself is sealed in ``datakey_*`` under the witness's subject key
+    key; the data key itself is sealed in ``sealed_datakey`` under the witness's subject key
     (interview exhibits: consent withdrawal shreds it) or under the KEK (incident exhibits:
     rotation rewraps it). The original file name and the device hash are sealed in
-    ``freetext_*``, and from completion the content's plain SHA-256 beside them (for readers of
+    ``sealed_freetext``, and from completion the content's plain SHA-256 beside them (for readers of
     the content: ``Repr-Digest``, the case file). ``keyed_sha256`` is what metadata readers and
     the log see; the plain SHA-256 is in the clear only in the uploader's receipt.
     """
 
     __tablename__ = "exhibits"
-    __protected__ = {"datakey_": "exhibit data keys", "freetext_": "exhibit free text"}
     __resource_type__ = "exhibit"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,15 +51,9 @@ class Exhibit(Model):
     blob_key: Mapped[str] = mapped_column(String(64), unique=True)
     keyed_sha256: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     captured_at: Mapped[datetime | None]
-    datakey_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    datakey_nonce: Mapped[bytes] = mapped_column(LargeBinary(12))
-    datakey_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    datakey_kek_id: Mapped[str] = mapped_column(String(32), index=True)
+    sealed_datakey = SealedField("datakey", "exhibit data keys", required=True)
     # {"filename", "device_hash"} as JSON, sealed; all None when there is neither.
-    freetext_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
-    freetext_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
-    freetext_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    freetext_kek_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    sealed_freetext = SealedField("freetext", "exhibit free text")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
@@ -80,9 +73,11 @@ class Exhibit(Model):
         """Where the chunks belong: their associated data binds this (and the blob key)."""
         return bind("exhibit_content", f"{self.id}/{self.blob_key}", parents=self._parents())
 
+    @sealed_datakey.context
     def datakey_context(self) -> bytes:
         return bind("exhibit_data_key", self.id, parents=self._parents())
 
+    @sealed_freetext.context
     def freetext_context(self) -> bytes:
         return bind("exhibit_free_text", self.id, parents=self._parents())
 
@@ -92,7 +87,7 @@ class Exhibit(Model):
 
     @property
     def shredded(self) -> bool:
-        return self.datakey_wrapped_key is None
+        return self.sealed_datakey.shredded
 
     @property
     def complete(self) -> bool:

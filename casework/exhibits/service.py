@@ -82,7 +82,7 @@ from casework.fields import Extended
 from casework.incidents.models import Incident
 from casework.interviews.free_text import as_seen, may_read_content
 from casework.interviews.models import Interview
-from casework.keys import keyring, open_from, open_optional, seal_into, signer
+from casework.keys import keyring, signer
 from casework.pagination import Page, keyset_page
 from casework.witnesses.models import Witness
 from casework.witnesses.service import hash_key
@@ -155,11 +155,11 @@ def upload_ref(exhibit: Exhibit) -> str:
 
 
 def _sealed(exhibit: Exhibit) -> dict[str, str | None]:
-    """What ``freetext_*`` holds: file name, device hash and (once complete) the plain SHA-256.
+    """What ``sealed_freetext`` holds: file name, device hash and (once complete) the plain SHA-256.
 
     Empty when there is nothing sealed or it is shredded; see ``sealed_or_shredded`` to tell the two apart.
     """
-    sealed = open_optional(exhibit, "freetext_", exhibit.freetext_context())
+    sealed = exhibit.sealed_freetext.open_or_none()
     return json.loads(sealed) if sealed is not None else {}
 
 
@@ -168,10 +168,10 @@ def sealed_or_shredded(exhibit: Exhibit) -> dict[str, str | None] | None:
     provider (a database restored from before a withdrawal; an erasure pending)."""
     if exhibit.shredded:
         return None
-    if exhibit.freetext_ciphertext is None:
+    if not exhibit.sealed_freetext.present:
         return {}
     try:
-        return json.loads(open_from(exhibit, "freetext_", exhibit.freetext_context()))
+        return json.loads(exhibit.sealed_freetext.open())
     except Gone:
         return None
 
@@ -256,15 +256,14 @@ def _new_exhibit(access: Access[Any], data: NewUpload, *, case_id: int, owner_id
         owner_id=owner_id, created_by_id=access.user_id, kind=data.kind, size=data.length, received=0,
         chunk_size=lim.chunk_size, status=UPLOADING, blob_store=lim.store, blob_key=os.urandom(16).hex(),
         captured_at=data.captured_at, created_at=now, expires_at=now + lim.expiry,
-        # Placeholders until the row has its id, which the sealed data key is bound to.
-        datakey_ciphertext=b"", datakey_nonce=b"", datakey_kek_id="",
     )
+    exhibit.sealed_datakey.reserve()  # until the row has its id, which the sealed data key is bound to
     db.session.add(exhibit)
     db.session.flush()
-    seal_into(exhibit, "datakey_", new_data_key(), exhibit.datakey_context())
+    exhibit.sealed_datakey.seal(new_data_key())
     if data.filename is not None or data.device_hash is not None:
-        seal_into(exhibit, "freetext_", json.dumps({"filename": data.filename, "device_hash": data.device_hash})
-                  .encode(), exhibit.freetext_context())
+        exhibit.sealed_freetext.seal(json.dumps({"filename": data.filename, "device_hash": data.device_hash})
+                                     .encode())
     access.note(created_exhibit_id=exhibit.id, kind=data.kind, upload_length=data.length,
                 media_type_claim=data.media_type_claim, blob_store=exhibit.blob_store,
                 expires_at=exhibit.expires_at.strftime(TIME_FORMAT))
@@ -327,14 +326,14 @@ def terminate(exhibit_id: int) -> Exhibit:
                        problem="exhibit-immutable")
     _check_live(exhibit)
     exhibit.status = TERMINATED
-    exhibit.datakey_wrapped_key = None
-    exhibit.freetext_wrapped_key = None
+    exhibit.sealed_datakey.shred()
+    exhibit.sealed_freetext.shred()
     access.note(chunks_deleted=_destroy([exhibit]))
     return exhibit
 
 
 def _data_key(exhibit: Exhibit) -> bytes:
-    return open_from(exhibit, "datakey_", exhibit.datakey_context())
+    return exhibit.sealed_datakey.open()
 
 
 def _check_suits(kind: str, media_type: str) -> None:
@@ -453,8 +452,7 @@ def _complete(exhibit: Exhibit, data_key: bytes) -> dict[str, Any]:
     _check_suits(exhibit.kind, exhibit.media_type)
     exhibit.keyed_sha256 = keyed.digest()
     # The plain hash at rest only sealed, beside the file name: for readers of the content (Repr-Digest).
-    seal_into(exhibit, "freetext_", json.dumps({**_sealed(exhibit), "sha256": plain.hexdigest()}).encode(),
-              exhibit.freetext_context())
+    exhibit.sealed_freetext.seal(json.dumps({**_sealed(exhibit), "sha256": plain.hexdigest()}).encode())
     exhibit.status = COMPLETE
     exhibit.completed_at = utcnow()
     access = load_authorized(Exhibit, exhibit.id, "exhibit.create")
@@ -630,7 +628,7 @@ def expire_uploads(now: datetime | None = None) -> int:
     for exhibit in stale:
         chunks = _destroy([exhibit])
         exhibit.status = EXPIRED
-        exhibit.datakey_wrapped_key = None
+        exhibit.sealed_datakey.shred()
         system_access("exhibit.expire", exhibit.custody_target(), received=exhibit.received, size=exhibit.size,
                       chunks_deleted=chunks)
     return len(stale)
@@ -647,7 +645,7 @@ def seal_missing_digests() -> int:
     sealed_now, after = 0, 0
     while True:
         batch = db.session.scalars(select(Exhibit).where(Exhibit.status == COMPLETE, Exhibit.id > after,
-                                                         Exhibit.datakey_wrapped_key.is_not(None))
+                                                         Exhibit.sealed_datakey.wrapped_key.is_not(None))
                                    .order_by(Exhibit.id).limit(100)).all()
         if not batch:
             return sealed_now
@@ -671,8 +669,7 @@ def seal_missing_digests() -> int:
             if exhibit.keyed_sha256 is None or not hmac.compare_digest(keyed.digest(), exhibit.keyed_sha256):
                 log.critical("exhibit %s: its content no longer matches its keyed hash; no digest sealed", exhibit.id)
                 continue
-            seal_into(exhibit, "freetext_", json.dumps({**sealed, "sha256": plain.hexdigest()}).encode(),
-                      exhibit.freetext_context())
+            exhibit.sealed_freetext.seal(json.dumps({**sealed, "sha256": plain.hexdigest()}).encode())
             system_access("exhibit.digest.seal", exhibit.custody_target(), keyed_sha256=exhibit.keyed_sha256.hex())
             sealed_now += 1
 
@@ -686,8 +683,9 @@ def shred_witness_exhibits(witness_id: int) -> dict[str, int]:
     exhibits = db.session.scalars(select(Exhibit).where(Exhibit.witness_id == witness_id)).all()
     chunks = _destroy(exhibits)
     keys = db.session.execute(update(Exhibit).where(Exhibit.witness_id == witness_id,
-                                                    Exhibit.datakey_wrapped_key.is_not(None))
-                              .values(datakey_wrapped_key=None, freetext_wrapped_key=None))
+                                                    Exhibit.sealed_datakey.wrapped_key.is_not(None))
+                              .values({Exhibit.sealed_datakey.wrapped_key: None,
+                                       Exhibit.sealed_freetext.wrapped_key: None}))
     return {"exhibits": int(keys.rowcount), "exhibit_chunks": chunks}  # type: ignore[attr-defined]
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, LargeBinary, String, Table, func
+from sqlalchemy import Column, ForeignKey, Index, String, Table, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.access.targets import Target
@@ -10,7 +10,7 @@ from casework.crypto.envelope import bind
 from casework.db import Model, db, utcnow
 from casework.geo import LocatedMixin
 from casework.incidents.models import Incident
-from casework.keys import witness_subject
+from casework.keys import SealedField, witness_subject
 
 interview_incidents = Table(
     "interview_incidents",
@@ -24,7 +24,6 @@ class Interview(LocatedMixin, Model):
     """An interview; who else was there and the interpreter are sealed under the witness's key."""
 
     __tablename__ = "interviews"
-    __protected__ = {"freetext_": "interview free text"}
     __resource_type__ = "interview"
     # Searches filter plain columns: conducted_after/before here, language below, and witness_id
     # by its own index.
@@ -41,10 +40,7 @@ class Interview(LocatedMixin, Model):
     location_precision_m: Mapped[int | None]
     language: Mapped[str] = mapped_column(String(35))
     # {"interpreter", "others_present"} as JSON, sealed; all None when there is neither.
-    freetext_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
-    freetext_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
-    freetext_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    freetext_kek_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    sealed_freetext = SealedField("freetext", "interview free text")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -54,6 +50,7 @@ class Interview(LocatedMixin, Model):
     def incident_ids(self) -> list[int]:
         return [incident.id for incident in self.incidents]
 
+    @sealed_freetext.context
     def freetext_context(self) -> bytes:
         return bind("interview_free_text", self.id, parents={"case": self.case_id, "witness": self.witness_id})
 

@@ -1,7 +1,7 @@
 """Interviews: one witness, conducted by the interviewer who records it, linked to incidents.
 
 Who else was present and the interpreter are about the witness: they are sealed under the
-witness's key (``freetext_``), shown beside the interview only to those who may read the
+witness's key (``Interview.sealed_freetext``), shown beside the interview only to those who may read the
 witness's statements (``casework.interviews.free_text``), and read as null once the witness's
 key is destroyed.
 """
@@ -22,7 +22,6 @@ from casework.fields import Extended
 from casework.incidents.models import Incident
 from casework.interviews.free_text import as_seen, may_read_content
 from casework.interviews.models import Interview
-from casework.keys import open_from, open_optional, seal_into
 from casework.pagination import Page, keyset_page
 from casework.witnesses.locks import lock_witness
 from casework.witnesses.models import Witness
@@ -51,9 +50,9 @@ def _witness_of_case(case_id: int, witness_id: int) -> Witness:
 
 def free_text(interview: Interview) -> dict[str, Any]:
     """Interpreter and others present; both null once the witness's key is destroyed."""
-    if interview.freetext_ciphertext is None:
+    if not interview.sealed_freetext.present:
         return {"interpreter": None, "others_present": []}
-    sealed = open_optional(interview, "freetext_", interview.freetext_context())
+    sealed = interview.sealed_freetext.open_or_none()
     if sealed is None:
         return {"interpreter": None, "others_present": None}
     found = json.loads(sealed)
@@ -73,14 +72,13 @@ def as_seen_by_caller(interview: Interview) -> Extended:
 
 def _seal_free_text(interview: Interview, witness_shredded: bool, text: dict[str, Any]) -> None:
     if not text.get("interpreter") and not text.get("others_present"):
-        for name in ("ciphertext", "nonce", "wrapped_key", "kek_id"):
-            setattr(interview, f"freetext_{name}", None)
+        interview.sealed_freetext.clear()
         return
     if witness_shredded:
         raise Conflict("The witness withdrew consent; nothing more can be recorded about them.",
                        problem="consent-withdrawn")
     plain = {"interpreter": text.get("interpreter"), "others_present": text.get("others_present") or []}
-    seal_into(interview, "freetext_", json.dumps(plain, sort_keys=True).encode(), interview.freetext_context())
+    interview.sealed_freetext.seal(json.dumps(plain, sort_keys=True).encode())
 
 
 def create_interview(case_id: int, data: dict[str, Any]) -> Extended:
@@ -132,8 +130,8 @@ def update_interview(interview_id: int, changes: dict[str, Any]) -> Extended:
     if text:
         witness = lock_witness(interview.witness_id)  # first of the witness lock order
         current: dict[str, Any] = {"interpreter": None, "others_present": []}
-        if interview.freetext_ciphertext is not None and witness.shredded_at is None:
-            current = json.loads(open_from(interview, "freetext_", interview.freetext_context()))
+        if interview.sealed_freetext.present and witness.shredded_at is None:
+            current = json.loads(interview.sealed_freetext.open())
         _seal_free_text(interview, witness.shredded_at is not None, {**current, **text})
     for name, value in changes.items():
         setattr(interview, name, value)

@@ -18,32 +18,16 @@ from sqlalchemy import func, select
 
 from casework.crypto.envelope import SUBJECT_KEK_ID, rewrap
 from casework.db import Base, db
-from casework.keys import destroy_subject_key, has_subject_key, keyring, sealed_of, store_sealed
+from casework.keys import SealedField, destroy_subject_key, has_subject_key, keyring, sealed_fields
 
 
-@dataclass(frozen=True)
-class ProtectedField:
-    model: Any
-    prefix: str
-    label: str
-
-    def column(self, name: str) -> Any:
-        return getattr(self.model, f"{self.prefix}{name}")
-
-    def context(self, row: Any) -> bytes:
-        return getattr(row, f"{self.prefix.rstrip('_')}_context")()
-
-
-def protected_fields() -> list[ProtectedField]:
-    """Every encrypted field of every model, as the models declare them (``__protected__``).
+def protected_fields() -> list[SealedField]:
+    """Every encrypted field of every model, as the models declare them (`SealedField`).
 
     Read from the model registry, so this package needs no import of the domains above it.
     """
-    fields = []
-    for mapper in sorted(Base.registry.mappers, key=lambda m: m.class_.__name__):
-        for prefix, label in getattr(mapper.class_, "__protected__", {}).items():
-            fields.append(ProtectedField(mapper.class_, prefix, label))
-    return fields
+    mappers = sorted(Base.registry.mappers, key=lambda m: m.class_.__name__)
+    return [field for mapper in mappers for field in sealed_fields(mapper.class_)]
 
 
 def status() -> list[dict[str, Any]]:
@@ -53,9 +37,9 @@ def status() -> list[dict[str, Any]]:
     for field in protected_fields():
         counts: Counter[tuple[str, bool]] = Counter()
         statement = (
-            select(field.column("kek_id"), field.column("wrapped_key").is_(None), func.count())
-            .where(field.column("ciphertext").is_not(None))
-            .group_by(field.column("kek_id"), field.column("wrapped_key").is_(None))
+            select(field.kek_id, field.wrapped_key.is_(None), func.count())
+            .where(field.ciphertext.is_not(None))
+            .group_by(field.kek_id, field.wrapped_key.is_(None))
         )
         for kek_id, shredded, count in db.session.execute(statement):
             counts[(kek_id, bool(shredded))] += count
@@ -73,8 +57,7 @@ def rewrap_all(batch_size: int = 500) -> dict[str, int]:
         while True:
             statement = (
                 select(field.model)
-                .where(field.column("kek_id") != target, field.column("kek_id") != SUBJECT_KEK_ID,
-                       field.column("wrapped_key").is_not(None))
+                .where(field.kek_id != target, field.kek_id != SUBJECT_KEK_ID, field.wrapped_key.is_not(None))
                 .order_by(field.model.id)
                 .limit(batch_size)
                 .with_for_update(skip_locked=True)
@@ -83,8 +66,8 @@ def rewrap_all(batch_size: int = 500) -> dict[str, int]:
             if not rows:
                 break
             for row in rows:
-                store_sealed(row, field.prefix, rewrap(keyring(), sealed_of(row, field.prefix), field.context(row),
-                                                       to_kek_id=target))
+                sealed = field.on(row)
+                sealed.store(rewrap(keyring(), sealed.envelope(), sealed.context(), to_kek_id=target))
             db.session.commit()
             done[field.label] += len(rows)
     return done
@@ -95,7 +78,7 @@ def records_under(kek_id: str) -> int:
     for field in protected_fields():
         total += db.session.scalar(
             select(func.count()).select_from(field.model)
-            .where(field.column("kek_id") == kek_id, field.column("wrapped_key").is_not(None))
+            .where(field.kek_id == kek_id, field.wrapped_key.is_not(None))
         ) or 0
     return total
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, LargeBinary, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.access.targets import Target
 from casework.crypto.envelope import bind
 from casework.db import Model, utcnow
-from casework.keys import witness_subject
+from casework.keys import SealedField, witness_subject
 from casework.witnesses.models import Witness
 
 
@@ -18,7 +18,7 @@ class Redaction(Model):
 
     ``spans`` is the redaction map as stored: ``[{start, end, category, legal_basis}]`` in
     Unicode code points of the source text, sorted; it never holds removed text. The redacted
-    text (``content_``) and the per-segment salted hashes of what was left (``segments_``) are
+    text (``sealed_content``) and the per-segment salted hashes of what was left (``sealed_segments``) are
     sealed under the witness's key like the source, so withdrawing consent shreds them too:
     salted hashes of the statement would otherwise let a guess be confirmed after erasure.
     ``keyed_sha256`` is HMAC-SHA256 of the redacted text under the witness's hash key, for
@@ -26,7 +26,6 @@ class Redaction(Model):
     """
 
     __tablename__ = "redactions"
-    __protected__ = {"content_": "redacted transcripts", "segments_": "redaction segment hashes"}
     __resource_type__ = "redaction"
     __table_args__ = (UniqueConstraint("source_version_id", "number", name="uq_redactions_source_number"),)
 
@@ -40,14 +39,8 @@ class Redaction(Model):
     spans: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # list of dicts; no removed text
     size: Mapped[int]  # bytes of the redacted UTF-8 text
     keyed_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
-    content_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    content_nonce: Mapped[bytes] = mapped_column(LargeBinary(12))
-    content_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    content_kek_id: Mapped[str] = mapped_column(String(32), index=True)
-    segments_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    segments_nonce: Mapped[bytes] = mapped_column(LargeBinary(12))
-    segments_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    segments_kek_id: Mapped[str] = mapped_column(String(32), index=True)
+    sealed_content = SealedField("content", "redacted transcripts", required=True)
+    sealed_segments = SealedField("segments", "redaction segment hashes", required=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -56,7 +49,7 @@ class Redaction(Model):
     @property
     def shredded(self) -> bool:
         """The witness's key is gone (consent withdrawn or erasure ordered), or this row's data keys."""
-        return self.content_wrapped_key is None or self.witness.shredded_at is not None
+        return self.sealed_content.shredded or self.witness.shredded_at is not None
 
     @property
     def source_ref(self) -> str:
@@ -72,9 +65,11 @@ class Redaction(Model):
         return {"case": self.case_id, "interview": self.interview_id, "witness": self.witness_id,
                 "source": self.source_version_id}
 
+    @sealed_content.context
     def content_context(self) -> bytes:
         return bind("redaction", self.place, parents=self._parents())
 
+    @sealed_segments.context
     def segments_context(self) -> bytes:
         return bind("redaction_segments", self.place, parents=self._parents())
 

@@ -29,7 +29,6 @@ from casework.db import db
 from casework.errors import Gone, IntegrityFailure, Invalid
 from casework.fields import Extended
 from casework.interviews.models import Interview
-from casework.keys import open_from, seal_into
 from casework.pagination import Page, keyset_page
 from casework.redactions.models import Redaction
 from casework.transcripts.service import read_content, version_of, version_ref
@@ -124,8 +123,8 @@ def create(interview_id: int, version_number: int, data: dict[str, Any]) -> Exte
         source_version_id=source.id, source_version=source.version, number=number, spans=spans,
         size=len(redacted), keyed_sha256=keyed_digest(witness, redacted), created_by_id=access.user_id,
     )
-    seal_into(redaction, "content_", redacted, redaction.content_context())
-    seal_into(redaction, "segments_", json.dumps(derivative.segments).encode(), redaction.segments_context())
+    redaction.sealed_content.seal(redacted)
+    redaction.sealed_segments.seal(json.dumps(derivative.segments).encode())
     db.session.add(redaction)
     db.session.flush()
     access.note(created_redaction=redaction.id, redaction_number=number, spans=len(spans),
@@ -154,7 +153,7 @@ def read(redaction_id: int) -> Extended:
 
 def redacted_text(redaction: Redaction) -> bytes:
     """The redacted UTF-8 text, checked against its keyed hash; ``Gone`` once shredded."""
-    content = open_from(redaction, "content_", redaction.content_context())
+    content = redaction.sealed_content.open()
     witness = db.session.get_one(Witness, redaction.witness_id)
     if not hmac.compare_digest(keyed_digest(witness, content), redaction.keyed_sha256):
         raise IntegrityFailure("Redaction failed its integrity check.")
@@ -163,7 +162,7 @@ def redacted_text(redaction: Redaction) -> bytes:
 
 def segments_of(redaction: Redaction) -> list[dict[str, Any]]:
     """The unredacted segments with their salts and hashes; ``Gone`` once shredded."""
-    segments: list[dict[str, Any]] = json.loads(open_from(redaction, "segments_", redaction.segments_context()))
+    segments: list[dict[str, Any]] = json.loads(redaction.sealed_segments.open())
     return segments
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from casework.crypto.envelope import bind
 from casework.db import Model, utcnow
-from casework.keys import witness_subject
+from casework.keys import SealedField, witness_subject
 
 
 class TranscriptVersion(Model):
@@ -16,13 +16,12 @@ class TranscriptVersion(Model):
 
     The content and the free text (file name, correction reason) are sealed under the witness's
     key. ``keyed_sha256`` is HMAC-SHA256 of the content under the witness's hash key (see
-    ``Witness.hashkey_``): what metadata readers and the log see; the plain SHA-256 goes only to
+    ``Witness.sealed_hashkey``): what metadata readers and the log see; the plain SHA-256 goes only to
     the uploader's receipt and to readers of the content. ``receipt`` is kept without its
     ``sha256`` (a replay puts it back from the resent content).
     """
 
     __tablename__ = "transcript_versions"
-    __protected__ = {"content_": "transcript versions", "freetext_": "transcript free text"}
     __table_args__ = (
         UniqueConstraint("interview_id", "version", name="uq_transcript_versions_interview_version"),
         UniqueConstraint("created_by_id", "idempotency_key", name="uq_transcript_versions_idempotency"),
@@ -36,15 +35,9 @@ class TranscriptVersion(Model):
     media_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int]
     keyed_sha256: Mapped[bytes | None] = mapped_column(LargeBinary(32))  # None: shredded before it existed
-    content_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    content_nonce: Mapped[bytes] = mapped_column(LargeBinary(12))
-    content_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    content_kek_id: Mapped[str] = mapped_column(String(32), index=True)
+    sealed_content = SealedField("content", "transcript versions", required=True)
     # {"filename", "reason"} as JSON, sealed; all None when there is neither.
-    freetext_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
-    freetext_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
-    freetext_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    freetext_kek_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    sealed_freetext = SealedField("freetext", "transcript free text")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
@@ -58,11 +51,13 @@ class TranscriptVersion(Model):
     translation_method: Mapped[str | None] = mapped_column(String(16))  # human | machine
     translation_certified: Mapped[bool | None]
 
+    @sealed_content.context
     def content_context(self) -> bytes:
         return bind("transcript_version", f"{self.interview_id}/{self.version}",
                     parents={"case": self.case_id, "interview": self.interview_id, "witness": self.witness_id},
                     version=self.version)
 
+    @sealed_freetext.context
     def freetext_context(self) -> bytes:
         return bind("transcript_free_text", f"{self.interview_id}/{self.version}",
                     parents={"case": self.case_id, "interview": self.interview_id, "witness": self.witness_id},
@@ -73,4 +68,4 @@ class TranscriptVersion(Model):
 
     @property
     def shredded(self) -> bool:
-        return self.content_wrapped_key is None
+        return self.sealed_content.shredded

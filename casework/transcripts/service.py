@@ -31,7 +31,7 @@ from casework.exhibits.service import exhibit_of_interview
 from casework.fields import Extended
 from casework.interviews.free_text import as_seen, may_read_content
 from casework.interviews.models import Interview
-from casework.keys import keyed_sha256, keyring, open_from, open_optional, seal_into, signer
+from casework.keys import keyed_sha256, keyring, signer
 from casework.pagination import Page, keyset_page
 from casework.transcripts import receipts
 from casework.transcripts.models import TranscriptVersion
@@ -92,7 +92,7 @@ def _fingerprint(upload: Upload, key: bytes) -> bytes:
 
 def free_text(version: TranscriptVersion) -> dict[str, str | None]:
     """The version's file name, correction reason and translator; None when absent or shredded."""
-    sealed = open_optional(version, "freetext_", version.freetext_context())
+    sealed = version.sealed_freetext.open_or_none()
     found = json.loads(sealed) if sealed is not None else {}
     return {"filename": found.get("filename"), "reason": found.get("reason"), "translator": found.get("translator")}
 
@@ -198,12 +198,12 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
         keyed_sha256=keyed, created_by_id=access.user_id, created_at=utcnow(),
         idempotency_key=idempotency_key, request_fingerprint=fingerprint, **(lineage.columns if lineage else {}),
     )
-    seal_into(version, "content_", data.content, version.content_context())
+    version.sealed_content.seal(data.content)
     translator = lineage.translator if lineage else None
     if data.reason is not None or data.filename is not None or translator is not None:
         sealed = {"filename": data.filename, "reason": data.reason,
                   **({"translator": translator} if translator else {})}
-        seal_into(version, "freetext_", json.dumps(sealed).encode(), version.freetext_context())
+        version.sealed_freetext.seal(json.dumps(sealed).encode())
     access.note(created=version_ref(interview.id, version.version), version=version.version, size=version.size,
                 keyed_sha256=keyed.hex(), corrects=latest or None, **(lineage.logged if lineage else {}))
     # The event is sealed first (its leaf hash is the receipt's promise) and the version stored with
@@ -259,7 +259,7 @@ def read_content(version: TranscriptVersion, access: Access[Any]) -> bytes:
     """Decrypt one version, recording which bytes were released (or that they are gone)."""
     access.note(version=version.version,
                 keyed_sha256=version.keyed_sha256.hex() if version.keyed_sha256 is not None else None)
-    content = open_from(version, "content_", version.content_context())
+    content = version.sealed_content.open()
     if version.keyed_sha256 is not None:
         witness = db.session.get_one(Witness, version.witness_id, options=[lazyload(Witness.consents)])
         if not hmac.compare_digest(keyed_digest(witness, content), version.keyed_sha256):

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, text
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casework.crypto.envelope import bind
 from casework.db import Model, utcnow
+from casework.keys import SealedField
 
 PENDING, CONFIRMED, REJECTED = "pending", "confirmed", "rejected"
 STATUSES = (PENDING, CONFIRMED, REJECTED)
@@ -32,7 +33,6 @@ WITHDRAWAL = "withdrawal"
 
 class Erasure(Model):
     __tablename__ = "erasures"
-    __protected__ = {"reason_": "erasure rejection reasons"}
     __table_args__ = (
         Index("ix_erasures_status_deadline", "status", "deadline"),
         Index("uq_erasures_pending_witness", "witness_id", unique=True,
@@ -51,11 +51,9 @@ class Erasure(Model):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None]
     restored_consent_version: Mapped[int | None]  # a rejection's new consent version
-    reason_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
-    reason_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
-    reason_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    reason_kek_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    sealed_reason = SealedField("reason", "erasure rejection reasons")
 
+    @sealed_reason.context
     def reason_context(self) -> bytes:
         return bind("erasure_reason", self.id, parents={"case": self.case_id, "witness": self.witness_id})
 
@@ -65,7 +63,6 @@ class Erasure(Model):
 
 class LegalHold(Model):
     __tablename__ = "legal_holds"
-    __protected__ = {"reference_": "legal hold court order references"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     witness_id: Mapped[int] = mapped_column(ForeignKey("witnesses.id"), index=True)
@@ -76,10 +73,7 @@ class LegalHold(Model):
     lift_requested_at: Mapped[datetime | None]
     lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     lifted_at: Mapped[datetime | None]
-    reference_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
-    reference_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
-    reference_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    reference_kek_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    sealed_reference = SealedField("reference", "legal hold court order references")
 
     @property
     def active(self) -> bool:
@@ -89,5 +83,6 @@ class LegalHold(Model):
     def status(self) -> str:
         return "active" if self.active else "lifted"
 
+    @sealed_reference.context
     def reference_context(self) -> bytes:
         return bind("legal_hold_reference", self.id, parents={"case": self.case_id, "witness": self.witness_id})

@@ -3,13 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casework.access.targets import Target
 from casework.crypto.envelope import bind
 from casework.db import Model, utcnow
-from casework.keys import witness_subject
+from casework.keys import SealedField, witness_subject
 
 
 class Witness(Model):
@@ -21,7 +21,6 @@ class Witness(Model):
     """
 
     __tablename__ = "witnesses"
-    __protected__ = {"identity_": "witness identities", "hashkey_": "witness hash keys"}
     __resource_type__ = "witness"
     __subject_owner__ = True
     __table_args__ = (UniqueConstraint("case_id", "pseudonym", name="uq_witnesses_case_pseudonym"),)
@@ -33,15 +32,9 @@ class Witness(Model):
     risk_level: Mapped[str] = mapped_column(String(16))
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     # Protected identity {full_name, contact, date_of_birth, notes}: envelope-encrypted JSON.
-    identity_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
-    identity_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
-    identity_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    identity_kek_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    sealed_identity = SealedField("identity", "witness identities")
     # The witness's random HMAC key for keyed content hashes, sealed under their subject key.
-    hashkey_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
-    hashkey_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
-    hashkey_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    hashkey_kek_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    sealed_hashkey = SealedField("hashkey", "witness hash keys")
     shredded_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -55,9 +48,11 @@ class Witness(Model):
         """The consent in force: the latest version."""
         return self.consents[0] if self.consents else None
 
+    @sealed_identity.context
     def identity_context(self) -> bytes:
         return bind("witness_identity", self.id, parents={"case": self.case_id})
 
+    @sealed_hashkey.context
     def hashkey_context(self) -> bytes:
         return bind("witness_hash_key", self.id, parents={"case": self.case_id})
 
@@ -66,9 +61,9 @@ class Witness(Model):
 
     @property
     def identity_status(self) -> str:
-        if self.identity_ciphertext is None:
+        if not self.sealed_identity.present:
             return "none"
-        return "shredded" if self.identity_wrapped_key is None else "present"
+        return "shredded" if self.sealed_identity.shredded else "present"
 
     def custody_target(self) -> Target:
         return Target(self.__resource_type__, self.id,

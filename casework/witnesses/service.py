@@ -23,7 +23,7 @@ from casework.cases.models import Case
 from casework.db import db
 from casework.errors import Conflict
 from casework.fields import Extended
-from casework.keys import create_subject_key, keyed_sha256, open_from, seal_into
+from casework.keys import create_subject_key, keyed_sha256
 from casework.pagination import Page, keyset_page
 from casework.witnesses import suspension
 from casework.witnesses.locks import lock_witness
@@ -49,11 +49,11 @@ def _seal_identity(witness: Witness, identity: dict[str, Any]) -> None:
         raise _withdrawn()
     dob = identity.get("date_of_birth")
     plain = {**identity, "date_of_birth": dob.isoformat() if dob else None}
-    seal_into(witness, "identity_", json.dumps(plain, sort_keys=True).encode(), witness.identity_context())
+    witness.sealed_identity.seal(json.dumps(plain, sort_keys=True).encode())
 
 
 def _give_hash_key(witness: Witness) -> None:
-    seal_into(witness, "hashkey_", os.urandom(32), witness.hashkey_context())
+    witness.sealed_hashkey.seal(os.urandom(32))
 
 
 def hash_key(witness: Witness) -> bytes:
@@ -65,12 +65,12 @@ def hash_key(witness: Witness) -> bytes:
     """
     if suspension.suspended(witness.id):
         raise _withdrawn()
-    if witness.hashkey_ciphertext is None:
+    if not witness.sealed_hashkey.present:
         # A witness recorded before hash keys existed whose migration found no key to seal one.
         if witness.shredded_at is not None:
             raise _withdrawn()
         _give_hash_key(witness)
-    return open_from(witness, "hashkey_", witness.hashkey_context())
+    return witness.sealed_hashkey.open()
 
 
 def keyed_digest(witness: Witness, data: bytes) -> bytes:
@@ -115,8 +115,8 @@ def get_witness(witness_id: int, *, include_identity: bool = False) -> Extended:
     identity = None
     if include_identity:
         authorize("witness.identity.read", witness.custody_target())
-        if witness.identity_ciphertext is not None:
-            identity = json.loads(open_from(witness, "identity_", witness.identity_context()))
+        if witness.sealed_identity.present:
+            identity = json.loads(witness.sealed_identity.open())
             if identity.get("date_of_birth"):
                 identity["date_of_birth"] = date.fromisoformat(identity["date_of_birth"])
     return Extended(witness, identity=identity, identity_included=include_identity)
