@@ -465,7 +465,7 @@ def test_abandoned_uploads_expire(app, world: World, small_chunks):
 
 def test_moved_swapped_or_dropped_chunks_fail_integrity(app, world: World, small_chunks):
     from casework.errors import IntegrityFailure
-    from casework.exhibits.service import iter_plaintext
+    from casework.exhibits.content import iter_plaintext
 
     interviewer = world.people["interviewer"]
     first, _ = upload(interviewer, interview_path(world), recording(200_000, seed=1))
@@ -770,7 +770,7 @@ def test_an_incident_exhibit_and_an_empty_one_carry_repr_digest(app, world: Worl
 def test_exhibits_completed_before_digests_were_sealed_get_them_from_the_operator(app, world: World):
     """Exhibits completed before the digest was sealed beside the free text: no Repr-Digest (never a
     wrong one) until ``flask exhibits seal-digests`` seals it, checked against the keyed hash."""
-    from casework.exhibits.service import free_text
+    from casework.exhibits.sealed import free_text
 
     interviewer, legal = world.people["interviewer"], world.people["legal"]
     content, other = recording(5000), recording(6000, seed=2)

@@ -42,7 +42,7 @@ from casework.cases.models import Case
 from casework.db import db
 from casework.errors import Gone
 from casework.exhibits.models import COMPLETE, Exhibit
-from casework.exhibits.service import sealed_or_shredded
+from casework.exhibits.sealed import sealed_or_shredded
 from casework.fields import Extended
 from casework.incidents.models import Incident
 from casework.interviews.free_text import as_seen, may_read_content

@@ -25,7 +25,7 @@ from sqlalchemy import CursorResult, func, select, update
 from casework.access.door import load_authorized
 from casework.db import db, utcnow
 from casework.errors import Conflict, Invalid
-from casework.exhibits.service import shred_witness_exhibits
+from casework.exhibits.disposal import shred_witness_exhibits
 from casework.interviews.models import Interview
 from casework.keys import SealedField, destroy_subject_key, witness_subject
 from casework.redactions.models import Redaction

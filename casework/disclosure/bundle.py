@@ -54,8 +54,8 @@ from casework.disclosure import custody_trail, index_pdf, rules
 from casework.disclosure.bagit_zip import BagZip
 from casework.disclosure.models import INCLUDED, Disclosure, DisclosureItem
 from casework.errors import Conflict, Gone
+from casework.exhibits.content import iter_plaintext
 from casework.exhibits.models import Exhibit
-from casework.exhibits.service import iter_plaintext
 from casework.incidents.models import Incident
 from casework.incidents.schemas import IncidentSchema
 from casework.interviews.models import Interview

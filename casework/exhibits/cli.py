@@ -5,7 +5,8 @@ import click
 from flask.cli import AppGroup
 
 from casework.access import door
-from casework.exhibits.service import expire_uploads, seal_missing_digests
+from casework.exhibits.completion import seal_missing_digests
+from casework.exhibits.disposal import expire_uploads
 
 exhibits_cli = AppGroup("exhibits", help="Exhibit uploads: expire abandoned ones; seal missing digests.")
 

@@ -1,4 +1,4 @@
-"""The tus 1.0 protocol at the HTTP edge: headers parsed and written here, rules in the service.
+"""The tus 1.0 protocol at the HTTP edge: headers parsed and written here, rules in ``uploads`` and ``chunks``.
 
 Supported: core, ``creation``, ``checksum`` (sha256 only), ``expiration`` and ``termination``
 (DELETE cancels an unfinished upload). Not supported: ``creation-defer-length`` (Upload-Length
@@ -20,7 +20,7 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.http import http_date
 
 from casework.errors import BadInput, PreconditionFailed
-from casework.exhibits.service import Body
+from casework.exhibits.types import Body
 from casework.http import MAX_SEQ, reject_unstorable
 
 VERSION = "1.0.0"

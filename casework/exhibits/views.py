@@ -1,8 +1,9 @@
 """Exhibit routes: tus uploads (creation, HEAD, PATCH, DELETE, OPTIONS), metadata, and streamed content.
 
 Views parse the protocol (``tus``) and shape responses; every decision, custody event and rule
-is in ``service``. A content read's custody event is committed by the request hooks when the
-view returns its (streaming) response, before the first byte of content is sent.
+is in ``uploads`` (sessions), ``chunks`` (the PATCH) and ``reads``. A content read's custody
+event is committed by the request hooks when the view returns its (streaming) response, before
+the first byte of content is sent.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from marshmallow import ValidationError
 
 from casework import ranges
 from casework.errors import Invalid, UnsupportedMedia
-from casework.exhibits import schemas, service, tus
+from casework.exhibits import chunks, reads, schemas, tus, uploads
+from casework.exhibits.types import NewUpload
 from casework.http import Blueprint, accepts_media, ranged_download, request_body
 from casework.pagination import page_of
 
@@ -41,16 +43,16 @@ def _tus_headers(response: Response) -> Response:
     return response
 
 
-def _new_upload() -> service.NewUpload:
+def _new_upload() -> NewUpload:
     tus.require_resumable(request.headers)
     length = tus.upload_length(request.headers)
     try:
         meta = schemas.UploadMetadataSchema().load(tus.upload_metadata(request.headers.get("Upload-Metadata")))
     except ValidationError as exc:
         raise Invalid("Upload-Metadata did not validate; see errors.", errors={"metadata": exc.messages}) from None
-    return service.NewUpload(length=length, kind=meta["kind"], filename=meta.get("filename"),
-                             captured_at=meta.get("captured_at"), device_hash=meta.get("device_hash"),
-                             media_type_claim=meta.get("filetype"))
+    return NewUpload(length=length, kind=meta["kind"], filename=meta.get("filename"),
+                     captured_at=meta.get("captured_at"), device_hash=meta.get("device_hash"),
+                     media_type_claim=meta.get("filetype"))
 
 
 def _empty(status: int) -> Response:
@@ -72,7 +74,7 @@ def _created(exhibit: Any) -> Response:
 @blp.doc(responses={"204": {"description": "Tus-Version, Tus-Extension, Tus-Max-Size"}})
 def get_upload_options():
     """Discover what the tus upload server supports: version, extensions, size, checksums."""
-    service.discover()
+    uploads.discover()
     response = _empty(204)
     response.headers["Tus-Resumable"] = tus.VERSION
     response.headers["Tus-Version"] = tus.VERSION
@@ -86,14 +88,14 @@ def get_upload_options():
 @blp.doc(parameters=_CREATION_HEADERS, responses={"201": {"description": "Upload created; see Location"}})
 def create_interview_upload(interview_id):
     """Start a resumable (tus) upload of an exhibit of an interview (its interviewer)."""
-    return _created(service.create_for_interview(interview_id, _new_upload()))
+    return _created(uploads.create_for_interview(interview_id, _new_upload()))
 
 
 @blp.route("/incidents/<int:incident_id>/exhibits/uploads", methods=["POST"])
 @blp.doc(parameters=_CREATION_HEADERS, responses={"201": {"description": "Upload created; see Location"}})
 def create_incident_upload(incident_id):
     """Start a resumable (tus) upload of an exhibit of an incident (a member of its case)."""
-    return _created(service.create_for_incident(incident_id, _new_upload()))
+    return _created(uploads.create_for_incident(incident_id, _new_upload()))
 
 
 def _offset_headers(response: Response, exhibit: Any) -> Response:
@@ -108,7 +110,7 @@ def _offset_headers(response: Response, exhibit: Any) -> Response:
 def get_upload_offset(exhibit_id):
     """Find the offset to resume an upload from (tus HEAD; the uploader only)."""
     tus.require_resumable(request.headers)
-    exhibit = service.upload_status(exhibit_id)
+    exhibit = uploads.upload_status(exhibit_id)
     response = _offset_headers(_empty(200), exhibit)
     response.headers["Upload-Length"] = str(exhibit.size)
     response.headers["Cache-Control"] = "no-store"
@@ -138,7 +140,7 @@ def append_upload(exhibit_id):
     request.max_content_length = current_app.config["CASEWORK_EXHIBIT_MAX_BYTES"]
     # Read already when chunked (within the upload limit) or at most one chunk; else streamed.
     body = tus.RequestBody(*request_body())
-    result = service.receive(exhibit_id, offset, body, content_length=request.content_length, checksum=checksum)
+    result = chunks.receive(exhibit_id, offset, body, content_length=request.content_length, checksum=checksum)
     if result.receipt is None:
         return _offset_headers(_empty(204), result.exhibit)
     receipt = schemas.ExhibitUploadReceiptSchema().dump(result.receipt)
@@ -157,7 +159,7 @@ def cancel_upload(exhibit_id):
     A complete exhibit is evidence and is never deleted (409).
     """
     tus.require_resumable(request.headers)
-    service.terminate(exhibit_id)
+    uploads.terminate(exhibit_id)
     return _empty(204)
 
 
@@ -166,7 +168,7 @@ def cancel_upload(exhibit_id):
 @blp.response(200, ExhibitPage)
 def list_interview_exhibits(args, interview_id):
     """List the exhibits of an interview: metadata and receipts, not content."""
-    return service.list_for_interview(interview_id, args)
+    return reads.list_for_interview(interview_id, args)
 
 
 @blp.route("/incidents/<int:incident_id>/exhibits", methods=["GET"])
@@ -174,14 +176,14 @@ def list_interview_exhibits(args, interview_id):
 @blp.response(200, ExhibitPage)
 def list_incident_exhibits(args, incident_id):
     """List the exhibits of an incident: metadata and receipts, not content."""
-    return service.list_for_incident(incident_id, args)
+    return reads.list_for_incident(incident_id, args)
 
 
 @blp.route("/exhibits/<int:exhibit_id>", methods=["GET"])
 @blp.response(200, schemas.ExhibitSchema)
 def get_exhibit(exhibit_id):
     """Read an exhibit's metadata and receipt (without the plain SHA-256)."""
-    return service.get_exhibit(exhibit_id)
+    return reads.get_exhibit(exhibit_id)
 
 
 @blp.route("/exhibits/<int:exhibit_id>/receipt", methods=["GET"], endpoint="exhibit_receipt")
@@ -191,7 +193,7 @@ def get_exhibit_receipt(exhibit_id):
 
     The receipt is a promise; once a checkpoint includes it, its leaf's seq and proof come too.
     """
-    return service.receipt_of(exhibit_id)
+    return reads.receipt_of(exhibit_id)
 
 
 @blp.route("/exhibits/<int:exhibit_id>/content", methods=["GET"], endpoint="exhibit_content")
@@ -210,7 +212,7 @@ def download_exhibit(exhibit_id):
 
     ``Repr-Digest`` (RFC 9530) is the SHA-256 of the whole exhibit, on 200 and 206 alike.
     """
-    read = service.open_content(exhibit_id, ranges.parse(request.headers.get("Range")),
+    read = reads.open_content(exhibit_id, ranges.parse(request.headers.get("Range")),
                                 headers_only=request.method == "HEAD")
     return ranged_download(read.chunks, read.selected, read.exhibit.media_type or "application/octet-stream",
                            sha256=read.sha256)

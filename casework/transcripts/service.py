@@ -27,7 +27,7 @@ from casework.access.door import Access, load_authorized
 from casework.custody.receipts import locate, merge_delay_ms, promise
 from casework.db import db, utcnow
 from casework.errors import Conflict, IntegrityFailure, Invalid, NotFound, TooLarge
-from casework.exhibits.service import exhibit_of_interview
+from casework.exhibits.reads import exhibit_of_interview
 from casework.fields import Extended
 from casework.interviews.free_text import as_seen, may_read_content
 from casework.interviews.models import Interview

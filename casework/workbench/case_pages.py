@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from casework.cases import service as cases_service
 from casework.cases.schemas import CaseDetailSchema
-from casework.exhibits import service as exhibits_service
+from casework.exhibits import reads as exhibit_reads
 from casework.exhibits.schemas import ExhibitSchema
 from casework.incidents import service as incidents_service
 from casework.incidents.schemas import IncidentSchema
@@ -68,7 +68,7 @@ def case_page(case_id: int) -> Response:
 @blp.get("/incidents/<int:incident_id>", endpoint="incident_page")
 def incident_page(incident_id: int) -> Response:
     incident = IncidentSchema().dump(incidents_service.get_incident(incident_id))
-    exhibits = ExhibitSchema(many=True).dump(whole_listing(exhibits_service.list_for_incident, incident_id))
+    exhibits = ExhibitSchema(many=True).dump(whole_listing(exhibit_reads.list_for_incident, incident_id))
     return render("workbench/case/incident.html", incident=incident, exhibits=exhibits)
 
 
@@ -118,7 +118,7 @@ def interview_page(interview_id: int) -> Response:
     versions = TranscriptVersionSchema(many=True).dump(whole_listing(transcripts_service.list_versions, interview_id))
     redactions = {version["version"]: RedactionSchema(many=True).dump(
         whole_listing(redactions_service.list_for_version, interview_id, version["version"])) for version in versions}
-    exhibits = ExhibitSchema(many=True).dump(whole_listing(exhibits_service.list_for_interview, interview_id))
+    exhibits = ExhibitSchema(many=True).dump(whole_listing(exhibit_reads.list_for_interview, interview_id))
     return render("workbench/case/interview.html", interview=interview, witness=witness, versions=versions,
                   redactions=redactions, translations=_lineage(versions), exhibits=exhibits)
 

@@ -22,7 +22,7 @@ from casework.disclosure import service as disclosure_service
 from casework.disclosure.models import RECIPIENT_KINDS
 from casework.disclosure.schemas import ITEM_FIELDS, DisclosureCreateSchema, DisclosureSchema
 from casework.errors import DomainError
-from casework.exhibits import service as exhibits_service
+from casework.exhibits import reads as exhibit_reads
 from casework.exhibits.schemas import ExhibitSchema
 from casework.incidents import service as incidents_service
 from casework.incidents.schemas import IncidentSchema
@@ -133,7 +133,7 @@ def builder_context(case_id: int) -> dict[str, Any]:
     witnesses = WitnessSchema(many=True).dump(whole_listing(witnesses_service.list_witnesses, case_id))
     interviews = InterviewSchema(many=True).dump(whole_listing(interviews_service.list_interviews, case_id))
     for incident in incidents:
-        incident["exhibits"] = ExhibitSchema(many=True).dump(whole_listing(exhibits_service.list_for_incident,
+        incident["exhibits"] = ExhibitSchema(many=True).dump(whole_listing(exhibit_reads.list_for_incident,
                                                                   incident["id"]))
     for interview in interviews:
         interview["versions"] = TranscriptVersionSchema(many=True).dump(
@@ -141,7 +141,7 @@ def builder_context(case_id: int) -> dict[str, Any]:
         for version in interview["versions"]:
             version["redactions"] = RedactionSchema(many=True).dump(
                 whole_listing(redactions_service.list_for_version, interview["id"], version["version"]))
-        interview["exhibits"] = ExhibitSchema(many=True).dump(whole_listing(exhibits_service.list_for_interview,
+        interview["exhibits"] = ExhibitSchema(many=True).dump(whole_listing(exhibit_reads.list_for_interview,
                                                                    interview["id"]))
     return {"case": case, "incidents": incidents, "witnesses": witnesses, "interviews": interviews,
             "pseudonyms": {witness["id"]: witness["pseudonym"] for witness in witnesses},

@@ -25,7 +25,7 @@ from casework.cases import service as cases_service
 from casework.cases.schemas import CaseDetailSchema
 from casework.consent import service as consent_service
 from casework.errors import BadInput, Conflict, DomainError, Forbidden, Invalid, TooLarge
-from casework.exhibits import service as exhibits_service
+from casework.exhibits import reads as exhibit_reads
 from casework.exhibits.models import KINDS
 from casework.exhibits.schemas import ExhibitUploadReceiptSchema
 from casework.http import reject_unstorable
@@ -318,5 +318,5 @@ def incident_exhibit_upload_page(incident_id: int) -> Response:
 @blp.get("/exhibits/<int:exhibit_id>/receipt", endpoint="exhibit_receipt_page")
 def exhibit_receipt_page(exhibit_id: int) -> Response:
     """The stored receipt (no plain SHA-256: only the uploader's answer carried it) and where its leaf is."""
-    receipt = ExhibitUploadReceiptSchema().dump(exhibits_service.receipt_of(exhibit_id))
+    receipt = ExhibitUploadReceiptSchema().dump(exhibit_reads.receipt_of(exhibit_id))
     return render("workbench/intake/exhibit_receipt.html", receipt=receipt)
