@@ -84,14 +84,13 @@ from casework.interviews.free_text import as_seen, may_read_content
 from casework.interviews.models import Interview
 from casework.keys import keyring, open_from, open_optional, seal_into, signer
 from casework.pagination import Page, keyset_page
+from casework.settings import settings
 from casework.witnesses.models import Witness
 from casework.witnesses.service import hash_key
 
 log = logging.getLogger(__name__)
 
 _INCIDENT_HASH_LABEL = b"casework/exhibit-keyed-sha256/v1"
-# Uploads in progress one person may hold at once (CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS).
-DEFAULT_UPLOADS_IN_PROGRESS = 16
 
 
 @dataclass(frozen=True)
@@ -117,11 +116,9 @@ class Limits:
 
 
 def limits() -> Limits:
-    config = current_app.config
-    return Limits(config["CASEWORK_EXHIBIT_MAX_BYTES"], config["CASEWORK_EXHIBIT_CASE_QUOTA_BYTES"],
-                  timedelta(seconds=config["CASEWORK_EXHIBIT_UPLOAD_EXPIRY_SECONDS"]),
-                  config["CASEWORK_EXHIBIT_CHUNK_BYTES"], config["CASEWORK_BLOB_STORE"],
-                  int(config.get("CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS", DEFAULT_UPLOADS_IN_PROGRESS)))
+    exhibits = settings().exhibits
+    return Limits(exhibits.max_bytes, exhibits.case_quota_bytes, exhibits.upload_expiry, exhibits.chunk_bytes,
+                  settings().blobs.store, exhibits.uploads_in_progress)
 
 
 class Body:
