@@ -1,7 +1,7 @@
 """Casework: witness-interview case management with a verifiable chain of custody."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
@@ -9,8 +9,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import load_config
 
+if TYPE_CHECKING:
+    from casework.settings import CustodySettings
 
-def _check_witness_quorum(app: Flask) -> None:
+
+def _check_witness_quorum(custody: CustodySettings) -> None:
     """A quorum that is not a majority of the configured witnesses is refused at start: two
     disjoint minorities could each cosign one side of a fork."""
     import json
@@ -18,10 +21,9 @@ def _check_witness_quorum(app: Flask) -> None:
 
     from casework.custody.publication import majority_quorum
 
-    path = app.config.get("CASEWORK_WITNESSES")
-    if path:
-        witnesses = json.loads(Path(path).read_text())
-        majority_quorum(witnesses, app.config.get("CASEWORK_WITNESS_QUORUM"))
+    if custody.witnesses_file:
+        witnesses = json.loads(Path(custody.witnesses_file).read_text())
+        majority_quorum(witnesses, custody.witness_quorum)
 
 
 def _warn_about_database_role(app: Flask) -> None:
@@ -76,7 +78,7 @@ def _warn_about_database_role(app: Flask) -> None:
 
 def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app for ``env`` (default $CASEWORK_ENV); ``overrides`` are for tests and tools."""
-    from casework import api_docs, http, workbench
+    from casework import api_docs, http, settings, workbench
     from casework import logging as casework_logging
     from casework.access import hooks
     from casework.auth import credentials, passwords
@@ -87,13 +89,14 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     app = Flask(__name__, static_folder=None)
     app.config.update(load_config(env))
     app.config.update(overrides or {})
+    found = settings.init_app(app)  # a malformed setting stops the app here
     casework_logging.configure(app.config["LOG_LEVEL"])
-    passwords.configure(app.config["CASEWORK_PASSWORD_PROFILE"])
-    if app.config["CASEWORK_TRUSTED_PROXIES"]:
-        proxies = app.config["CASEWORK_TRUSTED_PROXIES"]
+    passwords.configure(found.password_profile)
+    if found.http.trusted_proxies:
+        proxies = found.http.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
-    _check_witness_quorum(app)
+    _check_witness_quorum(found.custody)
     _import_models()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)

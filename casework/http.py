@@ -39,6 +39,7 @@ from werkzeug.routing import IntegerConverter
 
 from casework import ranges
 from casework.errors import BadInput, Invalid, UnsupportedMedia
+from casework.settings import Settings, settings
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,11 @@ JSON_TYPES = ("application/json",)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-def accepts_media(*media_types: str, large_body: bool = True, streamed_over: str | None = None) -> Callable[[F], F]:
+def accepts_media(*media_types: str, large_body: bool = True,
+                  streamed_over: Callable[[Settings], int] | None = None) -> Callable[[F], F]:
     """Mark a view as taking bodies other than JSON (and up to the upload limit).
 
-    ``streamed_over`` names a setting (bytes): a body longer than that is not read before the view
+    ``streamed_over`` picks a setting (bytes): a body longer than that is not read before the view
     runs; the view streams it itself (``request_body``).
     """
 
@@ -219,14 +221,14 @@ def read_body_first() -> None:
     if view is None or request.method not in BODY_METHODS:
         return
     if not getattr(view, "_casework_large_body", False):
-        request.max_content_length = current_app.config["CASEWORK_JSON_MAX_BYTES"]
+        request.max_content_length = settings().http.json_max_bytes
     if not _has_body():
         return
     if getattr(view, "_casework_large_body", False) and not _carries_credentials():
         return  # uploads are never public: refused (401) before a view would read it
     streamed_over = getattr(view, "_casework_streamed_over", None)
     if streamed_over is not None and not _chunked() \
-            and (request.content_length or 0) > current_app.config[streamed_over]:
+            and (request.content_length or 0) > streamed_over(settings()):
         return  # the view streams it
     try:
         request.get_data(cache=True)
@@ -285,7 +287,7 @@ SECURITY_HEADERS = {
 def add_security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    if current_app.config.get("CASEWORK_HSTS"):
+    if settings().http.hsts:
         response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
     return response
 

@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from casework import create_app
 from casework.db import db
+from tests.settings import settings_replaced
 
 pytest_plugins = ["tests.browser"]  # chromium and the browser, shared by every browser test
 
@@ -217,11 +218,9 @@ def legal2(app: Flask, world: World) -> Caller:
 @pytest.fixture
 def blob_dir(app: Flask, tmp_path: Path) -> Iterator[Path]:
     """Exhibit chunks in the test's own directory (never the project's instance/)."""
-    before = app.config.get("CASEWORK_BLOB_DIR")
-    app.config["CASEWORK_BLOB_DIR"] = str(tmp_path / "blobs")
-    app.extensions.pop("casework.blobs", None)
-    yield tmp_path / "blobs"
-    app.config["CASEWORK_BLOB_DIR"] = before
+    with settings_replaced(app, blobs={"directory": str(tmp_path / "blobs")}):
+        app.extensions.pop("casework.blobs", None)
+        yield tmp_path / "blobs"
     app.extensions.pop("casework.blobs", None)
 
 

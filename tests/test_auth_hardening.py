@@ -17,6 +17,7 @@ from casework.auth.models import ApiToken, RecoveryCode, TotpSecret, User
 from casework.db import db, utcnow
 from tests.conftest import PASSWORD, World, ok
 from tests.helpers import all_events, assert_problem, events_of
+from tests.settings import patch_settings
 
 NEW_PASSWORD = "tulip orbit canyon vellum"
 RESET_PASSWORD = "quiet heron paints seventeen lanterns"
@@ -250,7 +251,7 @@ def test_required_mfa_an_admin_enrolling_their_own_device_for_a_lawyer_reads_not
                                                                                     monkeypatch):
     """With CASEWORK_REQUIRE_MFA: reset a lawyer who has not enrolled yet, make the forced change and
     enrol an authenticator of one's own for them. The lawyer's case waits for a second person."""
-    monkeypatch.setitem(app.config, "CASEWORK_REQUIRE_MFA", True)
+    patch_settings(monkeypatch, app, auth={"require_mfa": True})
     legal = world.people["legal"]
     admin_client, admin_csrf = session_of(app, "admin")
     enrol(admin_client, admin_csrf)
@@ -406,7 +407,7 @@ def test_enrolling_twice_is_refused_while_on(app, people, clock):
 
 
 def test_required_mfa_limits_admins_and_lawyers_to_enrolment(app, world: World, clock, monkeypatch):
-    monkeypatch.setitem(app.config, "CASEWORK_REQUIRE_MFA", True)
+    patch_settings(monkeypatch, app, auth={"require_mfa": True})
     legal, interviewer = world.people["legal"], world.people["interviewer"]
     # Interviewers and auditors are not asked.
     ok(interviewer.get(f"/api/v1/cases/{world.case_id}"))

@@ -13,6 +13,7 @@ from flask import Flask
 from casework.access.hooks import EXEMPT_ENDPOINTS
 from tests.conftest import PASSWORD, World, add_lawyer, make_app, make_caller, ok
 from tests.helpers import events_of, publish
+from tests.settings import settings_replaced
 
 # (endpoint, method) -> (role, path, json body, expected status)
 ROUTES = {
@@ -442,14 +443,11 @@ def test_the_benchmark_switch_prices_custody_on_writes_too(app: Flask, world: Wo
     with app.app_context():
         before = log.tree_size()
         db.session.remove()
-    app.config["CASEWORK_CUSTODY_RECORDING"] = False
-    try:
+    with settings_replaced(app, custody={"recording": False}):
         created = interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "Unlogged."})
         receipt = ok(created, 201)
         assert receipt["leaf_hash"] is None and "custody_seq" not in receipt
         assert ok(world.people["legal"].get(f"/api/v1/interviews/{world.interview_id}/transcripts/1"))["text"] \
             == "Unlogged."
-    finally:
-        app.config["CASEWORK_CUSTODY_RECORDING"] = True
     with app.app_context():
         assert log.catch_up() == 0 and log.tree_size() == before

@@ -18,9 +18,11 @@ from casework.blobs.models import BlobChunk
 from casework.db import db
 from casework.exhibits import receipts
 from casework.exhibits.models import Exhibit
+from casework.settings import settings
 from casework_verify import note
 from tests.conftest import World, ok
 from tests.helpers import all_events, assert_problem, events_of
+from tests.settings import patch_settings, settings_replaced
 
 TUS = {"Tus-Resumable": "1.0.0"}
 MARK = b"PLAINTEXT-MARKER-9c1e"
@@ -80,10 +82,8 @@ def interview_path(world: World) -> str:
 @pytest.fixture
 def small_chunks(app):
     """64 KiB chunks, so modest test files span many chunks."""
-    before = app.config["CASEWORK_EXHIBIT_CHUNK_BYTES"]
-    app.config["CASEWORK_EXHIBIT_CHUNK_BYTES"] = 64 * 1024
-    yield
-    app.config["CASEWORK_EXHIBIT_CHUNK_BYTES"] = before
+    with settings_replaced(app, exhibits={"chunk_bytes": 64 * 1024}):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -94,10 +94,8 @@ def _own_blob_dir(blob_dir):
 
 @pytest.fixture(params=["filesystem", "database"])
 def store_name(request, app, blob_dir):
-    before = app.config["CASEWORK_BLOB_STORE"]
-    app.config["CASEWORK_BLOB_STORE"] = request.param
-    yield request.param
-    app.config["CASEWORK_BLOB_STORE"] = before
+    with settings_replaced(app, blobs={"store": request.param}):
+        yield request.param
 
 
 def stored_bytes(app, exhibit_id: int) -> list[bytes]:
@@ -278,15 +276,12 @@ def test_kind_must_match_the_detected_media_type(app, world: World):
 
 
 def test_case_quota(app, world: World):
-    app.config["CASEWORK_EXHIBIT_CASE_QUOTA_BYTES"] = 10_000
-    try:
+    with settings_replaced(app, exhibits={"case_quota_bytes": 10_000}):
         interviewer = world.people["interviewer"]
         assert create(interviewer, interview_path(world), 6000).status_code == 201
         over = create(interviewer, interview_path(world), 5000)
         assert "quota" in assert_problem(over, 413)["type"]
         assert create(interviewer, interview_path(world), 4000).status_code == 201
-    finally:
-        app.config["CASEWORK_EXHIBIT_CASE_QUOTA_BYTES"] = 256 * 1024**3
 
 
 def record_epochs(app, exhibit_id: int) -> dict[int, bytes]:
@@ -605,14 +600,10 @@ def test_filesystem_store_is_private_and_beside_the_sqlite_file(app, world: Worl
     files = [path for path in blob_dir.rglob("*") if path.is_file()]
     assert files and all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in files)
     assert all(stat.S_IMODE(path.stat().st_mode) == 0o700 for path in blob_dir.rglob("*") if path.is_dir())
-    with app.app_context():
-        app.config["CASEWORK_BLOB_DIR"] = None
-        try:
-            expected = (backend["url"].removeprefix("sqlite:///") + ".blobs" if backend["name"] == "sqlite"
-                        else str(Path(__file__).resolve().parent.parent / "instance" / "blobs"))
-            assert blobs.blob_dir() == expected
-        finally:
-            app.config["CASEWORK_BLOB_DIR"] = str(blob_dir)
+    with app.app_context(), settings_replaced(app, blobs={"directory": None}):
+        expected = (backend["url"].removeprefix("sqlite:///") + ".blobs" if backend["name"] == "sqlite"
+                    else str(Path(__file__).resolve().parent.parent / "instance" / "blobs"))
+        assert blobs.blob_dir() == expected
 
 
 # -- media types: registered names, judged from the whole content -------------------------------------
@@ -671,7 +662,7 @@ def test_a_claimed_filetype_is_a_registered_media_type(app, world: World):
 
 
 def test_expired_uploads_stop_counting_against_the_quota_at_once(app, world: World, monkeypatch):
-    monkeypatch.setitem(app.config, "CASEWORK_EXHIBIT_CASE_QUOTA_BYTES", 10_000)
+    patch_settings(monkeypatch, app, exhibits={"case_quota_bytes": 10_000})
     interviewer = world.people["interviewer"]
     first = create(interviewer, interview_path(world), 6000)
     assert first.status_code == 201
@@ -687,8 +678,8 @@ def test_expired_uploads_stop_counting_against_the_quota_at_once(app, world: Wor
 
 
 def test_uploads_in_progress_are_capped_per_person(app, world: World, monkeypatch):
-    assert app.config.get("CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS", 16) == 16  # the default
-    monkeypatch.setitem(app.config, "CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS", 3)
+    assert settings(app).exhibits.uploads_in_progress == 16  # the default
+    patch_settings(monkeypatch, app, exhibits={"uploads_in_progress": 3})
     interviewer, legal = world.people["interviewer"], world.people["legal"]
     urls = [create(interviewer, interview_path(world), 4000).headers["Location"] for _ in range(3)]
     refused = create(interviewer, interview_path(world), 10)
@@ -846,8 +837,7 @@ def test_tus_termination_cancels_an_unfinished_upload(app, world: World, store_n
 
 
 def test_a_terminated_upload_frees_its_place_and_quota(app, world: World, monkeypatch):
-    monkeypatch.setitem(app.config, "CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS", 1)
-    monkeypatch.setitem(app.config, "CASEWORK_EXHIBIT_CASE_QUOTA_BYTES", 10_000)
+    patch_settings(monkeypatch, app, exhibits={"uploads_in_progress": 1, "case_quota_bytes": 10_000})
     interviewer = world.people["interviewer"]
     url = create(interviewer, interview_path(world), 8000).headers["Location"]
     assert_problem(create(interviewer, interview_path(world), 8000), 409)  # one upload in progress at most

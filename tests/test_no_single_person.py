@@ -59,6 +59,7 @@ from casework.interviews.models import Interview
 from casework.users.service import new_user
 from casework.witnesses.models import Witness
 from tests.conftest import reset_database
+from tests.settings import patch_settings, replace_settings
 
 EXAMPLES = Path(__file__).parent / ".hypothesis-no-single-person"
 ADMINS, LAWYERS, INTERVIEWERS = ("A1", "A2"), ("L1", "L2"), ("I1",)
@@ -132,7 +133,7 @@ class NoSinglePerson(RuleBasedStateMachine):
         with app.app_context():
             reset_database()
         Path(app.config["CASEWORK_SIGNER_STATE"]).unlink(missing_ok=True)
-        app.config["CASEWORK_REQUIRE_MFA"] = False
+        replace_settings(app, auth={"require_mfa": False})
         self.passwords = _passwords()
         self.accounts: list[Account] = []
         self.credentials: dict[tuple[str, int], list[Credential]] = {}
@@ -164,7 +165,7 @@ class NoSinglePerson(RuleBasedStateMachine):
         self.reach, self.known = self.reaches(), {item.id for item in self.items}
 
     def teardown(self) -> None:
-        self.app.config["CASEWORK_REQUIRE_MFA"] = False
+        replace_settings(self.app, auth={"require_mfa": False})
 
     # -- talking to the app -------------------------------------------------------------------
 
@@ -333,7 +334,7 @@ class NoSinglePerson(RuleBasedStateMachine):
 
     def require_second_factor(self) -> None:
         """CASEWORK_REQUIRE_MFA: admins and lawyers enrol (each their own) before anything else."""
-        self.app.config["CASEWORK_REQUIRE_MFA"] = True
+        replace_settings(self.app, auth={"require_mfa": True})
         for person, account in zip(PEOPLE[:4], self.accounts[:4], strict=True):
             self.enrol(person, account)
         self.step = Step("", 0, frozenset(), "setup")
@@ -555,7 +556,7 @@ def machine(app: Flask, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(mfa, "_clock", lambda: clock[0])
     monkeypatch.setattr(NoSinglePerson, "app", app, raising=False)
     monkeypatch.setattr(NoSinglePerson, "clock", clock, raising=False)
-    monkeypatch.setitem(app.config, "CASEWORK_REQUIRE_MFA", False)
+    patch_settings(monkeypatch, app, auth={"require_mfa": False})
     return NoSinglePerson
 
 

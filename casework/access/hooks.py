@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 from limits import RateLimitItem, parse_many
 from werkzeug.exceptions import TooManyRequests
 
@@ -37,6 +37,7 @@ from casework.db import db
 from casework.errors import CustodyUnavailable
 from casework.extensions import THROTTLE_HANDLER, limiter
 from casework.problems import problem_response
+from casework.settings import settings
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def throttle_anonymous() -> None:
         return
     address = request.remote_addr or "unknown"
     strategy = limiter.limiter
-    for item in anonymous_limits(current_app.config["CASEWORK_ANONYMOUS_LIMIT"]):
+    for item in anonymous_limits(settings().auth.anonymous_limit):
         if not strategy.hit(item, _ANONYMOUS_SCOPE, address):
             reset_time = strategy.get_window_stats(item, _ANONYMOUS_SCOPE, address).reset_time
             summarise_throttled(item, item.key_for(_ANONYMOUS_SCOPE, address), reset_time)
@@ -188,7 +189,6 @@ def _record_and_commit(response: Response, ctx: recorder.CustodyContext) -> Resp
 
 
 def init_app(app: Flask) -> None:
-    anonymous_limits(app.config["CASEWORK_ANONYMOUS_LIMIT"])  # a malformed limit fails at start-up
     app.extensions[THROTTLE_HANDLER] = summarise_throttled
     app.before_request(begin)
     app.before_request(throttle_anonymous)  # before credentials.require_authentication

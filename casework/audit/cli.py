@@ -18,6 +18,7 @@ from casework.custody.signer import SignerBusy
 from casework.db import db
 from casework.errors import CustodyUnavailable, LogCorrupted
 from casework.keys import signer
+from casework.settings import settings
 from casework_verify.cli import main as verify_main
 
 custody_cli = AppGroup("custody", help="Publish, export and verify the chain-of-custody log.")
@@ -26,7 +27,7 @@ LOG = Target("custody_log")
 
 def quorum(witnesses: list[publication.Witness]) -> int:
     """CASEWORK_WITNESS_QUORUM, at least a majority of the configured witnesses (checked at start)."""
-    return publication.majority_quorum(witnesses, current_app.config.get("CASEWORK_WITNESS_QUORUM"))
+    return publication.majority_quorum(witnesses, settings().custody.witness_quorum)
 
 
 def publish_once(witnesses: list[publication.Witness], *, wait: bool = True) -> publication.Publication:
@@ -96,7 +97,7 @@ def serve(publish_every: float) -> None:
     """The publisher service: integrate within the merge delay, publish on a cadence, forever."""
     witnesses = publication.configured_witnesses()
     quorum(witnesses)  # a quorum that is not a majority is refused at start
-    delay = current_app.config["CASEWORK_CUSTODY_MERGE_DELAY"]
+    delay = settings().custody.merge_delay
     integrator.run(current_app._get_current_object(), delay, publish_every=publish_every,  # type: ignore[attr-defined]
                    publish=lambda: _publish_and_report(witnesses, exit_on_quorum=False))
 

@@ -2,10 +2,11 @@
 login form): a fresh session at every login, ended at logout."""
 from __future__ import annotations
 
-from flask import current_app, g, session
+from flask import g, session
 from flask_login import login_user, logout_user
 
 from casework.auth import service
+from casework.settings import settings
 
 
 def begin_session(username: str, password: str, *, otp: str | None = None,
@@ -13,7 +14,7 @@ def begin_session(username: str, password: str, *, otp: str | None = None,
     """Log in (recorded by the service) and bind the new session to this browser's cookie."""
     new = service.login(username, password, otp=otp, recovery_code=recovery_code,
                         previous_session=session.get("sid"),
-                        lifetime_seconds=current_app.config["PERMANENT_SESSION_LIFETIME"])
+                        lifetime_seconds=settings().auth.session_seconds)
     session.clear()  # a fresh session (and id) on every login: no fixation
     session.permanent = True
     session["sid"], session["csrf"] = new.secret, new.csrf_token

@@ -7,9 +7,8 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, g, request, session
 from flask_login import current_user
-from limits import parse_many
 from sqlalchemy import select
 
 from casework.access.door import principal_of, record_authentication
@@ -19,6 +18,7 @@ from casework.auth.models import ApiToken, LoginSession, User
 from casework.db import db, utcnow
 from casework.errors import Forbidden, Unauthenticated
 from casework.extensions import login_manager
+from casework.settings import settings
 
 TOKEN_PREFIX = "cwk_"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -122,7 +122,7 @@ def credential_mfa_verified() -> bool:
 
 
 def require_mfa() -> bool:
-    return bool(current_app.config["CASEWORK_REQUIRE_MFA"])
+    return settings().auth.require_mfa
 
 
 def enforce_restrictions() -> None:
@@ -141,7 +141,6 @@ def enforce_restrictions() -> None:
 
 
 def init_app(app: Flask) -> None:
-    parse_many(app.config["CASEWORK_LOGIN_FAILURE_LIMIT"])  # a malformed limit fails at start-up
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
     app.before_request(require_authentication)

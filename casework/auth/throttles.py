@@ -3,18 +3,19 @@ the workbench's form): logins per address, failed logins per (username, address)
 passwords or codes given again by a signed-in caller per account."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 from flask_login import current_user
 
 from casework.extensions import limiter
+from casework.settings import settings
 
 
 def login_limit() -> str:
-    return current_app.config["CASEWORK_LOGIN_LIMIT"]
+    return settings().auth.login_limit
 
 
 def failure_limit() -> str:
-    return current_app.config["CASEWORK_LOGIN_FAILURE_LIMIT"]
+    return settings().auth.login_failure_limit
 
 
 def claimed_username() -> str:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from flask import current_app, g, session
+from flask import g, session
 from flask_login import current_user
 
 from casework.auth import cookie_session, credentials, schemas, service, throttles
 from casework.http import Blueprint
 from casework.pagination import page_of
+from casework.settings import settings
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
                 description="Sessions, passwords, the second factor and personal API tokens")
@@ -72,7 +73,7 @@ def enrol_totp(data):
 
     The secret and its otpauth:// URI are shown this once. Confirm with a first code.
     """
-    return service.enrol_totp(current_user, data["password"], issuer=current_app.config["CASEWORK_TOTP_ISSUER"])
+    return service.enrol_totp(current_user, data["password"], issuer=settings().auth.totp_issuer)
 
 
 @blp.route("/mfa/totp/confirm", methods=["POST"])

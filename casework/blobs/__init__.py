@@ -19,6 +19,8 @@ from typing import Protocol
 
 from flask import current_app
 
+from casework.settings import settings
+
 STORES = ("filesystem", "database")
 
 
@@ -47,9 +49,9 @@ class BlobStore(Protocol):
 
 def blob_dir() -> str:
     """``CASEWORK_BLOB_DIR``, else ``<sqlite file>.blobs`` beside an SQLite database, else instance/blobs."""
-    configured = current_app.config.get("CASEWORK_BLOB_DIR")
+    configured = settings().blobs.directory
     if configured:
-        return str(configured)
+        return configured
     uri = str(current_app.config.get("SQLALCHEMY_DATABASE_URI") or "")
     if uri.startswith("sqlite:///") and len(uri) > len("sqlite:///"):
         return uri.removeprefix("sqlite:///").split("?", 1)[0] + ".blobs"
@@ -60,7 +62,7 @@ def blob_dir() -> str:
 
 def store(name: str | None = None) -> BlobStore:
     """The store called ``name`` (default: ``CASEWORK_BLOB_STORE``), one per app."""
-    name = name or current_app.config["CASEWORK_BLOB_STORE"]
+    name = name or settings().blobs.store
     stores = current_app.extensions.setdefault("casework.blobs", {})
     if name not in stores:
         if name == "filesystem":

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from flask import Flask
 
 from casework.custody import log
+from casework.settings import settings
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +60,10 @@ def start_thread(app: Flask) -> threading.Event | None:
     with app.app_context():
         from casework.db import db
 
-        if db.engine.dialect.name != "postgresql" or not app.config["CASEWORK_CUSTODY_RECORDING"]:
+        if db.engine.dialect.name != "postgresql" or not settings(app).custody.recording:
             return None
     stop = threading.Event()
-    thread = threading.Thread(target=run, args=(app, app.config["CASEWORK_CUSTODY_MERGE_DELAY"]),
+    thread = threading.Thread(target=run, args=(app, settings(app).custody.merge_delay),
                               kwargs={"stop": stop}, name="custody-integrator", daemon=True)
     thread.start()
     return stop

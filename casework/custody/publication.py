@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from casework.custody import log, proofs, witness_client
@@ -28,6 +27,7 @@ from casework.custody.models import CustodyCheckpoint, CustodyCosignature, Custo
 from casework.custody.signer import LogSigner, SignedState, SignerBusy
 from casework.db import db
 from casework.errors import LogCorrupted
+from casework.settings import settings
 from casework_verify import cosignature, leaf, merkle, note
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class Witness:
 
 def configured_witnesses() -> list[Witness]:
     """CASEWORK_WITNESSES: a JSON file listing {name, vkey, url} for each witness."""
-    path = current_app.config.get("CASEWORK_WITNESSES")
+    path = settings().custody.witnesses_file
     if not path:
         return []
     return [Witness(w["name"], w["vkey"], w["url"]) for w in json.loads(Path(path).read_text())]

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
 from casework.custody import log, proofs, publication
@@ -19,11 +18,12 @@ from casework.custody.log import NewEvent
 from casework.custody.models import TIME_FORMAT, CustodyEvent
 from casework.custody.signer import LogSigner
 from casework.db import db
+from casework.settings import settings
 
 
 def merge_delay_ms() -> int:
     """What a receipt promises: the configured merge delay, in whole milliseconds."""
-    return round(current_app.config["CASEWORK_CUSTODY_MERGE_DELAY"] * 1000)
+    return round(settings().custody.merge_delay * 1000)
 
 
 def promise(logged: NewEvent | None, stored_at: datetime, merge_delay_ms: int) -> dict[str, Any]:

@@ -10,11 +10,12 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from flask import current_app, g
+from flask import g
 
 from casework.custody import log as custody_log
 from casework.db import db, utcnow
 from casework.errors import CustodyUnavailable
+from casework.settings import settings
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def queue(event: custody_log.NewEvent) -> custody_log.NewEvent:
 def _recording() -> bool:
     """False only with the benchmark-only switch: then ``commit`` drops the queue, ``spill``
     leaves it for ``commit`` (so a request still counts as audited) and ``promise`` seals nothing."""
-    return bool(current_app.config["CASEWORK_CUSTODY_RECORDING"])
+    return settings().custody.recording
 
 
 def _unavailable(exc: Exception, what: str) -> CustodyUnavailable:
@@ -182,7 +183,7 @@ def _holds_nth(ids: list[int], every: int) -> bool:
 
 def _integrate_after_commit(ids: list[int], wait: bool) -> None:
     """The events are durable already: a failure here delays their integration, loses nothing."""
-    if not (wait or current_app.config["CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT"]):
+    if not (wait or settings().custody.integrate_after_commit):
         return
     try:  # on the session's connection (its transaction has ended): no second connection
         while True:
@@ -199,7 +200,7 @@ def _vacuum_if_due(ids: list[int]) -> None:
     """Every integrated event leaves a dead intake row and every batch a dead head version; the
     request that wrote the Nth intake row (``CASEWORK_CUSTODY_VACUUM_EVERY``) vacuums them, so
     the queue stays a few pages whether or not the server's autovacuum is on."""
-    if not _holds_nth(ids, current_app.config["CASEWORK_CUSTODY_VACUUM_EVERY"]):
+    if not _holds_nth(ids, settings().custody.vacuum_every):
         return
     try:
         custody_log.vacuum_intake()

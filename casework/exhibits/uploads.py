@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import ColumnElement, func, select
 
 from casework.access.door import Access, authorize, load_authorized
@@ -39,10 +38,8 @@ from casework.exhibits.models import COMPLETE, EXPIRED, KINDS, TERMINATED, UPLOA
 from casework.exhibits.types import NewUpload
 from casework.incidents.models import Incident
 from casework.interviews.models import Interview
+from casework.settings import settings
 from casework.witnesses.models import Witness
-
-# Uploads in progress one person may hold at once (CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS).
-DEFAULT_UPLOADS_IN_PROGRESS = 16
 
 
 @dataclass(frozen=True)
@@ -56,11 +53,9 @@ class Limits:
 
 
 def limits() -> Limits:
-    config = current_app.config
-    return Limits(config["CASEWORK_EXHIBIT_MAX_BYTES"], config["CASEWORK_EXHIBIT_CASE_QUOTA_BYTES"],
-                  timedelta(seconds=config["CASEWORK_EXHIBIT_UPLOAD_EXPIRY_SECONDS"]),
-                  config["CASEWORK_EXHIBIT_CHUNK_BYTES"], config["CASEWORK_BLOB_STORE"],
-                  int(config.get("CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS", DEFAULT_UPLOADS_IN_PROGRESS)))
+    exhibits = settings().exhibits
+    return Limits(exhibits.max_bytes, exhibits.case_quota_bytes, exhibits.upload_expiry, exhibits.chunk_bytes,
+                  settings().blobs.store, exhibits.uploads_in_progress)
 
 
 # -- creation ----------------------------------------------------------------------------------

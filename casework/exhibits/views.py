@@ -18,6 +18,7 @@ from casework.exhibits import chunks, reads, schemas, tus, uploads
 from casework.exhibits.types import NewUpload
 from casework.http import Blueprint, accepts_media, ranged_download, request_body
 from casework.pagination import page_of
+from casework.settings import settings
 
 blp = Blueprint("exhibits", __name__, url_prefix="/api/v1", description="Exhibits: resumable (tus) encrypted evidence")
 
@@ -79,7 +80,7 @@ def get_upload_options():
     response.headers["Tus-Resumable"] = tus.VERSION
     response.headers["Tus-Version"] = tus.VERSION
     response.headers["Tus-Extension"] = tus.EXTENSIONS
-    response.headers["Tus-Max-Size"] = str(current_app.config["CASEWORK_EXHIBIT_MAX_BYTES"])
+    response.headers["Tus-Max-Size"] = str(settings().exhibits.max_bytes)
     response.headers["Tus-Checksum-Algorithm"] = tus.CHECKSUM_ALGORITHMS
     return response
 
@@ -118,7 +119,7 @@ def get_upload_offset(exhibit_id):
 
 
 @blp.route("/exhibits/<int:exhibit_id>/upload", methods=["PATCH"], endpoint="upload_patch")
-@accepts_media(tus.OFFSET_MEDIA_TYPE, streamed_over="CASEWORK_EXHIBIT_CHUNK_BYTES")
+@accepts_media(tus.OFFSET_MEDIA_TYPE, streamed_over=lambda found: found.exhibits.chunk_bytes)
 @blp.doc(parameters=_TUS_HEADERS + [
     {"in": "header", "name": "Upload-Offset", "required": True, "schema": {"type": "integer", "minimum": 0}},
     {"in": "header", "name": "Upload-Checksum", "schema": {"type": "string"}, "description": "sha256 <base64>"},
@@ -137,7 +138,7 @@ def append_upload(exhibit_id):
         raise UnsupportedMedia(f"Send {tus.OFFSET_MEDIA_TYPE}.", accepted=(tus.OFFSET_MEDIA_TYPE,))
     offset = tus.upload_offset(request.headers)
     checksum = tus.upload_checksum(request.headers)
-    request.max_content_length = current_app.config["CASEWORK_EXHIBIT_MAX_BYTES"]
+    request.max_content_length = settings().exhibits.max_bytes
     # Read already when chunked (within the upload limit) or at most one chunk; else streamed.
     body = tus.RequestBody(*request_body())
     result = chunks.receive(exhibit_id, offset, body, content_length=request.content_length, checksum=checksum)

@@ -29,6 +29,7 @@ from casework.crypto.envelope import DecryptionError, KeyDestroyedError, Sealed,
 from casework.crypto.keyring import KeyringError, KeyringProvider, open_keyring
 from casework.custody.signer import LogSigner, default_state_path
 from casework.errors import Gone, IntegrityFailure
+from casework.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +40,15 @@ def _open(location: str | None, app: Flask) -> KeyringProvider:
         from casework.crypto.pkcs11_keyring import Pkcs11Keyring
 
         return Pkcs11Keyring.from_uri(location, pin_env="CASEWORK_PKCS11_PIN")
-    return open_keyring(location, create_if_missing=app.config["CASEWORK_KEYRING_CREATE"],
-                        log_name=app.config["CASEWORK_LOG_ORIGIN"])
+    return open_keyring(location, create_if_missing=settings(app).keys.create_keyring,
+                        log_name=settings(app).custody.log_origin)
 
 
 def init_keyring(app: Flask) -> None:
-    location = app.config["CASEWORK_KEYRING"]
+    location = settings(app).keys.keyring
     provider = _open(location, app)
     app.extensions["casework.keyring"] = provider
-    state = app.config.get("CASEWORK_SIGNER_STATE") or default_state_path(location)
+    state = settings(app).custody.signer_state or default_state_path(location)
     if state is None:
         raise KeyringError("a PKCS#11 keyring needs CASEWORK_SIGNER_STATE: the signer's state file beside the token")
     app.extensions["casework.signer"] = LogSigner(provider, Path(state))

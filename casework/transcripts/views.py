@@ -4,12 +4,13 @@ import base64
 import hashlib
 import re
 
-from flask import Response, current_app, request
+from flask import Response, request
 from marshmallow import ValidationError
 
 from casework.errors import BadInput, Invalid, UnsupportedMedia
 from casework.http import Blueprint, accepts_media, reject_unstorable
 from casework.pagination import page_of
+from casework.settings import settings
 from casework.transcripts import schemas, service
 
 blp = Blueprint("transcripts", __name__, url_prefix="/api/v1/interviews", description="Interview transcripts")
@@ -112,7 +113,7 @@ def upload_transcript(interview_id):
     first receipt comes back, 200); a ``Content-Digest`` is checked when sent.
     """
     result = service.upload(interview_id, _parse_upload(), idempotency_key=_idempotency_key(),
-                            max_bytes=current_app.config["CASEWORK_UPLOAD_MAX_BYTES"])
+                            max_bytes=settings().http.upload_max_bytes)
     return result.receipt, 200 if result.replayed else 201
 
 

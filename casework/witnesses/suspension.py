@@ -29,15 +29,15 @@ suspension as it stood when they first decrypted (read once per stream, in its o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import Any
 
 from alembic import context as alembic_context
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from sqlalchemy import select
 
 from casework.crypto.keyring import KeyringProvider, SubjectKeyDestroyed
 from casework.db import db, utcnow
+from casework.settings import settings
 from casework.witnesses.erasure_models import PENDING, WITHDRAWAL, Erasure
 
 _WITNESS_SUBJECT = "witness:"
@@ -94,7 +94,7 @@ def open_erasure(witness_id: int, case_id: int, *, requested_by_id: int, consent
     now = utcnow()
     erasure = Erasure(witness_id=witness_id, case_id=case_id, origin=WITHDRAWAL, consent_version=consent_version,
                       status=PENDING, requested_by_id=requested_by_id, requested_at=now,
-                      deadline=now + timedelta(seconds=current_app.config["CASEWORK_ERASURE_DELAY"]))
+                      deadline=now + settings().erasure_delay)
     db.session.add(erasure)
     db.session.flush()
     forget(witness_id)

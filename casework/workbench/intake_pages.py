@@ -13,7 +13,7 @@ import re
 import secrets
 from typing import Any
 
-from flask import current_app, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import current_user
@@ -34,6 +34,7 @@ from casework.incidents.schemas import IncidentSchema
 from casework.interviews import service as interviews_service
 from casework.interviews.schemas import InterviewCreateSchema, InterviewSchema
 from casework.problems import status_of
+from casework.settings import settings
 from casework.transcripts import service as transcripts_service
 from casework.transcripts.schemas import TranscriptReceiptSchema
 from casework.witnesses import service as witnesses_service
@@ -275,7 +276,7 @@ def upload_statement(interview_id: int) -> Response:
     try:
         result = transcripts_service.upload(interview_id, _statement_upload(),
                                             idempotency_key=_form_idempotency_key(),
-                                            max_bytes=current_app.config["CASEWORK_UPLOAD_MAX_BYTES"])
+                                            max_bytes=settings().http.upload_max_bytes)
     except TooLarge as error:
         return _statement_form({"id": interview_id}, status=413, error=error)
     except DomainError as error:
@@ -291,8 +292,8 @@ def upload_statement(interview_id: int) -> Response:
 def _upload_page(*, endpoint: str, heading: str, back: str, back_label: str, case_id: int) -> Response:
     return render("workbench/intake/exhibit_upload.html", tus_endpoint=endpoint, heading=heading, back=back,
                   back_label=back_label, case_id=case_id, kinds={kind: EXHIBIT_KIND_LABELS[kind] for kind in KINDS},
-                  chunk_size=current_app.config["CASEWORK_EXHIBIT_CHUNK_BYTES"],
-                  max_size=current_app.config["CASEWORK_EXHIBIT_MAX_BYTES"])
+                  chunk_size=settings().exhibits.chunk_bytes,
+                  max_size=settings().exhibits.max_bytes)
 
 
 @blp.get("/interviews/<int:interview_id>/exhibits/upload", endpoint="exhibit_upload_page")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from flask import current_app, redirect, request, session, url_for
+from flask import redirect, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -18,6 +18,7 @@ from casework.auth.schemas import PasswordChangeSchema
 from casework.cases import service as cases_service
 from casework.cases.schemas import CaseSchema
 from casework.errors import DomainError, Forbidden
+from casework.settings import settings
 from casework.workbench.blueprint import blp, form_failed, form_fields, form_view, load_form, render
 
 LOGIN_CSRF = "login_csrf"
@@ -101,7 +102,7 @@ def enrol_totp() -> Response:
     """Shows the new secret once; the next form confirms it with a first code."""
     try:
         enrolment = service.enrol_totp(current_user, request.form.get("password", "")[:1024],
-                                       issuer=current_app.config["CASEWORK_TOTP_ISSUER"])
+                                       issuer=settings().auth.totp_issuer)
     except DomainError as error:
         return form_failed(error, "workbench/mfa.html", enrolment=None)
     return render("workbench/mfa.html", enrolment=enrolment)

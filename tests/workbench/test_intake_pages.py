@@ -15,6 +15,7 @@ from flask import Flask
 from casework.workbench.blueprint import CONTENT_SECURITY_POLICY
 from tests.conftest import World, ok
 from tests.helpers import events_of
+from tests.settings import settings_replaced
 from tests.test_exhibits import interview_path, upload
 
 STATEMENT = "Інтерв’юер: Де ви були вранці 3 березня?\nW-0001: Біля ринку. وصلت القذيفة الأولى\n"
@@ -312,12 +313,9 @@ def test_an_invalid_statement_is_the_form_again(app: Flask, world: World, signed
 
 
 def test_a_statement_larger_than_the_limit_is_refused(app: Flask, world: World, signed_in):
-    app.config["CASEWORK_UPLOAD_MAX_BYTES"], before = 10, app.config["CASEWORK_UPLOAD_MAX_BYTES"]
-    try:
+    with settings_replaced(app, http={"upload_max_bytes": 10}):
         page = signed_in("interviewer").post(f"/app/interviews/{world.interview_id}/statement",
                                              statement_form(STATEMENT), content_type="multipart/form-data")
-    finally:
-        app.config["CASEWORK_UPLOAD_MAX_BYTES"] = before
     assert page.status_code == 413
     assert versions_of(world, world.interview_id) == []
 
