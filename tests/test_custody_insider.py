@@ -36,7 +36,7 @@ from casework_verify import leaf, merkle
 from tests.conftest import Caller, World, make_app, ok
 from tests.helpers import database_owner_writes, publish
 from tests.pg_server import gunicorn
-from tests.witnesses import app_witnessed_by, running_witnesses
+from tests.tlog_witnesses import app_witnessed_by, running_witnesses
 
 CUSTODY_TABLES = (*append_only.TABLES, append_only.HEAD_TABLE, append_only.INTAKE_TABLE)
 

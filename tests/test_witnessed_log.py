@@ -22,7 +22,7 @@ from casework_verify import cosignature, merkle, note
 from casework_verify.cli import main as verify_main
 from tests.conftest import make_caller
 from tests.helpers import database_owner_writes
-from tests.witnesses import WitnessProcess, app_witnessed_by, running_witnesses
+from tests.tlog_witnesses import WitnessProcess, app_witnessed_by, running_witnesses
 
 LOG_ORIGIN = "casework.local/custody"
 

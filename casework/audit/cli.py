@@ -24,12 +24,12 @@ custody_cli = AppGroup("custody", help="Publish, export and verify the chain-of-
 LOG = Target("custody_log")
 
 
-def quorum(witnesses: list[publication.Witness]) -> int:
+def quorum(witnesses: list[publication.WitnessEndpoint]) -> int:
     """CASEWORK_WITNESS_QUORUM, at least a majority of the configured witnesses (checked at start)."""
     return publication.majority_quorum(witnesses, current_app.config.get("CASEWORK_WITNESS_QUORUM"))
 
 
-def publish_once(witnesses: list[publication.Witness], *, wait: bool = True) -> publication.Publication:
+def publish_once(witnesses: list[publication.WitnessEndpoint], *, wait: bool = True) -> publication.Publication:
     """Record the publication, sign the tree head that includes it, then ask the witnesses.
 
     The publication's own event is inside the head it signs, so a fresh checkpoint covers the
@@ -65,7 +65,8 @@ def publish(every: float | None, no_wait: bool) -> None:
         db.session.remove()
 
 
-def _publish_and_report(witnesses: list[publication.Witness], *, exit_on_quorum: bool, wait: bool = True) -> None:
+def _publish_and_report(witnesses: list[publication.WitnessEndpoint], *, exit_on_quorum: bool,
+                        wait: bool = True) -> None:
     try:
         needed = quorum(witnesses)
         result = publish_once(witnesses, wait=wait)
