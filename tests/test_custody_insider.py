@@ -28,10 +28,9 @@ from sqlalchemy.exc import DBAPIError
 
 from casework.custody import append_only, log, publication
 from casework.custody.models import CustodyEvent
-from casework.custody.signer import SignerBusy
+from casework.custody.signer import SignerBusy, signer
 from casework.custody.storage import postgresql as pg_storage
 from casework.db import db, utcnow
-from casework.keys import signer
 from casework_verify import leaf, merkle
 from tests.conftest import Caller, World, make_app, ok
 from tests.helpers import database_owner_writes, publish

@@ -110,8 +110,8 @@ def app_witnessed_by(witnesses: list[WitnessProcess], backend: dict[str, str], k
     given) to cosign, each witness told the log's key; the database is reset before and after."""
     from flask_migrate import upgrade
 
+    from casework.custody.signer import signer
     from casework.db import db
-    from casework.keys import signer
     from tests.conftest import make_app, reset_database
 
     config = tmp_path / "witnesses.json"

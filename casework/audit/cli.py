@@ -14,10 +14,9 @@ from casework.access import door
 from casework.access.targets import Target
 from casework.custody import integrator, publication
 from casework.custody.export import export_lines
-from casework.custody.signer import SignerBusy
+from casework.custody.signer import SignerBusy, signer
 from casework.db import db
 from casework.errors import CustodyUnavailable, LogCorrupted
-from casework.keys import signer
 from casework_verify.cli import main as verify_main
 
 custody_cli = AppGroup("custody", help="Publish, export and verify the chain-of-custody log.")
