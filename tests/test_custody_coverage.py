@@ -452,4 +452,4 @@ def test_the_benchmark_switch_prices_custody_on_writes_too(app: Flask, world: Wo
     finally:
         app.config["CASEWORK_CUSTODY_RECORDING"] = True
     with app.app_context():
-        assert log.catch_up() == 0 and log.tree_size() == before
+        assert log.integrate_committed() == 0 and log.tree_size() == before

@@ -66,7 +66,7 @@ def publish_refused(app: Flask) -> str:
 
 def refusals(app: Flask) -> list[dict[str, Any]]:
     with app.app_context():
-        log.catch_up()
+        log.integrate_committed()
         rows = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "custody.publish.refused")
                                   .order_by(CustodyEvent.seq)).all()
         return [row.details for row in rows]
@@ -208,7 +208,7 @@ def test_a_leaf_hash_that_is_not_its_events_is_never_signed(app: Flask, world: W
         conn.execute(text("SELECT * FROM custody_record(CAST(:p AS json))"), {"p": json.dumps(forged)})
     forged_seq = head_size(app)
     with app.app_context():
-        log.catch_up()
+        log.integrate_committed()
     reads(world, 2)
     output = publish_refused(app)
     assert f"first differing seq {forged_seq}" in output

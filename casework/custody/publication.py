@@ -168,7 +168,7 @@ def _integrate_all() -> None:
     """Everything committed goes into the tree first; a queue that cannot be integrated (a row
     already at the next seq, a head that does not fit) is a refusal naming where it stopped."""
     try:
-        log.catch_up()
+        log.integrate_committed()
     except Exception as exc:
         db.session.rollback()
         raise PublicationRefused(f"the intake queue cannot be integrated ({exc.__class__.__name__})",
@@ -371,7 +371,7 @@ def recover_state(signer: LogSigner, witnesses: Sequence[WitnessEndpoint], quoru
         raise PublicationRefused("recovery needs the configured witnesses (CASEWORK_WITNESSES)")
     vkeys = [w.vkey for w in witnesses]
     with signer.exclusive(), _database_lock(wait=True):
-        log.catch_up()
+        log.integrate_committed()
         chosen = None
         for row in db.session.scalars(select(CustodyCheckpoint).order_by(CustodyCheckpoint.tree_size.desc())):
             candidate = Published(row.tree_size, row.root_hash, row.note)
