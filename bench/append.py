@@ -20,12 +20,12 @@ this shared machine hits both alike:
   round trip; no integration in the request, ``CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT`` false as
   in production), while the process's background integrator thread
   (``casework.custody.integrator.run``, as ``config/gunicorn.conf.py`` starts it in every worker)
-  places what is queued (``log.try_integrate``) every merge delay / 4. ``log`` is the same
+  integrates what is queued (``log.try_integrate``) every merge delay / 4. ``log`` is the same
   without Flask's session: ``log.intake(connection, [event], commit=True)`` on a held
   connection. ``direct`` (diagnostic) is ``log.append`` (intake, then integration under the head
   lock in the writer's own transaction) and a commit.
 
-"Sustained" counts only events in the tree: the clock stops after the final ``log.catch_up``,
+"Sustained" counts only events in the tree: the clock stops after the final ``log.integrate_committed``,
 so a backlog left in the intake queue is paid for. The log is then checked as the signer checks
 it: ``publication.recompute`` from the empty tree recomputes every leaf from its event and
 compares it, every stored node, the head's size and frontier; the event count must be what the
@@ -206,7 +206,7 @@ def run(writers: int, seconds: float, mode: str = "request") -> dict[str, Any]:
     with app.app_context():
         backlog = db.session.scalar(select(func.count()).select_from(CustodyIntake))
         db.session.rollback()
-        log.catch_up()
+        log.integrate_committed()
         finished, postgres_s = time.monotonic(), cpu_seconds(postgres_pids()) - postgres_at_start
         events = db.session.scalar(select(func.count()).select_from(CustodyEvent))
         size = log.tree_size()

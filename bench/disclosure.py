@@ -107,7 +107,7 @@ def seed(items: int, exhibits: int, per_witness: int = 100) -> dict[str, Any]:
         "purpose": "benchmark", "items": requested}, 201)
     create_s = time.perf_counter() - started
     with scratch.app.app_context():
-        from casework.keys import signer
+        from casework.custody.signer import signer
 
         vkey = signer().vkey()
     scratch.close()

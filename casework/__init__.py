@@ -82,6 +82,7 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     from casework import logging as casework_logging
     from casework.access import hooks
     from casework.auth import credentials, passwords
+    from casework.custody.signer import init_signer
     from casework.extensions import api, db, limiter, migrate
     from casework.keys import init_keyring
     from casework.problems import to_problem
@@ -101,7 +102,8 @@ def create_app(env: str | None = None, overrides: dict[str, Any] | None = None) 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     _warn_about_database_role(app)
-    init_keyring(app)
+    keyring = init_keyring(app)
+    init_signer(app, keyring)  # the log signs with a key of the keyring; the keyring knows nothing of the log
 
     # Order matters: custody context first, so every later refusal is recorded under its request id;
     # then the anonymous limit and the limiter's checks, before authentication refuses anyone.

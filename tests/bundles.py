@@ -120,7 +120,7 @@ def run_verifier(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def log_vkey(app: Flask, path: Path) -> Path:
-    from casework.keys import signer
+    from casework.custody.signer import signer
 
     with app.app_context():
         path.write_text(signer().vkey() + "\n")

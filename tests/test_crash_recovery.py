@@ -83,7 +83,7 @@ def test_kill_dash_nine_during_uploads(app, world: World, backend, keyring_path,
         assert status == 201
 
     with app.app_context():
-        custody_log.catch_up()  # what an auditor's read does first
+        custody_log.integrate_committed()  # what an auditor's read does first
         assert db.session.query(CustodyIntake).count() == 0
         logged = set(db.session.scalars(select(CustodyEvent.request_id).where(
             CustodyEvent.request_id.in_(answered_reads))))

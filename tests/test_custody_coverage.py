@@ -450,4 +450,4 @@ def test_the_benchmark_switch_prices_custody_on_writes_too(app: Flask, world: Wo
         assert ok(world.people["legal"].get(f"/api/v1/interviews/{world.interview_id}/transcripts/1"))["text"] \
             == "Unlogged."
     with app.app_context():
-        assert log.catch_up() == 0 and log.tree_size() == before
+        assert log.integrate_committed() == 0 and log.tree_size() == before

@@ -28,15 +28,14 @@ from sqlalchemy.exc import DBAPIError
 
 from casework.custody import append_only, log, publication
 from casework.custody.models import CustodyEvent
-from casework.custody.signer import SignerBusy
+from casework.custody.signer import SignerBusy, signer
 from casework.custody.storage import postgresql as pg_storage
 from casework.db import db, utcnow
-from casework.keys import signer
 from casework_verify import leaf, merkle
 from tests.conftest import Caller, World, make_app, ok
 from tests.helpers import database_owner_writes, publish
 from tests.pg_server import gunicorn
-from tests.witnesses import app_witnessed_by, running_witnesses
+from tests.tlog_witnesses import app_witnessed_by, running_witnesses
 
 CUSTODY_TABLES = (*append_only.TABLES, append_only.HEAD_TABLE, append_only.INTAKE_TABLE)
 
@@ -67,7 +66,7 @@ def publish_refused(app: Flask) -> str:
 
 def refusals(app: Flask) -> list[dict[str, Any]]:
     with app.app_context():
-        log.catch_up()
+        log.integrate_committed()
         rows = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "custody.publish.refused")
                                   .order_by(CustodyEvent.seq)).all()
         return [row.details for row in rows]
@@ -209,7 +208,7 @@ def test_a_leaf_hash_that_is_not_its_events_is_never_signed(app: Flask, world: W
         conn.execute(text("SELECT * FROM custody_record(CAST(:p AS json))"), {"p": json.dumps(forged)})
     forged_seq = head_size(app)
     with app.app_context():
-        log.catch_up()
+        log.integrate_committed()
     reads(world, 2)
     output = publish_refused(app)
     assert f"first differing seq {forged_seq}" in output

@@ -351,7 +351,7 @@ def test_two_first_downloads_at_once_agree_on_one_file(app: Flask, disclosed: Di
 
 
 def test_every_role_reads_the_logs_public_key_that_recipients_and_receipts_need(app: Flask, world: World):
-    from casework.keys import signer
+    from casework.custody.signer import signer
 
     with app.app_context():
         vkey = signer().vkey()

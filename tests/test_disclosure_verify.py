@@ -312,7 +312,7 @@ def test_hostile_folders_are_refused(made: tuple[Path, str], tmp_path: Path, cha
 @pytest.fixture
 def witnessed_app(backend, keyring_path, tmp_path: Path):
     """An app whose checkpoints two real witness processes cosign (as tests/test_witnessed_log.py)."""
-    from tests.witnesses import app_witnessed_by, running_witnesses
+    from tests.tlog_witnesses import app_witnessed_by, running_witnesses
 
     with running_witnesses(tmp_path, [f"witness{i}.partner.example/w" for i in (1, 2)]) as witnesses, \
             app_witnessed_by(witnesses, backend, keyring_path, tmp_path) as (app, vkey):

@@ -191,7 +191,7 @@ def test_placement_follows_intake_order_and_hashes_what_was_stored(app: Flask, w
                                                        request_id=f"order-{n}") for n in range(5)])
         db.session.commit()
         assert ids == sorted(ids)
-        custody_log.catch_up()
+        custody_log.integrate_committed()
         rows = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "test.order")
                                   .order_by(CustodyEvent.seq)).all()
         assert [r.details["n"] for r in rows] == list(range(5))
@@ -260,7 +260,7 @@ def test_concurrent_writers_and_integrators_leave_a_gap_free_log(app: Flask, wor
         thread.join(timeout=120)
     assert not errors, errors
     with app.app_context():
-        custody_log.catch_up()
+        custody_log.integrate_committed()
         assert db.session.scalar(select(func.count()).select_from(CustodyIntake)) == 0
         request_ids = list(db.session.scalars(select(CustodyEvent.request_id)
                                               .where(CustodyEvent.action == "test.concurrent")))
@@ -300,7 +300,7 @@ def test_an_upload_never_waits_for_an_integrator(app: Flask, batched: Flask, wor
         transaction.rollback()
     assert intake_count(app) == 2 and receipts.verify(receipt, public_key(world))
     with app.app_context():
-        custody_log.catch_up()
+        custody_log.integrate_committed()
         event = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "transcript.create")).one()
         assert event.request_id == upload.headers["X-Request-ID"] and event.leaf_hash.hex() == receipt["leaf_hash"]
         assert event.time == receipt["received_at"]

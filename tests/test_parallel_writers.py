@@ -50,7 +50,7 @@ def test_parallel_writers_leave_a_gap_free_verifiable_log(app, world: World, bac
     request_ids = {rid for *_, rid in results}
     assert len(request_ids) == len(results)
     with app.app_context():
-        custody_log.catch_up()
+        custody_log.integrate_committed()
         seqs = db.session.scalars(select(CustodyEvent.seq).order_by(CustodyEvent.seq)).all()
         assert seqs == list(range(len(seqs)))
         assert db.session.get(CustodyHead, 1).tree_size == len(seqs)

@@ -63,7 +63,7 @@ class Log:
     def read(self, answers: list[Answer]) -> None:
         wanted = [answer[1]["x-request-id"] for answer in answers]
         with self.app.app_context():
-            custody_log.catch_up()
+            custody_log.integrate_committed()
             for row in db.session.scalars(select(CustodyEvent).where(CustodyEvent.request_id.in_(wanted))
                                           .order_by(CustodyEvent.seq)):
                 db.session.expunge(row)

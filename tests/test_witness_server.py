@@ -25,7 +25,7 @@ from casework.custody.witness_client import (
 )
 from casework_verify import cosignature as cs
 from casework_verify import merkle, note
-from tests.witnesses import TIMEOUT, WitnessProcess, free_port, run_cli, running_witnesses
+from tests.tlog_witnesses import TIMEOUT, WitnessProcess, free_port, run_cli, running_witnesses
 
 # --- a small log --------------------------------------------------------------------------
 

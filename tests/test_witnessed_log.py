@@ -16,13 +16,13 @@ from sqlalchemy import select, text
 from casework.custody import log, proofs
 from casework.custody.log import NewEvent
 from casework.custody.models import CustodyCheckpoint
+from casework.custody.signer import signer
 from casework.db import db
-from casework.keys import signer
 from casework_verify import cosignature, merkle, note
 from casework_verify.cli import main as verify_main
 from tests.conftest import make_caller
 from tests.helpers import database_owner_writes
-from tests.witnesses import WitnessProcess, app_witnessed_by, running_witnesses
+from tests.tlog_witnesses import WitnessProcess, app_witnessed_by, running_witnesses
 
 LOG_ORIGIN = "casework.local/custody"
 

@@ -165,7 +165,7 @@ def _decide_and_record(action: str, target: Target, obj: T, details: dict[str, A
     decision = decide(action, actor.known_role, actor.id, target, is_member)
     event = queue_event(action, ALLOWED if decision is Decision.ALLOW else DENIED, target, actor, details)
     _refuse(decision)
-    _catch_up_for(action)
+    _integrate_committed_for(action)
     return Access(event, target, actor, obj)
 
 
@@ -175,9 +175,9 @@ def _decide_and_record(action: str, target: Target, obj: T, details: dict[str, A
 _READS_OF_EVENTS = frozenset({"custody.events.list", "custody.event.read"})
 
 
-def _catch_up_for(action: str) -> None:
+def _integrate_committed_for(action: str) -> None:
     if action in _READS_OF_EVENTS:
-        recorder.catch_up()
+        recorder.integrate_committed()
 
 
 def authorize(action: str, target: Target, **details: Any) -> Access[None]:
@@ -204,7 +204,7 @@ def load_authorized(model: type[G], object_id: int, action: str, *, part: tuple[
 def system_access(action: str, target: Target, **details: Any) -> Access[None]:
     """Operator commands and maintenance: allowed, recorded with actor ``system``."""
     access = Access(queue_event(action, ALLOWED, target, SYSTEM, details), target, SYSTEM, None)
-    _catch_up_for(action)
+    _integrate_committed_for(action)
     return access
 
 

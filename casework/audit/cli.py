@@ -14,10 +14,9 @@ from casework.access import door
 from casework.access.targets import Target
 from casework.custody import integrator, publication
 from casework.custody.export import export_lines
-from casework.custody.signer import SignerBusy
+from casework.custody.signer import SignerBusy, signer
 from casework.db import db
 from casework.errors import CustodyUnavailable, LogCorrupted
-from casework.keys import signer
 from casework.settings import settings
 from casework_verify.cli import main as verify_main
 
@@ -25,12 +24,12 @@ custody_cli = AppGroup("custody", help="Publish, export and verify the chain-of-
 LOG = Target("custody_log")
 
 
-def quorum(witnesses: list[publication.Witness]) -> int:
+def quorum(witnesses: list[publication.WitnessEndpoint]) -> int:
     """CASEWORK_WITNESS_QUORUM, at least a majority of the configured witnesses (checked at start)."""
     return publication.majority_quorum(witnesses, settings().custody.witness_quorum)
 
 
-def publish_once(witnesses: list[publication.Witness], *, wait: bool = True) -> publication.Publication:
+def publish_once(witnesses: list[publication.WitnessEndpoint], *, wait: bool = True) -> publication.Publication:
     """Record the publication, sign the tree head that includes it, then ask the witnesses.
 
     The publication's own event is inside the head it signs, so a fresh checkpoint covers the
@@ -66,7 +65,8 @@ def publish(every: float | None, no_wait: bool) -> None:
         db.session.remove()
 
 
-def _publish_and_report(witnesses: list[publication.Witness], *, exit_on_quorum: bool, wait: bool = True) -> None:
+def _publish_and_report(witnesses: list[publication.WitnessEndpoint], *, exit_on_quorum: bool,
+                        wait: bool = True) -> None:
     try:
         needed = quorum(witnesses)
         result = publish_once(witnesses, wait=wait)

@@ -11,9 +11,9 @@ from casework.access.door import authorize
 from casework.access.targets import Target
 from casework.custody import log, proofs, publication
 from casework.custody.models import CustodyEvent
+from casework.custody.signer import signer
 from casework.db import db
 from casework.errors import Invalid, LogCorrupted, NotFound
-from casework.keys import signer
 from casework.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor, keyset_page
 from casework_verify import merkle
 

@@ -27,11 +27,11 @@ def integrate_pending() -> int:
     """Integrate everything queued now, unless another integrator is at it; how many."""
     total = 0
     while True:
-        placed = log.try_integrate()
-        if not placed:
+        integrated = log.try_integrate()
+        if not integrated:
             return total
-        total += placed
-        if placed < log.BATCH:
+        total += integrated
+        if integrated < log.BATCH:
             return total
 
 

@@ -1,6 +1,8 @@
 """The custody log as stored: intake, integration in batches, the tree's size.
 
-Appending is split in two, as Trillian and Tessera split sequencing from integration:
+Appending is split in two, as Trillian and Tessera split sequencing from integration, each half
+with one verb in the code: ``intake`` (the event durable in the queue), then ``integrate`` (its
+seq and nodes given: the event in the tree); ``append`` does both at once.
 
 * ``intake`` seals a request's events (time, salt, leaf hash: leaf form v2 has no seq, so the
   leaf is known now) and appends them to ``custody_intake`` inside the request's own
@@ -11,7 +13,8 @@ Appending is split in two, as Trillian and Tessera split sequencing from integra
   its gap-free seq and tree nodes (``storage``: on PostgreSQL a function of the custody owner,
   so the app's role never writes the tree, the head or the events itself). Every answered
   request's event is integrated within the merge delay by the background integrator
-  (``casework.custody.integrator``); auditors' reads, publication and the export catch up first.
+  (``casework.custody.integrator``); auditors' reads, publication and the export first integrate
+  what is committed (``integrate_committed``).
 
 Roots and proofs of the stored tree are ``casework.custody.proofs``; what is signed is
 recomputed by the signer from the events (``casework.custody.publication``), never read here.
@@ -41,7 +44,7 @@ _INTAKE_CHUNK = 500
 
 @dataclass
 class NewEvent:
-    """An event waiting for its place in the log. ``seal`` fixes its time, salt and leaf hash."""
+    """An event waiting to be integrated into the log. ``seal`` fixes its time, salt and leaf hash."""
 
     action: str
     outcome: str
@@ -106,7 +109,7 @@ def intake(connection: Connection, events: Iterable[NewEvent], *, commit: bool =
         if connection.dialect.name == "postgresql":
             ids.extend(postgresql.record(connection, chunk, commit=commit and last))
         else:
-            assert not commit, "SQLite places events before its commit: see recorder.commit"
+            assert not commit, "SQLite integrates events before its commit: see recorder.commit"
             ids.extend(sqlite.record(connection, chunk))
     return ids
 
@@ -126,29 +129,30 @@ def integrate(connection: Connection, *, wait: bool = True, limit: int = BATCH) 
 
 
 def integrate_through(connection: Connection, ids: Sequence[int]) -> dict[int, int]:
-    """Integrate in the connection's transaction until the intake rows ``ids`` are placed."""
-    placed: dict[int, int] = {}
-    while any(i not in placed for i in ids):
+    """Integrate in the connection's transaction until the intake rows ``ids`` are in the tree."""
+    seqs: dict[int, int] = {}
+    while any(i not in seqs for i in ids):
         batch = integrate(connection, wait=True)
         if not batch:
             raise LogCorrupted("appended custody events did not reach the log")
-        placed.update(batch)
-    return placed
+        seqs.update(batch)
+    return seqs
 
 
 def append(events: Iterable[NewEvent]) -> list[int]:
-    """Record and integrate now, in the session's transaction: the seq of each (operator tools)."""
+    """Intake and integrate now, in the session's transaction: the seq of each (tests and benchmarks;
+    requests append through ``casework.custody.recorder``)."""
     connection = db.session.connection()
     ids = intake(connection, events)
-    placed = integrate_through(connection, ids)
-    return [placed[i] for i in ids]
+    seqs = integrate_through(connection, ids)
+    return [seqs[i] for i in ids]
 
 
 def pending_intake(connection: Connection) -> bool:
     return connection.execute(select(CustodyIntake.id).order_by(CustodyIntake.id).limit(1)).first() is not None
 
 
-def catch_up(limit: int = BATCH) -> int:
+def integrate_committed(limit: int = BATCH) -> int:
     """Integrate every intake row committed so far; how many. Before serving anything of the tree.
 
     PostgreSQL: on a connection of its own, one transaction per batch, so the caller's

@@ -49,7 +49,7 @@ class PublicationRefused(LogCorrupted):
 
 
 @dataclass(frozen=True)
-class Witness:
+class WitnessEndpoint:
     """A witness the log asks for cosignatures (C2SP tlog-witness), as configured."""
 
     name: str
@@ -57,12 +57,12 @@ class Witness:
     url: str
 
 
-def configured_witnesses() -> list[Witness]:
+def configured_witnesses() -> list[WitnessEndpoint]:
     """CASEWORK_WITNESSES: a JSON file listing {name, vkey, url} for each witness."""
     path = settings().custody.witnesses_file
     if not path:
         return []
-    return [Witness(w["name"], w["vkey"], w["url"]) for w in json.loads(Path(path).read_text())]
+    return [WitnessEndpoint(w["name"], w["vkey"], w["url"]) for w in json.loads(Path(path).read_text())]
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class Publication:
     cosignatures: dict[str, str]  # witness -> "ok" or why not
 
 
-def majority_quorum(witnesses: Sequence[Witness], configured: int | None) -> int:
+def majority_quorum(witnesses: Sequence[WitnessEndpoint], configured: int | None) -> int:
     """The quorum: a majority of the configured witnesses at least (two disjoint minorities could
     otherwise each cosign one side of a fork). Raises ValueError for a smaller one."""
     quorum = len(witnesses) if configured is None else configured
@@ -119,7 +119,7 @@ def all_published(signer: LogSigner) -> list[Published]:
 # --- publishing --------------------------------------------------------------------------------
 
 
-def publish(signer: LogSigner, witnesses: Sequence[Witness] = (), *, wait: bool = True) -> Publication:
+def publish(signer: LogSigner, witnesses: Sequence[WitnessEndpoint] = (), *, wait: bool = True) -> Publication:
     """Integrate what is committed, recompute and sign, store, and gather cosignatures."""
     with signer.exclusive(wait=wait), _database_lock(wait=wait):
         _integrate_all()
@@ -168,7 +168,7 @@ def _integrate_all() -> None:
     """Everything committed goes into the tree first; a queue that cannot be integrated (a row
     already at the next seq, a head that does not fit) is a refusal naming where it stopped."""
     try:
-        log.catch_up()
+        log.integrate_committed()
     except Exception as exc:
         db.session.rollback()
         raise PublicationRefused(f"the intake queue cannot be integrated ({exc.__class__.__name__})",
@@ -191,7 +191,7 @@ def _state(signer: LogSigner) -> SignedState | None:
 
 
 def _refuse_if_witnesses_are_ahead(signer: LogSigner, state: SignedState | None,
-                                   witnesses: Sequence[Witness]) -> None:
+                                   witnesses: Sequence[WitnessEndpoint]) -> None:
     """Before signing, each witness is shown the last checkpoint the signer holds (the empty tree
     without a state): one that holds a larger size of this log says so (409), and then the state
     is stale (restored with the database, or another server's) and nothing is signed."""
@@ -301,20 +301,21 @@ def _first_node_mismatch(completed: list[tuple[int, int, bytes]]) -> int | None:
 # --- witnesses ---------------------------------------------------------------------------------
 
 
-def _last_cosigned_size(witness: Witness, up_to: int) -> int:
+def _last_cosigned_size(witness: WitnessEndpoint, up_to: int) -> int:
     return db.session.scalar(
         select(func.max(CustodyCosignature.tree_size))
         .where(CustodyCosignature.witness == witness.name, CustodyCosignature.tree_size <= up_to)
     ) or 0
 
 
-def _ask(witness: Witness, published: Published, old: int, timeout: float) -> list[str]:
+def _ask(witness: WitnessEndpoint, published: Published, old: int, timeout: float) -> list[str]:
     proof = proofs.consistency_proof(old, published.size) if 0 < old < published.size else []
     return witness_client.request_cosignature(witness.url, old, proof, published.note, timeout,
                                               trusted_vkeys=[witness.vkey])
 
 
-def gather_cosignatures(published: Published, witnesses: Sequence[Witness], timeout: float = 10.0) -> dict[str, str]:
+def gather_cosignatures(published: Published, witnesses: Sequence[WitnessEndpoint],
+                        timeout: float = 10.0) -> dict[str, str]:
     """Ask each witness to cosign; store what comes back. Returns witness -> "ok" or why not.
 
     A witness that holds a newer checkpoint of this log than the one just signed means the
@@ -346,7 +347,8 @@ def gather_cosignatures(published: Published, witnesses: Sequence[Witness], time
     return results
 
 
-def witness_known_size(witness: Witness, published: Published, timeout: float = 10.0, *, old: int = 0) -> int | None:
+def witness_known_size(witness: WitnessEndpoint, published: Published, timeout: float = 10.0, *,
+                       old: int = 0) -> int | None:
     """The size of this log a witness last cosigned: it answers an add-checkpoint from another
     size with 409 and its own. None when unreachable or refusing."""
     try:
@@ -362,14 +364,14 @@ def witness_known_size(witness: Witness, published: Published, timeout: float = 
 # --- recovery ----------------------------------------------------------------------------------
 
 
-def recover_state(signer: LogSigner, witnesses: Sequence[Witness], quorum: int) -> SignedState:
+def recover_state(signer: LogSigner, witnesses: Sequence[WitnessEndpoint], quorum: int) -> SignedState:
     """Rebuild the signer's state from the newest stored checkpoint that a quorum of witnesses
     cosigned, after checking that no witness holds a newer one and that the events reproduce it."""
     if not witnesses:
         raise PublicationRefused("recovery needs the configured witnesses (CASEWORK_WITNESSES)")
     vkeys = [w.vkey for w in witnesses]
     with signer.exclusive(), _database_lock(wait=True):
-        log.catch_up()
+        log.integrate_committed()
         chosen = None
         for row in db.session.scalars(select(CustodyCheckpoint).order_by(CustodyCheckpoint.tree_size.desc())):
             candidate = Published(row.tree_size, row.root_hash, row.note)

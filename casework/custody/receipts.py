@@ -60,7 +60,7 @@ def locate(receipt: dict[str, Any], resource_type: str, resource_id: str, signer
     latest published checkpoint once one covers it."""
     if not receipt.get("leaf_hash"):
         return Located(None, None, None, [])
-    log.catch_up()
+    log.integrate_committed()
     seq = db.session.scalar(select(CustodyEvent.seq).where(
         CustodyEvent.resource_type == resource_type, CustodyEvent.resource_id == resource_id,
         CustodyEvent.leaf_hash == bytes.fromhex(receipt["leaf_hash"])))

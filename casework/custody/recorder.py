@@ -32,9 +32,9 @@ class CustodyContext:
     pending: list[custody_log.NewEvent] = field(default_factory=list)
     # Written to intake in this transaction (``spill``): queued again if it rolls back.
     recorded: list[custody_log.NewEvent] = field(default_factory=list)
-    # Intake ids of this transaction's events not yet placed in the tree, with their events.
-    unplaced: dict[int, custody_log.NewEvent] = field(default_factory=dict)
-    # Every intake id this transaction wrote, placed or not (for the intake's upkeep after commit).
+    # Intake ids of this transaction's events not yet integrated into the tree, with their events.
+    unintegrated: dict[int, custody_log.NewEvent] = field(default_factory=dict)
+    # Every intake id this transaction wrote, integrated or not (for the intake's upkeep after commit).
     written: list[int] = field(default_factory=list)
     # Set only by the throttle handler (casework.access.hooks): this refusal is counted in its
     # window's one ``http.throttled`` event, so an empty 429 is not an unrecorded request.
@@ -49,7 +49,7 @@ class CustodyContext:
     def wrote(self, ids: list[int]) -> None:
         """The pending events went to intake in this transaction, as the rows ``ids``."""
         self.recorded.extend(self.pending)
-        self.unplaced.update(zip(ids, self.pending, strict=True))
+        self.unintegrated.update(zip(ids, self.pending, strict=True))
         self.written.extend(ids)
         self.pending.clear()
 
@@ -57,13 +57,13 @@ class CustodyContext:
         """The transaction was rolled back: what it had written to the log is queued again."""
         self.pending[:0] = self.recorded
         self.recorded.clear()
-        self.unplaced.clear()
+        self.unintegrated.clear()
         self.written.clear()
 
     def discard(self) -> None:
         self.pending.clear()
         self.recorded.clear()
-        self.unplaced.clear()
+        self.unintegrated.clear()
         self.written.clear()
 
 
@@ -131,7 +131,7 @@ def spill() -> None:
 def promise(event: custody_log.NewEvent) -> custody_log.NewEvent | None:
     """Seal a queued event now (its time, salts and leaf hash) for a receipt to promise.
 
-    Leaf form v2 holds no seq, so the leaf hash is known before the event is placed: the
+    Leaf form v2 holds no seq, so the leaf hash is known before the event is integrated: the
     receipt is a promise (as Certificate Transparency's SCT) that this leaf will be in the tree
     within the merge delay, and no upload waits for, or holds, the head lock. None only with
     the benchmark-only switch.
@@ -145,10 +145,11 @@ def promise(event: custody_log.NewEvent) -> custody_log.NewEvent | None:
 def commit(*, integrate: bool = False) -> None:
     """Record the queued events and commit them with everything else in the transaction.
 
-    The events are durable when this returns. On SQLite (one writer) they are placed before the
-    commit. On PostgreSQL they go to intake in the commit's own round trip (``log.intake``) and
+    The events are durable when this returns. On SQLite (one writer) they are integrated before
+    the commit. On PostgreSQL they go to intake in the commit's own round trip (``log.intake``) and
     wait there for the background integrator (within the merge delay), or are integrated after
-    the commit when ``integrate`` is set (operator commands). Auditors' reads catch up first.
+    the commit when ``integrate`` is set (operator commands). Auditors' reads integrate what is
+    committed first (``integrate_committed``).
     """
     ctx = current_context()
     had_events = bool(ctx.pending or ctx.recorded)
@@ -161,7 +162,7 @@ def commit(*, integrate: bool = False) -> None:
         if deferred:
             ctx.written.extend(custody_log.intake(connection, ctx.pending, commit=True))
         else:
-            ids = [*ctx.unplaced, *custody_log.intake(connection, ctx.pending)]
+            ids = [*ctx.unintegrated, *custody_log.intake(connection, ctx.pending)]
             if ids:
                 custody_log.integrate_through(connection, ids)
         db.session.commit()  # on PostgreSQL with events, committed already: this ends the session's part
@@ -208,10 +209,10 @@ def _vacuum_if_due(ids: list[int]) -> None:
         logger.error("custody intake vacuum failed: %s", exc.__class__.__name__)
 
 
-def catch_up() -> None:
+def integrate_committed() -> None:
     """Bring the tree up to every committed event before anything of it is served."""
     try:
-        custody_log.catch_up()
+        custody_log.integrate_committed()
     except Exception as exc:
         logger.error("custody catch-up failed: %s", exc.__class__.__name__)
         raise CustodyUnavailable() from exc

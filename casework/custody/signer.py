@@ -18,9 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from casework.crypto.keyring import KeyringProvider
+from flask import Flask, current_app
+
+from casework.crypto.keyring import KeyringError, KeyringProvider
 from casework.errors import LogCorrupted
 from casework.files import replace_atomically
+from casework.settings import settings
 from casework_verify import merkle, note
 
 
@@ -46,6 +49,19 @@ def default_state_path(keyring_location: str | None) -> Path | None:
     if not keyring_location or keyring_location.startswith("pkcs11:"):
         return None
     return Path(keyring_location).with_name(Path(keyring_location).name + ".signer-state")
+
+
+def init_signer(app: Flask, keyring: KeyringProvider) -> None:
+    """The log's signer over the app's keyring, its state in CASEWORK_SIGNER_STATE or beside a keyring file."""
+    state = settings(app).custody.signer_state or default_state_path(settings(app).keys.keyring)
+    if state is None:
+        raise KeyringError("a PKCS#11 keyring needs CASEWORK_SIGNER_STATE: the signer's state file beside the token")
+    app.extensions["casework.signer"] = LogSigner(keyring, Path(state))
+
+
+def signer() -> LogSigner:
+    """The log's signer: its key and its own memory of what it signed."""
+    return current_app.extensions["casework.signer"]
 
 
 class LogSigner:

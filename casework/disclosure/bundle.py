@@ -49,6 +49,7 @@ from casework.access.targets import Target
 from casework.auth.models import User
 from casework.custody import log, publication
 from casework.custody.models import TIME_FORMAT
+from casework.custody.signer import signer
 from casework.db import db, utcnow
 from casework.disclosure import custody_trail, index_pdf, rules
 from casework.disclosure.bagit_zip import BagZip
@@ -59,7 +60,7 @@ from casework.exhibits.models import Exhibit
 from casework.incidents.models import Incident
 from casework.incidents.schemas import IncidentSchema
 from casework.interviews.models import Interview
-from casework.keys import keyring, signer
+from casework.keys import keyring
 from casework.redactions.models import Redaction
 from casework.redactions.service import marker, redacted_text, segments_of
 from casework.streaming import in_own_app_context

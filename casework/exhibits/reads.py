@@ -13,6 +13,7 @@ from sqlalchemy import select
 from casework import ranges
 from casework.access.door import load_authorized
 from casework.custody.receipts import locate
+from casework.custody.signer import signer
 from casework.db import db
 from casework.errors import NotFound
 from casework.exhibits import sealed
@@ -22,7 +23,6 @@ from casework.exhibits.types import ContentRead
 from casework.fields import Extended
 from casework.incidents.models import Incident
 from casework.interviews.models import Interview
-from casework.keys import signer
 from casework.pagination import Page, keyset_page
 
 

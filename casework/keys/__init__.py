@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from flask import Flask, current_app
@@ -26,8 +25,7 @@ from sqlalchemy import Column, LargeBinary, String
 from sqlalchemy.orm import InstrumentedAttribute, MappedColumn, mapped_column
 
 from casework.crypto.envelope import DecryptionError, KeyDestroyedError, Sealed, open_sealed, seal
-from casework.crypto.keyring import KeyringError, KeyringProvider, open_keyring
-from casework.custody.signer import LogSigner, default_state_path
+from casework.crypto.keyring import KeyringProvider, open_keyring
 from casework.errors import Gone, IntegrityFailure
 from casework.settings import settings
 
@@ -44,23 +42,15 @@ def _open(location: str | None, app: Flask) -> KeyringProvider:
                         log_name=settings(app).custody.log_origin)
 
 
-def init_keyring(app: Flask) -> None:
-    location = settings(app).keys.keyring
-    provider = _open(location, app)
+def init_keyring(app: Flask) -> KeyringProvider:
+    """Open the app's keyring; returned so the app factory can hand it to the log's signer."""
+    provider = _open(settings(app).keys.keyring, app)
     app.extensions["casework.keyring"] = provider
-    state = settings(app).custody.signer_state or default_state_path(location)
-    if state is None:
-        raise KeyringError("a PKCS#11 keyring needs CASEWORK_SIGNER_STATE: the signer's state file beside the token")
-    app.extensions["casework.signer"] = LogSigner(provider, Path(state))
+    return provider
 
 
 def keyring() -> KeyringProvider:
     return current_app.extensions["casework.keyring"]
-
-
-def signer() -> LogSigner:
-    """The log's signer: its key and its own memory of what it signed."""
-    return current_app.extensions["casework.signer"]
 
 
 def witness_subject(witness_id: int) -> str:

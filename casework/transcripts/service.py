@@ -25,13 +25,14 @@ from sqlalchemy.orm import lazyload
 
 from casework.access.door import Access, load_authorized
 from casework.custody.receipts import locate, merge_delay_ms, promise
+from casework.custody.signer import signer
 from casework.db import db, utcnow
 from casework.errors import Conflict, IntegrityFailure, Invalid, NotFound, TooLarge
 from casework.exhibits.reads import exhibit_of_interview
 from casework.fields import Extended
 from casework.interviews.free_text import as_seen, may_read_content
 from casework.interviews.models import Interview
-from casework.keys import keyed_sha256, keyring, signer
+from casework.keys import keyed_sha256, keyring
 from casework.pagination import Page, keyset_page
 from casework.transcripts import receipts
 from casework.transcripts.models import TranscriptVersion

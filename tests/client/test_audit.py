@@ -17,7 +17,7 @@ from tests import pg_server
 from tests.client.conftest import log_vkey, serve, url
 from tests.conftest import PASSWORD, PG_SERVER, World, make_app, ok
 from tests.helpers import publish
-from tests.witnesses import running_witnesses
+from tests.tlog_witnesses import running_witnesses
 
 CONSENT = {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": False, "disclose_identity": False}
 STATEMENT = "They lined up the prisoners by the quarry wall at dawn."

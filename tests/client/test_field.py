@@ -114,7 +114,7 @@ def test_login_with_a_second_factor(app, backend, pg_only, world: World, cli):
 
 
 def log_vkey_from(app) -> str:
-    from casework.keys import signer
+    from casework.custody.signer import signer
 
     with app.app_context():
         return signer().vkey()

@@ -71,6 +71,18 @@ def test_no_import_cycles_between_packages():
     assert not cycles, "package import cycles: " + "; ".join(" -> ".join([*c, c[0]]) for c in cycles[:5])
 
 
+def test_keys_and_crypto_know_nothing_of_the_log():
+    """The log signs with a key of the keyring (the app factory hands the keyring to the signer);
+    the keyring and sealing never reach up into custody or access. ``keys.cli`` is an operator
+    command on top, recording through the door like any other."""
+    offenders = [
+        f"{name} imports {module}" for name, tree in _modules().items()
+        if name in ("casework.keys", "casework.keys.rotation") or name.startswith("casework.crypto")
+        for module, _ in _imports(tree) if module.startswith(("casework.custody", "casework.access"))
+    ]
+    assert not offenders, offenders
+
+
 def test_services_and_crypto_know_no_http():
     assert not RULE_MODULES - set(_modules()), "a rules module was renamed: name it here"
     offenders = []

@@ -17,7 +17,7 @@ from tests.browser import assert_accessible, assert_clean, sign_in, snapshot, wa
 from tests.conftest import PASSWORD, World, make_app, ok
 from tests.helpers import publish
 from tests.pg_server import gunicorn
-from tests.witnesses import WitnessProcess, running_witnesses
+from tests.tlog_witnesses import WitnessProcess, running_witnesses
 
 WITNESSES = ["witness1.partner.example/w", "witness2.partner.example/w"]
 

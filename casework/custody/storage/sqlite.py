@@ -43,21 +43,21 @@ def integrate(connection: Connection, *, limit: int) -> dict[int, int]:
     if not rows:
         return {}
     frontier = merkle.CompactRange.from_bytes(head.tree_size, head.frontier)
-    placed: dict[int, int] = {}
+    seqs: dict[int, int] = {}
     nodes: list[tuple[int, int, bytes]] = []
     for row in rows:
-        placed[row.id] = frontier.size
+        seqs[row.id] = frontier.size
         nodes.extend(frontier.append(row.leaf_hash))
     columns = [c.name for c in _INTAKE.columns if c.name != "id"]
     connection.execute(insert(_EVENTS), [
-        {"seq": placed[row.id], **{name: getattr(row, name) for name in columns}} for row in rows])
+        {"seq": seqs[row.id], **{name: getattr(row, name) for name in columns}} for row in rows])
     connection.execute(insert(_NODES), [{"level": level, "idx": index, "hash": value} for level, index, value in nodes])
-    gone = connection.execute(delete(_INTAKE).where(_INTAKE.c.id.in_(list(placed))))
+    gone = connection.execute(delete(_INTAKE).where(_INTAKE.c.id.in_(list(seqs))))
     moved = connection.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID, _HEAD.c.tree_size == head.tree_size)
                                .values(tree_size=frontier.size, frontier=frontier.to_bytes()))
-    if gone.rowcount != len(placed) or moved.rowcount != 1:
+    if gone.rowcount != len(seqs) or moved.rowcount != 1:
         raise LogCorrupted("custody intake rows changed under the integrator")
-    return placed
+    return seqs
 
 
 def store_checkpoint(connection: Connection, size: int, root: bytes, note: str) -> bool:

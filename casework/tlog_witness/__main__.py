@@ -1,8 +1,8 @@
 """Witness administration.
 
-    python -m casework.witness init STATE_DIR --name witness.example.org/w1   # prints the vkey
-    python -m casework.witness add-log STATE_DIR --origin ORIGIN --vkey LOG_VKEY
-    python -m casework.witness vkey STATE_DIR
+    python -m casework.tlog_witness init STATE_DIR --name witness.example.org/w1   # prints the vkey
+    python -m casework.tlog_witness add-log STATE_DIR --origin ORIGIN --vkey LOG_VKEY
+    python -m casework.tlog_witness vkey STATE_DIR
 """
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from casework.witness.state import WitnessStateError, WitnessStore
+from casework.tlog_witness.state import WitnessStateError, WitnessStore
 from casework_verify.note import NoteError, parse_vkey
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m casework.witness", description="C2SP tlog-witness administration")
+    parser = argparse.ArgumentParser(prog="python -m casework.tlog_witness",
+                                     description="C2SP tlog-witness administration")
     commands = parser.add_subparsers(dest="command", required=True)
     init = commands.add_parser("init", help="create a witness (new Ed25519 key) and print its vkey")
     init.add_argument("state_dir")

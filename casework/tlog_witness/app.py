@@ -31,7 +31,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from casework.witness.state import LogState, WitnessStore
+from casework.tlog_witness.state import LogState, WitnessStore
 from casework_verify.cosignature import CosignatureError, cosign, join_note, parse_signature_line, split_note
 from casework_verify.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
 from casework_verify.note import Checkpoint, NoteError, parse_checkpoint
@@ -44,7 +44,7 @@ TEXT = "text/plain; charset=utf-8"
 _OLD_LINE = re.compile(r"old (0|[1-9][0-9]{0,19})\Z")
 _ORIGIN_HASH = re.compile(r"[0-9a-f]{64}\Z")
 
-log = logging.getLogger("casework.witness")
+log = logging.getLogger("casework.tlog_witness")
 
 
 class Refusal(Exception):
@@ -105,8 +105,9 @@ def parse_submission(body: bytes) -> Submission:
     return Submission(old_size, proof, checkpoint_text, signature_lines, checkpoint)
 
 
-class Witness:
-    """The add-checkpoint logic over a state directory (no HTTP here)."""
+class Cosigner:
+    """The witness's one act, over its state directory: check a submitted checkpoint against what
+    it cosigned before, and cosign it (no HTTP here)."""
 
     def __init__(self, store: WitnessStore) -> None:
         self.store = store
@@ -184,16 +185,16 @@ class Witness:
 
 
 def create_witness_app(state_dir: str | os.PathLike[str]) -> Flask:
-    """The witness WSGI app over ``state_dir`` (made with ``python -m casework.witness init``)."""
-    witness = Witness(WitnessStore(state_dir))
-    app = Flask("casework.witness", static_folder=None)
+    """The witness WSGI app over ``state_dir`` (made with ``python -m casework.tlog_witness init``)."""
+    cosigner = Cosigner(WitnessStore(state_dir))
+    app = Flask("casework.tlog_witness", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.extensions["casework_witness"] = witness
+    app.extensions["casework_cosigner"] = cosigner
 
     @app.post("/add-checkpoint")
     def add_checkpoint() -> Response:
         try:
-            lines = witness.add_checkpoint(request.get_data(cache=False))
+            lines = cosigner.add_checkpoint(request.get_data(cache=False))
         except Refusal as refusal:
             return Response(refusal.message if refusal.message.endswith("\n") else refusal.message + "\n",
                             status=refusal.status, content_type=refusal.content_type)
@@ -206,7 +207,7 @@ def create_witness_app(state_dir: str | os.PathLike[str]) -> Flask:
     def checkpoint(origin_hash: str) -> Response:
         if not _ORIGIN_HASH.match(origin_hash):
             return Response("not found\n", status=404, content_type=TEXT)
-        note = witness.latest_checkpoint(origin_hash)
+        note = cosigner.latest_checkpoint(origin_hash)
         if note is None:
             return Response("no checkpoint cosigned for this log\n", status=404, content_type=TEXT)
         return Response(note, status=200, content_type=TEXT)

@@ -27,7 +27,7 @@ def free_port() -> int:
 
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "casework.witness", *args], cwd=ROOT, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "casework.tlog_witness", *args], cwd=ROOT, capture_output=True,
                             text=True, timeout=60, env=_env(), check=False)
     if check:
         assert result.returncode == 0, result.stderr
@@ -55,7 +55,7 @@ class WitnessProcess:
         self.url = f"http://127.0.0.1:{port}"
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "casework.witness.wsgi:app"],
+                [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "casework.tlog_witness.wsgi:app"],
                 cwd=ROOT, env=_env(CASEWORK_WITNESS_DIR=str(self.state_dir)), stdout=log, stderr=log,
                 start_new_session=True,
             )
@@ -110,8 +110,8 @@ def app_witnessed_by(witnesses: list[WitnessProcess], backend: dict[str, str], k
     given) to cosign, each witness told the log's key; the database is reset before and after."""
     from flask_migrate import upgrade
 
+    from casework.custody.signer import signer
     from casework.db import db
-    from casework.keys import signer
     from tests.conftest import make_app, reset_database
 
     config = tmp_path / "witnesses.json"
