@@ -393,11 +393,11 @@ def _targets(results: dict[str, Any]) -> list[str]:
 def _growth_sections(rows: list[dict[str, Any]]) -> list[str]:
     out = [
         "## Proofs against log size (ms)", "",
-        "\"direct\" is `custody.proofs` in an app context (one query for the O(log n) stored nodes); \"HTTP\" is "
+        ("\"direct\" is `custody.proofs` in an app context (one query for the O(log n) stored nodes); \"HTTP\" is "
         "the auditor API through the app in process (token, authorization, one query for the leaf, roots and proof, "
-        "the check against the published checkpoint, the auditor's own custody event committed).", "",
-        "| events | inclusion direct p50 / p95 | consistency direct p50 / p95 | inclusion HTTP p50 / p95 "
-        "| consistency HTTP p50 / p95 | load average |", "|---|---|---|---|---|---|",
+        "the check against the published checkpoint, the auditor's own custody event committed)."), "",
+        ("| events | inclusion direct p50 / p95 | consistency direct p50 / p95 | inclusion HTTP p50 / p95 "
+        "| consistency HTTP p50 / p95 | load average |"), "|---|---|---|---|---|---|",
     ]
     for row in rows:
         q = row["proofs"]
@@ -407,8 +407,8 @@ def _growth_sections(rows: list[dict[str, Any]]) -> list[str]:
             + f" | {row.get('loadavg', 0):.1f} |")
     names = list(rows[-1]["queries"])
     out += ["", "## Custody queries against log size", "",
-            "p95 in ms of `GET /api/v1/custody/events` (page of 50 at a random keyset cursor), as "
-            "HTTP / SQL: the whole request through the app, and the paged query's own time at the driver.", "",
+            ("p95 in ms of `GET /api/v1/custody/events` (page of 50 at a random keyset cursor), as "
+            "HTTP / SQL: the whole request through the app, and the paged query's own time at the driver."), "",
             "| filter | " + " | ".join(f"{row['events']:,}" for row in rows) + " | plan at the largest size |",
             "|---|" + "---|" * (len(rows) + 1)]
     for name in names:
@@ -439,16 +439,16 @@ def _growth_sections(rows: list[dict[str, Any]]) -> list[str]:
 
 def _append_section(append: list[dict[str, Any]]) -> list[str]:
     out = ["## Custody appends against pgbench (bench.append)", "",
-           "Each round: pgbench and the app's writers at the same concurrency, one after the other from a "
+           ("Each round: pgbench and the app's writers at the same concurrency, one after the other from a "
            "checkpointed machine, the order alternating. `request`: each writer process is an app with the "
            "background integrator thread a gunicorn worker runs, and does what a request's end does "
            "(`recorder.begin`, one event queued, `recorder.commit()`); `log`: `log.intake(connection, [event], "
            "commit=True)` on a held connection, the same integrator. Events/s count events in the tree (the clock "
            "stops after the final catch-up); every run's log is then recomputed as the signer does "
            "(`publication.recompute`). CPU ms per event: the writer processes / PostgreSQL (every process); per "
-           "pgbench insert: pgbench / PostgreSQL.", "",
-           "| mode | writers | rounds × s | events/s | pgbench inserts/s | ratio | rounds' ratios "
-           "| CPU ms per event | CPU ms per pgbench insert | intake backlog at stop |",
+           "pgbench insert: pgbench / PostgreSQL."), "",
+           ("| mode | writers | rounds × s | events/s | pgbench inserts/s | ratio | rounds' ratios "
+           "| CPU ms per event | CPU ms per pgbench insert | intake backlog at stop |"),
            "|---|---|---|---|---|---|---|---|---|---|"]
     for r in append:
         if "events_per_s" not in r:
@@ -467,16 +467,16 @@ def _upload_sections(uploads: Any, ratio: Any) -> list[str]:
     out: list[str] = []
     if isinstance(ratio, dict) and "runs" in ratio:
         out += ["## 10 KB uploads, custody on against off (bench.http_load.upload_ratio, the target)", "",
-                f"{ratio['clients']} clients, one server at a time (4 workers), started and warmed, "
+                (f"{ratio['clients']} clients, one server at a time (4 workers), started and warmed, "
                 f"{ratio['seconds_each']:g} s each, the order alternating each round. p95 over every sample of "
                 "the mode: custody on "
                 f"{ratio['audited']['p50']:.1f} / {ratio['audited']['p95']:.1f} / {ratio['audited']['p99']:.1f} ms "
                 f"(p50 / p95 / p99, n {ratio['audited']['n']:,}), off "
                 f"{ratio['unaudited']['p50']:.1f} / {ratio['unaudited']['p95']:.1f} / "
                 f"{ratio['unaudited']['p99']:.1f} ms (n {ratio['unaudited']['n']:,}). CPU ms per upload, gunicorn + "
-                f"PostgreSQL: {ratio['audited_cpu_ms']:.2f} on, {ratio['unaudited_cpu_ms']:.2f} off.", "",
-                "| round | on req/s | off req/s | on p95 ms | off p95 ms | on CPU ms: gunicorn / PostgreSQL / client "
-                "| off CPU ms |",
+                f"PostgreSQL: {ratio['audited_cpu_ms']:.2f} on, {ratio['unaudited_cpu_ms']:.2f} off."), "",
+                ("| round | on req/s | off req/s | on p95 ms | off p95 ms | on CPU ms: gunicorn / PostgreSQL / client "
+                "| off CPU ms |"),
                 "|---|---|---|---|---|---|---|"]
         for i, (a, u) in enumerate(zip(ratio["runs"]["audited"], ratio["runs"]["unaudited"], strict=True)):
             out.append(f"| {i + 1} | {a['throughput_rps']:.0f} | {u['throughput_rps']:.0f} | {a['p95']:.1f} "
@@ -484,8 +484,8 @@ def _upload_sections(uploads: Any, ratio: Any) -> list[str]:
         out.append("")
     if isinstance(uploads, dict) and uploads and "error" not in uploads:
         out += ["## 10 KB uploads against clients, custody on (bench.http_load.uploads, gunicorn)", "",
-                "CPU per request: gunicorn (master and workers), PostgreSQL (every process), the load "
-                "generator; from /proc over the run (bench.common.CpuMeter).", "",
+                ("CPU per request: gunicorn (master and workers), PostgreSQL (every process), the load "
+                "generator; from /proc over the run (bench.common.CpuMeter)."), "",
                 "| clients | req/s | p50 ms | p95 ms | p99 ms | CPU ms: gunicorn / PostgreSQL / client |",
                 "|---|---|---|---|---|---|"]
         out += [f"| {c} | {u['throughput_rps']:.0f} | {u['p50']:.1f} | {u['p95']:.1f} | {u['p99']:.1f} | {_cpu(u)} |"
@@ -498,10 +498,10 @@ def _merge_section(merge: Any) -> list[str]:
     if not isinstance(merge, dict) or "load" not in merge:
         return []
     out = ["## Merge delay: from the answer to its event in the tree (bench.http_load.merge_delay)", "",
-           "One audited gunicorn (4 workers, each with its background integrator polling every merge delay / 4). "
+           ("One audited gunicorn (4 workers, each with its background integrator polling every merge delay / 4). "
            "A watcher on a connection of its own polls `custody_events` for new rows every "
            f"{merge['poll_ms']:g} ms and notes when each answer's `X-Request-ID` first appears; the delay is "
-           "from the answer's last byte to that poll (0 when the event was in the tree first).", "",
+           "from the answer's last byte to that poll (0 when the event was in the tree first)."), "",
            "| phase | answers | p50 ms | p95 ms | p99 ms | max ms | never seen |", "|---|---|---|---|---|---|---|"]
     low, high = merge["idle_gap_s"]
     for name, part in ((f"under the {merge['load_clients']}-client read load ({merge['load_rps']:.0f} req/s)",
@@ -538,17 +538,17 @@ def render(results: dict[str, Any], plotted: list[str]) -> str:
     commit = m.get("commit_short") or m["commit"][:7]
     out = [
         "# Benchmark results", "",
-        f"Command: `{results['command']}` (from the repository root), finished {results.get('finished', '?')}, "
-        f"{results.get('total_s', 0) / 60:.0f} min in all.", "",
+        (f"Command: `{results['command']}` (from the repository root), finished {results.get('finished', '?')}, "
+        f"{results.get('total_s', 0) / 60:.0f} min in all."), "",
         "| machine | |", "|---|---|",
         f"| uname -a | `{m['uname']}` |",
-        f"| CPUs, RAM | {m['nproc']} (shared with other work: load average {m['loadavg_start'][0]:.1f} at the start, "
-        f"{m.get('loadavg_end', [0])[0]:.1f} at the end), {m['ram_gib']} GiB |",
+        (f"| CPUs, RAM | {m['nproc']} (shared with other work: load average {m['loadavg_start'][0]:.1f} at the start, "
+        f"{m.get('loadavg_end', [0])[0]:.1f} at the end), {m['ram_gib']} GiB |"),
         f"| Python | {m['python']} |",
         f"| PostgreSQL | {m['postgresql'].split(' on ')[0]} on 127.0.0.1; "
         + ", ".join(f"{k} {v}" for k, v in sorted(m["pg_settings"].items())) + " |",
-        f"| commit | `{commit}` (`git rev-parse --short HEAD`; {m['commit']})"
-        f"{' plus uncommitted changes' if m.get('dirty') else ''} |",
+        (f"| commit | `{commit}` (`git rev-parse --short HEAD`; {m['commit']})"
+        f"{' plus uncommitted changes' if m.get('dirty') else ''} |"),
         f"| command | `{results['command']}` |",
         "", "## Targets", "", *_targets(results), "",
     ]

@@ -105,7 +105,8 @@ class WithheldFlag(fields.Boolean):
 
 class _FreeTextSchemaMeta(SchemaMeta):
     @classmethod
-    def get_declared_fields(mcs, klass: SchemaMeta, cls_fields: list[tuple[str, fields.Field]],
+    def get_declared_fields(mcs, klass: SchemaMeta,  # noqa: N804 (marshmallow's metaclass hook names it so)
+                            cls_fields: list[tuple[str, fields.Field]],
                             inherited_fields: list[tuple[str, fields.Field]],
                             dict_cls: type[dict] = dict) -> dict[str, fields.Field]:
         declared = super().get_declared_fields(klass, cls_fields, inherited_fields, dict_cls)

@@ -156,7 +156,7 @@ def to_problem(error: BaseException) -> Response:
         log.warning("database busy: %s", error)
         return problem_response(503, "The database is busy; nothing was changed. Try again shortly.",
                                 problem="database-busy", headers={"Retry-After": "1"})
-    log.exception("unhandled error", exc_info=error)
+    log.error("unhandled error", exc_info=error)
     return problem_response(500, _GENERIC_DETAILS[500])
 
 

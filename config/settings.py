@@ -163,7 +163,7 @@ def _production(env: Mapping[str, str], config: dict[str, Any]) -> None:
         raise ConfigurationError("CASEWORK_SECRET_KEY must be at least 32 characters")
     if not config["CASEWORK_CUSTODY_RECORDING"]:
         raise ConfigurationError("custody recording cannot be disabled in production")
-    if config["CASEWORK_PASSWORD_PROFILE"] != "rfc9106-low-memory":
+    if config["CASEWORK_PASSWORD_PROFILE"] != "rfc9106-low-memory":  # noqa: S105 (a profile's name)
         raise ConfigurationError("production hashes passwords with the rfc9106-low-memory argon2id profile")
     # Per-process counters would multiply every limit by the number of workers (and forget them
     # on restart): the limits and the throttling summaries need storage all workers share.

@@ -131,7 +131,7 @@ def pdf_text(pdf: bytes) -> str:
     """The text shown in a PDF made by fpdf2 (2-byte glyph codes mapped back through each font's
     ToUnicode CMap): enough to check what a printed index lists, without a PDF library."""
     streams = []
-    for raw in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+    for raw in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.DOTALL):
         try:
             streams.append(zlib.decompress(raw))
         except zlib.error:
@@ -141,15 +141,15 @@ def pdf_text(pdf: bytes) -> str:
         if b"beginbfchar" not in stream and b"beginbfrange" not in stream:
             continue
         table: dict[int, str] = {}
-        for block in re.findall(rb"beginbfchar(.*?)endbfchar", stream, re.S):
+        for block in re.findall(rb"beginbfchar(.*?)endbfchar", stream, re.DOTALL):
             for src, dst in re.findall(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
                 table[int(src, 16)] = bytes.fromhex(dst.decode()).decode("utf-16-be")
-        for block in re.findall(rb"beginbfrange(.*?)endbfrange", stream, re.S):
+        for block in re.findall(rb"beginbfrange(.*?)endbfrange", stream, re.DOTALL):
             for lo, hi, dst in re.findall(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
                 for offset, code in enumerate(range(int(lo, 16), int(hi, 16) + 1)):
                     table[code] = chr(int(dst, 16) + offset)
         cmaps.append(table)
-    shown = [_literal(s) for stream in streams for s in re.findall(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", stream, re.S)]
+    shown = [_literal(s) for stream in streams for s in re.findall(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", stream, re.DOTALL)]
     lines = []
     for table in cmaps:
         for data in shown:

@@ -79,8 +79,8 @@ def test_excluded_witness_is_absent_and_the_redaction_hides_its_spans(app, discl
               if "entry" in json.loads(line)]
     actions = [(e["action"], e["outcome"], e["details"].get("via")) for e in events]
     assert actions[0][0] == "transcript.create"  # the upload, then every access, then the release
-    assert ("transcript.read", "allowed", "disclosure.bundle") in actions and "disclosure.item" in dict(
-        (a, o) for a, o, _ in actions)
+    assert ("transcript.read", "allowed", "disclosure.bundle") in actions and "disclosure.item" in {
+        a: o for a, o, _ in actions}
     assert (events[0]["resource_type"], events[0]["details"]["created"]) == ("interview", original["item_ref"])
     assert all(e["resource_type"] == "transcript" and e["resource_id"] == original["item_ref"] for e in events[1:])
 

@@ -288,7 +288,7 @@ def test_a_head_moved_by_the_owner_is_never_signed(app: Flask, world: World):
     publish(app)
     signed = signed_state(app)
     reads(world, 3)
-    forged = b"\x55" * 32 * bin(head_size(app)).count("1")
+    forged = b"\x55" * 32 * head_size(app).bit_count()
     _owner_rewrites(app, ["UPDATE custody_head SET frontier = :f"], {"f": forged})
     output = publish_refused(app)  # the next integration builds on the forged frontier: its nodes differ
     assert "frontier" in output or "first differing seq" in output
@@ -303,9 +303,9 @@ def test_an_event_row_ahead_of_the_head_is_named(app: Flask, world: World, ahead
     publish(app)
     signed = signed_state(app)
     size = head_size(app)
-    _owner_rewrites(app, [f"INSERT INTO custody_events (seq, recorded_at, action, outcome, details, salt, leaf_hash) "
+    _owner_rewrites(app, [(f"INSERT INTO custody_events (seq, recorded_at, action, outcome, details, salt, leaf_hash) "
                           f"SELECT {size + ahead}, recorded_at, action, outcome, details, salt, leaf_hash "
-                          f"FROM custody_events WHERE seq = 0"])
+                          f"FROM custody_events WHERE seq = 0")])
     with app.app_context():
         log.append([log.NewEvent(action="test.after", outcome="allowed")]) if ahead else None
         db.session.commit()

@@ -28,7 +28,7 @@ def test_the_page_is_public_and_loads_only_our_files(app: Flask):
     assert page.status_code == 200 and page.mimetype == "text/html"
     assert page.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
     html = page.get_data(as_text=True)
-    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.DOTALL)
     assert scripts and all('src="/' in attrs and not body.strip() for attrs, body in scripts)
     assert "<style" not in html and "style=" not in html
     links = re.findall(r'(?:src|href)="([^"]+)"', html)

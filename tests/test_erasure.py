@@ -188,7 +188,7 @@ def assert_nothing_decrypts(world: World) -> None:
 def test_a_database_backup_restored_after_a_withdrawal_decrypts_nothing(app, statements: World, backend,
                                                                         tmp_path):
     world, interviewer = statements, statements.people["interviewer"]
-    before = {label: response for label, response in reads(world)}
+    before = dict(reads(world))
     assert ok(before[f"legal GET /api/v1/witnesses/{world.witness_id}?include=identity"])["identity"] == IDENTITY
     assert ok(before[f"legal GET /api/v1/interviews/{world.interview_id}"])["interpreter"] == INTERPRETER
     listed = ok(before[f"legal GET /api/v1/interviews/{world.interview_id}/transcripts"])["items"]

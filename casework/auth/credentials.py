@@ -20,7 +20,7 @@ from casework.errors import Forbidden, Unauthenticated
 from casework.extensions import login_manager
 from casework.settings import settings
 
-TOKEN_PREFIX = "cwk_"
+TOKEN_PREFIX = "cwk_"  # noqa: S105 (a prefix that marks tokens in logs and scanners, not a secret)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"  # the same token, in a workbench form's hidden field

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-PASSWORD_CHANGE_REQUIRED = "password-change-required"
+PASSWORD_CHANGE_REQUIRED = "password-change-required"  # noqa: S105 (a problem type)
 MFA_ENROLMENT_REQUIRED = "mfa-enrolment-required"
 MFA_REQUIRED = "mfa-required"
 # Roles that must have a second factor when CASEWORK_REQUIRE_MFA is on (they reach accounts or content).

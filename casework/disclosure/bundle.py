@@ -477,8 +477,8 @@ def _bag(bag: BagZip, plan: _Plan, frozen: Frozen, policy: custody_trail.TrailPo
 def _staff_names(policy: custody_trail.TrailPolicy) -> dict[str, str]:
     """Pseudonym -> username, for a court that was given staff identities (approved by a second lawyer)."""
     known = policy.pseudonyms()
-    names: dict[int, str] = {user_id: username for user_id, username in db.session.execute(
-        select(User.id, User.username).where(User.id.in_(list(known))))}
+    names: dict[int, str] = dict(db.session.execute(
+        select(User.id, User.username).where(User.id.in_(list(known)))))
     return {pseudonym: names.get(user_id, f"user {user_id}") for user_id, pseudonym in known.items()}
 
 
@@ -579,8 +579,8 @@ def _bag_info(plan: _Plan, listing: list[dict[str, Any]], size: int) -> list[tup
     rows = [
         ("Source-Organization", f"Casework ({keyring().log_name()})"),
         ("External-Identifier", plan.bag_name),
-        ("External-Description", f"Disclosure {plan.disclosure_id} of case {plan.facts['case_id']} to "
-                                 f"{recipient['name']}, {recipient['organisation']}"),
+        ("External-Description", (f"Disclosure {plan.disclosure_id} of case {plan.facts['case_id']} to "
+                                 f"{recipient['name']}, {recipient['organisation']}")),
         ("Recipient-Name", recipient["name"]),
         ("Recipient-Organisation", recipient["organisation"]),
         ("Recipient-Kind", recipient["kind"]),

@@ -227,11 +227,9 @@ def create(case_id: int, data: dict[str, Any]) -> Extended:
     db.session.flush()
     disclosure.sealed_purpose.seal(data["purpose"].encode("utf-8"))
     registrar = _Registrar(case, items, disclosure.id)
-    rows: list[DisclosureItem] = []
     with db.session.no_autoflush:  # nothing goes to the database before the numbers are checked
-        for item in items:
-            rows.append(_decide(item, disclosure, recipient, data["include_identity"], witnesses, consents,
-                                registrar))
+        rows = [_decide(item, disclosure, recipient, data["include_identity"], witnesses, consents, registrar)
+                for item in items]
         registrar.check_unique()
     db.session.flush()  # the registrations first: no relationship orders them before the items naming them
     db.session.add_all(rows)

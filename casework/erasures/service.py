@@ -266,10 +266,10 @@ def list_erasures(args: dict[str, Any]) -> Page:
     ids = {erasure.witness_id for erasure in page["items"]}
     counts: dict[int, int] = {}
     if ids:
-        counts = {witness_id: count for witness_id, count in db.session.execute(
+        counts = dict(db.session.execute(
             select(LegalHold.witness_id, func.count()).where(LegalHold.witness_id.in_(ids),
                                                              LegalHold.lifted_at.is_(None))
-            .group_by(LegalHold.witness_id))}
+            .group_by(LegalHold.witness_id)))
     page["items"] = [Extended(erasure, overdue=erasure.overdue(now), active_holds=counts.get(erasure.witness_id, 0))
                      for erasure in page["items"]]
     return page

@@ -12,7 +12,7 @@ ROLE = validate.OneOf([r.value for r in Role])
 USERNAME_EXAMPLE = "s.haddad"
 DISPLAY_NAME_EXAMPLE = "Samira Haddad (legal officer)"
 ROLE_EXAMPLE = "legal"
-FIRST_PASSWORD_EXAMPLE = "river copper lantern 2291"
+FIRST_PASSWORD_EXAMPLE = "river copper lantern 2291"  # noqa: S105 (the contract's example)
 
 
 class UserCreateSchema(Schema):

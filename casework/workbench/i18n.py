@@ -50,7 +50,7 @@ def when(value: Any, format: str = "medium") -> str:
     if value in (None, ""):
         return ""
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(value)
     return format_datetime(value, format)
 
 

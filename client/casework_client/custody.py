@@ -179,7 +179,7 @@ def monitor(api: Api, config: Config, vkey: str, witness_keys: list[str], quorum
                                  f"{fingerprint(vkey)}: {exc}") from None
     if served.checkpoint.origin != parse_vkey(vkey).name:
         raise VerificationFailed(f"the checkpoint's origin {served.checkpoint.origin!r} is not the log key's name")
-    kept, kept_at = kept_state if kept_state else (None, None)
+    kept, kept_at = kept_state or (None, None)
     result = MonitorResult(served, kept, kept_at)
     if witness_keys:
         try:

@@ -21,8 +21,8 @@ import httpx
 from casework_client.api import API, TIMEOUT, USER_AGENT, ApiError, Unreachable, check
 from casework_client.config import Config
 
-PASSWORD_ENV = "CASEWORK_PASSWORD"
-NEW_PASSWORD_ENV = "CASEWORK_NEW_PASSWORD"
+PASSWORD_ENV = "CASEWORK_PASSWORD"  # noqa: S105 (a variable's name)
+NEW_PASSWORD_ENV = "CASEWORK_NEW_PASSWORD"  # noqa: S105 (a variable's name)
 
 
 class LoginFailed(Exception):

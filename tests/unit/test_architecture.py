@@ -87,8 +87,8 @@ def test_services_and_crypto_know_no_http():
     assert not RULE_MODULES - set(_modules()), "a rules module was renamed: name it here"
     offenders = []
     for name, tree in _modules().items():
-        if not (_holds_rules(name) or name.startswith("casework.crypto") or name == "casework.keys"
-                or name.startswith("casework.custody") or name == "casework.errors"):
+        if not (_holds_rules(name) or name.startswith(("casework.crypto", "casework.custody"))
+                or name in ("casework.keys", "casework.errors")):
             continue
         for module, imported in _imports(tree):
             if module in HTTP_MODULES or (module, imported) in HTTP_MACHINERY:

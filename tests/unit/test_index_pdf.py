@@ -42,8 +42,8 @@ def _rows() -> list[IndexRow]:
         f"Statement of witness W-1 ({CYRILLIC} 1), Kharkiv",
         f"{ARABIC}: (witness 2) إفادة",  # right to left from its first letter, with English in it
         "Photograph of the site, 2024-05-01; Ünïcödé and a name the font lacks: 漢字 🙂",
-        "A long description that has to wrap over several lines of the item column, "
-        "with Cyrillic Свідок and Arabic الشاهد in its second half, to see the wrap keep words whole",
+        ("A long description that has to wrap over several lines of the item column, "
+        "with Cyrillic Свідок and Arabic الشاهد in its second half, to see the wrap keep words whole"),
     ]
     return [IndexRow(f"REG-{n:04d}", text, f"data/items/{n:04d}/REG-{n:04d}.pdf", f"{n:02x}" * 32, 1000 + n,
                      [f"first: upload by {CYRILLIC.lower()}-{n} at 2026-01-0{n}T10:00:00Z (seq {n})",
@@ -166,10 +166,10 @@ def test_verapdf_passes(pdf_bytes: bytes, tmp_path: Path) -> None:
 def _to_unicode(font: pikepdf.Dictionary) -> dict[int, str]:
     cmap = font.ToUnicode.read_bytes().decode("latin-1")
     out: dict[int, str] = {}
-    for block in re.findall(r"beginbfchar(.*?)endbfchar", cmap, re.S):
+    for block in re.findall(r"beginbfchar(.*?)endbfchar", cmap, re.DOTALL):
         for code, text in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
             out[int(code, 16)] = bytes.fromhex(text).decode("utf-16-be")
-    for block in re.findall(r"beginbfrange(.*?)endbfrange", cmap, re.S):
+    for block in re.findall(r"beginbfrange(.*?)endbfrange", cmap, re.DOTALL):
         for low, high, start in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
             first = bytes.fromhex(start).decode("utf-16-be")
             for offset, code in enumerate(range(int(low, 16), int(high, 16) + 1)):

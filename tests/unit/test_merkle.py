@@ -209,8 +209,8 @@ def test_every_proof_up_to_40_verifies_and_mutations_fail() -> None:
             assert merkle.verify_inclusion(leaf, index, n, proof, roots[n]), (index, n)
             for i, s, bad, root in inclusion_mutations(index, n, proof, roots.__getitem__):
                 assert not merkle.verify_inclusion(leaf, i, s, bad, root), (index, n, i, s)
-    for n in range(0, 41):
-        for m in range(0, n + 1):
+    for n in range(41):
+        for m in range(n + 1):
             proof = merkle.consistency_proof(m, n, store.fetch)
             assert merkle.verify_consistency(m, n, roots[m], roots[n], proof), (m, n)
             for mutation in consistency_mutations(m, n, proof, roots.__getitem__):
@@ -261,7 +261,7 @@ def test_compact_range_matches_reference_and_round_trips() -> None:
         assert cr.size == n
         assert cr.root() == merkle.mth(leaves[:n])
         blob = cr.to_bytes()
-        assert len(blob) == 32 * bin(n).count("1")
+        assert len(blob) == 32 * (n).bit_count()
         copy = CompactRange.from_bytes(n, blob)
         assert copy.root() == cr.root() and copy.hashes == cr.hashes
         if n < 70:
@@ -285,7 +285,7 @@ def test_compact_range_rejects_bad_input() -> None:
 def test_append_reports_every_perfect_node() -> None:
     leaves = data(37)
     store = Store(leaves)
-    assert len(store.nodes) == 2 * 37 - bin(37).count("1")
+    assert len(store.nodes) == 2 * 37 - (37).bit_count()
     for (level, index), h in store.nodes.items():
         assert h == merkle.mth(leaves[index << level:(index + 1) << level])
     first = CompactRange().append(merkle.leaf_hash(leaves[0]))

@@ -187,8 +187,8 @@ def test_a_redaction_made_with_the_form_is_the_one_the_api_makes(app, stated: Wo
     mine = ok(stated.people["legal"].get(f"/api/v1/redactions/{redaction_id}"))
     assert mine["spans"] == through_api["spans"] and mine["text"] == through_api["text"]
     assert "[REDACTED:witness_identity] saw them" in mine["text"] and NAME not in mine["text"]
-    api_create = [e for e in events_of(app, stated.people["legal"].post(
-        f"/api/v1/interviews/{stated.interview_id}/transcripts/1/redactions", {"spans": spans}))]
+    api_create = list(events_of(app, stated.people["legal"].post(
+        f"/api/v1/interviews/{stated.interview_id}/transcripts/1/redactions", {"spans": spans})))
     assert [e["action"] for e in events_of(app, made)] == [e["action"] for e in api_create]
     assert set(created["details"]) == set(api_create[0]["details"])
 

@@ -247,7 +247,7 @@ def test_every_lawyer_page_is_under_the_strict_policy(app, scene, signed_in):
         assert page.status_code == 200, path
         assert page.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, path
         html = page.get_data(as_text=True)
-        scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+        scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.DOTALL)
         assert all('src="/app/static/' in attrs and not body.strip() for attrs, body in scripts), path
         assert "<style" not in html and " style=" not in html, path
         assert not re.search(r"\son[a-z]+=", html), path

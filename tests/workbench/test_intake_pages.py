@@ -301,7 +301,7 @@ def test_pasted_text_is_a_statement_too_and_a_correction_needs_a_reason(app: Fla
 @pytest.mark.parametrize("fields", [
     lambda: {"file": (BytesIO("не UTF-8".encode("cp1251")), "s.txt")},
     lambda: {"file": (BytesIO(b""), "empty.txt")},
-    lambda: {},
+    dict,
     lambda: {"file": (BytesIO(b"text"), "s.txt"), "text": "and text"},
 ], ids=["not-utf8", "empty", "nothing", "file-and-text"])
 def test_an_invalid_statement_is_the_form_again(app: Flask, world: World, signed_in, fields):

@@ -27,7 +27,7 @@ def test_every_page_is_under_the_strict_policy_with_no_inline_script_or_style(ap
         page = lawyer.get(path, follow_redirects=True)
         assert page.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, path
         html = page.get_data(as_text=True)
-        scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+        scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.DOTALL)
         assert scripts and all('src="/app/static/' in attrs and not body.strip() for attrs, body in scripts), path
         assert "<style" not in html and " style=" not in html
         assert not re.search(r"\son[a-z]+=", html), path  # no inline event handlers

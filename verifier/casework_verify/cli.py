@@ -171,11 +171,11 @@ def describe_bundle(report: Report) -> str:
     if report.registration_numbers:
         items += ", registration number" + ("s " if report.items > 1 else " ") + ", ".join(report.registration_numbers)
     lines = [f"OK: {report.message}", "", "What was proven:",
-             "  - The bag is intact: every file matches the payload or tag manifest (SHA-256), none was added or "
-             "removed, and the tag manifest is signed by the log's key and bound to the checkpoint below.",
+             ("  - The bag is intact: every file matches the payload or tag manifest (SHA-256), none was added or "
+             "removed, and the tag manifest is signed by the log's key and bound to the checkpoint below."),
              f"  - {items}: each item's bytes match its manifest and metadata.",
-             f"  - {_count(report.events, 'custody entry', 'custody entries')} proven: each matches its leaf hash, "
-             "and an inclusion proof places it in the log at the checkpoint."]
+             (f"  - {_count(report.events, 'custody entry', 'custody entries')} proven: each matches its leaf hash, "
+             "and an inclusion proof places it in the log at the checkpoint.")]
     if report.withheld:
         reasons = ", ".join(f"{n} {_reason(code)}" for code, n in report.withheld_reasons.items())
         lines.append(f"  - {_count(report.withheld, 'entry', 'entries')} present by hash only, their content "
@@ -184,8 +184,8 @@ def describe_bundle(report: Report) -> str:
     if report.staff:
         lines.append(f"  - Staff appear as pseudonyms for this disclosure ({', '.join(report.staff)}); these labels "
                      "are the server's and are not covered by the leaf hashes.")
-    lines += ["", f"Checkpoint: log {checkpoint.get('origin')}, tree size {checkpoint.get('size')}, "
-                  f"root {checkpoint.get('root')}"]
+    lines += ["", (f"Checkpoint: log {checkpoint.get('origin')}, tree size {checkpoint.get('size')}, "
+                  f"root {checkpoint.get('root')}")]
     if report.cosigners:
         lines.append("Cosigned by: " + _cosigned(report.cosigners))
     else:
@@ -205,8 +205,8 @@ def describe_log(report: VerifyReport) -> str:
     """The export report in words: first line ``OK: ...`` or ``FAILED (problem): ...``."""
     if not report.ok:
         lines = [f"FAILED ({report.problem}): {report.message}",
-                 f"  entries read: {report.entries}; verified against a signed root up to tree size "
-                 f"{report.verified_size}"]
+                 (f"  entries read: {report.entries}; verified against a signed root up to tree size "
+                 f"{report.verified_size}")]
         if report.first_bad_seq is not None:
             lines.append(f"  first bad seq: {report.first_bad_seq}")
         if report.bad_range is not None:
@@ -227,10 +227,10 @@ def describe_log(report: VerifyReport) -> str:
         lines.append(f"  - log {checkpoint['origin']}, tree size {checkpoint['size']}, root {checkpoint['root']}; "
                      f"cosigned by {cosigned}")
     lines += ["", "Keys:",
-              "  log key: given with --vkey; the result means something only if you obtained it independently of "
-              "the export (the log.vkey beside an export proves nothing by itself)",
-              f"  witnesses: {_count(report.witness_key_count, 'key')} given; each checkpoint needed "
-              f"{report.quorum} valid cosignature(s)"]
+              ("  log key: given with --vkey; the result means something only if you obtained it independently of "
+              "the export (the log.vkey beside an export proves nothing by itself)"),
+              (f"  witnesses: {_count(report.witness_key_count, 'key')} given; each checkpoint needed "
+              f"{report.quorum} valid cosignature(s)")]
     return "\n".join(lines)
 
 
