@@ -32,6 +32,7 @@ compares it, every stored node, the head's size and frontier; the event count mu
 writers wrote and the queue empty. Runs on a scratch database (``CASEWORK_BENCH_APPEND_DB``,
 default casework_bench_append), made anew for every run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -102,9 +103,27 @@ def pgbench(clients: int, seconds: float) -> dict[str, Any]:
         script.write(PGBENCH_SCRIPT)
         script.flush()
         duration = str(max(1, round(seconds)))
-        command = ["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(clients), "-T", duration,
-                   "-f", script.name,
-                   "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", PGBENCH_DB]
+        command = [
+            "pgbench",
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            str(clients),
+            "-j",
+            str(clients),
+            "-T",
+            duration,
+            "-f",
+            script.name,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "5432",
+            "-U",
+            "postgres",
+            PGBENCH_DB,
+        ]
         before = (_children_cpu(), cpu_seconds(postgres_pids()))
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
         client_s, postgres_s = _children_cpu() - before[0], cpu_seconds(postgres_pids()) - before[1]
@@ -114,9 +133,15 @@ def pgbench(clients: int, seconds: float) -> dict[str, Any]:
     processed = re.search(r"number of transactions actually processed: (\d+)", done.stdout)
     inserts = int(processed.group(1)) if processed else 0
     described = f"pgbench -n -M prepared -c {clients} -j {clients} -T {duration} -f one_row.sql {PGBENCH_DB}"
-    return {"clients": clients, "tps": float(found.group(1)), "inserts": inserts, "command": described,
-            # CPU per insert: the pgbench client, and PostgreSQL (every process of the server)
-            "client_cpu_ms": 1000 * client_s / max(1, inserts), "postgres_cpu_ms": 1000 * postgres_s / max(1, inserts)}
+    return {
+        "clients": clients,
+        "tps": float(found.group(1)),
+        "inserts": inserts,
+        "command": described,
+        # CPU per insert: the pgbench client, and PostgreSQL (every process of the server)
+        "client_cpu_ms": 1000 * client_s / max(1, inserts),
+        "postgres_cpu_ms": 1000 * postgres_s / max(1, inserts),
+    }
 
 
 def _children_cpu() -> float:
@@ -135,9 +160,18 @@ def _own_cpu() -> float:
 def _event(number: int, done: int) -> Any:
     from casework.custody.log import NewEvent
 
-    return NewEvent(action="bench.append", outcome="allowed", actor_id=number, actor_username=f"writer{number}",
-                    actor_role="legal", resource_type="transcript", resource_id=f"{number}/{done}",
-                    request_id=f"{number}-{done}", client_addr="127.0.0.1", details={"writer": number, "n": done})
+    return NewEvent(
+        action="bench.append",
+        outcome="allowed",
+        actor_id=number,
+        actor_username=f"writer{number}",
+        actor_role="legal",
+        resource_type="transcript",
+        resource_id=f"{number}/{done}",
+        request_id=f"{number}-{done}",
+        client_addr="127.0.0.1",
+        details={"writer": number, "n": done},
+    )
 
 
 def _writer(number: int, mode: str, seconds: float, barrier: Any, counts: Any) -> None:
@@ -148,8 +182,13 @@ def _writer(number: int, mode: str, seconds: float, barrier: Any, counts: Any) -
     stop = threading.Event()
     background = None
     if mode != "direct":  # as every gunicorn worker: the integrator thread beside the requests
-        background = threading.Thread(target=integrator.run, args=(app, app.config["CASEWORK_CUSTODY_MERGE_DELAY"]),
-                                      kwargs={"stop": stop}, name="custody-integrator", daemon=True)
+        background = threading.Thread(
+            target=integrator.run,
+            args=(app, app.config["CASEWORK_CUSTODY_MERGE_DELAY"]),
+            kwargs={"stop": stop},
+            name="custody-integrator",
+            daemon=True,
+        )
     done = 0
     with app.app_context():
         db.session.execute(db.text("SELECT 1"))  # connect before the clock starts
@@ -220,14 +259,22 @@ def run(writers: int, seconds: float, mode: str = "request") -> dict[str, Any]:
     writers_s = sum(cpu for _, cpu in counts.values())
     assert events == written == size and left == 0, (events, written, size, left)
     wall = finished - started
-    return {"mode": mode, "writers": writers, "events": events, "seconds": round(wall, 2),
-            "events_per_s": round(events / wall), "backlog_at_stop": backlog,
-            # CPU per event: the writer processes (with their integrator threads), and PostgreSQL
-            "app_cpu_ms": 1000 * writers_s / max(1, events), "postgres_cpu_ms": 1000 * postgres_s / max(1, events)}
+    return {
+        "mode": mode,
+        "writers": writers,
+        "events": events,
+        "seconds": round(wall, 2),
+        "events_per_s": round(events / wall),
+        "backlog_at_stop": backlog,
+        # CPU per event: the writer processes (with their integrator threads), and PostgreSQL
+        "app_cpu_ms": 1000 * writers_s / max(1, events),
+        "postgres_cpu_ms": 1000 * postgres_s / max(1, events),
+    }
 
 
-def measure(writers: int, seconds: float = 10.0, rounds: int = 3, mode: str = "request",
-            with_pgbench: bool = True) -> dict[str, Any]:
+def measure(
+    writers: int, seconds: float = 10.0, rounds: int = 3, mode: str = "request", with_pgbench: bool = True
+) -> dict[str, Any]:
     """Rounds of pgbench and the app at the same concurrency, alternating which goes first."""
     apps: list[dict[str, Any]] = []
     benches: list[dict[str, Any]] = []
@@ -243,19 +290,31 @@ def measure(writers: int, seconds: float = 10.0, rounds: int = 3, mode: str = "r
                 settle()
                 benches.append(pgbench(writers, seconds))
     events_per_s = statistics.fmean(r["events_per_s"] for r in apps)
-    result: dict[str, Any] = {"mode": mode, "writers": writers, "rounds": rounds, "seconds_each": seconds,
-                              "events_per_s": round(events_per_s), "events": sum(r["events"] for r in apps),
-                              "seconds": round(sum(r["seconds"] for r in apps), 2),
-                              "backlog_at_stop": max(r["backlog_at_stop"] for r in apps),
-                              "app_cpu_ms": statistics.fmean(r["app_cpu_ms"] for r in apps),
-                              "postgres_cpu_ms": statistics.fmean(r["postgres_cpu_ms"] for r in apps), "runs": apps}
+    result: dict[str, Any] = {
+        "mode": mode,
+        "writers": writers,
+        "rounds": rounds,
+        "seconds_each": seconds,
+        "events_per_s": round(events_per_s),
+        "events": sum(r["events"] for r in apps),
+        "seconds": round(sum(r["seconds"] for r in apps), 2),
+        "backlog_at_stop": max(r["backlog_at_stop"] for r in apps),
+        "app_cpu_ms": statistics.fmean(r["app_cpu_ms"] for r in apps),
+        "postgres_cpu_ms": statistics.fmean(r["postgres_cpu_ms"] for r in apps),
+        "runs": apps,
+    }
     if benches:
         tps = statistics.fmean(b["tps"] for b in benches)
         pairs = [a["events_per_s"] / b["tps"] for a, b in zip(apps, benches, strict=True)]
-        result.update(pgbench_tps=round(tps), pgbench_runs=benches, pgbench_command=benches[0]["command"],
-                      pgbench_client_cpu_ms=statistics.fmean(b["client_cpu_ms"] for b in benches),
-                      pgbench_postgres_cpu_ms=statistics.fmean(b["postgres_cpu_ms"] for b in benches),
-                      ratio=events_per_s / tps, pair_ratios=pairs)
+        result.update(
+            pgbench_tps=round(tps),
+            pgbench_runs=benches,
+            pgbench_command=benches[0]["command"],
+            pgbench_client_cpu_ms=statistics.fmean(b["client_cpu_ms"] for b in benches),
+            pgbench_postgres_cpu_ms=statistics.fmean(b["postgres_cpu_ms"] for b in benches),
+            ratio=events_per_s / tps,
+            pair_ratios=pairs,
+        )
     return result
 
 

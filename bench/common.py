@@ -1,4 +1,5 @@
 """Shared helpers: a throwaway PostgreSQL database, timing statistics, a keep-alive HTTP client."""
+
 from __future__ import annotations
 
 import http.client
@@ -47,8 +48,13 @@ PRODUCTION_CUSTODY: dict[str, Any] = {"CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT":
 def bench_app(**overrides: Any):
     from casework import create_app
 
-    settings = {"SQLALCHEMY_DATABASE_URI": DATABASE_URL, "CASEWORK_KEYRING": KEYRING,
-                "CASEWORK_LOGIN_LIMIT": "1000000 per minute", "LOG_LEVEL": "WARNING", **PRODUCTION_CUSTODY}
+    settings = {
+        "SQLALCHEMY_DATABASE_URI": DATABASE_URL,
+        "CASEWORK_KEYRING": KEYRING,
+        "CASEWORK_LOGIN_LIMIT": "1000000 per minute",
+        "LOG_LEVEL": "WARNING",
+        **PRODUCTION_CUSTODY,
+    }
     settings.update(overrides)
     return create_app("testing", settings)
 
@@ -68,9 +74,11 @@ def growth_app(dbname: str, **overrides: Any):
     Custody events wait in the intake queue as in production (``bench_app``); the auditor's reads
     measured there catch up first, as they do in production.
     """
-    settings = {"SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://postgres@127.0.0.1:5432/{dbname}",
-                "CASEWORK_KEYRING": GROWTH_KEYRING,
-                "CASEWORK_SIGNER_STATE": f"{GROWTH_KEYRING}.{dbname}.signer-state"}
+    settings = {
+        "SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://postgres@127.0.0.1:5432/{dbname}",
+        "CASEWORK_KEYRING": GROWTH_KEYRING,
+        "CASEWORK_SIGNER_STATE": f"{GROWTH_KEYRING}.{dbname}.signer-state",
+    }
     settings.update(overrides)
     return bench_app(**settings)
 
@@ -95,8 +103,13 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     def pick(q: float) -> float:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
-    return {"n": len(ordered), "p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99),
-            "mean": statistics.fmean(ordered)}
+    return {
+        "n": len(ordered),
+        "p50": pick(0.50),
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+        "mean": statistics.fmean(ordered),
+    }
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
@@ -150,8 +163,7 @@ def _stat_fields(pid: int) -> list[str]:
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU of these processes and of their waited-for children, in seconds."""
     ticks = os.sysconf("SC_CLK_TCK")
-    return sum(sum(int(value) for value in fields[11:15]) / ticks
-               for fields in map(_stat_fields, pids) if fields)
+    return sum(sum(int(value) for value in fields[11:15]) / ticks for fields in map(_stat_fields, pids) if fields)
 
 
 def postgres_pids() -> list[int]:
@@ -176,8 +188,11 @@ class CpuMeter:
 
     def _read(self) -> tuple[float, float, float]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        return (cpu_seconds([self.server_pid, *child_pids(self.server_pid)]), cpu_seconds(postgres_pids()),
-                usage.ru_utime + usage.ru_stime)
+        return (
+            cpu_seconds([self.server_pid, *child_pids(self.server_pid)]),
+            cpu_seconds(postgres_pids()),
+            usage.ru_utime + usage.ru_stime,
+        )
 
     def per_request(self, requests: int) -> dict[str, float]:
         end = self._read()
@@ -208,14 +223,20 @@ class ScratchCase:
         from casework.db import db
         from casework.users.service import new_user
 
-        self.app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": database_url, "CASEWORK_KEYRING": keyring,
-                                          "LOG_LEVEL": "WARNING", **config})
+        self.app = create_app(
+            "testing",
+            {"SQLALCHEMY_DATABASE_URI": database_url, "CASEWORK_KEYRING": keyring, "LOG_LEVEL": "WARNING", **config},
+        )
         self.tokens: dict[str, str] = {}
         ids: dict[str, int] = {}
         with self.app.app_context():
             upgrade()
-            for name, role in (("admin", "admin"), ("admin2", "admin"), ("legal", "legal"),
-                               ("interviewer", "interviewer")):
+            for name, role in (
+                ("admin", "admin"),
+                ("admin2", "admin"),
+                ("legal", "legal"),
+                ("interviewer", "interviewer"),
+            ):
                 user = new_user(name, "correct horse battery staple", role)
                 _, self.tokens[name] = issue_token(user, "bench", 30)
                 db.session.flush()

@@ -11,6 +11,7 @@ measured) streams the bundle while its resident memory is sampled every 20 ms. T
 then checked offline (``casework-verify bundle``) and by the Library of Congress ``bagit``.
 Prints a markdown table; the numbers also go to bench/out/disclosure.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,12 +63,27 @@ def seed(items: int, exhibits: int, per_witness: int = 100) -> dict[str, Any]:
     requested: list[dict[str, Any]] = []
 
     def witness_with_interview(scopes: dict[str, bool]) -> int:
-        witness = call("interviewer", "POST", f"/api/v1/cases/{case}/witnesses",
-                       {"witness_type": "eyewitness", "risk_level": "low"}, 201)["id"]
-        call("interviewer", "POST", f"/api/v1/witnesses/{witness}/consent",
-             {"scopes": scopes, "given_at": "2026-03-10T09:00:00Z"}, 201)
-        return call("interviewer", "POST", f"/api/v1/cases/{case}/interviews", {
-            "witness_id": witness, "conducted_at": "2026-03-10T10:00:00Z", "language": "uk"}, 201)["id"]
+        witness = call(
+            "interviewer",
+            "POST",
+            f"/api/v1/cases/{case}/witnesses",
+            {"witness_type": "eyewitness", "risk_level": "low"},
+            201,
+        )["id"]
+        call(
+            "interviewer",
+            "POST",
+            f"/api/v1/witnesses/{witness}/consent",
+            {"scopes": scopes, "given_at": "2026-03-10T09:00:00Z"},
+            201,
+        )
+        return call(
+            "interviewer",
+            "POST",
+            f"/api/v1/cases/{case}/interviews",
+            {"witness_id": witness, "conducted_at": "2026-03-10T10:00:00Z", "language": "uk"},
+            201,
+        )["id"]
 
     statements = items - exhibits
     interview = 0
@@ -75,44 +91,77 @@ def seed(items: int, exhibits: int, per_witness: int = 100) -> dict[str, Any]:
         if n % per_witness == 0:
             interview = witness_with_interview(SHARE)
         version = n % per_witness + 1
-        call("interviewer", "POST", f"/api/v1/interviews/{interview}/transcripts",
-             {"text": f"{n:06d} {STATEMENT}", **({"reason": "clarified"} if version > 1 else {})}, 201)
+        call(
+            "interviewer",
+            "POST",
+            f"/api/v1/interviews/{interview}/transcripts",
+            {"text": f"{n:06d} {STATEMENT}", **({"reason": "clarified"} if version > 1 else {})},
+            201,
+        )
         requested.append({"kind": "transcript_version", "interview_id": interview, "version": version})
     rng = random.Random(3)
     for _ in range(exhibits):
         content = b"ID3\x03\x00\x00\x00\x00\x00\x00" + rng.randbytes(4 * MiB - 10)
         tus = {"Tus-Resumable": "1.0.0"}
-        created = client.post(f"/api/v1/interviews/{interview}/exhibits/uploads", headers={
-            "Authorization": f"Bearer {tokens['interviewer']}", **tus, "Upload-Length": str(len(content)),
-            "Upload-Metadata": f"kind {base64.b64encode(b'audio').decode()}"})
+        created = client.post(
+            f"/api/v1/interviews/{interview}/exhibits/uploads",
+            headers={
+                "Authorization": f"Bearer {tokens['interviewer']}",
+                **tus,
+                "Upload-Length": str(len(content)),
+                "Upload-Metadata": f"kind {base64.b64encode(b'audio').decode()}",
+            },
+        )
         assert created.status_code == 201, created.get_data(as_text=True)
         offset = 0
         while offset < len(content):
-            piece = content[offset:offset + MiB]
-            done = client.patch(created.headers["Location"], data=piece, content_type="application/offset+octet-stream",
-                                headers={"Authorization": f"Bearer {tokens['interviewer']}", **tus,
-                                         "Upload-Offset": str(offset)})
+            piece = content[offset : offset + MiB]
+            done = client.patch(
+                created.headers["Location"],
+                data=piece,
+                content_type="application/offset+octet-stream",
+                headers={"Authorization": f"Bearer {tokens['interviewer']}", **tus, "Upload-Offset": str(offset)},
+            )
             assert done.status_code in (200, 204), done.get_data(as_text=True)[:500]
             offset = int(done.headers["Upload-Offset"])
         exhibit = int(created.headers["Location"].split("/")[-2])  # /api/v1/exhibits/<id>/upload
         requested.append({"kind": "exhibit", "exhibit_id": exhibit})
     refusing = witness_with_interview(KEEP_ONLY)
     for version in range(1, 11):
-        call("interviewer", "POST", f"/api/v1/interviews/{refusing}/transcripts",
-             {"text": f"not to be shared {version}", **({"reason": "again"} if version > 1 else {})}, 201)
+        call(
+            "interviewer",
+            "POST",
+            f"/api/v1/interviews/{refusing}/transcripts",
+            {"text": f"not to be shared {version}", **({"reason": "again"} if version > 1 else {})},
+            201,
+        )
         requested.append({"kind": "transcript_version", "interview_id": refusing, "version": version})
     started = time.perf_counter()
-    disclosure = call("legal", "POST", f"/api/v1/cases/{case}/disclosures", {
-        "recipient": {"name": "Bench Prosecutor", "organisation": "Office of the Prosecutor", "kind": "prosecutor"},
-        "purpose": "benchmark", "items": requested}, 201)
+    disclosure = call(
+        "legal",
+        "POST",
+        f"/api/v1/cases/{case}/disclosures",
+        {
+            "recipient": {"name": "Bench Prosecutor", "organisation": "Office of the Prosecutor", "kind": "prosecutor"},
+            "purpose": "benchmark",
+            "items": requested,
+        },
+        201,
+    )
     create_s = time.perf_counter() - started
     with scratch.app.app_context():
         from casework.custody.signer import signer
 
         vkey = signer().vkey()
     scratch.close()
-    return {"token": tokens["legal"], "disclosure": disclosure["id"], "vkey": vkey, "create_s": create_s,
-            "included": disclosure["included_count"], "excluded": disclosure["excluded_count"]}
+    return {
+        "token": tokens["legal"],
+        "disclosure": disclosure["id"],
+        "vkey": vkey,
+        "create_s": create_s,
+        "included": disclosure["included_count"],
+        "excluded": disclosure["excluded_count"],
+    }
 
 
 class RssSampler:
@@ -158,8 +207,11 @@ def run(items: int, exhibits: int) -> dict[str, Any]:
         sampler = RssSampler(master)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
         started = time.perf_counter()
-        connection.request("GET", f"/api/v1/disclosures/{world['disclosure']}/bundle",
-                           headers={"Authorization": f"Bearer {world['token']}"})
+        connection.request(
+            "GET",
+            f"/api/v1/disclosures/{world['disclosure']}/bundle",
+            headers={"Authorization": f"Bearer {world['token']}"},
+        )
         response = connection.getresponse()
         first_byte_s = time.perf_counter() - started
         assert response.status == 200, response.read()[:500]
@@ -176,8 +228,14 @@ def run(items: int, exhibits: int) -> dict[str, Any]:
         files = len(zf.infolist())
         index_size = next(i.file_size for i in zf.infolist() if i.filename.endswith("data/index.pdf"))
     started = time.perf_counter()
-    verify = subprocess.run([sys.executable, "-m", "casework_verify", "bundle", str(target), "--vkey", world["vkey"]],
-                            cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    verify = subprocess.run(
+        [sys.executable, "-m", "casework_verify", "bundle", str(target), "--vkey", world["vkey"]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     verify_s = time.perf_counter() - started
     bag_dir = SCRATCH / "unzipped"
     started = time.perf_counter()
@@ -189,12 +247,26 @@ def run(items: int, exhibits: int) -> dict[str, Any]:
     bagit_ok = bagit.Bag(str(root)).is_valid()
     bagit_s = time.perf_counter() - started
     return {
-        "items_requested": items + 10, "included": world["included"], "excluded": world["excluded"],
-        "exhibits": exhibits, "seed_s": seed_s, "create_s": world["create_s"], "first_byte_s": first_byte_s,
-        "stream_s": stream_s, "bundle_mb": size / 1e6, "zip_files": files, "index_pdf_kb": index_size / 1024,
-        "idle_rss_mib": idle, "peak_rss_mib": peak, "index_child_peak_mib": child_peak, "worker_hwm_mib": hwm,
-        "verify_ok": verify.returncode == 0, "verify_s": verify_s, "verify_out": verify.stdout.strip()[:300],
-        "bagit_ok": bagit_ok, "bagit_s": bagit_s,
+        "items_requested": items + 10,
+        "included": world["included"],
+        "excluded": world["excluded"],
+        "exhibits": exhibits,
+        "seed_s": seed_s,
+        "create_s": world["create_s"],
+        "first_byte_s": first_byte_s,
+        "stream_s": stream_s,
+        "bundle_mb": size / 1e6,
+        "zip_files": files,
+        "index_pdf_kb": index_size / 1024,
+        "idle_rss_mib": idle,
+        "peak_rss_mib": peak,
+        "index_child_peak_mib": child_peak,
+        "worker_hwm_mib": hwm,
+        "verify_ok": verify.returncode == 0,
+        "verify_s": verify_s,
+        "verify_out": verify.stdout.strip()[:300],
+        "bagit_ok": bagit_ok,
+        "bagit_s": bagit_s,
     }
 
 
@@ -206,16 +278,22 @@ def main() -> None:
     result = run(args.items, args.exhibits)
     OUT.mkdir(exist_ok=True)
     (OUT / "disclosure.json").write_text(json.dumps(result, indent=2))
-    print(f"\n### Disclosure bundle: {result['included']} items included, {result['excluded']} excluded, "
-          "one gunicorn worker on PostgreSQL\n")
-    print("| bundle | first byte | streamed in | worker RSS idle / peak (MiB) | PDF child peak | index.pdf | "
-          "offline verify | bagit |")
+    print(
+        f"\n### Disclosure bundle: {result['included']} items included, {result['excluded']} excluded, "
+        "one gunicorn worker on PostgreSQL\n"
+    )
+    print(
+        "| bundle | first byte | streamed in | worker RSS idle / peak (MiB) | PDF child peak | index.pdf | "
+        "offline verify | bagit |"
+    )
     print("|---|---|---|---|---|---|---|---|")
-    print(f"| {result['bundle_mb']:.1f} MB, {result['zip_files']} files | {result['first_byte_s']:.1f} s | "
-          f"{result['stream_s']:.1f} s | {result['idle_rss_mib']:.0f} / {result['peak_rss_mib']:.0f} "
-          f"(target < 150) | {result['index_child_peak_mib']:.0f} MiB | {result['index_pdf_kb']:.0f} KiB | "
-          f"{'OK' if result['verify_ok'] else 'FAILED'} in {result['verify_s']:.1f} s | "
-          f"{'valid' if result['bagit_ok'] else 'INVALID'} in {result['bagit_s']:.1f} s |")
+    print(
+        f"| {result['bundle_mb']:.1f} MB, {result['zip_files']} files | {result['first_byte_s']:.1f} s | "
+        f"{result['stream_s']:.1f} s | {result['idle_rss_mib']:.0f} / {result['peak_rss_mib']:.0f} "
+        f"(target < 150) | {result['index_child_peak_mib']:.0f} MiB | {result['index_pdf_kb']:.0f} KiB | "
+        f"{'OK' if result['verify_ok'] else 'FAILED'} in {result['verify_s']:.1f} s | "
+        f"{'valid' if result['bagit_ok'] else 'INVALID'} in {result['bagit_s']:.1f} s |"
+    )
     print(f"\n(seeding {result['seed_s']:.0f} s; creating the disclosure {result['create_s']:.1f} s)")
 
 

@@ -11,6 +11,7 @@ process: a plain file copy against the same bytes encrypted into the filesystem 
 (1 MiB AES-256-GCM chunks, each written to a temporary file and renamed, fsynced), and the
 decryption of all of them. Prints a markdown table; the numbers also go to bench/out/exhibits.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,10 +55,20 @@ def drop_database() -> None:
 def seed() -> dict[str, Any]:
     """A case with a lawyer and an interviewer, a witness and an interview; bearer tokens for both."""
     scratch = ScratchCase(DATABASE_URL, KEYRING)
-    witness = scratch.call("interviewer", "POST", f"/api/v1/cases/{scratch.case_id}/witnesses",
-                           {"witness_type": "eyewitness", "risk_level": "low"}, 201)["id"]
-    interview = scratch.call("interviewer", "POST", f"/api/v1/cases/{scratch.case_id}/interviews", {
-        "witness_id": witness, "conducted_at": "2026-03-10T10:00:00Z", "language": "uk"}, 201)["id"]
+    witness = scratch.call(
+        "interviewer",
+        "POST",
+        f"/api/v1/cases/{scratch.case_id}/witnesses",
+        {"witness_type": "eyewitness", "risk_level": "low"},
+        201,
+    )["id"]
+    interview = scratch.call(
+        "interviewer",
+        "POST",
+        f"/api/v1/cases/{scratch.case_id}/interviews",
+        {"witness_id": witness, "conducted_at": "2026-03-10T10:00:00Z", "language": "uk"},
+        201,
+    )["id"]
     scratch.close()
     return {"tokens": scratch.tokens, "interview": interview}
 
@@ -71,7 +82,7 @@ def make_recording(path: Path, size: int) -> str:
         first = b"ID3\x03\x00\x00\x00\x00\x00\x00" + block[10:]
         written = 0
         while written < size:
-            piece = (first if written == 0 else bytes([written // MiB % 251]) + block[1:])[:size - written]
+            piece = (first if written == 0 else bytes([written // MiB % 251]) + block[1:])[: size - written]
             out.write(piece)
             hasher.update(piece)
             written += len(piece)
@@ -124,9 +135,12 @@ def run_store(store: str, world: dict[str, Any], recording: Path, digest: str, p
         sampler.phase = "upload"
         endpoint = f"http://127.0.0.1:{port}/api/v1/interviews/{world['interview']}/exhibits/uploads"
         uploader = Sha256Uploader(
-            str(recording), client=client.TusClient(endpoint, headers={
-                "Authorization": f"Bearer {world['tokens']['interviewer']}"}),
-            chunk_size=patch_mib * MiB, upload_checksum=True, metadata={"kind": "audio", "filename": "bench.mp3"})
+            str(recording),
+            client=client.TusClient(endpoint, headers={"Authorization": f"Bearer {world['tokens']['interviewer']}"}),
+            chunk_size=patch_mib * MiB,
+            upload_checksum=True,
+            metadata={"kind": "audio", "filename": "bench.mp3"},
+        )
         start = time.perf_counter()
         uploader.upload()
         upload_s = time.perf_counter() - start
@@ -151,8 +165,11 @@ def run_store(store: str, world: dict[str, Any], recording: Path, digest: str, p
         for _ in range(100):
             first = rng.randrange(size - 65536)
             began = time.perf_counter()
-            connection.request("GET", f"/api/v1/exhibits/{exhibit}/content",
-                               headers={**auth, "Range": f"bytes={first}-{first + 65535}"})
+            connection.request(
+                "GET",
+                f"/api/v1/exhibits/{exhibit}/content",
+                headers={**auth, "Range": f"bytes={first}-{first + 65535}"},
+            )
             response = connection.getresponse()
             body = response.read()
             samples.append((time.perf_counter() - began) * 1000)
@@ -161,10 +178,19 @@ def run_store(store: str, world: dict[str, Any], recording: Path, digest: str, p
         peaks = sampler.stop()
         hwm = max((rss_kib(pid, "VmHWM") for pid in child_pids(master)), default=0) / 1024
     shutil.rmtree(blob_dir, ignore_errors=True)
-    return {"store": store, "size_mib": size / MiB, "upload_s": upload_s, "upload_mb_s": size / 1e6 / upload_s,
-            "download_s": download_s, "download_mb_s": size / 1e6 / download_s, "idle_rss_mib": idle,
-            "upload_rss_mib": peaks.get("upload", 0.0), "download_rss_mib": peaks.get("download", 0.0),
-            "worker_hwm_mib": hwm, "range_64k_ms": percentiles(samples)}
+    return {
+        "store": store,
+        "size_mib": size / MiB,
+        "upload_s": upload_s,
+        "upload_mb_s": size / 1e6 / upload_s,
+        "download_s": download_s,
+        "download_mb_s": size / 1e6 / download_s,
+        "idle_rss_mib": idle,
+        "upload_rss_mib": peaks.get("upload", 0.0),
+        "download_rss_mib": peaks.get("download", 0.0),
+        "worker_hwm_mib": hwm,
+        "range_64k_ms": percentiles(samples),
+    }
 
 
 def encryption_overhead(recording: Path) -> dict[str, float]:
@@ -217,9 +243,13 @@ def encryption_overhead(recording: Path) -> dict[str, float]:
     cipher_only_s = time.perf_counter() - start
     shutil.rmtree(store_dir, ignore_errors=True)
     mb = size / 1e6
-    return {"plain_copy_mb_s": mb / plain_s, "encrypted_store_mb_s": mb / encrypted_s,
-            "overhead_ratio": encrypted_s / plain_s, "decrypt_from_store_mb_s": mb / decrypt_s,
-            "aes_gcm_only_mb_s": mb / cipher_only_s}
+    return {
+        "plain_copy_mb_s": mb / plain_s,
+        "encrypted_store_mb_s": mb / encrypted_s,
+        "overhead_ratio": encrypted_s / plain_s,
+        "decrypt_from_store_mb_s": mb / decrypt_s,
+        "aes_gcm_only_mb_s": mb / cipher_only_s,
+    }
 
 
 def main() -> None:
@@ -244,17 +274,23 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     (out / "exhibits.json").write_text(json.dumps({"stores": rows, "overhead": overhead}, indent=2))
     print(f"\n### Exhibits: {args.size_mib} MiB through tuspy (PATCH {args.patch_mib} MiB), one gunicorn worker\n")
-    print("| store | upload MB/s | download MB/s | worker RSS idle / upload / download (MiB) | "
-          "64 KiB range p50 / p95 (ms) |")
+    print(
+        "| store | upload MB/s | download MB/s | worker RSS idle / upload / download (MiB) | "
+        "64 KiB range p50 / p95 (ms) |"
+    )
     print("|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['store']} | {row['upload_mb_s']:.0f} | {row['download_mb_s']:.0f} | "
-              f"{row['idle_rss_mib']:.0f} / {row['upload_rss_mib']:.0f} / {row['download_rss_mib']:.0f} | "
-              f"{row['range_64k_ms']['p50']:.1f} / {row['range_64k_ms']['p95']:.1f} |")
+        print(
+            f"| {row['store']} | {row['upload_mb_s']:.0f} | {row['download_mb_s']:.0f} | "
+            f"{row['idle_rss_mib']:.0f} / {row['upload_rss_mib']:.0f} / {row['download_rss_mib']:.0f} | "
+            f"{row['range_64k_ms']['p50']:.1f} / {row['range_64k_ms']['p95']:.1f} |"
+        )
     print("\n| in process, 1 MiB chunks | MB/s |\n|---|---|")
     print(f"| plain file copy (fsynced) | {overhead['plain_copy_mb_s']:.0f} |")
-    print(f"| encrypted into the filesystem store (fsynced) | {overhead['encrypted_store_mb_s']:.0f} "
-          f"({overhead['overhead_ratio']:.2f}x the copy's time) |")
+    print(
+        f"| encrypted into the filesystem store (fsynced) | {overhead['encrypted_store_mb_s']:.0f} "
+        f"({overhead['overhead_ratio']:.2f}x the copy's time) |"
+    )
     print(f"| decrypted from the filesystem store | {overhead['decrypt_from_store_mb_s']:.0f} |")
     print(f"| AES-256-GCM alone (chunks from the file) | {overhead['aes_gcm_only_mb_s']:.0f} |")
 

@@ -15,6 +15,7 @@ CASEWORK_BENCH_DISABLE_CUSTODY=1 (which production refuses), on the same configu
 CASEWORK_BENCH_DB names the seeded database and CASEWORK_BENCH_SEED its seed.json (default
 bench/out/seed.json), so these runs need not share the scale runs' data.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -44,8 +45,16 @@ MIN_UPLOADS = 240  # samples per client count at least, so a p95 is not two or t
 TEN_KB = ("The prisoners were lined up by the quarry wall. " * 210)[:10_240]
 
 
-def _load(port: int, token: str, clients: int, requests_each: int, make_call, seconds: float,
-          server_pid: int | None = None, keep_samples: bool = False) -> dict:
+def _load(
+    port: int,
+    token: str,
+    clients: int,
+    requests_each: int,
+    make_call,
+    seconds: float,
+    server_pid: int | None = None,
+    keep_samples: bool = False,
+) -> dict:
     latencies: list[float] = []
     errors: list[int] = []
     lock = threading.Lock()
@@ -80,8 +89,13 @@ def _load(port: int, token: str, clients: int, requests_each: int, make_call, se
     wall = time.perf_counter() - start
     assert not errors, f"unexpected statuses: {sorted(set(errors))}"
     cpu = meter.per_request(len(latencies)) if meter is not None else {}
-    return {**percentiles(latencies), "throughput_rps": len(latencies) / wall, "clients": clients, **cpu,
-            **({"samples": latencies} if keep_samples else {})}
+    return {
+        **percentiles(latencies),
+        "throughput_rps": len(latencies) / wall,
+        "clients": clients,
+        **cpu,
+        **({"samples": latencies} if keep_samples else {}),
+    }
 
 
 def _read_call(seed: dict) -> Callable[[int, int], tuple]:
@@ -92,10 +106,16 @@ def _read_call(seed: dict) -> Callable[[int, int], tuple]:
 
 def _upload_call(seed: dict, tag: str) -> Callable[[int, int], tuple]:
     """Each client uploads to its own interview, as field interviewers do (one statement each)."""
+
     def call(c: int, n: int) -> tuple:
         interview = 1 + (zlib.crc32(tag.encode()) % 97 * 100 + c) % seed["interviews"]
-        return ("POST", f"/api/v1/interviews/{interview}/transcripts",
-                {"text": f"{tag}-{c}-{n} {TEN_KB}", "reason": "bench"}, 201)
+        return (
+            "POST",
+            f"/api/v1/interviews/{interview}/transcripts",
+            {"text": f"{tag}-{c}-{n} {TEN_KB}", "reason": "bench"},
+            201,
+        )
+
     return call
 
 
@@ -131,30 +151,40 @@ def reads(rounds: int = 20, seconds: float = 3.0, clients: int = 8, diagnostic: 
     modes = {m: v for m, v in READ_MODES.items() if diagnostic or m != "audited_async_commit"}
     runs: dict[str, list[dict]] = {mode: [] for mode in modes}
     with ExitStack() as stack:
-        servers = {mode: stack.enter_context(gunicorn(DATABASE_URL + url_options, KEYRING, workers=WORKERS,
-                                                      extra_env={**SERVER_ENV, **env}))
-                   for mode, (env, url_options) in modes.items()}
+        servers = {
+            mode: stack.enter_context(
+                gunicorn(DATABASE_URL + url_options, KEYRING, workers=WORKERS, extra_env={**SERVER_ENV, **env})
+            )
+            for mode, (env, url_options) in modes.items()
+        }
         settle()
         for server in servers.values():
             _load(server.port, token, clients, 100_000, call, 5)  # warm up: pools, prepared statements
         order = list(modes)
         for n in range(rounds):
-            for mode in order[n % len(order):] + order[:n % len(order)]:
-                runs[mode].append(_load(servers[mode].port, token, clients, 100_000, call, seconds,
-                                        servers[mode].process.pid))
+            for mode in order[n % len(order) :] + order[: n % len(order)]:
+                runs[mode].append(
+                    _load(servers[mode].port, token, clients, 100_000, call, seconds, servers[mode].process.pid)
+                )
     rps = {mode: statistics.fmean(r["throughput_rps"] for r in mode_runs) for mode, mode_runs in runs.items()}
     # Each audited run against the unaudited run of its round: drift between rounds cancels.
     pairs = [a["throughput_rps"] / u["throughput_rps"] for a, u in zip(runs["audited"], runs["unaudited"], strict=True)]
     half_width = 1.96 * statistics.stdev(pairs) / len(pairs) ** 0.5 if len(pairs) > 1 else float("nan")
     cpu = {mode: statistics.fmean(_server_cpu(r) for r in mode_runs) for mode, mode_runs in runs.items()}
-    result = {"audited_rps": rps["audited"], "unaudited_rps": rps["unaudited"],
-              "ratio": rps["audited"] / rps["unaudited"],
-              "ratio_ci95": [statistics.fmean(pairs) - half_width, statistics.fmean(pairs) + half_width],
-              "pair_ratios": sorted(pairs), "median_pair_ratio": statistics.median(pairs),
-              "audited_p95_ms": max(r["p95"] for r in runs["audited"]),
-              # custody's CPU per read: worker + PostgreSQL, audited minus unaudited (SPEC: beside the ratio)
-              "audited_cpu_ms": cpu["audited"], "unaudited_cpu_ms": cpu["unaudited"],
-              "custody_cpu_ms": cpu["audited"] - cpu["unaudited"], "runs": runs}
+    result = {
+        "audited_rps": rps["audited"],
+        "unaudited_rps": rps["unaudited"],
+        "ratio": rps["audited"] / rps["unaudited"],
+        "ratio_ci95": [statistics.fmean(pairs) - half_width, statistics.fmean(pairs) + half_width],
+        "pair_ratios": sorted(pairs),
+        "median_pair_ratio": statistics.median(pairs),
+        "audited_p95_ms": max(r["p95"] for r in runs["audited"]),
+        # custody's CPU per read: worker + PostgreSQL, audited minus unaudited (SPEC: beside the ratio)
+        "audited_cpu_ms": cpu["audited"],
+        "unaudited_cpu_ms": cpu["unaudited"],
+        "custody_cpu_ms": cpu["audited"] - cpu["unaudited"],
+        "runs": runs,
+    }
     if "audited_async_commit" in rps:
         result["async_commit_ratio"] = rps["audited_async_commit"] / rps["unaudited"]
     return result
@@ -163,8 +193,12 @@ def reads(rounds: int = 20, seconds: float = 3.0, clients: int = 8, diagnostic: 
 # --- uploads -----------------------------------------------------------------------------------
 
 
-def uploads(client_counts: tuple[int, ...] = (1, 8, 32), per_client: int = 60, seconds: float = 30.0,
-            extra_env: dict[str, str] | None = None) -> dict:
+def uploads(
+    client_counts: tuple[int, ...] = (1, 8, 32),
+    per_client: int = 60,
+    seconds: float = 30.0,
+    extra_env: dict[str, str] | None = None,
+) -> dict:
     """10 KB uploads against the number of clients, custody on (``extra_env``: UNAUDITED for off)."""
     seed = json.loads(SEED.read_text())
     results = {}
@@ -176,8 +210,15 @@ def uploads(client_counts: tuple[int, ...] = (1, 8, 32), per_client: int = 60, s
             # five requests from one client left three of four workers cold, and with 60 samples
             # their first requests were the p95.
             _load(server.port, seed["tokens"]["interviewer"], max(clients, 2 * WORKERS), 5, call, 10)
-            results[str(clients)] = _load(server.port, seed["tokens"]["interviewer"], clients,
-                                          max(per_client, MIN_UPLOADS // clients), call, seconds, server.process.pid)
+            results[str(clients)] = _load(
+                server.port,
+                seed["tokens"]["interviewer"],
+                clients,
+                max(per_client, MIN_UPLOADS // clients),
+                call,
+                seconds,
+                server.process.pid,
+            )
     return results
 
 
@@ -195,28 +236,44 @@ def upload_ratio(clients: int = 8, rounds: int = 4, seconds: float = 6.0) -> dic
     runs: dict[str, list[dict]] = {mode: [] for mode in modes}
     samples: dict[str, list[float]] = {mode: [] for mode in modes}
     for n in range(rounds):
-        for mode in (list(modes) if n % 2 == 0 else list(reversed(modes))):
+        for mode in list(modes) if n % 2 == 0 else list(reversed(modes)):
             with gunicorn(DATABASE_URL, KEYRING, workers=WORKERS, extra_env={**SERVER_ENV, **modes[mode]}) as server:
                 call = _upload_call(seed, f"ratio{n}{mode}")
                 _load(server.port, token, max(clients, 2 * WORKERS), 5, call, 10)  # warm every worker
                 settle()
-                run = _load(server.port, token, clients, 100_000, _upload_call(seed, f"ratio{n}{mode}m"), seconds,
-                            server.process.pid, keep_samples=True)
+                run = _load(
+                    server.port,
+                    token,
+                    clients,
+                    100_000,
+                    _upload_call(seed, f"ratio{n}{mode}m"),
+                    seconds,
+                    server.process.pid,
+                    keep_samples=True,
+                )
             samples[mode] += run.pop("samples")
             runs[mode].append(run)
     rps = {mode: statistics.fmean(r["throughput_rps"] for r in mode_runs) for mode, mode_runs in runs.items()}
     pooled = {mode: percentiles(values) for mode, values in samples.items()}
     pairs = [a["throughput_rps"] / u["throughput_rps"] for a, u in zip(runs["audited"], runs["unaudited"], strict=True)]
     half_width = 1.96 * statistics.stdev(pairs) / len(pairs) ** 0.5 if len(pairs) > 1 else float("nan")
-    return {"clients": clients, "rounds": rounds, "seconds_each": seconds,
-            "audited_rps": rps["audited"], "unaudited_rps": rps["unaudited"],
-            "throughput_ratio": rps["audited"] / rps["unaudited"],
-            "throughput_ratio_ci95": [statistics.fmean(pairs) - half_width, statistics.fmean(pairs) + half_width],
-            "audited_p95_ms": pooled["audited"]["p95"], "unaudited_p95_ms": pooled["unaudited"]["p95"],
-            "p95_ratio": pooled["audited"]["p95"] / pooled["unaudited"]["p95"],
-            "audited": pooled["audited"], "unaudited": pooled["unaudited"],
-            "audited_cpu_ms": statistics.fmean(_server_cpu(r) for r in runs["audited"]),
-            "unaudited_cpu_ms": statistics.fmean(_server_cpu(r) for r in runs["unaudited"]), "runs": runs}
+    return {
+        "clients": clients,
+        "rounds": rounds,
+        "seconds_each": seconds,
+        "audited_rps": rps["audited"],
+        "unaudited_rps": rps["unaudited"],
+        "throughput_ratio": rps["audited"] / rps["unaudited"],
+        "throughput_ratio_ci95": [statistics.fmean(pairs) - half_width, statistics.fmean(pairs) + half_width],
+        "audited_p95_ms": pooled["audited"]["p95"],
+        "unaudited_p95_ms": pooled["unaudited"]["p95"],
+        "p95_ratio": pooled["audited"]["p95"] / pooled["unaudited"]["p95"],
+        "audited": pooled["audited"],
+        "unaudited": pooled["unaudited"],
+        "audited_cpu_ms": statistics.fmean(_server_cpu(r) for r in runs["audited"]),
+        "unaudited_cpu_ms": statistics.fmean(_server_cpu(r) for r in runs["unaudited"]),
+        "runs": runs,
+    }
 
 
 # --- merge delay -------------------------------------------------------------------------------
@@ -313,8 +370,9 @@ def _delays(answered: list[tuple[str, float]], watcher: _Watcher) -> dict[str, A
     return {**stats, "max": max(delays, default=float("nan")), "missing": missing}
 
 
-def merge_delay(load_seconds: float = 20.0, clients: int = 8, idle_requests: int = 40,
-                idle_gap: tuple[float, float] = (1.1, 1.5)) -> dict:
+def merge_delay(
+    load_seconds: float = 20.0, clients: int = 8, idle_requests: int = 40, idle_gap: tuple[float, float] = (1.1, 1.5)
+) -> dict:
     """Every answered request's event in the tree within the merge delay (SPEC: 1 s), under load and idle.
 
     One audited gunicorn as the other load runs start it. The answers' X-Request-ID (the event's
@@ -346,13 +404,24 @@ def merge_delay(load_seconds: float = 20.0, clients: int = 8, idle_requests: int
         finally:
             watcher.close()
     under_load, at_rest = _delays(loaded, watcher), _delays(idle, watcher)
-    return {"merge_delay_s": merge, "poll_ms": watcher.interval * 1000, "load_clients": clients,
-            "load_rps": rps, "load": under_load, "idle": at_rest, "idle_gap_s": list(idle_gap)}
+    return {
+        "merge_delay_s": merge,
+        "poll_ms": watcher.interval * 1000,
+        "load_clients": clients,
+        "load_rps": rps,
+        "load": under_load,
+        "idle": at_rest,
+        "idle_gap_s": list(idle_gap),
+    }
 
 
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "reads"
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 20
-    result = {"reads": lambda: reads(rounds=rounds), "uploads": uploads, "upload-ratio": upload_ratio,
-              "merge-delay": merge_delay}[which]()
+    result = {
+        "reads": lambda: reads(rounds=rounds),
+        "uploads": uploads,
+        "upload-ratio": upload_ratio,
+        "merge-delay": merge_delay,
+    }[which]()
     print(json.dumps(result, indent=2))

@@ -7,6 +7,7 @@
 - throughput.svg/png: throughput against concurrent clients (custody appends beside pgbench's
   durable one-row inserts, 10 KB uploads), when the run measured them.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,10 +40,12 @@ def growth(rows: list[dict[str, Any]]) -> list[str]:
         return []
     sizes = [row["events"] for row in rows]
     fig, (left, right, sql) = plt.subplots(1, 3, figsize=(17, 5), sharex=True)
-    for key, label, style in (("inclusion_http", "inclusion, HTTP", "o-"),
-                              ("consistency_http", "consistency, HTTP", "s-"),
-                              ("inclusion_direct", "inclusion, direct", "o--"),
-                              ("consistency_direct", "consistency, direct", "s--")):
+    for key, label, style in (
+        ("inclusion_http", "inclusion, HTTP", "o-"),
+        ("consistency_http", "consistency, HTTP", "s-"),
+        ("inclusion_direct", "inclusion, direct", "o--"),
+        ("consistency_direct", "consistency, direct", "s--"),
+    ):
         left.plot(sizes, [row["proofs"][key]["p95"] for row in rows], style, label=label)
     left.axhline(10, color="red", lw=1, ls=":", label="target p95 10 ms")
     left.set_title("RFC 9162 proofs: p95 latency")
@@ -103,13 +106,22 @@ def throughput(append: list[dict[str, Any]], uploads: dict[str, Any]) -> list[st
             points = sorted((row["writers"], row["events_per_s"]) for row in append if row.get("mode") == mode)
             if points:
                 axis.plot([p[0] for p in points], [p[1] for p in points], "o-", label=label)
-        bench = sorted((row["writers"], row["pgbench_tps"]) for row in append
-                       if row.get("mode") == "request" and "pgbench_tps" in row)
+        bench = sorted(
+            (row["writers"], row["pgbench_tps"])
+            for row in append
+            if row.get("mode") == "request" and "pgbench_tps" in row
+        )
         if bench:
-            axis.plot([p[0] for p in bench], [p[1] for p in bench], "s--", color="grey",
-                      label="pgbench, durable one-row inserts")
-            axis.plot([p[0] for p in bench], [p[1] / 2 for p in bench], ":", color="red",
-                      label="target: 50 % of pgbench")
+            axis.plot(
+                [p[0] for p in bench],
+                [p[1] for p in bench],
+                "s--",
+                color="grey",
+                label="pgbench, durable one-row inserts",
+            )
+            axis.plot(
+                [p[0] for p in bench], [p[1] / 2 for p in bench], ":", color="red", label="target: 50 % of pgbench"
+            )
         axis.set_yscale("log")
         axis.set_title("custody appends against pgbench, PostgreSQL")
         axis.set_xlabel("concurrent writer processes")
@@ -124,8 +136,9 @@ def throughput(append: list[dict[str, Any]], uploads: dict[str, Any]) -> list[st
         axis.set_ylabel("requests/s")
         axis.set_ylim(bottom=0)
         latency = axis.twinx()
-        latency.plot([int(c) for c in clients], [uploads[c]["p95"] for c in clients], "s--", color="tab:orange",
-                     label="p95 ms")
+        latency.plot(
+            [int(c) for c in clients], [uploads[c]["p95"] for c in clients], "s--", color="tab:orange", label="p95 ms"
+        )
         latency.set_ylabel("p95 ms")
         latency.set_ylim(bottom=0)
         axis.set_title("10 KB transcript uploads, gunicorn")

@@ -8,6 +8,7 @@ As production runs custody (``bench.common.bench_app``): requests commit their e
 intake queue, and the background integrator a gunicorn worker runs (started here in process)
 places them within the merge delay; no request integrates after its commit.
 """
+
 from __future__ import annotations
 
 import cProfile
@@ -53,8 +54,9 @@ def main(which: str) -> None:
     seed = json.loads(SEED.read_text())
     if which == "ratio":
         # Unaudited first: the audited app's integrator thread would otherwise run beside it.
-        unaudited = _per_request_ms(bench_app(CASEWORK_CUSTODY_RECORDING=False), _read_path(seed),
-                                    seed["tokens"]["legal"])
+        unaudited = _per_request_ms(
+            bench_app(CASEWORK_CUSTODY_RECORDING=False), _read_path(seed), seed["tokens"]["legal"]
+        )
         audited = _per_request_ms(_audited_app(), _read_path(seed), seed["tokens"]["legal"])
         print(json.dumps({"audited_ms": audited, "unaudited_ms": unaudited, "ratio": unaudited / audited}))
         return
@@ -65,8 +67,11 @@ def main(which: str) -> None:
         call = lambda n: client.get(_read_path(seed), headers=headers)  # noqa: E731
     else:
         headers = {"Authorization": f"Bearer {seed['tokens']['interviewer']}"}
-        call = lambda n: client.post("/api/v1/interviews/7/transcripts",  # noqa: E731
-                                     json={"text": f"{n} {TEXT}", "reason": "profile"}, headers=headers)
+        call = lambda n: client.post(  # noqa: E731
+            "/api/v1/interviews/7/transcripts",
+            json={"text": f"{n} {TEXT}", "reason": "profile"},
+            headers=headers,
+        )
     for n in range(20):
         call(-n)
     profile = cProfile.Profile()

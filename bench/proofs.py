@@ -8,6 +8,7 @@ app (in-process WSGI client): bearer token, authorization, the proof, its check 
 latest published checkpoint, serialisation and the auditor's own custody event committed.
 Proofs are served up to the latest published checkpoint, so one is published first.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,9 +30,11 @@ def run(dbname: str, info: dict, repeat: int = 200) -> dict[str, Any]:
     size = int(published.output.splitlines()[1])
     with app.app_context():
         results["inclusion_direct"] = percentiles(
-            timed(lambda: proofs.inclusion_proof(rng.randrange(size), size), repeat))
+            timed(lambda: proofs.inclusion_proof(rng.randrange(size), size), repeat)
+        )
         results["consistency_direct"] = percentiles(
-            timed(lambda: proofs.consistency_proof(rng.randrange(1, size), size), repeat))
+            timed(lambda: proofs.consistency_proof(rng.randrange(1, size), size), repeat)
+        )
     client = app.test_client()
     auth = {"Authorization": f"Bearer {info['tokens']['auditor']}"}
 

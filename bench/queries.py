@@ -9,6 +9,7 @@ page deep in a long log is the case that grows if an index is missing. The SQL e
 runs is timed at the driver (the database's share of the request) and EXPLAINed, so the table
 says which index served it.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,14 +51,20 @@ def query_shapes(info: dict, size: int) -> dict[str, Params]:
 
     return {
         "witness": lambda r: {"witness_id": r.choice(witnesses), **page(r)},
-        "witness+action (who read W)": lambda r: {"witness_id": r.choice(witnesses), "action": "transcript.read",
-                                                  **page(r)},
+        "witness+action (who read W)": lambda r: {
+            "witness_id": r.choice(witnesses),
+            "action": "transcript.read",
+            **page(r),
+        },
         "witness+rare action": lambda r: {"witness_id": r.choice(witnesses), "action": "witness.read", **page(r)},
         "action": lambda r: {"action": "transcript.create", **page(r)},
         "rare action": lambda r: {"action": "auth.login", **page(r)},
         "absent action": lambda r: {"action": "exhibit.read", **page(r)},
-        "resource (type, id)": lambda r: {"resource_type": "transcript",
-                                          "resource_id": str(r.randrange(1, transcripts + 1)), **page(r)},
+        "resource (type, id)": lambda r: {
+            "resource_type": "transcript",
+            "resource_id": str(r.randrange(1, transcripts + 1)),
+            **page(r),
+        },
         "resource type": lambda r: {"resource_type": "witness", **page(r)},
         "actor id": lambda r: {"actor_id": auditor_id, **page(r)},
         "actor username": lambda r: {"actor": "bench-auditor", **page(r)},
@@ -75,8 +82,12 @@ def capture_sql(engine: Any) -> Iterator[list[tuple[str, Any, float]]]:
     seen: list[tuple[str, Any, float]] = []
 
     def wanted(statement: str) -> bool:
-        return statement.lstrip().upper().startswith("SELECT") and "FROM custody_events" in statement \
-            and "ORDER BY" in statement and "LIMIT" in statement
+        return (
+            statement.lstrip().upper().startswith("SELECT")
+            and "FROM custody_events" in statement
+            and "ORDER BY" in statement
+            and "LIMIT" in statement
+        )
 
     def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         if wanted(statement):
@@ -107,10 +118,12 @@ def explain(conn: Any, statement: str, parameters: Any) -> dict[str, Any]:
             walk(child)
 
     walk((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
-    return {"indexes": sorted({n["Index Name"] for n in nodes if "Index Name" in n}),
-            "sort": any(n["Node Type"] in ("Sort", "Incremental Sort") for n in nodes),
-            "seq_scan": any(n["Node Type"] == "Seq Scan" for n in nodes),
-            "bitmap": any(n["Node Type"].startswith("Bitmap") for n in nodes)}
+    return {
+        "indexes": sorted({n["Index Name"] for n in nodes if "Index Name" in n}),
+        "sort": any(n["Node Type"] in ("Sort", "Incremental Sort") for n in nodes),
+        "seq_scan": any(n["Node Type"] == "Seq Scan" for n in nodes),
+        "bitmap": any(n["Node Type"].startswith("Bitmap") for n in nodes),
+    }
 
 
 def run(dbname: str, info: dict, size: int, repeat: int = 60) -> dict[str, Any]:
@@ -124,6 +137,7 @@ def run(dbname: str, info: dict, size: int, repeat: int = 60) -> dict[str, Any]:
     with app.app_context():
         engine = db.engine
     for name, params in query_shapes(info, size).items():
+
         def call(params: Params = params) -> None:
             response = client.get(f"/api/v1/custody/events?{urlencode(params(rng))}", headers=auth)
             assert response.status_code == 200, response.data[:300]

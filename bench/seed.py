@@ -9,6 +9,7 @@ every event is a real leaf of leaf form v2 (its own 32-byte salt, and
 whose perfect-subtree nodes come from ``merkle.CompactRange``; the offline verifier and the
 signer's recomputation (``custody.publication.recompute``) must accept the result.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,11 +40,28 @@ from bench.common import (
 from casework_verify.leaf import SALT_BYTES  # leaf form v2: every event has its own salt
 
 OUT = Path(__file__).resolve().parent / "out"
-EVENT_COLUMNS = ("seq", "recorded_at", "actor_id", "actor_username", "actor_role", "action", "outcome",
-                 "resource_type", "resource_id", "case_id", "witness_id", "request_id", "client_addr",
-                 "details", "salt", "leaf_hash")
-SENTENCE = ("At dawn the soldiers took the prisoners from the school to the quarry. I counted seven. "
-            "They were made to kneel by the wall. I heard shots and then nothing. ")
+EVENT_COLUMNS = (
+    "seq",
+    "recorded_at",
+    "actor_id",
+    "actor_username",
+    "actor_role",
+    "action",
+    "outcome",
+    "resource_type",
+    "resource_id",
+    "case_id",
+    "witness_id",
+    "request_id",
+    "client_addr",
+    "details",
+    "salt",
+    "leaf_hash",
+)
+SENTENCE = (
+    "At dawn the soldiers took the prisoners from the school to the quarry. I counted seven. "
+    "They were made to kneel by the wall. I heard shots and then nothing. "
+)
 
 
 @dataclass
@@ -59,8 +77,7 @@ class _Population:
     hash_keys: dict[int, bytes]
 
 
-def _population(title: str, witnesses: int, interviews: int, *, token_days: int,
-                conducted_at: datetime) -> _Population:
+def _population(title: str, witnesses: int, interviews: int, *, token_days: int, conducted_at: datetime) -> _Population:
     """Users with tokens, a case, witnesses with their own keys and hash keys (as
     witnesses.service.create_witness makes them) and interviews, committed; in an app context."""
     from casework.access.models import CaseMember
@@ -72,16 +89,26 @@ def _population(title: str, witnesses: int, interviews: int, *, token_days: int,
     from casework.users.service import new_user
     from casework.witnesses.models import Witness
 
-    people = {role: new_user(f"bench-{role}", "bench password long", role)
-              for role in ("admin", "interviewer", "legal", "auditor")}
+    people = {
+        role: new_user(f"bench-{role}", "bench password long", role)
+        for role in ("admin", "interviewer", "legal", "auditor")
+    }
     tokens = {role: issue_token(user, "bench", token_days)[1] for role, user in people.items()}
     case = Case(title=title, created_by_id=people["admin"].id)
     db.session.add(case)
     db.session.flush()
     for role in ("interviewer", "legal"):
         db.session.add(CaseMember(case_id=case.id, user_id=people[role].id, added_by_id=people["admin"].id))
-    witness_rows = [Witness(case_id=case.id, pseudonym=f"W-{n + 1:04d}", witness_type="eyewitness",
-                            risk_level="high", recorded_by_id=people["interviewer"].id) for n in range(witnesses)]
+    witness_rows = [
+        Witness(
+            case_id=case.id,
+            pseudonym=f"W-{n + 1:04d}",
+            witness_type="eyewitness",
+            risk_level="high",
+            recorded_by_id=people["interviewer"].id,
+        )
+        for n in range(witnesses)
+    ]
     db.session.add_all(witness_rows)
     db.session.flush()
     hash_keys: dict[int, bytes] = {}
@@ -89,14 +116,26 @@ def _population(title: str, witnesses: int, interviews: int, *, token_days: int,
         create_subject_key(witness.key_subject())
         hash_keys[witness.id] = os.urandom(32)
         witness.sealed_hashkey.seal(hash_keys[witness.id])
-    interview_rows = [Interview(case_id=case.id, witness_id=witness_rows[n % witnesses].id,
-                                interviewer_id=people["interviewer"].id, language="uk",
-                                conducted_at=conducted_at) for n in range(interviews)]
+    interview_rows = [
+        Interview(
+            case_id=case.id,
+            witness_id=witness_rows[n % witnesses].id,
+            interviewer_id=people["interviewer"].id,
+            language="uk",
+            conducted_at=conducted_at,
+        )
+        for n in range(interviews)
+    ]
     db.session.add_all(interview_rows)
     db.session.flush()
-    made = _Population(tokens, case.id, people["interviewer"].id,
-                       {role: [people[role].id, people[role].username, role] for role in people},
-                       [(i.id, i.witness_id) for i in interview_rows], hash_keys)
+    made = _Population(
+        tokens,
+        case.id,
+        people["interviewer"].id,
+        {role: [people[role].id, people[role].username, role] for role in people},
+        [(i.id, i.witness_id) for i in interview_rows],
+        hash_keys,
+    )
     db.session.commit()
     return made
 
@@ -118,8 +157,9 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
     rng = random.Random(7)
     with app.app_context():
         upgrade()
-        made = _population("Bench case", witnesses, interviews, token_days=30,
-                           conducted_at=datetime(2026, 3, 1, tzinfo=UTC))
+        made = _population(
+            "Bench case", witnesses, interviews, token_days=30, conducted_at=datetime(2026, 3, 1, tzinfo=UTC)
+        )
         tokens, hash_keys, interview_rows = made.tokens, made.hash_keys, made.interviews
         case_id, interviewer_id, actors = made.case_id, made.interviewer_id, made.actors
         timings["objects_s"] = time.perf_counter() - start
@@ -131,26 +171,62 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
         # COPY on a connection of its own: sealing reads through the session (whether the
         # witness's key is suspended by a pending erasure), which must not wait behind the COPY.
         conn = psycopg.connect(f"{PG_SERVER}/{BENCH_DB}")
-        columns = ("id", "interview_id", "case_id", "witness_id", "version", "media_type", "size", "keyed_sha256",
-                   "content_ciphertext", "content_nonce", "content_wrapped_key", "content_kek_id",
-                   "freetext_ciphertext", "freetext_nonce", "freetext_wrapped_key", "freetext_kek_id",
-                   "created_by_id", "created_at", "receipt")
+        columns = (
+            "id",
+            "interview_id",
+            "case_id",
+            "witness_id",
+            "version",
+            "media_type",
+            "size",
+            "keyed_sha256",
+            "content_ciphertext",
+            "content_nonce",
+            "content_wrapped_key",
+            "content_kek_id",
+            "freetext_ciphertext",
+            "freetext_nonce",
+            "freetext_wrapped_key",
+            "freetext_kek_id",
+            "created_by_id",
+            "created_at",
+            "receipt",
+        )
         now = datetime(2026, 4, 1, tzinfo=UTC)
         with conn.cursor().copy(f"COPY transcript_versions ({', '.join(columns)}) FROM STDIN") as copy:
             for n in range(transcripts):
                 interview_id, witness_id = interview_rows[n % interviews]
                 number = version_of[interview_id] = version_of.get(interview_id, 0) + 1
                 content = (f"Statement {n}. " + SENTENCE * 8).encode()
-                row = TranscriptVersion(id=n + 1, interview_id=interview_id, case_id=case_id,
-                                        witness_id=witness_id, version=number)
+                row = TranscriptVersion(
+                    id=n + 1, interview_id=interview_id, case_id=case_id, witness_id=witness_id, version=number
+                )
                 row.sealed_content.seal(content)
                 if number > 1:
                     row.sealed_freetext.seal(json.dumps({"filename": None, "reason": "correction"}).encode())
-                copy.write_row((n + 1, interview_id, case_id, witness_id, number, "text/plain; charset=utf-8",
-                                len(content), keyed_sha256(hash_keys[witness_id], content), row.content_ciphertext,
-                                row.content_nonce, row.content_wrapped_key, row.content_kek_id,
-                                row.freetext_ciphertext, row.freetext_nonce, row.freetext_wrapped_key,
-                                row.freetext_kek_id, interviewer_id, now, "{}"))
+                copy.write_row(
+                    (
+                        n + 1,
+                        interview_id,
+                        case_id,
+                        witness_id,
+                        number,
+                        "text/plain; charset=utf-8",
+                        len(content),
+                        keyed_sha256(hash_keys[witness_id], content),
+                        row.content_ciphertext,
+                        row.content_nonce,
+                        row.content_wrapped_key,
+                        row.content_kek_id,
+                        row.freetext_ciphertext,
+                        row.freetext_nonce,
+                        row.freetext_wrapped_key,
+                        row.freetext_kek_id,
+                        interviewer_id,
+                        now,
+                        "{}",
+                    )
+                )
                 transcript_rows.append((n + 1, interview_id, witness_id, number))
         conn.execute("SELECT setval(pg_get_serial_sequence('transcript_versions', 'id'), %s)", (max(transcripts, 1),))
         timings["transcripts_s"] = time.perf_counter() - t0
@@ -163,8 +239,10 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
         created = 0
         # One COPY per connection at a time: the tree nodes stream through a second connection.
         nodes_conn = psycopg.connect(f"{PG_SERVER}/{BENCH_DB}")
-        with conn.cursor().copy(f"COPY custody_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as events_copy, \
-                nodes_conn.cursor().copy("COPY custody_nodes (level, idx, hash) FROM STDIN") as nodes_copy:
+        with (
+            conn.cursor().copy(f"COPY custody_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as events_copy,
+            nodes_conn.cursor().copy("COPY custody_nodes (level, idx, hash) FROM STDIN") as nodes_copy,
+        ):
             for seq in range(events):
                 when = base + timedelta(milliseconds=seq)
                 if created < transcripts and (seq % every == 0 or events - seq <= transcripts - created):
@@ -173,28 +251,59 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
                     actor, action, details = actors["interviewer"], "transcript.create", {"version": number}
                 elif seq % 7 == 0:
                     tid, interview_id, witness_id, number = (
-                        transcript_rows[rng.randrange(max(created, 1))] if created else (None, None, None, None))
+                        transcript_rows[rng.randrange(max(created, 1))] if created else (None, None, None, None)
+                    )
                     actor, action, details = actors["legal"], "interview.read", {}
                     tid = interview_id
                 else:
                     tid, interview_id, witness_id, number = (
-                        transcript_rows[rng.randrange(max(created, 1))] if created else (None, None, None, None))
+                        transcript_rows[rng.randrange(max(created, 1))] if created else (None, None, None, None)
+                    )
                     actor, action, details = actors["legal"], "transcript.read", {"version": number}
                 resource_type = "interview" if action == "interview.read" else "transcript"
-                event = NewEvent(action, "allowed", actor[0], actor[1], actor[2], resource_type,
-                                 None if tid is None else str(tid), case_id, witness_id, f"{seq:032x}", "127.0.0.1",
-                                 details)
+                event = NewEvent(
+                    action,
+                    "allowed",
+                    actor[0],
+                    actor[1],
+                    actor[2],
+                    resource_type,
+                    None if tid is None else str(tid),
+                    case_id,
+                    witness_id,
+                    f"{seq:032x}",
+                    "127.0.0.1",
+                    details,
+                )
                 salt = rng.randbytes(SALT_BYTES)
                 leaf_hash = leaf.leaf_hash(leaf.make_entry(None, when, event, salt))
-                events_copy.write_row((seq, when, actor[0], actor[1], actor[2], action, "allowed", resource_type,
-                                       event.resource_id, case_id, witness_id, event.request_id, "127.0.0.1",
-                                       orjson.dumps(details).decode(), salt, leaf_hash))
+                events_copy.write_row(
+                    (
+                        seq,
+                        when,
+                        actor[0],
+                        actor[1],
+                        actor[2],
+                        action,
+                        "allowed",
+                        resource_type,
+                        event.resource_id,
+                        case_id,
+                        witness_id,
+                        event.request_id,
+                        "127.0.0.1",
+                        orjson.dumps(details).decode(),
+                        salt,
+                        leaf_hash,
+                    )
+                )
                 for level, index, value in frontier.append(leaf_hash):
                     nodes_copy.write_row((level, index, value))
         nodes_conn.commit()
         nodes_conn.close()
-        conn.execute("UPDATE custody_head SET tree_size = %s, frontier = %s WHERE id = 1",
-                     (frontier.size, frontier.to_bytes()))
+        conn.execute(
+            "UPDATE custody_head SET tree_size = %s, frontier = %s WHERE id = 1", (frontier.size, frontier.to_bytes())
+        )
         conn.commit()
         conn.close()
         db.session.commit()
@@ -209,11 +318,19 @@ def seed(events: int, transcripts: int, witnesses: int = 500, interviews: int = 
         timings["analyze_s"] = time.perf_counter() - t0
         sample = transcript_rows[len(transcript_rows) // 2]
         info = {
-            "events": events, "transcripts": transcripts, "interviews": interviews, "tokens": tokens,
+            "events": events,
+            "transcripts": transcripts,
+            "interviews": interviews,
+            "tokens": tokens,
             "case_id": case_id,
-            "sample_transcript": {"id": sample[0], "interview_id": sample[1], "witness_id": sample[2],
-                                  "version": sample[3]},
-            "timings": timings, "total_s": time.perf_counter() - start,
+            "sample_transcript": {
+                "id": sample[0],
+                "interview_id": sample[1],
+                "witness_id": sample[2],
+                "version": sample[3],
+            },
+            "timings": timings,
+            "total_s": time.perf_counter() - start,
         }
     OUT.mkdir(exist_ok=True)
     (OUT / "seed.json").write_text(json.dumps(info, indent=2))
@@ -252,7 +369,8 @@ def _databases() -> dict[str, dict]:
     with admin_connection() as conn:
         rows = conn.execute(
             "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname LIKE %s",
-            (GROWTH_PREFIX + "_%",)).fetchall()
+            (GROWTH_PREFIX + "_%",),
+        ).fetchall()
     found = {}
     schema = schema_fingerprint()
     for name, comment in rows:
@@ -303,27 +421,58 @@ def _init_growth(dbname: str) -> dict:
     witnesses, interviews = 500, 2000
     with app.app_context():
         upgrade()
-        made = _population("Growth case", witnesses, interviews, token_days=365,
-                           conducted_at=datetime(2024, 12, 1, tzinfo=UTC))
+        made = _population(
+            "Growth case", witnesses, interviews, token_days=365, conducted_at=datetime(2024, 12, 1, tzinfo=UTC)
+        )
         tokens, hash_keys, pairs = made.tokens, made.hash_keys, made.interviews
         case_id, interviewer_id, actors = made.case_id, made.interviewer_id, made.actors
         conn = psycopg.connect(f"{PG_SERVER}/{dbname}")  # of its own: sealing reads through the session
-        columns = ("id", "interview_id", "case_id", "witness_id", "version", "media_type", "size", "keyed_sha256",
-                   "content_ciphertext", "content_nonce", "content_wrapped_key", "content_kek_id",
-                   "created_by_id", "created_at", "receipt")
+        columns = (
+            "id",
+            "interview_id",
+            "case_id",
+            "witness_id",
+            "version",
+            "media_type",
+            "size",
+            "keyed_sha256",
+            "content_ciphertext",
+            "content_nonce",
+            "content_wrapped_key",
+            "content_kek_id",
+            "created_by_id",
+            "created_at",
+            "receipt",
+        )
         transcripts = []
         with conn.cursor().copy(f"COPY transcript_versions ({', '.join(columns)}) FROM STDIN") as copy:
             for n in range(GROWTH_TRANSCRIPTS):
                 interview_id, witness_id = pairs[n % interviews]
                 number = n // interviews + 1
                 content = (f"Statement {n}. " + SENTENCE * 8).encode()
-                row = TranscriptVersion(id=n + 1, interview_id=interview_id, case_id=case_id,
-                                        witness_id=witness_id, version=number)
+                row = TranscriptVersion(
+                    id=n + 1, interview_id=interview_id, case_id=case_id, witness_id=witness_id, version=number
+                )
                 row.sealed_content.seal(content)
-                copy.write_row((n + 1, interview_id, case_id, witness_id, number, "text/plain; charset=utf-8",
-                                len(content), keyed_sha256(hash_keys[witness_id], content), row.content_ciphertext,
-                                row.content_nonce, row.content_wrapped_key, row.content_kek_id, interviewer_id,
-                                GROWTH_BASE, "{}"))
+                copy.write_row(
+                    (
+                        n + 1,
+                        interview_id,
+                        case_id,
+                        witness_id,
+                        number,
+                        "text/plain; charset=utf-8",
+                        len(content),
+                        keyed_sha256(hash_keys[witness_id], content),
+                        row.content_ciphertext,
+                        row.content_nonce,
+                        row.content_wrapped_key,
+                        row.content_kek_id,
+                        interviewer_id,
+                        GROWTH_BASE,
+                        "{}",
+                    )
+                )
                 transcripts.append([n + 1, interview_id, witness_id, number])
         conn.execute("SELECT setval(pg_get_serial_sequence('transcript_versions', 'id'), %s)", (GROWTH_TRANSCRIPTS,))
         conn.commit()
@@ -331,12 +480,23 @@ def _init_growth(dbname: str) -> dict:
         db.session.commit()
         db.session.remove()
         db.engine.dispose()  # the database is copied as a template next: no session may stay open
-    info = {"version": GROWTH_VERSION, "schema": schema_fingerprint(), "events": 0, "case_id": case_id,
-            "tokens": tokens, "actors": actors,
-            "witness_ids": [w for _, w in pairs[:witnesses]], "transcripts": len(transcripts),
-            "sample_transcript": {"id": transcripts[0][0], "interview_id": transcripts[0][1],
-                                  "witness_id": transcripts[0][2], "version": transcripts[0][3]},
-            "interviewer_id": interviewer_id}
+    info = {
+        "version": GROWTH_VERSION,
+        "schema": schema_fingerprint(),
+        "events": 0,
+        "case_id": case_id,
+        "tokens": tokens,
+        "actors": actors,
+        "witness_ids": [w for _, w in pairs[:witnesses]],
+        "transcripts": len(transcripts),
+        "sample_transcript": {
+            "id": transcripts[0][0],
+            "interview_id": transcripts[0][1],
+            "witness_id": transcripts[0][2],
+            "version": transcripts[0][3],
+        },
+        "interviewer_id": interviewer_id,
+    }
     _set_info(dbname, info)
     return info
 
@@ -362,26 +522,85 @@ def _unsealed_events(start: int, end: int, info: dict, transcripts: list[list[in
         when = GROWTH_BASE + timedelta(seconds=seq)
         roll = rng.random()
         if roll < 0.05:
-            yield seq, when, NewEvent("custody.events.list", "allowed", *auditor, "custody_log", None, None, None,
-                                      f"{seq:032x}", "127.0.0.1", {"filters": ["witness_id"]})
+            yield (
+                seq,
+                when,
+                NewEvent(
+                    "custody.events.list",
+                    "allowed",
+                    *auditor,
+                    "custody_log",
+                    None,
+                    None,
+                    None,
+                    f"{seq:032x}",
+                    "127.0.0.1",
+                    {"filters": ["witness_id"]},
+                ),
+            )
             continue
         if roll < 0.06:
-            yield seq, when, NewEvent("auth.login", "allowed", *admin, "user", str(admin[0]), None, None,
-                                      f"{seq:032x}", "127.0.0.1", {})
+            yield (
+                seq,
+                when,
+                NewEvent(
+                    "auth.login", "allowed", *admin, "user", str(admin[0]), None, None, f"{seq:032x}", "127.0.0.1", {}
+                ),
+            )
             continue
         tid, interview_id, witness_id, number = transcripts[rng.randrange(count)]
         if roll < 0.08:
-            event = NewEvent("witness.read", "denied", *interviewer, "witness", str(witness_id), case_id,
-                             witness_id, f"{seq:032x}", "127.0.0.1", {})
+            event = NewEvent(
+                "witness.read",
+                "denied",
+                *interviewer,
+                "witness",
+                str(witness_id),
+                case_id,
+                witness_id,
+                f"{seq:032x}",
+                "127.0.0.1",
+                {},
+            )
         elif roll < 0.16:
-            event = NewEvent("transcript.create", "allowed", *interviewer, "transcript", str(tid), case_id,
-                             witness_id, f"{seq:032x}", "127.0.0.1", {"version": number})
+            event = NewEvent(
+                "transcript.create",
+                "allowed",
+                *interviewer,
+                "transcript",
+                str(tid),
+                case_id,
+                witness_id,
+                f"{seq:032x}",
+                "127.0.0.1",
+                {"version": number},
+            )
         elif roll < 0.30:
-            event = NewEvent("interview.read", "allowed", *legal, "interview", str(interview_id), case_id,
-                             witness_id, f"{seq:032x}", "127.0.0.1", {})
+            event = NewEvent(
+                "interview.read",
+                "allowed",
+                *legal,
+                "interview",
+                str(interview_id),
+                case_id,
+                witness_id,
+                f"{seq:032x}",
+                "127.0.0.1",
+                {},
+            )
         else:
-            event = NewEvent("transcript.read", "allowed", *legal, "transcript", str(tid), case_id,
-                             witness_id, f"{seq:032x}", "127.0.0.1", {"version": number})
+            event = NewEvent(
+                "transcript.read",
+                "allowed",
+                *legal,
+                "transcript",
+                str(tid),
+                case_id,
+                witness_id,
+                f"{seq:032x}",
+                "127.0.0.1",
+                {"version": number},
+            )
         yield seq, when, event
 
 
@@ -396,8 +615,10 @@ def _extend(dbname: str, target: int, info: dict, progress: bool = True) -> dict
 
     url = f"{PG_SERVER}/{dbname}"
     with psycopg.connect(url) as conn:
-        transcripts = [list(row) for row in conn.execute(
-            "SELECT id, interview_id, witness_id, version FROM transcript_versions ORDER BY id")]
+        transcripts = [
+            list(row)
+            for row in conn.execute("SELECT id, interview_id, witness_id, version FROM transcript_versions ORDER BY id")
+        ]
     timings = {"python_s": 0.0, "copy_s": 0.0}
     with psycopg.connect(url) as events_conn, psycopg.connect(url) as nodes_conn:
         size, blob = events_conn.execute("SELECT tree_size, frontier FROM custody_head WHERE id = 1").fetchone()
@@ -409,8 +630,10 @@ def _extend(dbname: str, target: int, info: dict, progress: bool = True) -> dict
         while frontier.size < target:
             t0 = time.perf_counter()
             end = min(target, frontier.size + CHUNK)
-            with events_conn.cursor().copy(f"COPY custody_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as ecopy, \
-                    nodes_conn.cursor().copy("COPY custody_nodes (level, idx, hash) FROM STDIN") as ncopy:
+            with (
+                events_conn.cursor().copy(f"COPY custody_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as ecopy,
+                nodes_conn.cursor().copy("COPY custody_nodes (level, idx, hash) FROM STDIN") as ncopy,
+            ):
                 ebuf: list[str] = []
                 nbuf: list[str] = []
                 for seq, when, event in _events(frontier.size, end, info, transcripts):
@@ -421,7 +644,8 @@ def _extend(dbname: str, target: int, info: dict, progress: bool = True) -> dict
                         f"{_text(event.actor_role)}\t{event.action}\t{event.outcome}\t{_text(event.resource_type)}\t"
                         f"{_text(event.resource_id)}\t{_text(event.case_id)}\t{_text(event.witness_id)}\t"
                         f"{event.request_id}\t{event.client_addr}\t{dumps(event.details).decode()}\t"
-                        f"\\\\x{event.salt.hex()}\t\\\\x{hashed.hex()}\n")
+                        f"\\\\x{event.salt.hex()}\t\\\\x{hashed.hex()}\n"
+                    )
                     for level, index, value in frontier.append(hashed):
                         nbuf.append(f"{level}\t{index}\t\\\\x{value.hex()}\n")
                     if len(ebuf) >= 20_000:
@@ -432,8 +656,10 @@ def _extend(dbname: str, target: int, info: dict, progress: bool = True) -> dict
                 ecopy.write("".join(ebuf))
                 ncopy.write("".join(nbuf))
             nodes_conn.commit()
-            events_conn.execute("UPDATE custody_head SET tree_size = %s, frontier = %s WHERE id = 1",
-                                (frontier.size, frontier.to_bytes()))
+            events_conn.execute(
+                "UPDATE custody_head SET tree_size = %s, frontier = %s WHERE id = 1",
+                (frontier.size, frontier.to_bytes()),
+            )
             events_conn.commit()
             timings["copy_s"] += time.perf_counter() - t0
             if progress:
@@ -492,13 +718,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--transcripts", type=int, default=100_000)
-    parser.add_argument("--growth", type=int, nargs="*", metavar="SIZE",
-                        help="grow the growth databases to these sizes instead (e.g. 10000 1000000 10000000)")
+    parser.add_argument(
+        "--growth",
+        type=int,
+        nargs="*",
+        metavar="SIZE",
+        help="grow the growth databases to these sizes instead (e.g. 10000 1000000 10000000)",
+    )
     args = parser.parse_args()
     if args.growth:
         grown = grow(args.growth)
-        print(json.dumps({size: {k: v for k, v in info.items() if k not in ("tokens", "actors", "witness_ids")}
-                          for size, info in grown.items()}, indent=2))
+        print(
+            json.dumps(
+                {
+                    size: {k: v for k, v in info.items() if k not in ("tokens", "actors", "witness_ids")}
+                    for size, info in grown.items()
+                },
+                indent=2,
+            )
+        )
         return
     info = seed(args.events, args.transcripts)
     print(json.dumps({k: v for k, v in info.items() if k != "tokens"}, indent=2))

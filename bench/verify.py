@@ -8,6 +8,7 @@ the resident sets of the verifier and its workers, sampled every 20 ms from /pro
 maximum RSS would only show the largest single process); the sum of their PSS, which counts
 pages the forked workers share with the verifier once, is reported beside it.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,18 @@ def _memory_kib(pid: int) -> tuple[int, int]:
 
 def run_verifier(directory: Path, jobs: int | None = None) -> dict[str, Any]:
     """Run the verifier on an export directory; its wall time and the peak RSS of its process tree."""
-    command = [sys.executable, "-m", "casework_verify", "log", str(directory / "log.jsonl"),
-               "--checkpoint", str(directory / "checkpoint.txt"), "--vkey", str(directory / "log.vkey"), "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "casework_verify",
+        "log",
+        str(directory / "log.jsonl"),
+        "--checkpoint",
+        str(directory / "checkpoint.txt"),
+        "--vkey",
+        str(directory / "log.vkey"),
+        "--json",
+    ]
     if jobs:
         command += ["--jobs", str(jobs)]
     t0 = time.perf_counter()
@@ -69,8 +80,9 @@ def run_verifier(directory: Path, jobs: int | None = None) -> dict[str, Any]:
             pids = _tree(child.pid)
             sizes = [_memory_kib(p) for p in pids]
             rss, pss = sum(r for r, _ in sizes), sum(p for _, p in sizes)
-            peak.update(rss=max(peak["rss"], rss), pss=max(peak["pss"], pss),
-                        processes=max(peak["processes"], len(pids)))
+            peak.update(
+                rss=max(peak["rss"], rss), pss=max(peak["pss"], pss), processes=max(peak["processes"], len(pids))
+            )
             done.wait(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -81,10 +93,15 @@ def run_verifier(directory: Path, jobs: int | None = None) -> dict[str, Any]:
     sampler.join()
     report = json.loads(stdout)
     assert child.returncode == 0 and report["ok"], stdout + stderr
-    return {"entries": report["entries"], "verified_size": report["verified_size"], "verify_s": wall,
-            "verify_peak_rss_mb": peak["rss"] / 1024, "verify_peak_pss_mb": peak["pss"] / 1024,
-            "verify_processes": peak["processes"],
-            "export_mb": (directory / "log.jsonl").stat().st_size / 1e6}
+    return {
+        "entries": report["entries"],
+        "verified_size": report["verified_size"],
+        "verify_s": wall,
+        "verify_peak_rss_mb": peak["rss"] / 1024,
+        "verify_peak_pss_mb": peak["pss"] / 1024,
+        "verify_processes": peak["processes"],
+        "export_mb": (directory / "log.jsonl").stat().st_size / 1e6,
+    }
 
 
 def run(dbname: str, keep: bool = False) -> dict[str, Any]:

@@ -1,4 +1,5 @@
 """Casework: witness-interview case management with a verifiable chain of custody."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -48,30 +49,40 @@ def _warn_about_database_role(app: Flask) -> None:
         tables = [*append_only.TABLES, append_only.HEAD_TABLE, append_only.INTAKE_TABLE]
         try:
             with engine.connect() as conn:
-                role, superuser = conn.execute(text(
-                    "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")).one()
-                owned = list(conn.scalars(text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-                    "AND tablename = ANY(:tables) AND pg_has_role(current_user, tableowner, 'USAGE') "
-                    "ORDER BY tablename"), {"tables": tables}))
+                role, superuser = conn.execute(
+                    text("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")
+                ).one()
+                owned = list(
+                    conn.scalars(
+                        text(
+                            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                            "AND tablename = ANY(:tables) AND pg_has_role(current_user, tableowner, 'USAGE') "
+                            "ORDER BY tablename"
+                        ),
+                        {"tables": tables},
+                    )
+                )
         except SQLAlchemyError as exc:
-            log.warning("could not check the database role's rights over the custody log (%s)",
-                        exc.__class__.__name__)
+            log.warning("could not check the database role's rights over the custody log (%s)", exc.__class__.__name__)
             return
         finally:
             engine.dispose()  # no connection opened here outlives start-up (or crosses a fork)
     if superuser:
         problem = "is a superuser: it can rewrite or delete the custody log past its append-only triggers"
     elif owned:
-        problem = (f"owns the custody tables {', '.join(owned)}: it can drop their append-only triggers "
-                   "and rewrite the custody log")
+        problem = (
+            f"owns the custody tables {', '.join(owned)}: it can drop their append-only triggers "
+            "and rewrite the custody log"
+        )
     else:
         return
     _, app_role = append_only.role_names({}, os.environ)
     log.warning(
         "database role %r %s. Run the app as a login role that is a member of %s, which can only append "
-        "(README, \"Append-only custody tables\"); keep the owner or a superuser for `flask db upgrade`.",
-        role, problem, app_role,
+        '(README, "Append-only custody tables"); keep the owner or a superuser for `flask db upgrade`.',
+        role,
+        problem,
+        app_role,
         extra={"database_role": role, "superuser": superuser, "owned_custody_tables": owned},
     )
 
@@ -172,10 +183,20 @@ def _register_blueprints(api: Any) -> None:
     from casework.witnesses.views import blp as witnesses_blp
 
     for blueprint in (
-        auth_blp, users_blp, cases_blp, incidents_blp, witnesses_blp, consent_blp, interviews_blp, transcripts_blp,
-        casefile_blp, custody_blp,
+        auth_blp,
+        users_blp,
+        cases_blp,
+        incidents_blp,
+        witnesses_blp,
+        consent_blp,
+        interviews_blp,
+        transcripts_blp,
+        casefile_blp,
+        custody_blp,
         exhibits_blp,
-        redactions_blp, disclosures_blp, erasures_blp,
+        redactions_blp,
+        disclosures_blp,
+        erasures_blp,
     ):
         api.register_blueprint(blueprint)
 

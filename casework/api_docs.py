@@ -11,6 +11,7 @@ Swagger UI's stylesheet draws its icons that way).
 The page and its files are the same for everyone and hold no case data, so they are public and
 record no custody event (``casework.access.hooks.EXEMPT_ENDPOINTS``), as the OpenAPI document is.
 """
+
 from __future__ import annotations
 
 from importlib.resources import files

@@ -5,6 +5,7 @@ failed statement's parameters may be a witness's name or a transcript. An SQLite
 is created readable by its owner only (0600); SQLite gives its -wal and -shm files the same mode.
 PostgreSQL sessions use UTC, so every storable time (years 1 to 9999 in UTC) reads back.
 """
+
 from __future__ import annotations
 
 import os

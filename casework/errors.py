@@ -3,6 +3,7 @@
 Services, crypto adapters and the access door raise these; ``casework.problems`` is the one
 place that turns them into RFC 9457 problem+json answers with a status code.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -1,4 +1,5 @@
 """Flask extension singletons, bound to the app in ``create_app``."""
+
 from __future__ import annotations
 
 import http

@@ -1,6 +1,7 @@
 """Serialization helpers shared by every domain's schemas: custom fields for odd types,
 ``Extended`` for dumping an object together with a few values computed for this answer, and
 ``FreeTextSchema`` for identifying free text that only some callers may read."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -95,9 +96,14 @@ class WithheldFlag(fields.Boolean):
     """``<name>_withheld``: true when ``<name>`` has a value this caller may not read."""
 
     def __init__(self, of: str, *, attribute: str | None = None) -> None:
-        super().__init__(attribute=attribute or of, dump_only=True, metadata={
-            "description": f"true when {of} has a value that is not shown to you: only those who may read the "
-                           "witness's content see it"})
+        super().__init__(
+            attribute=attribute or of,
+            dump_only=True,
+            metadata={
+                "description": f"true when {of} has a value that is not shown to you: only those who may read the "
+                "witness's content see it"
+            },
+        )
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> bool:
         return value is WITHHELD
@@ -105,10 +111,13 @@ class WithheldFlag(fields.Boolean):
 
 class _FreeTextSchemaMeta(SchemaMeta):
     @classmethod
-    def get_declared_fields(mcs, klass: SchemaMeta,  # noqa: N804 (marshmallow's metaclass hook names it so)
-                            cls_fields: list[tuple[str, fields.Field]],
-                            inherited_fields: list[tuple[str, fields.Field]],
-                            dict_cls: type[dict] = dict) -> dict[str, fields.Field]:
+    def get_declared_fields(
+        cls,
+        klass: SchemaMeta,
+        cls_fields: list[tuple[str, fields.Field]],
+        inherited_fields: list[tuple[str, fields.Field]],
+        dict_cls: type[dict] = dict,
+    ) -> dict[str, fields.Field]:
         declared = super().get_declared_fields(klass, cls_fields, inherited_fields, dict_cls)
         shaped = dict_cls()
         for name, field in declared.items():

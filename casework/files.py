@@ -4,6 +4,7 @@ A secret or a state file is written to a fresh sibling (exact mode, fsynced), th
 ``os.replace`` (or ``os.link`` where an existing file must not be overwritten) and the directory
 fsynced, so readers and crashes see the old file or the new one, never a torn or readable one.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Places: a shared schema and model mixin for 'where' (incidents and interviews)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,9 +11,13 @@ class LocationSchema(Schema):
     name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=300))
     latitude = fields.Float(load_default=None, allow_none=True, allow_nan=False, validate=validate.Range(-90, 90))
     longitude = fields.Float(load_default=None, allow_none=True, allow_nan=False, validate=validate.Range(-180, 180))
-    precision_m = fields.Integer(strict=True, load_default=None, allow_none=True,
-                                 validate=validate.Range(0, 20_000_000),
-                                 metadata={"description": "Radius of uncertainty in metres."})
+    precision_m = fields.Integer(
+        strict=True,
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(0, 20_000_000),
+        metadata={"description": "Radius of uncertainty in metres."},
+    )
 
     @validates_schema
     def _both_coordinates(self, data: dict[str, Any], **_: Any) -> None:
@@ -32,8 +37,12 @@ class LocatedMixin:
     def location(self) -> dict[str, Any] | None:
         if self.location_name is None and self.latitude is None:
             return None
-        return {"name": self.location_name, "latitude": self.latitude, "longitude": self.longitude,
-                "precision_m": self.location_precision_m}
+        return {
+            "name": self.location_name,
+            "latitude": self.latitude,
+            "longitude": self.longitude,
+            "precision_m": self.location_precision_m,
+        }
 
     @location.setter
     def location(self, value: dict[str, Any] | None) -> None:

@@ -17,6 +17,7 @@ How every route is described in the OpenAPI contract is decided here too (``Blue
 operationId is its view's name, its summary its docstring's first line, and its examples come
 from the schemas' fields (``example_fallback`` where a hand-written one would add nothing).
 """
+
 from __future__ import annotations
 
 import base64
@@ -49,8 +50,9 @@ JSON_TYPES = ("application/json",)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-def accepts_media(*media_types: str, large_body: bool = True,
-                  streamed_over: Callable[[Settings], int] | None = None) -> Callable[[F], F]:
+def accepts_media(
+    *media_types: str, large_body: bool = True, streamed_over: Callable[[Settings], int] | None = None
+) -> Callable[[F], F]:
     """Mark a view as taking bodies other than JSON (and up to the upload limit).
 
     ``streamed_over`` picks a setting (bytes): a body longer than that is not read before the view
@@ -227,8 +229,7 @@ def read_body_first() -> None:
     if getattr(view, "_casework_large_body", False) and not _carries_credentials():
         return  # uploads are never public: refused (401) before a view would read it
     streamed_over = getattr(view, "_casework_streamed_over", None)
-    if streamed_over is not None and not _chunked() \
-            and (request.content_length or 0) > streamed_over(settings()):
+    if streamed_over is not None and not _chunked() and (request.content_length or 0) > streamed_over(settings()):
         return  # the view streams it
     try:
         request.get_data(cache=True)
@@ -236,8 +237,9 @@ def read_body_first() -> None:
         g._casework_body_failure = exc
     except Exception as exc:
         log.info("malformed request body: %s", exc.__class__.__name__)
-        g._casework_body_failure = BadInput(f"The {'chunked ' if _chunked() else ''}request body is malformed.",
-                                            problem="malformed-body")
+        g._casework_body_failure = BadInput(
+            f"The {'chunked ' if _chunked() else ''}request body is malformed.", problem="malformed-body"
+        )
     else:
         g._casework_body_read = True
 
@@ -259,8 +261,10 @@ def check_request_body() -> None:
     if view is None:
         return
     if request.args and hasattr(view, "_apidoc") and not _declares_query(view):
-        raise Invalid("This resource takes no query parameters.",
-                      errors={"query": {name: ["Unknown field."] for name in request.args}})
+        raise Invalid(
+            "This resource takes no query parameters.",
+            errors={"query": {name: ["Unknown field."] for name in request.args}},
+        )
     if request.method not in BODY_METHODS or not _has_body():
         return
     allowed = getattr(view, "_casework_media", JSON_TYPES)
@@ -324,8 +328,15 @@ def repr_digest(sha256: bytes) -> str:
     return f"sha-256=:{base64.b64encode(sha256).decode()}:"
 
 
-def ranged_download(chunks: Iterator[bytes], selected: ranges.Selected, mimetype: str, *, sha256: bytes | None,
-                    etag: str | None = None, filename: str | None = None) -> Response:
+def ranged_download(
+    chunks: Iterator[bytes],
+    selected: ranges.Selected,
+    mimetype: str,
+    *,
+    sha256: bytes | None,
+    etag: str | None = None,
+    filename: str | None = None,
+) -> Response:
     """The one shape of a download that can be resumed (exhibits, bundles): 200 or 206 with its
     Content-Range, the length, and the whole representation's digest on both."""
     response = Response(chunks, status=206 if selected.partial else 200, mimetype=mimetype, direct_passthrough=True)

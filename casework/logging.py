@@ -1,4 +1,5 @@
 """Structured JSON logs on stderr (one object per line), with the request id when there is one."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The one pagination scheme: keyset on an increasing integer key, with an opaque cursor."""
+
 from __future__ import annotations
 
 import base64

@@ -4,6 +4,7 @@ Domain errors (``casework.errors``) get their status here and nowhere else; Werk
 webargs' HTTP errors (404 for an unknown URL, 405, 413, 422 from schema validation) and any
 unexpected exception go through the same ``to_problem``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,9 +43,19 @@ STATUS_OF: dict[type[errors.DomainError], int] = {
 }
 
 _DEFAULT_TYPES = {
-    400: "bad-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
-    409: "conflict", 410: "gone", 413: "payload-too-large", 415: "unsupported-media-type",
-    422: "validation-error", 429: "too-many-requests", 500: "internal-error", 503: "unavailable",
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    410: "gone",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    429: "too-many-requests",
+    500: "internal-error",
+    503: "unavailable",
 }
 
 _GENERIC_DETAILS = {
@@ -101,8 +112,9 @@ def _page_renderer() -> Callable[[Problem], Response] | None:
     return next((render for prefix, render in _PAGE_RENDERERS.items() if request.path.startswith(prefix)), None)
 
 
-def problem_response(status: int, detail: str, *, problem: str | None = None, errors: Any = None,
-                     headers: dict[str, str] | None = None) -> Response:
+def problem_response(
+    status: int, detail: str, *, problem: str | None = None, errors: Any = None, headers: dict[str, str] | None = None
+) -> Response:
     failure = Problem(status, detail, problem or _DEFAULT_TYPES.get(status, "error"), errors, dict(headers or {}))
     renderer = _page_renderer()
     if renderer is not None:
@@ -137,8 +149,9 @@ def to_problem(error: BaseException) -> Response:
         status = status_of(error)
         if status >= 500:
             log.error("%s: %s", error.problem_type, error.detail)
-        return problem_response(status, error.detail, problem=error.problem_type, errors=error.errors,
-                                headers=_domain_headers(error))
+        return problem_response(
+            status, error.detail, problem=error.problem_type, errors=error.errors, headers=_domain_headers(error)
+        )
     if isinstance(error, HTTPException):
         status = error.code or 500
         detail = _GENERIC_DETAILS.get(status, error.description or "")
@@ -154,8 +167,12 @@ def to_problem(error: BaseException) -> Response:
         return problem_response(status, detail, errors=messages or None, headers=headers)
     if _database_busy(error):
         log.warning("database busy: %s", error)
-        return problem_response(503, "The database is busy; nothing was changed. Try again shortly.",
-                                problem="database-busy", headers={"Retry-After": "1"})
+        return problem_response(
+            503,
+            "The database is busy; nothing was changed. Try again shortly.",
+            problem="database-busy",
+            headers={"Retry-After": "1"},
+        )
     log.error("unhandled error", exc_info=error)
     return problem_response(500, _GENERIC_DETAILS[500])
 

@@ -5,6 +5,7 @@ a single range ``first-last``, ``first-`` or ``-suffix``; several ranges, anothe
 malformed header select the whole representation (a server may ignore a Range it does not
 support); a range that starts past the end is 416.
 """
+
 from __future__ import annotations
 
 import re

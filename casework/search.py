@@ -6,6 +6,7 @@ itself be a name, and the log is append-only and outlives any erasure: it is rec
 SHA-256 of its case-folded text, so an auditor can still confirm "did anyone search for X?" by
 hashing X, while the log never holds the words.
 """
+
 from __future__ import annotations
 
 import hashlib

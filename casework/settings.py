@@ -7,6 +7,7 @@ start-up rather than the first request that needs it; services and domain code t
 ``settings()`` for a typed field instead of indexing the config by a string nobody type-checks.
 Nothing changes them at run time (tests replace the whole object: tests/settings.py).
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Streamed response bodies that run after their request: in an application context of their own."""
+
 from __future__ import annotations
 
 import contextvars
@@ -36,4 +37,5 @@ def in_own_app_context(chunks: Iterator[bytes]) -> Iterator[bytes]:
                     context.run(close)
             finally:
                 context.run(app_ctx.pop)
+
     return run()

@@ -13,6 +13,7 @@ so every worker answers without it.
 default of 30 s would kill the worker mid-transfer. In production a buffering reverse proxy
 in front keeps slow clients off the workers; this is the worker's own bound.
 """
+
 from __future__ import annotations
 
 from typing import Any

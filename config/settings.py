@@ -4,6 +4,7 @@ Production refuses to start on anything implicit: a missing secret key, database
 keyring or shared rate-limit storage, or the benchmark-only switch that turns custody
 recording off, is an error at start-up rather than a silent weakening at run time.
 """
+
 from __future__ import annotations
 
 import os
@@ -138,7 +139,8 @@ def _testing(env: Mapping[str, str], config: dict[str, Any]) -> None:
     config["CASEWORK_KEYRING_CREATE"] = True
     # Exhibit chunks of test apps on PostgreSQL go to a scratch directory, never instance/.
     config["CASEWORK_BLOB_DIR"] = config["CASEWORK_BLOB_DIR"] or str(
-        Path(tempfile.gettempdir()) / f"casework-test-blobs-{os.getpid()}")
+        Path(tempfile.gettempdir()) / f"casework-test-blobs-{os.getpid()}"
+    )
     # Tests read the log straight from the database after each request.
     config["CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT"] = _bool(env.get("CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT"), True)
 
@@ -170,7 +172,8 @@ def _production(env: Mapping[str, str], config: dict[str, Any]) -> None:
     scheme = config["RATELIMIT_STORAGE_URI"].partition("://")[0]
     if "memory" in scheme:
         raise ConfigurationError(
-            "CASEWORK_RATELIMIT_STORAGE must be storage every worker shares (e.g. redis://...), not memory://")
+            "CASEWORK_RATELIMIT_STORAGE must be storage every worker shares (e.g. redis://...), not memory://"
+        )
 
 
 def load_config(name: str | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:

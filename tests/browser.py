@@ -7,6 +7,7 @@ axe-core (from node_modules, pinned by package-lock.json) in the page and refuse
 critical violations; ``snapshot`` keeps a full-page screenshot as a test artefact
 (``build/screenshots/<database>/`` or ``$CASEWORK_SCREENSHOTS``).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(os.environ.get("CASEWORK_SCREENSHOTS", ROOT / "build" / "screenshots"))
 # axe's impact levels a page may not have.
@@ -33,11 +41,14 @@ BLOCKING_IMPACTS = ("serious", "critical")
 def chromium() -> str:
     """Debian's chromium, installed as SoftHSM2 is (scripts/install-chromium) when missing."""
     if not CHROMIUM.exists():
-        installed = subprocess.run(["bash", str(ROOT / "scripts" / "install-chromium")],
-                                   capture_output=True, text=True, timeout=900)
+        installed = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "install-chromium")], capture_output=True, text=True, timeout=900
+        )
         if installed.returncode != 0 or not CHROMIUM.exists():
-            pytest.skip(f"{CHROMIUM} is absent and scripts/install-chromium could not install it: "
-                        f"{installed.stderr.strip()[-500:]}")
+            pytest.skip(
+                f"{CHROMIUM} is absent and scripts/install-chromium could not install it: "
+                f"{installed.stderr.strip()[-500:]}"
+            )
     return str(CHROMIUM)
 
 
@@ -63,8 +74,11 @@ class Watch:
     page_errors: list[str] = field(default_factory=list)
 
     def off_origin(self) -> list[str]:
-        return [url for url in self.requested if urlsplit(url).scheme not in ("data", "blob")
-                and not url.startswith(f"{self.origin}/")]
+        return [
+            url
+            for url in self.requested
+            if urlsplit(url).scheme not in ("data", "blob") and not url.startswith(f"{self.origin}/")
+        ]
 
 
 _VIOLATIONS = """window.__violations = [];
@@ -74,8 +88,9 @@ document.addEventListener("securitypolicyviolation",
 
 def watched_context(browser: Any, origin: str, *, locale: str = "en-GB", **options: Any) -> tuple[Any, Watch]:
     """A fresh context (no cookies) whose pages report policy violations, other origins and errors."""
-    context = browser.new_context(base_url=origin, locale=locale, viewport={"width": 1280, "height": 900},
-                                  service_workers="block", **options)
+    context = browser.new_context(
+        base_url=origin, locale=locale, viewport={"width": 1280, "height": 900}, service_workers="block", **options
+    )
     context.add_init_script(_VIOLATIONS)
     watch = Watch(origin)
     context.on("request", lambda request: watch.requested.append(request.url))
@@ -100,8 +115,11 @@ def assert_accessible(page: Any, name: str) -> None:
     results = page.evaluate("""() => axe.run(document, {
         runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
         resultTypes: ["violations"]})""")
-    blocking = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])
-                for v in results["violations"] if v["impact"] in BLOCKING_IMPACTS]
+    blocking = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5])
+        for v in results["violations"]
+        if v["impact"] in BLOCKING_IMPACTS
+    ]
     assert not blocking, f"{name}: {blocking}"
 
 

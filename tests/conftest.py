@@ -3,6 +3,7 @@
 Every test that takes ``app`` runs twice, once per database. PostgreSQL is the server at
 127.0.0.1:5432 (trust auth); each test session creates its own database there.
 """
+
 from __future__ import annotations
 
 import os
@@ -245,16 +246,37 @@ def world(app: Flask, people: dict[str, Caller]) -> World:
     for name in ("interviewer", "interviewer2"):
         ok(admin.put(f"/api/v1/cases/{case_id}/members/{people[name].id}"), 202)
         ok(people["legal"].post(f"/api/v1/cases/{case_id}/members/{people[name].id}/approve"))
-    incident = ok(interviewer.post(f"/api/v1/cases/{case_id}/incidents", {
-        "reference": "INC-1", "title": "Execution at the quarry",
-        "occurred_from": "2026-03-01T05:00:00Z", "occurred_to": "2026-03-01T07:00:00Z", "time_precision": "hour",
-        "location": {"name": "Quarry", "latitude": 48.5, "longitude": 37.9, "precision_m": 200},
-        "victim_count": 7, "violation_types": ["execution-of-prisoners-of-war"],
-    }), 201)
-    witness = ok(interviewer.post(f"/api/v1/cases/{case_id}/witnesses",
-                                  {"witness_type": "eyewitness", "risk_level": "high"}), 201)
-    interview = ok(interviewer.post(f"/api/v1/cases/{case_id}/interviews", {
-        "witness_id": witness["id"], "incident_ids": [incident["id"]], "conducted_at": "2026-03-10T10:00:00Z",
-        "language": "uk", "location": {"name": "Field office"},
-    }), 201)
+    incident = ok(
+        interviewer.post(
+            f"/api/v1/cases/{case_id}/incidents",
+            {
+                "reference": "INC-1",
+                "title": "Execution at the quarry",
+                "occurred_from": "2026-03-01T05:00:00Z",
+                "occurred_to": "2026-03-01T07:00:00Z",
+                "time_precision": "hour",
+                "location": {"name": "Quarry", "latitude": 48.5, "longitude": 37.9, "precision_m": 200},
+                "victim_count": 7,
+                "violation_types": ["execution-of-prisoners-of-war"],
+            },
+        ),
+        201,
+    )
+    witness = ok(
+        interviewer.post(f"/api/v1/cases/{case_id}/witnesses", {"witness_type": "eyewitness", "risk_level": "high"}),
+        201,
+    )
+    interview = ok(
+        interviewer.post(
+            f"/api/v1/cases/{case_id}/interviews",
+            {
+                "witness_id": witness["id"],
+                "incident_ids": [incident["id"]],
+                "conducted_at": "2026-03-10T10:00:00Z",
+                "language": "uk",
+                "location": {"name": "Field office"},
+            },
+        ),
+        201,
+    )
     return World(people, case_id, other, incident["id"], witness["id"], interview["id"])

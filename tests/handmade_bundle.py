@@ -6,6 +6,7 @@ The verifier is tested against it, and against copies changed and then signed ag
 log's key, so that what catches a change is the check meant to (a proof, a leaf hash), not the
 signed manifests around it. Real keys, real hashes: nothing is mocked.
 """
+
 from __future__ import annotations
 
 import base64
@@ -41,13 +42,29 @@ STATEMENT = b"On 1 March I saw soldiers lead seven prisoners to the quarry.\n"
 HIDDEN = ("actor_id", "actor_username", "client_addr", "details.recipient.name", "details.recipient.organisation")
 
 
-def _event(seq: int, action: str, resource: tuple[str, str], outcome: str = "allowed",
-           username: str = "a.okafor", details: dict[str, Any] | None = None) -> dict[str, Any]:
+def _event(
+    seq: int,
+    action: str,
+    resource: tuple[str, str],
+    outcome: str = "allowed",
+    username: str = "a.okafor",
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The auditor's entry of one event, as the log stores it (leaf form v2, values and salts)."""
     fields = SimpleNamespace(
-        actor_id=3 + seq, actor_username=username, actor_role="legal", action=action, outcome=outcome,
-        resource_type=resource[0], resource_id=resource[1], case_id=1, witness_id=None,
-        request_id=f"req-{seq}", client_addr=f"10.0.0.{seq}", details=details or {})
+        actor_id=3 + seq,
+        actor_username=username,
+        actor_role="legal",
+        action=action,
+        outcome=outcome,
+        resource_type=resource[0],
+        resource_id=resource[1],
+        case_id=1,
+        witness_id=None,
+        request_id=f"req-{seq}",
+        client_addr=f"10.0.0.{seq}",
+        details=details or {},
+    )
     salt = hashlib.sha256(b"event salt %d" % seq).digest()
     return leaf.make_entry(seq, datetime(2026, 3, 10, 9, seq, tzinfo=UTC), fields, salt)
 
@@ -60,9 +77,9 @@ LOG = [
     _event(2, "transcript.read", TRANSCRIPT, outcome="denied", username="m.haddad"),
     _event(3, "transcript.read", TRANSCRIPT, username="j.lindqvist", details={"via": "disclosure.bundle"}),
     _event(4, "disclosure.create", DISCLOSURE, details={"recipient": RECIPIENT}),
-    _event(5, "disclosure.item", TRANSCRIPT, details={"disclosure": "2"}),     # another disclosure's
+    _event(5, "disclosure.item", TRANSCRIPT, details={"disclosure": "2"}),  # another disclosure's
     _event(6, "disclosure.approve", DISCLOSURE, username="j.lindqvist"),
-    _event(7, "transcript.read", SOURCE),                                      # the redaction's source
+    _event(7, "transcript.read", SOURCE),  # the redaction's source
     _event(8, "case.read", ("case", "1")),
 ]
 LEAVES = [leaf.leaf_hash(entry) for entry in LOG]
@@ -89,8 +106,7 @@ def proof(seq: int) -> list[str]:
 
 def proven(seq: int, staff: str | None, hidden: tuple[str, ...] = HIDDEN) -> dict[str, Any]:
     """A proven line: the entry with its identifying values shown only as commitments."""
-    record: dict[str, Any] = {"entry": leaf.hide(LOG[seq], hidden), "leaf_hash": LEAVES[seq].hex(),
-                              "proof": proof(seq)}
+    record: dict[str, Any] = {"entry": leaf.hide(LOG[seq], hidden), "leaf_hash": LEAVES[seq].hex(), "proof": proof(seq)}
     if staff is not None:
         record["staff"] = staff
     return record
@@ -112,24 +128,47 @@ def checkpoint_note(cosigned_by: dict[str, int] = COSIGNED_AT) -> str:
 class Bundle:
     """What the bag says, before it is written: change any part, then ``write`` it (signed again)."""
 
-    trails: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {
-        f"{ITEM}/{fmt.CUSTODY_NAME}": [proven(0, "S-01"), withheld(2, "refused_attempt"), proven(3, "S-02"),
-                                       withheld(5, "other_disclosure")],
-        f"{ITEM}/source-custody.jsonl": [withheld(7, "redaction_source")],
-        fmt.DISCLOSURE_CUSTODY_FILE: [proven(1, "S-02"), proven(4, "S-02"), proven(6, "S-03")],
-    })
-    disclosure: dict[str, Any] = field(default_factory=lambda: {
-        "id": DISCLOSURE_ID, "case_id": 1, "recipient": {"kind": "prosecutor"},
-        "purpose": "Article 15 preliminary examination", "proposed_by": "S-02", "approved_by": "S-03",
-        "items": [{"number": 1, "directory": ITEM, "registration_number": REGISTRATION}]})
-    metadata: dict[str, Any] = field(default_factory=lambda: {
-        "kind": "transcript_version", "registration_number": REGISTRATION, "content_file": "statement.txt",
-        "sha256": hashlib.sha256(STATEMENT).hexdigest(), "custody_resource": {"type": "transcript", "id": "7"},
-        "custody_files": [{"file": fmt.CUSTODY_NAME, "resource": {"type": "transcript", "id": "7"}},
-                          {"file": "source-custody.jsonl", "resource": {"type": "transcript", "id": "6"}}]})
+    trails: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {
+            f"{ITEM}/{fmt.CUSTODY_NAME}": [
+                proven(0, "S-01"),
+                withheld(2, "refused_attempt"),
+                proven(3, "S-02"),
+                withheld(5, "other_disclosure"),
+            ],
+            f"{ITEM}/source-custody.jsonl": [withheld(7, "redaction_source")],
+            fmt.DISCLOSURE_CUSTODY_FILE: [proven(1, "S-02"), proven(4, "S-02"), proven(6, "S-03")],
+        }
+    )
+    disclosure: dict[str, Any] = field(
+        default_factory=lambda: {
+            "id": DISCLOSURE_ID,
+            "case_id": 1,
+            "recipient": {"kind": "prosecutor"},
+            "purpose": "Article 15 preliminary examination",
+            "proposed_by": "S-02",
+            "approved_by": "S-03",
+            "items": [{"number": 1, "directory": ITEM, "registration_number": REGISTRATION}],
+        }
+    )
+    metadata: dict[str, Any] = field(
+        default_factory=lambda: {
+            "kind": "transcript_version",
+            "registration_number": REGISTRATION,
+            "content_file": "statement.txt",
+            "sha256": hashlib.sha256(STATEMENT).hexdigest(),
+            "custody_resource": {"type": "transcript", "id": "7"},
+            "custody_files": [
+                {"file": fmt.CUSTODY_NAME, "resource": {"type": "transcript", "id": "7"}},
+                {"file": "source-custody.jsonl", "resource": {"type": "transcript", "id": "6"}},
+            ],
+        }
+    )
     checkpoint: str = field(default_factory=checkpoint_note)
-    readme: bytes = (b"The log's key and the witnesses' keys in this folder are the server's own claim.\n"
-                     b"Check them against keys obtained from the operator and the witnesses.\n")
+    readme: bytes = (
+        b"The log's key and the witnesses' keys in this folder are the server's own claim.\n"
+        b"Check them against keys obtained from the operator and the witnesses.\n"
+    )
 
     def copy(self) -> Bundle:
         return copy.deepcopy(self)
@@ -146,8 +185,9 @@ class Bundle:
             payload[rel] = b"".join(canonical_json(line) + b"\n" for line in lines)
         files = {"bagit.txt": fmt.BAGIT_TXT, **payload}
         files[fmt.MANIFEST] = _manifest(payload)
-        files["bag-info.txt"] = (f"External-Identifier: {BAG}\nPayload-Oxum: {sum(map(len, payload.values()))}."
-                                 f"{len(payload)}\n").encode()
+        files["bag-info.txt"] = (
+            f"External-Identifier: {BAG}\nPayload-Oxum: {sum(map(len, payload.values()))}.{len(payload)}\n"
+        ).encode()
         files[fmt.CHECKPOINT_FILE] = self.checkpoint.encode()
         files[fmt.LOG_VKEY_FILE] = (VKEY + "\n").encode()
         files[fmt.WITNESS_VKEYS_FILE] = "".join(key + "\n" for key in WITNESS_VKEYS).encode()
@@ -166,8 +206,9 @@ def _manifest(files: dict[str, bytes]) -> bytes:
 
 
 def sign_tagmanifest(tagmanifest: bytes, key: Ed25519PrivateKey = LOG_KEY) -> str:
-    signed = fmt.BundleSignature(DISCLOSURE_ID, BAG, hashlib.sha256(tagmanifest).hexdigest(), SIZE,
-                                 base64.b64encode(ROOT).decode())
+    signed = fmt.BundleSignature(
+        DISCLOSURE_ID, BAG, hashlib.sha256(tagmanifest).hexdigest(), SIZE, base64.b64encode(ROOT).decode()
+    )
     return note.sign_note(signed.text(), ORIGIN, key)
 
 

@@ -1,4 +1,5 @@
 """Assertions about custody events, read straight from the database."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,9 @@ def events_of(app: Flask, response: Any) -> list[dict[str, Any]]:
     """The custody events recorded for the request that produced ``response``."""
     request_id = response.headers["X-Request-ID"]
     with app.app_context():
-        rows = db.session.scalars(select(CustodyEvent).where(CustodyEvent.request_id == request_id)
-                                  .order_by(CustodyEvent.seq)).all()
+        rows = db.session.scalars(
+            select(CustodyEvent).where(CustodyEvent.request_id == request_id).order_by(CustodyEvent.seq)
+        ).all()
         return [row.entry() for row in rows]
 
 
@@ -78,6 +80,7 @@ def database_owner_writes(app: Flask) -> Iterator[None]:
     The triggers are back on when the block ends. Close sessions that touched the custody tables
     before leaving the block (PostgreSQL's ALTER TABLE waits for their locks).
     """
+
     def run(statements: dict[str, list[str]]) -> None:
         with app.app_context():
             db.session.remove()

@@ -1,4 +1,5 @@
 """A real gunicorn serving the app on 127.0.0.1, for concurrency and crash tests."""
+
 from __future__ import annotations
 
 import http.client
@@ -32,8 +33,15 @@ class Server:
     port: int
     process: subprocess.Popen
 
-    def request(self, method: str, path: str, token: str | None = None, body: Any = None,
-                headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30,
+    ) -> tuple[int, dict[str, str], bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             all_headers = dict(headers or {})
@@ -57,8 +65,9 @@ class Server:
 
 
 @contextmanager
-def gunicorn(database_url: str, keyring_path: str, workers: int = 4,
-             extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+def gunicorn(
+    database_url: str, keyring_path: str, workers: int = 4, extra_env: dict[str, str] | None = None
+) -> Iterator[Server]:
     port = free_port()
     env = {
         # Nothing inherited may change the server (CASEWORK_BENCH_DISABLE_CUSTODY, say).
@@ -73,9 +82,23 @@ def gunicorn(database_url: str, keyring_path: str, workers: int = 4,
     # stderr goes to a file, not a pipe: a pipe nobody drains blocks gunicorn once it is full.
     with tempfile.TemporaryFile(prefix="gunicorn-stderr-") as stderr:
         process = subprocess.Popen(
-            [GUNICORN, "-c", GUNICORN_CONF, "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-             "--graceful-timeout", "5", "wsgi:app"],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+            [
+                GUNICORN,
+                "-c",
+                GUNICORN_CONF,
+                "--workers",
+                str(workers),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--graceful-timeout",
+                "5",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
             start_new_session=True,
         )
         server = Server(port, process)

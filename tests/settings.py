@@ -1,6 +1,7 @@
 """Tests that need other settings for a while replace the app's settings object (it is frozen:
 nothing in the app changes it). Assigning to ``app.config`` at run time changes nothing any more:
 the app read its settings once, in ``create_app``."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -5,6 +5,7 @@ custody_checkpoints and custody_cosignatures, whoever asks; on PostgreSQL the ro
 as, casework_app, has no UPDATE, DELETE or TRUNCATE on them in the first place, and cannot touch
 the triggers. custody_head stays updatable: every append moves it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -73,8 +74,11 @@ def test_update_and_delete_are_refused_by_the_database(app: Flask, logged, table
     where, before = first_row(app, table)
     rows = count(app, table)
     _, change = ROWS[table]
-    for statement in (f"UPDATE {table} SET {change} WHERE {where}", f"DELETE FROM {table} WHERE {where}",
-                      f"DELETE FROM {table}"):
+    for statement in (
+        f"UPDATE {table} SET {change} WHERE {where}",
+        f"DELETE FROM {table} WHERE {where}",
+        f"DELETE FROM {table}",
+    ):
         with app.app_context():
             with pytest.raises(IntegrityError, match=append_only.MESSAGE):
                 db.session.execute(text(statement))
@@ -116,7 +120,8 @@ def test_triggers_are_dropped_by_the_downgrade_and_back_after_the_upgrade(app: F
             db.session.execute(text(f"UPDATE custody_events SET actor_username = 'mallory' WHERE {where}"))
             db.session.commit()
         assert read(app, "custody_events", where) == {k: v for k, v in before.items() if k != "salt"} | {
-            "actor_username": "mallory"}
+            "actor_username": "mallory"
+        }
     finally:
         with app.app_context():
             db.session.remove()
@@ -167,18 +172,23 @@ def refused_to_app_role(app: Flask, statement: str, owner_first: Sequence[str] =
 def test_app_role_has_no_update_delete_or_truncate(app: Flask, logged, pg_only, table: str):
     where, before = first_row(app, table)
     _, change = ROWS[table]
-    for statement in (f"UPDATE {table} SET {change} WHERE {where}", f"DELETE FROM {table} WHERE {where}",
-                      f"TRUNCATE {table}"):
+    for statement in (
+        f"UPDATE {table} SET {change} WHERE {where}",
+        f"DELETE FROM {table} WHERE {where}",
+        f"TRUNCATE {table}",
+    ):
         error = refused_to_app_role(app, statement)
         assert "permission denied" in str(error.orig)
         # The privilege holds on its own: with the owner's triggers off, the app role is still refused.
         refused_to_app_role(app, statement, owner_first=append_only.POSTGRES_DISABLE)
     # Nor can the app role switch the triggers off, drop them, or take the table.
-    for statement in (f"ALTER TABLE {table} DISABLE TRIGGER {append_only.ROW_TRIGGER}",
-                      f"ALTER TABLE {table} DISABLE TRIGGER USER",
-                      f"DROP TRIGGER {append_only.ROW_TRIGGER} ON {table}",
-                      f"ALTER TABLE {table} OWNER TO {append_only.APP_ROLE}",
-                      f"DROP TABLE {table}"):
+    for statement in (
+        f"ALTER TABLE {table} DISABLE TRIGGER {append_only.ROW_TRIGGER}",
+        f"ALTER TABLE {table} DISABLE TRIGGER USER",
+        f"DROP TRIGGER {append_only.ROW_TRIGGER} ON {table}",
+        f"ALTER TABLE {table} OWNER TO {append_only.APP_ROLE}",
+        f"DROP TABLE {table}",
+    ):
         error = refused_to_app_role(app, statement)
         assert "must be owner" in str(error.orig), statement
     assert read(app, table, where) == before

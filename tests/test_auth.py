@@ -1,4 +1,5 @@
 """Sessions, CSRF, bearer tokens, deactivation, throttling and password storage."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -98,8 +99,11 @@ def test_expired_token_is_refused(app, people):
     from casework.db import utcnow
 
     with app.app_context():
-        db.session.execute(ApiToken.__table__.update().where(ApiToken.user_id == people["legal"].id)
-                           .values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.execute(
+            ApiToken.__table__.update()
+            .where(ApiToken.user_id == people["legal"].id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
         db.session.commit()
     assert_problem(people["legal"].get("/api/v1/auth/me"), 401)
 
@@ -145,8 +149,9 @@ def _forget_throttling(throttled):
 
 
 def from_address(client, address, username, password=PASSWORD):
-    return client.post("/api/v1/auth/login", json={"username": username, "password": password},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/api/v1/auth/login", json={"username": username, "password": password}, environ_base={"REMOTE_ADDR": address}
+    )
 
 
 def test_failed_logins_are_throttled_per_username_and_address(backend, keyring_path):
@@ -201,9 +206,11 @@ def test_wrong_passwords_given_again_are_throttled_per_account(backend, keyring_
     try:
         caller = make_caller(throttled, "guessed", "legal")
         change = {"current_password": "guess number one", "new_password": "tulip orbit canyon vellum"}
-        statuses = [caller.post("/api/v1/auth/password", change).status_code,
-                    caller.post("/api/v1/auth/mfa/totp", {"password": "guess number two"}).status_code,
-                    caller.post("/api/v1/auth/password", {**change, "current_password": PASSWORD}).status_code]
+        statuses = [
+            caller.post("/api/v1/auth/password", change).status_code,
+            caller.post("/api/v1/auth/mfa/totp", {"password": "guess number two"}).status_code,
+            caller.post("/api/v1/auth/password", {**change, "current_password": PASSWORD}).status_code,
+        ]
         assert statuses == [403, 403, 429]
     finally:
         _forget_throttling(throttled)
@@ -227,10 +234,13 @@ def test_login_throttling_is_shared_through_redis(backend, keyring_path):
 
             upgrade()
         caller = make_caller(first, "shared-throttle", "legal")
-        assert [from_address(first.test_client(), "203.0.113.5", caller.username, "wrong password!").status_code
-                for _ in range(2)] == [401, 401]
-        second = make_app(backend, keyring_path, CASEWORK_LOGIN_FAILURE_LIMIT="2 per minute",
-                          RATELIMIT_STORAGE_URI=storage)
+        assert [
+            from_address(first.test_client(), "203.0.113.5", caller.username, "wrong password!").status_code
+            for _ in range(2)
+        ] == [401, 401]
+        second = make_app(
+            backend, keyring_path, CASEWORK_LOGIN_FAILURE_LIMIT="2 per minute", RATELIMIT_STORAGE_URI=storage
+        )
         assert_problem(from_address(second.test_client(), "203.0.113.5", caller.username), 429)
         assert from_address(second.test_client(), "203.0.113.6", caller.username).status_code == 200
     finally:

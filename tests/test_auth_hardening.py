@@ -2,6 +2,7 @@
 
 On both databases, through the real app: what an admin or a stolen credential can no longer do.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -42,6 +43,7 @@ def bearer(token: str) -> dict[str, str]:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch):
     """Set the TOTP clock: ``clock(steps)`` moves to T0 + steps * 30 s and returns that time."""
+
     def set_time(steps: float = 0) -> float:
         now = T0 + steps * mfa.PERIOD
         monkeypatch.setattr(mfa, "_clock", lambda: now)
@@ -58,8 +60,9 @@ def code_at(secret: str, steps: float = 0) -> str:
 def enrol(client, headers: dict[str, str], password: str = PASSWORD) -> tuple[str, list[str]]:
     """Enrol and confirm TOTP (at the clock's T0); the secret and the recovery codes."""
     started = ok(client.post("/api/v1/auth/mfa/totp", json={"password": password}, headers=headers))
-    codes = ok(client.post("/api/v1/auth/mfa/totp/confirm", json={"code": code_at(started["secret"])},
-                           headers=headers))["recovery_codes"]
+    codes = ok(
+        client.post("/api/v1/auth/mfa/totp/confirm", json={"code": code_at(started["secret"])}, headers=headers)
+    )["recovery_codes"]
     return started["secret"], codes
 
 
@@ -72,8 +75,9 @@ def test_a_token_cannot_mint_a_longer_lived_token(app, people):
     day = ok(legal.post("/api/v1/auth/tokens", {"name": "one day", "expires_in_days": 1}), 201)
     assert day["parent_token_id"] is not None  # made with the fixture's bearer token
     client = app.test_client()
-    year = client.post("/api/v1/auth/tokens", json={"name": "a year", "expires_in_days": 365},
-                       headers=bearer(day["token"]))
+    year = client.post(
+        "/api/v1/auth/tokens", json={"name": "a year", "expires_in_days": 365}, headers=bearer(day["token"])
+    )
     child = ok(year, 201)
     assert child["parent_token_id"] == day["id"]
     assert child["expires_at"] <= day["expires_at"]
@@ -90,8 +94,9 @@ def test_revoking_a_token_revokes_every_token_made_through_it(app, people):
     parent = ok(legal.post("/api/v1/auth/tokens", {"name": "parent", "expires_in_days": 7}), 201)
     client = app.test_client()
     child = ok(client.post("/api/v1/auth/tokens", json={"name": "child"}, headers=bearer(parent["token"])), 201)
-    grandchild = ok(client.post("/api/v1/auth/tokens", json={"name": "grandchild"},
-                                headers=bearer(child["token"])), 201)
+    grandchild = ok(
+        client.post("/api/v1/auth/tokens", json={"name": "grandchild"}, headers=bearer(child["token"])), 201
+    )
     sibling = ok(legal.post("/api/v1/auth/tokens", {"name": "unrelated"}), 201)
     for token in (child, grandchild):
         assert client.get("/api/v1/auth/me", headers=bearer(token["token"])).status_code == 200
@@ -116,11 +121,22 @@ def test_sessions_make_root_tokens(app, people):
 # Password strength
 
 
-@pytest.mark.parametrize("password", ["aaaaaaaaaaaa", "marianne.kowalczyk", "marianne.kowalczyk2026",
-                                      "Kowalczyk Marianne", "password1234", "casework2026!"])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "aaaaaaaaaaaa",
+        "marianne.kowalczyk",
+        "marianne.kowalczyk2026",
+        "Kowalczyk Marianne",
+        "password1234",
+        "casework2026!",
+    ],
+)
 def test_guessable_passwords_are_refused_with_feedback(app, people, password):
-    response = people["admin"].post("/api/v1/users", {"username": "marianne.kowalczyk", "password": password,
-                                                      "role": "legal", "display_name": "Marianne Kowalczyk"})
+    response = people["admin"].post(
+        "/api/v1/users",
+        {"username": "marianne.kowalczyk", "password": password, "role": "legal", "display_name": "Marianne Kowalczyk"},
+    )
     body = assert_problem(response, 422)
     assert body["type"].endswith("/weak-password")
     messages = body["errors"]["json"]["password"]
@@ -146,8 +162,9 @@ def test_admin_reset_and_self_change_are_checked_too(app, people):
 
 def test_operator_cli_refuses_weak_passwords(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "bootstrap", "--role", "admin"],
-                           env={"CASEWORK_PASSWORD": "bootstrap-admin"})
+    result = runner.invoke(
+        args=["users", "create", "bootstrap", "--role", "admin"], env={"CASEWORK_PASSWORD": "bootstrap-admin"}
+    )
     assert result.exit_code != 0 and "too easy to guess" in result.output
     assert "bootstrap-admin" not in result.output
 
@@ -160,8 +177,9 @@ def test_changing_the_password_ends_every_other_session_and_every_token(app, peo
     legal = people["legal"]
     here, csrf = session_of(app, "legal")
     elsewhere, _ = session_of(app, "legal")
-    changed = here.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
-                        headers=csrf)
+    changed = here.post(
+        "/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}, headers=csrf
+    )
     assert changed.status_code == 204
     (event,) = events_of(app, changed)
     assert (event["action"], event["outcome"]) == ("auth.password.change", "allowed")
@@ -192,8 +210,9 @@ def test_password_change_needs_the_current_password(app, people):
 
 def test_an_account_an_admin_creates_must_change_its_password(app, world: World):
     admin = world.people["admin"]
-    created = ok(admin.post("/api/v1/users", {"username": "new.lawyer", "password": RESET_PASSWORD, "role": "legal"}),
-                 201)
+    created = ok(
+        admin.post("/api/v1/users", {"username": "new.lawyer", "password": RESET_PASSWORD, "role": "legal"}), 201
+    )
     assert created["must_change_password"] is True
     client, csrf = session_of(app, "new.lawyer", RESET_PASSWORD)
     assert client.get("/api/v1/auth/me").get_json()["must_change_password"] is True
@@ -206,8 +225,14 @@ def test_an_account_an_admin_creates_must_change_its_password(app, world: World)
     # No way around it: no token either.
     token = client.post("/api/v1/auth/tokens", json={"name": "sneaky"}, headers=csrf)
     assert assert_problem(token, 403)["type"].endswith("/password-change-required")
-    assert client.post("/api/v1/auth/password", json={"current_password": RESET_PASSWORD,
-                                                      "new_password": NEW_PASSWORD}, headers=csrf).status_code == 204
+    assert (
+        client.post(
+            "/api/v1/auth/password",
+            json={"current_password": RESET_PASSWORD, "new_password": NEW_PASSWORD},
+            headers=csrf,
+        ).status_code
+        == 204
+    )
     assert client.get("/api/v1/auth/me").get_json()["must_change_password"] is False
     ok(client.get("/api/v1/cases"))
     ok(client.post("/api/v1/cases", json={"title": "Her own case"}, headers=csrf), 201)
@@ -222,10 +247,12 @@ def test_admin_reset_does_not_let_the_admin_read_as_the_lawyer(app, world: World
     assert event["details"]["must_change_password"] is True and event["details"]["tokens_revoked"] == 1
     assert_problem(legal.get(f"/api/v1/cases/{world.case_id}/file"), 401)  # the lawyer's token ended
     as_lawyer, _ = session_of(app, "legal", RESET_PASSWORD)
-    for path in (f"/api/v1/cases/{world.case_id}/file",
-                 f"/api/v1/interviews/{world.interview_id}",
-                 f"/api/v1/witnesses/{world.witness_id}",
-                 f"/api/v1/cases/{world.case_id}"):
+    for path in (
+        f"/api/v1/cases/{world.case_id}/file",
+        f"/api/v1/interviews/{world.interview_id}",
+        f"/api/v1/witnesses/{world.witness_id}",
+        f"/api/v1/cases/{world.case_id}",
+    ):
         assert assert_problem(as_lawyer.get(path), 403)["type"].endswith("/password-change-required")
 
 
@@ -240,15 +267,22 @@ def test_admin_reset_of_a_lawyer_with_a_second_factor_gives_no_session(app, worl
     # The lawyer, with their device, logs in and replaces the password the admin chose; their case
     # comes back when a second person (here, as the case has no other lawyer, a second admin) restores it.
     client, csrf = session_of(app, "legal", RESET_PASSWORD, otp=code_at(secret, 1))
-    assert client.post("/api/v1/auth/password", json={"current_password": RESET_PASSWORD,
-                                                      "new_password": NEW_PASSWORD}, headers=csrf).status_code == 204
+    assert (
+        client.post(
+            "/api/v1/auth/password",
+            json={"current_password": RESET_PASSWORD, "new_password": NEW_PASSWORD},
+            headers=csrf,
+        ).status_code
+        == 204
+    )
     assert_problem(client.get(f"/api/v1/cases/{world.case_id}/file"), 404)
     ok(world.people["admin2"].post(f"/api/v1/cases/{world.case_id}/members/{world.people['legal'].id}/approve"))
     ok(client.get(f"/api/v1/cases/{world.case_id}/file"))
 
 
-def test_required_mfa_an_admin_enrolling_their_own_device_for_a_lawyer_reads_nothing(app, world: World, clock,
-                                                                                    monkeypatch):
+def test_required_mfa_an_admin_enrolling_their_own_device_for_a_lawyer_reads_nothing(
+    app, world: World, clock, monkeypatch
+):
     """With CASEWORK_REQUIRE_MFA: reset a lawyer who has not enrolled yet, make the forced change and
     enrol an authenticator of one's own for them. The lawyer's case waits for a second person."""
     patch_settings(monkeypatch, app, auth={"require_mfa": True})
@@ -259,23 +293,34 @@ def test_required_mfa_an_admin_enrolling_their_own_device_for_a_lawyer_reads_not
     assert ok(reset)["must_change_password"] is True
     assert events_of(app, reset)[0]["details"]["memberships_suspended"] == [world.case_id]
     as_lawyer, csrf = session_of(app, "legal", RESET_PASSWORD)
-    assert as_lawyer.post("/api/v1/auth/password", json={"current_password": RESET_PASSWORD,
-                                                         "new_password": NEW_PASSWORD}, headers=csrf).status_code == 204
+    assert (
+        as_lawyer.post(
+            "/api/v1/auth/password",
+            json={"current_password": RESET_PASSWORD, "new_password": NEW_PASSWORD},
+            headers=csrf,
+        ).status_code
+        == 204
+    )
     enrol(as_lawyer, csrf, NEW_PASSWORD)
-    for path in (f"/api/v1/cases/{world.case_id}/file", f"/api/v1/cases/{world.case_id}",
-                 f"/api/v1/witnesses/{world.witness_id}"):
+    for path in (
+        f"/api/v1/cases/{world.case_id}/file",
+        f"/api/v1/cases/{world.case_id}",
+        f"/api/v1/witnesses/{world.witness_id}",
+    ):
         assert_problem(as_lawyer.get(path), 404)
     proposals = ok(admin_client.get(f"/api/v1/cases/{world.case_id}"))["proposals"]
     assert [(p["user_id"], p["kind"], p["reason"]) for p in proposals] == [(legal.id, "restore", "password_reset")]
     # The resetting admin cannot restore it, however they authenticate.
-    assert_problem(admin_client.post(f"/api/v1/cases/{world.case_id}/members/{legal.id}/approve",
-                                     headers=admin_csrf), 403)
+    assert_problem(
+        admin_client.post(f"/api/v1/cases/{world.case_id}/members/{legal.id}/approve", headers=admin_csrf), 403
+    )
 
 
 def test_the_operator_cli_creates_the_bootstrap_admin_without_a_forced_change(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "bootstrap", "--role", "admin"],
-                           env={"CASEWORK_PASSWORD": RESET_PASSWORD})
+    result = runner.invoke(
+        args=["users", "create", "bootstrap", "--role", "admin"], env={"CASEWORK_PASSWORD": RESET_PASSWORD}
+    )
     assert result.exit_code == 0, result.output
     client, _ = session_of(app, "bootstrap", RESET_PASSWORD)
     assert client.get("/api/v1/auth/me").get_json()["must_change_password"] is False
@@ -328,13 +373,17 @@ def test_totp_enrolment_confirmation_and_login(app, people, clock):
     a, b = assert_problem(missing, 401), assert_problem(wrong_code, 401)
     assert a["type"].endswith("/mfa-required") and a["detail"] == b["detail"]
     assert [e["details"]["reason"] for e in events_of(app, missing) + events_of(app, wrong_code)] == [
-        "mfa_missing", "otp_invalid"]
-    assert all(e["actor_id"] is None and e["outcome"] == "denied"
-               for e in events_of(app, missing) + events_of(app, wrong_code))
+        "mfa_missing",
+        "otp_invalid",
+    ]
+    assert all(
+        e["actor_id"] is None and e["outcome"] == "denied" for e in events_of(app, missing) + events_of(app, wrong_code)
+    )
     # A code is good once (the confirmation used this step's code), with one step of tolerance.
     assert_problem(login(app.test_client(), "legal", otp=code_at(secret)), 401)
-    assert events_of(app, login(app.test_client(), "legal", otp=code_at(secret)))[0]["details"]["reason"] == \
-        "otp_replayed"
+    assert (
+        events_of(app, login(app.test_client(), "legal", otp=code_at(secret)))[0]["details"]["reason"] == "otp_replayed"
+    )
     good = login(app.test_client(), "legal", otp=code_at(secret, 1))
     assert ok(good)["mfa_verified"] is True
     assert events_of(app, good)[0]["details"]["mfa"] == "totp"
@@ -365,8 +414,9 @@ def test_tokens_are_no_way_around_the_second_factor(app, people, clock):
     enrol(client, csrf)
     # The confirming session passed the second factor: its tokens (and theirs) work.
     token = ok(client.post("/api/v1/auth/tokens", json={"name": "laptop"}, headers=csrf), 201)
-    child = ok(app.test_client().post("/api/v1/auth/tokens", json={"name": "script"}, headers=bearer(token["token"])),
-               201)
+    child = ok(
+        app.test_client().post("/api/v1/auth/tokens", json={"name": "script"}, headers=bearer(token["token"])), 201
+    )
     assert app.test_client().get("/api/v1/cases", headers=bearer(child["token"])).status_code == 200
     with app.app_context():
         assert db.session.get(ApiToken, child["id"]).mfa_verified is True
@@ -387,8 +437,10 @@ def test_disabling_totp_needs_a_code_or_the_password(app, people, clock):
     wrong = client.delete("/api/v1/auth/mfa/totp", json={"code": code_at(secret, 5)}, headers=csrf)
     assert assert_problem(wrong, 403)["type"].endswith("/reauthentication-failed")
     assert events_of(app, wrong)[0]["action"] == "auth.mfa.disable"
-    assert_problem(client.delete("/api/v1/auth/mfa/totp", json={"code": code_at(secret, 1), "password": PASSWORD},
-                                 headers=csrf), 422)
+    assert_problem(
+        client.delete("/api/v1/auth/mfa/totp", json={"code": code_at(secret, 1), "password": PASSWORD}, headers=csrf),
+        422,
+    )
     off = client.delete("/api/v1/auth/mfa/totp", json={"code": code_at(secret, 1)}, headers=csrf)
     assert off.status_code == 204
     (event,) = events_of(app, off)
@@ -434,12 +486,22 @@ def test_every_step_is_in_the_custody_log(app, people, clock):
     login(app.test_client(), "legal", otp=code_at(secret, 1))
     client.delete("/api/v1/auth/mfa/totp", json={"password": PASSWORD}, headers=csrf)
     actions = [(e["action"], e["outcome"]) for e in all_events(app) if e["action"].startswith("auth.")]
-    assert actions == [("auth.login", "allowed"), ("auth.mfa.enrol", "allowed"), ("auth.mfa.confirm", "allowed"),
-                       ("auth.login", "allowed"), ("auth.mfa.disable", "allowed")]
+    assert actions == [
+        ("auth.login", "allowed"),
+        ("auth.mfa.enrol", "allowed"),
+        ("auth.mfa.confirm", "allowed"),
+        ("auth.login", "allowed"),
+        ("auth.mfa.disable", "allowed"),
+    ]
 
 
 def test_codes_within_one_step_are_accepted(clock):
     secret = mfa.new_secret()
     assert [mfa.matching_step(secret, code_at(secret, k)) for k in (-2, -1, 0, 1, 2)] == [
-        None, int(T0 // 30) - 1, int(T0 // 30), int(T0 // 30) + 1, None]
+        None,
+        int(T0 // 30) - 1,
+        int(T0 // 30),
+        int(T0 // 30) + 1,
+        None,
+    ]
     assert mfa.matching_step(secret, "12345") is None and mfa.matching_step(secret, "１２３４５６") is None

@@ -1,5 +1,6 @@
 """The disclosure bundle over the real app: BagIt (Library of Congress bagit), the offline verifier,
 consent exclusions, redactions, the PDF index and the custody events of the download."""
+
 from __future__ import annotations
 
 import json
@@ -65,22 +66,29 @@ def test_excluded_witness_is_absent_and_the_redaction_hides_its_spans(app, discl
     redacted = files[f"{directory}/{redaction['content_file']}"].decode()
     assert NAME not in redacted and "[REDACTED:witness_identity]" in redacted
     # The map names each marker's category and basis, never where it was or how long.
-    assert redaction["redaction_map"]["markers"] == [{"marker": "[REDACTED:witness_identity]",
-                                                      "category": "witness_identity", "legal_basis": "Rule 81(4)"}]
+    assert redaction["redaction_map"]["markers"] == [
+        {"marker": "[REDACTED:witness_identity]", "category": "witness_identity", "legal_basis": "Rule 81(4)"}
+    ]
     assert "spans" not in redaction and NAME.encode() not in files[f"{directory}/metadata.json"]
     assert all(set(segment) == {"salt", "sha256"} for segment in redaction["redaction_map"]["segments"])
     # The source's events (its upload names its size) are proven by their hashes alone.
     source_lines = [json.loads(line) for line in files[f"{directory}/source-custody.jsonl"].splitlines()]
-    assert source_lines and all(set(line) == {"seq", "leaf_hash", "proof", "withheld"} and
-                                line["withheld"] == "redaction_source" for line in source_lines)
+    assert source_lines and all(
+        set(line) == {"seq", "leaf_hash", "proof", "withheld"} and line["withheld"] == "redaction_source"
+        for line in source_lines
+    )
     directory, original = by_kind["transcript_version"]
     assert files[f"{directory}/{original['content_file']}"].decode() == STATEMENT
-    events = [json.loads(line)["entry"] for line in files[f"{directory}/custody.jsonl"].splitlines()
-              if "entry" in json.loads(line)]
+    events = [
+        json.loads(line)["entry"]
+        for line in files[f"{directory}/custody.jsonl"].splitlines()
+        if "entry" in json.loads(line)
+    ]
     actions = [(e["action"], e["outcome"], e["details"].get("via")) for e in events]
     assert actions[0][0] == "transcript.create"  # the upload, then every access, then the release
     assert ("transcript.read", "allowed", "disclosure.bundle") in actions and "disclosure.item" in {
-        a: o for a, o, _ in actions}
+        a: o for a, o, _ in actions
+    }
     assert (events[0]["resource_type"], events[0]["details"]["created"]) == ("interview", original["item_ref"])
     assert all(e["resource_type"] == "transcript" and e["resource_id"] == original["item_ref"] for e in events[1:])
 
@@ -100,14 +108,20 @@ def test_the_download_is_recorded_before_it_streams(app, disclosed: Disclosed, t
     recorded = all_events(app)[before:]
     actions = [e["action"] for e in recorded]
     assert actions[0] == "disclosure.bundle"
-    released = {e["details"]["registration_number"]: e["seq"] for e in recorded
-                if e["details"].get("via") == "disclosure.bundle" and "registration_number" in e["details"]}
+    released = {
+        e["details"]["registration_number"]: e["seq"]
+        for e in recorded
+        if e["details"].get("via") == "disclosure.bundle" and "registration_number" in e["details"]
+    }
     assert sorted(released) == sorted(item["registration_number"] for item in disclosed.included)
     assert recorded[0]["details"]["items"] == 3 and recorded[0]["details"]["first_download"] is True
     size = json.loads(files["data/disclosure.json"])["checkpoint"]["tree_size"]
     assert all(seq < size for seq in released.values()) and recorded[0]["seq"] < size
-    own = [json.loads(line)["entry"] for line in files["data/disclosure-custody.jsonl"].splitlines()
-           if "entry" in json.loads(line)]
+    own = [
+        json.loads(line)["entry"]
+        for line in files["data/disclosure-custody.jsonl"].splitlines()
+        if "entry" in json.loads(line)
+    ]
     assert recorded[0]["seq"] in {e["seq"] for e in own}
     for rel, data in files.items():
         if rel.endswith("/metadata.json"):
@@ -125,58 +139,100 @@ def test_only_the_case_lawyers_download(app, world: World, disclosed: Disclosed,
     assert_problem(world.people["legal"].get("/api/v1/disclosures/999999/bundle"), 404)
 
 
-def test_a_withdrawal_after_the_disclosure_withholds_the_bundle_before_a_byte(app, disclosed: Disclosed,
-                                                                             tmp_path: Path):
+def test_a_withdrawal_after_the_disclosure_withholds_the_bundle_before_a_byte(
+    app, disclosed: Disclosed, tmp_path: Path
+):
     first = fetch_bundle(disclosed.legal, disclosed.disclosure_id, tmp_path / "first.zip")
     assert first.stat().st_size > 0
-    ok(disclosed.interviewer.post(f"/api/v1/witnesses/{disclosed.witness_id}/consent", {
-        "scopes": {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": False,
-                   "disclose_identity": False},
-        "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T12:00:00Z"}), 201)
+    ok(
+        disclosed.interviewer.post(
+            f"/api/v1/witnesses/{disclosed.witness_id}/consent",
+            {
+                "scopes": {
+                    "record": True,
+                    "share_with_prosecutors": True,
+                    "share_with_un_bodies": False,
+                    "disclose_identity": False,
+                },
+                "given_at": "2026-03-10T09:00:00Z",
+                "withdrawn_at": "2026-04-01T12:00:00Z",
+            },
+        ),
+        201,
+    )
     response = disclosed.legal.get(f"/api/v1/disclosures/{disclosed.disclosure_id}/bundle", buffered=False)
     body = assert_problem(response, 410)
     assert body["type"].endswith("/disclosure-withheld") and "CASE1-0001" in body["detail"]
     assert STATEMENT.split(",")[0] not in json.dumps(body)
     event = [e for e in all_events(app) if e["action"] == "disclosure.bundle"][-1]
     assert event["outcome"] == "error" and event["details"]["status"] == 410
-    released = [e for e in all_events(app)
-                if e["seq"] > event["seq"] and e["details"].get("via") == "disclosure.bundle"]
+    released = [
+        e for e in all_events(app) if e["seq"] > event["seq"] and e["details"].get("via") == "disclosure.bundle"
+    ]
     assert all(e["outcome"] != "allowed" for e in released), "no item is recorded as released"
 
 
-def test_exhibits_and_consented_identities_stream_into_the_bundle(app, world: World, legal2, tmp_path: Path,
-                                                                   blob_dir):
+def test_exhibits_and_consented_identities_stream_into_the_bundle(app, world: World, legal2, tmp_path: Path, blob_dir):
     """An exhibit's bytes stream from its encrypted chunks; an identity goes only where the
     witness consented to disclose it and the lawyer asked for it."""
     from tests.test_exhibits import interview_path, recording, upload
 
     interviewer, legal = world.people["interviewer"], world.people["legal"]
-    ok(interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent", {
-        "scopes": {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": False,
-                   "disclose_identity": True}, "given_at": "2026-03-10T09:00:00Z"}), 201)
+    ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{world.witness_id}/consent",
+            {
+                "scopes": {
+                    "record": True,
+                    "share_with_prosecutors": True,
+                    "share_with_un_bodies": False,
+                    "disclose_identity": True,
+                },
+                "given_at": "2026-03-10T09:00:00Z",
+            },
+        ),
+        201,
+    )
     ok(interviewer.patch(f"/api/v1/witnesses/{world.witness_id}", {"identity": {"full_name": "Oksana Protected"}}))
     content = recording(300_000)
     _, receipt = upload(interviewer, interview_path(world), content)
-    items = [{"kind": "exhibit", "exhibit_id": receipt["exhibit_id"]},
-             {"kind": "witness_identity", "witness_id": world.witness_id}]
+    items = [
+        {"kind": "exhibit", "exhibit_id": receipt["exhibit_id"]},
+        {"kind": "witness_identity", "witness_id": world.witness_id},
+    ]
     recipient = {"name": "Karim Prosecutor", "organisation": "OTP", "kind": "prosecutor"}
-    asked = ok(legal.post(f"/api/v1/cases/{world.case_id}/disclosures", {
-        "recipient": recipient, "purpose": "trial", "include_identity": True, "items": items}), 202)
+    asked = ok(
+        legal.post(
+            f"/api/v1/cases/{world.case_id}/disclosures",
+            {"recipient": recipient, "purpose": "trial", "include_identity": True, "items": items},
+        ),
+        202,
+    )
     assert asked["approval_reasons"] == ["witness_identity"]
     assert_problem(legal.get(f"/api/v1/disclosures/{asked['id']}/bundle"), 409)
     ok(world.people["legal2"].post(f"/api/v1/disclosures/{asked['id']}/approve"))
-    not_asked = ok(legal.post(f"/api/v1/cases/{world.case_id}/disclosures", {
-        "recipient": recipient, "purpose": "trial", "items": items}), 201)
+    not_asked = ok(
+        legal.post(
+            f"/api/v1/cases/{world.case_id}/disclosures", {"recipient": recipient, "purpose": "trial", "items": items}
+        ),
+        201,
+    )
 
     bundle = fetch_bundle(legal, asked["id"], tmp_path / "asked.zip")
     files = members(bundle)
-    metadata = {json.loads(d)["kind"]: (rel.rsplit("/", 1)[0], json.loads(d))
-                for rel, d in files.items() if rel.endswith("/metadata.json")}
+    metadata = {
+        json.loads(d)["kind"]: (rel.rsplit("/", 1)[0], json.loads(d))
+        for rel, d in files.items()
+        if rel.endswith("/metadata.json")
+    }
     directory, exhibit = metadata["exhibit"]
     assert files[f"{directory}/{exhibit['content_file']}"] == content and exhibit["media_type"] == "audio/mpeg"
     assert exhibit["sha256"] == receipt["sha256"]  # the uploader's receipt and the bundle agree
-    events = [json.loads(line)["entry"] for line in files[f"{directory}/custody.jsonl"].splitlines()
-              if "entry" in json.loads(line)]
+    events = [
+        json.loads(line)["entry"]
+        for line in files[f"{directory}/custody.jsonl"].splitlines()
+        if "entry" in json.loads(line)
+    ]
     assert events[0]["action"] == "exhibit.upload.create" and "exhibit.create" in {e["action"] for e in events}
     directory, identity = metadata["witness_identity"]
     assert json.loads(files[f"{directory}/{identity['content_file']}"])["identity"]["full_name"] == "Oksana Protected"
@@ -189,9 +245,17 @@ def test_exhibits_and_consented_identities_stream_into_the_bundle(app, world: Wo
 
 
 def test_a_disclosure_with_nothing_included_still_proves_itself(app, disclosed: Disclosed, tmp_path: Path):
-    refused = ok(disclosed.legal.post(f"/api/v1/cases/{disclosed.case_id}/disclosures", {
-        "recipient": {"name": "A journalist", "organisation": "Daily", "kind": "other"}, "purpose": "press",
-        "items": [{"kind": "transcript_version", "interview_id": disclosed.interview_id, "version": 1}]}), 201)
+    refused = ok(
+        disclosed.legal.post(
+            f"/api/v1/cases/{disclosed.case_id}/disclosures",
+            {
+                "recipient": {"name": "A journalist", "organisation": "Daily", "kind": "other"},
+                "purpose": "press",
+                "items": [{"kind": "transcript_version", "interview_id": disclosed.interview_id, "version": 1}],
+            },
+        ),
+        201,
+    )
     assert refused["included_count"] == 0
     bundle = fetch_bundle(disclosed.legal, refused["id"], tmp_path / "empty.zip")
     files = members(bundle)

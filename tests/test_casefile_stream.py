@@ -1,4 +1,5 @@
 """The case file streams, in flat memory, and the witnesses' consent decides what is in it."""
+
 from __future__ import annotations
 
 import base64
@@ -11,34 +12,64 @@ from tests.helpers import all_events, events_of
 from tests.test_exhibits import MARK, create, exhibit_id_of, recording, upload
 
 SHARE = {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": False, "disclose_identity": False}
-NO_RECORD = {"record": False, "share_with_prosecutors": False, "share_with_un_bodies": False,
-             "disclose_identity": False}
+NO_RECORD = {
+    "record": False,
+    "share_with_prosecutors": False,
+    "share_with_un_bodies": False,
+    "disclose_identity": False,
+}
 
 
 def _witness_with_statement(world: World, text: str, scopes: dict | None) -> tuple[int, int]:
     interviewer = world.people["interviewer"]
-    witness = ok(interviewer.post(f"/api/v1/cases/{world.case_id}/witnesses",
-                                  {"witness_type": "eyewitness", "risk_level": "low"}), 201)
+    witness = ok(
+        interviewer.post(
+            f"/api/v1/cases/{world.case_id}/witnesses", {"witness_type": "eyewitness", "risk_level": "low"}
+        ),
+        201,
+    )
     if scopes is not None:
-        ok(interviewer.post(f"/api/v1/witnesses/{witness['id']}/consent",
-                            {"scopes": scopes, "given_at": "2026-03-10T09:00:00Z"}), 201)
-    interview = ok(interviewer.post(f"/api/v1/cases/{world.case_id}/interviews", {
-        "witness_id": witness["id"], "incident_ids": [world.incident_id], "conducted_at": "2026-03-10T10:00:00Z",
-        "language": "en"}), 201)
+        ok(
+            interviewer.post(
+                f"/api/v1/witnesses/{witness['id']}/consent", {"scopes": scopes, "given_at": "2026-03-10T09:00:00Z"}
+            ),
+            201,
+        )
+    interview = ok(
+        interviewer.post(
+            f"/api/v1/cases/{world.case_id}/interviews",
+            {
+                "witness_id": witness["id"],
+                "incident_ids": [world.incident_id],
+                "conducted_at": "2026-03-10T10:00:00Z",
+                "language": "en",
+            },
+        ),
+        201,
+    )
     ok(interviewer.post(f"/api/v1/interviews/{interview['id']}/transcripts", {"text": text}), 201)
     return witness["id"], interview["id"]
 
 
 def test_consent_in_force_decides_which_statements_are_in_the_file(app, world: World):
     interviewer = world.people["interviewer"]
-    ok(interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent",
-                        {"scopes": SHARE, "given_at": "2026-03-10T09:00:00Z"}), 201)
+    ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{world.witness_id}/consent", {"scopes": SHARE, "given_at": "2026-03-10T09:00:00Z"}
+        ),
+        201,
+    )
     ok(interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "shared statement"}), 201)
     _, kept_out = _witness_with_statement(world, "not for the record", NO_RECORD)
     _, unconsented = _witness_with_statement(world, "no consent recorded", None)
     withdrawn_witness, withdrawn = _witness_with_statement(world, "later withdrawn", SHARE)
-    ok(interviewer.post(f"/api/v1/witnesses/{withdrawn_witness}/consent", {
-        "scopes": SHARE, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T00:00:00Z"}), 201)
+    ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{withdrawn_witness}/consent",
+            {"scopes": SHARE, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T00:00:00Z"},
+        ),
+        201,
+    )
 
     response = world.people["legal"].get(f"/api/v1/cases/{world.case_id}/file")
     assert response.status_code == 200 and response.is_streamed and response.mimetype == "application/json"
@@ -58,14 +89,21 @@ def test_consent_in_force_decides_which_statements_are_in_the_file(app, world: W
     events = events_of(app, response)
     assert [e["action"] for e in events] == ["casefile.read", "transcript.read"]
     assert events[1]["resource_id"] == f"{world.interview_id}/1" and events[1]["details"]["via"] == "casefile"
-    assert events[0]["details"]["withheld"] == {"consent_record_scope_missing": 1, "no_consent_record": 1,
-                                                "consent_withdrawn": 1}
+    assert events[0]["details"]["withheld"] == {
+        "consent_record_scope_missing": 1,
+        "no_consent_record": 1,
+        "consent_withdrawn": 1,
+    }
 
 
 def test_events_are_committed_before_the_body_is_read(app, world: World):
     interviewer = world.people["interviewer"]
-    ok(interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent",
-                        {"scopes": SHARE, "given_at": "2026-03-10T09:00:00Z"}), 201)
+    ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{world.witness_id}/consent", {"scopes": SHARE, "given_at": "2026-03-10T09:00:00Z"}
+        ),
+        201,
+    )
     ok(interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "statement"}), 201)
     response = world.people["legal"].get(f"/api/v1/cases/{world.case_id}/file", buffered=False)
     assert response.status_code == 200
@@ -79,8 +117,12 @@ def test_events_are_committed_before_the_body_is_read(app, world: World):
 def test_memory_stays_flat_while_a_large_case_streams(app, world: World):
     """200 statements of 20 KB (4 MB of text): the body streams without holding the case."""
     interviewer = world.people["interviewer"]
-    ok(interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent",
-                        {"scopes": SHARE, "given_at": "2026-03-10T09:00:00Z"}), 201)
+    ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{world.witness_id}/consent", {"scopes": SHARE, "given_at": "2026-03-10T09:00:00Z"}
+        ),
+        201,
+    )
     url = f"/api/v1/interviews/{world.interview_id}/transcripts"
     ok(interviewer.post(url, {"text": "0" * 20_000}), 201)
     for n in range(1, 200):
@@ -103,28 +145,52 @@ def test_memory_stays_flat_while_a_large_case_streams(app, world: World):
 # -- exhibits in the case file: metadata only, each listing recorded ---------------------------------------
 
 
-EXHIBIT_FIELDS = {"id", "kind", "media_type", "size", "sha256", "sha256_withheld", "captured_at", "filename",
-                  "filename_withheld", "shredded", "withheld", "content_path"}
+EXHIBIT_FIELDS = {
+    "id",
+    "kind",
+    "media_type",
+    "size",
+    "sha256",
+    "sha256_withheld",
+    "captured_at",
+    "filename",
+    "filename_withheld",
+    "shredded",
+    "withheld",
+    "content_path",
+}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x07" * 3000 + MARK
 
 
 def _entries(data: dict) -> tuple[dict[int, dict], dict[int, dict]]:
     """Exhibits of the file by id: those listed under interviews, and those under incidents."""
-    return ({e["id"]: e for entry in data["interviews"] for e in entry["exhibits"]},
-            {e["id"]: e for incident in data["incidents"] for e in incident["exhibits"]})
+    return (
+        {e["id"]: e for entry in data["interviews"] for e in entry["exhibits"]},
+        {e["id"]: e for incident in data["incidents"] for e in incident["exhibits"]},
+    )
 
 
 def test_exhibits_are_in_the_case_file_by_their_metadata(app, world: World, blob_dir):
     interviewer, legal = world.people["interviewer"], world.people["legal"]
-    ok(interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent",
-                        {"scopes": SHARE, "given_at": "2026-03-10T09:00:00Z"}), 201)
+    ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{world.witness_id}/consent", {"scopes": SHARE, "given_at": "2026-03-10T09:00:00Z"}
+        ),
+        201,
+    )
     ok(interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "shared statement"}), 201)
     content = recording(50_000)
-    url, _ = upload(interviewer, f"/api/v1/interviews/{world.interview_id}/exhibits/uploads", content,
-                    filename="W-0001 at the quarry.mp3", captured_at="2026-03-10T10:05:00Z")
+    url, _ = upload(
+        interviewer,
+        f"/api/v1/interviews/{world.interview_id}/exhibits/uploads",
+        content,
+        filename="W-0001 at the quarry.mp3",
+        captured_at="2026-03-10T10:05:00Z",
+    )
     recorded = exhibit_id_of(url)
-    url, _ = upload(legal, f"/api/v1/incidents/{world.incident_id}/exhibits/uploads", PNG, kind="photo",
-                    filename="quarry.png")
+    url, _ = upload(
+        legal, f"/api/v1/incidents/{world.incident_id}/exhibits/uploads", PNG, kind="photo", filename="quarry.png"
+    )
     photo = exhibit_id_of(url)
     unfinished = create(interviewer, f"/api/v1/interviews/{world.interview_id}/exhibits/uploads", 9000)
     assert unfinished.status_code == 201  # not evidence yet: not in the file
@@ -147,15 +213,25 @@ def test_exhibits_are_in_the_case_file_by_their_metadata(app, world: World, blob
     (incident,) = data["incidents"]
     assert incident["reference"] == "INC-1" and incident["id"] == world.incident_id
     (shown,) = incident["exhibits"]
-    assert (shown["id"], shown["kind"], shown["media_type"], shown["filename"]) == \
-        (photo, "photo", "image/png", "quarry.png")
+    assert (shown["id"], shown["kind"], shown["media_type"], shown["filename"]) == (
+        photo,
+        "photo",
+        "image/png",
+        "quarry.png",
+    )
     assert shown["sha256"] == hashlib.sha256(PNG).hexdigest()
     # Each exhibit listed is a read of its own, recorded before the body starts, as the statements are.
     events = events_of(app, response)
-    assert [e["action"] for e in events] == ["casefile.read", "transcript.read",
-                                             "exhibit.metadata.read", "exhibit.metadata.read"]
-    assert [(e["resource_type"], e["resource_id"]) for e in events[2:]] == [("exhibit", str(recorded)),
-                                                                           ("exhibit", str(photo))]
+    assert [e["action"] for e in events] == [
+        "casefile.read",
+        "transcript.read",
+        "exhibit.metadata.read",
+        "exhibit.metadata.read",
+    ]
+    assert [(e["resource_type"], e["resource_id"]) for e in events[2:]] == [
+        ("exhibit", str(recorded)),
+        ("exhibit", str(photo)),
+    ]
     assert all(e["details"]["via"] == "casefile" and e["outcome"] == "allowed" for e in events[1:])
     assert events[2]["witness_id"] == world.witness_id and events[3]["witness_id"] is None
     assert events[0]["details"]["exhibits_listed"] == 2
@@ -172,8 +248,12 @@ def test_shredded_and_suspended_exhibits_are_marked_in_the_case_file(app, world:
     exhibits = {}
     for name in ("shredded", "suspended", "kept"):
         witness_id, interview_id = _witness_with_statement(world, f"statement {name}", SHARE)
-        url, _ = upload(interviewer, f"/api/v1/interviews/{interview_id}/exhibits/uploads", recording(4000),
-                        filename=f"FILE-{name}.mp3")
+        url, _ = upload(
+            interviewer,
+            f"/api/v1/interviews/{interview_id}/exhibits/uploads",
+            recording(4000),
+            filename=f"FILE-{name}.mp3",
+        )
         exhibits[name] = (witness_id, exhibit_id_of(url))
     withdrawal = {"scopes": SHARE, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T00:00:00Z"}
     for name in ("shredded", "suspended"):

@@ -43,8 +43,10 @@ def test_production_refuses_per_process_rate_limit_storage(storage):
 
 
 def test_anonymous_limit_is_configurable():
-    assert load_config("production", {**GOOD, "CASEWORK_ANONYMOUS_LIMIT": "5 per minute"})[
-        "CASEWORK_ANONYMOUS_LIMIT"] == "5 per minute"
+    assert (
+        load_config("production", {**GOOD, "CASEWORK_ANONYMOUS_LIMIT": "5 per minute"})["CASEWORK_ANONYMOUS_LIMIT"]
+        == "5 per minute"
+    )
     assert load_config("development", {})["CASEWORK_ANONYMOUS_LIMIT"] == "60 per minute"
 
 

@@ -4,6 +4,7 @@ The server integrates in batches (every 16th intake row), so the kill leaves eve
 durable in the intake queue but not yet in the tree: none of them may be lost, and every read
 that was answered must be in the log once it has caught up.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -31,14 +32,19 @@ def test_kill_dash_nine_during_uploads(app, world: World, backend, keyring_path,
     batched = {"CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT": "false"}  # the workers' integrator
 
     with gunicorn(backend["url"], keyring_path, workers=4, extra_env=batched) as server:
+
         def uploader(thread: int) -> None:
             for n in range(200):
                 if stop.is_set():
                     return
                 try:
-                    status, _, body = server.request("POST", path, interviewer.token,
-                                                     {"text": f"statement {thread}-{n} " + "x" * 10_000,
-                                                      "reason": "crash test"}, timeout=10)
+                    status, _, body = server.request(
+                        "POST",
+                        path,
+                        interviewer.token,
+                        {"text": f"statement {thread}-{n} " + "x" * 10_000, "reason": "crash test"},
+                        timeout=10,
+                    )
                 except (OSError, http.client.HTTPException):
                     return  # the server died under us, maybe mid-answer: expected
                 if status == 201:
@@ -51,8 +57,9 @@ def test_kill_dash_nine_during_uploads(app, world: World, backend, keyring_path,
                 if stop.is_set():
                     return
                 try:
-                    status, headers, _ = server.request("GET", f"{path}?limit=1", world.people["legal"].token,
-                                                        timeout=10)
+                    status, headers, _ = server.request(
+                        "GET", f"{path}?limit=1", world.people["legal"].token, timeout=10
+                    )
                 except (OSError, http.client.HTTPException):
                     return
                 if status == 200:
@@ -85,12 +92,14 @@ def test_kill_dash_nine_during_uploads(app, world: World, backend, keyring_path,
     with app.app_context():
         custody_log.integrate_committed()  # what an auditor's read does first
         assert db.session.query(CustodyIntake).count() == 0
-        logged = set(db.session.scalars(select(CustodyEvent.request_id).where(
-            CustodyEvent.request_id.in_(answered_reads))))
+        logged = set(
+            db.session.scalars(select(CustodyEvent.request_id).where(CustodyEvent.request_id.in_(answered_reads)))
+        )
         assert logged == set(answered_reads), f"{len(set(answered_reads) - logged)} answered reads lost"
         versions = {f"{v.interview_id}/{v.version}": v for v in db.session.scalars(select(TranscriptVersion))}
-        events = db.session.scalars(select(CustodyEvent).where(
-            CustodyEvent.action == "transcript.create", CustodyEvent.outcome == "allowed")).all()
+        events = db.session.scalars(
+            select(CustodyEvent).where(CustodyEvent.action == "transcript.create", CustodyEvent.outcome == "allowed")
+        ).all()
         uploads = [e for e in events if not e.details.get("idempotent_replay")]
         # Every committed transcript has exactly its custody event, and every such event its transcript.
         assert sorted(e.details["created"] for e in uploads) == sorted(versions)

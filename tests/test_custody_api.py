@@ -1,4 +1,5 @@
 """The auditor's API: queries, signed checkpoints, proofs that verify with the public key alone."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,11 @@ from tests.conftest import World, ok
 from tests.helpers import all_events, assert_problem, database_owner_writes, events_of, publish
 
 CUSTODY_PATHS = [
-    "/api/v1/custody/events", "/api/v1/custody/events/0", "/api/v1/custody/checkpoint",
-    "/api/v1/custody/public-key", "/api/v1/custody/proofs/inclusion?seq=0&tree_size=1",
+    "/api/v1/custody/events",
+    "/api/v1/custody/events/0",
+    "/api/v1/custody/checkpoint",
+    "/api/v1/custody/public-key",
+    "/api/v1/custody/proofs/inclusion?seq=0&tree_size=1",
     "/api/v1/custody/proofs/consistency?first=1&second=1",
 ]
 
@@ -50,11 +54,13 @@ def test_checkpoint_and_proofs_verify(app, world: World):
     assert frontier.root() == second.root
     for seq in (0, 1, first.size - 1, second.size - 1):
         proof = ok(auditor.get(f"/api/v1/custody/proofs/inclusion?seq={seq}&tree_size={second.size}"))
-        assert merkle.verify_inclusion(leaves[seq], seq, second.size, [bytes.fromhex(h) for h in proof["proof"]],
-                                       second.root)
+        assert merkle.verify_inclusion(
+            leaves[seq], seq, second.size, [bytes.fromhex(h) for h in proof["proof"]], second.root
+        )
     consistency = ok(auditor.get(f"/api/v1/custody/proofs/consistency?first={first.size}&second={second.size}"))
-    assert merkle.verify_consistency(first.size, second.size, first.root, second.root,
-                                     [bytes.fromhex(h) for h in consistency["proof"]])
+    assert merkle.verify_consistency(
+        first.size, second.size, first.root, second.root, [bytes.fromhex(h) for h in consistency["proof"]]
+    )
     assert_problem(auditor.get(f"/api/v1/custody/proofs/inclusion?seq=0&tree_size={10**9}"), 422)
     # Only what a published checkpoint covers is proven.
     assert_problem(auditor.get(f"/api/v1/custody/proofs/inclusion?seq=0&tree_size={second.size + 1}"), 422)
@@ -128,8 +134,12 @@ def test_never_signs_a_checkpoint_inconsistent_with_an_earlier_one(app, world: W
         signed_sizes = db.session.execute(text("SELECT tree_size FROM custody_checkpoints")).scalars().all()
     assert len(signed_sizes) == 1
     # The checkpoint served is still the one published before the rewrite.
-    served = note.parse_checkpoint(note.open_note(auditor.get("/api/v1/custody/checkpoint").get_data(as_text=True),
-                                                  auditor.get("/api/v1/custody/public-key").get_data(as_text=True)))
+    served = note.parse_checkpoint(
+        note.open_note(
+            auditor.get("/api/v1/custody/checkpoint").get_data(as_text=True),
+            auditor.get("/api/v1/custody/public-key").get_data(as_text=True),
+        )
+    )
     assert served.size == signed_sizes[0]
 
 
@@ -137,16 +147,32 @@ def test_fail_closed_when_the_log_cannot_record(app, world: World, is_postgres):
     """With inserts into the log failing, reads return nothing and writes keep nothing (503)."""
     with app.app_context():
         if is_postgres:
-            db.session.execute(text("CREATE FUNCTION custody_down() RETURNS trigger AS $$ "
-                                    "BEGIN RAISE EXCEPTION 'custody store down'; END $$ LANGUAGE plpgsql"))
-            db.session.execute(text("CREATE TRIGGER custody_down BEFORE INSERT ON custody_events "
-                                    "FOR EACH ROW EXECUTE FUNCTION custody_down()"))
+            db.session.execute(
+                text(
+                    "CREATE FUNCTION custody_down() RETURNS trigger AS $$ "
+                    "BEGIN RAISE EXCEPTION 'custody store down'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            db.session.execute(
+                text(
+                    "CREATE TRIGGER custody_down BEFORE INSERT ON custody_events "
+                    "FOR EACH ROW EXECUTE FUNCTION custody_down()"
+                )
+            )
             # PostgreSQL records a request's events in the intake queue first (integrated later).
-            db.session.execute(text("CREATE TRIGGER custody_down BEFORE INSERT ON custody_intake "
-                                    "FOR EACH ROW EXECUTE FUNCTION custody_down()"))
+            db.session.execute(
+                text(
+                    "CREATE TRIGGER custody_down BEFORE INSERT ON custody_intake "
+                    "FOR EACH ROW EXECUTE FUNCTION custody_down()"
+                )
+            )
         else:
-            db.session.execute(text("CREATE TRIGGER custody_down BEFORE INSERT ON custody_events "
-                                    "BEGIN SELECT RAISE(ABORT, 'custody store down'); END"))
+            db.session.execute(
+                text(
+                    "CREATE TRIGGER custody_down BEFORE INSERT ON custody_events "
+                    "BEGIN SELECT RAISE(ABORT, 'custody store down'); END"
+                )
+            )
         db.session.commit()
     try:
         legal, interviewer = world.people["legal"], world.people["interviewer"]

@@ -4,6 +4,7 @@ The table below must name every (endpoint, method) of the URL map: a new route w
 entry fails ``test_every_route_is_in_the_table``, and an entry whose successful request
 leaves no event of its own fails ``test_route_records_its_own_event``.
 """
+
 from __future__ import annotations
 
 import pyotp
@@ -23,14 +24,21 @@ ROUTES = {
     ("auth.create_token", "POST"): ("legal", "/api/v1/auth/tokens", {"name": "t"}, 201),
     ("auth.list_tokens", "GET"): ("legal", "/api/v1/auth/tokens", None, 200),
     ("auth.revoke_token", "DELETE"): ("admin", "/api/v1/auth/tokens/{token}", None, 204),
-    ("auth.change_password", "POST"): ("legal", "/api/v1/auth/password",
-                                       {"current_password": PASSWORD, "new_password": "tulip orbit canyon vellum"},
-                                       204),
+    ("auth.change_password", "POST"): (
+        "legal",
+        "/api/v1/auth/password",
+        {"current_password": PASSWORD, "new_password": "tulip orbit canyon vellum"},
+        204,
+    ),
     ("auth.enrol_totp", "POST"): ("legal", "/api/v1/auth/mfa/totp", {"password": PASSWORD}, 200),
     ("auth.confirm_totp", "POST"): ("legal", "/api/v1/auth/mfa/totp/confirm", {"code": "000000"}, 200),  # PREPARED
     ("auth.disable_totp", "DELETE"): ("legal", "/api/v1/auth/mfa/totp", {"password": PASSWORD}, 204),
-    ("users.create_user", "POST"): ("admin", "/api/v1/users",
-                                    {"username": "newbie", "password": "long enough password", "role": "legal"}, 201),
+    ("users.create_user", "POST"): (
+        "admin",
+        "/api/v1/users",
+        {"username": "newbie", "password": "long enough password", "role": "legal"},
+        201,
+    ),
     ("users.list_users", "GET"): ("admin", "/api/v1/users", None, 200),
     ("users.get_user", "GET"): ("admin", "/api/v1/users/{user}", None, 200),
     ("users.update_user", "PATCH"): ("admin", "/api/v1/users/{user}", {"display_name": "X"}, 200),
@@ -43,62 +51,127 @@ ROUTES = {
     ("cases.approve_member", "POST"): ("legal", "/api/v1/cases/{case}/members/{proposed}/approve", None, 200),
     ("cases.reject_proposal", "DELETE"): ("legal", "/api/v1/cases/{case}/members/{proposed}/proposal", None, 204),
     ("cases.remove_member", "DELETE"): ("admin", "/api/v1/cases/{case}/members/{user}", None, 204),
-    ("incidents.create_incident", "POST"): ("legal", "/api/v1/cases/{case}/incidents",
-                                            {"reference": "N", "title": "n"}, 201),
+    ("incidents.create_incident", "POST"): (
+        "legal",
+        "/api/v1/cases/{case}/incidents",
+        {"reference": "N", "title": "n"},
+        201,
+    ),
     ("incidents.list_incidents", "GET"): ("legal", "/api/v1/cases/{case}/incidents", None, 200),
     ("incidents.get_incident", "GET"): ("legal", "/api/v1/incidents/{incident}", None, 200),
     ("incidents.update_incident", "PATCH"): ("legal", "/api/v1/incidents/{incident}", {"title": "u"}, 200),
-    ("witnesses.create_witness", "POST"): ("interviewer", "/api/v1/cases/{case}/witnesses",
-                                           {"witness_type": "victim", "risk_level": "low"}, 201),
+    ("witnesses.create_witness", "POST"): (
+        "interviewer",
+        "/api/v1/cases/{case}/witnesses",
+        {"witness_type": "victim", "risk_level": "low"},
+        201,
+    ),
     ("witnesses.list_witnesses", "GET"): ("legal", "/api/v1/cases/{case}/witnesses", None, 200),
     ("witnesses.get_witness", "GET"): ("legal", "/api/v1/witnesses/{witness}", None, 200),
     ("witnesses.update_witness", "PATCH"): ("interviewer", "/api/v1/witnesses/{witness}", {"risk_level": "low"}, 200),
-    ("interviews.create_interview", "POST"): ("interviewer", "/api/v1/cases/{case}/interviews",
-                                              {"witness_id": "{witness}", "conducted_at": "2026-01-01T00:00:00Z",
-                                               "language": "en"}, 201),
+    ("interviews.create_interview", "POST"): (
+        "interviewer",
+        "/api/v1/cases/{case}/interviews",
+        {"witness_id": "{witness}", "conducted_at": "2026-01-01T00:00:00Z", "language": "en"},
+        201,
+    ),
     ("interviews.list_interviews", "GET"): ("legal", "/api/v1/cases/{case}/interviews", None, 200),
     ("interviews.get_interview", "GET"): ("legal", "/api/v1/interviews/{interview}", None, 200),
-    ("interviews.update_interview", "PATCH"): ("interviewer", "/api/v1/interviews/{interview}",
-                                               {"language": "fr"}, 200),
-    ("transcripts.upload_transcript", "POST"): ("interviewer", "/api/v1/interviews/{interview}/transcripts",
-                                                {"text": "v2", "reason": "correction"}, 201),
+    ("interviews.update_interview", "PATCH"): (
+        "interviewer",
+        "/api/v1/interviews/{interview}",
+        {"language": "fr"},
+        200,
+    ),
+    ("transcripts.upload_transcript", "POST"): (
+        "interviewer",
+        "/api/v1/interviews/{interview}/transcripts",
+        {"text": "v2", "reason": "correction"},
+        201,
+    ),
     ("transcripts.list_transcripts", "GET"): ("legal", "/api/v1/interviews/{interview}/transcripts", None, 200),
     ("transcripts.read_transcript", "GET"): ("legal", "/api/v1/interviews/{interview}/transcripts/1", None, 200),
-    ("transcripts.transcript_receipt", "GET"): ("legal", "/api/v1/interviews/{interview}/transcripts/1/receipt",
-                                                None, 200),
-    ("consent.record_consent", "POST"): ("interviewer", "/api/v1/witnesses/{witness}/consent",
-                                           {"scopes": {"record": True, "share_with_prosecutors": True,
-                                                       "share_with_un_bodies": True, "disclose_identity": False},
-                                            "given_at": "2026-01-01T00:00:00Z"}, 201),
+    ("transcripts.transcript_receipt", "GET"): (
+        "legal",
+        "/api/v1/interviews/{interview}/transcripts/1/receipt",
+        None,
+        200,
+    ),
+    ("consent.record_consent", "POST"): (
+        "interviewer",
+        "/api/v1/witnesses/{witness}/consent",
+        {
+            "scopes": {
+                "record": True,
+                "share_with_prosecutors": True,
+                "share_with_un_bodies": True,
+                "disclose_identity": False,
+            },
+            "given_at": "2026-01-01T00:00:00Z",
+        },
+        201,
+    ),
     ("erasures.get_erasure", "GET"): ("legal", "/api/v1/witnesses/{witness}/erasure", None, 200),
-    ("erasures.confirm_erasure", "POST"): ("legal", "/api/v1/witnesses/{witness}/erasure/confirm", None,
-                                           200),  # PREPARED
-    ("erasures.reject_erasure", "POST"): ("legal", "/api/v1/witnesses/{witness}/erasure/reject",
-                                          {"reason": "recorded in error"}, 200),  # PREPARED
-    ("erasures.place_hold", "POST"): ("legal", "/api/v1/witnesses/{witness}/legal-holds",
-                                      {"court_order_reference": "order"}, 201),
-    ("erasures.lift_hold", "POST"): ("legal", "/api/v1/witnesses/{witness}/legal-holds/1/lift", None,
-                                     202),  # PREPARED
+    ("erasures.confirm_erasure", "POST"): (
+        "legal",
+        "/api/v1/witnesses/{witness}/erasure/confirm",
+        None,
+        200,
+    ),  # PREPARED
+    ("erasures.reject_erasure", "POST"): (
+        "legal",
+        "/api/v1/witnesses/{witness}/erasure/reject",
+        {"reason": "recorded in error"},
+        200,
+    ),  # PREPARED
+    ("erasures.place_hold", "POST"): (
+        "legal",
+        "/api/v1/witnesses/{witness}/legal-holds",
+        {"court_order_reference": "order"},
+        201,
+    ),
+    ("erasures.lift_hold", "POST"): ("legal", "/api/v1/witnesses/{witness}/legal-holds/1/lift", None, 202),  # PREPARED
     ("erasures.list_erasures", "GET"): ("auditor", "/api/v1/erasures?overdue=true", None, 200),
     ("casefile.case_file", "GET"): ("legal", "/api/v1/cases/{case}/file", None, 200),
-    ("redactions.create_redaction", "POST"): ("legal", "/api/v1/interviews/{interview}/transcripts/1/redactions",
-                                              {"spans": [{"start": 0, "end": 1, "category": "other",
-                                                          "legal_basis": "r"}]}, 201),
-    ("redactions.list_redactions", "GET"): ("legal", "/api/v1/interviews/{interview}/transcripts/1/redactions",
-                                            None, 200),
+    ("redactions.create_redaction", "POST"): (
+        "legal",
+        "/api/v1/interviews/{interview}/transcripts/1/redactions",
+        {"spans": [{"start": 0, "end": 1, "category": "other", "legal_basis": "r"}]},
+        201,
+    ),
+    ("redactions.list_redactions", "GET"): (
+        "legal",
+        "/api/v1/interviews/{interview}/transcripts/1/redactions",
+        None,
+        200,
+    ),
     ("redactions.read_redaction", "GET"): ("legal", "/api/v1/redactions/{redaction}", None, 200),
-    ("disclosures.create_disclosure", "POST"): ("legal", "/api/v1/cases/{case}/disclosures",
-                                                {"recipient": {"name": "n", "organisation": "o", "kind": "court"},
-                                                 "purpose": "p", "items": [{"kind": "incident",
-                                                                            "incident_id": "{incident}"}]}, 201),
+    ("disclosures.create_disclosure", "POST"): (
+        "legal",
+        "/api/v1/cases/{case}/disclosures",
+        {
+            "recipient": {"name": "n", "organisation": "o", "kind": "court"},
+            "purpose": "p",
+            "items": [{"kind": "incident", "incident_id": "{incident}"}],
+        },
+        201,
+    ),
     ("disclosures.list_disclosures", "GET"): ("legal", "/api/v1/cases/{case}/disclosures", None, 200),
     ("disclosures.get_disclosure", "GET"): ("legal", "/api/v1/disclosures/{disclosure}", None, 200),
     ("disclosures.get_bundle", "GET"): ("legal", "/api/v1/disclosures/{disclosure}/bundle", None, 200),
     ("disclosures.approve_disclosure", "POST"): ("legal", "/api/v1/disclosures/{pending}/approve", None, 200),
-    ("exhibits.create_interview_upload", "POST"): ("interviewer", "/api/v1/interviews/{interview}/exhibits/uploads",
-                                                   None, 201),  # RAW
-    ("exhibits.create_incident_upload", "POST"): ("legal", "/api/v1/incidents/{incident}/exhibits/uploads", None,
-                                                  201),  # RAW
+    ("exhibits.create_interview_upload", "POST"): (
+        "interviewer",
+        "/api/v1/interviews/{interview}/exhibits/uploads",
+        None,
+        201,
+    ),  # RAW
+    ("exhibits.create_incident_upload", "POST"): (
+        "legal",
+        "/api/v1/incidents/{incident}/exhibits/uploads",
+        None,
+        201,
+    ),  # RAW
     ("exhibits.upload_patch", "PATCH"): ("interviewer", "/api/v1/exhibits/{upload}/upload", None, 204),  # RAW
     ("exhibits.upload_terminate", "DELETE"): ("interviewer", "/api/v1/exhibits/{upload}/upload", None, 204),  # RAW
     ("exhibits.list_interview_exhibits", "GET"): ("legal", "/api/v1/interviews/{interview}/exhibits", None, 200),
@@ -119,31 +192,65 @@ def _ids(app: Flask, world: World, token_id: int) -> dict[str, int]:
     """The ids the paths name; {proposed} is a user an admin proposed as a member of the case."""
     proposed = make_caller(app, "proposed-member", "interviewer")
     ok(world.people["admin"].put(f"/api/v1/cases/{world.case_id}/members/{proposed.id}"), 202)
-    return {"case": world.case_id, "incident": world.incident_id, "witness": world.witness_id,
-            "interview": world.interview_id, "user": world.people["interviewer2"].id, "token": token_id,
-            "proposed": proposed.id, **_disclosed(world), "pending": _pending_disclosure(app, world)}
+    return {
+        "case": world.case_id,
+        "incident": world.incident_id,
+        "witness": world.witness_id,
+        "interview": world.interview_id,
+        "user": world.people["interviewer2"].id,
+        "token": token_id,
+        "proposed": proposed.id,
+        **_disclosed(world),
+        "pending": _pending_disclosure(app, world),
+    }
 
 
 def _disclosed(world: World) -> dict[str, int]:
     """{redaction}: a redaction of a statement of another interview; {disclosure}: of the incident."""
     interviewer, legal = world.people["interviewer"], world.people["legal"]
-    interview = ok(interviewer.post(f"/api/v1/cases/{world.case_id}/interviews", {
-        "witness_id": world.witness_id, "conducted_at": "2026-01-01T00:00:00Z", "language": "en"}), 201)["id"]
+    interview = ok(
+        interviewer.post(
+            f"/api/v1/cases/{world.case_id}/interviews",
+            {"witness_id": world.witness_id, "conducted_at": "2026-01-01T00:00:00Z", "language": "en"},
+        ),
+        201,
+    )["id"]
     ok(interviewer.post(f"/api/v1/interviews/{interview}/transcripts", {"text": "statement"}), 201)
-    redaction = ok(legal.post(f"/api/v1/interviews/{interview}/transcripts/1/redactions", {
-        "spans": [{"start": 0, "end": 4, "category": "other", "legal_basis": "r"}]}), 201)["id"]
-    disclosure = ok(legal.post(f"/api/v1/cases/{world.case_id}/disclosures", {
-        "recipient": {"name": "n", "organisation": "o", "kind": "court"}, "purpose": "p",
-        "items": [{"kind": "incident", "incident_id": world.incident_id}]}), 201)["id"]
+    redaction = ok(
+        legal.post(
+            f"/api/v1/interviews/{interview}/transcripts/1/redactions",
+            {"spans": [{"start": 0, "end": 4, "category": "other", "legal_basis": "r"}]},
+        ),
+        201,
+    )["id"]
+    disclosure = ok(
+        legal.post(
+            f"/api/v1/cases/{world.case_id}/disclosures",
+            {
+                "recipient": {"name": "n", "organisation": "o", "kind": "court"},
+                "purpose": "p",
+                "items": [{"kind": "incident", "incident_id": world.incident_id}],
+            },
+        ),
+        201,
+    )["id"]
     return {"redaction": redaction, "disclosure": disclosure}
 
 
 def _pending_disclosure(app: Flask, world: World) -> int:
     """{pending}: a disclosure to the defence that another lawyer proposed, for "legal" to approve."""
     proposer = add_lawyer(app, world, "coverage-legal2")
-    return ok(proposer.post(f"/api/v1/cases/{world.case_id}/disclosures", {
-        "recipient": {"name": "n", "organisation": "o", "kind": "defence"}, "purpose": "p",
-        "items": [{"kind": "incident", "incident_id": world.incident_id}]}), 202)["id"]
+    return ok(
+        proposer.post(
+            f"/api/v1/cases/{world.case_id}/disclosures",
+            {
+                "recipient": {"name": "n", "organisation": "o", "kind": "defence"},
+                "purpose": "p",
+                "items": [{"kind": "incident", "incident_id": world.incident_id}],
+            },
+        ),
+        202,
+    )["id"]
 
 
 def _pending_totp_code(world: World) -> dict[str, str]:
@@ -154,10 +261,22 @@ def _pending_totp_code(world: World) -> dict[str, str]:
 
 def _pending_erasure(world: World) -> None:
     """The witness's recorder withdraws consent: an erasure is pending, for a lawyer of the case to decide."""
-    ok(world.people["interviewer"].post(f"/api/v1/witnesses/{world.witness_id}/consent", {
-        "scopes": {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": True,
-                   "disclose_identity": False},
-        "given_at": "2026-01-01T00:00:00Z", "withdrawn_at": "2026-02-01T00:00:00Z"}), 201)
+    ok(
+        world.people["interviewer"].post(
+            f"/api/v1/witnesses/{world.witness_id}/consent",
+            {
+                "scopes": {
+                    "record": True,
+                    "share_with_prosecutors": True,
+                    "share_with_un_bodies": True,
+                    "disclose_identity": False,
+                },
+                "given_at": "2026-01-01T00:00:00Z",
+                "withdrawn_at": "2026-02-01T00:00:00Z",
+            },
+        ),
+        201,
+    )
 
 
 def _rejection(world: World) -> dict[str, str]:
@@ -167,15 +286,21 @@ def _rejection(world: World) -> dict[str, str]:
 
 def _held(world: World) -> None:
     """A legal hold (the first of the test: id 1) to ask to lift."""
-    ok(world.people["legal"].post(f"/api/v1/witnesses/{world.witness_id}/legal-holds",
-                                  {"court_order_reference": "order"}), 201)
+    ok(
+        world.people["legal"].post(
+            f"/api/v1/witnesses/{world.witness_id}/legal-holds", {"court_order_reference": "order"}
+        ),
+        201,
+    )
 
 
 # Routes whose allowed request needs state the world does not have: a body made for it.
-PREPARED = {("auth.confirm_totp", "POST"): _pending_totp_code,
-            ("erasures.confirm_erasure", "POST"): _pending_erasure,
-            ("erasures.reject_erasure", "POST"): _rejection,
-            ("erasures.lift_hold", "POST"): _held}
+PREPARED = {
+    ("auth.confirm_totp", "POST"): _pending_totp_code,
+    ("erasures.confirm_erasure", "POST"): _pending_erasure,
+    ("erasures.reject_erasure", "POST"): _rejection,
+    ("erasures.lift_hold", "POST"): _held,
+}
 
 
 # Routes that speak tus rather than JSON: their headers and raw body instead of ``json``.
@@ -185,8 +310,11 @@ RAW = {
     ("exhibits.create_interview_upload", "POST"): {"headers": _TUS_CREATE},
     ("exhibits.create_incident_upload", "POST"): {"headers": _TUS_CREATE},
     ("exhibits.upload_terminate", "DELETE"): {"headers": _TUS},
-    ("exhibits.upload_patch", "PATCH"): {"headers": {**_TUS, "Upload-Offset": "0"}, "data": b"hello",
-                                         "content_type": "application/offset+octet-stream"},
+    ("exhibits.upload_patch", "PATCH"): {
+        "headers": {**_TUS, "Upload-Offset": "0"},
+        "data": b"hello",
+        "content_type": "application/offset+octet-stream",
+    },
 }
 
 
@@ -206,13 +334,17 @@ def _exhibits(route, world: World) -> dict[str, int]:
     auth = {"Authorization": f"Bearer {interviewer.token}"}
     ids = {}
     for name in ("exhibit", "upload"):
-        created = interviewer.client.post(f"/api/v1/interviews/{world.interview_id}/exhibits/uploads",
-                                          headers={**auth, **_TUS_CREATE})
+        created = interviewer.client.post(
+            f"/api/v1/interviews/{world.interview_id}/exhibits/uploads", headers={**auth, **_TUS_CREATE}
+        )
         assert created.status_code == 201, created.get_data(as_text=True)
         ids[name] = int(created.headers["Location"].split("/")[-2])
-    done = interviewer.client.patch(f"/api/v1/exhibits/{ids['exhibit']}/upload", data=b"0123456789",
-                                    content_type="application/offset+octet-stream",
-                                    headers={**auth, **_TUS, "Upload-Offset": "0"})
+    done = interviewer.client.patch(
+        f"/api/v1/exhibits/{ids['exhibit']}/upload",
+        data=b"0123456789",
+        content_type="application/offset+octet-stream",
+        headers={**auth, **_TUS, "Upload-Offset": "0"},
+    )
     assert done.status_code == 200, done.get_data(as_text=True)
     return ids
 
@@ -233,9 +365,17 @@ def test_exemptions_stay_short():
     # page, its initializer, Swagger UI's files by an allowlist): the same for everyone, no case data.
     # The workbench's static files and the forms that show no data (login, password, second factor);
     # its audited pages are in tests/workbench/test_page_coverage.py.
-    assert {"health", "api-docs.openapi_json", "docs.page", "docs.initializer", "docs.asset",
-            "workbench.static", "workbench.login_page", "workbench.password_page",
-            "workbench.mfa_page"} == EXEMPT_ENDPOINTS
+    assert {
+        "health",
+        "api-docs.openapi_json",
+        "docs.page",
+        "docs.initializer",
+        "docs.asset",
+        "workbench.static",
+        "workbench.login_page",
+        "workbench.password_page",
+        "workbench.mfa_page",
+    } == EXEMPT_ENDPOINTS
 
 
 def test_every_route_is_in_the_table(app):
@@ -369,10 +509,17 @@ REFUSED = {
     ("custody.consistency", "GET"): ("legal", 403),
 }
 # Routes every authenticated role may use on its own behalf: only anonymous callers are refused.
-SELF_SERVICE = {("custody.public_key", "GET"),
-                ("auth.logout", "POST"), ("auth.me", "GET"), ("auth.create_token", "POST"), ("cases.list_cases", "GET"),
-                ("auth.change_password", "POST"), ("auth.enrol_totp", "POST"), ("auth.confirm_totp", "POST"),
-                ("auth.disable_totp", "DELETE")}
+SELF_SERVICE = {
+    ("custody.public_key", "GET"),
+    ("auth.logout", "POST"),
+    ("auth.me", "GET"),
+    ("auth.create_token", "POST"),
+    ("cases.list_cases", "GET"),
+    ("auth.change_password", "POST"),
+    ("auth.enrol_totp", "POST"),
+    ("auth.confirm_totp", "POST"),
+    ("auth.disable_totp", "DELETE"),
+}
 # Where the coverage table's caller is not the one allowed to act on someone else's behalf.
 ALLOWED_AS = {("auth.list_tokens", "GET"): "admin"}
 
@@ -404,8 +551,9 @@ def test_allowed_and_refused_attempts_name_the_same_resource(app, world: World, 
     answers = {}
     for who, expected in ((role, status), (refused_role, refused_status)):
         caller = world.people[who]
-        response = caller.client.open(url, method=method,
-                                      **_request(route, body, ids, {"Authorization": f"Bearer {caller.token}"}))
+        response = caller.client.open(
+            url, method=method, **_request(route, body, ids, {"Authorization": f"Bearer {caller.token}"})
+        )
         assert response.status_code == expected, (who, response.status_code, response.get_data(as_text=True))
         answers[who] = events_of(app, response)[0]
     allowed, refused = answers[role], answers[refused_role]
@@ -422,8 +570,12 @@ def test_anonymous_attempts_name_the_route_resource(app, world: World, route):
     ids = {**_ids(app, world, 1), **_exhibits(route, world)}
     url = _fill(path, ids)
     publish(app)
-    allowed = events_of(app, world.people[role].client.open(
-        url, method=method, **_request(route, body, ids, {"Authorization": f"Bearer {world.people[role].token}"})))[0]
+    allowed = events_of(
+        app,
+        world.people[role].client.open(
+            url, method=method, **_request(route, body, ids, {"Authorization": f"Bearer {world.people[role].token}"})
+        ),
+    )[0]
     anonymous = app.test_client().open(url, method=method, **_request(route, body, ids, {}))
     assert anonymous.status_code == 401
     (event,) = events_of(app, anonymous)
@@ -447,7 +599,9 @@ def test_the_benchmark_switch_prices_custody_on_writes_too(app: Flask, world: Wo
         created = interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "Unlogged."})
         receipt = ok(created, 201)
         assert receipt["leaf_hash"] is None and "custody_seq" not in receipt
-        assert ok(world.people["legal"].get(f"/api/v1/interviews/{world.interview_id}/transcripts/1"))["text"] \
+        assert (
+            ok(world.people["legal"].get(f"/api/v1/interviews/{world.interview_id}/transcripts/1"))["text"]
             == "Unlogged."
+        )
     with app.app_context():
         assert log.integrate_committed() == 0 and log.tree_size() == before

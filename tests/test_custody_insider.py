@@ -6,6 +6,7 @@ databases the owner rewrites what was recorded after the last checkpoint, in eve
 be rewritten, and the signer, which recomputes each leaf from its event, signs nothing and names
 the first differing seq. A property test searches rewrites for one that gets past it.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,8 +68,9 @@ def publish_refused(app: Flask) -> str:
 def refusals(app: Flask) -> list[dict[str, Any]]:
     with app.app_context():
         log.integrate_committed()
-        rows = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "custody.publish.refused")
-                                  .order_by(CustodyEvent.seq)).all()
+        rows = db.session.scalars(
+            select(CustodyEvent).where(CustodyEvent.action == "custody.publish.refused").order_by(CustodyEvent.seq)
+        ).all()
         return [row.details for row in rows]
 
 
@@ -98,8 +100,9 @@ def event_json(**overrides: Any) -> str:
     event = log.NewEvent(action="transcript.read", outcome="allowed", actor_id=1, actor_username="legal")
     event.seal(utcnow())
     row = event.row()
-    row.update({"recorded_at": row["recorded_at"].isoformat(), "salt": row["salt"].hex(),
-                "leaf_hash": row["leaf_hash"].hex()})
+    row.update(
+        {"recorded_at": row["recorded_at"].isoformat(), "salt": row["salt"].hex(), "leaf_hash": row["leaf_hash"].hex()}
+    )
     row.update(overrides)
     return json.dumps([row])
 
@@ -111,8 +114,14 @@ _WRITES = [
     "DELETE FROM {t}",
     "TRUNCATE {t}",
 ]
-_A_COLUMN = {"custody_events": "actor_username", "custody_nodes": "hash", "custody_checkpoints": "note",
-             "custody_cosignatures": "line", "custody_head": "frontier", "custody_intake": "actor_username"}
+_A_COLUMN = {
+    "custody_events": "actor_username",
+    "custody_nodes": "hash",
+    "custody_checkpoints": "note",
+    "custody_cosignatures": "line",
+    "custody_head": "frontier",
+    "custody_intake": "actor_username",
+}
 
 
 @pytest.mark.parametrize("table", CUSTODY_TABLES)
@@ -124,33 +133,41 @@ def test_the_app_role_writes_no_custody_table(app: Flask, world: World, pg_only,
     assert isinstance(error, psycopg.errors.InsufficientPrivilege), error
 
 
-@pytest.mark.parametrize("statement", [
-    "SELECT setval('custody_intake_id_seq', 1)",
-    "SELECT nextval('custody_intake_id_seq')",
-    "ALTER FUNCTION custody_integrate(integer, boolean) SECURITY INVOKER",
-    "CREATE OR REPLACE FUNCTION custody_record(p_events json) RETURNS SETOF bigint LANGUAGE sql AS 'SELECT 1'",
-    "DROP FUNCTION custody_store_checkpoint(bigint, bytea, text)",
-    "ALTER TABLE custody_intake DISABLE TRIGGER USER",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT setval('custody_intake_id_seq', 1)",
+        "SELECT nextval('custody_intake_id_seq')",
+        "ALTER FUNCTION custody_integrate(integer, boolean) SECURITY INVOKER",
+        "CREATE OR REPLACE FUNCTION custody_record(p_events json) RETURNS SETOF bigint LANGUAGE sql AS 'SELECT 1'",
+        "DROP FUNCTION custody_store_checkpoint(bigint, bytea, text)",
+        "ALTER TABLE custody_intake DISABLE TRIGGER USER",
+    ],
+)
 def test_the_app_role_cannot_reach_around_the_functions(app: Flask, pg_only, statement: str):
     error = refused(app, statement)
     assert isinstance(error, psycopg.errors.InsufficientPrivilege), error
 
 
-@pytest.mark.parametrize(("call", "params"), [
-    ("SELECT * FROM custody_record(CAST(:p AS json))", {"p": "{}"}),
-    ("SELECT * FROM custody_record(CAST(:p AS json))",  # back-dated: an event no request made, long ago
-     {"p": "back-dated"}),
-    ("SELECT * FROM custody_record(CAST(:p AS json))", {"p": "short-leaf"}),
-    ("SELECT * FROM custody_integrate(0, true)", {}),
-    ("SELECT * FROM custody_integrate(-5, true)", {}),
-    ("SELECT * FROM custody_integrate(1000000, true)", {}),
-    ("SELECT custody_store_checkpoint(1000000, :root, 'forged')", {"root": b"\x01" * 32}),  # beyond the head
-    ("SELECT custody_store_checkpoint(1, :root, 'forged')", {"root": b"\x01" * 32}),  # older than the latest
-    ("SELECT custody_store_checkpoint(:size, :root, 'forged')", {"root": b"\x01" * 32, "size": "latest"}),
-    ("SELECT custody_store_checkpoint(:size, :root, 'forged')", {"root": b"\x01" * 5, "size": "latest"}),
-    ("SELECT custody_store_cosignature(999999, 'w', 'line')", {}),
-])
+@pytest.mark.parametrize(
+    ("call", "params"),
+    [
+        ("SELECT * FROM custody_record(CAST(:p AS json))", {"p": "{}"}),
+        (
+            "SELECT * FROM custody_record(CAST(:p AS json))",  # back-dated: an event no request made, long ago
+            {"p": "back-dated"},
+        ),
+        ("SELECT * FROM custody_record(CAST(:p AS json))", {"p": "short-leaf"}),
+        ("SELECT * FROM custody_integrate(0, true)", {}),
+        ("SELECT * FROM custody_integrate(-5, true)", {}),
+        ("SELECT * FROM custody_integrate(1000000, true)", {}),
+        ("SELECT custody_store_checkpoint(1000000, :root, 'forged')", {"root": b"\x01" * 32}),  # beyond the head
+        ("SELECT custody_store_checkpoint(1, :root, 'forged')", {"root": b"\x01" * 32}),  # older than the latest
+        ("SELECT custody_store_checkpoint(:size, :root, 'forged')", {"root": b"\x01" * 32, "size": "latest"}),
+        ("SELECT custody_store_checkpoint(:size, :root, 'forged')", {"root": b"\x01" * 5, "size": "latest"}),
+        ("SELECT custody_store_cosignature(999999, 'w', 'line')", {}),
+    ],
+)
 def test_the_functions_refuse_forged_arguments(app: Flask, world: World, pg_only, call: str, params: dict[str, Any]):
     reads(world, 3)
     publish(app)
@@ -171,8 +188,9 @@ def test_the_functions_refuse_forged_arguments(app: Flask, world: World, pg_only
 
 def test_the_app_role_may_only_record_and_integrate(app: Flask, pg_only):
     with as_app_role(app) as conn:
-        ids = [row[0] for row in conn.execute(text("SELECT * FROM custody_record(CAST(:p AS json))"),
-                                              {"p": event_json()})]
+        ids = [
+            row[0] for row in conn.execute(text("SELECT * FROM custody_record(CAST(:p AS json))"), {"p": event_json()})
+        ]
         placed = conn.execute(text("SELECT intake_id, seq FROM custody_integrate(10, true)")).all()
         assert [row.intake_id for row in placed] == ids and [row.seq for row in placed] == [0]
         stored = conn.execute(text("SELECT hash FROM custody_nodes WHERE level = 0 AND idx = 0")).scalar_one()
@@ -223,8 +241,10 @@ def test_a_forged_checkpoint_row_is_never_served(app: Flask, world: World, pg_on
     reads(world, 3)
     size = head_size(app)
     with committed_as_app_role(app) as conn:
-        conn.execute(text("SELECT custody_store_checkpoint(:size, :root, :note)"),
-                     {"size": size, "root": b"\x07" * 32, "note": f"casework.local/custody\n{size}\nforged\n"})
+        conn.execute(
+            text("SELECT custody_store_checkpoint(:size, :root, :note)"),
+            {"size": size, "root": b"\x07" * 32, "note": f"casework.local/custody\n{size}\nforged\n"},
+        )
     auditor = world.people["auditor"]
     assert auditor.get("/api/v1/custody/checkpoint").get_data(as_text=True) == genuine
     served = publication_of(app)
@@ -247,7 +267,8 @@ def _rewrite(kind: str, seq: int) -> list[str]:
         "event value": [f"UPDATE custody_events SET actor_username = 'mallory' WHERE seq = {seq}"],
         "event value with its leaf": [
             f"UPDATE custody_events SET actor_username = 'mallory', leaf_hash = :h11 WHERE seq = {seq}",
-            f"UPDATE custody_nodes SET hash = :h11 WHERE level = 0 AND idx = {seq}"],
+            f"UPDATE custody_nodes SET hash = :h11 WHERE level = 0 AND idx = {seq}",
+        ],
         "event outcome": [f"UPDATE custody_events SET outcome = 'denied' WHERE seq = {seq}"],
         "salt": [f"UPDATE custody_events SET salt = :h22 WHERE seq = {seq}"],
         "leaf node": [f"UPDATE custody_nodes SET hash = :h33 WHERE level = 0 AND idx = {seq}"],
@@ -256,8 +277,15 @@ def _rewrite(kind: str, seq: int) -> list[str]:
     }[kind]
 
 
-_KINDS = ["event value", "event value with its leaf", "event outcome", "salt", "leaf node", "inner node",
-          "deleted event"]
+_KINDS = [
+    "event value",
+    "event value with its leaf",
+    "event outcome",
+    "salt",
+    "leaf node",
+    "inner node",
+    "deleted event",
+]
 
 
 def _owner_rewrites(app: Flask, statements: list[str], params: dict[str, Any] | None = None) -> None:
@@ -303,16 +331,24 @@ def test_an_event_row_ahead_of_the_head_is_named(app: Flask, world: World, ahead
     publish(app)
     signed = signed_state(app)
     size = head_size(app)
-    _owner_rewrites(app, [(f"INSERT INTO custody_events (seq, recorded_at, action, outcome, details, salt, leaf_hash) "
-                          f"SELECT {size + ahead}, recorded_at, action, outcome, details, salt, leaf_hash "
-                          f"FROM custody_events WHERE seq = 0")])
+    _owner_rewrites(
+        app,
+        [
+            (
+                f"INSERT INTO custody_events (seq, recorded_at, action, outcome, details, salt, leaf_hash) "
+                f"SELECT {size + ahead}, recorded_at, action, outcome, details, salt, leaf_hash "
+                f"FROM custody_events WHERE seq = 0"
+            )
+        ],
+    )
     with app.app_context():
         log.append([log.NewEvent(action="test.after", outcome="allowed")]) if ahead else None
         db.session.commit()
     result = app.test_cli_runner().invoke(args=["custody", "publish"])
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert f"first differing seq {size + ahead}" in result.output or (
-        ahead == 0 and f"first differing seq {size}" in result.output)
+        ahead == 0 and f"first differing seq {size}" in result.output
+    )
     assert signed_state(app) == signed
 
 
@@ -332,14 +368,28 @@ def test_no_rewrite_of_unsigned_events_gets_past_the_signer(app: Flask, world: W
     start = signed[0]  # type: ignore[index]
     seq = start + offset
     assert head_size(app) >= start + unsigned
-    column, value = data.draw(st.sampled_from([
-        ("actor_username", "mallory"), ("actor_id", 9999), ("outcome", "denied"), ("action", "x.read"),
-        ("resource_id", "999"), ("client_addr", "203.0.113.9"), ("recorded_at", utcnow() - timedelta(days=400)),
-        ("request_id", "forged"), ("salt", b"\x66" * 32), ("leaf_hash", b"\x77" * 32), ("witness_id", 4242),
-    ]), label="column")
+    column, value = data.draw(
+        st.sampled_from(
+            [
+                ("actor_username", "mallory"),
+                ("actor_id", 9999),
+                ("outcome", "denied"),
+                ("action", "x.read"),
+                ("resource_id", "999"),
+                ("client_addr", "203.0.113.9"),
+                ("recorded_at", utcnow() - timedelta(days=400)),
+                ("request_id", "forged"),
+                ("salt", b"\x66" * 32),
+                ("leaf_hash", b"\x77" * 32),
+                ("witness_id", 4242),
+            ]
+        ),
+        label="column",
+    )
     with app.app_context():
-        original = db.session.execute(text(f"SELECT {column} FROM custody_events WHERE seq = :seq"),
-                                      {"seq": seq}).scalar_one()
+        original = db.session.execute(
+            text(f"SELECT {column} FROM custody_events WHERE seq = :seq"), {"seq": seq}
+        ).scalar_one()
         db.session.remove()
     statement = f"UPDATE custody_events SET {column} = :value WHERE seq = :seq"
     _owner_rewrites(app, [statement], {"value": value, "seq": seq})
@@ -405,8 +455,10 @@ def test_a_quorum_that_is_no_majority_is_refused_at_start(app: Flask, backend, k
 
 
 def test_recover_state_rebuilds_from_the_witnesses_and_checks_the_database(backend, keyring_path, tmp_path):
-    with running_witnesses(tmp_path, ["w1.example", "w2.example", "w3.example"]) as witnesses, \
-            app_witnessed_by(witnesses, backend, keyring_path, tmp_path, quorum=2) as (app, _vkey):
+    with (
+        running_witnesses(tmp_path, ["w1.example", "w2.example", "w3.example"]) as witnesses,
+        app_witnessed_by(witnesses, backend, keyring_path, tmp_path, quorum=2) as (app, _vkey),
+    ):
         from tests.conftest import make_caller
 
         admin = make_caller(app, "admin", "admin")
@@ -432,22 +484,25 @@ def test_recover_state_rebuilds_from_the_witnesses_and_checks_the_database(backe
 # --- merge delay: a real server, busy or idle ----------------------------------------------------
 
 
-def test_every_answered_request_is_in_the_tree_within_the_merge_delay(app: Flask, world: World, backend,
-                                                                       keyring_path, pg_only):
+def test_every_answered_request_is_in_the_tree_within_the_merge_delay(
+    app: Flask, world: World, backend, keyring_path, pg_only
+):
     """With no request integrating its own events, the workers' integrator places each within the delay."""
     env = {"CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT": "false", "CASEWORK_CUSTODY_MERGE_DELAY": "0.5"}
     legal: Caller = world.people["legal"]
     with gunicorn(backend["url"], keyring_path, workers=2, extra_env=env) as server:
         delays = []
         for _ in range(5):
-            status, headers, _ = server.request("GET", f"/api/v1/interviews/{world.interview_id}/transcripts",
-                                                legal.token)
+            status, headers, _ = server.request(
+                "GET", f"/api/v1/interviews/{world.interview_id}/transcripts", legal.token
+            )
             answered = time.monotonic()
             assert status == 200
             while True:
                 with app.app_context():
-                    seq = db.session.scalar(select(CustodyEvent.seq).where(
-                        CustodyEvent.request_id == headers["x-request-id"]))
+                    seq = db.session.scalar(
+                        select(CustodyEvent.seq).where(CustodyEvent.request_id == headers["x-request-id"])
+                    )
                     db.session.remove()
                 if seq is not None:
                     delays.append(time.monotonic() - answered)
@@ -478,8 +533,10 @@ def test_a_state_restored_with_the_database_is_caught_by_the_witnesses(backend, 
     but the witnesses hold the checkpoint signed since. The signer asks them before signing."""
     from tests.conftest import make_caller
 
-    with running_witnesses(tmp_path, ["w1.example", "w2.example", "w3.example"]) as witnesses, \
-            app_witnessed_by(witnesses, backend, keyring_path, tmp_path, quorum=2) as (app, _vkey):
+    with (
+        running_witnesses(tmp_path, ["w1.example", "w2.example", "w3.example"]) as witnesses,
+        app_witnessed_by(witnesses, backend, keyring_path, tmp_path, quorum=2) as (app, _vkey),
+    ):
         admin = make_caller(app, "admin", "admin")
         ok(admin.get("/api/v1/cases"))
         publish(app)
@@ -491,14 +548,20 @@ def test_a_state_restored_with_the_database_is_caught_by_the_witnesses(backend, 
         publish(app)  # cosigned by the witnesses at a larger size
         # The restore: the state, and the database's checkpoints and events past the backup.
         state_file.write_bytes(backup)
-        _owner_rewrites(app, [f"DELETE FROM custody_cosignatures WHERE tree_size > {backed_up}",
-                              f"DELETE FROM custody_checkpoints WHERE tree_size > {backed_up}",
-                              f"DELETE FROM custody_nodes WHERE idx >= 0 AND (idx + 1) * power(2, level) > {backed_up}",
-                              f"DELETE FROM custody_events WHERE seq >= {backed_up}"])
+        _owner_rewrites(
+            app,
+            [
+                f"DELETE FROM custody_cosignatures WHERE tree_size > {backed_up}",
+                f"DELETE FROM custody_checkpoints WHERE tree_size > {backed_up}",
+                f"DELETE FROM custody_nodes WHERE idx >= 0 AND (idx + 1) * power(2, level) > {backed_up}",
+                f"DELETE FROM custody_events WHERE seq >= {backed_up}",
+            ],
+        )
         with app.app_context(), database_owner_writes(app):
             frontier = signer().last().compact_range().to_bytes()  # type: ignore[union-attr]
-            db.session.execute(text("UPDATE custody_head SET tree_size = :n, frontier = :f"),
-                               {"n": backed_up, "f": frontier})
+            db.session.execute(
+                text("UPDATE custody_head SET tree_size = :n, frontier = :f"), {"n": backed_up, "f": frontier}
+            )
             db.session.commit()
             db.session.remove()
         ok(admin.get("/api/v1/cases"))  # a different history from here

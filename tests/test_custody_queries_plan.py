@@ -6,6 +6,7 @@ Scan or a Sort grows with the log. The SQL the API really runs (captured from th
 EXPLAINed on PostgreSQL over 60,000 events where each filtered value is rare (1 in 500), with
 sorts and full scans priced out, so the plan shows whether a suitable index exists at all.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -44,8 +45,10 @@ SHAPES: dict[str, tuple[dict[str, Any], str]] = {
     "case": ({"case_id": 1007}, "ix_custody_events_case"),
     "outcome": ({"outcome": "denied"}, "ix_custody_events_outcome"),
     "time range": ({"since": "2025-01-01T10:00:00Z", "until": "2025-01-01T10:05:00Z"}, "ix_custody_events_time"),
-    "time range, later page": ({"since": "2025-01-01T10:00:00Z", "until": "2025-01-01T12:00:00Z",
-                                "cursor": encode_cursor(BASE + 36_100)}, "ix_custody_events_time"),
+    "time range, later page": (
+        {"since": "2025-01-01T10:00:00Z", "until": "2025-01-01T12:00:00Z", "cursor": encode_cursor(BASE + 36_100)},
+        "ix_custody_events_time",
+    ),
 }
 
 
@@ -80,8 +83,13 @@ def test_each_filter_reads_one_index_in_page_order(app: Flask, filled: None, sha
     kinds = [node["Node Type"] for node in nodes]
     assert not {"Seq Scan", "Sort", "Incremental Sort", "Bitmap Heap Scan"} & set(kinds), (shape, kinds)
     # The page's own scan; a later time-window page also reads its cursor's event by primary key.
-    scans = [node["Index Name"] for node in nodes if node["Node Type"] in ("Index Scan", "Index Only Scan")
-             and node.get("Relation Name") == "custody_events" and node.get("Parent Relationship") != "InitPlan"]
+    scans = [
+        node["Index Name"]
+        for node in nodes
+        if node["Node Type"] in ("Index Scan", "Index Only Scan")
+        and node.get("Relation Name") == "custody_events"
+        and node.get("Parent Relationship") != "InitPlan"
+    ]
     assert scans == [index], (shape, scans)
 
 
@@ -117,4 +125,5 @@ def test_a_proof_reads_tree_nodes_from_the_index_alone(app: Flask, pg_only: None
     nodes = plan_nodes(app, statement, statement.parameters)
     probes = [node for node in nodes if node.get("Relation Name") == "custody_nodes"]
     assert [(node["Node Type"], node.get("Index Name")) for node in probes] == [
-        ("Index Only Scan", "pk_custody_nodes")], probes
+        ("Index Only Scan", "pk_custody_nodes")
+    ], probes

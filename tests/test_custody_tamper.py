@@ -2,6 +2,7 @@
 
 The attacker here owns the database: the append-only triggers are switched off for the rewrite
 (``database_owner_writes``); tests/test_append_only.py shows that nobody less can rewrite."""
+
 from __future__ import annotations
 
 import subprocess
@@ -51,8 +52,13 @@ def test_untouched_log_verifies_by_cli_and_module(app, signed, tmp_path):
     report = verify(directory)
     # Everything but the export's own event (recorded after the checkpoint) is covered.
     assert report.ok and report.first_bad_seq is None and report.verified_size == report.entries - 2
-    args = [str(directory / "log.jsonl"), "--checkpoint", str(directory / "checkpoint.txt"),
-            "--vkey", str(directory / "log.vkey")]
+    args = [
+        str(directory / "log.jsonl"),
+        "--checkpoint",
+        str(directory / "checkpoint.txt"),
+        "--vkey",
+        str(directory / "log.vkey"),
+    ]
     cli = subprocess.run([sys.executable, "-m", "casework.custody.verify", *args], capture_output=True, text=True)
     assert cli.returncode == 0, cli.stdout + cli.stderr
     flask_cli = app.test_cli_runner().invoke(args=["custody", "verify", *args])
@@ -131,8 +137,9 @@ def test_rewritten_history_fails_against_the_signed_checkpoint(app, signed, tmp_
     with app.app_context(), (after / "log.jsonl").open("wb") as out:
         for line in export_lines():
             out.write(line)
-    report = verify_export((after / "log.jsonl").open("rb"), [(signed / "checkpoint.txt").read_text()],
-                           (signed / "log.vkey").read_text())
+    report = verify_export(
+        (after / "log.jsonl").open("rb"), [(signed / "checkpoint.txt").read_text()], (signed / "log.vkey").read_text()
+    )
     assert not report.ok and report.problem == "root_mismatch"
     assert report.bad_range is not None and report.bad_range[0] <= 3 <= report.bad_range[1]
     assert export_without_resigning.exists()

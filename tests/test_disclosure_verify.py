@@ -4,6 +4,7 @@ A bundle is made once per database by the real app; each case rewrites one thing
 runs the verifier (in process, on the zip and on the folder it unzips to, and as ``python -m
 casework.disclosure.verify`` for some).
 """
+
 from __future__ import annotations
 
 import base64
@@ -84,7 +85,8 @@ def _change_bytes_and_manifest(files: Files) -> str:
     new = hashlib.sha256(files[rel]).hexdigest()
     files["manifest-sha256.txt"] = b"".join(
         f"{new}  {rel}\n".encode() if line.endswith(f"  {rel}".encode()) else line + b"\n"
-        for line in files["manifest-sha256.txt"].splitlines())
+        for line in files["manifest-sha256.txt"].splitlines()
+    )
     return f"item {meta['registration_number']} ({rel}): sha256 differs from its metadata"
 
 
@@ -104,8 +106,10 @@ def _alter_event(files: Files) -> str:
     records = _lines(files[rel])
     records[1]["entry"]["action"] = "transcript.delete"  # a field shown in clear, in every trail format
     files[rel] = _jsonl(records)
-    return (f"custody event {records[1]['entry']['seq']} of item {meta['registration_number']} ({rel}) was "
-            "altered: its content does not match its leaf hash")
+    return (
+        f"custody event {records[1]['entry']['seq']} of item {meta['registration_number']} ({rel}) was "
+        "altered: its content does not match its leaf hash"
+    )
 
 
 def _alter_event_and_leaf(files: Files) -> str:
@@ -115,8 +119,10 @@ def _alter_event_and_leaf(files: Files) -> str:
     records[1]["entry"]["outcome"] = "denied"
     records[1]["leaf_hash"] = leaf.leaf_hash(records[1]["entry"]).hex()
     files[rel] = _jsonl(records)
-    return (f"custody event {records[1]['entry']['seq']} of item {meta['registration_number']} ({rel}): "
-            "inclusion proof does not verify")
+    return (
+        f"custody event {records[1]['entry']['seq']} of item {meta['registration_number']} ({rel}): "
+        "inclusion proof does not verify"
+    )
 
 
 def _alter_proof_node(files: Files) -> str:
@@ -127,8 +133,10 @@ def _alter_proof_node(files: Files) -> str:
     node[0] ^= 1
     records[0]["proof"][0] = node.hex()
     files[rel] = _jsonl(records)
-    return (f"custody event {records[0]['entry']['seq']} of item {meta['registration_number']} ({rel}): "
-            "inclusion proof does not verify")
+    return (
+        f"custody event {records[0]['entry']['seq']} of item {meta['registration_number']} ({rel}): "
+        "inclusion proof does not verify"
+    )
 
 
 def _drop_event(files: Files) -> str:
@@ -296,8 +304,9 @@ def _hostile_folder(bag: Path, outside: Path, change: str) -> str:
     raise AssertionError(change)
 
 
-@pytest.mark.parametrize("change", ["symlink to a file outside", "symlink to a folder", "a fifo", "a file added",
-                                    "two bags"])
+@pytest.mark.parametrize(
+    "change", ["symlink to a file outside", "symlink to a folder", "a fifo", "a file added", "two bags"]
+)
 def test_hostile_folders_are_refused(made: tuple[Path, str], tmp_path: Path, change: str):
     """An unzipped bag is read as carefully as the zip: no link is followed, nothing but files."""
     bundle, vkey = made
@@ -314,8 +323,10 @@ def witnessed_app(backend, keyring_path, tmp_path: Path):
     """An app whose checkpoints two real witness processes cosign (as tests/test_witnessed_log.py)."""
     from tests.tlog_witnesses import app_witnessed_by, running_witnesses
 
-    with running_witnesses(tmp_path, [f"witness{i}.partner.example/w" for i in (1, 2)]) as witnesses, \
-            app_witnessed_by(witnesses, backend, keyring_path, tmp_path) as (app, vkey):
+    with (
+        running_witnesses(tmp_path, [f"witness{i}.partner.example/w" for i in (1, 2)]) as witnesses,
+        app_witnessed_by(witnesses, backend, keyring_path, tmp_path) as (app, vkey),
+    ):
         yield app, vkey, witnesses
 
 
@@ -343,8 +354,9 @@ def test_witness_cosignatures_and_the_quorum(witnessed_app, tmp_path: Path):
     result = run_verifier(str(tampered), "--vkey", vkey, "--witness-key", str(keys), "--quorum", "2")
     assert result.returncode == 1
     assert "FAILED (checkpoint)" in result.stdout and "cosigned by 1 of the witnesses; the quorum is 2" in result.stdout
-    assert run_verifier(str(tampered), "--vkey", vkey, "--witness-key", str(keys), "--quorum", "1").returncode == 1, \
+    assert run_verifier(str(tampered), "--vkey", vkey, "--witness-key", str(keys), "--quorum", "1").returncode == 1, (
         "the checkpoint passes a quorum of one, but the tag manifest no longer matches it"
+    )
 
 
 def test_the_streaming_writer_makes_bags_the_library_of_congress_accepts(tmp_path: Path):
@@ -359,15 +371,18 @@ def test_the_streaming_writer_makes_bags_the_library_of_congress_accepts(tmp_pat
     chunks += bag.payload("data/a file with spaces.txt", iter([b"one ", b"two"]))
     chunks += bag.payload("data/свідчення/sure.bin", [bytes(range(256)) * 1000])
     chunks += bag.tag("custody/checkpoint.txt", b"not really a checkpoint\n")
-    chunks += bag.finish([("External-Identifier", "bag-1"), ("Contact-Name", "Рада\nline two")],
-                         lambda digest: f"signed {digest}\n")
+    chunks += bag.finish(
+        [("External-Identifier", "bag-1"), ("Contact-Name", "Рада\nline two")], lambda digest: f"signed {digest}\n"
+    )
     target = tmp_path / "bag.zip"
     target.write_bytes(b"".join(chunks))
     files = members(target)
     assert "data/свідчення/sure.bin" in files["manifest-sha256.txt"].decode()
     assert "tagmanifest-sha256.txt.sig" not in files["tagmanifest-sha256.txt"].decode()
-    assert files["tagmanifest-sha256.txt.sig"] == \
-        f"signed {hashlib.sha256(files['tagmanifest-sha256.txt']).hexdigest()}\n".encode()
+    assert (
+        files["tagmanifest-sha256.txt.sig"]
+        == f"signed {hashlib.sha256(files['tagmanifest-sha256.txt']).hexdigest()}\n".encode()
+    )
     root = unzip(target, tmp_path / "u")
     parsed = bagit.Bag(str(root))
     assert parsed.validate() and parsed.info["Payload-Oxum"] == f"{7 + 256_000}.2"

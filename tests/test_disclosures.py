@@ -1,4 +1,5 @@
 """Disclosures: consent decides each item, numbers are stable, the register and the log say it all."""
+
 from __future__ import annotations
 
 import json
@@ -15,15 +16,25 @@ from tests.conftest import World, ok
 from tests.helpers import all_events, assert_problem, events_of, statements_sent
 from tests.test_redactions import _everything_stored
 
-STATEMENTS = {1: "W1: Oksana saw the prisoners at the quarry.", 2: "W2: Taras heard the shots.",
-              3: "W3: Mykola buried the bodies."}
+STATEMENTS = {
+    1: "W1: Oksana saw the prisoners at the quarry.",
+    2: "W2: Taras heard the shots.",
+    3: "W3: Mykola buried the bodies.",
+}
 PURPOSE = "Article 15 communication for the trial chamber; requested by counsel Ivan Sirko"
 IDENTITY = {"full_name": "Oksana Protected", "contact": "via NGO liaison", "date_of_birth": None, "notes": None}
 
 
 def consent(*, prosecutors: bool, un: bool, identity: bool, withdrawn: bool = False) -> dict:
-    body = {"scopes": {"record": True, "share_with_prosecutors": prosecutors, "share_with_un_bodies": un,
-                       "disclose_identity": identity}, "given_at": "2026-03-10T09:00:00Z"}
+    body = {
+        "scopes": {
+            "record": True,
+            "share_with_prosecutors": prosecutors,
+            "share_with_un_bodies": un,
+            "disclose_identity": identity,
+        },
+        "given_at": "2026-03-10T09:00:00Z",
+    }
     if withdrawn:
         body["withdrawn_at"] = "2026-04-01T00:00:00Z"
     return body
@@ -58,19 +69,41 @@ def scene(world: World) -> Scene:
     ok(world.people["admin"].patch(f"/api/v1/cases/{world.case_id}", {"reference": "UKR-OTP"}))
     witnesses, interviews = {1: world.witness_id}, {1: world.interview_id}
     for n in (2, 3):
-        witnesses[n] = ok(interviewer.post(f"/api/v1/cases/{world.case_id}/witnesses",
-                                           {"witness_type": "eyewitness", "risk_level": "high"}), 201)["id"]
-        interviews[n] = ok(interviewer.post(f"/api/v1/cases/{world.case_id}/interviews", {
-            "witness_id": witnesses[n], "conducted_at": "2026-03-10T10:00:00Z", "language": "uk"}), 201)["id"]
+        witnesses[n] = ok(
+            interviewer.post(
+                f"/api/v1/cases/{world.case_id}/witnesses", {"witness_type": "eyewitness", "risk_level": "high"}
+            ),
+            201,
+        )["id"]
+        interviews[n] = ok(
+            interviewer.post(
+                f"/api/v1/cases/{world.case_id}/interviews",
+                {"witness_id": witnesses[n], "conducted_at": "2026-03-10T10:00:00Z", "language": "uk"},
+            ),
+            201,
+        )["id"]
     ok(interviewer.patch(f"/api/v1/witnesses/{witnesses[1]}", {"identity": IDENTITY}))
-    ok(interviewer.post(f"/api/v1/witnesses/{witnesses[1]}/consent",
-                        consent(prosecutors=True, un=False, identity=True)), 201)
-    ok(interviewer.post(f"/api/v1/witnesses/{witnesses[2]}/consent",
-                        consent(prosecutors=False, un=True, identity=False)), 201)
+    ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{witnesses[1]}/consent", consent(prosecutors=True, un=False, identity=True)
+        ),
+        201,
+    )
+    ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{witnesses[2]}/consent", consent(prosecutors=False, un=True, identity=False)
+        ),
+        201,
+    )
     for n, text in STATEMENTS.items():
         ok(interviewer.post(f"/api/v1/interviews/{interviews[n]}/transcripts", {"text": text}), 201)
-    redaction = ok(legal.post(f"/api/v1/interviews/{interviews[1]}/transcripts/1/redactions", {"spans": [
-        {"start": 4, "end": 10, "category": "witness_identity", "legal_basis": "Rule 81(4) RPE"}]}), 201)
+    redaction = ok(
+        legal.post(
+            f"/api/v1/interviews/{interviews[1]}/transcripts/1/redactions",
+            {"spans": [{"start": 4, "end": 10, "category": "witness_identity", "legal_basis": "Rule 81(4) RPE"}]},
+        ),
+        201,
+    )
     return Scene(world, witnesses, interviews, redaction["id"])
 
 
@@ -82,9 +115,15 @@ def made(response) -> dict:
 
 
 def disclose(scene: Scene, kind: str, items: list[dict], *, include_identity: bool = False, caller: str = "legal"):
-    return scene.world.people[caller].post(f"/api/v1/cases/{scene.world.case_id}/disclosures", {
-        "recipient": {"name": "Karim Prosecutor", "organisation": "Office of the Prosecutor", "kind": kind},
-        "purpose": PURPOSE, "include_identity": include_identity, "items": items})
+    return scene.world.people[caller].post(
+        f"/api/v1/cases/{scene.world.case_id}/disclosures",
+        {
+            "recipient": {"name": "Karim Prosecutor", "organisation": "Office of the Prosecutor", "kind": kind},
+            "purpose": PURPOSE,
+            "include_identity": include_identity,
+            "items": items,
+        },
+    )
 
 
 def decisions(disclosure: dict) -> list[tuple[str, str, str | None]]:
@@ -92,8 +131,14 @@ def decisions(disclosure: dict) -> list[tuple[str, str, str | None]]:
 
 
 def test_prosecutor_disclosure_excludes_the_witness_who_did_not_consent(app, scene: Scene):
-    items = [scene.transcript(1), scene.redaction, scene.transcript(2), scene.transcript(3), scene.incident,
-             scene.identity(1)]
+    items = [
+        scene.transcript(1),
+        scene.redaction,
+        scene.transcript(2),
+        scene.transcript(3),
+        scene.incident,
+        scene.identity(1),
+    ]
     response = disclose(scene, "prosecutor", items)
     created = made(response)
     assert decisions(created) == [
@@ -124,8 +169,11 @@ def test_prosecutor_disclosure_excludes_the_witness_who_did_not_consent(app, sce
     for event, item in zip(events[1:], created["items"], strict=True):
         details = event["details"]
         assert details["recipient"] == recipient and details["disclosure_id"] == created["id"]
-        assert (details["decision"], details["reason"], details["registration_number"]) == \
-            (item["decision"], item["reason"], item["registration_number"])
+        assert (details["decision"], details["reason"], details["registration_number"]) == (
+            item["decision"],
+            item["reason"],
+            item["registration_number"],
+        )
     logged = json.dumps(all_events(app), ensure_ascii=False)
     for text in [*STATEMENTS.values(), PURPOSE, "Oksana Protected"]:
         assert text not in logged
@@ -138,8 +186,9 @@ def test_registration_numbers_are_stable_and_never_reused(app, scene: Scene):
     first = made(disclose(scene, "prosecutor", [scene.transcript(1), scene.redaction, scene.incident]))
     assert [n for *_, n in decisions(first)] == ["UKR-OTP-0001", "UKR-OTP-0002", "UKR-OTP-0003"]
     # To a UN body: W2 now goes (a new number); W1 does not (no consent), the incident keeps its number.
-    second = made(disclose(scene, "un_body", [scene.incident, scene.transcript(2), scene.transcript(1),
-                                            scene.redaction]))
+    second = made(
+        disclose(scene, "un_body", [scene.incident, scene.transcript(2), scene.transcript(1), scene.redaction])
+    )
     assert decisions(second) == [
         ("included", "no_witness", "UKR-OTP-0003"),
         ("included", "consent:share_with_un_bodies", "UKR-OTP-0004"),
@@ -153,15 +202,22 @@ def test_registration_numbers_are_stable_and_never_reused(app, scene: Scene):
     fourth = made(disclose(scene, "prosecutor", [scene.transcript(1), scene.identity(1)], include_identity=True))
     assert [n for *_, n in decisions(fourth)] == ["UKR-OTP-0001", "UKR-OTP-2-0005"]
     with app.app_context():
-        rows = db.session.execute(select(EvidenceRegistration.sequence, EvidenceRegistration.kind)
-                                  .order_by(EvidenceRegistration.sequence)).all()
-    assert [tuple(r) for r in rows] == [(1, "transcript_version"), (2, "redaction"), (3, "incident"),
-                                        (4, "transcript_version"), (5, "witness_identity")]
+        rows = db.session.execute(
+            select(EvidenceRegistration.sequence, EvidenceRegistration.kind).order_by(EvidenceRegistration.sequence)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (1, "transcript_version"),
+        (2, "redaction"),
+        (3, "incident"),
+        (4, "transcript_version"),
+        (5, "witness_identity"),
+    ]
 
 
 def test_identity_needs_consent_and_the_explicit_request(app, scene: Scene):
-    asked = made(disclose(scene, "prosecutor", [scene.identity(1), scene.identity(2), scene.identity(3)],
-                        include_identity=True))
+    asked = made(
+        disclose(scene, "prosecutor", [scene.identity(1), scene.identity(2), scene.identity(3)], include_identity=True)
+    )
     assert decisions(asked) == [
         ("included", "consent:share_with_prosecutors+disclose_identity", "UKR-OTP-0001"),
         ("excluded", "consent_scope_missing:share_with_prosecutors", None),
@@ -170,18 +226,27 @@ def test_identity_needs_consent_and_the_explicit_request(app, scene: Scene):
     # W2 may go to a UN body, but never their identity: they did not consent to it.
     un = made(disclose(scene, "un_body", [scene.identity(2)], include_identity=True))
     assert decisions(un) == [("excluded", "consent_scope_missing:disclose_identity", None)]
-    other = made(disclose(scene, "other", [scene.identity(1), scene.transcript(1), scene.incident],
-                        include_identity=True))
-    assert [d[:2] for d in decisions(other)] == [("excluded", "recipient_kind_not_covered"),
-                                                 ("excluded", "recipient_kind_not_covered"),
-                                                 ("included", "no_witness")]
+    other = made(
+        disclose(scene, "other", [scene.identity(1), scene.transcript(1), scene.incident], include_identity=True)
+    )
+    assert [d[:2] for d in decisions(other)] == [
+        ("excluded", "recipient_kind_not_covered"),
+        ("excluded", "recipient_kind_not_covered"),
+        ("included", "no_witness"),
+    ]
 
 
 def test_withdrawn_consent_excludes_everything_of_the_witness(app, scene: Scene):
-    ok(scene.world.people["interviewer"].post(f"/api/v1/witnesses/{scene.witnesses[1]}/consent",
-                                              consent(prosecutors=True, un=True, identity=True, withdrawn=True)), 201)
-    created = made(disclose(scene, "prosecutor", [scene.transcript(1), scene.redaction, scene.identity(1)],
-                          include_identity=True))
+    ok(
+        scene.world.people["interviewer"].post(
+            f"/api/v1/witnesses/{scene.witnesses[1]}/consent",
+            consent(prosecutors=True, un=True, identity=True, withdrawn=True),
+        ),
+        201,
+    )
+    created = made(
+        disclose(scene, "prosecutor", [scene.transcript(1), scene.redaction, scene.identity(1)], include_identity=True)
+    )
     assert decisions(created) == [("excluded", "consent_withdrawn", None)] * 3
     assert [item["consent_version"] for item in created["items"]] == [2, 2, 2]
 
@@ -193,8 +258,10 @@ def test_the_register_is_metadata_for_every_reader_of_the_case(app, scene: Scene
     url = f"/api/v1/cases/{scene.world.case_id}/disclosures"
     for role in ("legal", "auditor", "admin", "interviewer"):
         page = ok(people[role].get(url))
-        assert [(d["recipient"]["kind"], d["purpose"]) for d in page["items"]] == [("prosecutor", None),
-                                                                                  ("un_body", None)]
+        assert [(d["recipient"]["kind"], d["purpose"]) for d in page["items"]] == [
+            ("prosecutor", None),
+            ("un_body", None),
+        ]
         assert decisions(page["items"][0]) == decisions(first)
     assert ok(people["legal"].get(f"{url}?limit=1"))["next_cursor"]
     assert_problem(people["outsider"].get(url), 404)
@@ -209,8 +276,7 @@ def test_the_register_is_metadata_for_every_reader_of_the_case(app, scene: Scene
     assert_problem(people["legal"].get("/api/v1/disclosures/999999"), 404)
 
 
-@pytest.mark.parametrize("role,status", [("interviewer", 403), ("auditor", 403), ("admin", 403),
-                                         ("outsider", 404)])
+@pytest.mark.parametrize("role,status", [("interviewer", 403), ("auditor", 403), ("admin", 403), ("outsider", 404)])
 def test_only_the_case_lawyers_disclose(app, scene: Scene, role, status):
     response = disclose(scene, "prosecutor", [scene.incident], caller=role)
     assert_problem(response, status)
@@ -222,12 +288,26 @@ def test_only_the_case_lawyers_disclose(app, scene: Scene, role, status):
 
 def test_items_of_another_case_are_refused_like_missing_ones(app, scene: Scene):
     outsider = scene.world.people["outsider"]
-    foreign = ok(outsider.post(f"/api/v1/cases/{scene.world.other_case_id}/incidents",
-                               {"reference": "X-1", "title": "elsewhere"}), 201)["id"]
-    body = assert_problem(disclose(scene, "prosecutor", [
-        scene.incident, {"kind": "incident", "incident_id": foreign}, {"kind": "incident", "incident_id": 999999},
-        {"kind": "redaction", "redaction_id": 999999},
-        {"kind": "transcript_version", "interview_id": scene.interviews[1], "version": 9}]), 422)
+    foreign = ok(
+        outsider.post(
+            f"/api/v1/cases/{scene.world.other_case_id}/incidents", {"reference": "X-1", "title": "elsewhere"}
+        ),
+        201,
+    )["id"]
+    body = assert_problem(
+        disclose(
+            scene,
+            "prosecutor",
+            [
+                scene.incident,
+                {"kind": "incident", "incident_id": foreign},
+                {"kind": "incident", "incident_id": 999999},
+                {"kind": "redaction", "redaction_id": 999999},
+                {"kind": "transcript_version", "interview_id": scene.interviews[1], "version": 9},
+            ],
+        ),
+        422,
+    )
     errors = body["errors"]["json"]["items"]
     assert set(errors) == {"1", "2", "3", "4"}
     assert len({json.dumps(error) for error in errors.values()}) == 1  # the same answer for each
@@ -235,27 +315,42 @@ def test_items_of_another_case_are_refused_like_missing_ones(app, scene: Scene):
         for model in (Disclosure, DisclosureItem, EvidenceRegistration):
             assert db.session.scalar(select(func.count()).select_from(model)) == 0
     # The lawyer of the other case cannot disclose this case's items into theirs either.
-    body = assert_problem(outsider.post(f"/api/v1/cases/{scene.world.other_case_id}/disclosures", {
-        "recipient": {"name": "n", "organisation": "o", "kind": "prosecutor"}, "purpose": "p",
-        "items": [scene.transcript(1)]}), 422)
+    body = assert_problem(
+        outsider.post(
+            f"/api/v1/cases/{scene.world.other_case_id}/disclosures",
+            {
+                "recipient": {"name": "n", "organisation": "o", "kind": "prosecutor"},
+                "purpose": "p",
+                "items": [scene.transcript(1)],
+            },
+        ),
+        422,
+    )
     assert body["errors"]["json"]["items"]["0"]
     assert "W1" not in json.dumps(body)
 
 
-@pytest.mark.parametrize("change", [
-    {"items": []},
-    {"items": [{"kind": "incident", "incident_id": 1, "witness_id": 1}]},
-    {"items": [{"kind": "incident"}]},
-    {"items": [{"kind": "statement", "incident_id": 1}]},
-    {"items": [{"kind": "incident", "incident_id": "1"}]},
-    {"recipient": {"name": "n", "organisation": "o", "kind": "journalist"}},
-    {"recipient": {"name": "n", "organisation": "o", "kind": "court", "email": "x@y"}},
-    {"purpose": ""},
-    {"secret": True},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"items": []},
+        {"items": [{"kind": "incident", "incident_id": 1, "witness_id": 1}]},
+        {"items": [{"kind": "incident"}]},
+        {"items": [{"kind": "statement", "incident_id": 1}]},
+        {"items": [{"kind": "incident", "incident_id": "1"}]},
+        {"recipient": {"name": "n", "organisation": "o", "kind": "journalist"}},
+        {"recipient": {"name": "n", "organisation": "o", "kind": "court", "email": "x@y"}},
+        {"purpose": ""},
+        {"secret": True},
+    ],
+)
 def test_hostile_bodies_are_refused(app, scene: Scene, change):
-    body = {"recipient": {"name": "n", "organisation": "o", "kind": "court"}, "purpose": "p",
-            "items": [scene.incident], **change}
+    body = {
+        "recipient": {"name": "n", "organisation": "o", "kind": "court"},
+        "purpose": "p",
+        "items": [scene.incident],
+        **change,
+    }
     assert_problem(scene.world.people["legal"].post(f"/api/v1/cases/{scene.world.case_id}/disclosures", body), 422)
 
 
@@ -274,9 +369,11 @@ def test_exhibits_follow_their_witness(app, scene: Scene):
     site = upload(interviewer, f"/api/v1/incidents/{scene.world.incident_id}/exhibits/uploads", content)[1]
     ids = [receipt["exhibit_id"] for receipt in (w1, w2, site)]
     created = made(disclose(scene, "prosecutor", [{"kind": "exhibit", "exhibit_id": i} for i in ids]))
-    assert [d[:2] for d in decisions(created)] == [("included", "consent:share_with_prosecutors"),
-                                                   ("excluded", "consent_scope_missing:share_with_prosecutors"),
-                                                   ("included", "no_witness")]
+    assert [d[:2] for d in decisions(created)] == [
+        ("included", "consent:share_with_prosecutors"),
+        ("excluded", "consent_scope_missing:share_with_prosecutors"),
+        ("included", "no_witness"),
+    ]
 
 
 def test_bundle_route_is_for_the_case_lawyers(app, scene: Scene):
@@ -295,15 +392,20 @@ def test_concurrent_disclosures_never_hand_out_a_number_twice(app, scene: Scene)
     """Overlapping disclosures raced: every item gets one number, and numbers stay contiguous."""
     legal = scene.world.people["legal"]
     incidents = [scene.world.incident_id] + [
-        ok(legal.post(f"/api/v1/cases/{scene.world.case_id}/incidents", {"reference": f"R-{n}", "title": "t"}),
-           201)["id"] for n in range(5)]
+        ok(legal.post(f"/api/v1/cases/{scene.world.case_id}/incidents", {"reference": f"R-{n}", "title": "t"}), 201)[
+            "id"
+        ]
+        for n in range(5)
+    ]
     plans = [[{"kind": "incident", "incident_id": incidents[(k + j) % 6]} for j in range(3)] for k in range(8)]
 
     def run(items):
         client = app.test_client()
-        return client.post(f"/api/v1/cases/{scene.world.case_id}/disclosures", json={
-            "recipient": {"name": "n", "organisation": "o", "kind": "court"}, "purpose": "p", "items": items},
-            headers={"Authorization": f"Bearer {legal.token}"})
+        return client.post(
+            f"/api/v1/cases/{scene.world.case_id}/disclosures",
+            json={"recipient": {"name": "n", "organisation": "o", "kind": "court"}, "purpose": "p", "items": items},
+            headers={"Authorization": f"Bearer {legal.token}"},
+        )
 
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(run, plans))
@@ -316,24 +418,67 @@ def test_concurrent_disclosures_never_hand_out_a_number_twice(app, scene: Scene)
     assert numbers == [f"UKR-OTP-{i:04d}" for i in range(1, 7)]
 
 
-@pytest.mark.parametrize("kind,scopes,item,identity,expected", [
-    ("prosecutor", {"record": True, "share_with_prosecutors": True}, "transcript_version", False,
-     (True, "consent:share_with_prosecutors")),
-    ("defence", {"record": True, "share_with_prosecutors": True}, "redaction", False,
-     (True, "consent:share_with_prosecutors")),
-    ("court", {"record": True, "share_with_un_bodies": True}, "exhibit", False,
-     (False, "consent_scope_missing:share_with_prosecutors")),
-    ("un_body", {"record": True, "share_with_un_bodies": True}, "transcript_version", False,
-     (True, "consent:share_with_un_bodies")),
-    ("other", {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": True,
-               "disclose_identity": True}, "transcript_version", True, (False, "recipient_kind_not_covered")),
-    ("prosecutor", {"record": False, "share_with_prosecutors": True}, "transcript_version", False,
-     (False, "consent_record_scope_missing")),
-    ("prosecutor", {"record": True, "share_with_prosecutors": True, "disclose_identity": True}, "witness_identity",
-     False, (False, "identity_not_requested")),
-    ("prosecutor", {"record": True, "share_with_prosecutors": "yes", "disclose_identity": True}, "transcript_version",
-     False, (False, "consent_scope_missing:share_with_prosecutors")),
-])
+@pytest.mark.parametrize(
+    "kind,scopes,item,identity,expected",
+    [
+        (
+            "prosecutor",
+            {"record": True, "share_with_prosecutors": True},
+            "transcript_version",
+            False,
+            (True, "consent:share_with_prosecutors"),
+        ),
+        (
+            "defence",
+            {"record": True, "share_with_prosecutors": True},
+            "redaction",
+            False,
+            (True, "consent:share_with_prosecutors"),
+        ),
+        (
+            "court",
+            {"record": True, "share_with_un_bodies": True},
+            "exhibit",
+            False,
+            (False, "consent_scope_missing:share_with_prosecutors"),
+        ),
+        (
+            "un_body",
+            {"record": True, "share_with_un_bodies": True},
+            "transcript_version",
+            False,
+            (True, "consent:share_with_un_bodies"),
+        ),
+        (
+            "other",
+            {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": True, "disclose_identity": True},
+            "transcript_version",
+            True,
+            (False, "recipient_kind_not_covered"),
+        ),
+        (
+            "prosecutor",
+            {"record": False, "share_with_prosecutors": True},
+            "transcript_version",
+            False,
+            (False, "consent_record_scope_missing"),
+        ),
+        (
+            "prosecutor",
+            {"record": True, "share_with_prosecutors": True, "disclose_identity": True},
+            "witness_identity",
+            False,
+            (False, "identity_not_requested"),
+        ),
+        (
+            "prosecutor",
+            {"record": True, "share_with_prosecutors": "yes", "disclose_identity": True},
+            "transcript_version",
+            False,
+            (False, "consent_scope_missing:share_with_prosecutors"),
+        ),
+    ],
+)
 def test_decision_table(kind, scopes, item, identity, expected):
     state = rules.ConsentState(shredded=False, has_record=True, scopes=scopes, has_identity=True)
     verdict = rules.decide(item, kind, state, identity_requested=identity)
@@ -347,19 +492,29 @@ def test_decision_order():
     erased = rules.ConsentState(shredded=True, has_record=True, scopes={"record": True, "share_with_prosecutors": True})
     assert rules.decide("redaction", "court", erased, identity_requested=True).reason == "witness_shredded"
     none = rules.ConsentState(shredded=False, has_record=False)
-    assert rules.decide("transcript_version", "prosecutor", none, identity_requested=False).reason == \
-        "no_consent_record"
+    assert (
+        rules.decide("transcript_version", "prosecutor", none, identity_requested=False).reason == "no_consent_record"
+    )
     assert set(rules.SCOPE_FOR_RECIPIENT) == {"prosecutor", "defence", "court", "un_body", "other"}
 
 
 def test_a_number_another_case_holds_is_refused_not_a_500(app, scene: Scene):
     """A case without a reference numbers as CASE<id>; a case whose reference spells that collides."""
     outsider, world = scene.world.people["outsider"], scene.world
-    foreign = ok(outsider.post(f"/api/v1/cases/{world.other_case_id}/incidents",
-                               {"reference": "X-1", "title": "elsewhere"}), 201)["id"]
-    theirs = ok(outsider.post(f"/api/v1/cases/{world.other_case_id}/disclosures", {
-        "recipient": {"name": "n", "organisation": "o", "kind": "court"}, "purpose": "p",
-        "items": [{"kind": "incident", "incident_id": foreign}]}), 201)
+    foreign = ok(
+        outsider.post(f"/api/v1/cases/{world.other_case_id}/incidents", {"reference": "X-1", "title": "elsewhere"}), 201
+    )["id"]
+    theirs = ok(
+        outsider.post(
+            f"/api/v1/cases/{world.other_case_id}/disclosures",
+            {
+                "recipient": {"name": "n", "organisation": "o", "kind": "court"},
+                "purpose": "p",
+                "items": [{"kind": "incident", "incident_id": foreign}],
+            },
+        ),
+        201,
+    )
     assert decisions(theirs) == [("included", "no_witness", f"CASE{world.other_case_id}-0001")]
     ok(world.people["admin"].patch(f"/api/v1/cases/{world.case_id}", {"reference": f"CASE{world.other_case_id}"}))
     assert_problem(disclose(scene, "court", [scene.incident]), 409)
@@ -395,15 +550,28 @@ def test_kek_rotation_rewraps_purposes_and_leaves_redactions_to_the_witness_key(
 def test_a_translation_is_a_transcript_version_and_follows_its_witness(app, scene: Scene):
     """Translations are versions naming their source; disclosed (and redacted) like any version."""
     interviewer, legal = scene.world.people["interviewer"], scene.world.people["legal"]
-    ok(interviewer.post(f"/api/v1/interviews/{scene.interviews[1]}/transcripts", {
-        "text": "W1: Оксана бачила полонених у кар'єрі.",
-        "translation_of": {"version": 1, "translator": "T. Translator", "method": "human", "certified": True}}), 201)
-    redacted = ok(legal.post(f"/api/v1/interviews/{scene.interviews[1]}/transcripts/2/redactions", {"spans": [
-        {"start": 4, "end": 10, "category": "witness_identity", "legal_basis": "Rule 81(4) RPE"}]}), 201)
+    ok(
+        interviewer.post(
+            f"/api/v1/interviews/{scene.interviews[1]}/transcripts",
+            {
+                "text": "W1: Оксана бачила полонених у кар'єрі.",
+                "translation_of": {"version": 1, "translator": "T. Translator", "method": "human", "certified": True},
+            },
+        ),
+        201,
+    )
+    redacted = ok(
+        legal.post(
+            f"/api/v1/interviews/{scene.interviews[1]}/transcripts/2/redactions",
+            {"spans": [{"start": 4, "end": 10, "category": "witness_identity", "legal_basis": "Rule 81(4) RPE"}]},
+        ),
+        201,
+    )
     assert "Оксана" not in redacted["text"] and redacted["source_ref"] == f"{scene.interviews[1]}/2"
     translation = {"kind": "transcript_version", "interview_id": scene.interviews[1], "version": 2}
-    to_prosecutor = made(disclose(scene, "prosecutor", [translation,
-                                                      {"kind": "redaction", "redaction_id": redacted["id"]}]))
+    to_prosecutor = made(
+        disclose(scene, "prosecutor", [translation, {"kind": "redaction", "redaction_id": redacted["id"]}])
+    )
     assert [d[:2] for d in decisions(to_prosecutor)] == [("included", "consent:share_with_prosecutors")] * 2
     to_un = made(disclose(scene, "un_body", [translation]))
     assert decisions(to_un) == [("excluded", "consent_scope_missing:share_with_un_bodies", None)]

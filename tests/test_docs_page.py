@@ -1,6 +1,7 @@
 """The docs page (/api/v1/docs): public, from files we serve, under a strict policy, and really
 rendering the operations in a browser: Debian's chromium, driven by Playwright (never a browser
 Playwright downloads), against a real gunicorn."""
+
 from __future__ import annotations
 
 import re
@@ -85,11 +86,15 @@ def test_the_docs_render_in_chromium(browser, docs_server, tmp_path: Path):
     status, _, body = docs_server.request("GET", "/api/v1/openapi.json")
     assert status == 200
     spec = json.loads(body)
-    operations = {(method.upper(), path): op.get("summary", "")
-                  for path, item in spec["paths"].items()
-                  for method, op in item.items() if method in _METHODS}
-    wanted = {key: summary for key, summary in operations.items()
-              if "/disclosures" in key[1] or "/transcripts" in key[1]}
+    operations = {
+        (method.upper(), path): op.get("summary", "")
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in _METHODS
+    }
+    wanted = {
+        key: summary for key, summary in operations.items() if "/disclosures" in key[1] or "/transcripts" in key[1]
+    }
     assert wanted, "the document has disclosure and transcript operations"
 
     requested: list[str] = []
@@ -97,8 +102,7 @@ def test_the_docs_render_in_chromium(browser, docs_server, tmp_path: Path):
     page = browser.new_page(viewport={"width": 1280, "height": 1000}, service_workers="block")
     try:
         page.on("request", lambda request: requested.append(request.url))
-        page.on("console", lambda message: console_errors.append(message.text)
-                if message.type == "error" else None)
+        page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
         # Violations of the page's policy, as the page itself sees them.
         page.add_init_script("""window.__violations = [];
             document.addEventListener("securitypolicyviolation",
@@ -106,12 +110,14 @@ def test_the_docs_render_in_chromium(browser, docs_server, tmp_path: Path):
         response = page.goto(f"{origin}{DOCS}", wait_until="load")
         assert response is not None and response.status == 200
         page.wait_for_selector(".opblock", timeout=60_000)
-        page.wait_for_function(f"document.querySelectorAll('.opblock').length >= {len(operations)}",
-                               timeout=60_000)
-        rendered = page.eval_on_selector_all(".opblock", """blocks => blocks.map(b => [
+        page.wait_for_function(f"document.querySelectorAll('.opblock').length >= {len(operations)}", timeout=60_000)
+        rendered = page.eval_on_selector_all(
+            ".opblock",
+            """blocks => blocks.map(b => [
             b.querySelector('.opblock-summary-method').textContent.trim(),
             b.querySelector('.opblock-summary-path').getAttribute('data-path'),
-            (b.querySelector('.opblock-summary-description') || {textContent: ''}).textContent.trim()])""")
+            (b.querySelector('.opblock-summary-description') || {textContent: ''}).textContent.trim()])""",
+        )
         violations = page.evaluate("window.__violations")
         page.screenshot(path=str(tmp_path / "docs.png"))
     finally:
@@ -124,8 +130,9 @@ def test_the_docs_render_in_chromium(browser, docs_server, tmp_path: Path):
     assert (tmp_path / "docs.png").stat().st_size > 10_000
     assert not violations, violations
     assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
-    elsewhere = [url for url in requested if urlsplit(url).scheme not in ("data", "blob")
-                 and not url.startswith(f"{origin}/")]
+    elsewhere = [
+        url for url in requested if urlsplit(url).scheme not in ("data", "blob") and not url.startswith(f"{origin}/")
+    ]
     assert not elsewhere, elsewhere
     assert f"{origin}/api/v1/openapi.json" in requested
 
@@ -134,7 +141,8 @@ def test_chromium_installer_is_idempotent(chromium: str):
     """Run again with chromium present, it changes nothing and names the browser."""
     if shutil.which("apt-get") is None:
         pytest.skip("not a Debian system")
-    again = subprocess.run(["bash", str(ROOT / "scripts" / "install-chromium")],
-                           capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "install-chromium")], capture_output=True, text=True, timeout=60
+    )
     assert again.returncode == 0 and again.stdout.strip().splitlines()[-1] == chromium
     assert "apt-get" not in again.stderr

@@ -12,6 +12,7 @@ app's engine disposed), PostgreSQL's database copied whole with ``CREATE DATABAS
 (a file-level copy by the server, which needs the source idle) and restored by dropping the
 live database and creating it again from the copy.
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,8 +41,12 @@ from tests.conftest import PG_SERVER, World, ok
 from tests.helpers import all_events, assert_problem
 
 MARK = "ERASE-ME-7f3c"
-IDENTITY = {"full_name": f"{MARK} Oksana Hrytsenko", "contact": f"{MARK} +380 67 000 0000",
-            "date_of_birth": "1984-05-06", "notes": f"{MARK} relocated to Dnipro"}
+IDENTITY = {
+    "full_name": f"{MARK} Oksana Hrytsenko",
+    "contact": f"{MARK} +380 67 000 0000",
+    "date_of_birth": "1984-05-06",
+    "notes": f"{MARK} relocated to Dnipro",
+}
 FIRST = f"{MARK} I saw them line up the prisoners by the quarry wall."
 SECOND = f"{MARK} I saw seven of them, not six."
 REASON = f"{MARK} the witness corrected the number"
@@ -54,8 +59,13 @@ FREE_TEXT_READS = {"interpreter", "others_present", "reason", "filename"}
 
 def withdraw(caller, witness_id: int) -> dict:
     """Record a withdrawal: the witness's records are suspended at once and an erasure is pending."""
-    return ok(caller.post(f"/api/v1/witnesses/{witness_id}/consent", {
-        "scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T12:00:00Z"}), 201)
+    return ok(
+        caller.post(
+            f"/api/v1/witnesses/{witness_id}/consent",
+            {"scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T12:00:00Z"},
+        ),
+        201,
+    )
 
 
 def confirm(caller, witness_id: int) -> dict:
@@ -81,17 +91,28 @@ def statements(world: World) -> World:
     """The witness's identity, two transcript versions (a file with a name, then a correction) and free text."""
     interviewer = world.people["interviewer"]
     ok(interviewer.patch(f"/api/v1/witnesses/{world.witness_id}", {"identity": IDENTITY}))
-    ok(interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent",
-                        {"scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z"}), 201)
-    ok(interviewer.patch(f"/api/v1/interviews/{world.interview_id}",
-                         {"interpreter": INTERPRETER, "others_present": PRESENT}))
+    ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{world.witness_id}/consent", {"scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z"}
+        ),
+        201,
+    )
+    ok(
+        interviewer.patch(
+            f"/api/v1/interviews/{world.interview_id}", {"interpreter": INTERPRETER, "others_present": PRESENT}
+        )
+    )
     first = interviewer.client.post(
         f"/api/v1/interviews/{world.interview_id}/transcripts",
-        data={"file": (io.BytesIO(FIRST.encode()), FILENAME)}, content_type="multipart/form-data",
-        headers={"Authorization": f"Bearer {interviewer.token}"})
+        data={"file": (io.BytesIO(FIRST.encode()), FILENAME)},
+        content_type="multipart/form-data",
+        headers={"Authorization": f"Bearer {interviewer.token}"},
+    )
     ok(first, 201)
-    ok(interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": SECOND, "reason": REASON}),
-       201)
+    ok(
+        interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": SECOND, "reason": REASON}),
+        201,
+    )
     return world
 
 
@@ -146,9 +167,11 @@ class DatabaseBackup:
         if self.backend["name"] == "sqlite":
             self._sqlite_copy(self.directory / "db", self._sqlite_file)
         else:
-            self._pg(f'DROP DATABASE "{self._pg_name}" WITH (FORCE)',
-                     f'CREATE DATABASE "{self._pg_name}" TEMPLATE "{self.pg_copy}"',
-                     f'DROP DATABASE "{self.pg_copy}"')
+            self._pg(
+                f'DROP DATABASE "{self._pg_name}" WITH (FORCE)',
+                f'CREATE DATABASE "{self._pg_name}" TEMPLATE "{self.pg_copy}"',
+                f'DROP DATABASE "{self.pg_copy}"',
+            )
 
 
 def reads(world: World) -> list[tuple[str, object]]:
@@ -157,10 +180,16 @@ def reads(world: World) -> list[tuple[str, object]]:
     answers = []
     for name in ("interviewer", "legal"):
         caller = world.people[name]
-        for path in (f"/api/v1/witnesses/{w}?include=identity", f"/api/v1/interviews/{i}/transcripts/1",
-                     f"/api/v1/interviews/{i}/transcripts/2", f"/api/v1/interviews/{i}/transcripts/2?format=raw",
-                     f"/api/v1/interviews/{i}/transcripts", f"/api/v1/interviews/{i}",
-                     f"/api/v1/cases/{world.case_id}/interviews", f"/api/v1/witnesses/{w}"):
+        for path in (
+            f"/api/v1/witnesses/{w}?include=identity",
+            f"/api/v1/interviews/{i}/transcripts/1",
+            f"/api/v1/interviews/{i}/transcripts/2",
+            f"/api/v1/interviews/{i}/transcripts/2?format=raw",
+            f"/api/v1/interviews/{i}/transcripts",
+            f"/api/v1/interviews/{i}",
+            f"/api/v1/cases/{world.case_id}/interviews",
+            f"/api/v1/witnesses/{w}",
+        ):
             answers.append((f"{name} GET {path}", caller.get(path)))
     answers.append(("legal GET case file", world.people["legal"].get(f"/api/v1/cases/{world.case_id}/file")))
     return answers
@@ -185,8 +214,7 @@ def assert_nothing_decrypts(world: World) -> None:
             assert all(entry["interview"]["interpreter"] is None for entry in data["interviews"])
 
 
-def test_a_database_backup_restored_after_a_withdrawal_decrypts_nothing(app, statements: World, backend,
-                                                                        tmp_path):
+def test_a_database_backup_restored_after_a_withdrawal_decrypts_nothing(app, statements: World, backend, tmp_path):
     world, interviewer = statements, statements.people["interviewer"]
     before = dict(reads(world))
     assert ok(before[f"legal GET /api/v1/witnesses/{world.witness_id}?include=identity"])["identity"] == IDENTITY
@@ -216,16 +244,19 @@ def test_a_database_backup_restored_after_a_withdrawal_decrypts_nothing(app, sta
 
     assert_nothing_decrypts(world)
     # Nothing new can be sealed for the witness either, even though this database forgot the withdrawal.
-    assert_problem(interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts",
-                                    {"text": "new", "reason": "again"}), 410)
+    assert_problem(
+        interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "new", "reason": "again"}),
+        410,
+    )
     assert_problem(interviewer.patch(f"/api/v1/witnesses/{world.witness_id}", {"identity": IDENTITY}), 410)
     # The operator's reconciliation names the witness whose key is gone though the database says live.
     result = app.test_cli_runner().invoke(args=["keys", "reapply-erasures"])
     assert result.exit_code == 0 and f"witness {world.witness_id}" in result.output, result.output
 
 
-def test_a_backup_taken_while_the_erasure_was_pending_decrypts_nothing_once_confirmed(app, statements: World,
-                                                                                      backend, tmp_path):
+def test_a_backup_taken_while_the_erasure_was_pending_decrypts_nothing_once_confirmed(
+    app, statements: World, backend, tmp_path
+):
     """Between the withdrawal and the confirmation the key still exists: a backup of that time, restored
     after the confirmation, still opens nothing (the key is gone from the provider, not the rows)."""
     world = statements
@@ -283,28 +314,54 @@ def test_reapply_erasures_after_a_keyring_restore(app, statements: World, tmp_pa
 
 def test_a_ciphertext_moved_to_another_witness_fails_its_integrity_check(app, statements: World):
     world, interviewer, legal = statements, statements.people["interviewer"], statements.people["legal"]
-    other = ok(interviewer.post(f"/api/v1/cases/{world.case_id}/witnesses", {
-        "witness_type": "victim", "risk_level": "high", "identity": {"full_name": "Someone Else"}}), 201)["id"]
-    other_interview = ok(interviewer.post(f"/api/v1/cases/{world.case_id}/interviews", {
-        "witness_id": other, "conducted_at": "2026-03-12T10:00:00Z", "language": "uk",
-        "interpreter": "Another interpreter"}), 201)["id"]
+    other = ok(
+        interviewer.post(
+            f"/api/v1/cases/{world.case_id}/witnesses",
+            {"witness_type": "victim", "risk_level": "high", "identity": {"full_name": "Someone Else"}},
+        ),
+        201,
+    )["id"]
+    other_interview = ok(
+        interviewer.post(
+            f"/api/v1/cases/{world.case_id}/interviews",
+            {
+                "witness_id": other,
+                "conducted_at": "2026-03-12T10:00:00Z",
+                "language": "uk",
+                "interpreter": "Another interpreter",
+            },
+        ),
+        201,
+    )["id"]
     ok(interviewer.post(f"/api/v1/interviews/{other_interview}/transcripts", {"text": "their own words"}), 201)
     columns = ("ciphertext", "nonce", "wrapped_key", "kek_id")
     with app.app_context():  # witness A's sealed fields, wrapped under A's key, copied into B's rows
         a, b = db.session.get(Witness, world.witness_id), db.session.get(Witness, other)
-        a_interview, b_interview = db.session.get(Interview, world.interview_id), db.session.get(Interview,
-                                                                                                 other_interview)
-        a_version = db.session.execute(select(TranscriptVersion).where(
-            TranscriptVersion.interview_id == world.interview_id, TranscriptVersion.version == 1)).scalar_one()
-        b_version = db.session.execute(select(TranscriptVersion).where(
-            TranscriptVersion.interview_id == other_interview)).scalar_one()
-        for source, target, prefix in ((a, b, "identity_"), (a_interview, b_interview, "freetext_"),
-                                       (a_version, b_version, "content_")):
+        a_interview, b_interview = (
+            db.session.get(Interview, world.interview_id),
+            db.session.get(Interview, other_interview),
+        )
+        a_version = db.session.execute(
+            select(TranscriptVersion).where(
+                TranscriptVersion.interview_id == world.interview_id, TranscriptVersion.version == 1
+            )
+        ).scalar_one()
+        b_version = db.session.execute(
+            select(TranscriptVersion).where(TranscriptVersion.interview_id == other_interview)
+        ).scalar_one()
+        for source, target, prefix in (
+            (a, b, "identity_"),
+            (a_interview, b_interview, "freetext_"),
+            (a_version, b_version, "content_"),
+        ):
             for column in columns:
                 setattr(target, f"{prefix}{column}", getattr(source, f"{prefix}{column}"))
         db.session.commit()
-    for path in (f"/api/v1/witnesses/{other}?include=identity", f"/api/v1/interviews/{other_interview}",
-                 f"/api/v1/interviews/{other_interview}/transcripts/1"):
+    for path in (
+        f"/api/v1/witnesses/{other}?include=identity",
+        f"/api/v1/interviews/{other_interview}",
+        f"/api/v1/interviews/{other_interview}/transcripts/1",
+    ):
         response = legal.get(path)
         body = assert_problem(response, 500)
         assert body["type"].endswith("integrity-failure") and MARK.encode() not in response.data, path
@@ -316,16 +373,36 @@ def test_rows_sealed_before_witness_keys_still_open_and_move_to_them(app, statem
     """Down to the revision before 0006 (data keys back under the KEK, free text in plaintext columns,
     plain hashes), then up again: everything reads the same, now under the witness's key."""
     world, legal = statements, statements.people["legal"]
-    shredded = ok(world.people["interviewer"].post(f"/api/v1/cases/{world.case_id}/witnesses", {
-        "witness_type": "victim", "risk_level": "low", "identity": {"full_name": "Withdrawn Witness"}}), 201)["id"]
-    shredded_interview = ok(world.people["interviewer"].post(f"/api/v1/cases/{world.case_id}/interviews", {
-        "witness_id": shredded, "conducted_at": "2026-03-12T10:00:00Z", "language": "uk",
-        "interpreter": "Withdrawn's interpreter"}), 201)["id"]
+    shredded = ok(
+        world.people["interviewer"].post(
+            f"/api/v1/cases/{world.case_id}/witnesses",
+            {"witness_type": "victim", "risk_level": "low", "identity": {"full_name": "Withdrawn Witness"}},
+        ),
+        201,
+    )["id"]
+    shredded_interview = ok(
+        world.people["interviewer"].post(
+            f"/api/v1/cases/{world.case_id}/interviews",
+            {
+                "witness_id": shredded,
+                "conducted_at": "2026-03-12T10:00:00Z",
+                "language": "uk",
+                "interpreter": "Withdrawn's interpreter",
+            },
+        ),
+        201,
+    )["id"]
     erase(world, shredded)
     interview = f"/api/v1/interviews/{world.interview_id}"
-    before = {path: ok(legal.get(path)) for path in (
-        f"/api/v1/witnesses/{world.witness_id}?include=identity", interview,
-        f"{interview}/transcripts/1", f"{interview}/transcripts/2")}
+    before = {
+        path: ok(legal.get(path))
+        for path in (
+            f"/api/v1/witnesses/{world.witness_id}?include=identity",
+            interview,
+            f"{interview}/transcripts/1",
+            f"{interview}/transcripts/2",
+        )
+    }
     with app.app_context():
         script = ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config())
         previous = script.get_revision("0006_witness_keys").down_revision
@@ -333,18 +410,23 @@ def test_rows_sealed_before_witness_keys_still_open_and_move_to_them(app, statem
         downgrade(revision=previous)
     try:
         with app.app_context():
-            rows = db.session.execute(text(
-                "SELECT version, filename, reason, sha256, content_kek_id FROM transcript_versions "
-                f"WHERE interview_id = {world.interview_id} ORDER BY version")).all()
+            rows = db.session.execute(
+                text(
+                    "SELECT version, filename, reason, sha256, content_kek_id FROM transcript_versions "
+                    f"WHERE interview_id = {world.interview_id} ORDER BY version"
+                )
+            ).all()
             assert [(r[0], r[1], r[2]) for r in rows] == [(1, FILENAME, None), (2, None, REASON)]
             assert bytes(rows[0][3]) == hashlib.sha256(FIRST.encode()).digest()
             assert all(r[4].startswith("kek-") for r in rows)
-            interpreter = db.session.execute(text(
-                f"SELECT interpreter FROM interviews WHERE id = {shredded_interview}")).scalar_one()
+            interpreter = db.session.execute(
+                text(f"SELECT interpreter FROM interviews WHERE id = {shredded_interview}")
+            ).scalar_one()
             assert interpreter is None  # the withdrawn witness's free text did not come back
             # A row as the old code would have written it: plaintext free text, beside the converted ones.
-            db.session.execute(text(f"UPDATE interviews SET interpreter = 'Legacy interpreter' "
-                                    f"WHERE id = {world.interview_id}"))
+            db.session.execute(
+                text(f"UPDATE interviews SET interpreter = 'Legacy interpreter' WHERE id = {world.interview_id}")
+            )
             db.session.commit()
     finally:
         with app.app_context():
@@ -357,11 +439,15 @@ def test_rows_sealed_before_witness_keys_still_open_and_move_to_them(app, statem
             assert after[path]["others_present"] == PRESENT
         else:
             assert {k: v for k, v in after[path].items() if k != "keyed_sha256"} == {
-                k: v for k, v in answer.items() if k != "keyed_sha256"}, path
+                k: v for k, v in answer.items() if k != "keyed_sha256"
+            }, path
     with app.app_context():
         witness = db.session.get(Witness, world.witness_id)
         assert witness.identity_kek_id == "subject" and witness.hashkey_kek_id == "subject"
-        kinds = db.session.execute(select(TranscriptVersion.content_kek_id, TranscriptVersion.freetext_kek_id)
-                                   .where(TranscriptVersion.witness_id == world.witness_id)).all()
+        kinds = db.session.execute(
+            select(TranscriptVersion.content_kek_id, TranscriptVersion.freetext_kek_id).where(
+                TranscriptVersion.witness_id == world.witness_id
+            )
+        ).all()
         assert [tuple(k) for k in kinds] == [("subject", "subject"), ("subject", "subject")]
         assert db.session.get(Interview, shredded_interview).freetext_ciphertext is None

@@ -3,6 +3,7 @@
 The world's witness was recorded by ``interviewer``; the case's lawyers are ``legal`` and
 ``legal2`` (added here); ``outsider`` is a lawyer of another case.
 """
+
 from __future__ import annotations
 
 import io
@@ -34,29 +35,46 @@ def stated(app: Flask, world: World) -> World:
     add_lawyer(app, world, "legal2")
     interviewer, legal = world.people["interviewer"], world.people["legal"]
     ok(interviewer.patch(f"/api/v1/witnesses/{world.witness_id}", {"identity": IDENTITY}))
-    ok(interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent",
-                        {"scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z"}), 201)
+    ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{world.witness_id}/consent", {"scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z"}
+        ),
+        201,
+    )
     ok(interviewer.patch(f"/api/v1/interviews/{world.interview_id}", {"interpreter": "Iryna"}))
     ok(interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": TEXT}), 201)
-    ok(legal.post(f"/api/v1/interviews/{world.interview_id}/transcripts/1/redactions", {
-        "spans": [{"start": 0, "end": 5, "category": "other", "legal_basis": "r"}]}), 201)
+    ok(
+        legal.post(
+            f"/api/v1/interviews/{world.interview_id}/transcripts/1/redactions",
+            {"spans": [{"start": 0, "end": 5, "category": "other", "legal_basis": "r"}]},
+        ),
+        201,
+    )
     auth = {"Authorization": f"Bearer {interviewer.token}"}
-    created = interviewer.client.post(f"/api/v1/interviews/{world.interview_id}/exhibits/uploads", headers={
-        **auth, **TUS, "Upload-Length": "10", "Upload-Metadata": "kind b3RoZXI="})
+    created = interviewer.client.post(
+        f"/api/v1/interviews/{world.interview_id}/exhibits/uploads",
+        headers={**auth, **TUS, "Upload-Length": "10", "Upload-Metadata": "kind b3RoZXI="},
+    )
     assert created.status_code == 201, created.get_data(as_text=True)
     assert created.headers["Location"].endswith("/exhibits/1/upload")  # ids start again in every test
-    done = interviewer.client.patch("/api/v1/exhibits/1/upload", data=b"0123456789",
-                                    content_type="application/offset+octet-stream",
-                                    headers={**auth, **TUS, "Upload-Offset": "0"})
+    done = interviewer.client.patch(
+        "/api/v1/exhibits/1/upload",
+        data=b"0123456789",
+        content_type="application/offset+octet-stream",
+        headers={**auth, **TUS, "Upload-Offset": "0"},
+    )
     assert done.status_code == 200, done.get_data(as_text=True)
     return world
 
 
 def content_reads(world: World) -> dict[str, str]:
     w, i = world.witness_id, world.interview_id
-    return {"identity": f"/api/v1/witnesses/{w}?include=identity",
-            "transcript": f"/api/v1/interviews/{i}/transcripts/1",
-            "redaction": "/api/v1/redactions/1", "exhibit": "/api/v1/exhibits/1/content"}
+    return {
+        "identity": f"/api/v1/witnesses/{w}?include=identity",
+        "transcript": f"/api/v1/interviews/{i}/transcripts/1",
+        "redaction": "/api/v1/redactions/1",
+        "exhibit": "/api/v1/exhibits/1/content",
+    }
 
 
 def assert_suspended(world: World) -> None:
@@ -101,8 +119,10 @@ def test_a_withdrawal_suspends_every_read_at_once_and_keeps_the_key(app, stated:
     assert erasure_of(world.people["legal"], world.witness_id)["status"] == "none"
     assert_readable(world)
     before = datetime.now().astimezone()
-    withdrawn = interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent", {
-        "scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T12:00:00Z"})
+    withdrawn = interviewer.post(
+        f"/api/v1/witnesses/{world.witness_id}/consent",
+        {"scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T12:00:00Z"},
+    )
     ok(withdrawn, 201)
     (event,) = events_of(app, withdrawn)
     assert event["action"] == "witness.consent.record" and event["details"]["withdrawn"] is True
@@ -118,17 +138,34 @@ def test_a_withdrawal_suspends_every_read_at_once_and_keeps_the_key(app, stated:
     assert datetime.fromisoformat(state["deadline"]) - requested == delay
     # Nobody undoes it alone, nor writes anything new for the witness meanwhile.
     for who in ("interviewer", "legal"):
-        body = assert_problem(world.people[who].post(f"/api/v1/witnesses/{world.witness_id}/consent", {
-            "scopes": CONSENT, "given_at": "2026-04-02T09:00:00Z"}), 409)
+        body = assert_problem(
+            world.people[who].post(
+                f"/api/v1/witnesses/{world.witness_id}/consent", {"scopes": CONSENT, "given_at": "2026-04-02T09:00:00Z"}
+            ),
+            409,
+        )
         assert body["type"].endswith("erasure-pending")
-    assert_problem(interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts",
-                                    {"text": "more", "reason": "again"}), 409)
+    assert_problem(
+        interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "more", "reason": "again"}),
+        409,
+    )
     assert_problem(interviewer.patch(f"/api/v1/witnesses/{world.witness_id}", {"identity": IDENTITY}), 409)
-    assert_problem(world.people["legal"].post(f"/api/v1/interviews/{world.interview_id}/transcripts/1/redactions", {
-        "spans": [{"start": 0, "end": 5, "category": "other", "legal_basis": "r"}]}), 410)
-    upload = interviewer.client.post(f"/api/v1/interviews/{world.interview_id}/exhibits/uploads", headers={
-        "Authorization": f"Bearer {interviewer.token}", **TUS, "Upload-Length": "3",
-        "Upload-Metadata": "kind b3RoZXI="})
+    assert_problem(
+        world.people["legal"].post(
+            f"/api/v1/interviews/{world.interview_id}/transcripts/1/redactions",
+            {"spans": [{"start": 0, "end": 5, "category": "other", "legal_basis": "r"}]},
+        ),
+        410,
+    )
+    upload = interviewer.client.post(
+        f"/api/v1/interviews/{world.interview_id}/exhibits/uploads",
+        headers={
+            "Authorization": f"Bearer {interviewer.token}",
+            **TUS,
+            "Upload-Length": "3",
+            "Upload-Metadata": "kind b3RoZXI=",
+        },
+    )
     assert upload.status_code == 410, upload.get_data(as_text=True)
     # The metadata stays: the witness, the consent history, the interview.
     witness = ok(world.people["legal"].get(f"/api/v1/witnesses/{world.witness_id}"))
@@ -137,8 +174,10 @@ def test_a_withdrawal_suspends_every_read_at_once_and_keeps_the_key(app, stated:
 
 def test_a_second_lawyer_confirms_and_only_then_the_key_is_destroyed(app, stated: World):
     world, legal, legal2 = stated, stated.people["legal"], stated.people["legal2"]
-    withdrawal = legal.post(f"/api/v1/witnesses/{world.witness_id}/consent", {
-        "scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T12:00:00Z"})
+    withdrawal = legal.post(
+        f"/api/v1/witnesses/{world.witness_id}/consent",
+        {"scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T12:00:00Z"},
+    )
     ok(withdrawal, 201)
     path = f"/api/v1/witnesses/{world.witness_id}/erasure/confirm"
     refused = legal.post(path)  # the one who recorded the withdrawal
@@ -162,20 +201,46 @@ def test_a_second_lawyer_confirms_and_only_then_the_key_is_destroyed(app, stated
     # Destroyed for good: every read is 410 still, and consent can never be recorded again.
     for read in content_reads(world).values():
         assert_problem(legal.get(read), 410)
-    assert_problem(world.people["interviewer"].post(f"/api/v1/witnesses/{world.witness_id}/consent", {
-        "scopes": CONSENT, "given_at": "2026-04-02T09:00:00Z"}), 409)
-    assert_problem(legal2.post(f"/api/v1/witnesses/{world.witness_id}/legal-holds",
-                               {"court_order_reference": "too late"}), 409)
+    assert_problem(
+        world.people["interviewer"].post(
+            f"/api/v1/witnesses/{world.witness_id}/consent", {"scopes": CONSENT, "given_at": "2026-04-02T09:00:00Z"}
+        ),
+        409,
+    )
+    assert_problem(
+        legal2.post(f"/api/v1/witnesses/{world.witness_id}/legal-holds", {"court_order_reference": "too late"}), 409
+    )
     assert erasure_of(world.people["auditor"], world.witness_id)["status"] == "confirmed"
 
 
 def test_a_rejection_restores_access_and_keeps_the_withdrawal_in_the_history(app, stated: World):
-    world, interviewer, legal, legal2 = (stated, stated.people["interviewer"], stated.people["legal"],
-                                         stated.people["legal2"])
-    ok(interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent", {  # v2: narrower consent
-        "scopes": {**CONSENT, "share_with_prosecutors": False}, "given_at": "2026-03-20T09:00:00Z"}), 201)
-    ok(legal.post(f"/api/v1/witnesses/{world.witness_id}/consent", {  # v3: the withdrawal, in error
-        "scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T12:00:00Z"}), 201)
+    world, interviewer, legal, legal2 = (
+        stated,
+        stated.people["interviewer"],
+        stated.people["legal"],
+        stated.people["legal2"],
+    )
+    ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{world.witness_id}/consent",
+            {  # v2: narrower consent
+                "scopes": {**CONSENT, "share_with_prosecutors": False},
+                "given_at": "2026-03-20T09:00:00Z",
+            },
+        ),
+        201,
+    )
+    ok(
+        legal.post(
+            f"/api/v1/witnesses/{world.witness_id}/consent",
+            {  # v3: the withdrawal, in error
+                "scopes": CONSENT,
+                "given_at": "2026-03-10T09:00:00Z",
+                "withdrawn_at": "2026-04-01T12:00:00Z",
+            },
+        ),
+        201,
+    )
     assert_suspended(world)
     path = f"/api/v1/witnesses/{world.witness_id}/erasure/reject"
     assert_problem(legal.post(path, {"reason": "mine"}), 403)  # not the one who recorded it
@@ -190,10 +255,15 @@ def test_a_rejection_restores_access_and_keeps_the_withdrawal_in_the_history(app
     assert_readable(world)
     assert key_file(app, world.witness_id).exists()
     with app.app_context():
-        history = db.session.scalars(select(ConsentRecord).where(ConsentRecord.witness_id == world.witness_id)
-                                     .order_by(ConsentRecord.version)).all()
+        history = db.session.scalars(
+            select(ConsentRecord).where(ConsentRecord.witness_id == world.witness_id).order_by(ConsentRecord.version)
+        ).all()
         assert [(r.version, r.withdrawn_at is not None, r.recorded_by_id) for r in history] == [
-            (1, False, interviewer.id), (2, False, interviewer.id), (3, True, legal.id), (4, False, legal2.id)]
+            (1, False, interviewer.id),
+            (2, False, interviewer.id),
+            (3, True, legal.id),
+            (4, False, legal2.id),
+        ]
         # The consent in force before the withdrawal (v2), restated: a rejection never grants more.
         assert history[3].scopes == history[1].scopes and history[3].given_at == history[1].given_at
     # The reason is free text: shown to the case's lawyers only.
@@ -210,8 +280,10 @@ def test_a_rejection_restores_access_and_keeps_the_withdrawal_in_the_history(app
 
 def test_a_withdrawal_with_no_earlier_consent_is_restored_with_no_scope(app, stated: World):
     world, interviewer = stated, stated.people["interviewer"]
-    other = ok(interviewer.post(f"/api/v1/cases/{world.case_id}/witnesses",
-                                {"witness_type": "victim", "risk_level": "low"}), 201)["id"]
+    other = ok(
+        interviewer.post(f"/api/v1/cases/{world.case_id}/witnesses", {"witness_type": "victim", "risk_level": "low"}),
+        201,
+    )["id"]
     withdraw(interviewer, other)
     ok(world.people["legal"].post(f"/api/v1/witnesses/{other}/erasure/reject", {"reason": "error"}))
     consent = ok(world.people["legal"].get(f"/api/v1/witnesses/{other}"))["consent"]
@@ -278,18 +350,28 @@ def test_each_step_is_a_custody_event_against_the_witness(app, stated: World):
         assert answer.status_code < 300, answer.get_data(as_text=True)
         (event,) = events_of(app, answer)
         assert (event["resource_type"], event["witness_id"], event["case_id"]) == (
-            "witness", world.witness_id, world.case_id)
+            "witness",
+            world.witness_id,
+            world.case_id,
+        )
         assert "ORDER-7731" not in str(event["details"]) and "error" not in str(event["details"])
         actions.append(event["action"])
-    assert actions == ["erasure.read", "erasure.hold.place", "erasure.hold.lift", "erasure.hold.lift",
-                       "erasure.reject"]
+    assert actions == ["erasure.read", "erasure.hold.place", "erasure.hold.lift", "erasure.hold.lift", "erasure.reject"]
 
 
 def _approved(world: World) -> dict:
     """Version 1 (it has a redaction) to a prosecutor: proposed by one lawyer, approved by the other."""
-    pending = ok(world.people["legal"].post(f"/api/v1/cases/{world.case_id}/disclosures", {
-        "recipient": {"name": "P", "organisation": "OTP", "kind": "prosecutor"}, "purpose": "trial",
-        "items": [{"kind": "transcript_version", "interview_id": world.interview_id, "version": 1}]}), 202)
+    pending = ok(
+        world.people["legal"].post(
+            f"/api/v1/cases/{world.case_id}/disclosures",
+            {
+                "recipient": {"name": "P", "organisation": "OTP", "kind": "prosecutor"},
+                "purpose": "trial",
+                "items": [{"kind": "transcript_version", "interview_id": world.interview_id, "version": 1}],
+            },
+        ),
+        202,
+    )
     return ok(world.people["legal2"].post(f"/api/v1/disclosures/{pending['id']}/approve"))
 
 
@@ -315,8 +397,11 @@ def test_a_withdrawal_during_a_bundle_download_does_not_cut_it(app, stated: Worl
     """The bundle was authorized, and its release recorded, before the withdrawal: it completes."""
     world, legal = stated, stated.people["legal"]
     disclosure = _approved(stated)
-    response = legal.client.get(f"/api/v1/disclosures/{disclosure['id']}/bundle", buffered=False,
-                                headers={"Authorization": f"Bearer {legal.token}"})
+    response = legal.client.get(
+        f"/api/v1/disclosures/{disclosure['id']}/bundle",
+        buffered=False,
+        headers={"Authorization": f"Bearer {legal.token}"},
+    )
     assert response.status_code == 200
     chunks = iter(response.response)
     first = next(chunks)  # the response has started
@@ -331,8 +416,15 @@ def test_a_withdrawal_during_a_bundle_download_does_not_cut_it(app, stated: Worl
 
 def test_overdue_erasures_are_listed_to_the_case_lawyers_and_auditors(app, stated: World):
     world, interviewer = stated, stated.people["interviewer"]
-    witnesses = [world.witness_id] + [ok(interviewer.post(f"/api/v1/cases/{world.case_id}/witnesses", {
-        "witness_type": "victim", "risk_level": "low"}), 201)["id"] for _ in range(2)]
+    witnesses = [world.witness_id] + [
+        ok(
+            interviewer.post(
+                f"/api/v1/cases/{world.case_id}/witnesses", {"witness_type": "victim", "risk_level": "low"}
+            ),
+            201,
+        )["id"]
+        for _ in range(2)
+    ]
     # Another case, its own lawyer and witness, and its own overdue erasure.
     outsider = world.people["outsider"]
     other_witness = _witness_of_other_case(app, world)
@@ -360,7 +452,10 @@ def test_overdue_erasures_are_listed_to_the_case_lawyers_and_auditors(app, state
     assert overdue(world.people["auditor"], limit="2", cursor=cursor) == ([other_witness], None)
     everything = ok(world.people["legal"].get("/api/v1/erasures"))["items"]
     assert [(e["witness_id"], e["status"]) for e in everything] == [
-        (witnesses[0], "pending"), (witnesses[1], "pending"), (witnesses[2], "rejected")]
+        (witnesses[0], "pending"),
+        (witnesses[1], "pending"),
+        (witnesses[2], "rejected"),
+    ]
     for who in ("interviewer", "admin"):
         assert_problem(world.people[who].get("/api/v1/erasures?overdue=true"), 403)
     assert_problem(world.people["legal"].get("/api/v1/erasures?cursor=nonsense"), 422)
@@ -376,5 +471,7 @@ def _witness_of_other_case(app: Flask, world: World) -> int:
     field = make_caller(app, "other-interviewer", "interviewer")
     ok(world.people["admin"].put(f"/api/v1/cases/{world.other_case_id}/members/{field.id}"), 202)
     ok(world.people["outsider"].post(f"/api/v1/cases/{world.other_case_id}/members/{field.id}/approve"))
-    return ok(field.post(f"/api/v1/cases/{world.other_case_id}/witnesses",
-                         {"witness_type": "victim", "risk_level": "low"}), 201)["id"]
+    return ok(
+        field.post(f"/api/v1/cases/{world.other_case_id}/witnesses", {"witness_type": "victim", "risk_level": "low"}),
+        201,
+    )["id"]

@@ -1,4 +1,5 @@
 """Bad input: a clear problem+json answer, nothing written, the attempt in the custody log."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,8 +28,8 @@ def case_count(app) -> int:
         (b'{"title": 12}', "application/json", 422),  # wrong type
         (b'{"title": "x", "owner": "me"}', "application/json", 422),  # unknown field
         (b'{"title": "' + b"x" * 301 + b'"}', "application/json", 422),  # too long
-        (b'{}', "application/json", 422),  # missing required
-        (b'[1, 2]', "application/json", 422),  # not an object
+        (b"{}", "application/json", 422),  # missing required
+        (b"[1, 2]", "application/json", 422),  # not an object
         (b"title=x", "application/x-www-form-urlencoded", 415),
         (b"<case/>", "application/xml", 415),
     ],
@@ -36,7 +37,9 @@ def case_count(app) -> int:
 def test_bad_bodies_are_problems_and_write_nothing(app, people, body, content_type, status):
     before = case_count(app)
     response = people["legal"].client.post(
-        "/api/v1/cases", data=body, content_type=content_type,
+        "/api/v1/cases",
+        data=body,
+        content_type=content_type,
         headers={"Authorization": f"Bearer {people['legal'].token}"},
     )
     assert_problem(response, status)
@@ -66,16 +69,19 @@ def test_huge_numbers_and_bad_query_values(app, people, world):
     assert_problem(interviewer.get("/api/v1/cases?limit=100000"), 422)
     assert_problem(interviewer.get("/api/v1/cases?limit=abc"), 422)
     assert_problem(interviewer.get("/api/v1/cases?cursor=not-a-cursor"), 422)
-    assert_problem(interviewer.patch(f"/api/v1/incidents/{world.incident_id}",
-                                     {"location": {"latitude": 91, "longitude": 0}}), 422)
-    assert_problem(interviewer.patch(f"/api/v1/incidents/{world.incident_id}",
-                                     {"occurred_from": "2026-03-02T00:00:00Z"}), 422)  # after occurred_to
+    assert_problem(
+        interviewer.patch(f"/api/v1/incidents/{world.incident_id}", {"location": {"latitude": 91, "longitude": 0}}), 422
+    )
+    assert_problem(
+        interviewer.patch(f"/api/v1/incidents/{world.incident_id}", {"occurred_from": "2026-03-02T00:00:00Z"}), 422
+    )  # after occurred_to
 
 
 def test_unstorable_query_strings_and_logins_are_400(app, people):
     assert_problem(people["auditor"].get("/api/v1/custody/events?actor=a%00b"), 400)
-    login = app.test_client().post("/api/v1/auth/login", data=b'{"username": "le\\u0000gal", "password": "x"}',
-                                   content_type="application/json")
+    login = app.test_client().post(
+        "/api/v1/auth/login", data=b'{"username": "le\\u0000gal", "password": "x"}', content_type="application/json"
+    )
     assert_problem(login, 400)
     assert events_of(app, login)[0]["outcome"] == "error"
 
@@ -89,8 +95,9 @@ def test_unknown_route_and_wrong_method(app, people):
 
 
 def test_options_is_not_answered_behind_the_logs_back(app, people):
-    response = people["legal"].client.options("/api/v1/cases",
-                                              headers={"Authorization": f"Bearer {people['legal'].token}"})
+    response = people["legal"].client.options(
+        "/api/v1/cases", headers={"Authorization": f"Bearer {people['legal'].token}"}
+    )
     assert_problem(response, 405)
     assert events_of(app, response)[0]["outcome"] == "error"
 
@@ -103,8 +110,9 @@ def test_unknown_actions_are_denied_to_everyone():
 
     for role in Role:
         for member in (True, False):
-            decision = decide("case.destroy", role, 7, Target("case", 1, case_id=1, owner_id=7),
-                              lambda *_, member=member: member)
+            decision = decide(
+                "case.destroy", role, 7, Target("case", 1, case_id=1, owner_id=7), lambda *_, member=member: member
+            )
             assert decision in (Decision.FORBID, Decision.HIDE)
             assert decide("case.destroy", role, 7, Target("case"), lambda *_, member=member: member) is Decision.FORBID
 
@@ -140,20 +148,35 @@ def test_an_incident_reference_taken_in_the_case_is_409_on_edit_too(app, world):
     # Its own reference is no conflict, and another case's incidents are no concern.
     assert interviewer.patch(f"/api/v1/incidents/{world.incident_id}", {"reference": "INC-1"}).status_code == 200
     outsider = world.people["outsider"]
-    assert outsider.post(f"/api/v1/cases/{world.other_case_id}/incidents",
-                         {"reference": "INC-1", "title": "elsewhere"}).status_code == 201
+    assert (
+        outsider.post(
+            f"/api/v1/cases/{world.other_case_id}/incidents", {"reference": "INC-1", "title": "elsewhere"}
+        ).status_code
+        == 201
+    )
 
 
 def test_racing_for_one_incident_reference_is_one_incident_and_409s(app, world):
     from concurrent.futures import ThreadPoolExecutor
 
     interviewer = world.people["interviewer"]
-    ids = [interviewer.post(f"/api/v1/cases/{world.case_id}/incidents",
-                            {"reference": f"R-{n}", "title": f"race {n}"}).get_json()["id"] for n in range(6)]
+    ids = [
+        interviewer.post(
+            f"/api/v1/cases/{world.case_id}/incidents", {"reference": f"R-{n}", "title": f"race {n}"}
+        ).get_json()["id"]
+        for n in range(6)
+    ]
 
     def rename(incident_id: int) -> int:
-        return app.test_client().patch(f"/api/v1/incidents/{incident_id}", json={"reference": "RACE-1"},
-                                       headers={"Authorization": f"Bearer {interviewer.token}"}).status_code
+        return (
+            app.test_client()
+            .patch(
+                f"/api/v1/incidents/{incident_id}",
+                json={"reference": "RACE-1"},
+                headers={"Authorization": f"Bearer {interviewer.token}"},
+            )
+            .status_code
+        )
 
     with ThreadPoolExecutor(6) as pool:
         statuses = sorted(pool.map(rename, ids))

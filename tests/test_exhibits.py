@@ -1,5 +1,6 @@
 """Exhibits over the test client: tus creation/HEAD/PATCH, chunk encryption at rest, ranged reads,
 access, limits, nonce safety across resumed uploads, erasure, and lineage of derived transcripts."""
+
 from __future__ import annotations
 
 import base64
@@ -44,17 +45,40 @@ def recording(size: int, seed: int = 1) -> bytes:
 
 def create(caller, path: str, length: int, headers: dict | None = None, **pairs: str):
     pairs.setdefault("kind", "audio")
-    return caller.client.post(path, headers={"Authorization": f"Bearer {caller.token}", **TUS,
-                                             "Upload-Length": str(length), "Upload-Metadata": meta(**pairs),
-                                             **(headers or {})})
+    return caller.client.post(
+        path,
+        headers={
+            "Authorization": f"Bearer {caller.token}",
+            **TUS,
+            "Upload-Length": str(length),
+            "Upload-Metadata": meta(**pairs),
+            **(headers or {}),
+        },
+    )
 
 
-def patch(caller, url: str, offset: int, data: bytes, checksum: bytes | None = None, headers: dict | None = None,
-          content_type: str = "application/offset+octet-stream"):
+def patch(
+    caller,
+    url: str,
+    offset: int,
+    data: bytes,
+    checksum: bytes | None = None,
+    headers: dict | None = None,
+    content_type: str = "application/offset+octet-stream",
+):
     extra = {"Upload-Checksum": "sha256 " + base64.b64encode(checksum).decode()} if checksum else {}
-    return caller.client.patch(url, data=data, content_type=content_type,
-                               headers={"Authorization": f"Bearer {caller.token}", **TUS, "Upload-Offset": str(offset),
-                                        **extra, **(headers or {})})
+    return caller.client.patch(
+        url,
+        data=data,
+        content_type=content_type,
+        headers={
+            "Authorization": f"Bearer {caller.token}",
+            **TUS,
+            "Upload-Offset": str(offset),
+            **extra,
+            **(headers or {}),
+        },
+    )
 
 
 def head(caller, url: str):
@@ -67,7 +91,7 @@ def upload(caller, path: str, content: bytes, piece: int = 300_000, **pairs: str
     url = created.headers["Location"]
     offset, receipt = 0, None
     while offset < len(content) or receipt is None:
-        response = patch(caller, url, offset, content[offset:offset + piece])
+        response = patch(caller, url, offset, content[offset : offset + piece])
         assert response.status_code in (200, 204), response.get_data(as_text=True)
         offset = int(response.headers["Upload-Offset"])
         if response.status_code == 200:
@@ -102,8 +126,10 @@ def stored_bytes(app, exhibit_id: int) -> list[bytes]:
     with app.app_context():
         exhibit = db.session.get_one(Exhibit, exhibit_id)
         if exhibit.blob_store == "database":
-            return [bytes(row) for row in db.session.scalars(
-                select(BlobChunk.data).where(BlobChunk.blob_key == exhibit.blob_key))]
+            return [
+                bytes(row)
+                for row in db.session.scalars(select(BlobChunk.data).where(BlobChunk.blob_key == exhibit.blob_key))
+            ]
         store = blobs.store("filesystem")
         return [path.read_bytes() for path in store.files(exhibit.blob_key)]  # type: ignore[attr-defined]
 
@@ -120,8 +146,14 @@ def public_key(world: World):
 def test_upload_in_pieces_then_read_back_whole_and_ranged(app, world: World, store_name, small_chunks):
     interviewer, legal = world.people["interviewer"], world.people["legal"]
     content = recording(1_000_003)
-    url, receipt = upload(interviewer, interview_path(world), content, filename="W-0001 interview.mp3",
-                          captured_at="2026-03-10T10:05:00Z", device_hash="ab" * 16)
+    url, receipt = upload(
+        interviewer,
+        interview_path(world),
+        content,
+        filename="W-0001 interview.mp3",
+        captured_at="2026-03-10T10:05:00Z",
+        device_hash="ab" * 16,
+    )
     exhibit_id = exhibit_id_of(url)
     assert receipt["sha256"] == hashlib.sha256(content).hexdigest() and receipt["size"] == len(content)
     assert receipt["media_type"] == "audio/mpeg" and receipt["exhibit_id"] == exhibit_id
@@ -144,20 +176,25 @@ def test_upload_in_pieces_then_read_back_whole_and_ranged(app, world: World, sto
     assert read["action"] == "exhibit.read" and read["outcome"] == "allowed" and read["details"]["range"] is None
     assert read["details"]["bytes_served"] == len(content) and "headers_only" not in read["details"]
     # HEAD: decided as a read and recorded, as one that served nothing.
-    asked = legal.client.head(f"/api/v1/exhibits/{exhibit_id}/content",
-                              headers={"Authorization": f"Bearer {legal.token}"})
+    asked = legal.client.head(
+        f"/api/v1/exhibits/{exhibit_id}/content", headers={"Authorization": f"Bearer {legal.token}"}
+    )
     assert asked.status_code == 200 and asked.data == b"" and asked.headers["Content-Length"] == str(len(content))
     (headers_only,) = events_of(app, asked)
     assert headers_only["action"] == "exhibit.read" and headers_only["outcome"] == "allowed"
     assert headers_only["details"]["bytes_served"] == 0 and headers_only["details"]["headers_only"] is True
     # Ranges: first-last across chunk boundaries, open-ended, suffix.
     size = len(content)
-    for header, start, last in ((f"bytes=65530-{3 * 65536 + 9}", 65530, 3 * 65536 + 9),
-                                ("bytes=999990-", 999990, size - 1), ("bytes=-17", size - 17, size - 1),
-                                ("bytes=0-0", 0, 0), ("bytes=5-99999999", 5, size - 1)):
+    for header, start, last in (
+        (f"bytes=65530-{3 * 65536 + 9}", 65530, 3 * 65536 + 9),
+        ("bytes=999990-", 999990, size - 1),
+        ("bytes=-17", size - 17, size - 1),
+        ("bytes=0-0", 0, 0),
+        ("bytes=5-99999999", 5, size - 1),
+    ):
         part = legal.get(f"/api/v1/exhibits/{exhibit_id}/content", headers={"Range": header})
         assert part.status_code == 206, (header, part.status_code)
-        assert part.data == content[start:last + 1], header
+        assert part.data == content[start : last + 1], header
         assert part.headers["Content-Range"] == f"bytes {start}-{last}/{size}"
         (event,) = events_of(app, part)
         assert event["action"] == "exhibit.read" and event["details"]["range"] == f"{start}-{last}"
@@ -172,15 +209,20 @@ def test_upload_in_pieces_then_read_back_whole_and_ranged(app, world: World, sto
     assert shown["keyed_sha256"] == receipt["keyed_sha256"] and "sha256" not in shown["receipt"]
     assert b"W-0001" not in world.people["auditor"].get(f"/api/v1/exhibits/{exhibit_id}").data
     shown = ok(legal.get(f"/api/v1/exhibits/{exhibit_id}"))
-    assert (shown["filename"], shown["filename_withheld"], shown["device_hash"]) == \
-        ("W-0001 interview.mp3", False, "ab" * 16)
+    assert (shown["filename"], shown["filename_withheld"], shown["device_hash"]) == (
+        "W-0001 interview.mp3",
+        False,
+        "ab" * 16,
+    )
     assert shown["captured_at"].startswith("2026-03-10T10:05:00")
     listed = ok(legal.get(f"/api/v1/interviews/{world.interview_id}/exhibits"))["items"]
     assert [item["id"] for item in listed] == [exhibit_id]
 
 
-@pytest.mark.parametrize("role,status", [("interviewer", 200), ("legal", 200), ("interviewer2", 403),
-                                         ("admin", 403), ("auditor", 403), ("outsider", 404)])
+@pytest.mark.parametrize(
+    "role,status",
+    [("interviewer", 200), ("legal", 200), ("interviewer2", 403), ("admin", 403), ("auditor", 403), ("outsider", 404)],
+)
 def test_who_may_read_exhibit_content_and_metadata(app, world: World, role, status):
     content = recording(5000)
     url, _ = upload(world.people["interviewer"], interview_path(world), content)
@@ -197,8 +239,9 @@ def test_who_may_read_exhibit_content_and_metadata(app, world: World, role, stat
     assert listing.status_code == (404 if role == "outsider" else 200)
 
 
-@pytest.mark.parametrize("role,status", [("interviewer2", 403), ("legal", 403), ("admin", 403), ("auditor", 403),
-                                         ("outsider", 404)])
+@pytest.mark.parametrize(
+    "role,status", [("interviewer2", 403), ("legal", 403), ("admin", 403), ("auditor", 403), ("outsider", 404)]
+)
 def test_only_the_interviewer_uploads_and_only_the_uploader_continues(app, world: World, role, status):
     caller = world.people[role]
     assert_problem(create(caller, interview_path(world), 10), status)
@@ -311,12 +354,14 @@ def test_resumed_and_refused_writes_never_reuse_a_key_and_nonce(app, world: Worl
             key = (index, record[1:17])
             assert seen.setdefault(key, record) == record, f"chunk {index} re-encrypted under the same key"
 
-    steps = [(0, content[:100_000], None),  # ends inside chunk 1: a partial tail is stored
-             (100_000, os.urandom(50_000), b"\x00" * 32),  # refused (checksum) other bytes over the tail
-             (100_000, content[100_000:100_001], None),  # one byte: the tail re-encrypted again
-             (100_001, content[100_001:250_000], None),
-             (250_000, os.urandom(50_000), hashlib.sha256(b"x").digest()),  # refused again
-             (250_000, content[250_000:], None)]
+    steps = [
+        (0, content[:100_000], None),  # ends inside chunk 1: a partial tail is stored
+        (100_000, os.urandom(50_000), b"\x00" * 32),  # refused (checksum) other bytes over the tail
+        (100_000, content[100_000:100_001], None),  # one byte: the tail re-encrypted again
+        (100_001, content[100_001:250_000], None),
+        (250_000, os.urandom(50_000), hashlib.sha256(b"x").digest()),  # refused again
+        (250_000, content[250_000:], None),
+    ]
     for offset, data, checksum in steps:
         response = patch(interviewer, url, offset, data, checksum=checksum)
         assert response.status_code in (200, 204, 460), response.get_data(as_text=True)
@@ -339,7 +384,7 @@ class GeneratedStream:
         out = bytearray()
         while len(out) < n:
             at = (self.position + len(out)) % len(self.block)
-            out += self.block[at:at + n - len(out)]
+            out += self.block[at : at + n - len(out)]
         self.position += n
         return bytes(out)
 
@@ -366,9 +411,17 @@ def test_a_64_mib_upload_and_download_never_buffers_the_whole_file(app, world: W
     url = create(interviewer, interview_path(world), size).headers["Location"]
     tracemalloc.start()
     try:
-        response = interviewer.client.patch(url, input_stream=body, content_type="application/offset+octet-stream",
-                                            headers={"Authorization": f"Bearer {interviewer.token}", **TUS,
-                                                     "Upload-Offset": "0", "Content-Length": str(size)})
+        response = interviewer.client.patch(
+            url,
+            input_stream=body,
+            content_type="application/offset+octet-stream",
+            headers={
+                "Authorization": f"Bearer {interviewer.token}",
+                **TUS,
+                "Upload-Offset": "0",
+                "Content-Length": str(size),
+            },
+        )
         _, upload_peak = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
         assert response.status_code == 200, response.get_data(as_text=True)
@@ -399,10 +452,22 @@ def test_consent_withdrawal_shreds_interview_exhibits(app, world: World, store_n
     assert stored_bytes(app, exhibit_id)
     with app.app_context():
         assert db.session.get_one(Exhibit, exhibit_id).datakey_kek_id == "subject"
-    withdrawn = ok(interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent", {
-        "scopes": {"record": True, "share_with_prosecutors": False, "share_with_un_bodies": False,
-                   "disclose_identity": False},
-        "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T12:00:00Z"}), 201)
+    withdrawn = ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{world.witness_id}/consent",
+            {
+                "scopes": {
+                    "record": True,
+                    "share_with_prosecutors": False,
+                    "share_with_un_bodies": False,
+                    "disclose_identity": False,
+                },
+                "given_at": "2026-03-10T09:00:00Z",
+                "withdrawn_at": "2026-04-01T12:00:00Z",
+            },
+        ),
+        201,
+    )
     assert withdrawn
     gone = legal.get(f"/api/v1/exhibits/{exhibit_id}/content")  # at once, before the erasure is confirmed
     assert_problem(gone, 410)
@@ -497,15 +562,30 @@ def test_derived_transcript_versions_state_their_lineage(app, world: World):
     exhibit_id = exhibit_id_of(url)
     transcripts = f"/api/v1/interviews/{world.interview_id}/transcripts"
     codes = [{"segment": 0, "start_ms": 0, "end_ms": 4200}, {"segment": 1, "start_ms": 4200, "end_ms": 9100}]
-    first = interviewer.post(transcripts, {"text": "Мене звати ...\nЯ бачила ...", "derived_from": {
-        "exhibit_id": exhibit_id, "time_codes": codes}})
+    first = interviewer.post(
+        transcripts,
+        {"text": "Мене звати ...\nЯ бачила ...", "derived_from": {"exhibit_id": exhibit_id, "time_codes": codes}},
+    )
     receipt = ok(first, 201)
-    assert receipt["derived_from"] == {"exhibit_id": exhibit_id, "time_codes": 2,
-                                       "exhibit_keyed_sha256": exhibit_receipt["keyed_sha256"]}
+    assert receipt["derived_from"] == {
+        "exhibit_id": exhibit_id,
+        "time_codes": 2,
+        "exhibit_keyed_sha256": exhibit_receipt["keyed_sha256"],
+    }
     assert transcript_receipts.verify(receipt, public_key(world))
     assert events_of(app, first)[0]["details"]["derived_from"]["exhibit_id"] == exhibit_id
-    translation = interviewer.post(transcripts, {"text": "My name is ...\nI saw ...", "translation_of": {
-        "version": 1, "translator": "TRANSLATOR-NAME Iryna K.", "method": "human", "certified": True}})
+    translation = interviewer.post(
+        transcripts,
+        {
+            "text": "My name is ...\nI saw ...",
+            "translation_of": {
+                "version": 1,
+                "translator": "TRANSLATOR-NAME Iryna K.",
+                "method": "human",
+                "certified": True,
+            },
+        },
+    )
     receipt = ok(translation, 201)  # a translation is no correction: no reason needed
     assert receipt["version"] == 2
     assert receipt["translation_of"] == {"version": 1, "method": "human", "certified": True}
@@ -514,30 +594,61 @@ def test_derived_transcript_versions_state_their_lineage(app, world: World):
     assert "TRANSLATOR-NAME" not in str(event)
     assert event["action"] == "transcript.derive"
     # Lawyers of the case translate too (SPEC: translations, member cases); other interviewers do not.
-    by_lawyer = ok(legal.post(transcripts, {"text": "Je m'appelle ...", "translation_of": {
-        "version": 1, "translator": "DeepL", "method": "machine", "certified": False}}), 201)
+    by_lawyer = ok(
+        legal.post(
+            transcripts,
+            {
+                "text": "Je m'appelle ...",
+                "translation_of": {"version": 1, "translator": "DeepL", "method": "machine", "certified": False},
+            },
+        ),
+        201,
+    )
     assert by_lawyer["version"] == 3
-    assert_problem(world.people["interviewer2"].post(transcripts, {"text": "x", "translation_of": {
-        "version": 1, "translator": "x", "method": "human", "certified": False}}), 403)
+    assert_problem(
+        world.people["interviewer2"].post(
+            transcripts,
+            {"text": "x", "translation_of": {"version": 1, "translator": "x", "method": "human", "certified": False}},
+        ),
+        403,
+    )
     assert_problem(legal.post(transcripts, {"text": "not a derived version", "reason": "r"}), 403)
     listed = ok(legal.get(transcripts))["items"]
     assert listed[0]["derived_from_exhibit_id"] == exhibit_id and listed[0]["time_codes"] == codes
-    assert (listed[1]["translation_of_version"], listed[1]["translation_method"], listed[1]["translation_certified"],
-            listed[1]["translator"]) == (1, "human", True, "TRANSLATOR-NAME Iryna K.")
+    assert (
+        listed[1]["translation_of_version"],
+        listed[1]["translation_method"],
+        listed[1]["translation_certified"],
+        listed[1]["translator"],
+    ) == (1, "human", True, "TRANSLATOR-NAME Iryna K.")
     # Lineage must point inside this interview, at something complete, and be one thing.
-    other_interview = ok(interviewer.post(f"/api/v1/cases/{world.case_id}/interviews", {
-        "witness_id": world.witness_id, "conducted_at": "2026-03-11T10:00:00Z", "language": "uk"}), 201)["id"]
+    other_interview = ok(
+        interviewer.post(
+            f"/api/v1/cases/{world.case_id}/interviews",
+            {"witness_id": world.witness_id, "conducted_at": "2026-03-11T10:00:00Z", "language": "uk"},
+        ),
+        201,
+    )["id"]
     unfinished = exhibit_id_of(create(interviewer, interview_path(world), 100).headers["Location"])
-    for body in ({"derived_from": {"exhibit_id": 999999}}, {"derived_from": {"exhibit_id": unfinished}},
-                 {"translation_of": {"version": 9, "translator": "x", "method": "human", "certified": False}},
-                 {"translation_of": {"version": 1, "translator": "x", "method": "telepathy", "certified": False}},
-                 {"derived_from": {"exhibit_id": exhibit_id, "time_codes": [{"segment": 0, "start_ms": 5,
-                                                                             "end_ms": 1}]}},
-                 {"derived_from": {"exhibit_id": exhibit_id},
-                  "translation_of": {"version": 1, "translator": "x", "method": "human", "certified": False}}):
+    for body in (
+        {"derived_from": {"exhibit_id": 999999}},
+        {"derived_from": {"exhibit_id": unfinished}},
+        {"translation_of": {"version": 9, "translator": "x", "method": "human", "certified": False}},
+        {"translation_of": {"version": 1, "translator": "x", "method": "telepathy", "certified": False}},
+        {"derived_from": {"exhibit_id": exhibit_id, "time_codes": [{"segment": 0, "start_ms": 5, "end_ms": 1}]}},
+        {
+            "derived_from": {"exhibit_id": exhibit_id},
+            "translation_of": {"version": 1, "translator": "x", "method": "human", "certified": False},
+        },
+    ):
         assert_problem(interviewer.post(transcripts, {"text": "t", **body}), 422)
-    assert_problem(interviewer.post(f"/api/v1/interviews/{other_interview}/transcripts",
-                                    {"text": "t", "derived_from": {"exhibit_id": exhibit_id}}), 422)
+    assert_problem(
+        interviewer.post(
+            f"/api/v1/interviews/{other_interview}/transcripts",
+            {"text": "t", "derived_from": {"exhibit_id": exhibit_id}},
+        ),
+        422,
+    )
 
 
 def test_an_unfinished_upload_has_no_content_yet(app, world: World):
@@ -584,7 +695,10 @@ def test_range_and_metadata_parsing():
     for ignored in (None, "bytes=5-2", "bytes=0-1,5-6", "items=0-1", "bytes=x-1"):
         assert byte_range(ignored) is None  # RFC 9110: served whole
     assert upload_metadata("kind YXVkaW8=,empty,filename w4TDtsOcLm1wMw==") == {
-        "kind": "audio", "empty": "", "filename": "ÄöÜ.mp3"}
+        "kind": "audio",
+        "empty": "",
+        "filename": "ÄöÜ.mp3",
+    }
     for bad in ("kind YXVkaW8=,kind YXVkaW8=", "kind ***", "kind AA==", "bad key"):
         with pytest.raises(BadInput):
             upload_metadata(bad)
@@ -601,8 +715,11 @@ def test_filesystem_store_is_private_and_beside_the_sqlite_file(app, world: Worl
     assert files and all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in files)
     assert all(stat.S_IMODE(path.stat().st_mode) == 0o700 for path in blob_dir.rglob("*") if path.is_dir())
     with app.app_context(), settings_replaced(app, blobs={"directory": None}):
-        expected = (backend["url"].removeprefix("sqlite:///") + ".blobs" if backend["name"] == "sqlite"
-                    else str(Path(__file__).resolve().parent.parent / "instance" / "blobs"))
+        expected = (
+            backend["url"].removeprefix("sqlite:///") + ".blobs"
+            if backend["name"] == "sqlite"
+            else str(Path(__file__).resolve().parent.parent / "instance" / "blobs")
+        )
         assert blobs.blob_dir() == expected
 
 
@@ -654,8 +771,12 @@ def test_a_claimed_filetype_is_a_registered_media_type(app, world: World):
         refused = create(interviewer, path, 10, filetype=free_text)
         assert "filetype" in assert_problem(refused, 422)["errors"]["metadata"]
     assert "Oksana" not in str(all_events(app)) and "oksana" not in str(all_events(app))
-    for claim, registered in (("audio/x-wav", "audio/vnd.wave"), ("AUDIO/MPEG; name=x", "audio/mpeg"),
-                              ("image/jpg", "image/jpeg"), ("video/webm", "video/webm")):
+    for claim, registered in (
+        ("audio/x-wav", "audio/vnd.wave"),
+        ("AUDIO/MPEG; name=x", "audio/mpeg"),
+        ("image/jpg", "image/jpeg"),
+        ("video/webm", "video/webm"),
+    ):
         created = create(interviewer, path, 10, filetype=claim)
         assert created.status_code == 201, created.get_data(as_text=True)
         assert events_of(app, created)[0]["details"]["media_type_claim"] == registered
@@ -688,8 +809,7 @@ def test_uploads_in_progress_are_capped_per_person(app, world: World, monkeypatc
     (event,) = events_of(app, refused)
     assert (event["action"], event["outcome"]) == ("exhibit.upload.create", "error")
     # Someone else's uploads are their own.
-    assert create(legal, f"/api/v1/incidents/{world.incident_id}/exhibits/uploads", 10, kind="photo"
-                  ).status_code == 201
+    assert create(legal, f"/api/v1/incidents/{world.incident_id}/exhibits/uploads", 10, kind="photo").status_code == 201
     # A completed upload, or one past its expiry, frees its place at once.
     assert patch(interviewer, urls[0], 0, recording(4000)).status_code == 200
     assert create(interviewer, interview_path(world), 10).status_code == 201
@@ -716,26 +836,31 @@ def test_downloads_carry_the_whole_exhibits_repr_digest(app, world: World, store
     whole = legal.get(f"/api/v1/exhibits/{exhibit_id}/content")
     assert whole.status_code == 200 and whole.data == content
     assert whole.headers["Repr-Digest"] == repr_digest(whole.data)
-    assert base64.b64decode(whole.headers["Repr-Digest"][len("sha-256=:"):-1]).hex() == receipt["sha256"]
+    assert base64.b64decode(whole.headers["Repr-Digest"][len("sha-256=:") : -1]).hex() == receipt["sha256"]
     # A range carries the whole representation's digest (not the part's): a resumed download checks it.
-    parts = [legal.get(f"/api/v1/exhibits/{exhibit_id}/content", headers={"Range": spec})
-             for spec in ("bytes=0-70000", "bytes=70001-")]
+    parts = [
+        legal.get(f"/api/v1/exhibits/{exhibit_id}/content", headers={"Range": spec})
+        for spec in ("bytes=0-70000", "bytes=70001-")
+    ]
     assert [part.status_code for part in parts] == [206, 206]
     resumed = b"".join(part.data for part in parts)
     assert all(part.headers["Repr-Digest"] == repr_digest(resumed) for part in parts)
     assert parts[0].headers["Repr-Digest"] != repr_digest(parts[0].data)
     own = interviewer.get(f"/api/v1/exhibits/{exhibit_id}/content", headers={"Range": "bytes=-10"})
     assert own.status_code == 206 and own.headers["Repr-Digest"] == repr_digest(content)
-    asked = legal.client.head(f"/api/v1/exhibits/{exhibit_id}/content",
-                              headers={"Authorization": f"Bearer {legal.token}"})
+    asked = legal.client.head(
+        f"/api/v1/exhibits/{exhibit_id}/content", headers={"Authorization": f"Bearer {legal.token}"}
+    )
     assert asked.status_code == 200 and asked.headers["Repr-Digest"] == repr_digest(content)
     # Not for those refused the read; not in metadata, the log, or the database in the clear.
     refused = world.people["interviewer2"].get(f"/api/v1/exhibits/{exhibit_id}/content")
     assert_problem(refused, 403)
     assert "Repr-Digest" not in refused.headers
     plain = hashlib.sha256(content)
-    for shown in (world.people["auditor"].get(f"/api/v1/exhibits/{exhibit_id}"),
-                  legal.get(f"/api/v1/exhibits/{exhibit_id}")):
+    for shown in (
+        world.people["auditor"].get(f"/api/v1/exhibits/{exhibit_id}"),
+        legal.get(f"/api/v1/exhibits/{exhibit_id}"),
+    ):
         assert plain.hexdigest() not in shown.get_data(as_text=True)
     assert plain.hexdigest() not in str(all_events(app))
     with app.app_context():
@@ -765,8 +890,10 @@ def test_exhibits_completed_before_digests_were_sealed_get_them_from_the_operato
 
     interviewer, legal = world.people["interviewer"], world.people["legal"]
     content, other = recording(5000), recording(6000, seed=2)
-    ids = [exhibit_id_of(upload(interviewer, interview_path(world), content, filename="old.mp3")[0]),
-           exhibit_id_of(upload(interviewer, interview_path(world), other)[0])]
+    ids = [
+        exhibit_id_of(upload(interviewer, interview_path(world), content, filename="old.mp3")[0]),
+        exhibit_id_of(upload(interviewer, interview_path(world), other)[0]),
+    ]
     with app.app_context():  # seal the free text as completion used to: without the digest
         for exhibit_id in ids:
             exhibit = db.session.get_one(Exhibit, exhibit_id)
@@ -810,8 +937,12 @@ def test_tus_termination_cancels_an_unfinished_upload(app, world: World, store_n
     assert cancelled.status_code == 204 and cancelled.data == b"" and "Content-Type" not in cancelled.headers
     assert cancelled.headers["Tus-Resumable"] == "1.0.0"
     (event,) = events_of(app, cancelled)
-    assert (event["action"], event["outcome"], event["resource_type"], event["resource_id"]) == \
-        ("exhibit.upload.terminate", "allowed", "exhibit", str(exhibit_id))
+    assert (event["action"], event["outcome"], event["resource_type"], event["resource_id"]) == (
+        "exhibit.upload.terminate",
+        "allowed",
+        "exhibit",
+        str(exhibit_id),
+    )
     assert event["case_id"] == world.case_id and event["witness_id"] == world.witness_id
     assert event["details"]["upload_offset"] == 100_000 and event["details"]["upload_length"] == len(content)
     assert event["details"]["chunks_deleted"] == 2 and event["details"]["status"] == "uploading"
@@ -831,8 +962,11 @@ def test_tus_termination_cancels_an_unfinished_upload(app, world: World, store_n
     # The row stays, with its trail: metadata says what happened, and shows no file name any more.
     shown = ok(legal.get(f"/api/v1/exhibits/{exhibit_id}"))
     assert (shown["status"], shown["upload_offset"], shown["filename"]) == ("terminated", 100_000, None)
-    trail = [(e["action"], e["outcome"]) for e in all_events(app)
-             if (e["resource_type"], e["resource_id"]) == ("exhibit", str(exhibit_id))]
+    trail = [
+        (e["action"], e["outcome"])
+        for e in all_events(app)
+        if (e["resource_type"], e["resource_id"]) == ("exhibit", str(exhibit_id))
+    ]
     assert trail.index(("exhibit.upload.terminate", "allowed")) > trail.index(("exhibit.upload.write", "allowed"))
 
 
@@ -846,8 +980,9 @@ def test_a_terminated_upload_frees_its_place_and_quota(app, world: World, monkey
     assert receipt["size"] == 8000
 
 
-@pytest.mark.parametrize("role,status", [("interviewer2", 403), ("legal", 403), ("admin", 403), ("auditor", 403),
-                                         ("outsider", 404)])
+@pytest.mark.parametrize(
+    "role,status", [("interviewer2", 403), ("legal", 403), ("admin", 403), ("auditor", 403), ("outsider", 404)]
+)
 def test_only_who_may_write_an_upload_may_terminate_it(app, world: World, role, status):
     interviewer = world.people["interviewer"]
     url = create(interviewer, interview_path(world), 5000).headers["Location"]
@@ -855,8 +990,11 @@ def test_only_who_may_write_an_upload_may_terminate_it(app, world: World, role, 
     refused = terminate(world.people[role], url)
     assert_problem(refused, status)
     (event,) = events_of(app, refused)
-    assert (event["action"], event["outcome"], event["resource_id"]) == \
-        ("exhibit.upload.terminate", "denied", str(exhibit_id_of(url)))
+    assert (event["action"], event["outcome"], event["resource_id"]) == (
+        "exhibit.upload.terminate",
+        "denied",
+        str(exhibit_id_of(url)),
+    )
     assert event["actor_id"] == world.people[role].id
     # Nothing happened to the upload: it resumes and completes.
     assert head(interviewer, url).headers["Upload-Offset"] == "1000"
@@ -865,8 +1003,9 @@ def test_only_who_may_write_an_upload_may_terminate_it(app, world: World, role, 
 
 def test_an_incident_upload_is_terminated_by_its_uploader_only(app, world: World):
     legal, interviewer = world.people["legal"], world.people["interviewer"]
-    url = create(legal, f"/api/v1/incidents/{world.incident_id}/exhibits/uploads", 5000, kind="photo"
-                 ).headers["Location"]
+    url = create(legal, f"/api/v1/incidents/{world.incident_id}/exhibits/uploads", 5000, kind="photo").headers[
+        "Location"
+    ]
     assert_problem(terminate(interviewer, url), 403)  # a member of the case, not the uploader
     assert terminate(legal, url).status_code == 204
     assert head(legal, url).status_code == 410
@@ -892,7 +1031,10 @@ def test_unknown_upload_termination_is_refused_like_a_hidden_one(app, world: Wor
     refused = terminate(world.people["interviewer"], "/api/v1/exhibits/999999/upload")
     assert_problem(refused, 404)
     (event,) = events_of(app, refused)
-    assert (event["action"], event["outcome"], event["details"]["reason"]) == \
-        ("exhibit.upload.terminate", "denied", "not_found")
+    assert (event["action"], event["outcome"], event["details"]["reason"]) == (
+        "exhibit.upload.terminate",
+        "denied",
+        "not_found",
+    )
     anonymous = app.test_client().delete("/api/v1/exhibits/999999/upload", headers=TUS)
     assert anonymous.status_code == 401 and events_of(app, anonymous)[0]["outcome"] == "denied"

@@ -4,6 +4,7 @@ process, resumed from another process, then read back whole and by ranges, every
 Runs on both databases: SQLite with the filesystem blob store, PostgreSQL with the database
 (chunk rows) store, the two production shapes.
 """
+
 from __future__ import annotations
 
 import base64
@@ -91,8 +92,9 @@ def get(server: Server, path: str, token: str, headers: dict | None = None) -> t
 
 
 def offset_of(server: Server, url: str, token: str) -> int:
-    status, headers, _ = server.request("HEAD", url.split(f":{server.port}", 1)[1], token,
-                                        headers={"Tus-Resumable": "1.0.0"})
+    status, headers, _ = server.request(
+        "HEAD", url.split(f":{server.port}", 1)[1], token, headers={"Tus-Resumable": "1.0.0"}
+    )
     assert status == 200, status
     return int(headers["upload-offset"])
 
@@ -140,22 +142,30 @@ def test_tuspy_upload_cut_by_a_killed_process_resumed_by_another(app, backend, w
         assert status == 200 and hashlib.sha256(body).hexdigest() == receipt["sha256"]
         assert headers["repr-digest"] == f"sha-256=:{base64.b64encode(hashlib.sha256(body).digest()).decode()}:"
         reads.append((headers["x-request-id"], None))
-        for spec, start, last in (("bytes=1000000-5000000", 1000000, 5000000), ("bytes=-4096", len(content) - 4096,
-                                                                                 len(content) - 1),
-                                  (f"bytes={20 * MiB}-", 20 * MiB, len(content) - 1)):
-            status, headers, body, _ = get(server, f"/api/v1/exhibits/{exhibit_id}/content", interviewer.token,
-                                           {"Range": spec})
-            assert status == 206 and body == content[start:last + 1], spec
+        for spec, start, last in (
+            ("bytes=1000000-5000000", 1000000, 5000000),
+            ("bytes=-4096", len(content) - 4096, len(content) - 1),
+            (f"bytes={20 * MiB}-", 20 * MiB, len(content) - 1),
+        ):
+            status, headers, body, _ = get(
+                server, f"/api/v1/exhibits/{exhibit_id}/content", interviewer.token, {"Range": spec}
+            )
+            assert status == 206 and body == content[start : last + 1], spec
             assert headers["content-range"] == f"bytes {start}-{last}/{len(content)}"
             assert headers["repr-digest"] == whole_digest, spec
             reads.append((headers["x-request-id"], f"{start}-{last}"))
     with app.app_context():
-        logged = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "exhibit.read",
-                                                               CustodyEvent.resource_id == str(exhibit_id))
-                                    .order_by(CustodyEvent.seq)).all()
+        logged = db.session.scalars(
+            select(CustodyEvent)
+            .where(CustodyEvent.action == "exhibit.read", CustodyEvent.resource_id == str(exhibit_id))
+            .order_by(CustodyEvent.seq)
+        ).all()
         assert [(e.request_id, e.details["range"]) for e in logged] == reads
-        writes = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "exhibit.upload.write",
-                                                               CustodyEvent.resource_id == str(exhibit_id))).all()
+        writes = db.session.scalars(
+            select(CustodyEvent).where(
+                CustodyEvent.action == "exhibit.upload.write", CustodyEvent.resource_id == str(exhibit_id)
+            )
+        ).all()
         assert any(e.details.get("truncated") for e in writes)  # the cut PATCH, recorded as such
         created = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "exhibit.create")).one()
         assert created.leaf_hash.hex() == receipt["leaf_hash"]  # the promise kept
@@ -168,7 +178,7 @@ def test_tuspy_upload_cut_by_a_killed_process_resumed_by_another(app, backend, w
         assert not any(MARK in record or b"W-0001" in record for record in stored)
 
 
-START_CLIENT = textwrap.dedent('''
+START_CLIENT = textwrap.dedent("""
     import json, sys
     from tusclient import client
     from tusclient.exceptions import TusCommunicationError
@@ -185,7 +195,7 @@ START_CLIENT = textwrap.dedent('''
         print(json.dumps({"url": uploader.url, "offset": uploader.offset}), flush=True)
     except TusCommunicationError as exc:
         print(json.dumps({"refused": exc.status_code}), flush=True)
-''')
+""")
 
 
 @pytest.mark.slow
@@ -199,8 +209,12 @@ def test_tuspy_upload_cancelled_by_tus_termination(app, backend, world: World, t
     with gunicorn(backend["url"], app.config["CASEWORK_KEYRING"], workers=1, extra_env=env) as server:
         endpoint = f"http://127.0.0.1:{server.port}/api/v1/interviews/{world.interview_id}/exhibits/uploads"
         storage = str(tmp_path / "tus-urls.json")
-        started = subprocess.run([sys.executable, "-c", START_CLIENT, "start", endpoint, interviewer.token,
-                                  str(recording), storage], capture_output=True, text=True, timeout=120)
+        started = subprocess.run(
+            [sys.executable, "-c", START_CLIENT, "start", endpoint, interviewer.token, str(recording), storage],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert started.returncode == 0, started.stderr[-3000:]
         first = json.loads(started.stdout)
         assert first["offset"] == 2 * MiB
@@ -211,17 +225,23 @@ def test_tuspy_upload_cancelled_by_tus_termination(app, backend, world: World, t
         status, headers, body = server.request("DELETE", path, interviewer.token, headers=tus)
         assert (status, body, headers["tus-resumable"]) == (204, b"", "1.0.0")
         assert server.request("HEAD", path, interviewer.token, headers=tus)[0] == 410
-        resumed = subprocess.run([sys.executable, "-c", START_CLIENT, "resume", endpoint, interviewer.token,
-                                  str(recording), storage], capture_output=True, text=True, timeout=120)
+        resumed = subprocess.run(
+            [sys.executable, "-c", START_CLIENT, "resume", endpoint, interviewer.token, str(recording), storage],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         assert json.loads(resumed.stdout) == {"refused": 410}
         options = server.request("OPTIONS", "/api/v1/exhibits/uploads", interviewer.token)
         assert "termination" in options[1]["tus-extension"].split(",")
     exhibit_id = int(path.split("/")[-2])
     with app.app_context():
-        logged = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "exhibit.upload.terminate",
-                                                               CustodyEvent.resource_id == str(exhibit_id))
-                                    .order_by(CustodyEvent.seq)).all()
+        logged = db.session.scalars(
+            select(CustodyEvent)
+            .where(CustodyEvent.action == "exhibit.upload.terminate", CustodyEvent.resource_id == str(exhibit_id))
+            .order_by(CustodyEvent.seq)
+        ).all()
         assert [(e.actor_id, e.outcome) for e in logged] == [(other.id, "denied"), (interviewer.id, "allowed")]
         assert logged[1].details["upload_offset"] == 2 * MiB and logged[1].details["chunks_deleted"] == 2
         if store == "database":

@@ -1,6 +1,7 @@
 """Identifying free text (file names, correction reasons, translators, interpreters, people present)
 reaches only those who may read the witness's content; everyone else who may read the metadata
 gets each existing value as null with ``<name>_withheld`` true, and never its bytes."""
+
 from __future__ import annotations
 
 import io
@@ -31,17 +32,39 @@ def recorded(world: World) -> dict[str, int]:
     """An interview with an interpreter and others present, three transcript versions (a named file,
     a correction with a reason, a translation with its translator) and an exhibit with a file name."""
     interviewer = world.people["interviewer"]
-    ok(interviewer.patch(f"/api/v1/interviews/{world.interview_id}",
-                         {"interpreter": INTERPRETER, "others_present": PRESENT}))
+    ok(
+        interviewer.patch(
+            f"/api/v1/interviews/{world.interview_id}", {"interpreter": INTERPRETER, "others_present": PRESENT}
+        )
+    )
     transcripts = f"/api/v1/interviews/{world.interview_id}/transcripts"
-    ok(interviewer.client.post(transcripts, data={"file": (io.BytesIO(b"I saw them."), FILENAME)},
-                               content_type="multipart/form-data",
-                               headers={"Authorization": f"Bearer {interviewer.token}"}), 201)
+    ok(
+        interviewer.client.post(
+            transcripts,
+            data={"file": (io.BytesIO(b"I saw them."), FILENAME)},
+            content_type="multipart/form-data",
+            headers={"Authorization": f"Bearer {interviewer.token}"},
+        ),
+        201,
+    )
     ok(interviewer.post(transcripts, {"text": "I saw seven.", "reason": REASON}), 201)
-    ok(interviewer.post(transcripts, {"text": "Я бачила сімох.", "translation_of": {
-        "version": 2, "translator": TRANSLATOR, "method": "human", "certified": True}}), 201)
-    url, _ = upload(interviewer, f"/api/v1/interviews/{world.interview_id}/exhibits/uploads",
-                    MP3_HEAD + b"\x00" * 2000, filename=EXHIBIT_NAME, device_hash=DEVICE)
+    ok(
+        interviewer.post(
+            transcripts,
+            {
+                "text": "Я бачила сімох.",
+                "translation_of": {"version": 2, "translator": TRANSLATOR, "method": "human", "certified": True},
+            },
+        ),
+        201,
+    )
+    url, _ = upload(
+        interviewer,
+        f"/api/v1/interviews/{world.interview_id}/exhibits/uploads",
+        MP3_HEAD + b"\x00" * 2000,
+        filename=EXHIBIT_NAME,
+        device_hash=DEVICE,
+    )
     return {"exhibit": int(url.rstrip("/").split("/")[-2])}
 
 
@@ -108,21 +131,34 @@ def test_absent_free_text_is_not_flagged(app, world: World):
 def test_another_interviewers_interview_is_metadata_to_an_interviewer(app, world: World):
     """Interviewers of one case read the statements of their own interviews only."""
     other = world.people["interviewer2"]
-    mine = ok(other.post(f"/api/v1/cases/{world.case_id}/interviews", {
-        "witness_id": world.witness_id, "conducted_at": "2026-03-12T10:00:00Z", "language": "uk",
-        "interpreter": INTERPRETER}), 201)
+    mine = ok(
+        other.post(
+            f"/api/v1/cases/{world.case_id}/interviews",
+            {
+                "witness_id": world.witness_id,
+                "conducted_at": "2026-03-12T10:00:00Z",
+                "language": "uk",
+                "interpreter": INTERPRETER,
+            },
+        ),
+        201,
+    )
     assert _shown(mine, "interpreter") == (INTERPRETER, False)  # the one who conducted it
-    seen = {item["id"]: item for item in ok(world.people["interviewer"].get(
-        f"/api/v1/cases/{world.case_id}/interviews"))["items"]}
+    seen = {
+        item["id"]: item
+        for item in ok(world.people["interviewer"].get(f"/api/v1/cases/{world.case_id}/interviews"))["items"]
+    }
     assert _shown(seen[mine["id"]], "interpreter") == (None, True)
     assert _shown(seen[world.interview_id], "interpreter") == (None, False)  # none was given
 
 
 def test_the_contract_describes_the_withheld_flags(app, world: World):
     schemas = ok(world.people["legal"].get("/api/v1/openapi.json"))["components"]["schemas"]
-    for schema, names in (("Interview", ("interpreter", "others_present")),
-                          ("TranscriptVersion", ("filename", "reason", "translator")),
-                          ("Exhibit", ("filename", "device_hash"))):
+    for schema, names in (
+        ("Interview", ("interpreter", "others_present")),
+        ("TranscriptVersion", ("filename", "reason", "translator")),
+        ("Exhibit", ("filename", "device_hash")),
+    ):
         properties = schemas[schema]["properties"]
         for name in names:
             assert properties[f"{name}_withheld"]["type"] == "boolean", (schema, name)

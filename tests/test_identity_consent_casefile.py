@@ -1,4 +1,5 @@
 """Protected identities, consent withdrawal (crypto-shredding), the case file and KEK rotation."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,12 @@ from casework.witnesses.models import Witness
 from tests.conftest import World, ok
 from tests.helpers import all_events, assert_problem, events_of
 
-IDENTITY = {"full_name": "Oksana Protected", "contact": "via NGO liaison", "date_of_birth": "1984-05-06",
-            "notes": "relocated"}
+IDENTITY = {
+    "full_name": "Oksana Protected",
+    "contact": "via NGO liaison",
+    "date_of_birth": "1984-05-06",
+    "notes": "relocated",
+}
 CONSENT = {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": False, "disclose_identity": False}
 
 
@@ -21,14 +26,20 @@ CONSENT = {"record": True, "share_with_prosecutors": True, "share_with_un_bodies
 def protected(world: World) -> World:
     interviewer = world.people["interviewer"]
     ok(interviewer.patch(f"/api/v1/witnesses/{world.witness_id}", {"identity": IDENTITY}))
-    ok(interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent",
-                        {"scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z"}), 201)
+    ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{world.witness_id}/consent", {"scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z"}
+        ),
+        201,
+    )
     ok(interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "what I saw"}), 201)
     return world
 
 
-@pytest.mark.parametrize("role,status", [("interviewer", 200), ("legal", 200), ("interviewer2", 403),
-                                         ("admin", 403), ("auditor", 403), ("outsider", 404)])
+@pytest.mark.parametrize(
+    "role,status",
+    [("interviewer", 200), ("legal", 200), ("interviewer2", 403), ("admin", 403), ("auditor", 403), ("outsider", 404)],
+)
 def test_identity_visible_only_to_its_recorder_and_case_lawyers(app, protected: World, role, status):
     response = protected.people[role].get(f"/api/v1/witnesses/{protected.witness_id}?include=identity")
     assert response.status_code == status
@@ -49,8 +60,13 @@ def test_witness_shows_consent_and_identity_status(app, protected: World):
 def test_consent_withdrawal_crypto_shreds(app, protected: World):
     interviewer, legal = protected.people["interviewer"], protected.people["legal"]
     before = len(all_events(app))
-    withdrawal = ok(interviewer.post(f"/api/v1/witnesses/{protected.witness_id}/consent", {
-        "scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T12:00:00Z"}), 201)
+    withdrawal = ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{protected.witness_id}/consent",
+            {"scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T12:00:00Z"},
+        ),
+        201,
+    )
     assert withdrawal["version"] == 2
     assert_problem(legal.get(f"/api/v1/interviews/{protected.interview_id}/transcripts/1"), 410)
     assert_problem(legal.get(f"/api/v1/witnesses/{protected.witness_id}?include=identity"), 410)
@@ -69,19 +85,34 @@ def test_consent_withdrawal_crypto_shreds(app, protected: World):
     events = all_events(app)
     assert len(events) > before and [e for e in events if e["action"] == "transcript.create"]
     shred_event = [e for e in events if e["action"] == "erasure.confirm"][-1]
-    assert shred_event["details"]["shredded"] == {"identity": 1, "transcript_versions": 1, "free_text": 0,
-                                                  "redactions": 0, "exhibits": 0, "exhibit_chunks": 0}
+    assert shred_event["details"]["shredded"] == {
+        "identity": 1,
+        "transcript_versions": 1,
+        "free_text": 0,
+        "redactions": 0,
+        "exhibits": 0,
+        "exhibit_chunks": 0,
+    }
     assert shred_event["details"]["subject_key"] == "destroyed once this event is committed"
     with app.app_context():  # the witness's key is gone from the keyring provider itself
         assert not keyring().has_subject_key(f"witness:{protected.witness_id}")
-    assert_problem(interviewer.post(f"/api/v1/interviews/{protected.interview_id}/transcripts",
-                                    {"text": "again", "reason": "retry"}), 409)
+    assert_problem(
+        interviewer.post(
+            f"/api/v1/interviews/{protected.interview_id}/transcripts", {"text": "again", "reason": "retry"}
+        ),
+        409,
+    )
 
 
 def test_case_file_for_lawyers(app, protected: World):
     interviewer = protected.people["interviewer"]
-    ok(interviewer.post(f"/api/v1/interviews/{protected.interview_id}/transcripts",
-                        {"text": "what I saw, corrected", "reason": "witness clarified"}), 201)
+    ok(
+        interviewer.post(
+            f"/api/v1/interviews/{protected.interview_id}/transcripts",
+            {"text": "what I saw, corrected", "reason": "witness clarified"},
+        ),
+        201,
+    )
     response = protected.people["legal"].get(f"/api/v1/cases/{protected.case_id}/file")
     case_file = ok(response)
     assert case_file["case"]["id"] == protected.case_id
@@ -110,12 +141,20 @@ def test_kek_rotation_rewraps_without_touching_ciphertext(app, protected: World)
 
     def snapshot():
         with app.app_context():
-            rows = db.session.execute(select(TranscriptVersion.content_ciphertext, TranscriptVersion.content_nonce,
-                                             TranscriptVersion.content_kek_id,
-                                             TranscriptVersion.content_wrapped_key)).all()
+            rows = db.session.execute(
+                select(
+                    TranscriptVersion.content_ciphertext,
+                    TranscriptVersion.content_nonce,
+                    TranscriptVersion.content_kek_id,
+                    TranscriptVersion.content_wrapped_key,
+                )
+            ).all()
             witness = db.session.get(Witness, protected.witness_id)
-            return [tuple(r) for r in rows], (witness.identity_ciphertext, witness.identity_kek_id,
-                                              witness.identity_wrapped_key)
+            return [tuple(r) for r in rows], (
+                witness.identity_ciphertext,
+                witness.identity_kek_id,
+                witness.identity_wrapped_key,
+            )
 
     runner = app.test_cli_runner()
     before_rows, before_identity = snapshot()
@@ -153,8 +192,13 @@ def test_rewrap_is_resumable_and_safe_beside_live_traffic(app, protected: World)
 
     interviewer, legal = protected.people["interviewer"], protected.people["legal"]
     for n in range(6):
-        ok(interviewer.post(f"/api/v1/interviews/{protected.interview_id}/transcripts",
-                           {"text": f"version {n + 2}", "reason": f"correction {n}"}), 201)
+        ok(
+            interviewer.post(
+                f"/api/v1/interviews/{protected.interview_id}/transcripts",
+                {"text": f"version {n + 2}", "reason": f"correction {n}"},
+            ),
+            201,
+        )
     runner = app.test_cli_runner()
     assert runner.invoke(args=["keys", "rotate"]).exit_code == 0
     failures: list[str] = []
@@ -164,8 +208,9 @@ def test_rewrap_is_resumable_and_safe_beside_live_traffic(app, protected: World)
             read = legal.get(f"/api/v1/interviews/{protected.interview_id}/transcripts/{n % 7 + 1}")
             if read.status_code != 200:
                 failures.append(f"read {read.status_code} {read.data[:200]!r}")
-            upload = interviewer.post(f"/api/v1/interviews/{protected.interview_id}/transcripts",
-                                      {"text": f"live {n}", "reason": "live"})
+            upload = interviewer.post(
+                f"/api/v1/interviews/{protected.interview_id}/transcripts", {"text": f"live {n}", "reason": "live"}
+            )
             if upload.status_code != 201:
                 failures.append(f"upload {upload.status_code} {upload.data[:200]!r}")
 
@@ -181,5 +226,7 @@ def test_rewrap_is_resumable_and_safe_beside_live_traffic(app, protected: World)
         assert all(records_under(kek) == 0 for kek in old)
     listed = ok(legal.get(f"/api/v1/interviews/{protected.interview_id}/transcripts?limit=200"))["items"]
     for version in listed:
-        assert legal.get(
-            f"/api/v1/interviews/{protected.interview_id}/transcripts/{version['version']}").status_code == 200
+        assert (
+            legal.get(f"/api/v1/interviews/{protected.interview_id}/transcripts/{version['version']}").status_code
+            == 200
+        )

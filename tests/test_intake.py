@@ -8,6 +8,7 @@ stays gap-free and verifiable whoever integrates, a receipt names its own event 
 upload's own transaction, so the version, its event and its receipt commit together), anything of
 the tree served to an auditor has caught up first, and intake rows are never changed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -91,6 +92,7 @@ def wire_trace(served: Flask, path: Path) -> Iterator[Callable[[], list[str]]]:
     with served.app_context():
         engine = db.engine
     with path.open("w") as sink:
+
         def trace(dbapi_connection: Any, record: Any, proxy: Any) -> None:
             dbapi_connection.pgconn.trace(sink.fileno())
             dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
@@ -124,8 +126,9 @@ def test_a_read_sends_its_event_in_the_commits_round_trip(batched: Flask, world:
     assert not [m for m in messages if "custody_" in m and m not in commits], "\n".join(messages)
 
 
-def test_an_upload_sends_its_event_with_its_commit_and_never_takes_the_head(batched: Flask, world: World, pg_only,
-                                                                          tmp_path: Path):
+def test_an_upload_sends_its_event_with_its_commit_and_never_takes_the_head(
+    batched: Flask, world: World, pg_only, tmp_path: Path
+):
     """A receipt is a promise signed over the leaf hash at intake: the upload's event goes to
     intake in its commit's round trip, like a read's, and the upload never locks the head."""
     interviewer = on(batched, world.people["interviewer"])
@@ -136,8 +139,9 @@ def test_an_upload_sends_its_event_with_its_commit_and_never_takes_the_head(batc
         receipt = ok(upload, 201)
     messages = sent()
     custody = [m for m in messages if "custody_" in m]
-    assert len(custody) == 1 and "custody_record(" in custody[0] and custody[0].rstrip().rstrip('"').endswith(
-        "; COMMIT"), "\n".join(messages)
+    assert (
+        len(custody) == 1 and "custody_record(" in custody[0] and custody[0].rstrip().rstrip('"').endswith("; COMMIT")
+    ), "\n".join(messages)
     assert not [m for m in messages if "custody_head" in m or ("FOR UPDATE" in m and "custody" in m)]
     assert upload.headers["X-Request-ID"] in custody[0]
     with batched.app_context():
@@ -151,21 +155,28 @@ def test_hostile_text_in_an_event_is_stored_as_text(app: Flask, world: World):
     request id made of SQL is recorded verbatim, and the statement after it never runs."""
     # Printable and without spaces, as a client request id must be to be kept at all.
     hostile = "x');COMMIT;DELETE/**/FROM/**/custody_intake;DROP/**/TABLE/**/custody_events;--\\'\"$$"
-    read = ok_response(world.people["legal"].get(f"/api/v1/interviews/{world.interview_id}",
-                                                 headers={"X-Request-ID": hostile}))
+    read = ok_response(
+        world.people["legal"].get(f"/api/v1/interviews/{world.interview_id}", headers={"X-Request-ID": hostile})
+    )
     [event_entry] = events_of(app, read)
     assert event_entry["details"]["client_request_id"] == hostile
     seqs, size = log_state(app)
     assert seqs == list(range(size)) and intake_count(app) == 0
 
+
 def test_a_read_stays_recorded_when_integration_fails(app: Flask, batched: Flask, world: World, pg_only):
     """The tree cannot take events (as if its tables were down): reads are still recorded and
     answered, and their events reach the tree as soon as it can take them again."""
     with app.app_context():
-        db.session.execute(text("CREATE FUNCTION tree_down() RETURNS trigger AS $$ "
-                                "BEGIN RAISE EXCEPTION 'tree down'; END $$ LANGUAGE plpgsql"))
-        db.session.execute(text("CREATE TRIGGER tree_down BEFORE INSERT ON custody_events "
-                                "FOR EACH ROW EXECUTE FUNCTION tree_down()"))
+        db.session.execute(
+            text(
+                "CREATE FUNCTION tree_down() RETURNS trigger AS $$ "
+                "BEGIN RAISE EXCEPTION 'tree down'; END $$ LANGUAGE plpgsql"
+            )
+        )
+        db.session.execute(
+            text("CREATE TRIGGER tree_down BEFORE INSERT ON custody_events FOR EACH ROW EXECUTE FUNCTION tree_down()")
+        )
         db.session.commit()
     try:
         legal = world.people["legal"]  # integrates after every request: that integration fails
@@ -187,17 +198,22 @@ def test_a_read_stays_recorded_when_integration_fails(app: Flask, batched: Flask
 def test_placement_follows_intake_order_and_hashes_what_was_stored(app: Flask, world: World, tmp_path):
     with app.app_context():
         connection = db.session.connection()
-        ids = custody_log.intake(connection, [NewEvent(action="test.order", outcome="allowed", details={"n": n},
-                                                       request_id=f"order-{n}") for n in range(5)])
+        ids = custody_log.intake(
+            connection,
+            [
+                NewEvent(action="test.order", outcome="allowed", details={"n": n}, request_id=f"order-{n}")
+                for n in range(5)
+            ],
+        )
         db.session.commit()
         assert ids == sorted(ids)
         custody_log.integrate_committed()
-        rows = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "test.order")
-                                  .order_by(CustodyEvent.seq)).all()
+        rows = db.session.scalars(
+            select(CustodyEvent).where(CustodyEvent.action == "test.order").order_by(CustodyEvent.seq)
+        ).all()
         assert [r.details["n"] for r in rows] == list(range(5))
         assert [r.seq for r in rows] == list(range(rows[0].seq, rows[0].seq + 5))
-        leaves = dict(db.session.execute(
-            select(CustodyNode.index, CustodyNode.hash).where(CustodyNode.level == 0)))
+        leaves = dict(db.session.execute(select(CustodyNode.index, CustodyNode.hash).where(CustodyNode.level == 0)))
         for row in rows:  # the leaf is the hash of the stored row, and the tree holds it
             assert row.leaf_hash == leaf.leaf_hash(row.entry()) == leaves[row.seq]
         db.session.rollback()
@@ -219,8 +235,9 @@ def test_a_receipt_names_its_own_event_among_pending_ones(app: Flask, batched: F
     legal, interviewer = on(batched, world.people["legal"]), on(batched, world.people["interviewer"])
     for _ in range(4):  # other requests' events, committed and waiting in intake (PostgreSQL)
         ok_response(legal.get(f"/api/v1/cases/{world.case_id}"))
-    upload = interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts",
-                              {"text": "He was taken at dawn.", "reason": "first"})
+    upload = interviewer.post(
+        f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "He was taken at dawn.", "reason": "first"}
+    )
     receipt = ok(upload, 201)
     assert receipts.verify(receipt, public_key(world))
     located = ok(interviewer.get(f"/api/v1/interviews/{world.interview_id}/transcripts/1/receipt"))["custody"]
@@ -244,9 +261,17 @@ def test_concurrent_writers_and_integrators_leave_a_gap_free_log(app: Flask, wor
             with app.app_context(), db.engine.connect() as connection:
                 for n in range(rounds):
                     with connection.begin():
-                        custody_log.intake(connection, [NewEvent(
-                            action="test.concurrent", outcome="allowed", request_id=f"{number}-{n}",
-                            details={"writer": number, "n": n})])
+                        custody_log.intake(
+                            connection,
+                            [
+                                NewEvent(
+                                    action="test.concurrent",
+                                    outcome="allowed",
+                                    request_id=f"{number}-{n}",
+                                    details={"writer": number, "n": n},
+                                )
+                            ],
+                        )
                     if n % 3 == 0:
                         with connection.begin():
                             custody_log.integrate(connection, wait=number % 2 == 0, limit=7)
@@ -262,8 +287,9 @@ def test_concurrent_writers_and_integrators_leave_a_gap_free_log(app: Flask, wor
     with app.app_context():
         custody_log.integrate_committed()
         assert db.session.scalar(select(func.count()).select_from(CustodyIntake)) == 0
-        request_ids = list(db.session.scalars(select(CustodyEvent.request_id)
-                                              .where(CustodyEvent.action == "test.concurrent")))
+        request_ids = list(
+            db.session.scalars(select(CustodyEvent.request_id).where(CustodyEvent.action == "test.concurrent"))
+        )
         assert sorted(request_ids) == sorted(f"{t}-{n}" for t in range(threads) for n in range(rounds))
         size = custody_log.tree_size()
         assert publication.recompute(merkle.CompactRange(), size).size == size  # nodes agree with the events
@@ -294,8 +320,9 @@ def test_an_upload_never_waits_for_an_integrator(app: Flask, batched: Flask, wor
     with app.app_context(), db.engine.connect() as other:
         transaction = other.begin()
         other.execute(text("SELECT tree_size FROM custody_head WHERE id = 1 FOR UPDATE")).one()
-        upload = interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts",
-                                  {"text": "Taken at the checkpoint."})
+        upload = interviewer.post(
+            f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "Taken at the checkpoint."}
+        )
         receipt = ok(upload, 201)
         transaction.rollback()
     assert intake_count(app) == 2 and receipts.verify(receipt, public_key(world))
@@ -319,8 +346,9 @@ def test_events_spilled_before_a_commit_are_placed_in_order(app: Flask, world: W
             recorder.queue(NewEvent(action="test.spilled", outcome="allowed", details={"n": n}))
         recorder.spill()
         recorder.commit(integrate=True)
-        rows = db.session.scalars(select(CustodyEvent).where(CustodyEvent.action == "test.spilled")
-                                  .order_by(CustodyEvent.seq)).all()
+        rows = db.session.scalars(
+            select(CustodyEvent).where(CustodyEvent.action == "test.spilled").order_by(CustodyEvent.seq)
+        ).all()
         assert [row.details["n"] for row in rows] == [0, 1, 2]
         db.session.rollback()
     assert intake_count(app) == 0
@@ -331,22 +359,21 @@ def test_events_spilled_before_a_commit_are_placed_in_order(app: Flask, world: W
 def _vacuums_of_intake(app: Flask) -> int:
     with app.app_context():
         db.session.execute(text("SELECT pg_stat_clear_snapshot()"))
-        count = db.session.scalar(text(
-            "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'custody_intake'"))
+        count = db.session.scalar(text("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'custody_intake'"))
         db.session.commit()
         return int(count or 0)
 
 
-def test_the_request_writing_every_nth_intake_row_vacuums_the_queue(app: Flask, backend: dict[str, str],
-                                                                   keyring_path: str, world: World, pg_only):
+def test_the_request_writing_every_nth_intake_row_vacuums_the_queue(
+    app: Flask, backend: dict[str, str], keyring_path: str, world: World, pg_only
+):
     """Integration kills an intake row per event and a head version per batch; with the server's
     autovacuum off (as on this CI machine) nothing else would ever clean them, and the
     integrator's scan of the queue would slow down for good. Every Nth intake row's request
     vacuums both tables after it commits; with the upkeep off, no vacuum happens."""
     every = 4
     for vacuum_every, expected in ((every, True), (0, False)):
-        served = make_app(backend, keyring_path,
-                          CASEWORK_CUSTODY_VACUUM_EVERY=vacuum_every)
+        served = make_app(backend, keyring_path, CASEWORK_CUSTODY_VACUUM_EVERY=vacuum_every)
         try:
             before = _vacuums_of_intake(app)
             legal = on(served, world.people["legal"])

@@ -1,5 +1,6 @@
 """Case membership under the two-person rule: an admin proposes; once a case has a legal member,
 one of them approves. An admin cannot give an account of their own a way into a case's content."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -23,12 +24,14 @@ def _token_for(app: Flask, user_id: int) -> str:
 
 def _caller_for(app: Flask, user: dict, password: str) -> Caller:
     """Act as an account created through the API, as whoever knows its password would."""
-    caller = Caller(app.test_client(), user["id"], user["username"], user["role"], _token_for(app, user["id"]),
-                    password)
+    caller = Caller(
+        app.test_client(), user["id"], user["username"], user["role"], _token_for(app, user["id"]), password
+    )
     # Where an admin-set password must be replaced before anything else, the insider who knows it
     # does just that (a deployment without that rule has no such route: 404).
-    changed = caller.post("/api/v1/auth/password", {"current_password": password,
-                                                    "new_password": "velvet orbit canyon tulip 38"})
+    changed = caller.post(
+        "/api/v1/auth/password", {"current_password": password, "new_password": "velvet orbit canyon tulip 38"}
+    )
     if changed.status_code != 404:
         assert changed.status_code in (200, 204), changed.get_data(as_text=True)
         caller.token = _token_for(app, user["id"])  # changing it ended the account's tokens
@@ -37,14 +40,17 @@ def _caller_for(app: Flask, user: dict, password: str) -> Caller:
 
 def _members(caller: Caller, case_id: int) -> dict[str, list[int]]:
     case = ok(caller.get(f"/api/v1/cases/{case_id}"))
-    return {"members": [m["user_id"] for m in case["members"]],
-            "proposals": [p["user_id"] for p in case["proposals"]]}
+    return {"members": [m["user_id"] for m in case["members"]], "proposals": [p["user_id"] for p in case["proposals"]]}
 
 
 def test_an_admins_lawyer_reads_nothing_until_the_cases_lawyer_approves(app: Flask, world: World):
     admin, legal = world.people["admin"], world.people["legal"]
-    ok(world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts",
-                                        {"text": "They took them to the quarry."}), 201)
+    ok(
+        world.people["interviewer"].post(
+            f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "They took them to the quarry."}
+        ),
+        201,
+    )
     # The insider path: the admin makes a lawyer account (whose password they know) and adds it.
     password = "umber falcon quartz meadow 71"
     created = ok(admin.post("/api/v1/users", {"username": "mallory", "password": password, "role": "legal"}), 201)
@@ -56,15 +62,18 @@ def test_an_admins_lawyer_reads_nothing_until_the_cases_lawyer_approves(app: Fla
     assert body["status"] == "pending" and body["user_id"] == mallory.id and body["proposed_by_id"] == admin.id
     assert "added_at" not in body
     (event,) = events_of(app, proposed)
-    assert (event["action"], event["outcome"], event["details"]["result"]) == ("case.member.add", "allowed",
-                                                                               "proposed")
+    assert (event["action"], event["outcome"], event["details"]["result"]) == ("case.member.add", "allowed", "proposed")
     assert _members(admin, world.case_id)["proposals"] == [mallory.id]
     assert mallory.id not in _members(admin, world.case_id)["members"]
 
     # Pending: the proposed lawyer sees nothing of the case, and cannot approve themselves.
     transcript = f"/api/v1/interviews/{world.interview_id}/transcripts/1"
-    for path in (f"/api/v1/cases/{world.case_id}", transcript, f"/api/v1/witnesses/{world.witness_id}",
-                 f"/api/v1/cases/{world.case_id}/file"):
+    for path in (
+        f"/api/v1/cases/{world.case_id}",
+        transcript,
+        f"/api/v1/witnesses/{world.witness_id}",
+        f"/api/v1/cases/{world.case_id}/file",
+    ):
         assert_problem(mallory.get(path), 404)
     assert_problem(mallory.post(f"{members}/approve"), 404)
     # Nor can the admin approve their own proposal (they are the first person, not the second).
@@ -97,8 +106,7 @@ def test_a_cases_first_members_wait_for_a_second_admin(app: Flask, world: World)
     assert ok(admin.put(f"{members}/{legal.id}"), 202)["status"] == "pending"
     assert_problem(legal.get(f"/api/v1/cases/{case}"), 404)
     # The proposer is not the second person, nor is an admin the proposer made (whose password they chose).
-    assert assert_problem(admin.post(f"{members}/{legal.id}/approve"), 403)["type"].endswith(
-        "/second-person-required")
+    assert assert_problem(admin.post(f"{members}/{legal.id}/approve"), 403)["type"].endswith("/second-person-required")
     password = "umber falcon quartz meadow 71"
     created = ok(admin.post("/api/v1/users", {"username": "admin3", "password": password, "role": "admin"}), 201)
     admin3 = _caller_for(app, created, password)
@@ -110,7 +118,10 @@ def test_a_cases_first_members_wait_for_a_second_admin(app: Flask, world: World)
     assert ok(approved)["status"] == "member"
     (event,) = events_of(app, approved)
     assert (event["actor_id"], event["details"]["approved_as"], event["details"]["kind"]) == (
-        admin2.id, "second_admin", "add")
+        admin2.id,
+        "second_admin",
+        "add",
+    )
     ok(legal.get(f"/api/v1/cases/{case}"))
     # Now the case has a lawyer: the interviewer waits for them, not for an admin.
     interviewer = world.people["interviewer"].id
@@ -173,8 +184,12 @@ def test_approval_needs_an_active_member_role(app: Flask, world: World):
 def test_an_admin_password_reset_sends_the_lawyer_back_for_approval(app: Flask, world: World):
     """The other insider path: reset a lawyer's password, log in as them, read. Not without a colleague."""
     admin, legal = world.people["admin"], world.people["legal"]
-    ok(world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts",
-                                        {"text": "They took them to the quarry."}), 201)
+    ok(
+        world.people["interviewer"].post(
+            f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "They took them to the quarry."}
+        ),
+        201,
+    )
     password = "umber falcon quartz meadow 71"
     created = ok(admin.post("/api/v1/users", {"username": "lena", "password": password, "role": "legal"}), 201)
     lena = _caller_for(app, created, password)
@@ -200,8 +215,12 @@ def test_an_admin_password_reset_sends_the_lawyer_back_for_approval(app: Flask, 
 def test_a_reset_suspends_even_a_cases_only_lawyer_until_a_second_admin_restores(app: Flask, world: World):
     """The attack this closes: reset the only lawyer, make the forced change, read as them."""
     admin, admin2, legal = world.people["admin"], world.people["admin2"], world.people["legal"]
-    ok(world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts",
-                                        {"text": "They took them to the quarry."}), 201)
+    ok(
+        world.people["interviewer"].post(
+            f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "They took them to the quarry."}
+        ),
+        201,
+    )
     password = "cobalt harbour lantern 52 fig"
     reset = admin.patch(f"/api/v1/users/{legal.id}", {"password": password})
     ok(reset)
@@ -210,15 +229,18 @@ def test_a_reset_suspends_even_a_cases_only_lawyer_until_a_second_admin_restores
     case = ok(admin.get(f"/api/v1/cases/{world.case_id}"))
     (proposal,) = case["proposals"]
     assert (proposal["user_id"], proposal["kind"], proposal["reason"], proposal["proposed_by_id"]) == (
-        legal.id, "restore", "password_reset", admin.id)
+        legal.id,
+        "restore",
+        "password_reset",
+        admin.id,
+    )
     insider = _caller_for(app, {"id": legal.id, "username": "legal", "role": "legal"}, password)
     for path in (f"/api/v1/interviews/{world.interview_id}/transcripts/1", f"/api/v1/cases/{world.case_id}/file"):
         assert_problem(insider.get(path), 404)
     # Neither the resetting admin, nor the account, nor the interviewers restore it.
     assert_problem(admin.post(f"/api/v1/cases/{world.case_id}/members/{legal.id}/approve"), 403)
     assert_problem(insider.post(f"/api/v1/cases/{world.case_id}/members/{legal.id}/approve"), 404)
-    assert_problem(world.people["interviewer"].post(f"/api/v1/cases/{world.case_id}/members/{legal.id}/approve"),
-                   403)
+    assert_problem(world.people["interviewer"].post(f"/api/v1/cases/{world.case_id}/members/{legal.id}/approve"), 403)
     # Meanwhile the case has no lawyer: new members wait for two admins as well.
     newcomer = make_caller(app, "newcomer", "interviewer")
     ok(admin.put(f"/api/v1/cases/{world.case_id}/members/{newcomer.id}"), 202)
@@ -238,9 +260,9 @@ def test_several_lawyers_do_not_make_it_one_persons_word(app: Flask, world: Worl
     ok(admin.delete(f"{members}/{second.id}"), 202)  # a removal is only proposed
     # Reset both: both suspended, the pending removal with them.
     for lawyer in (second, legal):
-        assert events_of(app, ok_response(admin.patch(f"/api/v1/users/{lawyer.id}",
-                                                      {"password": "cobalt harbour lantern 52 fig"})))[0][
-            "details"]["memberships_suspended"] == [world.case_id]
+        assert events_of(
+            app, ok_response(admin.patch(f"/api/v1/users/{lawyer.id}", {"password": "cobalt harbour lantern 52 fig"}))
+        )[0]["details"]["memberships_suspended"] == [world.case_id]
     kinds = {p["user_id"]: p["kind"] for p in ok(admin.get(f"/api/v1/cases/{world.case_id}"))["proposals"]}
     assert kinds == {legal.id: "restore", second.id: "restore"}
     assert [m for m in _members(admin, world.case_id)["members"] if m in (legal.id, second.id)] == []
@@ -264,8 +286,9 @@ def test_an_admin_whose_password_another_admin_set_is_not_independent(app: Flask
     """A chain of resets: whoever reset an admin may act as them, and so as anyone that admin reset."""
     admin, admin2, legal = world.people["admin"], world.people["admin2"], world.people["legal"]
     ok(admin2.patch(f"/api/v1/users/{admin.id}", {"password": "saffron kettle meridian 44 dune"}))
-    admin_again = _caller_for(app, {"id": admin.id, "username": "admin", "role": "admin"},
-                              "saffron kettle meridian 44 dune")
+    admin_again = _caller_for(
+        app, {"id": admin.id, "username": "admin", "role": "admin"}, "saffron kettle meridian 44 dune"
+    )
     ok(admin_again.patch(f"/api/v1/users/{legal.id}", {"password": "cobalt harbour lantern 52 fig"}))
     refused = admin2.post(f"/api/v1/cases/{world.case_id}/members/{legal.id}/approve")
     assert assert_problem(refused, 403)["type"].endswith("/admin-not-independent")
@@ -286,7 +309,10 @@ def test_an_mfa_reset_suspends_every_membership(app: Flask, world: World):
     assert ok(reset)["mfa_enabled"] is False
     (event,) = events_of(app, reset)
     assert (event["action"], event["details"]["memberships_suspended"], event["details"]["was_enabled"]) == (
-        "user.mfa.reset", [world.case_id], True)
+        "user.mfa.reset",
+        [world.case_id],
+        True,
+    )
     assert event["details"]["tokens_revoked"] >= 1
     assert_problem(legal.get("/api/v1/auth/me"), 401)
     legal.token = _token_for(app, legal.id)
@@ -321,11 +347,14 @@ def test_an_approved_interviewer_made_a_lawyer_waits_for_the_cases_lawyer_again(
     """The third insider path: have an interviewer approved (who reads only their own interviews),
     then make them a lawyer (who reads the whole case). The lawyer approved an interviewer."""
     admin, legal = world.people["admin"], world.people["legal"]
-    ok(world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts",
-                                        {"text": "They took them to the quarry."}), 201)
+    ok(
+        world.people["interviewer"].post(
+            f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "They took them to the quarry."}
+        ),
+        201,
+    )
     password = "umber falcon quartz meadow 71"
-    created = ok(admin.post("/api/v1/users", {"username": "mallory", "password": password,
-                                              "role": "interviewer"}), 201)
+    created = ok(admin.post("/api/v1/users", {"username": "mallory", "password": password, "role": "interviewer"}), 201)
     mallory = _caller_for(app, created, password)
     members = f"/api/v1/cases/{world.case_id}/members/{mallory.id}"
     ok(admin.put(members), 202)
@@ -407,8 +436,10 @@ def test_two_lawyers_removing_each_other_at_once_leave_the_case_one(app: Flask, 
 
         def approve(pair: tuple[Caller, Caller], case: int = case):
             approver, removed = pair
-            return app.test_client().post(f"/api/v1/cases/{case}/members/{removed.id}/approve",
-                                          headers={"Authorization": f"Bearer {approver.token}"})
+            return app.test_client().post(
+                f"/api/v1/cases/{case}/members/{removed.id}/approve",
+                headers={"Authorization": f"Bearer {approver.token}"},
+            )
 
         with ThreadPoolExecutor(2) as pool:
             answers = list(pool.map(approve, [(lawyers[0], lawyers[1]), (lawyers[1], lawyers[0])]))

@@ -29,6 +29,7 @@ Runs on both databases (about half a minute for both); its examples are kept in
 step through the same model and invariant (``test_the_insider_paths_of_issue_22``), since a random
 search within a minute rarely strings four particular steps together.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -65,8 +66,28 @@ EXAMPLES = Path(__file__).parent / ".hypothesis-no-single-person"
 ADMINS, LAWYERS, INTERVIEWERS = ("A1", "A2"), ("L1", "L2"), ("I1",)
 PEOPLE = (*ADMINS, *LAWYERS, *INTERVIEWERS)
 MAX_ACCOUNTS, MAX_CASES, MAX_RECORDED = 9, 4, 2
-_WORDS = ("amber", "basalt", "cobalt", "dune", "ember", "fjord", "garnet", "harbour", "indigo", "juniper",
-          "kestrel", "lantern", "meadow", "nutmeg", "obsidian", "pewter", "quartz", "russet", "saffron", "tundra")
+_WORDS = (
+    "amber",
+    "basalt",
+    "cobalt",
+    "dune",
+    "ember",
+    "fjord",
+    "garnet",
+    "harbour",
+    "indigo",
+    "juniper",
+    "kestrel",
+    "lantern",
+    "meadow",
+    "nutmeg",
+    "obsidian",
+    "pewter",
+    "quartz",
+    "russet",
+    "saffron",
+    "tundra",
+)
 
 
 def _passwords():
@@ -144,8 +165,13 @@ class NoSinglePerson(RuleBasedStateMachine):
         self.step: Step | None = None
         # The operator's accounts (no admin set their passwords): one per person.
         with app.app_context():
-            for person, role in (("A1", "admin"), ("A2", "admin"), ("L1", "legal"), ("L2", "legal"),
-                                 ("I1", "interviewer")):
+            for person, role in (
+                ("A1", "admin"),
+                ("A2", "admin"),
+                ("L1", "legal"),
+                ("L2", "legal"),
+                ("I1", "interviewer"),
+            ):
                 password = next(self.passwords)
                 user = new_user(person.lower(), password, role)
                 self.accounts.append(Account(user.id, user.username, person, password, {person}))
@@ -176,8 +202,10 @@ class NoSinglePerson(RuleBasedStateMachine):
 
     def users(self) -> dict[int, Any]:
         with self.app.app_context():
-            return {row.id: row for row in db.session.execute(
-                select(User.id, User.role, User.active, User.must_change_password))}
+            return {
+                row.id: row
+                for row in db.session.execute(select(User.id, User.role, User.active, User.must_change_password))
+            }
 
     def controls(self, person: str, account: Account) -> bool:
         if self.credentials.get((person, account.id)):
@@ -195,25 +223,41 @@ class NoSinglePerson(RuleBasedStateMachine):
         if account.totp is not None:
             body["otp"] = self.code(account.totp)
         response = client.post("/api/v1/auth/login", json=body)
-        assert response.status_code == 200, ("the model says this login works", person, account,
-                                             response.get_data(as_text=True))
-        credential = Credential(client, csrf=response.get_json()["csrf_token"],
-                                mfa_verified=account.totp is not None)
+        assert response.status_code == 200, (
+            "the model says this login works",
+            person,
+            account,
+            response.get_data(as_text=True),
+        )
+        credential = Credential(client, csrf=response.get_json()["csrf_token"], mfa_verified=account.totp is not None)
         self.credentials.setdefault((person, account.id), []).append(credential)
         return credential
 
-    def credential(self, person: str, account: Account, *, session: bool = False,
-                   token: bool | None = None) -> Credential | None:
-        held = [c for c in self.credentials.get((person, account.id), [])
-                if not (session and c.token) and (token is None or bool(c.token) == token)]
+    def credential(
+        self, person: str, account: Account, *, session: bool = False, token: bool | None = None
+    ) -> Credential | None:
+        held = [
+            c
+            for c in self.credentials.get((person, account.id), [])
+            if not (session and c.token) and (token is None or bool(c.token) == token)
+        ]
         if held:
             return held[0]
         if token:
             return None
         return self.login(person, account)
 
-    def call(self, person: str, account: Account, method: str, path: str, json: Any = None, *,
-             session: bool = False, token: bool | None = None) -> Any:
+    def call(
+        self,
+        person: str,
+        account: Account,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        session: bool = False,
+        token: bool | None = None,
+    ) -> Any:
         """One request by ``person`` as ``account``; None if they hold no way to make it."""
         credential = self.credential(person, account, session=session, token=token)
         if credential is None:
@@ -238,8 +282,14 @@ class NoSinglePerson(RuleBasedStateMachine):
 
     def change_password(self, person: str, account: Account) -> bool:
         password = next(self.passwords)
-        changed = self.call(person, account, "POST", "/api/v1/auth/password",
-                            {"current_password": account.password, "new_password": password}, session=True)
+        changed = self.call(
+            person,
+            account,
+            "POST",
+            "/api/v1/auth/password",
+            {"current_password": account.password, "new_password": password},
+            session=True,
+        )
         if changed is None or changed.status_code != 204:
             return False
         account.password, account.knowers = password, {person}
@@ -249,7 +299,9 @@ class NoSinglePerson(RuleBasedStateMachine):
     @staticmethod
     def expect(response: Any, status: int) -> Any:
         assert response is not None and response.status_code == status, (
-            status, response and response.get_data(as_text=True))
+            status,
+            response and response.get_data(as_text=True),
+        )
         return response.get_json()
 
     def drop(self, account: Account, *, keep: Credential | None = None) -> None:
@@ -261,9 +313,14 @@ class NoSinglePerson(RuleBasedStateMachine):
         """Someone, and an active account of theirs in one of ``roles`` (or a lawyer of case ``lawyer_of``)."""
         users = self.users()
         lawyers = {user for case, user in self.members() if case == lawyer_of}
-        pairs = [(person, account) for person in PEOPLE for account in self.accounts
-                 if users[account.id].active and self.controls(person, account)
-                 and (users[account.id].role in roles or (users[account.id].role == "legal" and account.id in lawyers))]
+        pairs = [
+            (person, account)
+            for person in PEOPLE
+            for account in self.accounts
+            if users[account.id].active
+            and self.controls(person, account)
+            and (users[account.id].role in roles or (users[account.id].role == "legal" and account.id in lawyers))
+        ]
         return data.draw(st.sampled_from(pairs), label="actor") if pairs else None
 
     def account(self, data: st.DataObject) -> Account:
@@ -273,41 +330,73 @@ class NoSinglePerson(RuleBasedStateMachine):
 
     def record_content(self, person: str, account: Account, case: int) -> None:
         """A witness with an identity, an interview and its statement, as an interviewer records them."""
-        witness = self.call(person, account, "POST", f"/api/v1/cases/{case}/witnesses", {
-            "witness_type": "eyewitness", "risk_level": "high", "identity": {"full_name": "Oksana H."}})
+        witness = self.call(
+            person,
+            account,
+            "POST",
+            f"/api/v1/cases/{case}/witnesses",
+            {"witness_type": "eyewitness", "risk_level": "high", "identity": {"full_name": "Oksana H."}},
+        )
         if witness is None or witness.status_code != 201:
             return
-        interview = self.expect(self.call(person, account, "POST", f"/api/v1/cases/{case}/interviews", {
-            "witness_id": witness.get_json()["id"], "conducted_at": "2026-03-10T10:00:00Z", "language": "uk"}), 201)
-        self.expect(self.call(person, account, "POST", f"/api/v1/interviews/{interview['id']}/transcripts",
-                              {"text": "They took them to the quarry."}), 201)
+        interview = self.expect(
+            self.call(
+                person,
+                account,
+                "POST",
+                f"/api/v1/cases/{case}/interviews",
+                {"witness_id": witness.get_json()["id"], "conducted_at": "2026-03-10T10:00:00Z", "language": "uk"},
+            ),
+            201,
+        )
+        self.expect(
+            self.call(
+                person,
+                account,
+                "POST",
+                f"/api/v1/interviews/{interview['id']}/transcripts",
+                {"text": "They took them to the quarry."},
+            ),
+            201,
+        )
         with self.app.app_context():
             witness_row = db.session.get(Witness, witness.get_json()["id"])
             interview_row = db.session.get(Interview, interview["id"])
             assert witness_row is not None and interview_row is not None
             self.items.append(Item(len(self.items), "witness.identity.read", witness_row.custody_target()))
-            self.items.append(Item(len(self.items), "transcript.read", interview_row.custody_target(),
-                                   interview_id=interview_row.id))
+            self.items.append(
+                Item(len(self.items), "transcript.read", interview_row.custody_target(), interview_id=interview_row.id)
+            )
 
     def readable(self) -> dict[int, set[int]]:
         """Per account: the items the app's rules let it read now."""
         with self.app.app_context():
             users = db.session.execute(select(User.id, User.role, User.active)).all()
-            members = {(user, case) for user, case in db.session.execute(select(CaseMember.user_id,
-                                                                                CaseMember.case_id))}
+            members = {
+                (user, case) for user, case in db.session.execute(select(CaseMember.user_id, CaseMember.case_id))
+            }
 
         def is_member(user_id: int, case_id: int) -> bool:
             return (user_id, case_id) in members
 
-        return {user.id: {item.id for item in self.items if user.active
-                          and decide(item.action, Role(user.role), user.id, item.target, is_member) is Decision.ALLOW}
-                for user in users}
+        return {
+            user.id: {
+                item.id
+                for item in self.items
+                if user.active
+                and decide(item.action, Role(user.role), user.id, item.target, is_member) is Decision.ALLOW
+            }
+            for user in users
+        }
 
     def reaches(self) -> dict[str, set[int]]:
         readable = self.readable()
-        return {person: set().union(*(readable.get(account.id, set()) for account in self.accounts
-                                      if self.controls(person, account)))
-                for person in PEOPLE}
+        return {
+            person: set().union(
+                *(readable.get(account.id, set()) for account in self.accounts if self.controls(person, account))
+            )
+            for person in PEOPLE
+        }
 
     def check(self) -> None:
         """The invariant, after a step: no one reached further on their own word; admins read nothing."""
@@ -319,8 +408,8 @@ class NoSinglePerson(RuleBasedStateMachine):
             grown = (now[person] - before[person]) & known
             by_someone_else = self.step.person != person and person not in self.step.controllers
             assert not grown or by_someone_else, (
-                f"{person} reaches items {sorted(grown)} they could not read before, through their own act: "
-                f"{self.step}")
+                f"{person} reaches items {sorted(grown)} they could not read before, through their own act: {self.step}"
+            )
         readable, users = self.readable(), self.users()
         for user_id, items in readable.items():
             assert not items or users[user_id].role in ("legal", "interviewer"), ("admins read nothing", user_id)
@@ -343,13 +432,15 @@ class NoSinglePerson(RuleBasedStateMachine):
         credential = self.credential(person, account, session=True)
         if credential is None:
             return False
-        started = self.call(person, account, "POST", "/api/v1/auth/mfa/totp", {"password": account.password},
-                            session=True)
+        started = self.call(
+            person, account, "POST", "/api/v1/auth/mfa/totp", {"password": account.password}, session=True
+        )
         if started.status_code != 200:
             return False
         secret = started.get_json()["secret"]
-        confirmed = self.call(person, account, "POST", "/api/v1/auth/mfa/totp/confirm", {"code": self.code(secret)},
-                              session=True)
+        confirmed = self.call(
+            person, account, "POST", "/api/v1/auth/mfa/totp/confirm", {"code": self.code(secret)}, session=True
+        )
         assert confirmed.status_code == 200, confirmed.get_data(as_text=True)
         account.totp, account.totp_knowers = secret, {person}
         self.drop(account, keep=credential)
@@ -367,8 +458,9 @@ class NoSinglePerson(RuleBasedStateMachine):
         if len(self.accounts) >= MAX_ACCOUNTS:
             return None
         username, password = f"user{next(self.serial)}", next(self.passwords)
-        created = self.call(person, account, "POST", "/api/v1/users",
-                            {"username": username, "password": password, "role": role})
+        created = self.call(
+            person, account, "POST", "/api/v1/users", {"username": username, "password": password, "role": role}
+        )
         if created.status_code != 201:
             return None
         self.accounts.append(Account(created.get_json()["id"], username, None, password, {person}))
@@ -410,9 +502,14 @@ class NoSinglePerson(RuleBasedStateMachine):
         made = self.call(person, account, "POST", "/api/v1/auth/tokens", {"name": "script"}, token=False)
         if made is not None and made.status_code == 201:
             body = made.get_json()
-            self.credentials.setdefault((person, account.id), []).append(Credential(
-                self.app.test_client(), token=body["token"], token_id=body["id"],
-                mfa_verified=made.credential.mfa_verified))
+            self.credentials.setdefault((person, account.id), []).append(
+                Credential(
+                    self.app.test_client(),
+                    token=body["token"],
+                    token_id=body["id"],
+                    mfa_verified=made.credential.mfa_verified,
+                )
+            )
 
     def live_tokens(self, person: str, account: Account, target: Account) -> list[int]:
         listed = self.call(person, account, "GET", f"/api/v1/auth/tokens?user_id={target.id}")
@@ -436,8 +533,13 @@ class NoSinglePerson(RuleBasedStateMachine):
         """A real read of a statement: it succeeds exactly when the rules the invariant uses say so."""
         if by_token and not any(c.token for c in self.credentials.get((person, account.id), [])):
             self.make_token(person, account)
-        read = self.call(person, account, "GET", f"/api/v1/interviews/{item.interview_id}/transcripts/1",
-                         token=True if by_token else None)
+        read = self.call(
+            person,
+            account,
+            "GET",
+            f"/api/v1/interviews/{item.interview_id}/transcripts/1",
+            token=True if by_token else None,
+        )
         if read is None:
             return None
         problem = read.get_json().get("type", "") if read.status_code == 403 else ""
@@ -480,13 +582,26 @@ class NoSinglePerson(RuleBasedStateMachine):
         if act == "create":
             self.create_user(*actor, data.draw(st.sampled_from(["admin", "legal", "interviewer"]), label="role"))
         elif act == "role":
-            self.change_role(*actor, target,
-                             data.draw(st.sampled_from(["legal", "interviewer", "admin", "auditor"]), label="role"))
+            self.change_role(
+                *actor, target, data.draw(st.sampled_from(["legal", "interviewer", "admin", "auditor"]), label="role")
+            )
         else:
             self.set_active(*actor, target, act == "reactivate")
 
-    @rule(data=st.data(), act=st.sampled_from(["reset password", "reset mfa", "change password", "enrol",
-                                               "drop authenticator", "make token", "revoke token"]))
+    @rule(
+        data=st.data(),
+        act=st.sampled_from(
+            [
+                "reset password",
+                "reset mfa",
+                "change password",
+                "enrol",
+                "drop authenticator",
+                "make token",
+                "revoke token",
+            ]
+        ),
+    )
     def someone_handles_credentials(self, data: st.DataObject, act: str) -> None:
         """An admin resets or revokes; whoever knows an account's password changes it, enrols, makes tokens."""
         if act in ("reset password", "reset mfa", "revoke token"):
@@ -503,8 +618,12 @@ class NoSinglePerson(RuleBasedStateMachine):
         actor = self.actor(data, "admin", "legal", "interviewer", "auditor")
         if actor is None:
             return
-        {"change password": self.change_password, "enrol": self.enrol, "drop authenticator": self.disable_mfa,
-         "make token": self.make_token}[act](*actor)
+        {
+            "change password": self.change_password,
+            "enrol": self.enrol,
+            "drop authenticator": self.disable_mfa,
+            "make token": self.make_token,
+        }[act](*actor)
 
     @rule(data=st.data(), act=st.sampled_from(["propose", "approve", "approve", "reject", "remove"]))
     def membership_changes(self, data: st.DataObject, act: str) -> None:
@@ -545,8 +664,9 @@ class NoSinglePerson(RuleBasedStateMachine):
             actor = self.actor(data, "legal", "interviewer", "admin", "auditor")
             statements = [item for item in self.items if item.interview_id is not None]
             if actor is not None and statements:
-                self.read(*actor, data.draw(st.sampled_from(statements), label="statement"),
-                          by_token=act == "read by token")
+                self.read(
+                    *actor, data.draw(st.sampled_from(statements), label="statement"), by_token=act == "read by token"
+                )
 
 
 @pytest.fixture
@@ -562,10 +682,16 @@ def machine(app: Flask, monkeypatch: pytest.MonkeyPatch):
 
 def test_no_single_person_reaches_content_on_their_own_word(machine: type[NoSinglePerson]) -> None:
     """About a minute for both databases; CASEWORK_NO_SINGLE_PERSON_EXAMPLES=500 for a longer search."""
-    run_state_machine_as_test(machine, settings=settings(
-        max_examples=int(os.environ.get("CASEWORK_NO_SINGLE_PERSON_EXAMPLES", "16")), stateful_step_count=35,
-        deadline=None,
-        database=DirectoryBasedExampleDatabase(str(EXAMPLES)), suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=int(os.environ.get("CASEWORK_NO_SINGLE_PERSON_EXAMPLES", "16")),
+            stateful_step_count=35,
+            deadline=None,
+            database=DirectoryBasedExampleDatabase(str(EXAMPLES)),
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
 
 
 # -- the insider paths of issue #22, step by step through the same model and invariant ----------
@@ -662,8 +788,13 @@ def _path_an_interviewer_made_a_lawyer(m: NoSinglePerson) -> None:
     m.check()
 
 
-PATHS = [_path_reset_the_only_lawyer, _path_several_lawyers, _path_a_chain_of_admins,
-         _path_required_mfa_own_authenticator, _path_an_interviewer_made_a_lawyer]
+PATHS = [
+    _path_reset_the_only_lawyer,
+    _path_several_lawyers,
+    _path_a_chain_of_admins,
+    _path_required_mfa_own_authenticator,
+    _path_an_interviewer_made_a_lawyer,
+]
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda path: path.__name__.removeprefix("_path_"))

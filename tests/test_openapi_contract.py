@@ -8,6 +8,7 @@ does, and checked: against the document's own schema, and, for request bodies, b
 through the very schema the view validates with, so an example can never show a request the
 API refuses.
 """
+
 from __future__ import annotations
 
 import copy
@@ -33,9 +34,30 @@ from casework.http import OPERATION_ID
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # The verbs an operation may start with: what its user does (a generated client's function name).
 VERBS = {
-    "add", "append", "approve", "cancel", "change", "confirm", "create", "delete", "disable", "download",
-    "enrol", "get", "lift", "list", "place", "prove", "read", "record", "reject", "remove", "reset", "revoke",
-    "update", "upload",
+    "add",
+    "append",
+    "approve",
+    "cancel",
+    "change",
+    "confirm",
+    "create",
+    "delete",
+    "disable",
+    "download",
+    "enrol",
+    "get",
+    "lift",
+    "list",
+    "place",
+    "prove",
+    "read",
+    "record",
+    "reject",
+    "remove",
+    "reset",
+    "revoke",
+    "update",
+    "upload",
 }
 BINARY = {"type": "string", "format": "binary"}
 
@@ -160,8 +182,11 @@ def test_every_operation_has_an_id_a_summary_and_examples(app: Flask, document: 
                 errors = schema.validate(example)
                 if errors:
                     problems.append(f"{where}: the request example does not load: {errors}")
-        answers = {status: resolve(document, response) for status, response in operation["responses"].items()
-                   if str(status).startswith("2")}
+        answers = {
+            status: resolve(document, response)
+            for status, response in operation["responses"].items()
+            if str(status).startswith("2")
+        }
         if not answers:
             problems.append(f"{where}: no success response")
         for status, response in answers.items():
@@ -195,9 +220,24 @@ def generate_client(document: dict[str, Any], where: Path, package: str) -> str:
     spec.write_text(json.dumps(document))
     config = where / "generator.json"
     config.write_text(json.dumps({"post_hooks": []}))  # no formatter run: the code is only imported
-    done = subprocess.run([GENERATOR, "generate", "--path", str(spec), "--output-path", str(where / package),
-                           "--meta", "none", "--config", str(config)],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [
+            GENERATOR,
+            "generate",
+            "--path",
+            str(spec),
+            "--output-path",
+            str(where / package),
+            "--meta",
+            "none",
+            "--config",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
 
@@ -222,16 +262,20 @@ def generated(document: dict[str, Any], tmp_path: Path, backend: dict[str, str])
 
 def _call(generated: Any, operation: str, **kwargs: Any) -> Any:
     """One operation of the generated client, by its operationId; the parsed answer, or fail."""
-    tag = next(tag for tag in ("auth", "cases", "incidents", "witnesses", "interviews", "transcripts")
-               if importlib.util.find_spec(f"{generated.__name__}.api.{tag}.{operation}") is not None)
+    tag = next(
+        tag
+        for tag in ("auth", "cases", "incidents", "witnesses", "interviews", "transcripts")
+        if importlib.util.find_spec(f"{generated.__name__}.api.{tag}.{operation}") is not None
+    )
     module = importlib.import_module(f"{generated.__name__}.api.{tag}.{operation}")
     response = module.sync_detailed(**kwargs)
     assert 200 <= response.status_code < 300, (operation, response.status_code, response.content[:2000])
     return response.parsed
 
 
-def test_a_generated_client_does_a_journey_over_http(app: Flask, backend: dict[str, str], generated: Any,
-                                                    people: dict[str, Any]) -> None:
+def test_a_generated_client_does_a_journey_over_http(
+    app: Flask, backend: dict[str, str], generated: Any, people: dict[str, Any]
+) -> None:
     """A lawyer logs in and makes a token, opens a case, and (once the interviewer is a member)
     the interviewer records an incident, a witness and an interview and uploads a statement,
     which the lawyer reads back: every call through the generated client, over real HTTP."""
@@ -243,8 +287,12 @@ def test_a_generated_client_does_a_journey_over_http(app: Flask, backend: dict[s
         base = f"http://127.0.0.1:{server.port}"
         # Log in (a session cookie), then make a token as a script would.
         session = generated.Client(base_url=base, raise_on_unexpected_status=True)
-        me = _call(generated, "create_session", client=session,
-                   body=models.Login(username="legal", password=people["legal"].password))
+        me = _call(
+            generated,
+            "create_session",
+            client=session,
+            body=models.Login(username="legal", password=people["legal"].password),
+        )
         assert me.username == "legal" and me.auth_method == "session"
         session.with_headers({"X-CSRF-Token": me.csrf_token})
         token = _call(generated, "create_token", client=session, body=models.TokenCreate(name="journey"))
@@ -252,27 +300,61 @@ def test_a_generated_client_does_a_journey_over_http(app: Flask, backend: dict[s
         admin = generated.AuthenticatedClient(base_url=base, token=people["admin"].token)
         interviewer = generated.AuthenticatedClient(base_url=base, token=people["interviewer"].token)
 
-        case = _call(generated, "create_case", client=legal,
-                     body=models.CaseCreate(title="Attacks on civilians, Kharkiv oblast", reference="COI-UKR/J1"))
+        case = _call(
+            generated,
+            "create_case",
+            client=legal,
+            body=models.CaseCreate(title="Attacks on civilians, Kharkiv oblast", reference="COI-UKR/J1"),
+        )
         interviewer_id = people["interviewer"].id
         proposal = _call(generated, "add_member", client=admin, case_id=case.id, user_id=interviewer_id)
         assert proposal.status == "pending"
-        assert _call(generated, "approve_member", client=legal, case_id=case.id,
-                     user_id=interviewer_id).status == "member"
+        assert (
+            _call(generated, "approve_member", client=legal, case_id=case.id, user_id=interviewer_id).status == "member"
+        )
 
-        incident = _call(generated, "create_incident", client=interviewer, case_id=case.id, body=models.IncidentCreate(
-            reference="KHA-2022-0417", title="Shelling of the Heroiv Pratsi Street market",
-            violation_types=[models.IncidentCreateViolationTypesItem("attack-on-civilians")]))
-        witness = _call(generated, "create_witness", client=interviewer, case_id=case.id, body=models.WitnessCreate(
-            witness_type=models.WitnessCreateWitnessType("eyewitness"),
-            risk_level=models.WitnessCreateRiskLevel("high")))
+        incident = _call(
+            generated,
+            "create_incident",
+            client=interviewer,
+            case_id=case.id,
+            body=models.IncidentCreate(
+                reference="KHA-2022-0417",
+                title="Shelling of the Heroiv Pratsi Street market",
+                violation_types=[models.IncidentCreateViolationTypesItem("attack-on-civilians")],
+            ),
+        )
+        witness = _call(
+            generated,
+            "create_witness",
+            client=interviewer,
+            case_id=case.id,
+            body=models.WitnessCreate(
+                witness_type=models.WitnessCreateWitnessType("eyewitness"),
+                risk_level=models.WitnessCreateRiskLevel("high"),
+            ),
+        )
         assert witness.pseudonym == "W-0001"
-        interview = _call(generated, "create_interview", client=interviewer, case_id=case.id,
-                          body=models.InterviewCreate(witness_id=witness.id, incident_ids=[incident.id],
-                                                      conducted_at=datetime(2022, 5, 18, 10, tzinfo=UTC),
-                                                      language="uk"))
-        receipt = _call(generated, "upload_transcript", client=interviewer, interview_id=interview.id,
-                        body=models.TranscriptJson(text=statement), idempotency_key="journey-1")
+        interview = _call(
+            generated,
+            "create_interview",
+            client=interviewer,
+            case_id=case.id,
+            body=models.InterviewCreate(
+                witness_id=witness.id,
+                incident_ids=[incident.id],
+                conducted_at=datetime(2022, 5, 18, 10, tzinfo=UTC),
+                language="uk",
+            ),
+        )
+        receipt = _call(
+            generated,
+            "upload_transcript",
+            client=interviewer,
+            interview_id=interview.id,
+            body=models.TranscriptJson(text=statement),
+            idempotency_key="journey-1",
+        )
         assert receipt.version == 1
         assert receipt.sha256 == hashlib.sha256(statement.encode()).hexdigest()
 

@@ -1,4 +1,5 @@
 """Several gunicorn workers writing and reading at once leave a gap-free, verifiable log (PostgreSQL)."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -23,19 +24,37 @@ def test_parallel_writers_leave_a_gap_free_verifiable_log(app, world: World, bac
     # Integration in batches (every 8th intake row), as in production.
     batched = {"CASEWORK_CUSTODY_INTEGRATE_AFTER_COMMIT": "false"}  # the workers' integrator
     with gunicorn(backend["url"], keyring_path, workers=4, extra_env=batched) as server:
+
         def worker(thread: int) -> list[tuple[str, int, int, str]]:
             seen = []
             for n in range(ROUNDS):
                 calls = [
-                    ("create", 201, interviewer.token, "POST", f"/api/v1/cases/{case}/incidents",
-                     {"reference": f"R-{thread}-{n}", "title": "parallel"}),
+                    (
+                        "create",
+                        201,
+                        interviewer.token,
+                        "POST",
+                        f"/api/v1/cases/{case}/incidents",
+                        {"reference": f"R-{thread}-{n}", "title": "parallel"},
+                    ),
                     ("list", 200, legal.token, "GET", f"/api/v1/cases/{case}/incidents?limit=5", None),
                     ("hidden", 404, outsider.token, "GET", f"/api/v1/interviews/{world.interview_id}", None),
-                    ("invalid", 422, interviewer.token, "POST", f"/api/v1/cases/{case}/incidents",
-                     {"reference": "X", "title": "t", "colour": "red"}),
-                    ("transcript", 201, interviewer.token, "POST",
-                     f"/api/v1/interviews/{world.interview_id}/transcripts",
-                     {"text": f"statement {thread}-{n}", "reason": "parallel correction"}),
+                    (
+                        "invalid",
+                        422,
+                        interviewer.token,
+                        "POST",
+                        f"/api/v1/cases/{case}/incidents",
+                        {"reference": "X", "title": "t", "colour": "red"},
+                    ),
+                    (
+                        "transcript",
+                        201,
+                        interviewer.token,
+                        "POST",
+                        f"/api/v1/interviews/{world.interview_id}/transcripts",
+                        {"text": f"statement {thread}-{n}", "reason": "parallel correction"},
+                    ),
                 ]
                 for name, expected, token, method, path, body in calls:
                     status, headers, _payload = server.request(method, path, token, body)
@@ -54,17 +73,20 @@ def test_parallel_writers_leave_a_gap_free_verifiable_log(app, world: World, bac
         seqs = db.session.scalars(select(CustodyEvent.seq).order_by(CustodyEvent.seq)).all()
         assert seqs == list(range(len(seqs)))
         assert db.session.get(CustodyHead, 1).tree_size == len(seqs)
-        logged_requests = set(db.session.scalars(
-            select(CustodyEvent.request_id).where(CustodyEvent.request_id.in_(request_ids))))
+        logged_requests = set(
+            db.session.scalars(select(CustodyEvent.request_id).where(CustodyEvent.request_id.in_(request_ids)))
+        )
         assert logged_requests == request_ids
         incidents = db.session.scalars(select(Incident.id).order_by(Incident.id)).all()
-        created = db.session.scalars(select(CustodyEvent).where(
-            CustodyEvent.action == "incident.create", CustodyEvent.outcome == "allowed")).all()
+        created = db.session.scalars(
+            select(CustodyEvent).where(CustodyEvent.action == "incident.create", CustodyEvent.outcome == "allowed")
+        ).all()
         assert len(incidents) == THREADS * ROUNDS + 1  # plus the world's incident
         # exactly one allowed event per incident
         assert sorted(e.details["created_incident_id"] for e in created) == incidents
-        versions = db.session.execute(text(
-            "SELECT count(*), count(DISTINCT version), max(version) FROM transcript_versions")).one()
+        versions = db.session.execute(
+            text("SELECT count(*), count(DISTINCT version), max(version) FROM transcript_versions")
+        ).one()
         assert versions[0] == versions[1] == versions[2] == THREADS * ROUNDS
     publish(app)
     report = verify(export(app, tmp_path / "export"))

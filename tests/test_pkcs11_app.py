@@ -3,6 +3,7 @@
 Runs in a subprocess of its own, because SoftHSM2 fixes its token list when a process first
 initialises PKCS#11 (the unit tests in tests/unit/test_pkcs11_keyring.py use other tokens).
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ from tests.unit.test_pkcs11_keyring import PIN, SO_PIN, _install_softhsm
 
 REPO = Path(__file__).resolve().parents[1]
 
-SCRIPT = r'''
+SCRIPT = r"""
 import json, sys
 from flask_migrate import upgrade
 from casework import create_app
@@ -75,7 +76,7 @@ with app.app_context():
 print(json.dumps({"text": read["text"], "name": identity["full_name"], "origin": checkpoint.origin,
                   "size": checkpoint.size, "receipt_log": receipt.get_json()["log_origin"],
                   "subject_key": [had_key, key_left], "after_withdrawal": gone}))
-'''
+"""
 
 
 def test_the_app_seals_and_signs_inside_the_token(tmp_path: Path):
@@ -86,19 +87,36 @@ def test_the_app_seals_and_signs_inside_the_token(tmp_path: Path):
     conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
     env.update(SOFTHSM2_CONF=str(conf), CASEWORK_PKCS11_PIN=PIN, PYTHONPATH=str(REPO))
-    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "casework-app", "--pin", PIN,
-                    "--so-pin", SO_PIN], check=True, capture_output=True, env=env, timeout=60)
+    subprocess.run(
+        ["softhsm2-util", "--init-token", "--free", "--label", "casework-app", "--pin", PIN, "--so-pin", SO_PIN],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
     database = tmp_path / "casework.sqlite3"
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT, module, f"sqlite:///{database}", str(tmp_path / "signer.state")],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     # Twelve events: the case, two memberships proposed and two approved, witness, interview, upload, read,
     # witness and identity reads, and the publication itself, which the signed head includes.
-    assert outcome == {"text": "They took them to the quarry.", "name": "Oksana Hrytsenko",
-                       "origin": "casework.test/hsm-log", "size": 12, "receipt_log": "casework.test/hsm-log",
-                       "subject_key": [True, False], "after_withdrawal": [410, 410]}
+    assert outcome == {
+        "text": "They took them to the quarry.",
+        "name": "Oksana Hrytsenko",
+        "origin": "casework.test/hsm-log",
+        "size": 12,
+        "receipt_log": "casework.test/hsm-log",
+        "subject_key": [True, False],
+        "after_withdrawal": [410, 410],
+    }
     # No keyring file was made: the keys live only in the token, and nothing readable leaks to disk.
     assert not list(tmp_path.glob("*keyring*"))
     for path in tmp_path.glob("casework.sqlite3*"):  # the database, its WAL and shared memory

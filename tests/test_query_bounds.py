@@ -3,6 +3,7 @@
 A larger query integer is a 422 problem, and recorded like every refusal; before, one slipped
 through to the service, whose event could not be encoded, and the request left no trace (503).
 """
+
 from __future__ import annotations
 
 from casework.http import MAX_SEQ

@@ -1,4 +1,5 @@
 """No N+1: a listing or a case file costs the same number of statements for 1 item as for many."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,14 +14,29 @@ def _grow(world: World, extra: int) -> None:
     case = world.case_id
     second = ok(interviewer.post(f"/api/v1/cases/{case}/incidents", {"reference": f"INC-X{extra}", "title": "x"}), 201)
     for n in range(extra):
-        witness = ok(interviewer.post(f"/api/v1/cases/{case}/witnesses",
-                                      {"witness_type": "victim", "risk_level": "low"}), 201)
-        interview = ok(interviewer.post(f"/api/v1/cases/{case}/interviews", {
-            "witness_id": witness["id"], "incident_ids": [world.incident_id, second["id"]],
-            "conducted_at": "2026-03-11T09:00:00Z", "language": "uk"}), 201)
+        witness = ok(
+            interviewer.post(f"/api/v1/cases/{case}/witnesses", {"witness_type": "victim", "risk_level": "low"}), 201
+        )
+        interview = ok(
+            interviewer.post(
+                f"/api/v1/cases/{case}/interviews",
+                {
+                    "witness_id": witness["id"],
+                    "incident_ids": [world.incident_id, second["id"]],
+                    "conducted_at": "2026-03-11T09:00:00Z",
+                    "language": "uk",
+                },
+            ),
+            201,
+        )
         ok(interviewer.post(f"/api/v1/interviews/{interview['id']}/transcripts", {"text": f"statement {n}"}), 201)
-        ok(interviewer.post(f"/api/v1/interviews/{interview['id']}/transcripts",
-                            {"text": f"statement {n}, corrected", "reason": "spelling"}), 201)
+        ok(
+            interviewer.post(
+                f"/api/v1/interviews/{interview['id']}/transcripts",
+                {"text": f"statement {n}, corrected", "reason": "spelling"},
+            ),
+            201,
+        )
         ok(world.people["legal"].post("/api/v1/cases", {"title": f"Another case {extra}.{n}"}), 201)
 
 

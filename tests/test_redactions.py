@@ -1,4 +1,5 @@
 """Redacted derivatives: spans hidden, the rest provable, nothing removed kept anywhere, lawyers only."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,8 +14,10 @@ from tests.conftest import World, ok
 from tests.helpers import all_events, assert_problem, events_of
 
 # Non-ASCII on purpose: offsets are code points, hashes are over UTF-8 bytes.
-STATEMENT = ("Мене звати Оксана Петренко, я живу в Херсоні на вулиці Садовій 12. "
-             "On 1 March I saw soldiers lead seven prisoners to the quarry.")
+STATEMENT = (
+    "Мене звати Оксана Петренко, я живу в Херсоні на вулиці Садовій 12. "
+    "On 1 March I saw soldiers lead seven prisoners to the quarry."
+)
 NAME, STREET = "Оксана Петренко", "вулиці Садовій 12"
 CONSENT = {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": False, "disclose_identity": False}
 
@@ -27,8 +30,12 @@ def span(text: str, category: str, basis: str = "Rule 81(4) RPE") -> dict:
 @pytest.fixture
 def stated(world: World) -> World:
     interviewer = world.people["interviewer"]
-    ok(interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent",
-                        {"scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z"}), 201)
+    ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{world.witness_id}/consent", {"scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z"}
+        ),
+        201,
+    )
     ok(interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": STATEMENT}), 201)
     return world
 
@@ -70,13 +77,16 @@ def test_redaction_hides_its_spans_and_proves_the_rest(app, stated: World):
     segments = created["segments"]
     assert len(segments) == 3
     for segment in segments:
-        piece = original[segment["byte_start"]:segment["byte_end"]]
+        piece = original[segment["byte_start"] : segment["byte_end"]]
         assert hashlib.sha256(bytes.fromhex(segment["salt"]) + piece).hexdigest() == segment["sha256"]
-        assert piece.decode() == STATEMENT[segment["start"]:segment["end"]] == \
-            text[segment["out_start"]:segment["out_end"]]
+        assert (
+            piece.decode()
+            == STATEMENT[segment["start"] : segment["end"]]
+            == text[segment["out_start"] : segment["out_end"]]
+        )
     assert len({segment["salt"] for segment in segments}) == 3  # a fresh salt per segment
     # ... and a tampered disclosure would not match.
-    forged = bytearray(original[segments[2]["byte_start"]:segments[2]["byte_end"]])
+    forged = bytearray(original[segments[2]["byte_start"] : segments[2]["byte_end"]])
     forged[-2:-1] = b"X"
     assert hashlib.sha256(bytes.fromhex(segments[2]["salt"]) + bytes(forged)).hexdigest() != segments[2]["sha256"]
     (event,) = [e for e in events_of(app, response) if e["action"] == "redaction.create"]
@@ -115,8 +125,9 @@ def test_listing_is_metadata_and_reading_is_for_the_case_lawyers(app, stated: Wo
     assert_problem(people["legal"].get("/api/v1/redactions/999999"), 404)
 
 
-@pytest.mark.parametrize("role,status", [("interviewer", 403), ("interviewer2", 403), ("auditor", 403),
-                                         ("admin", 403), ("outsider", 404)])
+@pytest.mark.parametrize(
+    "role,status", [("interviewer", 403), ("interviewer2", 403), ("auditor", 403), ("admin", 403), ("outsider", 404)]
+)
 def test_only_the_case_lawyers_redact(app, stated: World, role, status):
     response = stated.people[role].post(_url(stated), {"spans": [span(NAME, "witness_identity")]})
     assert_problem(response, status)
@@ -127,19 +138,27 @@ def test_only_the_case_lawyers_redact(app, stated: World, role, status):
         assert db.session.scalar(select(func.count()).select_from(Redaction)) == 0
 
 
-@pytest.mark.parametrize("spans,where", [
-    ([{"start": 0, "end": 10, "category": "location", "legal_basis": "r"},
-      {"start": 5, "end": 12, "category": "location", "legal_basis": "r"}], "overlap"),
-    ([{"start": 100, "end": 10_000, "category": "location", "legal_basis": "r"}], "range"),
-    ([{"start": 7, "end": 7, "category": "location", "legal_basis": "r"}], "empty"),
-    ([{"start": 9, "end": 3, "category": "location", "legal_basis": "r"}], "backwards"),
-    ([{"start": -1, "end": 3, "category": "location", "legal_basis": "r"}], "negative"),
-    ([{"start": 0, "end": 3, "category": "gossip", "legal_basis": "r"}], "category"),
-    ([{"start": 0, "end": 3, "category": "location", "legal_basis": ""}], "basis"),
-    ([{"start": 0, "end": 3, "category": "location", "legal_basis": "r", "text": "Оксана"}], "unknown"),
-    ([{"start": "0", "end": 3, "category": "location", "legal_basis": "r"}], "string offset"),
-    ([], "no spans"),
-])
+@pytest.mark.parametrize(
+    "spans,where",
+    [
+        (
+            [
+                {"start": 0, "end": 10, "category": "location", "legal_basis": "r"},
+                {"start": 5, "end": 12, "category": "location", "legal_basis": "r"},
+            ],
+            "overlap",
+        ),
+        ([{"start": 100, "end": 10_000, "category": "location", "legal_basis": "r"}], "range"),
+        ([{"start": 7, "end": 7, "category": "location", "legal_basis": "r"}], "empty"),
+        ([{"start": 9, "end": 3, "category": "location", "legal_basis": "r"}], "backwards"),
+        ([{"start": -1, "end": 3, "category": "location", "legal_basis": "r"}], "negative"),
+        ([{"start": 0, "end": 3, "category": "gossip", "legal_basis": "r"}], "category"),
+        ([{"start": 0, "end": 3, "category": "location", "legal_basis": ""}], "basis"),
+        ([{"start": 0, "end": 3, "category": "location", "legal_basis": "r", "text": "Оксана"}], "unknown"),
+        ([{"start": "0", "end": 3, "category": "location", "legal_basis": "r"}], "string offset"),
+        ([], "no spans"),
+    ],
+)
 def test_hostile_spans_are_refused_and_write_nothing(app, stated: World, spans, where):
     body = assert_problem(stated.people["legal"].post(_url(stated), {"spans": spans}), 422)
     assert body["errors"], where
@@ -151,8 +170,9 @@ def test_unknown_top_level_fields_and_missing_versions(app, stated: World):
     legal = stated.people["legal"]
     assert_problem(legal.post(_url(stated), {"spans": [span(NAME, "location")], "removed": NAME}), 422)
     assert_problem(legal.post(_url(stated, version=7), {"spans": [span(NAME, "location")]}), 404)
-    assert_problem(legal.post("/api/v1/interviews/999999/transcripts/1/redactions",
-                              {"spans": [span(NAME, "location")]}), 404)
+    assert_problem(
+        legal.post("/api/v1/interviews/999999/transcripts/1/redactions", {"spans": [span(NAME, "location")]}), 404
+    )
 
 
 def test_touching_spans_are_fine(app, stated: World):
@@ -165,8 +185,13 @@ def test_touching_spans_are_fine(app, stated: World):
 def test_withdrawal_shreds_the_redactions_too(app, stated: World):
     legal, interviewer = stated.people["legal"], stated.people["interviewer"]
     created = ok(legal.post(_url(stated), {"spans": [span(NAME, "witness_identity")]}), 201)
-    ok(interviewer.post(f"/api/v1/witnesses/{stated.witness_id}/consent", {
-        "scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T00:00:00Z"}), 201)
+    ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{stated.witness_id}/consent",
+            {"scopes": CONSENT, "given_at": "2026-03-10T09:00:00Z", "withdrawn_at": "2026-04-01T00:00:00Z"},
+        ),
+        201,
+    )
     assert_problem(legal.get(f"/api/v1/redactions/{created['id']}"), 410)  # at once, before any erasure
     ok(legal.post(f"/api/v1/witnesses/{stated.witness_id}/erasure/confirm", {}))  # the second person
     with app.app_context():  # the rows show it too, beside the key destroyed in the provider

@@ -3,6 +3,7 @@
 Every test runs on both databases (those through gunicorn too), but the SQLite file-mode test,
 which is about SQLite's files.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,10 +42,15 @@ def _refused_and_recorded(app: Flask, response: Any, status: int) -> dict[str, A
 
 # -- // in a path ------------------------------------------------------------------------------
 
+
 def test_empty_path_segments_are_unknown_urls_not_redirects(app: Flask, world: World):
     legal = world.people["legal"]
-    for path in ("/api/v1//cases", f"/api/v1/cases//{world.case_id}", f"/api/v1//cases/{world.case_id}/incidents",
-                 "/api/v1/cases/"):
+    for path in (
+        "/api/v1//cases",
+        f"/api/v1/cases//{world.case_id}",
+        f"/api/v1//cases/{world.case_id}/incidents",
+        "/api/v1/cases/",
+    ):
         response = legal.get(path)
         _refused_and_recorded(app, response, 404)
         assert "Location" not in response.headers
@@ -53,23 +59,38 @@ def test_empty_path_segments_are_unknown_urls_not_redirects(app: Flask, world: W
 
 # -- times beyond what UTC can hold ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("moment", BEYOND_UTC)
 def test_times_beyond_years_1_to_9999_in_utc_are_422(app: Flask, world: World, moment: str):
     interviewer, auditor = world.people["interviewer"], world.people["auditor"]
     case = world.case_id
     attempts = [
-        (interviewer.post(f"/api/v1/cases/{case}/incidents", {"reference": "T-1", "title": "t",
-                                                               "occurred_from": moment}), "occurred_from"),
+        (
+            interviewer.post(
+                f"/api/v1/cases/{case}/incidents", {"reference": "T-1", "title": "t", "occurred_from": moment}
+            ),
+            "occurred_from",
+        ),
         (interviewer.patch(f"/api/v1/incidents/{world.incident_id}", {"occurred_to": moment}), "occurred_to"),
-        (interviewer.post(f"/api/v1/cases/{case}/interviews", {"witness_id": world.witness_id,
-                                                                "conducted_at": moment, "language": "uk"}),
-         "conducted_at"),
+        (
+            interviewer.post(
+                f"/api/v1/cases/{case}/interviews",
+                {"witness_id": world.witness_id, "conducted_at": moment, "language": "uk"},
+            ),
+            "conducted_at",
+        ),
         (interviewer.patch(f"/api/v1/interviews/{world.interview_id}", {"conducted_at": moment}), "conducted_at"),
-        (interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent",
-                          {"scopes": CONSENT, "given_at": moment}), "given_at"),
-        (interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent",
-                          {"scopes": CONSENT, "given_at": "2026-01-01T00:00:00Z", "withdrawn_at": moment}),
-         "withdrawn_at"),
+        (
+            interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent", {"scopes": CONSENT, "given_at": moment}),
+            "given_at",
+        ),
+        (
+            interviewer.post(
+                f"/api/v1/witnesses/{world.witness_id}/consent",
+                {"scopes": CONSENT, "given_at": "2026-01-01T00:00:00Z", "withdrawn_at": moment},
+            ),
+            "withdrawn_at",
+        ),
     ]
     for response, field in attempts:
         body = _refused_and_recorded(app, response, 422)
@@ -77,23 +98,33 @@ def test_times_beyond_years_1_to_9999_in_utc_are_422(app: Flask, world: World, m
     query = auditor.get(f"/api/v1/custody/events?since={quote(moment)}")
     assert "since" in _refused_and_recorded(app, query, 422)["errors"]["query"]
     # The last instant that fits is fine, whatever its offset.
-    edge = ok(interviewer.post(f"/api/v1/cases/{case}/incidents", {
-        "reference": "T-2", "title": "t", "occurred_from": "0001-01-01T14:00:00+14:00",
-        "occurred_to": "9999-12-31T09:59:59-14:00"}), 201)
+    edge = ok(
+        interviewer.post(
+            f"/api/v1/cases/{case}/incidents",
+            {
+                "reference": "T-2",
+                "title": "t",
+                "occurred_from": "0001-01-01T14:00:00+14:00",
+                "occurred_to": "9999-12-31T09:59:59-14:00",
+            },
+        ),
+        201,
+    )
     assert edge["occurred_from"].startswith("0001-01-01T00:00:00")
     assert edge["occurred_to"].startswith("9999-12-31T23:59:59")
 
 
 def test_postgres_sessions_read_every_storable_time_whatever_the_server_zone(backend, keyring_path, pg_only, app):
     """A server in a zone far from UTC would render year 9999 (UTC) as 10000: sessions use UTC."""
-    far = make_app(backend, keyring_path, SQLALCHEMY_ENGINE_OPTIONS={
-        "connect_args": {"options": "-c timezone=Pacific/Kiritimati"}})
+    far = make_app(
+        backend, keyring_path, SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": "-c timezone=Pacific/Kiritimati"}}
+    )
     with far.app_context():
         try:
             assert db.session.execute(text("SHOW timezone")).scalar_one() == "UTC"
-            edges = db.session.execute(text(
-                "SELECT CAST('9999-12-31T23:59:59Z' AS timestamptz), CAST('0001-01-01T00:00:00Z' AS timestamptz)"
-            )).one()
+            edges = db.session.execute(
+                text("SELECT CAST('9999-12-31T23:59:59Z' AS timestamptz), CAST('0001-01-01T00:00:00Z' AS timestamptz)")
+            ).one()
             assert (edges[0].year, edges[1].year) == (9999, 1)
         finally:
             db.session.remove()
@@ -113,18 +144,31 @@ def test_sql_parameters_never_reach_messages_or_logs(app: Flask, capfd):
 
 # -- integers are integers ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("value", [3.7, 3.0, True, "3"])
 def test_fractional_or_quoted_integers_are_422(app: Flask, world: World, value):
     interviewer = world.people["interviewer"]
     attempts = [
         (interviewer.patch(f"/api/v1/incidents/{world.incident_id}", {"victim_count": value}), "victim_count"),
-        (interviewer.post(f"/api/v1/cases/{world.case_id}/incidents", {"reference": "V", "title": "v",
-                                                                        "victim_count": value}), "victim_count"),
-        (interviewer.patch(f"/api/v1/incidents/{world.incident_id}",
-                           {"location": {"name": "x", "precision_m": value}}), "location"),
-        (interviewer.post(f"/api/v1/cases/{world.case_id}/interviews",
-                          {"witness_id": value, "conducted_at": "2026-01-01T00:00:00Z", "language": "uk"}),
-         "witness_id"),
+        (
+            interviewer.post(
+                f"/api/v1/cases/{world.case_id}/incidents", {"reference": "V", "title": "v", "victim_count": value}
+            ),
+            "victim_count",
+        ),
+        (
+            interviewer.patch(
+                f"/api/v1/incidents/{world.incident_id}", {"location": {"name": "x", "precision_m": value}}
+            ),
+            "location",
+        ),
+        (
+            interviewer.post(
+                f"/api/v1/cases/{world.case_id}/interviews",
+                {"witness_id": value, "conducted_at": "2026-01-01T00:00:00Z", "language": "uk"},
+            ),
+            "witness_id",
+        ),
         (interviewer.patch(f"/api/v1/interviews/{world.interview_id}", {"incident_ids": [value]}), "incident_ids"),
     ]
     for response, field in attempts:
@@ -153,12 +197,14 @@ def test_every_integer_a_body_carries_is_strict(app: Flask):
     for endpoint, view in app.view_functions.items():
         for parameter in getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", []):
             if parameter.get("in") == "json":
-                loose += [f"{endpoint}: {name}" for name, field in _integer_fields(parameter["schema"])
-                          if not field.strict]
+                loose += [
+                    f"{endpoint}: {name}" for name, field in _integer_fields(parameter["schema"]) if not field.strict
+                ]
     assert not loose, loose
 
 
 # -- unknown query parameters ---------------------------------------------------------------------
+
 
 def test_unknown_query_parameters_are_422(app: Flask, world: World):
     people = world.people
@@ -184,8 +230,12 @@ def test_unknown_query_parameters_are_422(app: Flask, world: World):
     ]
     for role, method, url in attempts:
         caller = people[role]
-        response = caller.client.open(url, method=method, json={"title": "t"} if method == "POST" else None,
-                                      headers={"Authorization": f"Bearer {caller.token}"})
+        response = caller.client.open(
+            url,
+            method=method,
+            json={"title": "t"} if method == "POST" else None,
+            headers={"Authorization": f"Bearer {caller.token}"},
+        )
         body = _refused_and_recorded(app, response, 422)
         assert "colour" in body["errors"]["query"], (url, body)
     assert ok(people["legal"].get("/api/v1/cases?limit=5"))["items"]
@@ -193,10 +243,10 @@ def test_unknown_query_parameters_are_422(app: Flask, world: World):
 
 # -- case references ------------------------------------------------------------------------------
 
+
 def test_a_reference_in_use_reveals_nothing_of_the_case_using_it(app: Flask, world: World):
     outsider, legal, admin = world.people["outsider"], world.people["legal"], world.people["admin"]
-    hidden = ok(outsider.post("/api/v1/cases", {"title": "Hidden investigation", "reference": "ICC-01/04-7"}),
-                201)
+    hidden = ok(outsider.post("/api/v1/cases", {"title": "Hidden investigation", "reference": "ICC-01/04-7"}), 201)
     # legal cannot see the outsider's case, admin can: the same answer for both, naming nothing of it.
     answers = []
     for caller in (legal, admin, outsider):
@@ -218,8 +268,15 @@ def test_racing_for_one_reference_is_one_case_and_409s(app: Flask, world: World)
     legal = world.people["legal"]
 
     def create(n: int) -> int:
-        return app.test_client().post("/api/v1/cases", json={"title": f"race {n}", "reference": "RACE-1"},
-                                      headers={"Authorization": f"Bearer {legal.token}"}).status_code
+        return (
+            app.test_client()
+            .post(
+                "/api/v1/cases",
+                json={"title": f"race {n}", "reference": "RACE-1"},
+                headers={"Authorization": f"Bearer {legal.token}"},
+            )
+            .status_code
+        )
 
     with ThreadPoolExecutor(6) as pool:
         statuses = sorted(pool.map(create, range(12)))
@@ -227,6 +284,7 @@ def test_racing_for_one_reference_is_one_case_and_409s(app: Flask, world: World)
 
 
 # -- SQLite files ---------------------------------------------------------------------------------
+
 
 def test_sqlite_database_files_are_created_owner_only(tmp_path: Path, keyring_path: str):
     path = tmp_path / "private" / "casework.sqlite3"
@@ -248,6 +306,7 @@ def test_sqlite_database_files_are_created_owner_only(tmp_path: Path, keyring_pa
 
 # -- through gunicorn: malformed chunked bodies, and no Server header ---------------------------------
 
+
 def _raw(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
     with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
         sock.sendall(request)
@@ -264,28 +323,35 @@ def _raw(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
-def test_gunicorn_answers_malformed_chunked_bodies_with_400_and_names_no_server(app: Flask, world: World, backend,
-                                                                                 keyring_path):
+def test_gunicorn_answers_malformed_chunked_bodies_with_400_and_names_no_server(
+    app: Flask, world: World, backend, keyring_path
+):
     legal = world.people["legal"]
-    prefix = (b"POST /api/v1/cases HTTP/1.1\r\nHost: casework\r\nConnection: close\r\n"
-              b"Authorization: Bearer " + legal.token.encode() + b"\r\nContent-Type: application/json\r\n"
-              b"Transfer-Encoding: chunked\r\n\r\n")
+    prefix = (
+        b"POST /api/v1/cases HTTP/1.1\r\nHost: casework\r\nConnection: close\r\n"
+        b"Authorization: Bearer " + legal.token.encode() + b"\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
     with gunicorn(backend["url"], keyring_path, workers=1) as server:
         answers = {
             "garbage size": _raw(server.port, prefix + b"zzzz\r\ngarbage\r\n0\r\n\r\n"),
-            "short chunk": _raw(server.port, prefix + b"40\r\n{\"title\": \"x\"}\r\n0\r\n\r\n"),
-            "no terminator": _raw(server.port, prefix + b"5\r\n{\"tit\r\n"),
+            "short chunk": _raw(server.port, prefix + b'40\r\n{"title": "x"}\r\n0\r\n\r\n'),
+            "no terminator": _raw(server.port, prefix + b'5\r\n{"tit\r\n'),
         }
         body = b'{"title": "chunked and fine"}'
         good = _raw(server.port, prefix + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
-        others = [server.request("GET", "/api/v1/cases", legal.token),
-                  server.request("GET", "/api/v1/nothing", legal.token), server.request("GET", "/health")]
+        others = [
+            server.request("GET", "/api/v1/cases", legal.token),
+            server.request("GET", "/api/v1/nothing", legal.token),
+            server.request("GET", "/health"),
+        ]
     for name, (status, headers, payload) in answers.items():
         assert status == 400, (name, status, payload[:300])
         assert headers["content-type"] == "application/problem+json"
         with app.app_context():
-            events = db.session.scalars(select(CustodyEvent).where(
-                CustodyEvent.request_id == headers["x-request-id"])).all()
+            events = db.session.scalars(
+                select(CustodyEvent).where(CustodyEvent.request_id == headers["x-request-id"])
+            ).all()
         assert [(e.outcome, e.details["status"], e.resource_type) for e in events] == [("error", 400, "case")], name
     assert good[0] == 201, good
     for _status, headers, _ in [*answers.values(), good, *others]:

@@ -4,6 +4,7 @@ No 5xx, and every response conforms to the document (status code, content type, 
 schema), errors included (problem+json). Examples are derandomised so CI is reproducible.
 Real ids are swapped into path parameters half of the time, or everything would be a 404.
 """
+
 from __future__ import annotations
 
 import random
@@ -31,16 +32,28 @@ def test_every_operation_conforms_for_every_role(app, world: World, role):
     ok = world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": "v1"})
     assert ok.status_code == 201
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-    real = {"case_id": world.case_id, "incident_id": world.incident_id, "witness_id": world.witness_id,
-            "interview_id": world.interview_id, "user_id": world.people["interviewer2"].id, "version": 1, "seq": 0}
+    real = {
+        "case_id": world.case_id,
+        "incident_id": world.incident_id,
+        "witness_id": world.witness_id,
+        "interview_id": world.interview_id,
+        "user_id": world.people["interviewer2"].id,
+        "version": 1,
+        "seq": 0,
+    }
     token = world.people[role].token
     failures: list[str] = []
 
     def make_check(operation, rng: random.Random):
         # A factory, not a closure in the loop: each check keeps its own operation and rng
         # (@given refuses default arguments, so they cannot be bound that way).
-        @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def check(case) -> None:
             if case.path_parameters and rng.random() < 0.5:

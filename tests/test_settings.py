@@ -1,5 +1,6 @@
 """The app's settings are read and checked once, in ``create_app``: a malformed one stops the app
 there, not at the first request that needs it; and nothing changes them afterwards."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,25 +19,34 @@ from tests.test_config import GOOD
 
 def start(tmp_path: Path, **overrides: Any) -> Flask:
     """An app on an SQLite file of its own; a refused setting stops it before it touches either."""
-    return create_app("testing", {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'casework.sqlite3'}",
-                                  "CASEWORK_KEYRING": str(tmp_path / "keyring.json"), "LOG_LEVEL": "WARNING",
-                                  **overrides})
+    return create_app(
+        "testing",
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'casework.sqlite3'}",
+            "CASEWORK_KEYRING": str(tmp_path / "keyring.json"),
+            "LOG_LEVEL": "WARNING",
+            **overrides,
+        },
+    )
 
 
-@pytest.mark.parametrize("key, value", [
-    ("CASEWORK_EXHIBIT_CHUNK_BYTES", 0),
-    ("CASEWORK_EXHIBIT_MAX_BYTES", "4 GiB"),
-    ("CASEWORK_JSON_MAX_BYTES", True),
-    ("CASEWORK_ANONYMOUS_LIMIT", "60 per fortnight"),
-    ("CASEWORK_LOGIN_LIMIT", "lots"),
-    ("CASEWORK_LOGIN_FAILURE_LIMIT", "5 per minute; often"),
-    ("CASEWORK_REQUIRE_MFA", "yes"),
-    ("CASEWORK_BLOB_STORE", "s3"),
-    ("CASEWORK_CUSTODY_MERGE_DELAY", -1),
-    ("CASEWORK_WITNESS_QUORUM", 0),
-    ("CASEWORK_ERASURE_DELAY", None),
-    ("CASEWORK_TOTP_ISSUER", ""),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("CASEWORK_EXHIBIT_CHUNK_BYTES", 0),
+        ("CASEWORK_EXHIBIT_MAX_BYTES", "4 GiB"),
+        ("CASEWORK_JSON_MAX_BYTES", True),
+        ("CASEWORK_ANONYMOUS_LIMIT", "60 per fortnight"),
+        ("CASEWORK_LOGIN_LIMIT", "lots"),
+        ("CASEWORK_LOGIN_FAILURE_LIMIT", "5 per minute; often"),
+        ("CASEWORK_REQUIRE_MFA", "yes"),
+        ("CASEWORK_BLOB_STORE", "s3"),
+        ("CASEWORK_CUSTODY_MERGE_DELAY", -1),
+        ("CASEWORK_WITNESS_QUORUM", 0),
+        ("CASEWORK_ERASURE_DELAY", None),
+        ("CASEWORK_TOTP_ISSUER", ""),
+    ],
+)
 def test_a_malformed_setting_stops_create_app(tmp_path: Path, key: str, value: Any):
     with pytest.raises(ConfigurationError, match=key):
         start(tmp_path, **{key: value})

@@ -4,6 +4,7 @@ statement, so a body read inside one made every other request wait (then fail af
 timeout). Real slow clients against a real gunicorn on SQLite: a JSON body, a transcript upload
 and a tus PATCH of one chunk, each paused half-way, while another user's request is answered.
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,11 +22,25 @@ from tests.pg_server import Server, gunicorn
 PAUSE = 3.0  # seconds each slow client waits half-way through its body
 
 
-def _slow_request(port: int, method: str, path: str, token: str, content_type: str, body: bytes,
-                  started: threading.Event, extra: dict[str, str] | None = None) -> tuple[int, bytes]:
+def _slow_request(
+    port: int,
+    method: str,
+    path: str,
+    token: str,
+    content_type: str,
+    body: bytes,
+    started: threading.Event,
+    extra: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
     """Send the head and half the body, pause, send the rest; the status and body of the answer."""
-    headers = {"Host": "casework", "Connection": "close", "Authorization": f"Bearer {token}",
-               "Content-Type": content_type, "Content-Length": str(len(body)), **(extra or {})}
+    headers = {
+        "Host": "casework",
+        "Connection": "close",
+        "Authorization": f"Bearer {token}",
+        "Content-Type": content_type,
+        "Content-Length": str(len(body)),
+        **(extra or {}),
+    }
     head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
     half = len(body) // 2
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
@@ -42,17 +57,29 @@ def _slow_request(port: int, method: str, path: str, token: str, content_type: s
 
 def _multipart(filename: str, content: bytes) -> tuple[str, bytes]:
     boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
-            f"Content-Type: text/plain\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            f"Content-Type: text/plain\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return f"multipart/form-data; boundary={boundary}", body
 
 
 def _new_upload(server: Server, world: World, size: int) -> str:
     interviewer = world.people["interviewer"]
     status, headers, _ = server.request(
-        "POST", f"/api/v1/interviews/{world.interview_id}/exhibits/uploads", interviewer.token,
-        headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(size),
-                 "Upload-Metadata": "kind " + base64.b64encode(b"audio").decode()})
+        "POST",
+        f"/api/v1/interviews/{world.interview_id}/exhibits/uploads",
+        interviewer.token,
+        headers={
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": str(size),
+            "Upload-Metadata": "kind " + base64.b64encode(b"audio").decode(),
+        },
+    )
     assert status == 201, status
     return headers["location"]
 
@@ -66,12 +93,23 @@ def test_a_slow_body_holds_up_no_other_request(app, world: World, backend, keyri
     with gunicorn(backend["url"], keyring_path, workers=4) as server:
         upload_url = _new_upload(server, world, len(recording))
         slow = [
-            ("POST", f"/api/v1/cases/{world.case_id}/incidents", "application/json",
-             json.dumps({"reference": "SLOW-1", "title": "Shelling of the school", "description": "x" * 5000}).encode(),
-             None),
+            (
+                "POST",
+                f"/api/v1/cases/{world.case_id}/incidents",
+                "application/json",
+                json.dumps(
+                    {"reference": "SLOW-1", "title": "Shelling of the school", "description": "x" * 5000}
+                ).encode(),
+                None,
+            ),
             ("POST", f"/api/v1/interviews/{world.interview_id}/transcripts", content_type, multipart, None),
-            ("PATCH", upload_url, "application/offset+octet-stream", recording,
-             {"Tus-Resumable": "1.0.0", "Upload-Offset": "0"}),
+            (
+                "PATCH",
+                upload_url,
+                "application/offset+octet-stream",
+                recording,
+                {"Tus-Resumable": "1.0.0", "Upload-Offset": "0"},
+            ),
         ]
         results: dict[int, tuple[int, bytes]] = {}
         started = [threading.Event() for _ in slow]

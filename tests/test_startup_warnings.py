@@ -2,6 +2,7 @@
 superuser, or the owner of the custody tables, gets past the append-only triggers that hold the
 app's role (casework_app). The suite's PostgreSQL login is the superuser postgres; the other roles
 are taken at connection time (``options=-c role=...``), as a login role in them would be."""
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,9 @@ from tests.conftest import make_app
 SECURITY_LOGGER = "casework.security"
 
 
-def started(backend: dict[str, str], keyring_path: str, caplog: pytest.LogCaptureFixture,
-            role: str | None = None) -> list[logging.LogRecord]:
+def started(
+    backend: dict[str, str], keyring_path: str, caplog: pytest.LogCaptureFixture, role: str | None = None
+) -> list[logging.LogRecord]:
     """Create an app (connecting as ``role`` if given) and return the security warnings it logged."""
     url = backend["url"]
     if role is not None:
@@ -34,8 +36,9 @@ def started(backend: dict[str, str], keyring_path: str, caplog: pytest.LogCaptur
     return [r for r in caplog.records if r.name == SECURITY_LOGGER and r.levelno == logging.WARNING]
 
 
-def test_a_superuser_is_warned_about_on_postgresql_only(app: Flask, backend: dict[str, str], keyring_path: str,
-                                                         caplog: pytest.LogCaptureFixture):
+def test_a_superuser_is_warned_about_on_postgresql_only(
+    app: Flask, backend: dict[str, str], keyring_path: str, caplog: pytest.LogCaptureFixture
+):
     warnings = started(backend, keyring_path, caplog)
     if backend["name"] != "postgresql":
         assert warnings == []  # SQLite has no roles: nothing to say
@@ -47,8 +50,9 @@ def test_a_superuser_is_warned_about_on_postgresql_only(app: Flask, backend: dic
     assert warning.__dict__["superuser"] is True
 
 
-def test_the_owner_of_the_custody_tables_is_warned_about(app: Flask, backend: dict[str, str], keyring_path: str,
-                                                          caplog: pytest.LogCaptureFixture, pg_only):
+def test_the_owner_of_the_custody_tables_is_warned_about(
+    app: Flask, backend: dict[str, str], keyring_path: str, caplog: pytest.LogCaptureFixture, pg_only
+):
     [warning] = started(backend, keyring_path, caplog, role=append_only.OWNER_ROLE)
     message = warning.getMessage()
     assert f"'{append_only.OWNER_ROLE}' owns the custody tables" in message
@@ -58,6 +62,7 @@ def test_the_owner_of_the_custody_tables_is_warned_about(app: Flask, backend: di
     assert append_only.APP_ROLE in message and "Append-only custody tables" in message
 
 
-def test_the_app_role_starts_without_a_warning(app: Flask, backend: dict[str, str], keyring_path: str,
-                                               caplog: pytest.LogCaptureFixture, pg_only):
+def test_the_app_role_starts_without_a_warning(
+    app: Flask, backend: dict[str, str], keyring_path: str, caplog: pytest.LogCaptureFixture, pg_only
+):
     assert started(backend, keyring_path, caplog, role=append_only.APP_ROLE) == []

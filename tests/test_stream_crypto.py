@@ -1,4 +1,5 @@
 """Chunked AES-256-GCM (casework.crypto.stream): chunks open only at their place, in their content."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,8 +20,10 @@ def test_round_trip_and_record_layout():
     key = new_data_key()
     chunks = [b"a" * 16, b"b" * 16, b"tail"]
     records = sealed(key, chunks)
-    assert all(record[0] == 1 and len(record) == 1 + 16 + len(chunk) + 16 for record, chunk in zip(records, chunks,
-                                                                                                  strict=True))
+    assert all(
+        record[0] == 1 and len(record) == 1 + 16 + len(chunk) + 16
+        for record, chunk in zip(records, chunks, strict=True)
+    )
     assert all(b"a" * 16 not in record for record in records)
     reader = ChunkReader(key, CONTEXT)
     assert list(reader.stream(enumerate(records), last_index=2)) == chunks

@@ -3,6 +3,7 @@
 Each test builds its own app with a low limit (the session app's limits are generous) and calls
 from its own address, on the real databases and, for sharing between workers, on Redis.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,6 +32,7 @@ def build(app: Flask, backend: dict[str, str], keyring_path: str) -> Iterator[Ca
     The limiter is one extension object: the last app built sets its storage. Afterwards the
     session app gets fresh storage of its own again.
     """
+
     def build_app(**overrides: Any) -> Flask:
         return make_app(backend, keyring_path, **overrides)
 
@@ -112,8 +114,9 @@ def test_authenticated_callers_are_not_limited_by_the_anonymous_limit(build):
         assert response.status_code == 200 and events_of(app, response)
     # A token that is not valid is no credential: that caller is anonymous, and limited.
     forged = {"Authorization": "Bearer cwk_" + "x" * 40}
-    statuses = [caller.client.get("/api/v1/auth/me", headers=forged, environ_base=address).status_code
-                for _ in range(5)]
+    statuses = [
+        caller.client.get("/api/v1/auth/me", headers=forged, environ_base=address).status_code for _ in range(5)
+    ]
     assert statuses == [401, 401, 401, 429, 429]
     # ...while the valid token still gets through from the same address.
     assert caller.client.get("/api/v1/auth/me", headers=bearer, environ_base=address).status_code == 200
@@ -123,8 +126,9 @@ def test_login_limits_are_summarised_too(build):
     app = build(CASEWORK_LOGIN_LIMIT="2 per minute")
     client = app.test_client()
     login = {"username": "someone", "password": "wrong password!"}
-    responses = [client.post("/api/v1/auth/login", json=login, environ_base={"REMOTE_ADDR": "198.51.100.40"})
-                 for _ in range(6)]
+    responses = [
+        client.post("/api/v1/auth/login", json=login, environ_base={"REMOTE_ADDR": "198.51.100.40"}) for _ in range(6)
+    ]
     assert [r.status_code for r in responses] == [401, 401, 429, 429, 429, 429]
     [event] = events_of(app, responses[2])
     assert event["action"] == "http.throttled" and event["details"]["limit"] == "2 per 1 minute"

@@ -1,4 +1,5 @@
 """Encrypted transcripts: receipts, byte-identical reads, versions, idempotency, digests, access."""
+
 from __future__ import annotations
 
 import base64
@@ -19,8 +20,9 @@ STATEMENT = "I saw them line up the prisoners by the quarry wall at dawn.\nНа�
 
 
 def upload(caller, interview_id, body=None, **kw):
-    return caller.post(f"/api/v1/interviews/{interview_id}/transcripts",
-                       body if body is not None else {"text": STATEMENT}, **kw)
+    return caller.post(
+        f"/api/v1/interviews/{interview_id}/transcripts", body if body is not None else {"text": STATEMENT}, **kw
+    )
 
 
 def version_count(app) -> int:
@@ -57,18 +59,31 @@ def test_upload_answers_a_receipt_verifiable_with_the_public_key_alone(app, worl
     assert event["details"]["keyed_sha256"] == receipt["keyed_sha256"] != receipt["sha256"]
     assert receipt["sha256"] not in str(event) and STATEMENT[:20] not in str(event)
     publish(app)
-    checkpoint = note.parse_checkpoint(note.open_note(
-        auditor.get("/api/v1/custody/checkpoint").get_data(as_text=True),
-        auditor.get("/api/v1/custody/public-key").get_data(as_text=True).strip()))
+    checkpoint = note.parse_checkpoint(
+        note.open_note(
+            auditor.get("/api/v1/custody/checkpoint").get_data(as_text=True),
+            auditor.get("/api/v1/custody/public-key").get_data(as_text=True).strip(),
+        )
+    )
     proof = ok(auditor.get(f"/api/v1/custody/proofs/inclusion?seq={seq}&tree_size={checkpoint.size}"))
-    assert merkle.verify_inclusion(bytes.fromhex(receipt["leaf_hash"]), seq, checkpoint.size,
-                                   [bytes.fromhex(h) for h in proof["proof"]], checkpoint.root)
+    assert merkle.verify_inclusion(
+        bytes.fromhex(receipt["leaf_hash"]),
+        seq,
+        checkpoint.size,
+        [bytes.fromhex(h) for h in proof["proof"]],
+        checkpoint.root,
+    )
     # The uploader alone can now prove inclusion from the receipt endpoint, with nothing but the log's key.
     published = ok(interviewer.get(f"/api/v1/interviews/{world.interview_id}/transcripts/1/receipt"))["custody"]
     assert published["status"] == "published" and published["seq"] == seq
     signed = note.parse_checkpoint(note.open_note(published["checkpoint"], vkey_of(world)))
-    assert merkle.verify_inclusion(bytes.fromhex(receipt["leaf_hash"]), seq, signed.size,
-                                   [base64.b64decode(h) for h in published["inclusion_proof"]], signed.root)
+    assert merkle.verify_inclusion(
+        bytes.fromhex(receipt["leaf_hash"]),
+        seq,
+        signed.size,
+        [base64.b64decode(h) for h in published["inclusion_proof"]],
+        signed.root,
+    )
 
 
 def test_legal_reads_back_byte_identical(app, world: World):
@@ -86,8 +101,10 @@ def test_legal_reads_back_byte_identical(app, world: World):
     assert body["sha256"] not in str(event)
 
 
-@pytest.mark.parametrize("role,status", [("interviewer", 200), ("legal", 200), ("interviewer2", 403),
-                                         ("admin", 403), ("auditor", 403), ("outsider", 404)])
+@pytest.mark.parametrize(
+    "role,status",
+    [("interviewer", 200), ("legal", 200), ("interviewer2", 403), ("admin", 403), ("auditor", 403), ("outsider", 404)],
+)
 def test_who_may_read_transcript_content(app, world: World, role, status):
     ok(upload(world.people["interviewer"], world.interview_id), 201)
     response = world.people[role].get(f"/api/v1/interviews/{world.interview_id}/transcripts/1")
@@ -107,8 +124,11 @@ def test_a_head_request_is_recorded_as_headers_only(app, world: World):
         asked = caller.client.head(path, headers={"Authorization": f"Bearer {caller.token}"})
         assert asked.status_code == status and asked.data == b""
         (event,) = events_of(app, asked)
-        assert (event["action"], event["outcome"], event["details"]["headers_only"]) == ("transcript.read",
-                                                                                          outcome, True)
+        assert (event["action"], event["outcome"], event["details"]["headers_only"]) == (
+            "transcript.read",
+            outcome,
+            True,
+        )
     (read,) = events_of(app, world.people["legal"].get(path))
     assert read["action"] == "transcript.read" and "headers_only" not in read["details"]
 
@@ -117,8 +137,9 @@ def test_corrections_are_new_versions_with_a_reason(app, world: World):
     interviewer = world.people["interviewer"]
     ok(upload(interviewer, world.interview_id), 201)
     assert_problem(upload(interviewer, world.interview_id, {"text": "corrected"}), 422)
-    second = ok(upload(interviewer, world.interview_id, {"text": "corrected", "reason": "interpreter error, line 2"}),
-                201)
+    second = ok(
+        upload(interviewer, world.interview_id, {"text": "corrected", "reason": "interpreter error, line 2"}), 201
+    )
     assert second["version"] == 2
     legal = world.people["legal"]
     assert legal.get(f"/api/v1/interviews/{world.interview_id}/transcripts/1?format=raw").data == STATEMENT.encode()
@@ -129,21 +150,37 @@ def test_corrections_are_new_versions_with_a_reason(app, world: World):
 def test_plain_text_and_multipart_uploads(app, world: World):
     interviewer = world.people["interviewer"]
     auth = {"Authorization": f"Bearer {interviewer.token}"}
-    plain = interviewer.client.post(f"/api/v1/interviews/{world.interview_id}/transcripts",
-                                    data=STATEMENT.encode(), content_type="text/plain; charset=utf-8", headers=auth)
+    plain = interviewer.client.post(
+        f"/api/v1/interviews/{world.interview_id}/transcripts",
+        data=STATEMENT.encode(),
+        content_type="text/plain; charset=utf-8",
+        headers=auth,
+    )
     assert plain.status_code == 201, plain.data
     multipart = interviewer.client.post(
         f"/api/v1/interviews/{world.interview_id}/transcripts",
         data={"file": (io.BytesIO(b"second take"), "w0001.txt"), "reason": "full recording transcribed"},
-        content_type="multipart/form-data", headers=auth)
+        content_type="multipart/form-data",
+        headers=auth,
+    )
     assert multipart.status_code == 201, multipart.data
-    assert ok(world.people["legal"].get(
-        f"/api/v1/interviews/{world.interview_id}/transcripts/2"))["filename"] == "w0001.txt"
-    not_utf8 = interviewer.client.post(f"/api/v1/interviews/{world.interview_id}/transcripts?reason=x",
-                                       data=b"\xff\xfe", content_type="text/plain", headers=auth)
+    assert (
+        ok(world.people["legal"].get(f"/api/v1/interviews/{world.interview_id}/transcripts/2"))["filename"]
+        == "w0001.txt"
+    )
+    not_utf8 = interviewer.client.post(
+        f"/api/v1/interviews/{world.interview_id}/transcripts?reason=x",
+        data=b"\xff\xfe",
+        content_type="text/plain",
+        headers=auth,
+    )
     assert_problem(not_utf8, 422)
-    assert_problem(interviewer.client.post(f"/api/v1/interviews/{world.interview_id}/transcripts",
-                                           data=b"x", content_type="image/png", headers=auth), 415)
+    assert_problem(
+        interviewer.client.post(
+            f"/api/v1/interviews/{world.interview_id}/transcripts", data=b"x", content_type="image/png", headers=auth
+        ),
+        415,
+    )
 
 
 def test_idempotency_key_makes_retries_safe(app, world: World):
@@ -167,23 +204,35 @@ def test_content_digest_is_checked(app, world: World):
     good = base64.b64encode(hashlib.sha256(body).digest()).decode()
     bad = base64.b64encode(hashlib.sha256(b"tampered").digest()).decode()
     path = f"/api/v1/interviews/{world.interview_id}/transcripts"
-    wrong = interviewer.client.post(path, data=body, content_type="text/plain",
-                                    headers={**auth, "Content-Digest": f"sha-256=:{bad}:"})
+    wrong = interviewer.client.post(
+        path, data=body, content_type="text/plain", headers={**auth, "Content-Digest": f"sha-256=:{bad}:"}
+    )
     assert_problem(wrong, 400)
     assert version_count(app) == 0
-    assert_problem(interviewer.client.post(path, data=body, content_type="text/plain",
-                                           headers={**auth, "Content-Digest": "md5=:abc:"}), 400)
-    right = interviewer.client.post(path, data=body, content_type="text/plain",
-                                    headers={**auth, "Content-Digest": f"sha-512=:AAAA:, sha-256=:{good}:"})
+    assert_problem(
+        interviewer.client.post(
+            path, data=body, content_type="text/plain", headers={**auth, "Content-Digest": "md5=:abc:"}
+        ),
+        400,
+    )
+    right = interviewer.client.post(
+        path,
+        data=body,
+        content_type="text/plain",
+        headers={**auth, "Content-Digest": f"sha-512=:AAAA:, sha-256=:{good}:"},
+    )
     assert right.status_code == 201
 
 
 def test_oversize_transcript_is_413_and_stores_nothing(app, world: World):
     interviewer = world.people["interviewer"]
     too_big = b"a" * (app.config["CASEWORK_UPLOAD_MAX_BYTES"] + 1)
-    response = interviewer.client.post(f"/api/v1/interviews/{world.interview_id}/transcripts", data=too_big,
-                                       content_type="text/plain",
-                                       headers={"Authorization": f"Bearer {interviewer.token}"})
+    response = interviewer.client.post(
+        f"/api/v1/interviews/{world.interview_id}/transcripts",
+        data=too_big,
+        content_type="text/plain",
+        headers={"Authorization": f"Bearer {interviewer.token}"},
+    )
     assert_problem(response, 413)
     assert version_count(app) == 0
 
@@ -193,11 +242,27 @@ def test_no_plaintext_at_rest(app, world: World, backend, tmp_path):
     interviewer = world.people["interviewer"]
     ok(upload(interviewer, world.interview_id, {"text": f"My name is {marker}."}), 201)
     ok(upload(interviewer, world.interview_id, {"text": "corrected", "reason": f"{marker}-reason"}), 201)
-    ok(interviewer.patch(f"/api/v1/interviews/{world.interview_id}", {
-        "interpreter": f"{marker}-interpreter", "others_present": [f"{marker}-present"]}))
-    ok(interviewer.post(f"/api/v1/cases/{world.case_id}/witnesses", {
-        "witness_type": "victim", "risk_level": "critical",
-        "identity": {"full_name": f"{marker}-identity", "contact": "+380 00 000", "date_of_birth": "1990-01-02"}}), 201)
+    ok(
+        interviewer.patch(
+            f"/api/v1/interviews/{world.interview_id}",
+            {"interpreter": f"{marker}-interpreter", "others_present": [f"{marker}-present"]},
+        )
+    )
+    ok(
+        interviewer.post(
+            f"/api/v1/cases/{world.case_id}/witnesses",
+            {
+                "witness_type": "victim",
+                "risk_level": "critical",
+                "identity": {
+                    "full_name": f"{marker}-identity",
+                    "contact": "+380 00 000",
+                    "date_of_birth": "1990-01-02",
+                },
+            },
+        ),
+        201,
+    )
     # Nor the plain SHA-256 of a statement, which would confirm a guess of its text.
     digest = hashlib.sha256(f"My name is {marker}.".encode()).digest()
     with app.app_context():
@@ -217,20 +282,27 @@ def test_no_plaintext_at_rest(app, world: World, backend, tmp_path):
                     continue
                 assert marker.encode() not in data
         else:
-            dump = db.session.execute(text(
-                "SELECT string_agg(t::text, '|') FROM (SELECT * FROM transcript_versions) t")).scalar()
+            dump = db.session.execute(
+                text("SELECT string_agg(t::text, '|') FROM (SELECT * FROM transcript_versions) t")
+            ).scalar()
             assert marker not in dump and "\\x" in dump
 
 
 def test_ciphertext_moved_to_another_row_fails_clearly(app, world: World):
     interviewer = world.people["interviewer"]
-    second = ok(interviewer.post(f"/api/v1/cases/{world.case_id}/interviews", {
-        "witness_id": world.witness_id, "conducted_at": "2026-03-12T10:00:00Z", "language": "uk"}), 201)["id"]
+    second = ok(
+        interviewer.post(
+            f"/api/v1/cases/{world.case_id}/interviews",
+            {"witness_id": world.witness_id, "conducted_at": "2026-03-12T10:00:00Z", "language": "uk"},
+        ),
+        201,
+    )["id"]
     ok(upload(interviewer, world.interview_id, {"text": "statement A"}), 201)
     ok(upload(interviewer, second, {"text": "statement B"}), 201)
     with app.app_context():
         a = db.session.execute(
-            select(TranscriptVersion).where(TranscriptVersion.interview_id == world.interview_id)).scalar_one()
+            select(TranscriptVersion).where(TranscriptVersion.interview_id == world.interview_id)
+        ).scalar_one()
         b = db.session.execute(select(TranscriptVersion).where(TranscriptVersion.interview_id == second)).scalar_one()
         original_b = (b.content_ciphertext, b.content_nonce, b.content_wrapped_key)
         b.content_ciphertext, b.content_nonce = a.content_ciphertext, a.content_nonce
@@ -242,7 +314,8 @@ def test_ciphertext_moved_to_another_row_fails_clearly(app, world: World):
         b = db.session.execute(select(TranscriptVersion).where(TranscriptVersion.interview_id == second)).scalar_one()
         b.content_ciphertext, b.content_nonce = original_b[0], original_b[1]
         a = db.session.execute(
-            select(TranscriptVersion).where(TranscriptVersion.interview_id == world.interview_id)).scalar_one()
+            select(TranscriptVersion).where(TranscriptVersion.interview_id == world.interview_id)
+        ).scalar_one()
         b.content_wrapped_key = a.content_wrapped_key  # only the wrapped key moved
         db.session.commit()
     assert_problem(legal.get(f"/api/v1/interviews/{second}/transcripts/1"), 500)
@@ -252,7 +325,11 @@ def test_auditor_sees_who_read_a_witness_statements(app, world: World):
     ok(upload(world.people["interviewer"], world.interview_id), 201)
     for reader in ("legal", "interviewer", "interviewer2"):
         world.people[reader].get(f"/api/v1/interviews/{world.interview_id}/transcripts/1")
-    page = ok(world.people["auditor"].get(
-        f"/api/v1/custody/events?witness_id={world.witness_id}&action=transcript.read"))
+    page = ok(
+        world.people["auditor"].get(f"/api/v1/custody/events?witness_id={world.witness_id}&action=transcript.read")
+    )
     assert [(e["actor_username"], e["outcome"]) for e in page["items"]] == [
-        ("legal", "allowed"), ("interviewer", "allowed"), ("interviewer2", "denied")]
+        ("legal", "allowed"),
+        ("interviewer", "allowed"),
+        ("interviewer2", "denied"),
+    ]

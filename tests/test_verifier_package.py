@@ -4,6 +4,7 @@ makes (a bundle, zipped and unzipped, and an export of the log).
 
 Installs from PyPI (cryptography, setuptools to build; the pip cache is used), so it is slow.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,19 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("fresh") / "venv"
     created = _run([sys.executable, "-m", "venv", str(venv)], venv.parent)
     assert created.returncode == 0, created.stderr
-    installed = _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                      str(REPO / "verifier")], venv.parent, timeout=600)
+    installed = _run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            str(REPO / "verifier"),
+        ],
+        venv.parent,
+        timeout=600,
+    )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     return venv
 
@@ -44,8 +56,9 @@ def test_the_installed_verifier_needs_nothing_of_the_server(fresh_venv: Path) ->
     for module in ("flask", "sqlalchemy", "casework", "orjson"):
         result = _run([python, "-c", f"import {module}"], fresh_venv.parent)
         assert result.returncode != 0 and "ModuleNotFoundError" in result.stderr, (module, result.stderr)
-    requires = _run([python, "-c", "import importlib.metadata as m; print(m.requires('casework-verify'))"],
-                    fresh_venv.parent)
+    requires = _run(
+        [python, "-c", "import importlib.metadata as m; print(m.requires('casework-verify'))"], fresh_venv.parent
+    )
     assert requires.stdout.strip() == "['cryptography']", requires.stdout + requires.stderr
     version = _run([str(fresh_venv / "bin" / "casework-verify"), "--help"], fresh_venv.parent)
     assert version.returncode == 0 and "bundle" in version.stdout and "log" in version.stdout
@@ -53,7 +66,8 @@ def test_the_installed_verifier_needs_nothing_of_the_server(fresh_venv: Path) ->
 
 @pytest.mark.slow
 def test_it_verifies_what_the_app_makes_zipped_unzipped_and_exported(
-        fresh_venv: Path, app, world: World, legal2, backend: dict[str, str], tmp_path: Path) -> None:
+    fresh_venv: Path, app, world: World, legal2, backend: dict[str, str], tmp_path: Path
+) -> None:
     if backend["name"] != "sqlite":
         pytest.skip("the verifier reads files, not the database: one backend shows it")
     command = str(fresh_venv / "bin" / "casework-verify")
@@ -69,9 +83,14 @@ def test_it_verifies_what_the_app_makes_zipped_unzipped_and_exported(
     assert facts["ok"] and facts["self_asserted"] and facts["items"] == 3
 
     # A defence bundle (approved by a second lawyer): staff pseudonymous, entries by hash alone.
-    pending = disclosed.legal.post(f"/api/v1/cases/{world.case_id}/disclosures", {
-        "recipient": {"name": "Defence counsel", "organisation": "Chambers", "kind": "defence"},
-        "purpose": "Rule 77", "items": [{"kind": "incident", "incident_id": world.incident_id}]})
+    pending = disclosed.legal.post(
+        f"/api/v1/cases/{world.case_id}/disclosures",
+        {
+            "recipient": {"name": "Defence counsel", "organisation": "Chambers", "kind": "defence"},
+            "purpose": "Rule 77",
+            "items": [{"kind": "incident", "incident_id": world.incident_id}],
+        },
+    )
     assert pending.status_code == 202, pending.get_data(as_text=True)
     assert legal2.post(f"/api/v1/disclosures/{pending.get_json()['id']}/approve").status_code == 200
     defence = fetch_bundle(disclosed.legal, pending.get_json()["id"], tmp_path / "defence.zip")
@@ -82,6 +101,16 @@ def test_it_verifies_what_the_app_makes_zipped_unzipped_and_exported(
     export = tmp_path / "export"
     exported = app.test_cli_runner().invoke(args=["custody", "export", str(export)])
     assert exported.exit_code == 0, exported.output
-    result = _run([command, "log", str(export / "log.jsonl"), "--checkpoint", str(export / "checkpoint.txt"),
-                   "--vkey", str(export / "log.vkey")], tmp_path)
+    result = _run(
+        [
+            command,
+            "log",
+            str(export / "log.jsonl"),
+            "--checkpoint",
+            str(export / "checkpoint.txt"),
+            "--vkey",
+            str(export / "log.vkey"),
+        ],
+        tmp_path,
+    )
     assert result.returncode == 0 and result.stdout.startswith("OK: "), result.stdout + result.stderr

@@ -10,6 +10,7 @@ byte. After the withdrawal nothing of the witness decrypts, yet their key is sti
 keyring: it is destroyed only when a second person confirms, always after the withdrawal in the
 log.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -64,8 +65,9 @@ class Log:
         wanted = [answer[1]["x-request-id"] for answer in answers]
         with self.app.app_context():
             custody_log.integrate_committed()
-            for row in db.session.scalars(select(CustodyEvent).where(CustodyEvent.request_id.in_(wanted))
-                                          .order_by(CustodyEvent.seq)):
+            for row in db.session.scalars(
+                select(CustodyEvent).where(CustodyEvent.request_id.in_(wanted)).order_by(CustodyEvent.seq)
+            ):
                 db.session.expunge(row)
                 self.by_request.setdefault(row.request_id, {})[row.action] = row
 
@@ -77,28 +79,68 @@ class Log:
 def _scene(server: Server, world: World, n: int, interviewer: str) -> dict[str, Any]:
     """A witness with an identity, consent, a statement, an exhibit half uploaded, and a disclosure of it."""
     legal = world.people["legal"].token
-    witness = _json(server.request("POST", f"/api/v1/cases/{world.case_id}/witnesses", interviewer, {
-        "witness_type": "eyewitness", "risk_level": "high", "identity": {"full_name": f"Witness {n}"}}), 201)["id"]
-    _json(server.request("POST", f"/api/v1/witnesses/{witness}/consent", interviewer,
-                         {"scopes": CONSENT, "given_at": "2026-03-01T00:00:00Z"}), 201)
-    interview = _json(server.request("POST", f"/api/v1/cases/{world.case_id}/interviews", interviewer, {
-        "witness_id": witness, "conducted_at": "2026-03-10T10:00:00Z", "language": "uk"}), 201)["id"]
+    witness = _json(
+        server.request(
+            "POST",
+            f"/api/v1/cases/{world.case_id}/witnesses",
+            interviewer,
+            {"witness_type": "eyewitness", "risk_level": "high", "identity": {"full_name": f"Witness {n}"}},
+        ),
+        201,
+    )["id"]
+    _json(
+        server.request(
+            "POST",
+            f"/api/v1/witnesses/{witness}/consent",
+            interviewer,
+            {"scopes": CONSENT, "given_at": "2026-03-01T00:00:00Z"},
+        ),
+        201,
+    )
+    interview = _json(
+        server.request(
+            "POST",
+            f"/api/v1/cases/{world.case_id}/interviews",
+            interviewer,
+            {"witness_id": witness, "conducted_at": "2026-03-10T10:00:00Z", "language": "uk"},
+        ),
+        201,
+    )["id"]
     text = f"first statement {n}: they lined up the prisoners by the quarry wall"
     _json(server.request("POST", f"/api/v1/interviews/{interview}/transcripts", interviewer, {"text": text}), 201)
-    created = _raw(server, "POST", f"/api/v1/interviews/{interview}/exhibits/uploads", interviewer,
-                   {**TUS, "Upload-Length": "20", "Upload-Metadata": "kind b3RoZXI="})
+    created = _raw(
+        server,
+        "POST",
+        f"/api/v1/interviews/{interview}/exhibits/uploads",
+        interviewer,
+        {**TUS, "Upload-Length": "20", "Upload-Metadata": "kind b3RoZXI="},
+    )
     assert created[0] == 201, created[2][:300]
     upload = created[1]["location"]
-    first = _raw(server, "PATCH", upload, interviewer, {**TUS, "Upload-Offset": "0",
-                                                        "Content-Type": "application/offset+octet-stream"},
-                 b"0123456789")
+    first = _raw(
+        server,
+        "PATCH",
+        upload,
+        interviewer,
+        {**TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+        b"0123456789",
+    )
     assert first[0] == 204, first[2][:300]
-    disclosure = _json(server.request("POST", f"/api/v1/cases/{world.case_id}/disclosures", legal, {
-        "recipient": {"name": "P", "organisation": "OTP", "kind": "prosecutor"}, "purpose": "trial",
-        "items": [{"kind": "transcript_version", "interview_id": interview, "version": 1}]}), 201)
+    disclosure = _json(
+        server.request(
+            "POST",
+            f"/api/v1/cases/{world.case_id}/disclosures",
+            legal,
+            {
+                "recipient": {"name": "P", "organisation": "OTP", "kind": "prosecutor"},
+                "purpose": "trial",
+                "items": [{"kind": "transcript_version", "interview_id": interview, "version": 1}],
+            },
+        ),
+        201,
+    )
     assert disclosure["included_count"] == 1
-    return {"witness": witness, "interview": interview, "text": text, "upload": upload,
-            "disclosure": disclosure["id"]}
+    return {"witness": witness, "interview": interview, "text": text, "upload": upload, "disclosure": disclosure["id"]}
 
 
 def _race(server: Server, world: World, scene: dict[str, Any], interviewer: str) -> dict[str, list[Answer]]:
@@ -110,18 +152,44 @@ def _race(server: Server, world: World, scene: dict[str, Any], interviewer: str)
         calls.append((kind, lambda: server.request(method, path, token, body)))
 
     for k in range(UPLOADERS):
-        call("upload", "POST", f"/api/v1/interviews/{interview}/transcripts", interviewer,
-             {"text": f"correction {k}", "reason": "the witness remembered more"})
+        call(
+            "upload",
+            "POST",
+            f"/api/v1/interviews/{interview}/transcripts",
+            interviewer,
+            {"text": f"correction {k}", "reason": "the witness remembered more"},
+        )
     for _ in range(REDACTORS):
-        call("redaction", "POST", f"/api/v1/interviews/{interview}/transcripts/1/redactions", legal,
-             {"spans": [{"start": 0, "end": 5, "category": "other", "legal_basis": "r"}]})
+        call(
+            "redaction",
+            "POST",
+            f"/api/v1/interviews/{interview}/transcripts/1/redactions",
+            legal,
+            {"spans": [{"start": 0, "end": 5, "category": "other", "legal_basis": "r"}]},
+        )
     for _ in range(DOWNLOADERS):
         call("bundle", "GET", f"/api/v1/disclosures/{scene['disclosure']}/bundle", legal)
     call("identity", "PATCH", f"/api/v1/witnesses/{witness}", interviewer, {"identity": {"full_name": "Renamed"}})
-    call("withdrawal", "POST", f"/api/v1/witnesses/{witness}/consent", interviewer, {
-        "scopes": CONSENT, "given_at": "2026-03-01T00:00:00Z", "withdrawn_at": "2026-04-01T00:00:00Z"})
-    calls.append(("patch", lambda: _raw(server, "PATCH", scene["upload"], interviewer, {
-        **TUS, "Upload-Offset": "10", "Content-Type": "application/offset+octet-stream"}, b"abcdefghij")))
+    call(
+        "withdrawal",
+        "POST",
+        f"/api/v1/witnesses/{witness}/consent",
+        interviewer,
+        {"scopes": CONSENT, "given_at": "2026-03-01T00:00:00Z", "withdrawn_at": "2026-04-01T00:00:00Z"},
+    )
+    calls.append(
+        (
+            "patch",
+            lambda: _raw(
+                server,
+                "PATCH",
+                scene["upload"],
+                interviewer,
+                {**TUS, "Upload-Offset": "10", "Content-Type": "application/offset+octet-stream"},
+                b"abcdefghij",
+            ),
+        )
+    )
     start = threading.Barrier(len(calls))
 
     def run(kind_and_call: tuple[str, Any]) -> tuple[str, Answer]:
@@ -164,8 +232,9 @@ def _check_bundle(events_of: Log, answer: Answer, withdrawn_at: int, text: str) 
     return "released"
 
 
-def test_a_withdrawal_raced_against_every_witness_path(app, world: World, backend, keyring_path, pg_only,
-                                                       tmp_path: Path):
+def test_a_withdrawal_raced_against_every_witness_path(
+    app, world: World, backend, keyring_path, pg_only, tmp_path: Path
+):
     legal2 = add_lawyer(app, world, "legal2").token
     legal = world.people["legal"].token
     events_of = Log(app)
@@ -173,9 +242,15 @@ def test_a_withdrawal_raced_against_every_witness_path(app, world: World, backen
     bundles: list[str] = []
     # The server's signer keeps its own state for this test's log (a bundle publishes a checkpoint);
     # its workers share one blob directory (the testing default is one per process).
-    with gunicorn(backend["url"], keyring_path, workers=4, extra_env={
-            "CASEWORK_SIGNER_STATE": str(tmp_path / "signer-state"), "CASEWORK_BLOB_DIR": str(tmp_path / "blobs")},
-                  ) as server:
+    with gunicorn(
+        backend["url"],
+        keyring_path,
+        workers=4,
+        extra_env={
+            "CASEWORK_SIGNER_STATE": str(tmp_path / "signer-state"),
+            "CASEWORK_BLOB_DIR": str(tmp_path / "blobs"),
+        },
+    ) as server:
         for n in range(ROUNDS):
             # Two interviewers take turns: uploads refused mid-way stay "in progress" (at most 16 each).
             interviewer = world.people["interviewer" if n % 2 else "interviewer2"].token
@@ -188,13 +263,18 @@ def test_a_withdrawal_raced_against_every_witness_path(app, world: World, backen
             events_of.read([answer for answers in race.values() for answer in answers])
             withdrawn_at = events_of(withdrawal)["witness.consent.record"].seq
             # Each answer is the one its place in the log gives it.
-            for kind, action, allowed, refused in (("upload", "transcript.create", 201, 409),
-                                                   ("identity", "witness.update", 200, 409),
-                                                   ("redaction", "redaction.create", 201, 410)):
+            for kind, action, allowed, refused in (
+                ("upload", "transcript.create", 201, 409),
+                ("identity", "witness.update", 200, 409),
+                ("redaction", "redaction.create", 201, 410),
+            ):
                 for answer in race[kind]:
                     seq = events_of(answer)[action].seq
                     assert (answer[0], seq < withdrawn_at) in ((allowed, True), (refused, False)), (
-                        kind, answer[0], answer[2][:300])
+                        kind,
+                        answer[0],
+                        answer[2][:300],
+                    )
                     outcomes.setdefault(kind, set()).add(answer[0])
             (patch,) = race["patch"]
             # The PATCH that completes the exhibit: stored (under the witness's key, destroyed on
@@ -207,8 +287,10 @@ def test_a_withdrawal_raced_against_every_witness_path(app, world: World, backen
                 bundles.append(_check_bundle(events_of, answer, withdrawn_at, scene["text"]))
             # Nothing of the witness decrypts, for anyone; their key is still there.
             for reader in (legal, interviewer):
-                for path in (f"/api/v1/interviews/{scene['interview']}/transcripts/1",
-                             f"/api/v1/witnesses/{scene['witness']}?include=identity"):
+                for path in (
+                    f"/api/v1/interviews/{scene['interview']}/transcripts/1",
+                    f"/api/v1/witnesses/{scene['witness']}?include=identity",
+                ):
                     status, _, body = server.request("GET", path, reader)
                     assert status == 410, (n, path, status, body[:300])
             assert key_file(app, scene["witness"]).exists()

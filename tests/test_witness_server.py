@@ -80,8 +80,9 @@ class TinyLog:
 
 @pytest.fixture(scope="module")
 def witnesses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[WitnessProcess]]:
-    with running_witnesses(tmp_path_factory.mktemp("witnesses"),
-                           [f"witness{i}.example.org/w1" for i in (1, 2)]) as procs:
+    with running_witnesses(
+        tmp_path_factory.mktemp("witnesses"), [f"witness{i}.example.org/w1" for i in (1, 2)]
+    ) as procs:
         yield procs
 
 
@@ -142,8 +143,10 @@ def test_first_and_grown_checkpoints_are_cosigned_by_both(witnesses: list[Witnes
 
     for old, new in ((5, 8), (8, 13), (13, 13)):  # 13 -> 13: the same checkpoint is cosigned again
         checkpoint = log.grow(new).checkpoint(new)
-        got = [request_cosignature(w.url, old, log.proof(old, new), checkpoint, TIMEOUT, trusted_vkeys=[w.vkey])
-               for w in witnesses]
+        got = [
+            request_cosignature(w.url, old, log.proof(old, new), checkpoint, TIMEOUT, trusted_vkeys=[w.vkey])
+            for w in witnesses
+        ]
         assert all(len(g) == 1 for g in got)
         cosigned = cs.append_signatures(checkpoint, [g[0] for g in got])
         assert len(cs.verify_quorum(cosigned, vkeys, 2, log_vkey=log.vkey)) == 2
@@ -248,14 +251,14 @@ def test_unknown_keys_and_origins(witnesses: list[WitnessProcess], log: TinyLog)
     impostor = Ed25519PrivateKey.generate()
     assert refused(w, 0, [], log.checkpoint(4, key=impostor)) == 403  # same name, other key
     assert refused(w, 0, [], log.checkpoint(4, key=impostor, name="other.example/log")) == 403
-    tampered = log.checkpoint(4).replace(base64.b64encode(log.root(4)).decode(),
-                                         base64.b64encode(log.root(3)).decode())
+    tampered = log.checkpoint(4).replace(base64.b64encode(log.root(4)).decode(), base64.b64encode(log.root(3)).decode())
     assert refused(w, 0, [], tampered) == 403  # trusted key, signature does not verify
     stranger = TinyLog("not-witnessed.example/log").grow(2)
     assert refused(w, 0, [], stranger.checkpoint(2)) == 404
     # An extra signature from an unknown key is ignored.
-    extra = cs.append_signatures(log.checkpoint(4), note.sign_note(log.body(4), "x.example/k", impostor)
-                                 .split("\n\n")[1].splitlines())
+    extra = cs.append_signatures(
+        log.checkpoint(4), note.sign_note(log.body(4), "x.example/k", impostor).split("\n\n")[1].splitlines()
+    )
     w.cosign(0, [], extra)
     # Key rotation: a second key for the origin, added while the witness runs.
     rotated = TinyLog(log.origin)
@@ -340,7 +343,8 @@ def test_state_survives_a_restart(witnesses: list[WitnessProcess], log: TinyLog)
     log.grow(10)
     after = w.cosign(7, log.proof(7, 10), log.checkpoint(10))
     assert cs.verify_cosignature(cs.append_signatures(log.checkpoint(10), after), w.vkey) >= cs.verify_cosignature(
-        cs.append_signatures(log.checkpoint(7), before), w.vkey)
+        cs.append_signatures(log.checkpoint(7), before), w.vkey
+    )
 
 
 def test_client_errors() -> None:

@@ -3,6 +3,7 @@
 The attacker here can write anything in the database (as its owner, triggers off) but holds
 no key. Each attack of the issue is replayed against the real server and publication CLI.
 """
+
 from __future__ import annotations
 
 import re
@@ -86,8 +87,9 @@ def test_two_witnesses_cosign_and_the_verifier_checks_the_quorum(log_app, witnes
     capsys.readouterr()
     assert verify_main(["log", *args, *witness_args, "--quorum", "2"]) == 0
     summary = capsys.readouterr().out  # who cosigned the kept checkpoint, and when
-    assert all(re.search(rf"{re.escape(w.name)} on \d{{4}}-\d\d-\d\d at \d\d:\d\d:\d\d UTC", summary)
-               for w in witnesses), summary
+    assert all(
+        re.search(rf"{re.escape(w.name)} on \d{{4}}-\d\d-\d\d at \d\d:\d\d:\d\d UTC", summary) for w in witnesses
+    ), summary
     # A checkpoint without its cosignatures does not meet the quorum.
     bare = tmp_path / "bare.txt"
     body, lines = cosignature.split_note(served)

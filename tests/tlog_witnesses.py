@@ -1,4 +1,5 @@
 """Real C2SP witness processes (gunicorn), for the tests that need partners to cosign."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,15 @@ def free_port() -> int:
 
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "casework.tlog_witness", *args], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60, env=_env(), check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "casework.tlog_witness", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+        check=False,
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -56,7 +64,10 @@ class WitnessProcess:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "casework.tlog_witness.wsgi:app"],
-                cwd=ROOT, env=_env(CASEWORK_WITNESS_DIR=str(self.state_dir)), stdout=log, stderr=log,
+                cwd=ROOT,
+                env=_env(CASEWORK_WITNESS_DIR=str(self.state_dir)),
+                stdout=log,
+                stderr=log,
                 start_new_session=True,
             )
         deadline = time.monotonic() + 30
@@ -104,8 +115,9 @@ def running_witnesses(base: Path, names: list[str]) -> Iterator[list[WitnessProc
 
 
 @contextmanager
-def app_witnessed_by(witnesses: list[WitnessProcess], backend: dict[str, str], keyring_path: str,
-                     tmp_path: Path, quorum: int = 2) -> Iterator[tuple[Any, str]]:
+def app_witnessed_by(
+    witnesses: list[WitnessProcess], backend: dict[str, str], keyring_path: str, tmp_path: Path, quorum: int = 2
+) -> Iterator[tuple[Any, str]]:
     """An app with a signer state of its own whose publications ask these witnesses (the quorum
     given) to cosign, each witness told the log's key; the database is reset before and after."""
     from flask_migrate import upgrade
@@ -116,8 +128,13 @@ def app_witnessed_by(witnesses: list[WitnessProcess], backend: dict[str, str], k
 
     config = tmp_path / "witnesses.json"
     config.write_text(json.dumps([{"name": w.name, "vkey": w.vkey, "url": w.url} for w in witnesses]))
-    app = make_app(backend, keyring_path, CASEWORK_SIGNER_STATE=str(tmp_path / "signer.state"),
-                   CASEWORK_WITNESSES=str(config), CASEWORK_WITNESS_QUORUM=quorum)
+    app = make_app(
+        backend,
+        keyring_path,
+        CASEWORK_SIGNER_STATE=str(tmp_path / "signer.state"),
+        CASEWORK_WITNESSES=str(config),
+        CASEWORK_WITNESS_QUORUM=quorum,
+    )
     with app.app_context():
         upgrade()
         reset_database()

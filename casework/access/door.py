@@ -7,6 +7,7 @@ then raise a domain error unless allowed. The ``Access`` they return lets a serv
 details (``note``) and nothing else. ``system_access`` is the one door for operator
 commands, and ``record_authentication`` for logins, where the actor is not yet the caller.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -121,18 +122,20 @@ class Access(Generic[T]):
 
 
 def queue_event(action: str, outcome: str, target: Target, actor: Principal, details: dict[str, Any]) -> NewEvent:
-    return recorder.queue(NewEvent(
-        action=action,
-        outcome=outcome,
-        actor_id=actor.id,
-        actor_username=actor.username,
-        actor_role=actor.role,
-        resource_type=target.resource_type,
-        resource_id=None if target.resource_id is None else str(target.resource_id),
-        case_id=target.case_id,
-        witness_id=target.witness_id,
-        details=dict(details),
-    ))
+    return recorder.queue(
+        NewEvent(
+            action=action,
+            outcome=outcome,
+            actor_id=actor.id,
+            actor_username=actor.username,
+            actor_role=actor.role,
+            resource_type=target.resource_type,
+            resource_id=None if target.resource_id is None else str(target.resource_id),
+            case_id=target.case_id,
+            witness_id=target.witness_id,
+            details=dict(details),
+        )
+    )
 
 
 def is_member(user_id: int, case_id: int) -> bool:
@@ -140,9 +143,12 @@ def is_member(user_id: int, case_id: int) -> bool:
     cache: dict[tuple[int, int], bool] = g.setdefault("_membership", {})
     key = (user_id, case_id)
     if key not in cache:
-        cache[key] = db.session.execute(
-            select(CaseMember.user_id).where(CaseMember.case_id == case_id, CaseMember.user_id == user_id)
-        ).first() is not None
+        cache[key] = (
+            db.session.execute(
+                select(CaseMember.user_id).where(CaseMember.case_id == case_id, CaseMember.user_id == user_id)
+            ).first()
+            is not None
+        )
     return cache[key]
 
 
@@ -185,8 +191,9 @@ def authorize(action: str, target: Target, **details: Any) -> Access[None]:
     return _decide_and_record(action, target, None, details)
 
 
-def load_authorized(model: type[G], object_id: int, action: str, *, part: tuple[str, int | str] | None = None,
-                    **details: Any) -> Access[G]:
+def load_authorized(
+    model: type[G], object_id: int, action: str, *, part: tuple[str, int | str] | None = None, **details: Any
+) -> Access[G]:
     """Load ``model`` by id for ``action``; a missing object is refused exactly like a hidden one.
 
     ``part`` names a part of the object as the resource (a transcript version of an
@@ -214,8 +221,9 @@ def commit() -> None:
     recorder.commit(integrate=True)
 
 
-def record_authentication(action: str, target: Target, *, actor: Principal, allowed: bool,
-                          **details: Any) -> Access[None]:
+def record_authentication(
+    action: str, target: Target, *, actor: Principal, allowed: bool, **details: Any
+) -> Access[None]:
     """A login attempt: the actor is the account that logged in, or anonymous when refused."""
     event = queue_event(action, ALLOWED if allowed else DENIED, target, actor, details)
     return Access(event, target, actor, None)

@@ -16,6 +16,7 @@ count goes into the next window's event. At its end ``finish``:
   leaves (on PostgreSQL into the intake queue, placed in the tree in batches: see
   ``casework.custody.log``); if that fails, the answer is 503 and nothing is kept.
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,15 +47,34 @@ logger = logging.getLogger(__name__)
 # (casework/api_docs.py: the page, its initializer, Swagger UI's files) is the same for everyone.
 # The workbench's pages that show no data (its login, password and second-factor forms) and its
 # static files are exempt too; what those forms send is recorded by the services they call.
-EXEMPT_ENDPOINTS = frozenset({"health", "api-docs.openapi_json", "docs.page", "docs.initializer", "docs.asset",
-                              "workbench.static", "workbench.login_page", "workbench.password_page",
-                              "workbench.mfa_page"})
+EXEMPT_ENDPOINTS = frozenset(
+    {
+        "health",
+        "api-docs.openapi_json",
+        "docs.page",
+        "docs.initializer",
+        "docs.asset",
+        "workbench.static",
+        "workbench.login_page",
+        "workbench.password_page",
+        "workbench.mfa_page",
+    }
+)
 _CLIENT_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 # Path parameters, most specific first, and the resource each one names.
-_PATH_RESOURCES = (("seq", "custody_event"), ("exhibit_id", "exhibit"), ("redaction_id", "redaction"),
-                   ("disclosure_id", "disclosure"), ("token_id", "token"), ("interview_id", "interview"),
-                   ("witness_id", "witness"), ("incident_id", "incident"), ("case_id", "case"), ("user_id", "user"))
+_PATH_RESOURCES = (
+    ("seq", "custody_event"),
+    ("exhibit_id", "exhibit"),
+    ("redaction_id", "redaction"),
+    ("disclosure_id", "disclosure"),
+    ("token_id", "token"),
+    ("interview_id", "interview"),
+    ("witness_id", "witness"),
+    ("incident_id", "incident"),
+    ("case_id", "case"),
+    ("user_id", "user"),
+)
 # Routes without parameters name a collection: the first segment after the API prefix.
 _COLLECTIONS = {"cases": "case", "users": "user", "auth": "user", "custody": "custody_log", "erasures": "erasure"}
 
@@ -130,12 +150,18 @@ def summarise_throttled(item: RateLimitItem, limit_key: str, reset_time: float) 
     if suppressed and storage.incr(carry_key, _CARRY_SECONDS, amount=-suppressed) < 0:
         storage.clear(carry_key)  # the carry expired in between: start it again from zero
     window_start = datetime.fromtimestamp(reset_time - item.get_expiry(), UTC)
-    queue_event(THROTTLED_ACTION, DENIED, route_target(request.path, request.view_args), current_principal(), {
-        "window_start": window_start.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "limit": str(item),
-        "path": "".join(ch if ch.isprintable() else "\ufffd" for ch in request.path[:_PATH_CHARS]),
-        "suppressed_in_previous_window": suppressed,
-    })
+    queue_event(
+        THROTTLED_ACTION,
+        DENIED,
+        route_target(request.path, request.view_args),
+        current_principal(),
+        {
+            "window_start": window_start.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "limit": str(item),
+            "path": "".join(ch if ch.isprintable() else "\ufffd" for ch in request.path[:_PATH_CHARS]),
+            "suppressed_in_previous_window": suppressed,
+        },
+    )
 
 
 def _outcome_for(status: int) -> str:
@@ -174,12 +200,17 @@ def _record_and_commit(response: Response, ctx: recorder.CustodyContext) -> Resp
         if status < 400:
             logger.error("unaudited route %s served without a custody event", request.endpoint)
             db.session.rollback()
-            response = problem_response(500, "This route is not audited; it refuses to serve.",
-                                        problem="unaudited-route")
+            response = problem_response(
+                500, "This route is not audited; it refuses to serve.", problem="unaudited-route"
+            )
             status = 500
-        queue_event(f"http.{request.endpoint or 'unrouted'}", _outcome_for(status),
-                    route_target(request.path, request.view_args), current_principal(),
-                    {"method": request.method, "status": status})
+        queue_event(
+            f"http.{request.endpoint or 'unrouted'}",
+            _outcome_for(status),
+            route_target(request.path, request.view_args),
+            current_principal(),
+            {"method": request.method, "status": status},
+        )
     try:
         recorder.commit()
     except CustodyUnavailable as exc:

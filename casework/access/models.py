@@ -1,4 +1,5 @@
 """Case membership: the data the access rules read to open a case's objects to its members."""
+
 from __future__ import annotations
 
 from datetime import datetime

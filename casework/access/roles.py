@@ -1,4 +1,5 @@
 """The four roles of the SPEC. Every account has exactly one."""
+
 from __future__ import annotations
 
 from enum import StrEnum

@@ -1,4 +1,5 @@
 """What an action is done to. Models describe themselves with ``custody_target()``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace

@@ -1,4 +1,5 @@
 """Operator commands: publish checkpoints (and gather cosignatures), export, verify offline."""
+
 from __future__ import annotations
 
 import contextlib
@@ -52,8 +53,12 @@ def publish_once(witnesses: list[publication.WitnessEndpoint], *, wait: bool = T
 
 
 @custody_cli.command("publish")
-@click.option("--every", type=click.FloatRange(min=1), default=None,
-              help="Keep publishing every N seconds (the publisher service; see `custody serve`).")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Keep publishing every N seconds (the publisher service; see `custody serve`).",
+)
 @click.option("--no-wait", is_flag=True, help="Exit (status 4) if another publisher is signing, instead of waiting.")
 def publish(every: float | None, no_wait: bool) -> None:
     """Sign the current tree head if the signer can recompute it, and gather cosignatures."""
@@ -65,8 +70,9 @@ def publish(every: float | None, no_wait: bool) -> None:
         db.session.remove()
 
 
-def _publish_and_report(witnesses: list[publication.WitnessEndpoint], *, exit_on_quorum: bool,
-                        wait: bool = True) -> None:
+def _publish_and_report(
+    witnesses: list[publication.WitnessEndpoint], *, exit_on_quorum: bool, wait: bool = True
+) -> None:
     try:
         needed = quorum(witnesses)
         result = publish_once(witnesses, wait=wait)
@@ -91,15 +97,24 @@ def _publish_and_report(witnesses: list[publication.WitnessEndpoint], *, exit_on
 
 
 @custody_cli.command("serve")
-@click.option("--publish-every", type=click.FloatRange(min=1), default=30.0, show_default=True,
-              help="Seconds between checkpoints.")
+@click.option(
+    "--publish-every",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds between checkpoints.",
+)
 def serve(publish_every: float) -> None:
     """The publisher service: integrate within the merge delay, publish on a cadence, forever."""
     witnesses = publication.configured_witnesses()
     quorum(witnesses)  # a quorum that is not a majority is refused at start
     delay = settings().custody.merge_delay
-    integrator.run(current_app._get_current_object(), delay, publish_every=publish_every,  # type: ignore[attr-defined]
-                   publish=lambda: _publish_and_report(witnesses, exit_on_quorum=False))
+    integrator.run(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        delay,
+        publish_every=publish_every,
+        publish=lambda: _publish_and_report(witnesses, exit_on_quorum=False),
+    )
 
 
 @custody_cli.command("recover-state")

@@ -10,9 +10,11 @@ from casework.pagination import PageArgs
 BIG = validate.Range(min=0, max=MAX_SEQ)
 # Examples: an interviewer's upload of a statement, as an auditor sees its event.
 DETAILS_EXAMPLE = {"created": "7/2", "version": 2, "size": 188, "keyed_sha256": EXAMPLE_DIGEST, "corrects": 1}
-SALTS_EXAMPLE = {"actor_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
-                 "actor_username": "9a8b7c6d5e4f30211203f4e5d6c7b8a99a8b7c6d5e4f30211203f4e5d6c7b8a9",
-                 "client_addr": "1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f"}
+SALTS_EXAMPLE = {
+    "actor_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    "actor_username": "9a8b7c6d5e4f30211203f4e5d6c7b8a99a8b7c6d5e4f30211203f4e5d6c7b8a9",
+    "client_addr": "1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f",
+}
 PROOF_EXAMPLE = [EXAMPLE_DIGEST, "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"]
 
 
@@ -24,8 +26,12 @@ class EventFilterArgs(PageArgs):
     resource_type = fields.String(validate=validate.Length(max=32))
     resource_id = fields.String(validate=validate.Length(max=64))
     case_id = fields.Integer(validate=ID_RANGE)
-    witness_id = fields.Integer(validate=ID_RANGE, metadata={
-        "description": "Events about this witness (e.g. with action=transcript.read: who read their statements)."})
+    witness_id = fields.Integer(
+        validate=ID_RANGE,
+        metadata={
+            "description": "Events about this witness (e.g. with action=transcript.read: who read their statements)."
+        },
+    )
     since = UTCDateTime(metadata={"description": "Inclusive lower bound on the event time."})
     until = UTCDateTime(metadata={"description": "Exclusive upper bound on the event time."})
 
@@ -48,11 +54,22 @@ class EventSchema(Schema):
     request_id = fields.String(allow_none=True, metadata={"example": "b3f1c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"})
     client_addr = fields.String(allow_none=True, metadata={"example": "10.20.4.17"})
     details = fields.Dict(metadata={"example": DETAILS_EXAMPLE})
-    salts = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True, metadata={
-        "description": "hex salt of each identifying value (actor_id, actor_username, client_addr, details.*): "
-                       "the leaf commits to SHA-256(salt || value)", "example": SALTS_EXAMPLE})
-    leaf_hash = HexBytes(metadata={"description": "hex SHA-256(0x00 || canonical JSON of the leaf form: the other "
-                                                  "fields without seq and salts, identifying values committed)"})
+    salts = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        allow_none=True,
+        metadata={
+            "description": "hex salt of each identifying value (actor_id, actor_username, client_addr, details.*): "
+            "the leaf commits to SHA-256(salt || value)",
+            "example": SALTS_EXAMPLE,
+        },
+    )
+    leaf_hash = HexBytes(
+        metadata={
+            "description": "hex SHA-256(0x00 || canonical JSON of the leaf form: the other "
+            "fields without seq and salts, identifying values committed)"
+        }
+    )
 
 
 class InclusionArgs(Schema):

@@ -1,4 +1,5 @@
 """Auditor queries over the custody log, signed checkpoints and RFC 9162 proofs."""
+
 from __future__ import annotations
 
 import logging
@@ -53,8 +54,7 @@ def _time_page(statement: Select[Any], args: dict[str, Any]) -> Page:
         after = decode_cursor(args["cursor"])
         anchor = select(CustodyEvent.recorded_at).where(CustodyEvent.seq == after).scalar_subquery()
         statement = statement.where(tuple_(CustodyEvent.recorded_at, CustodyEvent.seq) > tuple_(anchor, after))
-    rows = list(db.session.scalars(
-        statement.order_by(CustodyEvent.recorded_at, CustodyEvent.seq).limit(limit + 1)))
+    rows = list(db.session.scalars(statement.order_by(CustodyEvent.recorded_at, CustodyEvent.seq).limit(limit + 1)))
     next_cursor = encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None
     return {"items": rows[:limit], "next_cursor": next_cursor}
 
@@ -86,17 +86,20 @@ def _published_covering(tree_size: int, published: publication.Published | None)
     """Serve nothing the signed history does not back: proofs reach at most the latest published
     checkpoint, whose own root the signer proved consistent with its state."""
     if published is None or tree_size > published.size:
-        raise Invalid(f"Proofs are served up to the latest published checkpoint "
-                      f"({published.size if published else 0} entries).",
-                      errors={"query": {"tree_size": ["Beyond the latest published checkpoint."]}})
+        raise Invalid(
+            f"Proofs are served up to the latest published checkpoint ({published.size if published else 0} entries).",
+            errors={"query": {"tree_size": ["Beyond the latest published checkpoint."]}},
+        )
     return published
 
 
-def _consistent_with_published(tree_size: int, root: bytes, published: publication.Published,
-                               proof: list[bytes]) -> None:
+def _consistent_with_published(
+    tree_size: int, root: bytes, published: publication.Published, proof: list[bytes]
+) -> None:
     if tree_size and not merkle.verify_consistency(tree_size, published.size, root, published.root, proof):
-        logger.critical("stored tree of size %d is not consistent with published checkpoint %d",
-                        tree_size, published.size)
+        logger.critical(
+            "stored tree of size %d is not consistent with published checkpoint %d", tree_size, published.size
+        )
         raise LogCorrupted("The custody log failed its consistency check; no proof was served.")
 
 
@@ -124,8 +127,10 @@ def inclusion(seq: int, tree_size: int) -> InclusionProof:
     if published is None or not 0 <= seq < tree_size <= published.size:
         size = log.tree_size()
         if not 0 <= seq < tree_size <= size:
-            raise Invalid(f"Need 0 <= seq < tree_size <= {size}.",
-                          errors={"query": {"tree_size": [f"The log has {size} entries."]}})
+            raise Invalid(
+                f"Need 0 <= seq < tree_size <= {size}.",
+                errors={"query": {"tree_size": [f"The log has {size} entries."]}},
+            )
     published = _published_covering(tree_size, published)
     nodes = proofs.Nodes()
     leaf_at, root_at = nodes.want([[(0, seq)]]), nodes.want([merkle.root_plan(tree_size)])
@@ -146,8 +151,9 @@ def consistency(first: int, second: int) -> ConsistencyProof:
     if published is None or not 1 <= first <= second <= published.size:
         size = log.tree_size()
         if not 1 <= first <= second <= size:
-            raise Invalid(f"Need 1 <= first <= second <= {size}.",
-                          errors={"query": {"second": [f"The log has {size} entries."]}})
+            raise Invalid(
+                f"Need 1 <= first <= second <= {size}.", errors={"query": {"second": [f"The log has {size} entries."]}}
+            )
     published = _published_covering(second, published)
     nodes = proofs.Nodes()
     first_at, second_at = nodes.want([merkle.root_plan(first)]), nodes.want([merkle.root_plan(second)])

@@ -19,8 +19,9 @@ _VKEY = "casework.local/custody+8254c329+AQAX3qd3D37P96s8IFBlRhKelr3rovVEu45UFOt
 
 def _text(example: str) -> dict[int, dict]:
     """A C2SP text answer, with an example of its shape."""
-    return {200: {"description": "C2SP text", "content": {"text/plain": {"schema": {"type": "string"},
-                                                                           "example": example}}}}
+    return {
+        200: {"description": "C2SP text", "content": {"text/plain": {"schema": {"type": "string"}, "example": example}}}
+    }
 
 
 @blp.route("/events", methods=["GET"])

@@ -10,6 +10,7 @@ Consequence, on purpose: every admin an admin creates through the API stays tied
 creator. Independent admins are made by the operator (``flask users create``), whose accounts
 have no setter.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -37,9 +38,9 @@ def holders(user_ids: Iterable[int]) -> set[int]:
     seen = set(user_ids)
     frontier = set(seen)
     while frontier:
-        found = set(db.session.scalars(
-            select(CredentialSetter.set_by_id).where(CredentialSetter.user_id.in_(sorted(frontier)))
-        ))
+        found = set(
+            db.session.scalars(select(CredentialSetter.set_by_id).where(CredentialSetter.user_id.in_(sorted(frontier))))
+        )
         frontier = found - seen
         seen |= frontier
     return seen

@@ -1,5 +1,6 @@
 """Loading the caller from a session cookie or a bearer token, the CSRF rule for cookies, and the
 restrictions of an account that must first change its password or pass (or enrol) a second factor."""
+
 from __future__ import annotations
 
 import hashlib
@@ -27,14 +28,38 @@ CSRF_FIELD = "csrf_token"  # the same token, in a workbench form's hidden field
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 # Endpoints reachable without credentials: logging in, health, the API's own documentation, and
 # the workbench's login form and its static files.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "health", "api-docs.openapi_json", "docs.page", "docs.initializer",
-                              "docs.asset", "workbench.login_page", "workbench.login", "workbench.static"})
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "auth.login",
+        "health",
+        "api-docs.openapi_json",
+        "docs.page",
+        "docs.initializer",
+        "docs.asset",
+        "workbench.login_page",
+        "workbench.login",
+        "workbench.static",
+    }
+)
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
 # What an account may still reach while restricted (rules.restriction): the steps that lift it.
-PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.me", "auth.logout", "workbench.password_page",
-                                       "workbench.change_password", "workbench.logout"})
-MFA_ENDPOINTS = PASSWORD_CHANGE_ENDPOINTS | {"auth.enrol_totp", "auth.confirm_totp", "workbench.mfa_page",
-                                             "workbench.enrol_totp", "workbench.confirm_totp"}
+PASSWORD_CHANGE_ENDPOINTS = frozenset(
+    {
+        "auth.change_password",
+        "auth.me",
+        "auth.logout",
+        "workbench.password_page",
+        "workbench.change_password",
+        "workbench.logout",
+    }
+)
+MFA_ENDPOINTS = PASSWORD_CHANGE_ENDPOINTS | {
+    "auth.enrol_totp",
+    "auth.confirm_totp",
+    "workbench.mfa_page",
+    "workbench.enrol_totp",
+    "workbench.confirm_totp",
+}
 RESTRICTED_ACTION = "auth.restricted"
 
 
@@ -92,10 +117,12 @@ def require_authentication() -> None:
         return
     if not current_user.is_authenticated:
         raise Unauthenticated("Authentication is required.")
-    if g.get("auth_method") == "session" and request.method not in SAFE_METHODS \
-            and not csrf_token_matches(session.get("csrf")):
-        raise Forbidden(f"Cookie-authenticated changes need the {CSRF_HEADER} header from login.",
-                            problem="csrf")
+    if (
+        g.get("auth_method") == "session"
+        and request.method not in SAFE_METHODS
+        and not csrf_token_matches(session.get("csrf"))
+    ):
+        raise Forbidden(f"Cookie-authenticated changes need the {CSRF_HEADER} header from login.", problem="csrf")
     enforce_restrictions()
 
 
@@ -135,8 +162,15 @@ def enforce_restrictions() -> None:
     if request.endpoint in (PASSWORD_CHANGE_ENDPOINTS if reason == rules.PASSWORD_CHANGE_REQUIRED else MFA_ENDPOINTS):
         return
     # Recorded against what the URL names, as the route's own refusals are.
-    record_authentication(RESTRICTED_ACTION, route_target(request.path, request.view_args), actor=principal_of(user),
-                          allowed=False, reason=reason, endpoint=request.endpoint, method=request.method)
+    record_authentication(
+        RESTRICTED_ACTION,
+        route_target(request.path, request.view_args),
+        actor=principal_of(user),
+        allowed=False,
+        reason=reason,
+        endpoint=request.endpoint,
+        method=request.method,
+    )
     raise Forbidden(rules.DETAILS[reason], problem=reason)
 
 

@@ -3,6 +3,7 @@
 Pure functions: the service stores the secret sealed, remembers the last accepted time step
 (so a code is good once) and the recovery codes' hashes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,9 +51,13 @@ def matching_step(secret: str, code: str) -> int | None:
 
 
 def new_recovery_codes() -> list[str]:
-    return ["-".join("".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(_RECOVERY_GROUP_LEN))
-                     for _ in range(_RECOVERY_GROUPS))
-            for _ in range(RECOVERY_CODES)]
+    return [
+        "-".join(
+            "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(_RECOVERY_GROUP_LEN))
+            for _ in range(_RECOVERY_GROUPS)
+        )
+        for _ in range(RECOVERY_CODES)
+    ]
 
 
 def recovery_digest(code: str) -> bytes:

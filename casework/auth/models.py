@@ -15,9 +15,7 @@ from casework.keys import SealedField
 class User(UserMixin, Model):
     __tablename__ = "users"
     __resource_type__ = "user"
-    __table_args__ = (
-        CheckConstraint("role IN ('admin', 'interviewer', 'legal', 'auditor')", name="role"),
-    )
+    __table_args__ = (CheckConstraint("role IN ('admin', 'interviewer', 'legal', 'auditor')", name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)

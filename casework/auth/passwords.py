@@ -3,6 +3,7 @@
 The profile is configuration: the test environment may choose argon2's cheapest parameters so
 that a suite creating thousands of accounts stays fast; production refuses that profile.
 """
+
 from __future__ import annotations
 
 import re
@@ -91,8 +92,7 @@ def weakness(password: str, *, username: str, display_name: str | None = None) -
     rest = _without(password, words)
     if result["score"] >= MIN_SCORE and rest != password:
         result = _score(rest, words)
-        messages.append("Your username and name are guessed first: the rest of the password must be strong "
-                        "on its own.")
+        messages.append("Your username and name are guessed first: the rest of the password must be strong on its own.")
     if result["score"] >= MIN_SCORE:
         return []
     feedback = result.get("feedback") or {}
@@ -109,5 +109,8 @@ def require_strong(password: str, *, field: str, username: str, display_name: st
     """Refuse a guessable password (``Invalid``, problem ``weak-password``) with zxcvbn's feedback."""
     messages = weakness(password, username=username, display_name=display_name)
     if messages:
-        raise Invalid("The password is too easy to guess; see errors.", problem="weak-password",
-                      errors={"json": {field: messages}})
+        raise Invalid(
+            "The password is too easy to guess; see errors.",
+            problem="weak-password",
+            errors={"json": {field: messages}},
+        )

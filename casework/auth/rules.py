@@ -1,5 +1,6 @@
 """What an authenticated caller must do before anything else: change an admin-set password, or
 pass (or enrol) the second factor. Pure: the caller's credentials apply them to each request."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,9 +13,9 @@ MFA_ROLES = frozenset({"admin", "legal"})
 
 DETAILS = {
     PASSWORD_CHANGE_REQUIRED: "An administrator set this account's password: choose your own "
-                              "(POST /api/v1/auth/password) before anything else.",
+    "(POST /api/v1/auth/password) before anything else.",
     MFA_ENROLMENT_REQUIRED: "This account needs two-factor authentication: enrol an authenticator "
-                            "(POST /api/v1/auth/mfa/totp, then /confirm) before anything else.",
+    "(POST /api/v1/auth/mfa/totp, then /confirm) before anything else.",
     MFA_REQUIRED: "These credentials did not pass two-factor authentication: log in again with a code.",
 }
 

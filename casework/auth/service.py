@@ -3,6 +3,7 @@
 Every path records a custody event. The cookie itself is the view's business; this module
 decides who may have a session or a token, stores their hashes, and records each step.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -97,8 +98,11 @@ def _check_code(totp: TotpSecret | None, code: str) -> str | None:
 def _consume_recovery_code(user_id: int, code: str) -> bool:
     result = db.session.execute(
         update(RecoveryCode)
-        .where(RecoveryCode.user_id == user_id, RecoveryCode.code_hash == mfa.recovery_digest(code),
-               RecoveryCode.used_at.is_(None))
+        .where(
+            RecoveryCode.user_id == user_id,
+            RecoveryCode.code_hash == mfa.recovery_digest(code),
+            RecoveryCode.used_at.is_(None),
+        )
         .values(used_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -106,8 +110,14 @@ def _consume_recovery_code(user_id: int, code: str) -> bool:
 
 
 def _unused_recovery_codes(user_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(RecoveryCode)
-                             .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(RecoveryCode)
+            .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+        )
+        or 0
+    )
 
 
 def _second_factor(user: User, otp: str | None, recovery_code: str | None) -> tuple[str | None, dict[str, Any]]:
@@ -122,8 +132,15 @@ def _second_factor(user: User, otp: str | None, recovery_code: str | None) -> tu
     return None, {"reason": "mfa_missing"}
 
 
-def login(username: str, password: str, *, otp: str | None = None, recovery_code: str | None = None,
-          previous_session: str | None, lifetime_seconds: int) -> NewSession:
+def login(
+    username: str,
+    password: str,
+    *,
+    otp: str | None = None,
+    recovery_code: str | None = None,
+    previous_session: str | None,
+    lifetime_seconds: int,
+) -> NewSession:
     """A new session for the right password, and the second factor if the account has one.
 
     A wrong password and an unknown user get the same answer. With the right password, an
@@ -135,25 +152,37 @@ def login(username: str, password: str, *, otp: str | None = None, recovery_code
     target = Target("user", user.id if user else None)
     if not ok or user is None or not user.active:
         # The claimed name is the caller's word, not an actor: it goes into details.
-        record_authentication("auth.login", target, actor=ANONYMOUS, allowed=False, claimed_username=username[:64],
-                              reason="invalid_credentials" if not ok or user is None else "inactive")
+        record_authentication(
+            "auth.login",
+            target,
+            actor=ANONYMOUS,
+            allowed=False,
+            claimed_username=username[:64],
+            reason="invalid_credentials" if not ok or user is None else "inactive",
+        )
         raise Unauthenticated(GENERIC_LOGIN_FAILURE, problem="login-failed")
     second_factor: str | None = None
     details: dict[str, Any] = {}
     if user.mfa_enabled:
         second_factor, details = _second_factor(user, otp, recovery_code)
         if second_factor is None:
-            record_authentication("auth.login", target, actor=ANONYMOUS, allowed=False,
-                                  claimed_username=username[:64], **details)
+            record_authentication(
+                "auth.login", target, actor=ANONYMOUS, allowed=False, claimed_username=username[:64], **details
+            )
             raise Unauthenticated(MFA_LOGIN_FAILURE, problem=rules.MFA_REQUIRED)
         details["mfa"] = second_factor
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     end_session(previous_session)
     secret = credentials.new_secret()
-    db.session.add(LoginSession(user_id=user.id, secret_hash=credentials.digest(secret),
-                                expires_at=utcnow() + timedelta(seconds=lifetime_seconds),
-                                mfa_verified=second_factor is not None))
+    db.session.add(
+        LoginSession(
+            user_id=user.id,
+            secret_hash=credentials.digest(secret),
+            expires_at=utcnow() + timedelta(seconds=lifetime_seconds),
+            mfa_verified=second_factor is not None,
+        )
+    )
     if user.must_change_password:
         details["must_change_password"] = True
     record_authentication("auth.login", target, actor=principal_of(user), allowed=True, **details)
@@ -179,19 +208,35 @@ def logout(user_id: int, session_secret: str | None) -> None:
     end_session(session_secret)
 
 
-def me(user: User, *, auth_method: str | None, csrf_token: str | None, mfa_verified: bool = False,
-       require_mfa: bool = False) -> Extended:
+def me(
+    user: User,
+    *,
+    auth_method: str | None,
+    csrf_token: str | None,
+    mfa_verified: bool = False,
+    require_mfa: bool = False,
+) -> Extended:
     """The caller as ``MeSchema`` shows them (the CSRF token only for cookie sessions)."""
     restriction = rules.restriction(user, mfa_verified=mfa_verified, require_mfa=require_mfa)
-    return Extended(user, auth_method=auth_method, csrf_token=csrf_token if auth_method == "session" else None,
-                    mfa_verified=mfa_verified, mfa_enrolment_required=restriction == rules.MFA_ENROLMENT_REQUIRED)
+    return Extended(
+        user,
+        auth_method=auth_method,
+        csrf_token=csrf_token if auth_method == "session" else None,
+        mfa_verified=mfa_verified,
+        mfa_enrolment_required=restriction == rules.MFA_ENROLMENT_REQUIRED,
+    )
 
 
-def whoami(user: User, *, auth_method: str | None, csrf_token: str | None, mfa_verified: bool = False,
-           require_mfa: bool = False) -> Extended:
+def whoami(
+    user: User,
+    *,
+    auth_method: str | None,
+    csrf_token: str | None,
+    mfa_verified: bool = False,
+    require_mfa: bool = False,
+) -> Extended:
     authorize("auth.me", _self_target(user.id))
-    return me(user, auth_method=auth_method, csrf_token=csrf_token, mfa_verified=mfa_verified,
-              require_mfa=require_mfa)
+    return me(user, auth_method=auth_method, csrf_token=csrf_token, mfa_verified=mfa_verified, require_mfa=require_mfa)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,8 +277,9 @@ def revoke_all_credentials(user_id: int) -> dict[str, int]:
 # Tokens
 
 
-def issue_token(user: User, name: str, expires_in_days: int, *, parent: ApiToken | None = None,
-                mfa_verified: bool = False) -> tuple[ApiToken, str]:
+def issue_token(
+    user: User, name: str, expires_in_days: int, *, parent: ApiToken | None = None, mfa_verified: bool = False
+) -> tuple[ApiToken, str]:
     """Store a new token's hash for ``user``; the returned secret is the only copy.
 
     A token made through another token (``parent``) expires no later than it.
@@ -256,8 +302,9 @@ def issue_token(user: User, name: str, expires_in_days: int, *, parent: ApiToken
     return token, secret
 
 
-def create_token(user: User, name: str, expires_in_days: int, *, via: Credential | None = None,
-                 require_mfa: bool = False) -> Extended:
+def create_token(
+    user: User, name: str, expires_in_days: int, *, via: Credential | None = None, require_mfa: bool = False
+) -> Extended:
     """A new token; the answer carries the secret, shown this once.
 
     Made through a bearer token, it is that token's child: it expires no later and is revoked
@@ -266,15 +313,22 @@ def create_token(user: User, name: str, expires_in_days: int, *, via: Credential
     """
     via = via or Credential()
     parent = via.token
-    access = authorize("token.create", _self_target(user.id), expires_in_days=expires_in_days,
-                       parent_token_id=parent.id if parent is not None else None)
+    access = authorize(
+        "token.create",
+        _self_target(user.id),
+        expires_in_days=expires_in_days,
+        parent_token_id=parent.id if parent is not None else None,
+    )
     restriction = rules.restriction(user, mfa_verified=via.mfa_verified, require_mfa=require_mfa)
     if restriction is not None:
         access.note(reason=restriction)
         raise Forbidden(rules.DETAILS[restriction], problem=restriction)
     token, secret = issue_token(user, name, expires_in_days, parent=parent, mfa_verified=via.mfa_verified)
-    access.note(token_id=token.id, expires_at=token.expires_at.isoformat(timespec="seconds"),
-                capped_by_parent=parent is not None and token.expires_at == parent.expires_at)
+    access.note(
+        token_id=token.id,
+        expires_at=token.expires_at.isoformat(timespec="seconds"),
+        capped_by_parent=parent is not None and token.expires_at == parent.expires_at,
+    )
     return Extended(token, token=secret)
 
 
@@ -307,13 +361,18 @@ def change_password(user: User, current_password: str, new_password: str, *, via
     """
     via = via or Credential()
     access = authorize("auth.password.change", _self_target(user.id), was_required=user.must_change_password)
-    _reauthenticate(access, passwords.verify_password(user.password_hash, current_password),
-                    "wrong_current_password", "The current password is not correct.")
+    _reauthenticate(
+        access,
+        passwords.verify_password(user.password_hash, current_password),
+        "wrong_current_password",
+        "The current password is not correct.",
+    )
     if new_password == current_password:
-        raise Invalid("Choose a password other than the current one.",
-                      errors={"json": {"new_password": ["Same as the current password."]}})
-    passwords.require_strong(new_password, field="new_password", username=user.username,
-                             display_name=user.display_name)
+        raise Invalid(
+            "Choose a password other than the current one.",
+            errors={"json": {"new_password": ["Same as the current password."]}},
+        )
+    passwords.require_strong(new_password, field="new_password", username=user.username, display_name=user.display_name)
     user.password_hash = passwords.hash_password(new_password)
     user.must_change_password = False
     access.note(**revoke_credentials(user.id, keep_session_id=via.session.id if via.session else None))
@@ -337,11 +396,17 @@ def set_password_by_admin(user: User, password: str, *, display_name: str | None
 def enrol_totp(user: User, password: str, *, issuer: str) -> TotpEnrolment:
     """Start (or restart) enrolment: a new secret, shown this once, stored sealed until confirmed."""
     access = authorize("auth.mfa.enrol", _self_target(user.id))
-    _reauthenticate(access, passwords.verify_password(user.password_hash, password), "wrong_password",
-                    "The password is not correct.")
+    _reauthenticate(
+        access,
+        passwords.verify_password(user.password_hash, password),
+        "wrong_password",
+        "The password is not correct.",
+    )
     if user.mfa_enabled:
-        raise Conflict("Two-factor authentication is already on; turn it off before enrolling another device.",
-                       problem="mfa-already-enabled")
+        raise Conflict(
+            "Two-factor authentication is already on; turn it off before enrolling another device.",
+            problem="mfa-already-enabled",
+        )
     totp = user.totp
     if totp is None:
         totp = TotpSecret(user_id=user.id)
@@ -387,8 +452,12 @@ def disable_totp(user: User, *, code: str | None = None, password: str | None = 
     """Turn the second factor off (or abandon a pending enrolment), proven by a current code or the password."""
     access = authorize("auth.mfa.disable", _self_target(user.id), proof="password" if password is not None else "code")
     if password is not None:
-        _reauthenticate(access, passwords.verify_password(user.password_hash, password), "wrong_password",
-                        "The password is not correct.")
+        _reauthenticate(
+            access,
+            passwords.verify_password(user.password_hash, password),
+            "wrong_password",
+            "The password is not correct.",
+        )
     else:
         reason = _check_code(user.totp, code or "")
         _reauthenticate(access, reason is None, reason or "", "The code is not correct.")

@@ -1,6 +1,7 @@
 """How fast anyone may try credentials, for every door that takes them (the API's JSON login and
 the workbench's form): logins per address, failed logins per (username, address), and wrong
 passwords or codes given again by a signed-in caller per account."""
+
 from __future__ import annotations
 
 from flask import request
@@ -49,9 +50,11 @@ def reauthentication_failed(response) -> bool:
 # Logging in, through any door: both limits, shared by the API and the workbench (the failure
 # counter is keyed by name and address, not by route, so the two doors count together).
 login_attempts = limiter.shared_limit(login_limit, scope="login")
-login_failures = limiter.shared_limit(failure_limit, scope="login-failures", key_func=login_failure_key,
-                                      deduct_when=login_failed)
+login_failures = limiter.shared_limit(
+    failure_limit, scope="login-failures", key_func=login_failure_key, deduct_when=login_failed
+)
 # Every route that checks a password or a code again: their failures together are limited like
 # failed logins, per account.
-reauthentication = limiter.shared_limit(failure_limit, scope="reauthentication",
-                                        key_func=reauthentication_key, deduct_when=reauthentication_failed)
+reauthentication = limiter.shared_limit(
+    failure_limit, scope="reauthentication", key_func=reauthentication_key, deduct_when=reauthentication_failed
+)

@@ -8,8 +8,12 @@ from casework.http import Blueprint
 from casework.pagination import page_of
 from casework.settings import settings
 
-blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
-                description="Sessions, passwords, the second factor and personal API tokens")
+blp = Blueprint(
+    "auth",
+    __name__,
+    url_prefix="/api/v1/auth",
+    description="Sessions, passwords, the second factor and personal API tokens",
+)
 
 TokenPage = page_of(schemas.TokenSchema, "TokenPage")
 
@@ -30,10 +34,16 @@ def create_session(data):
     address. An account with a second factor also sends ``otp`` or ``recovery_code``. A script
     then makes itself a token (``POST /auth/tokens``) and sends it as ``Authorization: Bearer``.
     """
-    new = cookie_session.begin_session(data["username"], data["password"], otp=data.get("otp"),
-                                           recovery_code=data.get("recovery_code"))
-    return service.me(new.user, auth_method="session", csrf_token=new.csrf_token, mfa_verified=new.mfa_verified,
-                      require_mfa=credentials.require_mfa())
+    new = cookie_session.begin_session(
+        data["username"], data["password"], otp=data.get("otp"), recovery_code=data.get("recovery_code")
+    )
+    return service.me(
+        new.user,
+        auth_method="session",
+        csrf_token=new.csrf_token,
+        mfa_verified=new.mfa_verified,
+        require_mfa=credentials.require_mfa(),
+    )
 
 
 @blp.route("/logout", methods=["POST"], endpoint="logout")
@@ -47,8 +57,13 @@ def delete_session():
 @blp.response(200, schemas.MeSchema)
 def get_current_user():
     """Who you are, how you authenticated, and what you must do before anything else."""
-    return service.whoami(current_user, auth_method=g.get("auth_method"), csrf_token=session.get("csrf"),
-                          mfa_verified=credentials.credential_mfa_verified(), require_mfa=credentials.require_mfa())
+    return service.whoami(
+        current_user,
+        auth_method=g.get("auth_method"),
+        csrf_token=session.get("csrf"),
+        mfa_verified=credentials.credential_mfa_verified(),
+        require_mfa=credentials.require_mfa(),
+    )
 
 
 @blp.route("/password", methods=["POST"])
@@ -110,8 +125,9 @@ def create_token(data):
     The token is in this answer only. Made with a token, it expires no later than that token and
     is revoked with it.
     """
-    return service.create_token(current_user, data["name"], data["expires_in_days"], via=_credential(),
-                                require_mfa=credentials.require_mfa())
+    return service.create_token(
+        current_user, data["name"], data["expires_in_days"], via=_credential(), require_mfa=credentials.require_mfa()
+    )
 
 
 @blp.route("/tokens", methods=["GET"])

@@ -12,6 +12,7 @@ A store keeps opaque records (already encrypted by ``casework.crypto.stream``) u
 ``CASEWORK_BLOB_STORE`` chooses the store for new blobs; each exhibit remembers its store, so
 switching the setting never strands existing content.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -3,6 +3,7 @@
 Rows are written and read with Core statements, never as ORM objects, so the session holds
 no chunk after its statement ran (a 1 GiB upload does not accumulate in the identity map).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -22,8 +23,11 @@ class DatabaseStore:
         """One upsert (PostgreSQL and SQLite both speak ON CONFLICT): a chunk rewritten by a resumed upload."""
         dialect = db.session.get_bind().dialect.name
         upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(BlobChunk)
-        db.session.execute(upsert.values(blob_key=key, idx=index, data=record).on_conflict_do_update(
-            index_elements=[BlobChunk.blob_key, BlobChunk.idx], set_={"data": upsert.excluded.data}))
+        db.session.execute(
+            upsert.values(blob_key=key, idx=index, data=record).on_conflict_do_update(
+                index_elements=[BlobChunk.blob_key, BlobChunk.idx], set_={"data": upsert.excluded.data}
+            )
+        )
 
     def get(self, key: str, index: int) -> bytes:
         found = db.session.execute(
@@ -42,5 +46,6 @@ class DatabaseStore:
 
     def delete(self, key: str) -> int:
         result: CursorResult[object] = db.session.execute(  # type: ignore[assignment]
-            delete(BlobChunk).where(BlobChunk.blob_key == key))
+            delete(BlobChunk).where(BlobChunk.blob_key == key)
+        )
         return int(result.rowcount)

@@ -1,4 +1,5 @@
 """The filesystem blob store: one private file per chunk record, renamed into place."""
+
 from __future__ import annotations
 
 import os

@@ -23,11 +23,16 @@ from casework.witnesses.schemas import WitnessSchema
 
 
 class TranscriptInFileSchema(TranscriptVersionSchema):
-    text = fields.String(allow_none=True, metadata={"description": "null when withheld or shredded",
-                                                    "example": STATEMENT_EXAMPLE})
-    withheld = fields.String(allow_none=True, metadata={
-        "description": "why the text is not included (the witness's consent in force, or shredded); null if it is",
-        "example": None})
+    text = fields.String(
+        allow_none=True, metadata={"description": "null when withheld or shredded", "example": STATEMENT_EXAMPLE}
+    )
+    withheld = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "why the text is not included (the witness's consent in force, or shredded); null if it is",
+            "example": None,
+        },
+    )
 
 
 _SEALED = "null when withheld or shredded, and for those who may not read this exhibit's content"
@@ -44,12 +49,22 @@ class ExhibitInFileSchema(FreeTextSchema):
     captured_at = fields.DateTime(allow_none=True, metadata={"example": CAPTURED_AT_EXAMPLE})
     filename = FreeText(allow_none=True, metadata={"description": _SEALED, "example": FILENAME_EXAMPLE})
     shredded = fields.Boolean()
-    withheld = fields.String(allow_none=True, metadata={
-        "description": "why the exhibit's sealed metadata and content are not available (witness_shredded, "
-                       "consent_withdrawn while an erasure is pending, shredded); null if they are", "example": None})
-    content_path = fields.Method("_content_path", metadata={
-        "description": "where to download the content (GET, Range supported, a logged read of its own); null "
-                       "when withheld", "example": "/api/v1/exhibits/4/content"})
+    withheld = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "why the exhibit's sealed metadata and content are not available (witness_shredded, "
+            "consent_withdrawn while an erasure is pending, shredded); null if they are",
+            "example": None,
+        },
+    )
+    content_path = fields.Method(
+        "_content_path",
+        metadata={
+            "description": "where to download the content (GET, Range supported, a logged read of its own); null "
+            "when withheld",
+            "example": "/api/v1/exhibits/4/content",
+        },
+    )
 
     def _content_path(self, exhibit: Any) -> str | None:
         return None if exhibit.withheld else f"/api/v1/exhibits/{exhibit.id}/content"
@@ -69,11 +84,16 @@ class CaseFileSchema(Schema):
     """For the OpenAPI description; the body is streamed by ``stream_json`` in this shape."""
 
     case = fields.Nested(CaseSchema)
-    consent_rule = fields.String(metadata={"description": "the rule that decided which statements are included",
-                                           "example": CONSENT_RULE})
+    consent_rule = fields.String(
+        metadata={"description": "the rule that decided which statements are included", "example": CONSENT_RULE}
+    )
     incidents = fields.List(fields.Nested(IncidentInFileSchema))
-    witnesses = fields.List(fields.Nested(WitnessSchema), metadata={
-        "description": "Pseudonymous; identities are released one by one by GET /witnesses/{id}?include=identity."})
+    witnesses = fields.List(
+        fields.Nested(WitnessSchema),
+        metadata={
+            "description": "Pseudonymous; identities are released one by one by GET /witnesses/{id}?include=identity."
+        },
+    )
     interviews = fields.List(fields.Nested(InterviewInFileSchema))
 
 

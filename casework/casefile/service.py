@@ -24,6 +24,7 @@ a watermark (statements uploaded after the decisions are not in this file) and t
 exhibits recorded (8 bytes and a flag each; exhibits completed after the decisions are not in
 this file).
 """
+
 from __future__ import annotations
 
 from array import array
@@ -52,9 +53,11 @@ from casework.transcripts.models import TranscriptVersion
 from casework.transcripts.service import read_content, version_ref, with_free_text
 from casework.witnesses.models import Witness
 
-CONSENT_RULE = ("A statement's text is included only if the witness's consent in force grants 'record' and is "
-                "not withdrawn; otherwise it is listed with text null and the reason in 'withheld'. "
-                "Identities are not part of the case file.")
+CONSENT_RULE = (
+    "A statement's text is included only if the witness's consent in force grants 'record' and is "
+    "not withdrawn; otherwise it is listed with text null and the reason in 'withheld'. "
+    "Identities are not part of the case file."
+)
 _BATCH = 100
 _CONTENT_BYTES = 2**19  # statements are fetched with their ciphertext this many bytes at a time
 _VERSIONS: Table = TranscriptVersion.__table__  # type: ignore[assignment]
@@ -131,8 +134,9 @@ def _forget(*models: type) -> None:
 def _keyset(model: Any, *where: Any, options: tuple[Any, ...] = ()) -> Iterator[Any]:
     after = 0
     while True:
-        rows = db.session.scalars(select(model).where(*where, model.id > after).options(*options)
-                                  .order_by(model.id).limit(_BATCH)).all()
+        rows = db.session.scalars(
+            select(model).where(*where, model.id > after).options(*options).order_by(model.id).limit(_BATCH)
+        ).all()
         yield from rows
         if len(rows) < _BATCH:
             return
@@ -149,18 +153,23 @@ def stream_case_file(case_id: int) -> CaseFileStream:
     decisions: dict[int, str | None] = {}
     for witness in _keyset(Witness, Witness.case_id == case_id):
         decisions[witness.id] = withheld_reason(witness)
-    watermark = db.session.scalar(select(func.max(TranscriptVersion.id))
-                                  .where(TranscriptVersion.case_id == case_id)) or 0
+    watermark = (
+        db.session.scalar(select(func.max(TranscriptVersion.id)).where(TranscriptVersion.case_id == case_id)) or 0
+    )
     withheld: Counter[str] = Counter()
     released = 0
     after = (0, 0)
     while True:  # one release event per statement, recorded before the response starts
         rows = db.session.execute(
             select(_VERSIONS.c.id, _VERSIONS.c.interview_id, _VERSIONS.c.version, _VERSIONS.c.witness_id)
-            .where(_VERSIONS.c.case_id == case_id, _VERSIONS.c.id <= watermark,
-                   (_VERSIONS.c.interview_id > after[0])
-                   | ((_VERSIONS.c.interview_id == after[0]) & (_VERSIONS.c.version > after[1])))
-            .order_by(_VERSIONS.c.interview_id, _VERSIONS.c.version).limit(_BATCH * 5)
+            .where(
+                _VERSIONS.c.case_id == case_id,
+                _VERSIONS.c.id <= watermark,
+                (_VERSIONS.c.interview_id > after[0])
+                | ((_VERSIONS.c.interview_id == after[0]) & (_VERSIONS.c.version > after[1])),
+            )
+            .order_by(_VERSIONS.c.interview_id, _VERSIONS.c.version)
+            .limit(_BATCH * 5)
         ).all()
         db.session.scalars(select(Interview).where(Interview.id.in_({row.interview_id for row in rows}))).all()
         for row in rows:
@@ -169,8 +178,9 @@ def stream_case_file(case_id: int) -> CaseFileStream:
                 withheld[reason] += 1
                 continue
             target = db.session.get_one(Interview, row.interview_id).custody_target()
-            authorize("transcript.read", target.part("transcript", version_ref(row.interview_id, row.version)),
-                      via="casefile")
+            authorize(
+                "transcript.read", target.part("transcript", version_ref(row.interview_id, row.version)), via="casefile"
+            )
             released += 1
             if released % _BATCH == 0:
                 access.spill()  # bounded statements; the queue stays short
@@ -179,10 +189,15 @@ def stream_case_file(case_id: int) -> CaseFileStream:
         after = (rows[-1].interview_id, rows[-1].version)
         _forget(Interview)
     listed = _record_exhibits(case_id, access)
-    access.note(transcript_versions_released=released, withheld=dict(withheld), consent_rule="record",
-                exhibits_listed=len(listed.ids))
+    access.note(
+        transcript_versions_released=released,
+        withheld=dict(withheld),
+        consent_rule="record",
+        exhibits_listed=len(listed.ids),
+    )
     return CaseFileStream(
-        case=_one_case(case_id), consent_rule=CONSENT_RULE,
+        case=_one_case(case_id),
+        consent_rule=CONSENT_RULE,
         incidents=_incidents(case_id, decisions, listed),
         witnesses=_keyset(Witness, Witness.case_id == case_id),
         interviews=_interviews(case_id, decisions, watermark, listed),
@@ -198,9 +213,12 @@ def _record_exhibits(case_id: int, access: Access[Case]) -> ListedExhibits:
     listed = ListedExhibits()
     after = 0
     while True:
-        rows = db.session.scalars(select(Exhibit).where(Exhibit.case_id == case_id, Exhibit.status == COMPLETE,
-                                                        Exhibit.id > after)
-                                  .order_by(Exhibit.id).limit(_BATCH * 5)).all()
+        rows = db.session.scalars(
+            select(Exhibit)
+            .where(Exhibit.case_id == case_id, Exhibit.status == COMPLETE, Exhibit.id > after)
+            .order_by(Exhibit.id)
+            .limit(_BATCH * 5)
+        ).all()
         for exhibit in rows:
             target = exhibit.custody_target()
             authorize("exhibit.metadata.read", target, via="casefile")
@@ -230,8 +248,9 @@ def _batches(rows: Iterable[R]) -> Iterator[list[R]]:
     yield batch
 
 
-def _interviews(case_id: int, decisions: dict[int, str | None], watermark: int,
-                listed: ListedExhibits) -> Iterator[InterviewInFile]:
+def _interviews(
+    case_id: int, decisions: dict[int, str | None], watermark: int, listed: ListedExhibits
+) -> Iterator[InterviewInFile]:
     """Interviews a batch at a time, each with its statements from one read of the batch's versions
     and its exhibits from one read of the batch's exhibits."""
     rows = _keyset(Interview, Interview.case_id == case_id, options=(selectinload(Interview.incidents),))
@@ -253,15 +272,15 @@ def _exhibits_of(column: Any, owner_ids: list[int], listed: ListedExhibits) -> d
     found: defaultdict[int, list[Exhibit]] = defaultdict(list)
     if not owner_ids:
         return found
-    for exhibit in db.session.scalars(select(Exhibit).where(column.in_(owner_ids), Exhibit.status == COMPLETE)
-                                      .order_by(Exhibit.id)):
+    for exhibit in db.session.scalars(
+        select(Exhibit).where(column.in_(owner_ids), Exhibit.status == COMPLETE).order_by(Exhibit.id)
+    ):
         if listed.shows(exhibit.id) is not None:
             found[getattr(exhibit, column.key)].append(exhibit)
     return found
 
 
-def _listing(exhibits: list[Exhibit], decisions: dict[int, str | None],
-             listed: ListedExhibits) -> Iterator[Extended]:
+def _listing(exhibits: list[Exhibit], decisions: dict[int, str | None], listed: ListedExhibits) -> Iterator[Extended]:
     for exhibit in exhibits:
         reason = decisions.get(exhibit.witness_id) if exhibit.witness_id is not None else None
         yield _exhibit(exhibit, reason, bool(listed.shows(exhibit.id)))
@@ -271,31 +290,36 @@ def _exhibit(exhibit: Exhibit, reason: str | None, readable: bool) -> Extended:
     """Metadata only; the sealed file name and SHA-256 opened now (their listing is already recorded)."""
     sealed = sealed_or_shredded(exhibit)
     if sealed is None:
-        return Extended(exhibit, filename=None, sha256=None,
-                        withheld=reason if reason in _WITNESS_REASONS else "shredded")
+        return Extended(
+            exhibit, filename=None, sha256=None, withheld=reason if reason in _WITNESS_REASONS else "shredded"
+        )
     shown = as_seen({"filename": sealed.get("filename"), "sha256": sealed.get("sha256")}, readable)
     return Extended(exhibit, **shown, withheld=None)
 
 
-def _with_statements(interviews: list[Interview], decisions: dict[int, str | None],
-                     watermark: int, listed: ListedExhibits) -> Iterator[InterviewInFile]:
+def _with_statements(
+    interviews: list[Interview], decisions: dict[int, str | None], watermark: int, listed: ListedExhibits
+) -> Iterator[InterviewInFile]:
     """Statement metadata of the whole batch in one query; their ciphertext by the byte budget."""
     if not interviews:
         return
     statements = db.session.execute(
         select(_VERSIONS.c.id, _VERSIONS.c.interview_id, _VERSIONS.c.size)
-        .where(_VERSIONS.c.interview_id.in_([interview.id for interview in interviews]),
-               _VERSIONS.c.id <= watermark)
+        .where(_VERSIONS.c.interview_id.in_([interview.id for interview in interviews]), _VERSIONS.c.id <= watermark)
         .order_by(_VERSIONS.c.interview_id, _VERSIONS.c.version)
     ).all()
     versions = _in_byte_budget([row.id for row in statements], [row.size for row in statements])
     counts = Counter(row.interview_id for row in statements)
     exhibits = _exhibits_of(Exhibit.interview_id, [interview.id for interview in interviews], listed)
     for interview in interviews:
-        yield InterviewInFile(interview_with_free_text(interview), (
-            _statement(version, decisions.get(version.witness_id, "no_consent_record"))
-            for version in _of_interview(interview.id, islice(versions, counts[interview.id]))),
-            _listing(exhibits.get(interview.id, []), decisions, listed))
+        yield InterviewInFile(
+            interview_with_free_text(interview),
+            (
+                _statement(version, decisions.get(version.witness_id, "no_consent_record"))
+                for version in _of_interview(interview.id, islice(versions, counts[interview.id]))
+            ),
+            _listing(exhibits.get(interview.id, []), decisions, listed),
+        )
     _forget(Exhibit)
 
 
@@ -307,8 +331,10 @@ def _in_byte_budget(ids: list[int], sizes: list[int]) -> Iterator[TranscriptVers
         while end < len(ids) and budget + sizes[end] <= _CONTENT_BYTES:
             budget += sizes[end]
             end += 1
-        found = {v.id: v for v in db.session.scalars(select(TranscriptVersion)
-                                                     .where(TranscriptVersion.id.in_(ids[start:end])))}
+        found = {
+            v.id: v
+            for v in db.session.scalars(select(TranscriptVersion).where(TranscriptVersion.id.in_(ids[start:end])))
+        }
         for version_id in ids[start:end]:
             yield found[version_id]
             db.session.expunge(found.pop(version_id))  # only the current budget of ciphertext is kept

@@ -10,8 +10,14 @@ blp = Blueprint("casefile", __name__, url_prefix="/api/v1/cases", description="C
 
 
 @blp.route("/<int:case_id>/file", methods=["GET"], endpoint="case_file")
-@blp.doc(responses={"200": {"description": "The case file, streamed (consent rule in consent_rule)",
-                            "content": {"application/json": {"schema": schemas.CaseFileSchema}}}})
+@blp.doc(
+    responses={
+        "200": {
+            "description": "The case file, streamed (consent rule in consent_rule)",
+            "content": {"application/json": {"schema": schemas.CaseFileSchema}},
+        }
+    }
+)
 def get_case_file(case_id):
     """Download a whole case file, streamed (lawyers); each statement released is logged.
 

@@ -28,8 +28,7 @@ class Case(Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     members: Mapped[list[CaseMember]] = relationship(order_by=CaseMember.user_id, viewonly=True)
-    proposals: Mapped[list[MembershipProposal]] = relationship(order_by="MembershipProposal.user_id",
-                                                               viewonly=True)
+    proposals: Mapped[list[MembershipProposal]] = relationship(order_by="MembershipProposal.user_id", viewonly=True)
 
     def custody_target(self) -> Target:
         return Target(self.__resource_type__, self.id, case_id=self.id)

@@ -32,6 +32,7 @@ that uses it: no id, no title, nothing of that case. (That the reference is take
 uniqueness means; nothing else about the other case leaks.) Two requests racing for one
 reference get the same 409, never a database error.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,8 +55,11 @@ MEMBER, PENDING = "member", "pending"
 
 
 def _reference_taken() -> Conflict:
-    return Conflict("That case reference is already in use.", problem="case-reference-taken",
-                    errors={"json": {"reference": ["Already in use."]}})
+    return Conflict(
+        "That case reference is already in use.",
+        problem="case-reference-taken",
+        errors={"json": {"reference": ["Already in use."]}},
+    )
 
 
 def _check_reference_free(reference: str | None, case_id: int | None = None) -> None:
@@ -112,25 +116,25 @@ DEACTIVATION, REACTIVATION = "deactivation", "reactivation"
 
 def _lock_case(case_id: int) -> Case:
     """Serialise membership changes of one case (a row lock on PostgreSQL; SQLite is serial)."""
-    return db.session.execute(
-        select(Case).where(Case.id == case_id).with_for_update(key_share=True)
-    ).scalar_one()
+    return db.session.execute(select(Case).where(Case.id == case_id).with_for_update(key_share=True)).scalar_one()
 
 
 def lock_account(user_id: int, *, share: bool = False) -> None:
     """Lock an account's row before its memberships: changes of its role or state (``share`` false)
     and approvals of its memberships (``share``) are serial. Taken before any case row."""
-    db.session.execute(select(User.id).where(User.id == user_id)
-                       .with_for_update(read=share, key_share=not share))
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update(read=share, key_share=not share))
 
 
 def _legal_members(case_id: int) -> list[int]:
     """The case's lawyers: active legal accounts that are members now (suspended ones are not)."""
-    return list(db.session.scalars(
-        select(CaseMember.user_id).join(User, User.id == CaseMember.user_id)
-        .where(CaseMember.case_id == case_id, User.role == Role.LEGAL, User.active.is_(True))
-        .order_by(CaseMember.user_id)
-    ))
+    return list(
+        db.session.scalars(
+            select(CaseMember.user_id)
+            .join(User, User.id == CaseMember.user_id)
+            .where(CaseMember.case_id == case_id, User.role == Role.LEGAL, User.active.is_(True))
+            .order_by(CaseMember.user_id)
+        )
+    )
 
 
 def _member_candidate(user_id: int) -> User:
@@ -138,8 +142,10 @@ def _member_candidate(user_id: int) -> User:
     if user is None or not user.active:
         raise Invalid("No such active user.", errors={"path": {"user_id": ["Unknown or inactive user."]}})
     if user.role not in (Role.INTERVIEWER, Role.LEGAL):
-        raise Invalid("Only interviewers and lawyers are case members; admins and auditors see all cases.",
-                      errors={"path": {"user_id": [f"Role {user.role} cannot be a member."]}})
+        raise Invalid(
+            "Only interviewers and lawyers are case members; admins and auditors see all cases.",
+            errors={"path": {"user_id": [f"Role {user.role} cannot be a member."]}},
+        )
     return user
 
 
@@ -219,12 +225,16 @@ def memberships_for_role(user: User, new_role: str, changed_by_id: int) -> dict[
     if new_role == user.role:
         return {}
     if user.role == Role.LEGAL:
-        cases = db.session.scalars(select(CaseMember.case_id).where(CaseMember.user_id == user.id)
-                                   .order_by(CaseMember.case_id)).all()
+        cases = db.session.scalars(
+            select(CaseMember.case_id).where(CaseMember.user_id == user.id).order_by(CaseMember.case_id)
+        ).all()
         if cases:
-            raise Conflict("The user is a lawyer of cases: remove them from each (another lawyer of the case "
-                           "approves) before changing the role.", problem="legal-member",
-                           errors={"json": {"role": [f"A lawyer of cases {list(cases)}."]}})
+            raise Conflict(
+                "The user is a lawyer of cases: remove them from each (another lawyer of the case "
+                "approves) before changing the role.",
+                problem="legal-member",
+                errors={"json": {"role": [f"A lawyer of cases {list(cases)}."]}},
+            )
     if new_role == Role.LEGAL:
         return {"memberships_suspended": suspend_memberships(user.id, changed_by_id, ROLE_CHANGE)}
     if new_role == Role.INTERVIEWER:
@@ -237,28 +247,36 @@ def memberships_for_role(user: User, new_role: str, changed_by_id: int) -> dict[
         db.session.delete(row)
     db.session.flush()
     forget_membership()
-    return {"memberships_ended": [member.case_id for member in members],
-            "proposals_withdrawn": [proposal.case_id for proposal in proposals]}
+    return {
+        "memberships_ended": [member.case_id for member in members],
+        "proposals_withdrawn": [proposal.case_id for proposal in proposals],
+    }
 
 
 def _second_person(access: Access[Case], case_id: int, proposal: MembershipProposal) -> str:
     """Refuse unless the caller may be the second person for ``proposal``; say how they are."""
     approver = access.user_id
     if approver in (proposal.proposed_by_id, proposal.user_id):
-        raise Forbidden("The second person must be someone else than the proposer and the account itself.",
-                        problem="second-person-required")
+        raise Forbidden(
+            "The second person must be someone else than the proposer and the account itself.",
+            problem="second-person-required",
+        )
     lawyers = [lawyer for lawyer in _legal_members(case_id) if lawyer != proposal.user_id]
     if access.actor.role == Role.LEGAL:
         if approver not in lawyers:  # no longer a lawyer of the case (decided again under the lock)
             raise Forbidden("Only a lawyer of the case approves.", problem="second-person-required")
         return "lawyer"
     if lawyers:
-        raise Forbidden("This case has a lawyer other than the account: one of its lawyers approves, "
-                        "not an admin.", problem="lawyer-approves")
+        raise Forbidden(
+            "This case has a lawyer other than the account: one of its lawyers approves, not an admin.",
+            problem="lawyer-approves",
+        )
     if not control.independent(approver, proposal.proposed_by_id, proposal.user_id):
-        raise Forbidden("You may hold a way into the proposer's or the account's credentials (one of you "
-                        "set or reset the other's, or someone set both): another admin must approve.",
-                        problem="admin-not-independent")
+        raise Forbidden(
+            "You may hold a way into the proposer's or the account's credentials (one of you "
+            "set or reset the other's, or someone set both): another admin must approve.",
+            problem="admin-not-independent",
+        )
     return "second_admin"
 
 
@@ -273,8 +291,10 @@ def approve_member(case_id: int, user_id: int) -> Extended:
     access.note(approved_as=_second_person(access, case.id, proposal))
     if proposal.kind == REMOVE:
         if _legal_members(case.id) == [user_id]:
-            raise Conflict("The case's last lawyer cannot be removed: they approve every change of its members.",
-                           problem="last-legal-member")
+            raise Conflict(
+                "The case's last lawyer cannot be removed: they approve every change of its members.",
+                problem="last-legal-member",
+            )
         member = db.session.get(CaseMember, (case.id, user_id))
         if member is not None:
             db.session.delete(member)
@@ -300,8 +320,7 @@ def reject_proposal(case_id: int, user_id: int) -> None:
     proposal = _proposal(case.id, user_id)
     access.note(kind=proposal.kind, proposed_by_id=proposal.proposed_by_id)
     if access.user_id == proposal.user_id:
-        raise Forbidden("A change of your own membership is decided by someone else.",
-                        problem="second-person-required")
+        raise Forbidden("A change of your own membership is decided by someone else.", problem="second-person-required")
     db.session.delete(proposal)
     db.session.flush()
 
@@ -324,8 +343,11 @@ def remove_member(case_id: int, user_id: int) -> Extended | None:
         access.note(result="removed")
         return None
     if lawyers == [user_id]:
-        raise Conflict("The case's last lawyer cannot be removed: they approve every change of its members. "
-                       "Have another lawyer approved first.", problem="last-legal-member")
+        raise Conflict(
+            "The case's last lawyer cannot be removed: they approve every change of its members. "
+            "Have another lawyer approved first.",
+            problem="last-legal-member",
+        )
     proposal = _propose(case.id, user_id, access.user_id, REMOVE)
     access.note(result="proposed", kind=proposal.kind, proposed_by_id=proposal.proposed_by_id)
     return Extended(proposal, status=PENDING)

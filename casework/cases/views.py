@@ -42,9 +42,11 @@ def update_case(changes, case_id):
 
 @blp.route("/<int:case_id>/members/<int:user_id>", methods=["PUT"])
 @blp.response(200, schemas.MembershipSchema, description="Already a member")
-@blp.alt_response(202, schema=schemas.MembershipSchema,
-                  description="Proposed: a lawyer of the case, or where it has none a second admin, must approve "
-                              "(two-person rule)")
+@blp.alt_response(
+    202,
+    schema=schemas.MembershipSchema,
+    description="Proposed: a lawyer of the case, or where it has none a second admin, must approve (two-person rule)",
+)
 def add_member(case_id, user_id):
     """Propose a member of a case (admins); a second person approves."""
     result = service.add_member(case_id, user_id)
@@ -71,8 +73,11 @@ def reject_proposal(case_id, user_id):
 
 @blp.route("/<int:case_id>/members/<int:user_id>", methods=["DELETE"])
 @blp.response(204, description="Removed (an interviewer)")
-@blp.alt_response(202, schema=schemas.MembershipSchema,
-                  description="A lawyer's removal, proposed: another lawyer of the case must approve")
+@blp.alt_response(
+    202,
+    schema=schemas.MembershipSchema,
+    description="A lawyer's removal, proposed: another lawyer of the case must approve",
+)
 def remove_member(case_id, user_id):
     """Remove a member of a case (admins).
 

@@ -130,9 +130,7 @@ def _check_context(context: bytes) -> None:
         raise ValueError("context must be non-empty bytes (use bind())")
 
 
-def _unwrap(
-    keyring: KeyringProvider, sealed: Sealed, context: bytes, subject: str | None
-) -> bytes:
+def _unwrap(keyring: KeyringProvider, sealed: Sealed, context: bytes, subject: str | None) -> bytes:
     if not sealed.wrapped_key:
         raise KeyDestroyedError("the data key for this record was destroyed")
     try:
@@ -144,23 +142,17 @@ def _unwrap(
     except SubjectKeyDestroyed:
         raise KeyDestroyedError(f"the key of {subject} was destroyed (crypto-shredded)") from None
     except InvalidTag:
-        raise DecryptionError(
-            "wrapped data key does not belong to this record or was altered"
-        ) from None
+        raise DecryptionError("wrapped data key does not belong to this record or was altered") from None
 
 
-def _wrap_for_subject(
-    keyring: KeyringProvider, data_key: bytes, context: bytes, subject: str
-) -> bytes:
+def _wrap_for_subject(keyring: KeyringProvider, data_key: bytes, context: bytes, subject: str) -> bytes:
     try:
         return keyring.wrap_with_subject(subject, data_key, context)
     except SubjectKeyDestroyed:
         raise KeyDestroyedError(f"the key of {subject} was destroyed (crypto-shredded)") from None
 
 
-def seal(
-    keyring: KeyringProvider, plaintext: bytes, context: bytes, *, subject: str | None = None
-) -> Sealed:
+def seal(keyring: KeyringProvider, plaintext: bytes, context: bytes, *, subject: str | None = None) -> Sealed:
     """Encrypt under a fresh data key, wrapped by the current KEK, or by `subject`'s key if given.
 
     Raises KeyDestroyedError when the subject's key was destroyed.
@@ -176,9 +168,7 @@ def seal(
     return Sealed(ciphertext=ciphertext, nonce=nonce, wrapped_key=wrapped, kek_id=kek_id)
 
 
-def open_sealed(
-    keyring: KeyringProvider, sealed: Sealed, context: bytes, *, subject: str | None = None
-) -> bytes:
+def open_sealed(keyring: KeyringProvider, sealed: Sealed, context: bytes, *, subject: str | None = None) -> bytes:
     """Decrypt; raises DecryptionError, KeyDestroyedError or UnknownKeyError (KEK gone).
 
     `subject` names the subject key for records sealed under one (``kek_id ==
@@ -195,9 +185,7 @@ def open_sealed(
         raise DecryptionError("ciphertext does not belong to this record or was altered") from None
 
 
-def rewrap(
-    keyring: KeyringProvider, sealed: Sealed, context: bytes, *, to_kek_id: str | None = None
-) -> Sealed:
+def rewrap(keyring: KeyringProvider, sealed: Sealed, context: bytes, *, to_kek_id: str | None = None) -> Sealed:
     """Move the data key to another KEK; ciphertext and nonce are left untouched.
 
     Returns `sealed` itself when it is already under the target KEK, or under

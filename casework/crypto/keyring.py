@@ -130,9 +130,7 @@ class KeyringProvider(Protocol):
 
     def current_kek_id(self) -> str: ...
 
-    def wrap_key(
-        self, data_key: bytes, *, kek_id: str | None, context: bytes
-    ) -> tuple[str, bytes]: ...
+    def wrap_key(self, data_key: bytes, *, kek_id: str | None, context: bytes) -> tuple[str, bytes]: ...
 
     def unwrap_key(self, wrapped: bytes, *, kek_id: str, context: bytes) -> bytes: ...
 
@@ -162,9 +160,7 @@ def subject_label(subject: str) -> str:
     if not isinstance(subject, str) or not subject:
         raise ValueError("subject must be a non-empty string")
     if len(subject) > MAX_SUBJECT_CHARS or _CONTROL.search(subject):
-        raise ValueError(
-            f"subject must be at most {MAX_SUBJECT_CHARS} characters, without control characters"
-        )
+        raise ValueError(f"subject must be at most {MAX_SUBJECT_CHARS} characters, without control characters")
     return SUBJECT_PREFIX + subject
 
 
@@ -266,9 +262,7 @@ def _parse(raw: bytes, path: Path) -> tuple[_State, _Signer | None]:
     if fmt not in (_FORMAT, _LEGACY_FORMAT):
         raise KeyringError(f"keyring {path}: unsupported format (expected {_FORMAT})")
     log_name = doc.get("log_name")
-    if (fmt == _LEGACY_FORMAT or log_name is not None) and (
-        not isinstance(log_name, str) or not log_name
-    ):
+    if (fmt == _LEGACY_FORMAT or log_name is not None) and (not isinstance(log_name, str) or not log_name):
         raise KeyringError(f"keyring {path}: log_name must be a non-empty string")
     entries = doc.get("keks")
     if not isinstance(entries, dict) or not entries:
@@ -396,9 +390,7 @@ def _read_signer(kek_path: Path) -> _Signer:
     return _parse_signer(raw, sig_path)
 
 
-def _migrate(
-    path: Path, raw: bytes, state: _State, legacy: _Signer
-) -> tuple[_State, tuple[int, int, int]] | None:
+def _migrate(path: Path, raw: bytes, state: _State, legacy: _Signer) -> tuple[_State, tuple[int, int, int]] | None:
     """Move a format-1 file's signing key into its own file, then drop it from the KEK file.
 
     The signing-key file is durable before the seed leaves the KEK file, so a
@@ -430,7 +422,9 @@ def _migrate(
     log.warning(
         "keyring %s: moved the log's signing key to %s and rewrote the keyring as format %d "
         "(KEKs only); backups of the keyring taken before now still contain the signing key",
-        path, sig_path, _FORMAT,
+        path,
+        sig_path,
+        _FORMAT,
     )
     return state, signature
 
@@ -464,9 +458,7 @@ class LocalKeyring:
     retired.  The signing key does not rotate with the KEKs and is read once.
     """
 
-    def __init__(
-        self, path: Path, state: _State, signature: tuple[int, int, int], signer: _Signer
-    ) -> None:
+    def __init__(self, path: Path, state: _State, signature: tuple[int, int, int], signer: _Signer) -> None:
         """Use `create`, `load` or `open_keyring`; this only holds validated state."""
         self._path = path
         self._state = state
@@ -495,9 +487,7 @@ class LocalKeyring:
         if os.path.lexists(target):
             raise KeyringError(f"keyring file {target} already exists")
         if os.path.lexists(sig_path):
-            raise KeyringError(
-                f"signing key file {sig_path} already exists; refusing to create a keyring beside it"
-            )
+            raise KeyringError(f"signing key file {sig_path} already exists; refusing to create a keyring beside it")
         state = _State(
             current="kek-0001",
             keks={"kek-0001": _Kek(AESGCM.generate_key(bit_length=256), _now())},
@@ -568,9 +558,7 @@ class LocalKeyring:
             raise UnknownKeyError(f"KEK {kek_id!r} is not in the keyring")
         return kek.created
 
-    def wrap_key(
-        self, data_key: bytes, *, kek_id: str | None = None, context: bytes
-    ) -> tuple[str, bytes]:
+    def wrap_key(self, data_key: bytes, *, kek_id: str | None = None, context: bytes) -> tuple[str, bytes]:
         """Wrap a data key: version byte || nonce || AES-256-GCM(ct || tag)."""
         if len(data_key) != KEY_BYTES:
             raise ValueError(f"data key must be {KEY_BYTES} bytes")
@@ -758,8 +746,7 @@ def open_keyring(
     if not target.exists():
         if not create_if_missing:
             raise KeyringError(
-                f"keyring file {target} does not exist; production requires an explicit, "
-                "provisioned keyring"
+                f"keyring file {target} does not exist; production requires an explicit, provisioned keyring"
             )
         try:
             return LocalKeyring.create(target, log_name=log_name)

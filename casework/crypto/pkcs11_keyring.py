@@ -353,14 +353,10 @@ class Pkcs11Ed25519Signer(Ed25519PrivateKey):
         format: PrivateFormat,
         encryption_algorithm: KeySerializationEncryption,
     ) -> bytes:
-        raise KeyringError(
-            "the custody signing key is held in a PKCS#11 token and is not extractable"
-        )
+        raise KeyringError("the custody signing key is held in a PKCS#11 token and is not extractable")
 
     def private_bytes_raw(self) -> bytes:
-        raise KeyringError(
-            "the custody signing key is held in a PKCS#11 token and is not extractable"
-        )
+        raise KeyringError("the custody signing key is held in a PKCS#11 token and is not extractable")
 
     def __copy__(self) -> Pkcs11Ed25519Signer:
         return self
@@ -431,9 +427,7 @@ class Pkcs11Keyring:
             attrs[name] = unquote(value)
         unknown = sorted(set(attrs) - {"token", "module"})
         if unknown:
-            raise KeyringError(
-                f"unsupported PKCS#11 URI attributes {unknown}; use token and module"
-            )
+            raise KeyringError(f"unsupported PKCS#11 URI attributes {unknown}; use token and module")
         token = attrs.get("token", "")
         if not token:
             raise KeyringError("PKCS#11 URI needs token=<label>")
@@ -469,9 +463,7 @@ class Pkcs11Keyring:
             self._create_log_name(session, log_name)
             existing = self._read_log_name(session)
         if existing != log_name:
-            raise KeyringError(
-                f"token {self._token_label!r} already holds log name {existing!r}, not {log_name!r}"
-            )
+            raise KeyringError(f"token {self._token_label!r} already holds log name {existing!r}, not {log_name!r}")
         if not self._kek_numbers(session):
             first = _kek_label(1)
             self._ensure(
@@ -497,10 +489,7 @@ class Pkcs11Keyring:
             number, kek = self._current(session)
             for label, key in ((_kek_label(number), kek), (SIGNER_LABEL, self._signer(session))):
                 attrs = key.get_attributes([Attribute.SENSITIVE, Attribute.EXTRACTABLE])
-                if (
-                    attrs.get(Attribute.SENSITIVE) is not True
-                    or attrs.get(Attribute.EXTRACTABLE) is not False
-                ):
+                if attrs.get(Attribute.SENSITIVE) is not True or attrs.get(Attribute.EXTRACTABLE) is not False:
                     raise KeyringError(f"token key {label!r} must be sensitive and non-extractable")
 
         self._run("check", inspect)
@@ -525,22 +514,16 @@ class Pkcs11Keyring:
         try:
             token = lib.get_token(token_label=self._token_label)
         except p11e.NoSuchToken:
-            raise KeyringError(
-                f"no PKCS#11 token labelled {self._token_label!r} in {self._module}"
-            ) from None
+            raise KeyringError(f"no PKCS#11 token labelled {self._token_label!r} in {self._module}") from None
         except p11e.PKCS11Error as exc:
-            raise KeyringError(
-                f"cannot find PKCS#11 token {self._token_label!r}: {_describe(exc)}"
-            ) from None
+            raise KeyringError(f"cannot find PKCS#11 token {self._token_label!r}: {_describe(exc)}") from None
         try:
             return token.open(rw=True, user_pin=self._pin)
         except p11e.UserAlreadyLoggedIn:
             # Login is per process and token: another session already logged in.
             return token.open(rw=True)
         except p11e.PKCS11Error as exc:
-            raise KeyringError(
-                f"cannot log in to PKCS#11 token {self._token_label!r}: {_describe(exc)}"
-            ) from None
+            raise KeyringError(f"cannot log in to PKCS#11 token {self._token_label!r}: {_describe(exc)}") from None
 
     def _discard(self, conn: _Conn) -> None:
         proc = _process()
@@ -612,9 +595,7 @@ class Pkcs11Keyring:
         )
 
     @staticmethod
-    def _create_unique(
-        create: Callable[[bytes], list[_Object]], find: Callable[[], list[_Object]]
-    ) -> bool:
+    def _create_unique(create: Callable[[bytes], list[_Object]], find: Callable[[], list[_Object]]) -> bool:
         """Create objects under a fresh CKA_ID; undo it if a rival with the label exists.
 
         Returns False when a rival (another process) won; callers re-read.
@@ -628,9 +609,7 @@ class Pkcs11Keyring:
         return False
 
     @classmethod
-    def _ensure(
-        cls, create: Callable[[bytes], list[_Object]], find: Callable[[], list[_Object]], what: str
-    ) -> None:
+    def _ensure(cls, create: Callable[[bytes], list[_Object]], find: Callable[[], list[_Object]], what: str) -> None:
         """Create the object unless it exists, tolerating a concurrent creator."""
         for _ in range(_CREATE_ATTEMPTS):
             if find() or cls._create_unique(create, find):
@@ -731,16 +710,12 @@ class Pkcs11Keyring:
         for _ in range(_CREATE_ATTEMPTS):
             key = None if hint is None else _pick(self._secret_keys(session, _kek_label(hint)))
             if hint is not None and key is not None:
-                while (
-                    newer := _pick(self._secret_keys(session, _kek_label(hint + 1)))
-                ) is not None:
+                while (newer := _pick(self._secret_keys(session, _kek_label(hint + 1)))) is not None:
                     hint, key = hint + 1, newer
                 return hint, key
             numbers = self._kek_numbers(session)  # no hint yet, or the token changed under us
             if not numbers:
-                raise KeyringError(
-                    f"PKCS#11 token {self._token_label!r} holds no KEK; run Pkcs11Keyring.initialise"
-                )
+                raise KeyringError(f"PKCS#11 token {self._token_label!r} holds no KEK; run Pkcs11Keyring.initialise")
             hint = numbers[-1]
         raise KeyringError(f"PKCS#11 token {self._token_label!r}: the KEK set keeps changing")
 
@@ -759,9 +734,7 @@ class Pkcs11Keyring:
     def kek_ids(self) -> list[str]:
         return [_kek_label(n) for n in self._run("list KEKs", self._kek_numbers)]
 
-    def wrap_key(
-        self, data_key: bytes, *, kek_id: str | None = None, context: bytes
-    ) -> tuple[str, bytes]:
+    def wrap_key(self, data_key: bytes, *, kek_id: str | None = None, context: bytes) -> tuple[str, bytes]:
         """Wrap in the token: 0x11 || nonce || AES-256-GCM(data key) || tag."""
         data_key = _check_data_key(data_key)
         _check_context(context)
@@ -773,9 +746,7 @@ class Pkcs11Keyring:
                 self._current_hint = number
             else:
                 kid, key = kek_id, self._kek(session, kek_id)
-            return kid, _gcm_wrap(
-                key, KEK_WRAP_VERSION, data_key, wrap_associated_data(kid, context)
-            )
+            return kid, _gcm_wrap(key, KEK_WRAP_VERSION, data_key, wrap_associated_data(kid, context))
 
         return self._run("wrap a data key", wrap)
 
@@ -785,9 +756,7 @@ class Pkcs11Keyring:
 
         def unwrap(session: _Session) -> bytes:
             key = self._kek(session, kek_id)
-            return _gcm_unwrap(
-                key, KEK_WRAP_VERSION, wrapped, wrap_associated_data(kek_id, context)
-            )
+            return _gcm_unwrap(key, KEK_WRAP_VERSION, wrapped, wrap_associated_data(kek_id, context))
 
         return self._run("unwrap a data key", unwrap)
 
@@ -806,9 +775,7 @@ class Pkcs11Keyring:
                     self._current_hint = _kek_number(label)
                     return label
                 _backoff()
-            raise KeyringError(
-                "could not create a new KEK: other processes keep rotating concurrently"
-            )
+            raise KeyringError("could not create a new KEK: other processes keep rotating concurrently")
 
         return self._run("rotate", rotate)
 
@@ -849,9 +816,7 @@ class Pkcs11Keyring:
         }
         public = _pick(list(session.get_objects(template)))
         if public is None:
-            raise KeyringError(
-                f"PKCS#11 token {self._token_label!r} lacks the public half of {SIGNER_LABEL!r}"
-            )
+            raise KeyringError(f"PKCS#11 token {self._token_label!r} lacks the public half of {SIGNER_LABEL!r}")
         attrs = public.get_attributes([Attribute.EC_POINT, Attribute.EC_PARAMS])
         return key_id, _ed25519_public(attrs[Attribute.EC_POINT], attrs.get(Attribute.EC_PARAMS))
 
@@ -876,9 +841,7 @@ class Pkcs11Keyring:
                 except InvalidSignature:
                     pass
             self._public = self._run("read the signing public key", self._read_public)
-        raise KeyringError(
-            f"token signature by {SIGNER_LABEL!r} does not verify with its public key"
-        )
+        raise KeyringError(f"token signature by {SIGNER_LABEL!r} does not verify with its public key")
 
     def log_name(self) -> str:
         name = self._log_name
@@ -914,9 +877,7 @@ class Pkcs11Keyring:
     def _subject_key(self, session: _Session, subject: str, label: str) -> _Object:
         key = _pick(self._secret_keys(session, label))
         if key is None:
-            raise SubjectKeyDestroyed(
-                f"the key of subject {subject!r} was destroyed (or never created)"
-            )
+            raise SubjectKeyDestroyed(f"the key of subject {subject!r} was destroyed (or never created)")
         return key
 
     def wrap_with_subject(self, subject: str, data_key: bytes, context: bytes) -> bytes:
@@ -927,9 +888,7 @@ class Pkcs11Keyring:
 
         def wrap(session: _Session) -> bytes:
             key = self._subject_key(session, subject, label)
-            return _gcm_wrap(
-                key, SUBJECT_WRAP_VERSION, data_key, wrap_associated_data(label, context)
-            )
+            return _gcm_wrap(key, SUBJECT_WRAP_VERSION, data_key, wrap_associated_data(label, context))
 
         return self._run("wrap with a subject key", wrap)
 
@@ -940,9 +899,7 @@ class Pkcs11Keyring:
 
         def unwrap(session: _Session) -> bytes:
             key = self._subject_key(session, subject, label)
-            return _gcm_unwrap(
-                key, SUBJECT_WRAP_VERSION, wrapped, wrap_associated_data(label, context)
-            )
+            return _gcm_unwrap(key, SUBJECT_WRAP_VERSION, wrapped, wrap_associated_data(label, context))
 
         return self._run("unwrap with a subject key", unwrap)
 
@@ -965,37 +922,23 @@ class Pkcs11Keyring:
 
 def _gcm_wrap(key: _Object, version: int, data_key: bytes, aad: bytes) -> bytes:
     nonce = os.urandom(NONCE_BYTES)
-    sealed = bytes(
-        key.encrypt(
-            data_key, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, aad, 128)
-        )
-    )
+    sealed = bytes(key.encrypt(data_key, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, aad, 128)))
     if len(sealed) != KEY_BYTES + TAG_BYTES:
         raise KeyringError(f"token returned {len(sealed)} bytes for an AES-GCM wrap")
     return bytes([version]) + nonce + sealed
 
 
 def _gcm_unwrap(key: _Object, version: int, wrapped: bytes, aad: bytes) -> bytes:
-    if (
-        not isinstance(wrapped, (bytes, bytearray))
-        or len(wrapped) != WRAPPED_BYTES
-        or wrapped[0] != version
-    ):
+    if not isinstance(wrapped, (bytes, bytearray)) or len(wrapped) != WRAPPED_BYTES or wrapped[0] != version:
         raise InvalidTag()
     nonce, sealed = bytes(wrapped[1 : 1 + NONCE_BYTES]), bytes(wrapped[1 + NONCE_BYTES :])
     try:
-        data_key = bytes(
-            key.decrypt(
-                sealed, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, aad, 128)
-            )
-        )
+        data_key = bytes(key.decrypt(sealed, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, aad, 128)))
     except _DECRYPT_FAILED as exc:
         # SoftHSM2 says CKR_GENERAL_ERROR for a bad tag; tell that apart from a sick token.
         if _gcm_self_test(key):
             raise InvalidTag() from None
-        raise KeyringError(
-            f"PKCS#11 AES-GCM decrypt failed and the self-test failed too: {_describe(exc)}"
-        ) from exc
+        raise KeyringError(f"PKCS#11 AES-GCM decrypt failed and the self-test failed too: {_describe(exc)}") from exc
     if len(data_key) != KEY_BYTES:
         raise InvalidTag()
     return data_key
@@ -1006,9 +949,7 @@ def _gcm_self_test(key: _Object) -> bool:
     try:
         wrapped = _gcm_wrap(key, 0, probe, aad)
         nonce, sealed = wrapped[1 : 1 + NONCE_BYTES], wrapped[1 + NONCE_BYTES :]
-        clear = key.decrypt(
-            sealed, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, aad, 128)
-        )
+        clear = key.decrypt(sealed, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, aad, 128))
     except (p11e.PKCS11Error, KeyringError):
         return False
     return bytes(clear) == probe

@@ -21,6 +21,7 @@ would make KEK rotation impossible without re-encrypting; the data key's wrap bi
 
 Record layout: ``version (1 byte, 0x01) || epoch (16) || ciphertext || tag (16)``.
 """
+
 from __future__ import annotations
 
 import os
@@ -125,12 +126,13 @@ class ChunkReader:
     def decrypt(self, index: int, record: bytes, *, final: bool) -> bytes:
         if len(record) < RECORD_OVERHEAD or record[:1] != _VERSION:
             raise ChunkDecryptionError(f"chunk {index} is not a chunk record")
-        epoch = record[1:1 + EPOCH_BYTES]
+        epoch = record[1 : 1 + EPOCH_BYTES]
         if epoch != self._epoch or self._aead is None:
             self._epoch, self._aead = epoch, _write_key(self._data_key, epoch)
         try:
-            return self._aead.decrypt(_nonce(index), record[1 + EPOCH_BYTES:],
-                                      _associated_data(self._context, index, final))
+            return self._aead.decrypt(
+                _nonce(index), record[1 + EPOCH_BYTES :], _associated_data(self._context, index, final)
+            )
         except InvalidTag:
             raise ChunkDecryptionError(f"chunk {index} failed to decrypt at its place") from None
 

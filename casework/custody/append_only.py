@@ -10,6 +10,7 @@ one mutable row every append moves forward.
 The migration ``0004_append_only`` and the test suite (which empties the tables between tests)
 both use the SQL below, so there is one definition of it.
 """
+
 from __future__ import annotations
 
 import os
@@ -61,10 +62,14 @@ $$""",
         statement
         for table in TABLES
         for statement in (
-            (f"CREATE TRIGGER {ROW_TRIGGER} BEFORE UPDATE OR DELETE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION {FUNCTION}()"),
-            (f"CREATE TRIGGER {TRUNCATE_TRIGGER} BEFORE TRUNCATE ON {table} "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION {FUNCTION}()"),
+            (
+                f"CREATE TRIGGER {ROW_TRIGGER} BEFORE UPDATE OR DELETE ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION {FUNCTION}()"
+            ),
+            (
+                f"CREATE TRIGGER {TRUNCATE_TRIGGER} BEFORE TRUNCATE ON {table} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {FUNCTION}()"
+            ),
         )
     ],
 ]
@@ -173,8 +178,10 @@ POSTGRES_SQL: list[str] = [*POSTGRES_TRIGGERS, *postgres_role_sql()]
 # catches up first), and is the price of not holding the head lock across every commit.
 INTAKE_MESSAGE = "custody intake rows are never changed"
 SQLITE_INTAKE_TRIGGERS: list[str] = [
-    (f"CREATE TRIGGER {INTAKE_TABLE}_no_update BEFORE UPDATE ON {INTAKE_TABLE} "
-    f"BEGIN SELECT RAISE(ABORT, '{INTAKE_MESSAGE}'); END;"),
+    (
+        f"CREATE TRIGGER {INTAKE_TABLE}_no_update BEFORE UPDATE ON {INTAKE_TABLE} "
+        f"BEGIN SELECT RAISE(ABORT, '{INTAKE_MESSAGE}'); END;"
+    ),
 ]
 SQLITE_INTAKE_DROP: list[str] = [f"DROP TRIGGER IF EXISTS {INTAKE_TABLE}_no_update"]
 INTAKE_FUNCTION = "custody_intake_unchanged"
@@ -186,8 +193,10 @@ BEGIN
 END
 $$""",
     f"CREATE TRIGGER {ROW_TRIGGER} BEFORE UPDATE ON {INTAKE_TABLE} FOR EACH ROW EXECUTE FUNCTION {INTAKE_FUNCTION}()",
-    (f"CREATE TRIGGER {TRUNCATE_TRIGGER} BEFORE TRUNCATE ON {INTAKE_TABLE} "
-    f"FOR EACH STATEMENT EXECUTE FUNCTION {INTAKE_FUNCTION}()"),
+    (
+        f"CREATE TRIGGER {TRUNCATE_TRIGGER} BEFORE TRUNCATE ON {INTAKE_TABLE} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {INTAKE_FUNCTION}()"
+    ),
 ]
 POSTGRES_INTAKE_DROP: list[str] = [
     *[f"DROP TRIGGER IF EXISTS {name} ON {INTAKE_TABLE}" for name in (ROW_TRIGGER, TRUNCATE_TRIGGER)],

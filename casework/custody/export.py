@@ -1,4 +1,5 @@
 """The export format the offline verifier reads: one canonical JSON line per event."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -24,8 +25,9 @@ def export_lines(batch: int = 5000) -> Iterator[bytes]:
     """
     columns = [getattr(CustodyEvent, name) for name in leaf.ENTRY_FIELDS]
     statement = (
-        select(CustodyEvent.seq, CustodyEvent.recorded_at, CustodyEvent.salt,
-               CustodyNode.hash.label("tree_leaf"), *columns)
+        select(
+            CustodyEvent.seq, CustodyEvent.recorded_at, CustodyEvent.salt, CustodyNode.hash.label("tree_leaf"), *columns
+        )
         .outerjoin(CustodyNode, (CustodyNode.level == 0) & (CustodyNode.index == CustodyEvent.seq))
         .order_by(CustodyEvent.seq)
     )

@@ -8,6 +8,7 @@ other: a batch is taken only if no other integrator holds the head (``try_integr
 the one that holds it takes everything queued. It polls at a quarter of the delay, so an event
 waits at most that plus one batch.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,8 +36,14 @@ def integrate_pending() -> int:
             return total
 
 
-def run(app: Flask, merge_delay: float, *, stop: threading.Event | None = None,
-        publish_every: float | None = None, publish: Callable[[], None] | None = None) -> None:
+def run(
+    app: Flask,
+    merge_delay: float,
+    *,
+    stop: threading.Event | None = None,
+    publish_every: float | None = None,
+    publish: Callable[[], None] | None = None,
+) -> None:
     """Poll and integrate until ``stop`` is set; publish every ``publish_every`` seconds if given."""
     stop = stop or threading.Event()
     interval = max(merge_delay / 4, 0.01)
@@ -63,7 +70,12 @@ def start_thread(app: Flask) -> threading.Event | None:
         if db.engine.dialect.name != "postgresql" or not settings(app).custody.recording:
             return None
     stop = threading.Event()
-    thread = threading.Thread(target=run, args=(app, settings(app).custody.merge_delay),
-                              kwargs={"stop": stop}, name="custody-integrator", daemon=True)
+    thread = threading.Thread(
+        target=run,
+        args=(app, settings(app).custody.merge_delay),
+        kwargs={"stop": stop},
+        name="custody-integrator",
+        daemon=True,
+    )
     thread.start()
     return stop

@@ -19,6 +19,7 @@ seq and nodes given: the event in the tree); ``append`` does both at once.
 Roots and proofs of the stored tree are ``casework.custody.proofs``; what is signed is
 recomputed by the signer from the events (``casework.custody.publication``), never read here.
 """
+
 from __future__ import annotations
 
 import os
@@ -76,8 +77,12 @@ class NewEvent:
         return self.leaf_hash
 
     def row(self) -> dict[str, Any]:
-        return {"recorded_at": self.recorded_at, **{name: getattr(self, name) for name in ENTRY_FIELDS},
-                "salt": self.salt, "leaf_hash": self.leaf_hash}
+        return {
+            "recorded_at": self.recorded_at,
+            **{name: getattr(self, name) for name in ENTRY_FIELDS},
+            "salt": self.salt,
+            "leaf_hash": self.leaf_hash,
+        }
 
 
 def is_deferred(connection: Connection) -> bool:
@@ -105,7 +110,7 @@ def intake(connection: Connection, events: Iterable[NewEvent], *, commit: bool =
     rows = [event.row() for event in seal(events)]
     ids: list[int] = []
     for start in range(0, len(rows), _INTAKE_CHUNK):  # bounded statements, whatever a request records
-        chunk, last = rows[start:start + _INTAKE_CHUNK], start + _INTAKE_CHUNK >= len(rows)
+        chunk, last = rows[start : start + _INTAKE_CHUNK], start + _INTAKE_CHUNK >= len(rows)
         if connection.dialect.name == "postgresql":
             ids.extend(postgresql.record(connection, chunk, commit=commit and last))
         else:

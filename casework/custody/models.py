@@ -26,13 +26,15 @@ __all__ = ["ENTRY_FIELDS", "TIME_FORMAT", "leaf_entry"]
 BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
 
-
 def leaf_entry(seq: int | None, recorded_at: datetime, event: Any) -> dict[str, Any]:
     """The auditor's entry of a stored event: leaf form v2 (values and their salts), or v1 for an
     event recorded before SPEC v3 (no salt; its leaf hashes it as it is, seq included)."""
     if not event.salt:
-        return {**{name: getattr(event, name) for name in ENTRY_FIELDS}, "seq": seq,
-                "time": recorded_at.strftime(TIME_FORMAT)}
+        return {
+            **{name: getattr(event, name) for name in ENTRY_FIELDS},
+            "seq": seq,
+            "time": recorded_at.strftime(TIME_FORMAT),
+        }
     return make_entry(seq, recorded_at, event, event.salt)
 
 

@@ -11,6 +11,7 @@ through the custody owner's function, then witnesses are asked to cosign.
 What is served (``served``) is the latest stored checkpoint that this log's key signed, never
 older than the signer's own state.
 """
+
 from __future__ import annotations
 
 import json
@@ -75,8 +76,10 @@ class Published:
     def cosigned(self) -> str:
         """The note with every stored witness cosignature appended."""
         lines = db.session.scalars(
-            select(CustodyCosignature.line).where(CustodyCosignature.tree_size == self.size)
-            .order_by(CustodyCosignature.witness)).all()
+            select(CustodyCosignature.line)
+            .where(CustodyCosignature.tree_size == self.size)
+            .order_by(CustodyCosignature.witness)
+        ).all()
         return cosignature.append_signatures(self.note, lines) if lines else self.note
 
 
@@ -171,8 +174,9 @@ def _integrate_all() -> None:
         log.integrate_committed()
     except Exception as exc:
         db.session.rollback()
-        raise PublicationRefused(f"the intake queue cannot be integrated ({exc.__class__.__name__})",
-                                 _head_size()) from None
+        raise PublicationRefused(
+            f"the intake queue cannot be integrated ({exc.__class__.__name__})", _head_size()
+        ) from None
 
 
 def _state(signer: LogSigner) -> SignedState | None:
@@ -182,16 +186,20 @@ def _state(signer: LogSigner) -> SignedState | None:
     stored = _newest_stored(signer)
     newest = stored.size if stored else None
     if state is None and newest is not None:
-        raise PublicationRefused(f"the signer has no state but the log published size {newest}: "
-                                 "run `flask custody recover-state`")
+        raise PublicationRefused(
+            f"the signer has no state but the log published size {newest}: run `flask custody recover-state`"
+        )
     if state is not None and newest is not None and newest > state.size:
-        raise PublicationRefused(f"the signer's state (size {state.size}) is older than published size {newest}: "
-                                 "run `flask custody recover-state`")
+        raise PublicationRefused(
+            f"the signer's state (size {state.size}) is older than published size {newest}: "
+            "run `flask custody recover-state`"
+        )
     return state
 
 
-def _refuse_if_witnesses_are_ahead(signer: LogSigner, state: SignedState | None,
-                                   witnesses: Sequence[WitnessEndpoint]) -> None:
+def _refuse_if_witnesses_are_ahead(
+    signer: LogSigner, state: SignedState | None, witnesses: Sequence[WitnessEndpoint]
+) -> None:
     """Before signing, each witness is shown the last checkpoint the signer holds (the empty tree
     without a state): one that holds a larger size of this log says so (409), and then the state
     is stale (restored with the database, or another server's) and nothing is signed."""
@@ -207,15 +215,18 @@ def _refuse_if_witnesses_are_ahead(signer: LogSigner, state: SignedState | None,
         known = witness_known_size(witness, last, old=last.size)
         if known is not None and known > last.size:
             held = "no state" if state is None else f"a state of size {last.size}"
-            raise PublicationRefused(f"the signer has {held} but witness {witness.name} holds size {known} "
-                                     "of this log: run `flask custody recover-state`")
+            raise PublicationRefused(
+                f"the signer has {held} but witness {witness.name} holds size {known} "
+                "of this log: run `flask custody recover-state`"
+            )
 
 
 def _newest_stored(signer: LogSigner) -> Published | None:
     """The newest stored checkpoint that is this log's: its note signed by the log's key, for the
     size and root of its row. Rows that are not (inserted by whoever could) are passed over."""
-    rows = db.session.scalars(select(CustodyCheckpoint).order_by(CustodyCheckpoint.tree_size.desc())
-                              .limit(_STORED_CHECKPOINTS_TRIED))
+    rows = db.session.scalars(
+        select(CustodyCheckpoint).order_by(CustodyCheckpoint.tree_size.desc()).limit(_STORED_CHECKPOINTS_TRIED)
+    )
     for row in rows:
         body = signer.verify_note(row.note)
         if body is not None and (body.size, body.root) == (row.tree_size, row.root_hash):
@@ -236,12 +247,18 @@ def recompute(extended: merkle.CompactRange, size: int, *, whole_log: bool = Tru
     if size < start:
         raise PublicationRefused(f"the log shrank from signed size {start} to {size}", size)
     beyond = db.session.scalar(select(func.min(CustodyEvent.seq)).where(CustodyEvent.seq >= size))
-    columns = [CustodyEvent.seq, CustodyEvent.recorded_at, *[getattr(CustodyEvent, n) for n in leaf.ENTRY_FIELDS],
-               CustodyEvent.salt, CustodyEvent.leaf_hash]
+    columns = [
+        CustodyEvent.seq,
+        CustodyEvent.recorded_at,
+        *[getattr(CustodyEvent, n) for n in leaf.ENTRY_FIELDS],
+        CustodyEvent.salt,
+        CustodyEvent.leaf_hash,
+    ]
     for low in range(start, size, _READ_BATCH):
         high = min(low + _READ_BATCH, size)
-        rows = db.session.execute(select(*columns).where(CustodyEvent.seq >= low, CustodyEvent.seq < high)
-                                  .order_by(CustodyEvent.seq)).all()
+        rows = db.session.execute(
+            select(*columns).where(CustodyEvent.seq >= low, CustodyEvent.seq < high).order_by(CustodyEvent.seq)
+        ).all()
         first_bad: int | None = None
         completed: list[tuple[int, int, bytes]] = []
         for row in rows:
@@ -279,9 +296,12 @@ def _check_signed_history(state: SignedState | None, extended: merkle.CompactRan
     except LogCorrupted:
         proof, stored_root = [], b""
     if stored_root != extended.root() or not merkle.verify_consistency(
-            state.size, extended.size, state.root, extended.root(), proof):
-        raise PublicationRefused(f"the database's tree nodes no longer prove the signed history "
-                                 f"(signed size {state.size}): a rewrite before seq {state.size}")
+        state.size, extended.size, state.root, extended.root(), proof
+    ):
+        raise PublicationRefused(
+            f"the database's tree nodes no longer prove the signed history "
+            f"(signed size {state.size}): a rewrite before seq {state.size}"
+        )
 
 
 def _first_node_mismatch(completed: list[tuple[int, int, bytes]]) -> int | None:
@@ -302,27 +322,34 @@ def _first_node_mismatch(completed: list[tuple[int, int, bytes]]) -> int | None:
 
 
 def _last_cosigned_size(witness: WitnessEndpoint, up_to: int) -> int:
-    return db.session.scalar(
-        select(func.max(CustodyCosignature.tree_size))
-        .where(CustodyCosignature.witness == witness.name, CustodyCosignature.tree_size <= up_to)
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.max(CustodyCosignature.tree_size)).where(
+                CustodyCosignature.witness == witness.name, CustodyCosignature.tree_size <= up_to
+            )
+        )
+        or 0
+    )
 
 
 def _ask(witness: WitnessEndpoint, published: Published, old: int, timeout: float) -> list[str]:
     proof = proofs.consistency_proof(old, published.size) if 0 < old < published.size else []
-    return witness_client.request_cosignature(witness.url, old, proof, published.note, timeout,
-                                              trusted_vkeys=[witness.vkey])
+    return witness_client.request_cosignature(
+        witness.url, old, proof, published.note, timeout, trusted_vkeys=[witness.vkey]
+    )
 
 
-def gather_cosignatures(published: Published, witnesses: Sequence[WitnessEndpoint],
-                        timeout: float = 10.0) -> dict[str, str]:
+def gather_cosignatures(
+    published: Published, witnesses: Sequence[WitnessEndpoint], timeout: float = 10.0
+) -> dict[str, str]:
     """Ask each witness to cosign; store what comes back. Returns witness -> "ok" or why not.
 
     A witness that holds a newer checkpoint of this log than the one just signed means the
     signer's state is stale (restored): that is a refusal, not a retry.
     """
-    have = set(db.session.scalars(
-        select(CustodyCosignature.witness).where(CustodyCosignature.tree_size == published.size)))
+    have = set(
+        db.session.scalars(select(CustodyCosignature.witness).where(CustodyCosignature.tree_size == published.size))
+    )
     results = {}
     for witness in witnesses:
         if witness.name in have:
@@ -336,7 +363,8 @@ def gather_cosignatures(published: Published, witnesses: Sequence[WitnessEndpoin
                 if conflict.known_size > published.size:
                     raise PublicationRefused(
                         f"witness {witness.name} holds size {conflict.known_size}, newer than the signer's "
-                        f"{published.size}: run `flask custody recover-state`") from None
+                        f"{published.size}: run `flask custody recover-state`"
+                    ) from None
                 lines = _ask(witness, published, conflict.known_size, timeout)
         except witness_client.WitnessError as exc:
             logger.warning("witness %s did not cosign size %d: %s", witness.name, published.size, exc)
@@ -347,13 +375,13 @@ def gather_cosignatures(published: Published, witnesses: Sequence[WitnessEndpoin
     return results
 
 
-def witness_known_size(witness: WitnessEndpoint, published: Published, timeout: float = 10.0, *,
-                       old: int = 0) -> int | None:
+def witness_known_size(
+    witness: WitnessEndpoint, published: Published, timeout: float = 10.0, *, old: int = 0
+) -> int | None:
     """The size of this log a witness last cosigned: it answers an add-checkpoint from another
     size with 409 and its own. None when unreachable or refusing."""
     try:
-        witness_client.request_cosignature(witness.url, old, [], published.note, timeout,
-                                           trusted_vkeys=[witness.vkey])
+        witness_client.request_cosignature(witness.url, old, [], published.note, timeout, trusted_vkeys=[witness.vkey])
     except witness_client.WitnessConflict as conflict:
         return conflict.known_size
     except witness_client.WitnessError:
@@ -386,8 +414,10 @@ def recover_state(signer: LogSigner, witnesses: Sequence[WitnessEndpoint], quoru
         for witness in witnesses:
             known = witness_known_size(witness, chosen)
             if known is not None and known > chosen.size:
-                raise PublicationRefused(f"witness {witness.name} holds size {known}, newer than any quorum-cosigned "
-                                         "checkpoint in this database: restore the database first")
+                raise PublicationRefused(
+                    f"witness {witness.name} holds size {known}, newer than any quorum-cosigned "
+                    "checkpoint in this database: restore the database first"
+                )
         rebuilt = recompute(merkle.CompactRange(), chosen.size, whole_log=False)
         if rebuilt.root() != chosen.root:
             raise PublicationRefused(f"the events do not reproduce the cosigned root of size {chosen.size}")

@@ -4,6 +4,7 @@ The signed form (``ReceiptKind``: a domain per kind + canonical JSON) lives in
 ``casework_verify.receipts``, shared with every client that checks one. Verify with the key
 from GET /custody/public-key.
 """
+
 from __future__ import annotations
 
 import base64
@@ -51,8 +52,13 @@ class Located:
             return {"status": "promised"}
         if self.checkpoint is None:
             return {"status": "integrated", "seq": self.seq}
-        return {"status": "published", "seq": self.seq, "tree_size": self.checkpoint_size,
-                "checkpoint": self.checkpoint, "inclusion_proof": self.inclusion_proof}
+        return {
+            "status": "published",
+            "seq": self.seq,
+            "tree_size": self.checkpoint_size,
+            "checkpoint": self.checkpoint,
+            "inclusion_proof": self.inclusion_proof,
+        }
 
 
 def locate(receipt: dict[str, Any], resource_type: str, resource_id: str, signer: LogSigner) -> Located:
@@ -61,14 +67,17 @@ def locate(receipt: dict[str, Any], resource_type: str, resource_id: str, signer
     if not receipt.get("leaf_hash"):
         return Located(None, None, None, [])
     log.integrate_committed()
-    seq = db.session.scalar(select(CustodyEvent.seq).where(
-        CustodyEvent.resource_type == resource_type, CustodyEvent.resource_id == resource_id,
-        CustodyEvent.leaf_hash == bytes.fromhex(receipt["leaf_hash"])))
+    seq = db.session.scalar(
+        select(CustodyEvent.seq).where(
+            CustodyEvent.resource_type == resource_type,
+            CustodyEvent.resource_id == resource_id,
+            CustodyEvent.leaf_hash == bytes.fromhex(receipt["leaf_hash"]),
+        )
+    )
     if seq is None:
         return Located(None, None, None, [])
     published = publication.served(signer)
     if published is None or seq >= published.size:
         return Located(seq, None, None, [])
     proof = proofs.inclusion_proof(seq, published.size)
-    return Located(seq, published.size, published.note,
-                   [base64.b64encode(node).decode() for node in proof])
+    return Located(seq, published.size, published.note, [base64.b64encode(node).decode() for node in proof])

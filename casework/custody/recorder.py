@@ -4,6 +4,7 @@ Only ``casework.access`` queues events: it decides and records in one step. At t
 the request ``casework.access.hooks`` appends them in the request's own transaction; if that
 fails, ``CustodyUnavailable`` makes the request fail rather than go unrecorded.
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,10 +73,15 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def begin(client_addr: str | None, client_request_id: str | None = None, *,
-          headers_only: bool = False) -> CustodyContext:
-    g._custody = CustodyContext(request_id=new_request_id(), client_addr=client_addr,
-                                client_request_id=client_request_id, headers_only=headers_only)
+def begin(
+    client_addr: str | None, client_request_id: str | None = None, *, headers_only: bool = False
+) -> CustodyContext:
+    g._custody = CustodyContext(
+        request_id=new_request_id(),
+        client_addr=client_addr,
+        client_request_id=client_request_id,
+        headers_only=headers_only,
+    )
     return g._custody
 
 

@@ -8,6 +8,7 @@ of that tree**. It signs only a range it extended itself, leaf by leaf, from tha
 (``casework.custody.publication`` recomputes each leaf from its event): every checkpoint it
 signs is consistent with the last by construction.
 """
+
 from __future__ import annotations
 
 import base64
@@ -79,12 +80,15 @@ class LogSigner:
             raise LogCorrupted(f"the signer's state file is unreadable: {exc}") from None
         try:
             hashes = tuple(base64.b64decode(h, validate=True) for h in raw["range"])
-            state = SignedState(int(raw["size"]), base64.b64decode(raw["root"], validate=True), str(raw["note"]),
-                                hashes)
+            state = SignedState(
+                int(raw["size"]), base64.b64decode(raw["root"], validate=True), str(raw["note"]), hashes
+            )
             compact = state.compact_range()
         except (KeyError, TypeError, ValueError) as exc:
-            raise LogCorrupted(f"the signer's state file is malformed or from before SPEC v3 ({exc}): "
-                               "run `flask custody recover-state`") from None
+            raise LogCorrupted(
+                f"the signer's state file is malformed or from before SPEC v3 ({exc}): "
+                "run `flask custody recover-state`"
+            ) from None
         try:
             body = note.parse_checkpoint(note.open_note(state.note, self.vkey()))
         except note.NoteError as exc:
@@ -138,6 +142,12 @@ class LogSigner:
         return signed
 
     def save(self, state: SignedState) -> None:
-        data = json.dumps({"size": state.size, "root": base64.b64encode(state.root).decode(), "note": state.note,
-                           "range": [base64.b64encode(h).decode() for h in state.hashes]})
+        data = json.dumps(
+            {
+                "size": state.size,
+                "root": base64.b64encode(state.root).decode(),
+                "note": state.note,
+                "range": [base64.b64encode(h).decode() for h in state.hashes],
+            }
+        )
         replace_atomically(self.state_path, data.encode())

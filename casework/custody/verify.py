@@ -1,4 +1,5 @@
 """``python -m casework.custody.verify EXPORT ...``: the export verifier, now ``casework-verify log``."""
+
 import sys
 
 from casework_verify.cli import main

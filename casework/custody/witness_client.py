@@ -8,6 +8,7 @@ that old size and a consistency proof from it. Any other refusal is ``WitnessRef
 trouble is ``WitnessUnreachable``. Pass ``trusted_vkeys`` to keep only the lines that are valid
 cosignatures by those witness keys (the spec requires clients to ignore unknown keys).
 """
+
 from __future__ import annotations
 
 import base64
@@ -136,7 +137,9 @@ def request_cosignature(
     """
     body = add_checkpoint_body(old_size, consistency_proof, signed_checkpoint)
     req = urllib.request.Request(  # noqa: S310 (_endpoint admits only http and https witness URLs)
-        _endpoint(url), data=body, method="POST",
+        _endpoint(url),
+        data=body,
+        method="POST",
         headers={"Content-Type": "text/plain; charset=utf-8", "User-Agent": "casework-custody-log"},
     )
     try:

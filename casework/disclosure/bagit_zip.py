@@ -9,6 +9,7 @@ Every entry carries the same fixed time and permissions, and nothing else varies
 given the same files in the same order, two writers give byte-identical zips (a bundle is a
 file: its length and SHA-256 are known before it is sent again).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -91,8 +92,9 @@ class BagZip:
         yield self._sink.drain()
         self.last = (digest.hexdigest(), size)
 
-    def _add(self, path: str, chunks: Iterable[bytes], record: list[tuple[str, str]], *,
-             deflate: bool) -> Iterator[bytes]:
+    def _add(
+        self, path: str, chunks: Iterable[bytes], record: list[tuple[str, str]], *, deflate: bool
+    ) -> Iterator[bytes]:
         if self._finished:
             raise RuntimeError("the bag is already finished")
         _check_path(path)
@@ -119,19 +121,21 @@ class BagZip:
 
     def finish(self, bag_info: Iterable[tuple[str, str]], sign: Sign) -> Iterator[bytes]:
         """bag-info.txt (with Payload-Oxum), the manifests, the signature, the zip's central directory."""
-        info = [*bag_info,
-                ("Bagging-Date", self.bagged_at.date().isoformat()),
-                ("Payload-Oxum", f"{self.payload_bytes}.{len(self._payload)}")]
+        info = [
+            *bag_info,
+            ("Bagging-Date", self.bagged_at.date().isoformat()),
+            ("Payload-Oxum", f"{self.payload_bytes}.{len(self._payload)}"),
+        ]
         yield from self.tag("bag-info.txt", _bag_info(info))
         yield from self.tag(fmt.MANIFEST, _manifest(self._payload))
         tagmanifest = _manifest(self._tags)
         self._finished = True
         yield from self._entry(fmt.TAGMANIFEST, [tagmanifest], deflate=True)
-        yield from self._entry(fmt.SIGNATURE_FILE, [sign(hashlib.sha256(tagmanifest).hexdigest()).encode("utf-8")],
-                               deflate=False)
+        yield from self._entry(
+            fmt.SIGNATURE_FILE, [sign(hashlib.sha256(tagmanifest).hexdigest()).encode("utf-8")], deflate=False
+        )
         self._zip.close()
         yield self._sink.drain()
-
 
     def abandon(self) -> None:
         """A stream stopped early (a range sent, a client gone, an error): write nothing more."""

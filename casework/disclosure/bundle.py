@@ -27,6 +27,7 @@ The custody trail proves without naming (``custody_trail.TrailPolicy``): staff a
 per-disclosure pseudonyms, identities as salted commitments, and other people's refused
 attempts and other disclosures' entries by their leaf hashes alone.
 """
+
 from __future__ import annotations
 
 import base64
@@ -127,7 +128,6 @@ class Frozen:
         return f'"{self.sha256.hex()}"'
 
 
-
 @dataclass(frozen=True)
 class BundleFile:
     """One answer: the bundle's name, what fixes it, and the bytes selected (all, or a range)."""
@@ -144,8 +144,10 @@ def open_bundle(disclosure_id: int, spec: ranges.ByteRange | None, if_range: str
     disclosure = access.obj
     if disclosure.pending:
         access.note(refused="approval_pending")
-        raise Conflict("This disclosure waits for a second lawyer of the case to approve it; nothing is released "
-                       "until then.", problem="approval-pending")
+        raise Conflict(
+            "This disclosure waits for a second lawyer of the case to approve it; nothing is released until then.",
+            problem="approval-pending",
+        )
     plan = _plan(disclosure)
     access.note(items=len(plan.items), first_download=not disclosure.frozen)
     frozen = _frozen(disclosure_id)
@@ -157,8 +159,15 @@ def open_bundle(disclosure_id: int, spec: ranges.ByteRange | None, if_range: str
     if frozen is None:
         frozen = _freeze(plan)
         selected = _select(spec, if_range, frozen)
-    logger.info("disclosure %s: bundle of %d items to checkpoint %d, bytes %d-%d of %d", disclosure_id,
-                len(plan.items), frozen.tree_size, selected.start, selected.end, frozen.length)
+    logger.info(
+        "disclosure %s: bundle of %d items to checkpoint %d, bytes %d-%d of %d",
+        disclosure_id,
+        len(plan.items),
+        frozen.tree_size,
+        selected.start,
+        selected.end,
+        frozen.length,
+    )
     chunks = _slice(_generate(plan, frozen), selected, frozen)
     return BundleFile(f"{plan.bag_name}.zip", frozen, selected, in_own_app_context(chunks))
 
@@ -171,40 +180,70 @@ def _plan(disclosure: Disclosure) -> _Plan:
     from casework.disclosure.service import purpose_of
 
     authorize("disclosure.purpose.read", disclosure.custody_target(), via="disclosure.bundle")
-    plan = _Plan(disclosure.id, disclosure.case_id, f"disclosure-{disclosure.id}", {
-        "disclosure_id": disclosure.id,
-        "case_id": disclosure.case_id,
-        "recipient": disclosure.recipient,
-        "purpose": purpose_of(disclosure),
-        "include_identity": disclosure.include_identity,
-        "include_staff_identity": disclosure.include_staff_identity,
-        "approval_reasons": disclosure.approval_reasons,
-        "created_at": disclosure.created_at.strftime(TIME_FORMAT),
-        "approved_at": disclosure.approved_at.strftime(TIME_FORMAT) if disclosure.approved_at else None,
-    }, disclosure.include_staff_identity, disclosure.created_by_id, disclosure.approved_by_id)
+    plan = _Plan(
+        disclosure.id,
+        disclosure.case_id,
+        f"disclosure-{disclosure.id}",
+        {
+            "disclosure_id": disclosure.id,
+            "case_id": disclosure.case_id,
+            "recipient": disclosure.recipient,
+            "purpose": purpose_of(disclosure),
+            "include_identity": disclosure.include_identity,
+            "include_staff_identity": disclosure.include_staff_identity,
+            "approval_reasons": disclosure.approval_reasons,
+            "created_at": disclosure.created_at.strftime(TIME_FORMAT),
+            "approved_at": disclosure.approved_at.strftime(TIME_FORMAT) if disclosure.approved_at else None,
+        },
+        disclosure.include_staff_identity,
+        disclosure.created_by_id,
+        disclosure.approved_by_id,
+    )
     consent: dict[int, rules.ConsentState] = {}
     decided: list[tuple[DisclosureItem, Target]] = []
     withheld: list[dict[str, Any]] = []
     for item in _included(disclosure.id):
         state = _consent_now(item.witness_id, consent) if item.witness_id is not None else None
-        verdict = rules.decide(item.kind, disclosure.recipient_kind, state,
-                               identity_requested=disclosure.include_identity)
+        verdict = rules.decide(
+            item.kind, disclosure.recipient_kind, state, identity_requested=disclosure.include_identity
+        )
         target, gone = _target(item)
         if gone or not verdict.included:
-            withheld.append({"registration_number": item.registration_number,
-                             "reason": "shredded" if gone else verdict.reason})
+            withheld.append(
+                {"registration_number": item.registration_number, "reason": "shredded" if gone else verdict.reason}
+            )
         else:
             decided.append((item, target))
     if withheld:
         numbers = ", ".join(str(row["registration_number"]) for row in withheld[:20])
-        raise Gone(f"Since this disclosure was made, {len(withheld)} of its items can no longer be released "
-                   f"(consent withdrawn or records shredded): {numbers}. Nothing is sent; make a new disclosure, "
-                   "which decides every item afresh.", problem="disclosure-withheld")
+        raise Gone(
+            f"Since this disclosure was made, {len(withheld)} of its items can no longer be released "
+            f"(consent withdrawn or records shredded): {numbers}. Nothing is sent; make a new disclosure, "
+            "which decides every item afresh.",
+            problem="disclosure-withheld",
+        )
     for item, target in decided:
-        access = authorize(READ_ACTION[item.kind], target, via="disclosure.bundle", disclosure_id=disclosure.id,
-                           registration_number=item.registration_number, recipient=disclosure.recipient)
-        plan.items.append(_Planned(len(plan.items) + 1, item.kind, item.item_ref, item.registration_number or "",
-                                   item.resource_type, item.witness_id, item.reason, item.consent_version, access))
+        access = authorize(
+            READ_ACTION[item.kind],
+            target,
+            via="disclosure.bundle",
+            disclosure_id=disclosure.id,
+            registration_number=item.registration_number,
+            recipient=disclosure.recipient,
+        )
+        plan.items.append(
+            _Planned(
+                len(plan.items) + 1,
+                item.kind,
+                item.item_ref,
+                item.registration_number or "",
+                item.resource_type,
+                item.witness_id,
+                item.reason,
+                item.consent_version,
+                access,
+            )
+        )
         if len(plan.items) % _BATCH == 0:
             access.spill()  # bounded statements; the queue stays short
     return plan
@@ -215,9 +254,14 @@ def _included(disclosure_id: int) -> Iterator[DisclosureItem]:
     after = -1
     while True:
         batch = db.session.scalars(
-            select(DisclosureItem).where(DisclosureItem.disclosure_id == disclosure_id,
-                                         DisclosureItem.decision == INCLUDED, DisclosureItem.position > after)
-            .order_by(DisclosureItem.position).limit(_BATCH)
+            select(DisclosureItem)
+            .where(
+                DisclosureItem.disclosure_id == disclosure_id,
+                DisclosureItem.decision == INCLUDED,
+                DisclosureItem.position > after,
+            )
+            .order_by(DisclosureItem.position)
+            .limit(_BATCH)
         ).all()
         yield from batch
         if len(batch) < _BATCH:
@@ -230,17 +274,26 @@ def _consent_now(witness_id: int, cache: dict[int, rules.ConsentState]) -> rules
     """The witness's consent as committed now, read under a share lock kept until the release is committed."""
     if witness_id not in cache:
         witness = db.session.execute(
-            select(Witness).where(Witness.id == witness_id).with_for_update(read=True)
-            .options(lazyload(Witness.consents)).execution_options(populate_existing=True)
+            select(Witness)
+            .where(Witness.id == witness_id)
+            .with_for_update(read=True)
+            .options(lazyload(Witness.consents))
+            .execution_options(populate_existing=True)
         ).scalar_one()
-        record = db.session.scalars(select(ConsentRecord).where(ConsentRecord.witness_id == witness_id)
-                                    .order_by(ConsentRecord.version.desc()).limit(1)).first()
+        record = db.session.scalars(
+            select(ConsentRecord)
+            .where(ConsentRecord.witness_id == witness_id)
+            .order_by(ConsentRecord.version.desc())
+            .limit(1)
+        ).first()
         pending = suspension.suspended(witness_id, fresh=True)
         cache[witness_id] = rules.ConsentState(
-            shredded=witness.shredded_at is not None, has_record=record is not None or pending,
+            shredded=witness.shredded_at is not None,
+            has_record=record is not None or pending,
             withdrawn=pending or (record is not None and record.withdrawn_at is not None),
             scopes=record.scopes if record is not None else None,
-            has_identity=witness.identity_status == "present")
+            has_identity=witness.identity_status == "present",
+        )
     return cache[witness_id]
 
 
@@ -251,11 +304,13 @@ def _target(item: DisclosureItem) -> tuple[Target, bool]:
         interview = db.session.get_one(Interview, interview_id)
         row = version_of(interview_id, version)
         return interview.custody_target().part("transcript", item.item_ref), row.shredded
-    model: Any = {"redaction": Redaction, "exhibit": Exhibit, "incident": Incident,
-                  "witness_identity": Witness}[item.kind]
+    model: Any = {"redaction": Redaction, "exhibit": Exhibit, "incident": Incident, "witness_identity": Witness}[
+        item.kind
+    ]
     obj = db.session.get_one(model, int(item.item_ref))
     gone = bool(getattr(obj, "shredded", False)) or (
-        item.kind == "witness_identity" and obj.identity_status != "present")
+        item.kind == "witness_identity" and obj.identity_status != "present"
+    )
     return obj.custody_target(), gone
 
 
@@ -274,8 +329,15 @@ def _frozen(disclosure_id: int) -> Frozen | None:
     size, root = _checkpoint_head(row.bundle_checkpoint)
     if size != row.bundle_tree_size:
         raise Conflict("The bundle's frozen checkpoint does not match its size.", problem="bundle-inconsistent")
-    return Frozen(size, root, row.bundle_checkpoint, row.bundle_witness_vkeys or "", row.bundle_frozen_at,
-                  row.bundle_length, row.bundle_sha256)
+    return Frozen(
+        size,
+        root,
+        row.bundle_checkpoint,
+        row.bundle_witness_vkeys or "",
+        row.bundle_frozen_at,
+        row.bundle_length,
+        row.bundle_sha256,
+    )
 
 
 def _freeze(plan: _Plan) -> Frozen:
@@ -291,9 +353,17 @@ def _freeze(plan: _Plan) -> Frozen:
         length += len(chunk)
     db.session.rollback()
     db.session.execute(
-        update(Disclosure).where(Disclosure.id == plan.disclosure_id, Disclosure.bundle_length.is_(None))
-        .values(bundle_tree_size=size, bundle_checkpoint=checkpoint_note, bundle_witness_vkeys=witness_vkeys,
-                bundle_frozen_at=draft.bagged_at, bundle_length=length, bundle_sha256=digest.digest()))
+        update(Disclosure)
+        .where(Disclosure.id == plan.disclosure_id, Disclosure.bundle_length.is_(None))
+        .values(
+            bundle_tree_size=size,
+            bundle_checkpoint=checkpoint_note,
+            bundle_witness_vkeys=witness_vkeys,
+            bundle_frozen_at=draft.bagged_at,
+            bundle_length=length,
+            bundle_sha256=digest.digest(),
+        )
+    )
     door.commit()
     frozen = _frozen(plan.disclosure_id)  # ours, or the one a concurrent first download stored before us
     assert frozen is not None
@@ -326,12 +396,17 @@ def _slice(chunks: Iterator[bytes], selected: ranges.Selected, frozen: Frozen) -
         begin, position = position, position + len(chunk)
         if position <= selected.start:
             continue
-        yield chunk[max(selected.start - begin, 0):selected.end + 1 - begin]
+        yield chunk[max(selected.start - begin, 0) : selected.end + 1 - begin]
         if position > selected.end:
             break
     if not selected.partial and (position != frozen.length or digest.digest() != frozen.sha256):
-        logger.critical("bundle %s regenerated with other bytes than when it was frozen (%d bytes, sha256 %s): "
-                        "its records changed since", frozen.etag, position, digest.hexdigest())
+        logger.critical(
+            "bundle %s regenerated with other bytes than when it was frozen (%d bytes, sha256 %s): "
+            "its records changed since",
+            frozen.etag,
+            position,
+            digest.hexdigest(),
+        )
 
 
 # --- the bytes -----------------------------------------------------------------------------------
@@ -357,8 +432,10 @@ def _redaction_map(redaction: Redaction) -> dict[str, Any]:
     """What a recipient learns of a redaction: each marker's category and legal basis, in order, and
     each kept segment's salted hash; never an offset or a length (the markers are fixed text)."""
     return {
-        "markers": [{"marker": marker(span["category"]), "category": span["category"],
-                     "legal_basis": span["legal_basis"]} for span in redaction.spans],
+        "markers": [
+            {"marker": marker(span["category"]), "category": span["category"], "legal_basis": span["legal_basis"]}
+            for span in redaction.spans
+        ],
         "segments": [{"salt": segment["salt"], "sha256": segment["sha256"]} for segment in segments_of(redaction)],
     }
 
@@ -370,47 +447,85 @@ def _content(planned: _Planned) -> _Content:
         interview_id, number = parse_version_ref(ref)
         version = version_of(interview_id, number)
         text = read_content(version, planned.access)
-        return _Content([text], version.media_type, ".txt", f"transcript, interview {interview_id} version {number}",
-                        {"interview_id": interview_id, "version": number,
-                         "created_at": version.created_at.strftime(TIME_FORMAT)},
-                        custody_trail.Origin("interview", str(interview_id), "transcript.create", "created", ref))
+        return _Content(
+            [text],
+            version.media_type,
+            ".txt",
+            f"transcript, interview {interview_id} version {number}",
+            {"interview_id": interview_id, "version": number, "created_at": version.created_at.strftime(TIME_FORMAT)},
+            custody_trail.Origin("interview", str(interview_id), "transcript.create", "created", ref),
+        )
     if kind == "redaction":
         redaction = db.session.get_one(Redaction, int(ref))
         text = redacted_text(redaction)
-        return _Content([text], "text/plain; charset=utf-8", ".txt",
-                        f"redacted transcript {redaction.source_ref} (redaction {redaction.number})",
-                        {"source": {"kind": "transcript_version", "ref": redaction.source_ref},
-                         "redaction_map": _redaction_map(redaction),
-                         "created_at": redaction.created_at.strftime(TIME_FORMAT)},
-                        custody_trail.Origin("transcript", redaction.source_ref, "redaction.create",
-                                             "created_redaction", redaction.id),
-                        [("source-custody.jsonl", "transcript", redaction.source_ref,
-                          custody_trail.Origin("interview", str(redaction.interview_id), "transcript.create",
-                                               "created", redaction.source_ref), custody_trail.REDACTION_SOURCE)])
+        return _Content(
+            [text],
+            "text/plain; charset=utf-8",
+            ".txt",
+            f"redacted transcript {redaction.source_ref} (redaction {redaction.number})",
+            {
+                "source": {"kind": "transcript_version", "ref": redaction.source_ref},
+                "redaction_map": _redaction_map(redaction),
+                "created_at": redaction.created_at.strftime(TIME_FORMAT),
+            },
+            custody_trail.Origin(
+                "transcript", redaction.source_ref, "redaction.create", "created_redaction", redaction.id
+            ),
+            [
+                (
+                    "source-custody.jsonl",
+                    "transcript",
+                    redaction.source_ref,
+                    custody_trail.Origin(
+                        "interview", str(redaction.interview_id), "transcript.create", "created", redaction.source_ref
+                    ),
+                    custody_trail.REDACTION_SOURCE,
+                )
+            ],
+        )
     if kind == "exhibit":
         exhibit = db.session.get_one(Exhibit, int(ref))
         media_type = exhibit.media_type or "application/octet-stream"
         extension = mimetypes.guess_extension(media_type.split(";")[0].strip()) or ".bin"
-        return _Content(iter_plaintext(exhibit), media_type, extension, f"exhibit {exhibit.id} ({exhibit.kind})",
-                        {"exhibit_kind": exhibit.kind, "interview_id": exhibit.interview_id,
-                         "incident_id": exhibit.incident_id,
-                         "captured_at": exhibit.captured_at.strftime(TIME_FORMAT) if exhibit.captured_at else None},
-                        custody_trail.Origin("interview" if exhibit.interview_id is not None else "incident",
-                                             str(exhibit.interview_id or exhibit.incident_id),
-                                             "exhibit.upload.create" if exhibit.interview_id is not None
-                                             else "incident.exhibit.upload.create", "created_exhibit_id", exhibit.id))
+        return _Content(
+            iter_plaintext(exhibit),
+            media_type,
+            extension,
+            f"exhibit {exhibit.id} ({exhibit.kind})",
+            {
+                "exhibit_kind": exhibit.kind,
+                "interview_id": exhibit.interview_id,
+                "incident_id": exhibit.incident_id,
+                "captured_at": exhibit.captured_at.strftime(TIME_FORMAT) if exhibit.captured_at else None,
+            },
+            custody_trail.Origin(
+                "interview" if exhibit.interview_id is not None else "incident",
+                str(exhibit.interview_id or exhibit.incident_id),
+                "exhibit.upload.create" if exhibit.interview_id is not None else "incident.exhibit.upload.create",
+                "created_exhibit_id",
+                exhibit.id,
+            ),
+        )
     if kind == "incident":
         incident = db.session.get_one(Incident, int(ref))
-        return _Content([_json_bytes(_INCIDENT.dump(incident))], "application/json", ".json",
-                        f"incident {incident.reference}", {},
-                        custody_trail.Origin("case", str(incident.case_id), "incident.create", "created_incident_id",
-                                             incident.id))
+        return _Content(
+            [_json_bytes(_INCIDENT.dump(incident))],
+            "application/json",
+            ".json",
+            f"incident {incident.reference}",
+            {},
+            custody_trail.Origin("case", str(incident.case_id), "incident.create", "created_incident_id", incident.id),
+        )
     witness = db.session.get_one(Witness, int(ref))
     identity = json.loads(witness.sealed_identity.open())
-    return _Content([_json_bytes({"pseudonym": witness.pseudonym, "identity": identity})], "application/json",
-                    ".json", f"identity of witness {witness.pseudonym}", {"pseudonym": witness.pseudonym},
-                    custody_trail.Origin("case", str(witness.case_id), "witness.create", "created_witness_id",
-                                         witness.id))
+    return _Content(
+        [_json_bytes({"pseudonym": witness.pseudonym, "identity": identity})],
+        "application/json",
+        ".json",
+        f"identity of witness {witness.pseudonym}",
+        {"pseudonym": witness.pseudonym},
+        custody_trail.Origin("case", str(witness.case_id), "witness.create", "created_witness_id", witness.id),
+    )
 
 
 _INCIDENT = IncidentSchema(exclude=("created_by_id",))  # staff appear in a bundle as pseudonyms only
@@ -424,9 +539,15 @@ def _forget() -> None:
             db.session.expunge(obj)
 
 
-def _custody(resource_type: str, resource_id: str, origin: custody_trail.Origin | None, frozen: Frozen,
-             policy: custody_trail.TrailPolicy, summary: index_pdf.CustodySummary | None,
-             withhold: str | None = None) -> Iterator[bytes]:
+def _custody(
+    resource_type: str,
+    resource_id: str,
+    origin: custody_trail.Origin | None,
+    frozen: Frozen,
+    policy: custody_trail.TrailPolicy,
+    summary: index_pdf.CustodySummary | None,
+    withhold: str | None = None,
+) -> Iterator[bytes]:
     entries = custody_trail.trail(resource_type, resource_id, frozen.tree_size, origin)
     for proved in custody_trail.proved(entries, frozen.tree_size, frozen.root):
         shown = policy.line(proved, withhold)
@@ -455,13 +576,28 @@ def _bag(bag: BagZip, plan: _Plan, frozen: Frozen, policy: custody_trail.TrailPo
         pdf = index.finish()
     finally:
         index.close()
-    yield from bag.payload(fmt.DISCLOSURE_CUSTODY_FILE, _custody(
-        "disclosure", str(plan.disclosure_id),
-        custody_trail.Origin("case", str(plan.case_id), "disclosure.create", "created_disclosure", plan.disclosure_id),
-        frozen, policy, None), deflate=True)
-    record = {**plan.facts, "bag": plan.bag_name, "items": listing,
-              "proposed_by": policy.staff(plan.proposed_by_id), "approved_by": policy.staff(plan.approved_by_id),
-              "checkpoint": {"tree_size": frozen.tree_size, "root_hash": frozen.root.hex()}}
+    yield from bag.payload(
+        fmt.DISCLOSURE_CUSTODY_FILE,
+        _custody(
+            "disclosure",
+            str(plan.disclosure_id),
+            custody_trail.Origin(
+                "case", str(plan.case_id), "disclosure.create", "created_disclosure", plan.disclosure_id
+            ),
+            frozen,
+            policy,
+            None,
+        ),
+        deflate=True,
+    )
+    record = {
+        **plan.facts,
+        "bag": plan.bag_name,
+        "items": listing,
+        "proposed_by": policy.staff(plan.proposed_by_id),
+        "approved_by": policy.staff(plan.approved_by_id),
+        "checkpoint": {"tree_size": frozen.tree_size, "root_hash": frozen.root.hex()},
+    }
     if plan.reveal_staff:
         record["staff"] = _staff_names(policy)
     yield from bag.payload(fmt.DISCLOSURE_FILE, [_json_bytes(record)], deflate=True)
@@ -477,13 +613,18 @@ def _bag(bag: BagZip, plan: _Plan, frozen: Frozen, policy: custody_trail.TrailPo
 def _staff_names(policy: custody_trail.TrailPolicy) -> dict[str, str]:
     """Pseudonym -> username, for a court that was given staff identities (approved by a second lawyer)."""
     known = policy.pseudonyms()
-    names: dict[int, str] = dict(db.session.execute(
-        select(User.id, User.username).where(User.id.in_(list(known)))))
+    names: dict[int, str] = dict(db.session.execute(select(User.id, User.username).where(User.id.in_(list(known)))))
     return {pseudonym: names.get(user_id, f"user {user_id}") for user_id, pseudonym in known.items()}
 
 
-def _stream_items(bag: BagZip, plan: _Plan, index: index_pdf.IndexBuilder, listing: list[dict[str, Any]],
-                  frozen: Frozen, policy: custody_trail.TrailPolicy) -> Iterator[bytes]:
+def _stream_items(
+    bag: BagZip,
+    plan: _Plan,
+    index: index_pdf.IndexBuilder,
+    listing: list[dict[str, Any]],
+    frozen: Frozen,
+    policy: custody_trail.TrailPolicy,
+) -> Iterator[bytes]:
     """Each item: its bytes, its metadata, its custody records; one item in memory at a time."""
     for planned in plan.items:
         content = _content(planned)  # Gone (a key destroyed since the decision) cuts the stream: see open_bundle
@@ -491,29 +632,58 @@ def _stream_items(bag: BagZip, plan: _Plan, index: index_pdf.IndexBuilder, listi
         name = fmt.safe_name(planned.registration or f"item-{planned.number}") + content.extension
         yield from bag.payload(f"{directory}/{name}", content.chunks)
         digest, length = bag.last
-        custody_files = [(fmt.CUSTODY_NAME, planned.resource_type, planned.ref, content.origin, None),
-                         *content.sources]
+        custody_files = [(fmt.CUSTODY_NAME, planned.resource_type, planned.ref, content.origin, None), *content.sources]
         metadata = {
-            "registration_number": planned.registration, "kind": planned.kind, "item_ref": planned.ref,
-            "content_file": name, "media_type": content.media_type, "sha256": digest,
-            "size": length, "description": content.description,
+            "registration_number": planned.registration,
+            "kind": planned.kind,
+            "item_ref": planned.ref,
+            "content_file": name,
+            "media_type": content.media_type,
+            "sha256": digest,
+            "size": length,
+            "description": content.description,
             "custody_resource": {"type": planned.resource_type, "id": planned.ref},
-            "custody_files": [{"file": f, "resource": {"type": t, "id": i}, "origin": o.to_json() if o else None,
-                               "withheld": w} for f, t, i, o, w in custody_files],
+            "custody_files": [
+                {"file": f, "resource": {"type": t, "id": i}, "origin": o.to_json() if o else None, "withheld": w}
+                for f, t, i, o, w in custody_files
+            ],
             "decision": {"reason": planned.reason, "consent_version": planned.consent_version},
             **content.extra,
         }
         yield from bag.payload(f"{directory}/{fmt.METADATA_NAME}", [_json_bytes(metadata)], deflate=True)
         summary = index_pdf.CustodySummary()
         for file_name, resource_type, resource_id, origin, withhold in custody_files:
-            yield from bag.payload(f"{directory}/{file_name}",
-                                   _custody(resource_type, resource_id, origin, frozen, policy,
-                                            summary if file_name == fmt.CUSTODY_NAME else None, withhold),
-                                   deflate=True)
-        index.add(index_pdf.IndexRow(planned.registration, content.description, f"{directory}/{name}",
-                                     digest, length, summary.lines(f"{directory}/{fmt.CUSTODY_NAME}")))
-        listing.append({"number": planned.number, "directory": directory,
-                        "registration_number": planned.registration, "kind": planned.kind})
+            yield from bag.payload(
+                f"{directory}/{file_name}",
+                _custody(
+                    resource_type,
+                    resource_id,
+                    origin,
+                    frozen,
+                    policy,
+                    summary if file_name == fmt.CUSTODY_NAME else None,
+                    withhold,
+                ),
+                deflate=True,
+            )
+        index.add(
+            index_pdf.IndexRow(
+                planned.registration,
+                content.description,
+                f"{directory}/{name}",
+                digest,
+                length,
+                summary.lines(f"{directory}/{fmt.CUSTODY_NAME}"),
+            )
+        )
+        listing.append(
+            {
+                "number": planned.number,
+                "directory": directory,
+                "registration_number": planned.registration,
+                "kind": planned.kind,
+            }
+        )
         _forget()  # one item's rows at a time, however many items
         db.session.rollback()  # and no read transaction held across items (SQLite: no lock held for long)
 
@@ -524,14 +694,21 @@ def _verify_hint(plan: _Plan) -> str:
 
 def _index_header(plan: _Plan, frozen: Frozen) -> index_pdf.IndexHeader:
     recipient = plan.facts["recipient"]
-    return index_pdf.IndexHeader(f"Disclosure {plan.disclosure_id}: index of evidence", [
-        ("Recipient", f"{recipient['name']}, {recipient['organisation']} ({recipient['kind']})"),
-        ("Purpose", plan.facts["purpose"] or "-"),
-        ("Disclosed", f"{plan.facts['created_at']} (case {plan.facts['case_id']})"),
-        ("Bag", f"{plan.bag_name} (BagIt 1.0; verify with: {_verify_hint(plan)})"),
-        ("Custody log", f"{keyring().log_name()}, checkpoint of {frozen.tree_size} events, root {frozen.root.hex()}"),
-        ("Items", f"{len(plan.items)} included"),
-    ], created_at=frozen.bagged_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return index_pdf.IndexHeader(
+        f"Disclosure {plan.disclosure_id}: index of evidence",
+        [
+            ("Recipient", f"{recipient['name']}, {recipient['organisation']} ({recipient['kind']})"),
+            ("Purpose", plan.facts["purpose"] or "-"),
+            ("Disclosed", f"{plan.facts['created_at']} (case {plan.facts['case_id']})"),
+            ("Bag", f"{plan.bag_name} (BagIt 1.0; verify with: {_verify_hint(plan)})"),
+            (
+                "Custody log",
+                f"{keyring().log_name()}, checkpoint of {frozen.tree_size} events, root {frozen.root.hex()}",
+            ),
+            ("Items", f"{len(plan.items)} included"),
+        ],
+        created_at=frozen.bagged_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
 
 
 def _fingerprint(vkey: str) -> str:
@@ -579,8 +756,13 @@ def _bag_info(plan: _Plan, listing: list[dict[str, Any]], size: int) -> list[tup
     rows = [
         ("Source-Organization", f"Casework ({keyring().log_name()})"),
         ("External-Identifier", plan.bag_name),
-        ("External-Description", (f"Disclosure {plan.disclosure_id} of case {plan.facts['case_id']} to "
-                                 f"{recipient['name']}, {recipient['organisation']}")),
+        (
+            "External-Description",
+            (
+                f"Disclosure {plan.disclosure_id} of case {plan.facts['case_id']} to "
+                f"{recipient['name']}, {recipient['organisation']}"
+            ),
+        ),
         ("Recipient-Name", recipient["name"]),
         ("Recipient-Organisation", recipient["organisation"]),
         ("Recipient-Kind", recipient["kind"]),
@@ -594,7 +776,13 @@ def _bag_info(plan: _Plan, listing: list[dict[str, Any]], size: int) -> list[tup
 
 def _signer(plan: _Plan, frozen: Frozen) -> Any:
     def sign(tagmanifest_sha256: str) -> str:
-        text = fmt.BundleSignature(plan.disclosure_id, plan.bag_name, tagmanifest_sha256, frozen.tree_size,
-                                   base64.b64encode(frozen.root).decode("ascii")).text()
+        text = fmt.BundleSignature(
+            plan.disclosure_id,
+            plan.bag_name,
+            tagmanifest_sha256,
+            frozen.tree_size,
+            base64.b64encode(frozen.root).decode("ascii"),
+        ).text()
         return note.sign_note(text, keyring().log_name(), keyring().signing_key())
+
     return sign

@@ -6,6 +6,7 @@ session's identity map does not grow; the proofs of a batch are assembled from o
 the stored perfect subtrees they share. Each proof is verified against the checkpoint root
 before it is handed out: a bundle never carries a proof the verifier would reject.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -34,9 +35,15 @@ def events_of(resource_type: str, resource_id: str, tree_size: int, batch: int =
     after = -1
     while True:
         rows = db.session.execute(
-            select(_EVENTS).where(_EVENTS.c.resource_type == resource_type, _EVENTS.c.resource_id == resource_id,
-                                  _EVENTS.c.seq > after, _EVENTS.c.seq < tree_size)
-            .order_by(_EVENTS.c.seq).limit(batch)
+            select(_EVENTS)
+            .where(
+                _EVENTS.c.resource_type == resource_type,
+                _EVENTS.c.resource_id == resource_id,
+                _EVENTS.c.seq > after,
+                _EVENTS.c.seq < tree_size,
+            )
+            .order_by(_EVENTS.c.seq)
+            .limit(batch)
         ).all()
         for row in rows:
             yield leaf_entry(row.seq, row.recorded_at, row)
@@ -57,18 +64,29 @@ class Origin:
     value: str | int
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.resource_type, "id": self.resource_id, "action": self.action,
-                "detail": self.key, "value": self.value}
+        return {
+            "type": self.resource_type,
+            "id": self.resource_id,
+            "action": self.action,
+            "detail": self.key,
+            "value": self.value,
+        }
 
 
 def _origin_events(origin: Origin, tree_size: int, batch: int = 200) -> Iterator[dict[str, Any]]:
     after = -1
     while True:
         rows = db.session.execute(
-            select(_EVENTS).where(_EVENTS.c.resource_type == origin.resource_type,
-                                  _EVENTS.c.resource_id == origin.resource_id, _EVENTS.c.action == origin.action,
-                                  _EVENTS.c.seq > after, _EVENTS.c.seq < tree_size)
-            .order_by(_EVENTS.c.seq).limit(batch)
+            select(_EVENTS)
+            .where(
+                _EVENTS.c.resource_type == origin.resource_type,
+                _EVENTS.c.resource_id == origin.resource_id,
+                _EVENTS.c.action == origin.action,
+                _EVENTS.c.seq > after,
+                _EVENTS.c.seq < tree_size,
+            )
+            .order_by(_EVENTS.c.seq)
+            .limit(batch)
         ).all()
         for row in rows:
             if (row.details or {}).get(origin.key) == origin.value:
@@ -78,8 +96,9 @@ def _origin_events(origin: Origin, tree_size: int, batch: int = 200) -> Iterator
         after = rows[-1].seq
 
 
-def trail(resource_type: str, resource_id: str, tree_size: int,
-          origin: Origin | None = None) -> Iterator[dict[str, Any]]:
+def trail(
+    resource_type: str, resource_id: str, tree_size: int, origin: Origin | None = None
+) -> Iterator[dict[str, Any]]:
     """The resource's events, and its origin event if any, in seq order."""
     events = events_of(resource_type, resource_id, tree_size)
     if origin is None:
@@ -91,7 +110,7 @@ def _fetch(wanted: set[merkle.Node]) -> dict[merkle.Node, bytes]:
     found: dict[merkle.Node, bytes] = {}
     pending = sorted(wanted)
     for start in range(0, len(pending), _NODE_CHUNK):
-        found.update(proofs.fetch_nodes(set(pending[start:start + _NODE_CHUNK])))
+        found.update(proofs.fetch_nodes(set(pending[start : start + _NODE_CHUNK])))
     return found
 
 
@@ -123,8 +142,10 @@ def _prove(entries: list[dict[str, Any]], tree_size: int, root: bytes) -> Iterat
         proof = [merkle.fold([found[node] for node in group]) for group in plan]
         leaf = entry_leaf_hash(entry)
         if not merkle.verify_inclusion(leaf, entry["seq"], tree_size, proof, root):
-            raise LogCorrupted(f"custody event {entry['seq']} does not verify against the checkpoint "
-                               f"of size {tree_size}; no bundle is served")
+            raise LogCorrupted(
+                f"custody event {entry['seq']} does not verify against the checkpoint "
+                f"of size {tree_size}; no bundle is served"
+            )
         yield Proved(entry, leaf, proof)
 
 
@@ -184,8 +205,14 @@ class TrailPolicy:
         owner = self._disclosure_of(entry)
         reason = withhold or self._withheld(entry, owner)
         if reason is not None:
-            return Shown(canonical_json({"seq": entry["seq"], "leaf_hash": item.leaf_hash.hex(), "proof": proof,
-                                         "withheld": reason}) + b"\n", None, None)
+            return Shown(
+                canonical_json(
+                    {"seq": entry["seq"], "leaf_hash": item.leaf_hash.hex(), "proof": proof, "withheld": reason}
+                )
+                + b"\n",
+                None,
+                None,
+            )
         shown = hide(entry, self._hidden(owner))
         out: dict[str, Any] = {"entry": shown, "leaf_hash": item.leaf_hash.hex(), "proof": proof}
         pseudonym = self.staff(entry.get("actor_id"))

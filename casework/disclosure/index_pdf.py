@@ -12,6 +12,7 @@ never accumulate in the worker. This module holds only what the app needs (the r
 builder); ``index_render`` draws the PDF (PDF/A-2b, fonts embedded, the same bytes for the same
 rows and header) and is the only one of the two that imports the other.
 """
+
 from __future__ import annotations
 
 import json
@@ -91,8 +92,14 @@ class IndexBuilder:
         root = str(Path(__file__).resolve().parents[2])  # the directory holding the casework package
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the child; closed by finish/close)
-        self._child = subprocess.Popen([sys.executable, "-m", "casework.disclosure.index_render"], cwd=root, env=env,
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors)
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "casework.disclosure.index_render"],
+            cwd=root,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._errors,
+        )
         self._write(asdict(header))
 
     def _write(self, record: dict[str, Any]) -> None:

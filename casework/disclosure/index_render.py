@@ -21,6 +21,7 @@ What a court gets, and what it can rely on:
   header's ``created_at`` (in the XMP and the ``/ID``), never the clock, and the ``/ID`` is a
   digest of the document (fpdf2's default), never random.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,9 @@ def font_files() -> dict[str, Path]:
     try:
         dist = metadata.distribution(_FONT_PACKAGE)
     except metadata.PackageNotFoundError as error:
-        raise RuntimeError(f"the PDF index needs the {_FONT_PACKAGE} package for its fonts "
-                           "(requirements.txt)") from error
+        raise RuntimeError(
+            f"the PDF index needs the {_FONT_PACKAGE} package for its fonts (requirements.txt)"
+        ) from error
     found = {style: Path(str(dist.locate_file(f"{_FONT_DIR}/{name}"))) for style, name in _FONTS.items()}
     missing = [str(path) for path in found.values() if not path.is_file()]
     if missing:
@@ -74,15 +76,20 @@ class _Index(FPDF):
         super().__init__(orientation="landscape", format="A4", enforce_compliance="PDFA_2B")
         for style, path in fonts.items():
             self.add_font(_FAMILY, style, path)
-        self.covered = frozenset.intersection(*(frozenset(font.cmap) for font in self.fonts.values()
-                                                if isinstance(font, TTFFont)))
+        self.covered = frozenset.intersection(
+            *(frozenset(font.cmap) for font in self.fonts.values() if isinstance(font, TTFFont))
+        )
         self.set_creation_date(created)
         self.set_producer(_PRODUCER)
         self.set_creator("Casework")
         self.add_output_intent(
-            OutputIntentSubType.PDFA, output_condition_identifier="sRGB", output_condition="IEC 61966-2-1:1999",
-            registry_name="http://www.color.org", info="sRGB2014 (v2)",
-            dest_output_profile=PDFICCProfile(contents=builtin_srgb2014_bytes(), n=3, alternate="DeviceRGB"))
+            OutputIntentSubType.PDFA,
+            output_condition_identifier="sRGB",
+            output_condition="IEC 61966-2-1:1999",
+            registry_name="http://www.color.org",
+            info="sRGB2014 (v2)",
+            dest_output_profile=PDFICCProfile(contents=builtin_srgb2014_bytes(), n=3, alternate="DeviceRGB"),
+        )
         self.set_auto_page_break(auto=True, margin=12)
         self.set_margins(10, 10, 10)
 
@@ -108,32 +115,42 @@ class _Index(FPDF):
 
 def _xml(text: str) -> str:
     """Text for XML character data or a quoted attribute (characters XML 1.0 forbids dropped)."""
-    text = "".join(c for c in text if c in "\t\n\r" or (ord(c) >= 0x20 and not 0xD800 <= ord(c) <= 0xDFFF
-                                                         and c not in "\ufffe\uffff"))
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;").replace("'", "&apos;"))
+    text = "".join(
+        c
+        for c in text
+        if c in "\t\n\r" or (ord(c) >= 0x20 and not 0xD800 <= ord(c) <= 0xDFFF and c not in "\ufffe\uffff")
+    )
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&apos;")
+    )
 
 
 def _xmp(title: str, created: datetime) -> str:
     """The XMP packet's content: PDF/A-2b identification, and what the document says of itself."""
     date = created.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return "\n".join([
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/">',
-        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">',
-        '  <rdf:Description rdf:about=""',
-        '    xmlns:dc="http://purl.org/dc/elements/1.1/"',
-        '    xmlns:xmp="http://ns.adobe.com/xap/1.0/"',
-        '    xmlns:pdf="http://ns.adobe.com/pdf/1.3/"',
-        '    xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/"',
-        f'    xmp:CreateDate="{date}" xmp:ModifyDate="{date}" xmp:MetadataDate="{date}"',
-        f'    xmp:CreatorTool="Casework" pdf:Producer="{_xml(_PRODUCER)}"',
-        '    pdfaid:part="2" pdfaid:conformance="B">',
-        "   <dc:format>application/pdf</dc:format>",
-        f'   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">{_xml(title)}</rdf:li></rdf:Alt></dc:title>',
-        "  </rdf:Description>",
-        " </rdf:RDF>",
-        "</x:xmpmeta>",
-    ])
+    return "\n".join(
+        [
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/">',
+            ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">',
+            '  <rdf:Description rdf:about=""',
+            '    xmlns:dc="http://purl.org/dc/elements/1.1/"',
+            '    xmlns:xmp="http://ns.adobe.com/xap/1.0/"',
+            '    xmlns:pdf="http://ns.adobe.com/pdf/1.3/"',
+            '    xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/"',
+            f'    xmp:CreateDate="{date}" xmp:ModifyDate="{date}" xmp:MetadataDate="{date}"',
+            f'    xmp:CreatorTool="Casework" pdf:Producer="{_xml(_PRODUCER)}"',
+            '    pdfaid:part="2" pdfaid:conformance="B">',
+            "   <dc:format>application/pdf</dc:format>",
+            f'   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">{_xml(title)}</rdf:li></rdf:Alt></dc:title>',
+            "  </rdf:Description>",
+            " </rdf:RDF>",
+            "</x:xmpmeta>",
+        ]
+    )
 
 
 _COLUMNS = ((8, "#"), (30, "Registration number"), (70, "Item"), (52, "SHA-256 / size"), (117, "Chain of custody"))
@@ -220,8 +237,10 @@ def _line(pdf: _Index, x: float, y: float, width: float, height: float, text: st
 
 def _complex(text: str) -> bool:
     """Whether a line needs the bidirectional algorithm and shaping (right to left, marks, joiners)."""
-    return any(unicodedata.bidirectional(c) in _COMPLEX_BIDI or unicodedata.category(c)[0] == "M"
-               or c in _JOINERS for c in text)
+    return any(
+        unicodedata.bidirectional(c) in _COMPLEX_BIDI or unicodedata.category(c)[0] == "M" or c in _JOINERS
+        for c in text
+    )
 
 
 def _visual_runs(text: str) -> list[tuple[str, bool]]:
@@ -273,9 +292,16 @@ def render(header: IndexHeader, rows: list[IndexRow]) -> bytes:
     pdf.ln(3)
     _block(pdf, [[title] for _, title in _COLUMNS], bold=True)
     for number, row in enumerate(rows, 1):
-        _block(pdf, [[str(number)], [row.registration_number], _wrap(row.description, 52) + [row.path],
-                     [row.sha256[:32], row.sha256[32:], f"{row.size} bytes"],
-                     [piece for line in row.custody for piece in _wrap(line, 95)]])
+        _block(
+            pdf,
+            [
+                [str(number)],
+                [row.registration_number],
+                _wrap(row.description, 52) + [row.path],
+                [row.sha256[:32], row.sha256[32:], f"{row.size} bytes"],
+                [piece for line in row.custody for piece in _wrap(line, 95)],
+            ],
+        )
     if not rows:
         pdf.cell(0, 6, "No items are included in this disclosure.")
     return bytes(pdf.output())

@@ -16,6 +16,7 @@ witness_identity    witness               ``<witness id>``
 (A translation is a transcript version that names its source; it is disclosed as a
 ``transcript_version``.)
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -79,12 +80,12 @@ class Disclosure(Model):
     bundle_sha256: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
     items: Mapped[list[DisclosureItem]] = relationship(
-        order_by="DisclosureItem.position", lazy="selectin", viewonly=True)
+        order_by="DisclosureItem.position", lazy="selectin", viewonly=True
+    )
 
     @property
     def recipient(self) -> dict[str, str]:
-        return {"name": self.recipient_name, "organisation": self.recipient_organisation,
-                "kind": self.recipient_kind}
+        return {"name": self.recipient_name, "organisation": self.recipient_organisation, "kind": self.recipient_kind}
 
     @property
     def pending(self) -> bool:
@@ -128,8 +129,7 @@ class DisclosureItem(Model):
     reason: Mapped[str] = mapped_column(String(64))
     consent_id: Mapped[int | None] = mapped_column(ForeignKey("consent_records.id"))
     consent_version: Mapped[int | None]
-    registration_number: Mapped[str | None] = mapped_column(
-        ForeignKey("evidence_registrations.number"), index=True)
+    registration_number: Mapped[str | None] = mapped_column(ForeignKey("evidence_registrations.number"), index=True)
 
     @property
     def resource_type(self) -> str:

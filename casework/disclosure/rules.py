@@ -28,6 +28,7 @@ Think of a disclosure officer's checklist, in order (the first that fails is the
 Included items carry ``consent:<scope>`` (or ``consent:<scope>+disclose_identity``).
 A redaction follows its source's witness; so does an exhibit of an interview.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -62,8 +63,7 @@ class Verdict:
     reason: str
 
 
-def decide(item_kind: str, recipient_kind: str, witness: ConsentState | None, *,
-           identity_requested: bool) -> Verdict:
+def decide(item_kind: str, recipient_kind: str, witness: ConsentState | None, *, identity_requested: bool) -> Verdict:
     """Include or exclude one item for one recipient, and say why (a code, never content)."""
     if witness is None:
         return Verdict(True, "no_witness")
@@ -102,8 +102,9 @@ APPROVAL_STAFF_IDENTITY = "staff_identity"  # staff names in the custody trail (
 STAFF_IDENTITY_RECIPIENTS = ("court",)
 
 
-def approval_reasons(recipient_kind: str, *, identity_items: int, redacted_sources: int,
-                     staff_identity: bool) -> list[str]:
+def approval_reasons(
+    recipient_kind: str, *, identity_items: int, redacted_sources: int, staff_identity: bool
+) -> list[str]:
     """Why this disclosure needs a second lawyer (empty: one lawyer may release it).
 
     Counts are of items *included*: an item the consent rules exclude is never sent, so it

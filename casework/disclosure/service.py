@@ -19,6 +19,7 @@ or staff identities for a court make the disclosure ``pending`` (202) until anot
 case approves it (``approve``; never its proposer). Both answers name the transcript versions
 sent unredacted although a redaction of them exists, the warning a lawyer must read first.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -98,8 +99,9 @@ Listed = list[tuple[int, dict[str, Any]]]
 def _find_transcripts(case_id: int, listed: Listed) -> dict[int, Resolved]:
     interviews = {request["interview_id"] for _, request in listed}
     rows = db.session.execute(
-        select(TranscriptVersion.interview_id, TranscriptVersion.version, TranscriptVersion.witness_id)
-        .where(TranscriptVersion.case_id == case_id, TranscriptVersion.interview_id.in_(interviews))
+        select(TranscriptVersion.interview_id, TranscriptVersion.version, TranscriptVersion.witness_id).where(
+            TranscriptVersion.case_id == case_id, TranscriptVersion.interview_id.in_(interviews)
+        )
     ).all()
     witness_of = {(row.interview_id, row.version): row.witness_id for row in rows}
     out = {}
@@ -107,16 +109,23 @@ def _find_transcripts(case_id: int, listed: Listed) -> dict[int, Resolved]:
         key = (request["interview_id"], request["version"])
         if key in witness_of:
             ref = version_ref(*key)
-            out[position] = Resolved(position, "transcript_version", ref, witness_of[key],
-                                     Target("transcript", ref, case_id=case_id, witness_id=witness_of[key]))
+            out[position] = Resolved(
+                position,
+                "transcript_version",
+                ref,
+                witness_of[key],
+                Target("transcript", ref, case_id=case_id, witness_id=witness_of[key]),
+            )
     return out
 
 
 def _find_by_id(model: Any, field: str, kind: str, *extra: Any) -> Any:
     def find(case_id: int, listed: Listed) -> dict[int, Resolved]:
         ids = {request[field] for _, request in listed}
-        rows = {row.id: row for row in db.session.scalars(
-            select(model).where(model.id.in_(ids), model.case_id == case_id, *extra))}
+        rows = {
+            row.id: row
+            for row in db.session.scalars(select(model).where(model.id.in_(ids), model.case_id == case_id, *extra))
+        }
         out = {}
         for position, request in listed:
             row = rows.get(request[field])
@@ -124,6 +133,7 @@ def _find_by_id(model: Any, field: str, kind: str, *extra: Any) -> Any:
                 target = row.custody_target()
                 out[position] = Resolved(position, kind, str(row.id), target.witness_id, target)
         return out
+
     return find
 
 
@@ -139,15 +149,17 @@ _FINDERS = {
 def _lock_case(case_id: int) -> Case:
     """The case row numbers registrations; taken after the witnesses (see the module doc)."""
     return db.session.execute(
-        select(Case).where(Case.id == case_id).with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
+        select(Case).where(Case.id == case_id).with_for_update(key_share=True).execution_options(populate_existing=True)
     ).scalar_one()
 
 
 def _latest_consents(witness_ids: Iterable[int]) -> dict[int, ConsentRecord]:
     latest: dict[int, ConsentRecord] = {}
-    for record in db.session.scalars(select(ConsentRecord).where(ConsentRecord.witness_id.in_(list(witness_ids)))
-                                     .order_by(ConsentRecord.witness_id, ConsentRecord.version)):
+    for record in db.session.scalars(
+        select(ConsentRecord)
+        .where(ConsentRecord.witness_id.in_(list(witness_ids)))
+        .order_by(ConsentRecord.witness_id, ConsentRecord.version)
+    ):
         latest[record.witness_id] = record  # the last one seen is the highest version
     return latest
 
@@ -172,20 +184,36 @@ class _Registrar:
     def __init__(self, case: Case, items: list[Resolved], disclosure_id: int) -> None:
         self.case, self.disclosure_id = case, disclosure_id
         refs = {item.ref for item in items}
-        self.known = {(row.kind, row.item_ref): row.number for row in db.session.scalars(
-            select(EvidenceRegistration).where(EvidenceRegistration.case_id == case.id,
-                                               EvidenceRegistration.item_ref.in_(refs)))}
-        self.next = (db.session.scalar(select(func.max(EvidenceRegistration.sequence))
-                                       .where(EvidenceRegistration.case_id == case.id)) or 0) + 1
+        self.known = {
+            (row.kind, row.item_ref): row.number
+            for row in db.session.scalars(
+                select(EvidenceRegistration).where(
+                    EvidenceRegistration.case_id == case.id, EvidenceRegistration.item_ref.in_(refs)
+                )
+            )
+        }
+        self.next = (
+            db.session.scalar(
+                select(func.max(EvidenceRegistration.sequence)).where(EvidenceRegistration.case_id == case.id)
+            )
+            or 0
+        ) + 1
         self.new: list[str] = []
 
     def number(self, item: Resolved) -> str:
         key = (item.kind, item.ref)
         if key not in self.known:
             number = f"{registration_prefix(self.case)}-{self.next:04d}"
-            db.session.add(EvidenceRegistration(case_id=self.case.id, kind=item.kind, item_ref=item.ref,
-                                                sequence=self.next, number=number,
-                                                first_disclosure_id=self.disclosure_id))
+            db.session.add(
+                EvidenceRegistration(
+                    case_id=self.case.id,
+                    kind=item.kind,
+                    item_ref=item.ref,
+                    sequence=self.next,
+                    number=number,
+                    first_disclosure_id=self.disclosure_id,
+                )
+            )
             self.known[key] = number
             self.new.append(number)
             self.next += 1
@@ -195,41 +223,59 @@ class _Registrar:
         """Another case's reference could spell the same number: refuse rather than hit the constraint."""
         if not self.new:
             return
-        taken = db.session.scalar(select(func.count()).select_from(EvidenceRegistration)
-                                  .where(EvidenceRegistration.number.in_(self.new),
-                                         EvidenceRegistration.case_id != self.case.id))
+        taken = db.session.scalar(
+            select(func.count())
+            .select_from(EvidenceRegistration)
+            .where(EvidenceRegistration.number.in_(self.new), EvidenceRegistration.case_id != self.case.id)
+        )
         if taken:
-            raise Conflict("Registration numbers of this case collide with another case's; give the case a "
-                           "distinct reference.", problem="registration-number-taken")
+            raise Conflict(
+                "Registration numbers of this case collide with another case's; give the case a distinct reference.",
+                problem="registration-number-taken",
+            )
 
 
 def create(case_id: int, data: dict[str, Any]) -> Extended:
     """Decide, number and record every item; pending until a second lawyer approves where the
     rules ask for one (``rules.approval_reasons``). Its items never change from here on."""
     recipient = data["recipient"]
-    access = load_authorized(Case, case_id, "disclosure.create", recipient=recipient,
-                             include_identity=data["include_identity"],
-                             include_staff_identity=data["include_staff_identity"],
-                             items_requested=len(data["items"]))
+    access = load_authorized(
+        Case,
+        case_id,
+        "disclosure.create",
+        recipient=recipient,
+        include_identity=data["include_identity"],
+        include_staff_identity=data["include_staff_identity"],
+        items_requested=len(data["items"]),
+    )
     if data["include_staff_identity"] and recipient["kind"] not in rules.STAFF_IDENTITY_RECIPIENTS:
-        raise Invalid("Staff identities go only to a court (ICC RPE Rule 81(4)); other recipients see staff "
-                      "as pseudonyms.", errors={"json": {"include_staff_identity": ["Only for a court."]}})
+        raise Invalid(
+            "Staff identities go only to a court (ICC RPE Rule 81(4)); other recipients see staff as pseudonyms.",
+            errors={"json": {"include_staff_identity": ["Only for a court."]}},
+        )
     items = _resolve(access.obj.id, data["items"])
     witness_ids = sorted({item.witness_id for item in items if item.witness_id is not None})
     witnesses = {witness_id: lock_witness(witness_id) for witness_id in witness_ids}
     case = _lock_case(access.obj.id)
     consents = _latest_consents(witness_ids)
-    disclosure = Disclosure(case_id=case.id, recipient_name=recipient["name"],
-                            recipient_organisation=recipient["organisation"], recipient_kind=recipient["kind"],
-                            include_identity=data["include_identity"],
-                            include_staff_identity=data["include_staff_identity"], created_by_id=access.user_id)
+    disclosure = Disclosure(
+        case_id=case.id,
+        recipient_name=recipient["name"],
+        recipient_organisation=recipient["organisation"],
+        recipient_kind=recipient["kind"],
+        include_identity=data["include_identity"],
+        include_staff_identity=data["include_staff_identity"],
+        created_by_id=access.user_id,
+    )
     db.session.add(disclosure)
     db.session.flush()
     disclosure.sealed_purpose.seal(data["purpose"].encode("utf-8"))
     registrar = _Registrar(case, items, disclosure.id)
     with db.session.no_autoflush:  # nothing goes to the database before the numbers are checked
-        rows = [_decide(item, disclosure, recipient, data["include_identity"], witnesses, consents, registrar)
-                for item in items]
+        rows = [
+            _decide(item, disclosure, recipient, data["include_identity"], witnesses, consents, registrar)
+            for item in items
+        ]
         registrar.check_unique()
     db.session.flush()  # the registrations first: no relationship orders them before the items naming them
     db.session.add_all(rows)
@@ -238,18 +284,26 @@ def create(case_id: int, data: dict[str, Any]) -> Extended:
     redactions = _redactions_of(case.id, rows)
     included = [row for row in rows if row.included]
     reasons = rules.approval_reasons(
-        recipient["kind"], identity_items=sum(row.kind == "witness_identity" for row in included),
-        redacted_sources=sum(row.kind == "transcript_version" and bool(redactions.get(row.item_ref))
-                             for row in included),
-        staff_identity=data["include_staff_identity"])
+        recipient["kind"],
+        identity_items=sum(row.kind == "witness_identity" for row in included),
+        redacted_sources=sum(
+            row.kind == "transcript_version" and bool(redactions.get(row.item_ref)) for row in included
+        ),
+        staff_identity=data["include_staff_identity"],
+    )
     disclosure.approval_reasons = reasons
     disclosure.status = PENDING if reasons else APPROVED
     db.session.flush()
     unused = unused_redactions(rows, redactions)
-    access.note(created_disclosure=disclosure.id, included=disclosure.included_count,
-                excluded=disclosure.excluded_count, new_registrations=len(registrar.new),
-                status=disclosure.status, approval_reasons=reasons,
-                unused_redactions=[ref["item_ref"] for ref in unused])
+    access.note(
+        created_disclosure=disclosure.id,
+        included=disclosure.included_count,
+        excluded=disclosure.excluded_count,
+        new_registrations=len(registrar.new),
+        status=disclosure.status,
+        approval_reasons=reasons,
+        unused_redactions=[ref["item_ref"] for ref in unused],
+    )
     return Extended(disclosure, purpose=data["purpose"], unused_redactions=unused)
 
 
@@ -259,41 +313,72 @@ def preview(case_id: int, data: dict[str, Any]) -> Extended:
     numbered or locked; the check is recorded as a read of the case's disclosure decisions (with
     the recipient's kind, never their name), the same rules (``rules.decide``) decide."""
     recipient = data["recipient"]
-    access = load_authorized(Case, case_id, PREVIEW_ACTION, preview={
-        "recipient_kind": recipient["kind"], "include_identity": data["include_identity"],
-        "include_staff_identity": data["include_staff_identity"], "items_requested": len(data["items"])})
+    access = load_authorized(
+        Case,
+        case_id,
+        PREVIEW_ACTION,
+        preview={
+            "recipient_kind": recipient["kind"],
+            "include_identity": data["include_identity"],
+            "include_staff_identity": data["include_staff_identity"],
+            "items_requested": len(data["items"]),
+        },
+    )
     if data["include_staff_identity"] and recipient["kind"] not in rules.STAFF_IDENTITY_RECIPIENTS:
-        raise Invalid("Staff identities go only to a court (ICC RPE Rule 81(4)); other recipients see staff "
-                      "as pseudonyms.", errors={"json": {"include_staff_identity": ["Only for a court."]}})
+        raise Invalid(
+            "Staff identities go only to a court (ICC RPE Rule 81(4)); other recipients see staff as pseudonyms.",
+            errors={"json": {"include_staff_identity": ["Only for a court."]}},
+        )
     items = _resolve(access.obj.id, data["items"])
     witness_ids = sorted({item.witness_id for item in items if item.witness_id is not None})
-    witnesses = {witness.id: witness for witness in
-                 db.session.scalars(select(Witness).where(Witness.id.in_(witness_ids)))}
+    witnesses = {
+        witness.id: witness for witness in db.session.scalars(select(Witness).where(Witness.id.in_(witness_ids)))
+    }
     consents = _latest_consents(witness_ids)
     rows = []
     for item in items:
         consent = consents.get(item.witness_id) if item.witness_id is not None else None
         state = _state(witnesses[item.witness_id], consent) if item.witness_id is not None else None
         verdict = rules.decide(item.kind, recipient["kind"], state, identity_requested=data["include_identity"])
-        rows.append(DisclosureItem(  # transient: never added to the session
-            case_id=access.obj.id, position=item.position, kind=item.kind, item_ref=item.ref,
-            witness_id=item.witness_id, decision=INCLUDED if verdict.included else EXCLUDED, reason=verdict.reason,
-            consent_version=consent.version if consent is not None else None, registration_number=None))
+        rows.append(
+            DisclosureItem(  # transient: never added to the session
+                case_id=access.obj.id,
+                position=item.position,
+                kind=item.kind,
+                item_ref=item.ref,
+                witness_id=item.witness_id,
+                decision=INCLUDED if verdict.included else EXCLUDED,
+                reason=verdict.reason,
+                consent_version=consent.version if consent is not None else None,
+                registration_number=None,
+            )
+        )
     redactions = _redactions_of(access.obj.id, rows)
     included = [row for row in rows if row.included]
     reasons = rules.approval_reasons(
-        recipient["kind"], identity_items=sum(row.kind == "witness_identity" for row in included),
-        redacted_sources=sum(row.kind == "transcript_version" and bool(redactions.get(row.item_ref))
-                             for row in included),
-        staff_identity=data["include_staff_identity"])
-    proposal = Disclosure(case_id=access.obj.id, recipient_name=recipient["name"],
-                          recipient_organisation=recipient["organisation"], recipient_kind=recipient["kind"],
-                          include_identity=data["include_identity"],
-                          include_staff_identity=data["include_staff_identity"], created_by_id=access.user_id,
-                          included_count=len(included), excluded_count=len(rows) - len(included),
-                          approval_reasons=reasons, status=PENDING if reasons else APPROVED)
-    return Extended(proposal, items=rows, purpose=data["purpose"],
-                    unused_redactions=unused_redactions(rows, redactions))
+        recipient["kind"],
+        identity_items=sum(row.kind == "witness_identity" for row in included),
+        redacted_sources=sum(
+            row.kind == "transcript_version" and bool(redactions.get(row.item_ref)) for row in included
+        ),
+        staff_identity=data["include_staff_identity"],
+    )
+    proposal = Disclosure(
+        case_id=access.obj.id,
+        recipient_name=recipient["name"],
+        recipient_organisation=recipient["organisation"],
+        recipient_kind=recipient["kind"],
+        include_identity=data["include_identity"],
+        include_staff_identity=data["include_staff_identity"],
+        created_by_id=access.user_id,
+        included_count=len(included),
+        excluded_count=len(rows) - len(included),
+        approval_reasons=reasons,
+        status=PENDING if reasons else APPROVED,
+    )
+    return Extended(
+        proposal, items=rows, purpose=data["purpose"], unused_redactions=unused_redactions(rows, redactions)
+    )
 
 
 def _redactions_of(case_id: int, rows: list[DisclosureItem]) -> dict[str, list[int]]:
@@ -304,9 +389,10 @@ def _redactions_of(case_id: int, rows: list[DisclosureItem]) -> dict[str, list[i
         return found
     interviews = {interview_id for interview_id, _ in refs}
     for redaction in db.session.execute(
-            select(Redaction.id, Redaction.interview_id, Redaction.source_version)
-            .where(Redaction.case_id == case_id, Redaction.interview_id.in_(interviews))
-            .order_by(Redaction.id)):
+        select(Redaction.id, Redaction.interview_id, Redaction.source_version)
+        .where(Redaction.case_id == case_id, Redaction.interview_id.in_(interviews))
+        .order_by(Redaction.id)
+    ):
         found[version_ref(redaction.interview_id, redaction.source_version)].append(redaction.id)
     return found
 
@@ -328,15 +414,19 @@ def approve(disclosure_id: int) -> Extended:
     """The second lawyer: another lawyer of the case releases a pending disclosure."""
     access = load_authorized(Disclosure, disclosure_id, "disclosure.approve")
     disclosure = db.session.execute(
-        select(Disclosure).where(Disclosure.id == access.obj.id).with_for_update()
+        select(Disclosure)
+        .where(Disclosure.id == access.obj.id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
     access.note(approval_reasons=disclosure.approval_reasons)  # no user ids: bundles show this event
     if not disclosure.pending:
         raise Conflict(f"This disclosure is {disclosure.status}, not pending approval.", problem="not-pending")
     if disclosure.created_by_id == access.user_id:
-        raise Forbidden("The lawyer who proposed a disclosure cannot approve it: another lawyer of the case must.",
-                        problem="second-person-required")
+        raise Forbidden(
+            "The lawyer who proposed a disclosure cannot approve it: another lawyer of the case must.",
+            problem="second-person-required",
+        )
     rows = list(disclosure.items)
     unused = unused_redactions(rows, _redactions_of(disclosure.case_id, rows))
     disclosure.status, disclosure.approved_by_id, disclosure.approved_at = APPROVED, access.user_id, utcnow()
@@ -345,8 +435,15 @@ def approve(disclosure_id: int) -> Extended:
     return Extended(disclosure, purpose=None, unused_redactions=unused)
 
 
-def _decide(item: Resolved, disclosure: Disclosure, recipient: dict[str, str], identity_requested: bool,
-            witnesses: dict[int, Witness], consents: dict[int, ConsentRecord], registrar: _Registrar) -> DisclosureItem:
+def _decide(
+    item: Resolved,
+    disclosure: Disclosure,
+    recipient: dict[str, str],
+    identity_requested: bool,
+    witnesses: dict[int, Witness],
+    consents: dict[int, ConsentRecord],
+    registrar: _Registrar,
+) -> DisclosureItem:
     """One item: the decision under the witness's consent in force, its number if released, its event."""
     consent = consents.get(item.witness_id) if item.witness_id is not None else None
     state = _state(witnesses[item.witness_id], consent) if item.witness_id is not None else None
@@ -354,14 +451,30 @@ def _decide(item: Resolved, disclosure: Disclosure, recipient: dict[str, str], i
     decision = INCLUDED if verdict.included else EXCLUDED
     number = registrar.number(item) if verdict.included else None
     consent_version = consent.version if consent is not None else None
-    authorize("disclosure.item", item.target, disclosure_id=disclosure.id, kind=item.kind, decision=decision,
-              reason=verdict.reason, registration_number=number, consent_version=consent_version,
-              recipient=recipient)
+    authorize(
+        "disclosure.item",
+        item.target,
+        disclosure_id=disclosure.id,
+        kind=item.kind,
+        decision=decision,
+        reason=verdict.reason,
+        registration_number=number,
+        consent_version=consent_version,
+        recipient=recipient,
+    )
     return DisclosureItem(
-        disclosure_id=disclosure.id, case_id=disclosure.case_id, position=item.position, kind=item.kind,
-        item_ref=item.ref, witness_id=item.witness_id, decision=decision, reason=verdict.reason,
-        consent_id=consent.id if consent is not None else None, consent_version=consent_version,
-        registration_number=number)
+        disclosure_id=disclosure.id,
+        case_id=disclosure.case_id,
+        position=item.position,
+        kind=item.kind,
+        item_ref=item.ref,
+        witness_id=item.witness_id,
+        decision=decision,
+        reason=verdict.reason,
+        consent_id=consent.id if consent is not None else None,
+        consent_version=consent_version,
+        registration_number=number,
+    )
 
 
 def register(case_id: int, args: dict[str, Any]) -> Page:

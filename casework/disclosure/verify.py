@@ -1,4 +1,5 @@
 """``python -m casework.disclosure.verify PATH ...``: the bundle verifier, now ``casework-verify bundle``."""
+
 import sys
 
 from casework_verify.cli import main

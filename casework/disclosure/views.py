@@ -16,8 +16,11 @@ DisclosurePage = page_of(schemas.DisclosureSchema, "DisclosurePage")
 @blp.route("/cases/<int:case_id>/disclosures", methods=["POST"])
 @blp.arguments(schemas.DisclosureCreateSchema)
 @blp.response(201, schemas.DisclosureSchema)
-@blp.alt_response(202, schema=schemas.DisclosureSchema,
-                  description="Pending: a second lawyer of the case must approve it (see approval_reasons)")
+@blp.alt_response(
+    202,
+    schema=schemas.DisclosureSchema,
+    description="Pending: a second lawyer of the case must approve it (see approval_reasons)",
+)
 def create_disclosure(data, case_id):
     """Disclose items of a case to a recipient (lawyers); each is checked against consent.
 
@@ -52,24 +55,47 @@ def get_disclosure(args, disclosure_id):
 
 
 @blp.route("/disclosures/<int:disclosure_id>/bundle", methods=["GET"], endpoint="get_bundle")
-@blp.doc(parameters=[{"in": "header", "name": "Range", "schema": {"type": "string"},
-                      "description": "bytes=first-last, bytes=first- or bytes=-suffix: resume a download"},
-                     {"in": "header", "name": "If-Range", "schema": {"type": "string"},
-                      "description": "the ETag of the part already held: the Range is honoured only if it matches"}],
-         responses={"200": {"description": "BagIt (RFC 8493) zip: the same bytes on every download",
-                            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
-                    "206": {"description": "The range asked for (Content-Range)"},
-                    "409": {"description": "Pending: a second lawyer must approve the disclosure first"},
-                    "410": {"description": "Withheld: an item can no longer be released (consent withdrawn)"},
-                    "416": {"description": "The range is past the end"}})
+@blp.doc(
+    parameters=[
+        {
+            "in": "header",
+            "name": "Range",
+            "schema": {"type": "string"},
+            "description": "bytes=first-last, bytes=first- or bytes=-suffix: resume a download",
+        },
+        {
+            "in": "header",
+            "name": "If-Range",
+            "schema": {"type": "string"},
+            "description": "the ETag of the part already held: the Range is honoured only if it matches",
+        },
+    ],
+    responses={
+        "200": {
+            "description": "BagIt (RFC 8493) zip: the same bytes on every download",
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        "206": {"description": "The range asked for (Content-Range)"},
+        "409": {"description": "Pending: a second lawyer must approve the disclosure first"},
+        "410": {"description": "Withheld: an item can no longer be released (consent withdrawn)"},
+        "416": {"description": "The range is past the end"},
+    },
+)
 def download_bundle(disclosure_id):
     """Download a disclosure's bundle: a BagIt zip that proves itself offline.
 
     A file: the same bytes on every download, with Content-Length, ETag, Range and Repr-Digest.
     """
-    bundle = service_bundle.open_bundle(disclosure_id, ranges.parse(request.headers.get("Range")),
-                                        request.headers.get("If-Range"))
+    bundle = service_bundle.open_bundle(
+        disclosure_id, ranges.parse(request.headers.get("Range")), request.headers.get("If-Range")
+    )
     # Not stream_with_context: the body runs later in a context of its own (see open_bundle),
     # and nothing of it may start inside this request.
-    return ranged_download(bundle.chunks, bundle.selected, "application/zip", sha256=bundle.frozen.sha256,
-                           etag=bundle.frozen.etag, filename=bundle.filename)
+    return ranged_download(
+        bundle.chunks,
+        bundle.selected,
+        "application/zip",
+        sha256=bundle.frozen.sha256,
+        etag=bundle.frozen.etag,
+        filename=bundle.filename,
+    )

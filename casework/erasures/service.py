@@ -31,6 +31,7 @@ confirmation, a rejection and holds of one witness are serial, and each reads th
 and the holds as the previous one committed them. Every step is one custody event, recorded
 against the witness (allowed or refused alike).
 """
+
 from __future__ import annotations
 
 import logging
@@ -108,13 +109,15 @@ class ErasureState:
 
 
 def _latest(witness_id: int) -> Erasure | None:
-    return db.session.scalars(select(Erasure).where(Erasure.witness_id == witness_id)
-                              .order_by(Erasure.id.desc()).limit(1)).first()
+    return db.session.scalars(
+        select(Erasure).where(Erasure.witness_id == witness_id).order_by(Erasure.id.desc()).limit(1)
+    ).first()
 
 
 def _pending(witness_id: int) -> Erasure | None:
-    return db.session.scalars(select(Erasure).where(Erasure.witness_id == witness_id,
-                                                    Erasure.status == PENDING)).first()
+    return db.session.scalars(
+        select(Erasure).where(Erasure.witness_id == witness_id, Erasure.status == PENDING)
+    ).first()
 
 
 def _pending_or_conflict(witness: Witness) -> Erasure:
@@ -125,8 +128,7 @@ def _pending_or_conflict(witness: Witness) -> Erasure:
 
 
 def _holds(witness_id: int) -> list[LegalHold]:
-    return list(db.session.scalars(select(LegalHold).where(LegalHold.witness_id == witness_id)
-                                   .order_by(LegalHold.id)))
+    return list(db.session.scalars(select(LegalHold).where(LegalHold.witness_id == witness_id).order_by(LegalHold.id)))
 
 
 def _lawyer(access: Access[Any]) -> bool:
@@ -152,15 +154,20 @@ def _not_the_requester(access: Access[Any], erasure: Erasure | None, *others: in
     if erasure is None:
         return
     if erasure.requested_by_id in (access.user_id, *others):
-        raise Forbidden("The one who recorded the withdrawal cannot act on its erasure: "
-                        "another lawyer of the case must.", problem="second-person-required")
+        raise Forbidden(
+            "The one who recorded the withdrawal cannot act on its erasure: another lawyer of the case must.",
+            problem="second-person-required",
+        )
 
 
 def read(witness_id: int) -> ErasureState:
     access = load_authorized(Witness, witness_id, "erasure.read")
     erasure = _latest(access.obj.id)
-    access.note(erasure_id=erasure.id if erasure else None, status=erasure.status if erasure else "none",
-                free_text=_lawyer(access))
+    access.note(
+        erasure_id=erasure.id if erasure else None,
+        status=erasure.status if erasure else "none",
+        free_text=_lawyer(access),
+    )
     return _state(access, erasure)
 
 
@@ -174,8 +181,11 @@ def confirm(witness_id: int) -> ErasureState:
     active = [hold.id for hold in _holds(witness.id) if hold.active]
     if active:
         access.note(active_holds=active)
-        raise Conflict("A legal hold on this witness's records is active: the erasure cannot be confirmed "
-                       "until every hold is lifted.", problem="legal-hold")
+        raise Conflict(
+            "A legal hold on this witness's records is active: the erasure cannot be confirmed "
+            "until every hold is lifted.",
+            problem="legal-hold",
+        )
     erasure.status, erasure.decided_by_id, erasure.decided_at = CONFIRMED, access.user_id, utcnow()
     access.note(shredded=shred_rows(witness), subject_key="destroyed once this event is committed")
     suspension.forget(witness.id)
@@ -184,8 +194,11 @@ def confirm(witness_id: int) -> ErasureState:
     try:
         destroyed = destroy_witness_key(witness_id)
     except Exception:
-        log.critical("erasure %s confirmed, but the key of witness %s could not be destroyed: "
-                     "run `flask keys reapply-erasures`", erasure_id, witness_id)
+        log.critical(
+            "erasure %s confirmed, but the key of witness %s could not be destroyed: run `flask keys reapply-erasures`",
+            erasure_id,
+            witness_id,
+        )
         raise
     log.info("erasure %s confirmed: key of witness %s destroyed (%s)", erasure_id, witness_id, destroyed)
     return _state(access, db.session.get_one(Erasure, erasure_id))
@@ -219,8 +232,9 @@ def place_hold(witness_id: int, data: dict[str, Any]) -> Extended:
     access = load_authorized(Witness, witness_id, "erasure.hold.place")
     witness = lock_witness(access.obj.id)  # first, and re-read: see casework.witnesses.locks
     if witness.shredded_at is not None:
-        raise Conflict("This witness's records were already erased; there is nothing left to hold.",
-                       problem="witness-erased")
+        raise Conflict(
+            "This witness's records were already erased; there is nothing left to hold.", problem="witness-erased"
+        )
     pending = _pending(witness.id)
     access.note(erasure_id=pending.id if pending else None)
     _not_the_requester(access, pending)
@@ -248,8 +262,9 @@ def lift_hold(witness_id: int, hold_id: int) -> tuple[Extended, bool]:
         access.note(step="lift_requested")
         return _reference(hold, True), False
     if hold.lift_requested_by_id == access.user_id:
-        raise Forbidden("A second lawyer of the case must approve the lift you asked for.",
-                        problem="second-person-required")
+        raise Forbidden(
+            "A second lawyer of the case must approve the lift you asked for.", problem="second-person-required"
+        )
     hold.lifted_by_id, hold.lifted_at = access.user_id, now
     access.note(step="lifted", lift_requested_by_id=hold.lift_requested_by_id)
     return _reference(hold, True), True
@@ -266,10 +281,15 @@ def list_erasures(args: dict[str, Any]) -> Page:
     ids = {erasure.witness_id for erasure in page["items"]}
     counts: dict[int, int] = {}
     if ids:
-        counts = dict(db.session.execute(
-            select(LegalHold.witness_id, func.count()).where(LegalHold.witness_id.in_(ids),
-                                                             LegalHold.lifted_at.is_(None))
-            .group_by(LegalHold.witness_id)))
-    page["items"] = [Extended(erasure, overdue=erasure.overdue(now), active_holds=counts.get(erasure.witness_id, 0))
-                     for erasure in page["items"]]
+        counts = dict(
+            db.session.execute(
+                select(LegalHold.witness_id, func.count())
+                .where(LegalHold.witness_id.in_(ids), LegalHold.lifted_at.is_(None))
+                .group_by(LegalHold.witness_id)
+            )
+        )
+    page["items"] = [
+        Extended(erasure, overdue=erasure.overdue(now), active_holds=counts.get(erasure.witness_id, 0))
+        for erasure in page["items"]
+    ]
     return page

@@ -64,8 +64,9 @@ def place_hold(data, witness_id):
 
 @blp.route("/witnesses/<int:witness_id>/legal-holds/<int:hold_id>/lift", methods=["POST"])
 @blp.response(200, schemas.HoldSchema, description="Lifted: a second lawyer approved the lift")
-@blp.alt_response(202, schema=schemas.HoldSchema,
-                  description="Lift requested: a second, different lawyer of the case must approve it")
+@blp.alt_response(
+    202, schema=schemas.HoldSchema, description="Lift requested: a second, different lawyer of the case must approve it"
+)
 def lift_hold(witness_id, hold_id):
     """Ask for, or approve, the lift of a legal hold: two different lawyers of the case."""
     hold, lifted = service.lift_hold(witness_id, hold_id)

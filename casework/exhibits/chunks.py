@@ -12,6 +12,7 @@ the last byte also records the completion as its own event (``exhibit.create``: 
 receipt promises that event's leaf), decided in plain sight in ``receive`` once the content is
 judged; ``completion`` itself decides nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -86,8 +87,8 @@ class Appender:
         self.position += len(piece)
         self._check_head()
         while len(self._buffer) >= self._chunk_size:
-            self._seal(bytes(memoryview(self._buffer)[:self._chunk_size]), self._index == self._last)
-            del self._buffer[:self._chunk_size]
+            self._seal(bytes(memoryview(self._buffer)[: self._chunk_size]), self._index == self._last)
+            del self._buffer[: self._chunk_size]
             self._index += 1
 
     def _check_head(self) -> None:
@@ -95,8 +96,9 @@ class Appender:
         if self._head_checked or self._index != 0 or len(self._buffer) < detect:
             return
         self._head_checked = True
-        early = media_types.head_type(bytes(self._buffer[:media_types.DETECT_BYTES]),
-                                      whole=self._size <= media_types.DETECT_BYTES)
+        early = media_types.head_type(
+            bytes(self._buffer[: media_types.DETECT_BYTES]), whole=self._size <= media_types.DETECT_BYTES
+        )
         if early is not None:
             completion.check_suits(self._kind, early)
 
@@ -120,16 +122,19 @@ def _check_append(exhibit: Exhibit, offset: int, content_length: int | None) -> 
     if exhibit.status == COMPLETE:
         raise Conflict("This upload is complete; an exhibit is immutable.", problem="upload-complete")
     if offset != exhibit.received:
-        raise Conflict(f"Upload-Offset {offset} does not match the server's offset {exhibit.received}.",
-                       problem="offset-mismatch")
+        raise Conflict(
+            f"Upload-Offset {offset} does not match the server's offset {exhibit.received}.", problem="offset-mismatch"
+        )
     remaining = exhibit.size - exhibit.received
     if content_length is not None and content_length > remaining:
-        raise TooLarge(f"The body would go past Upload-Length ({remaining} bytes remain).",
-                       problem="beyond-upload-length")
+        raise TooLarge(
+            f"The body would go past Upload-Length ({remaining} bytes remain).", problem="beyond-upload-length"
+        )
 
 
-def receive(exhibit_id: int, offset: int, body: Body, *, content_length: int | None,
-            checksum: bytes | None) -> PatchResult:
+def receive(
+    exhibit_id: int, offset: int, body: Body, *, content_length: int | None, checksum: bytes | None
+) -> PatchResult:
     """tus PATCH: append the body at ``offset``, encrypted chunk by chunk as it arrives.
 
     ``checksum`` (sha256 of the body, tus checksum extension) is checked at the end; on a

@@ -1,4 +1,5 @@
 """Operator commands: ``flask --app wsgi exhibits expire`` and ``exhibits seal-digests``."""
+
 from __future__ import annotations
 
 import click

@@ -11,6 +11,7 @@ which must suit the exhibit's kind).
 Nothing here decides an access: the PATCH that delivered the last byte decides and records the
 completion (``uploads.receive``) and hands its ``Access`` to ``complete``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,8 +51,10 @@ class Digests:
 def check_suits(kind: str, media_type: str) -> None:
     """The content's media type must suit the exhibit's kind (else unsupported media)."""
     if not media_types.suits(kind, media_type):
-        raise UnsupportedMedia(f"The content is {media_type}, which is not an exhibit of kind {kind!r}.",
-                               accepted=media_types.accepted(kind) or ())
+        raise UnsupportedMedia(
+            f"The content is {media_type}, which is not an exhibit of kind {kind!r}.",
+            accepted=media_types.accepted(kind) or (),
+        )
 
 
 def _keyed_hash_key(exhibit: Exhibit, data_key: bytes) -> bytes:
@@ -91,9 +94,15 @@ def complete(access: Access[Any], exhibit: Exhibit, found: Digests) -> dict[str,
     sealed.seal_digest(exhibit, sealed.opened(exhibit), found.sha256)
     exhibit.status = COMPLETE
     exhibit.completed_at = utcnow()
-    access.note(exhibit_id=exhibit.id, kind=exhibit.kind, media_type=exhibit.media_type, size=exhibit.size,
-                keyed_sha256=exhibit.keyed_sha256.hex(), interview_id=exhibit.interview_id,
-                incident_id=exhibit.incident_id)
+    access.note(
+        exhibit_id=exhibit.id,
+        kind=exhibit.kind,
+        media_type=exhibit.media_type,
+        size=exhibit.size,
+        keyed_sha256=exhibit.keyed_sha256.hex(),
+        interview_id=exhibit.interview_id,
+        incident_id=exhibit.incident_id,
+    )
     receipt = _receipt(access, exhibit, found.sha256)
     exhibit.receipt = {k: v for k, v in receipt.items() if k != "sha256"}  # no plain hash at rest
     return receipt
@@ -102,18 +111,21 @@ def complete(access: Access[Any], exhibit: Exhibit, found: Digests) -> dict[str,
 def _receipt(access: Access[Any], exhibit: Exhibit, sha256: str) -> dict[str, Any]:
     """Where the completion landed in the log, signed: the one place that asks the log for it."""
     logged = access.promise()
-    return receipts.sign({
-        "exhibit_id": exhibit.id,
-        "interview_id": exhibit.interview_id,
-        "incident_id": exhibit.incident_id,
-        "kind": exhibit.kind,
-        "media_type": exhibit.media_type,
-        "size": exhibit.size,
-        "sha256": sha256,
-        "keyed_sha256": exhibit.keyed_sha256.hex() if exhibit.keyed_sha256 else None,
-        "log_origin": keyring().log_name(),
-        **promise(logged, exhibit.completed_at or utcnow(), merge_delay_ms()),
-    }, keyring().signing_key())
+    return receipts.sign(
+        {
+            "exhibit_id": exhibit.id,
+            "interview_id": exhibit.interview_id,
+            "incident_id": exhibit.incident_id,
+            "kind": exhibit.kind,
+            "media_type": exhibit.media_type,
+            "size": exhibit.size,
+            "sha256": sha256,
+            "keyed_sha256": exhibit.keyed_sha256.hex() if exhibit.keyed_sha256 else None,
+            "log_origin": keyring().log_name(),
+            **promise(logged, exhibit.completed_at or utcnow(), merge_delay_ms()),
+        },
+        keyring().signing_key(),
+    )
 
 
 # -- exhibits completed before completion sealed their digest ------------------------------------
@@ -129,9 +141,12 @@ def seal_missing_digests() -> int:
     """
     sealed_now, after = 0, 0
     while True:
-        batch = db.session.scalars(select(Exhibit).where(Exhibit.status == COMPLETE, Exhibit.id > after,
-                                                         Exhibit.sealed_datakey.wrapped_key.is_not(None))
-                                   .order_by(Exhibit.id).limit(100)).all()
+        batch = db.session.scalars(
+            select(Exhibit)
+            .where(Exhibit.status == COMPLETE, Exhibit.id > after, Exhibit.sealed_datakey.wrapped_key.is_not(None))
+            .order_by(Exhibit.id)
+            .limit(100)
+        ).all()
         if not batch:
             return sealed_now
         for exhibit in batch:

@@ -4,6 +4,7 @@ Every chunk is checked where it is read (present, opens at its place, of its len
 failure is logged as critical and raised as ``IntegrityFailure``, never served. Callers decide
 and record the access first (``reads``, disclosure bundles) or hold the upload (``completion``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,8 +32,17 @@ def plaintext(exhibit: Exhibit, data_key: bytes, start: int, end: int, *, detach
     if exhibit.size == 0 or end < start:
         return iter(())
     app = current_app._get_current_object() if detached else None  # type: ignore[attr-defined]
-    return _decrypt_range(exhibit.id, exhibit.blob_store, exhibit.blob_key, exhibit.size, exhibit.chunk_size,
-                          ChunkReader(data_key, exhibit.content_context()), start, end, app)
+    return _decrypt_range(
+        exhibit.id,
+        exhibit.blob_store,
+        exhibit.blob_key,
+        exhibit.size,
+        exhibit.chunk_size,
+        ChunkReader(data_key, exhibit.content_context()),
+        start,
+        end,
+        app,
+    )
 
 
 def _records(store_name: str, blob_key: str, indexes: range, app: Flask | None) -> Iterator[tuple[int, bytes]]:
@@ -45,8 +55,17 @@ def _records(store_name: str, blob_key: str, indexes: range, app: Flask | None) 
         yield index, record  # the context is left before the consumer runs again
 
 
-def _decrypt_range(exhibit_id: int, store_name: str, blob_key: str, size: int, chunk_size: int,
-                   reader: ChunkReader, start: int, end: int, app: Flask | None) -> Iterator[bytes]:
+def _decrypt_range(
+    exhibit_id: int,
+    store_name: str,
+    blob_key: str,
+    size: int,
+    chunk_size: int,
+    reader: ChunkReader,
+    start: int,
+    end: int,
+    app: Flask | None,
+) -> Iterator[bytes]:
     last = chunk_count(size, chunk_size) - 1
     records = _records(store_name, blob_key, chunk_span(start, end, chunk_size), app)
     while True:
@@ -67,11 +86,12 @@ def _decrypt_range(exhibit_id: int, store_name: str, blob_key: str, size: int, c
             log.critical("exhibit %s: chunk %s has %s bytes, not %s", exhibit_id, index, len(plain), expected)
             raise IntegrityFailure("A stored chunk of this exhibit has the wrong length.")
         base = index * chunk_size
-        yield plain[max(start - base, 0):end - base + 1]
+        yield plain[max(start - base, 0) : end - base + 1]
 
 
-def iter_plaintext(exhibit: Exhibit, start: int = 0, end: int | None = None, *,
-                   detached: bool = True) -> Iterator[bytes]:
+def iter_plaintext(
+    exhibit: Exhibit, start: int = 0, end: int | None = None, *, detached: bool = True
+) -> Iterator[bytes]:
     """The plaintext of a complete exhibit, bytes ``start``..``end`` inclusive, one chunk at a time.
 
     For callers that already decided and recorded the access (reads; disclosure bundles).

@@ -3,6 +3,7 @@
 The rows stay (with their custody trail); their chunks leave the blob stores and their data
 keys the rows, so nothing received can be read again.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -24,14 +25,20 @@ def destroy(exhibits: Iterable[Exhibit]) -> int:
 def expire_uploads(now: datetime | None = None) -> int:
     """Abandoned uploads past their expiry: chunks deleted, data key dropped, status expired, logged."""
     now = now or utcnow()
-    stale = db.session.scalars(select(Exhibit).where(Exhibit.status == UPLOADING, Exhibit.expires_at <= now)
-                               .order_by(Exhibit.id)).all()
+    stale = db.session.scalars(
+        select(Exhibit).where(Exhibit.status == UPLOADING, Exhibit.expires_at <= now).order_by(Exhibit.id)
+    ).all()
     for exhibit in stale:
         chunks = destroy([exhibit])
         exhibit.status = EXPIRED
         exhibit.sealed_datakey.shred()
-        system_access("exhibit.expire", exhibit.custody_target(), received=exhibit.received, size=exhibit.size,
-                      chunks_deleted=chunks)
+        system_access(
+            "exhibit.expire",
+            exhibit.custody_target(),
+            received=exhibit.received,
+            size=exhibit.size,
+            chunks_deleted=chunks,
+        )
     return len(stale)
 
 
@@ -43,8 +50,9 @@ def shred_witness_exhibits(witness_id: int) -> dict[str, int]:
     """
     exhibits = db.session.scalars(select(Exhibit).where(Exhibit.witness_id == witness_id)).all()
     chunks = destroy(exhibits)
-    keys = db.session.execute(update(Exhibit).where(Exhibit.witness_id == witness_id,
-                                                    Exhibit.sealed_datakey.wrapped_key.is_not(None))
-                              .values({Exhibit.sealed_datakey.wrapped_key: None,
-                                       Exhibit.sealed_freetext.wrapped_key: None}))
+    keys = db.session.execute(
+        update(Exhibit)
+        .where(Exhibit.witness_id == witness_id, Exhibit.sealed_datakey.wrapped_key.is_not(None))
+        .values({Exhibit.sealed_datakey.wrapped_key: None, Exhibit.sealed_freetext.wrapped_key: None})
+    )
     return {"exhibits": int(keys.rowcount), "exhibit_chunks": chunks}  # type: ignore[attr-defined]

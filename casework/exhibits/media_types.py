@@ -17,6 +17,7 @@ executables, ...) are ``application/octet-stream``.
   upload of the wrong kind is refused at its first PATCH rather than after its last.
 * ``suits``: whether a type is acceptable for an exhibit kind.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -45,48 +46,131 @@ _FROM_DETECTOR = {
     "application/x-deb": "application/vnd.debian.binary-package",
 }
 # Media formats without an IANA registration: kept under the name in common use.
-UNREGISTERED_MEDIA = frozenset({
-    "audio/midi", "audio/x-aiff", "audio/webm", "video/webm", "video/x-ms-wmv", "video/x-flv",
-    "image/x-canon-cr2", "image/x-xcf",
-})
+UNREGISTERED_MEDIA = frozenset(
+    {
+        "audio/midi",
+        "audio/x-aiff",
+        "audio/webm",
+        "video/webm",
+        "video/x-ms-wmv",
+        "video/x-flv",
+        "image/x-canon-cr2",
+        "image/x-xcf",
+    }
+)
 
-REGISTER = frozenset({
-    BINARY, TEXT, "text/csv", "text/markdown", "text/html", "text/xml", "text/rtf",
-    # images
-    "image/jpeg", "image/png", "image/gif", "image/webp", "image/tiff", "image/bmp", "image/heic", "image/heif",
-    "image/avif", "image/jxr", "image/jpx", "image/jp2", "image/apng", "image/svg+xml", "image/vnd.microsoft.icon",
-    "image/vnd.adobe.photoshop", "image/vnd.dwg", "application/dicom",
-    # audio
-    "audio/mpeg", "audio/mp4", "audio/aac", "audio/ogg", "audio/opus", "audio/flac", "audio/vnd.wave", "audio/amr",
-    "audio/3gpp", "audio/basic",
-    # video
-    "video/mp4", "video/mpeg", "video/quicktime", "video/3gpp", "video/3gpp2", "video/matroska", "video/ogg",
-    "video/vnd.avi", "video/mp2t",
-    # documents and containers
-    "application/pdf", "application/rtf", "application/msword", "application/vnd.ms-excel",
-    "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
-    "application/vnd.oasis.opendocument.presentation", "application/epub+zip", "application/postscript",
-    "application/json", "application/xml", "application/zip", "application/gzip", "application/zstd",
-    "application/vnd.rar", "application/vnd.ms-cab-compressed", "application/vnd.ms-fontobject",
-    "application/vnd.sqlite3", "application/vnd.debian.binary-package",
-    "application/vnd.microsoft.portable-executable", "application/vnd.adobe.flash.movie", "application/wasm",
-    "message/rfc822", "font/woff", "font/woff2", "font/sfnt", "font/ttf", "font/otf",
-}) | UNREGISTERED_MEDIA
+REGISTER = (
+    frozenset(
+        {
+            BINARY,
+            TEXT,
+            "text/csv",
+            "text/markdown",
+            "text/html",
+            "text/xml",
+            "text/rtf",
+            # images
+            "image/jpeg",
+            "image/png",
+            "image/gif",
+            "image/webp",
+            "image/tiff",
+            "image/bmp",
+            "image/heic",
+            "image/heif",
+            "image/avif",
+            "image/jxr",
+            "image/jpx",
+            "image/jp2",
+            "image/apng",
+            "image/svg+xml",
+            "image/vnd.microsoft.icon",
+            "image/vnd.adobe.photoshop",
+            "image/vnd.dwg",
+            "application/dicom",
+            # audio
+            "audio/mpeg",
+            "audio/mp4",
+            "audio/aac",
+            "audio/ogg",
+            "audio/opus",
+            "audio/flac",
+            "audio/vnd.wave",
+            "audio/amr",
+            "audio/3gpp",
+            "audio/basic",
+            # video
+            "video/mp4",
+            "video/mpeg",
+            "video/quicktime",
+            "video/3gpp",
+            "video/3gpp2",
+            "video/matroska",
+            "video/ogg",
+            "video/vnd.avi",
+            "video/mp2t",
+            # documents and containers
+            "application/pdf",
+            "application/rtf",
+            "application/msword",
+            "application/vnd.ms-excel",
+            "application/vnd.ms-powerpoint",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            "application/vnd.oasis.opendocument.text",
+            "application/vnd.oasis.opendocument.spreadsheet",
+            "application/vnd.oasis.opendocument.presentation",
+            "application/epub+zip",
+            "application/postscript",
+            "application/json",
+            "application/xml",
+            "application/zip",
+            "application/gzip",
+            "application/zstd",
+            "application/vnd.rar",
+            "application/vnd.ms-cab-compressed",
+            "application/vnd.ms-fontobject",
+            "application/vnd.sqlite3",
+            "application/vnd.debian.binary-package",
+            "application/vnd.microsoft.portable-executable",
+            "application/vnd.adobe.flash.movie",
+            "application/wasm",
+            "message/rfc822",
+            "font/woff",
+            "font/woff2",
+            "font/sfnt",
+            "font/ttf",
+            "font/otf",
+        }
+    )
+    | UNREGISTERED_MEDIA
+)
 
 # Names clients send for registered types.
 ALIASES = {
     **_FROM_DETECTOR,
-    "audio/wav": "audio/vnd.wave", "audio/wave": "audio/vnd.wave", "audio/x-pn-wav": "audio/vnd.wave",
-    "audio/mp3": "audio/mpeg", "audio/x-mp3": "audio/mpeg", "audio/mpeg3": "audio/mpeg",
-    "audio/x-m4a": "audio/mp4", "audio/m4a": "audio/mp4", "audio/x-aac": "audio/aac", "audio/aiff": "audio/x-aiff",
-    "audio/x-midi": "audio/midi", "audio/mid": "audio/midi", "image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg",
-    "image/x-ms-bmp": "image/bmp", "image/x-png": "image/png", "video/avi": "video/vnd.avi",
-    "video/msvideo": "video/vnd.avi", "application/x-pdf": "application/pdf",
-    "application/x-zip-compressed": "application/zip", "application/x-gzip": "application/gzip",
+    "audio/wav": "audio/vnd.wave",
+    "audio/wave": "audio/vnd.wave",
+    "audio/x-pn-wav": "audio/vnd.wave",
+    "audio/mp3": "audio/mpeg",
+    "audio/x-mp3": "audio/mpeg",
+    "audio/mpeg3": "audio/mpeg",
+    "audio/x-m4a": "audio/mp4",
+    "audio/m4a": "audio/mp4",
+    "audio/x-aac": "audio/aac",
+    "audio/aiff": "audio/x-aiff",
+    "audio/x-midi": "audio/midi",
+    "audio/mid": "audio/midi",
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/x-ms-bmp": "image/bmp",
+    "image/x-png": "image/png",
+    "video/avi": "video/vnd.avi",
+    "video/msvideo": "video/vnd.avi",
+    "application/x-pdf": "application/pdf",
+    "application/x-zip-compressed": "application/zip",
+    "application/x-gzip": "application/gzip",
     "text/x-markdown": "text/markdown",
 }
 
@@ -95,8 +179,15 @@ _ACCEPTS: dict[str, tuple[str, ...]] = {
     "audio": ("audio/", "video/mp4", "video/webm", "video/3gpp", "video/quicktime", "application/ogg"),
     "video": ("video/",),
     "photo": ("image/",),
-    "document": ("application/pdf", "text/", "image/", "application/vnd.", "application/msword",
-                 "application/rtf", "application/epub+zip"),
+    "document": (
+        "application/pdf",
+        "text/",
+        "image/",
+        "application/vnd.",
+        "application/msword",
+        "application/rtf",
+        "application/epub+zip",
+    ),
 }
 
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
@@ -162,7 +253,7 @@ class Sniffer:
 
     def update(self, piece: bytes) -> None:
         if len(self._head) < DETECT_BYTES:
-            self._head += piece[:DETECT_BYTES - len(self._head)]
+            self._head += piece[: DETECT_BYTES - len(self._head)]
             if len(self._head) == DETECT_BYTES:
                 self._signature = _signature(bytes(self._head))
         if self._signature is not None or not self._text:

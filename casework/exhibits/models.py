@@ -94,5 +94,6 @@ class Exhibit(Model):
         return self.status == COMPLETE
 
     def custody_target(self) -> Target:
-        return Target(self.__resource_type__, self.id, case_id=self.case_id, owner_id=self.owner_id,
-                      witness_id=self.witness_id)
+        return Target(
+            self.__resource_type__, self.id, case_id=self.case_id, owner_id=self.owner_id, witness_id=self.witness_id
+        )

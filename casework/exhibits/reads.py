@@ -4,6 +4,7 @@ Content reads are decided, recorded (with the range served) and their data key u
 the sealed SHA-256 of the whole content opened for ``Repr-Digest``, before a byte is produced;
 the bytes then stream from ``content.iter_plaintext``, one chunk in memory at a time.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,9 +38,12 @@ def open_content(exhibit_id: int, spec: ranges.ByteRange | None, *, headers_only
     exhibit = access.obj
     selected = ranges.select(spec, exhibit.size)
     start, end, partial = selected.start, selected.end, selected.partial
-    access.note(range=f"{start}-{end}" if partial else None,
-                bytes_served=0 if headers_only else max(end - start + 1, 0),
-                size=exhibit.size, keyed_sha256=exhibit.keyed_sha256.hex() if exhibit.keyed_sha256 else None)
+    access.note(
+        range=f"{start}-{end}" if partial else None,
+        bytes_served=0 if headers_only else max(end - start + 1, 0),
+        size=exhibit.size,
+        keyed_sha256=exhibit.keyed_sha256.hex() if exhibit.keyed_sha256 else None,
+    )
     chunks = iter(()) if headers_only else iter_plaintext(exhibit, start, end)
     # The whole content's digest (RFC 9530 Repr-Digest), on ranged reads too: a resumed download checks it.
     digest = sealed.sha256_of(sealed.opened(exhibit)) if exhibit.complete else None

@@ -7,6 +7,7 @@ and only readers of the content see it (``Repr-Digest``, the case file). The fil
 device hash are shown beside the metadata only to those who may read the content
 (``casework.interviews.free_text``).
 """
+
 from __future__ import annotations
 
 import json

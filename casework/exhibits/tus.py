@@ -7,6 +7,7 @@ is required: the server must know where the final chunk is), ``creation-with-upl
 
 Downloads of a complete exhibit carry ``Repr-Digest`` (RFC 9530; ``casework.http.ranged_download``).
 """
+
 from __future__ import annotations
 
 import base64
@@ -36,8 +37,9 @@ _METADATA_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 def require_resumable(headers: Any) -> None:
     """Every tus request but OPTIONS names the protocol version; another version is 412."""
     if headers.get("Tus-Resumable") != VERSION:
-        raise PreconditionFailed(f"Send Tus-Resumable: {VERSION} (the only version served).",
-                                 problem="tus-version-unsupported")
+        raise PreconditionFailed(
+            f"Send Tus-Resumable: {VERSION} (the only version served).", problem="tus-version-unsupported"
+        )
 
 
 def _integer(value: str | None, name: str) -> int:
@@ -86,8 +88,9 @@ def upload_metadata(header: str | None) -> dict[str, str]:
             value = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
             reject_unstorable(value)
         except (binascii.Error, ValueError):
-            raise BadInput(f"Upload-Metadata {key!r} is not base64 of UTF-8 text.",
-                           problem="bad-tus-metadata") from None
+            raise BadInput(
+                f"Upload-Metadata {key!r} is not base64 of UTF-8 text.", problem="bad-tus-metadata"
+            ) from None
         found[key] = value
     return found
 

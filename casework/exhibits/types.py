@@ -2,6 +2,7 @@
 
 Plain values, kept apart from the rules so the edge imports shapes, never the service.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -15,6 +15,7 @@ Limits: an upload reserves its Upload-Length of the case's quota only while it c
 completed (not past its expiry), and one person holds at most
 ``CASEWORK_EXHIBIT_UPLOADS_IN_PROGRESS`` uploads in progress at once.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,8 +55,14 @@ class Limits:
 
 def limits() -> Limits:
     exhibits = settings().exhibits
-    return Limits(exhibits.max_bytes, exhibits.case_quota_bytes, exhibits.upload_expiry, exhibits.chunk_bytes,
-                  settings().blobs.store, exhibits.uploads_in_progress)
+    return Limits(
+        exhibits.max_bytes,
+        exhibits.case_quota_bytes,
+        exhibits.upload_expiry,
+        exhibits.chunk_bytes,
+        settings().blobs.store,
+        exhibits.uploads_in_progress,
+    )
 
 
 # -- creation ----------------------------------------------------------------------------------
@@ -71,8 +78,10 @@ def _check_metadata(data: NewUpload, lim: Limits) -> None:
     if data.kind not in KINDS:
         raise Invalid("Unknown exhibit kind.", errors={"metadata": {"kind": [f"One of {', '.join(KINDS)}."]}})
     if data.media_type_claim is not None and data.media_type_claim not in media_types.REGISTER:
-        raise Invalid("filetype must be a registered media type.",
-                      errors={"metadata": {"filetype": ["Not a registered media type."]}})
+        raise Invalid(
+            "filetype must be a registered media type.",
+            errors={"metadata": {"filetype": ["Not a registered media type."]}},
+        )
     if data.length > lim.max_bytes:
         raise TooLarge(f"Exhibits are limited to {lim.max_bytes} bytes.", problem="exhibit-too-large")
 
@@ -87,35 +96,65 @@ def _check_room(data: NewUpload, case_id: int, uploader_id: int, lim: Limits) ->
     """
     now = utcnow()
     lock_account(uploader_id)
-    holding = db.session.scalar(select(func.count()).select_from(Exhibit)
-                                .where(Exhibit.created_by_id == uploader_id, _in_progress(now))) or 0
+    holding = (
+        db.session.scalar(
+            select(func.count()).select_from(Exhibit).where(Exhibit.created_by_id == uploader_id, _in_progress(now))
+        )
+        or 0
+    )
     if holding >= lim.uploads_in_progress:
-        raise Conflict(f"You have {holding} uploads in progress, the most one person may hold "
-                       f"({lim.uploads_in_progress}); finish one or let it expire first.",
-                       problem="too-many-uploads-in-progress")
+        raise Conflict(
+            f"You have {holding} uploads in progress, the most one person may hold "
+            f"({lim.uploads_in_progress}); finish one or let it expire first.",
+            problem="too-many-uploads-in-progress",
+        )
     # Serialise quota checks per case: two uploads racing for the last free bytes queue here.
     db.session.execute(select(Case.id).where(Case.id == case_id).with_for_update()).one()
-    used = db.session.scalar(
-        select(func.coalesce(func.sum(Exhibit.size), 0))
-        .where(Exhibit.case_id == case_id, (Exhibit.status == COMPLETE) | _in_progress(now))
-    ) or 0
+    used = (
+        db.session.scalar(
+            select(func.coalesce(func.sum(Exhibit.size), 0)).where(
+                Exhibit.case_id == case_id, (Exhibit.status == COMPLETE) | _in_progress(now)
+            )
+        )
+        or 0
+    )
     if used + data.length > lim.case_quota:
-        raise TooLarge(f"This case's exhibits would exceed its quota of {lim.case_quota} bytes "
-                       f"({used} in use).", problem="case-quota-exceeded")
+        raise TooLarge(
+            f"This case's exhibits would exceed its quota of {lim.case_quota} bytes ({used} in use).",
+            problem="case-quota-exceeded",
+        )
 
 
-def _new_exhibit(access: Access[Any], data: NewUpload, *, case_id: int, owner_id: int,
-                 interview: Interview | None = None, incident: Incident | None = None) -> Exhibit:
+def _new_exhibit(
+    access: Access[Any],
+    data: NewUpload,
+    *,
+    case_id: int,
+    owner_id: int,
+    interview: Interview | None = None,
+    incident: Incident | None = None,
+) -> Exhibit:
     lim = limits()
     _check_metadata(data, lim)
     _check_room(data, case_id, access.user_id, lim)
     now = utcnow()
     exhibit = Exhibit(
-        case_id=case_id, interview_id=interview.id if interview else None,
-        incident_id=incident.id if incident else None, witness_id=interview.witness_id if interview else None,
-        owner_id=owner_id, created_by_id=access.user_id, kind=data.kind, size=data.length, received=0,
-        chunk_size=lim.chunk_size, status=UPLOADING, blob_store=lim.store, blob_key=os.urandom(16).hex(),
-        captured_at=data.captured_at, created_at=now, expires_at=now + lim.expiry,
+        case_id=case_id,
+        interview_id=interview.id if interview else None,
+        incident_id=incident.id if incident else None,
+        witness_id=interview.witness_id if interview else None,
+        owner_id=owner_id,
+        created_by_id=access.user_id,
+        kind=data.kind,
+        size=data.length,
+        received=0,
+        chunk_size=lim.chunk_size,
+        status=UPLOADING,
+        blob_store=lim.store,
+        blob_key=os.urandom(16).hex(),
+        captured_at=data.captured_at,
+        created_at=now,
+        expires_at=now + lim.expiry,
     )
     exhibit.sealed_datakey.reserve()  # until the row has its id, which the sealed data key is bound to
     db.session.add(exhibit)
@@ -123,9 +162,14 @@ def _new_exhibit(access: Access[Any], data: NewUpload, *, case_id: int, owner_id
     exhibit.sealed_datakey.seal(new_data_key())
     if data.filename is not None or data.device_hash is not None:
         sealed.seal(exhibit, {"filename": data.filename, "device_hash": data.device_hash})
-    access.note(created_exhibit_id=exhibit.id, kind=data.kind, upload_length=data.length,
-                media_type_claim=data.media_type_claim, blob_store=exhibit.blob_store,
-                expires_at=exhibit.expires_at.strftime(TIME_FORMAT))
+    access.note(
+        created_exhibit_id=exhibit.id,
+        kind=data.kind,
+        upload_length=data.length,
+        media_type_claim=data.media_type_claim,
+        blob_store=exhibit.blob_store,
+        expires_at=exhibit.expires_at.strftime(TIME_FORMAT),
+    )
     return exhibit
 
 
@@ -136,8 +180,7 @@ def create_for_interview(interview_id: int, data: NewUpload) -> Exhibit:
     witness = db.session.get_one(Witness, interview.witness_id)
     if witness.shredded_at is not None:
         raise Conflict("The witness withdrew consent; nothing more can be recorded.", problem="consent-withdrawn")
-    return _new_exhibit(access, data, case_id=interview.case_id, owner_id=interview.interviewer_id,
-                        interview=interview)
+    return _new_exhibit(access, data, case_id=interview.case_id, owner_id=interview.interviewer_id, interview=interview)
 
 
 def create_for_incident(incident_id: int, data: NewUpload) -> Exhibit:
@@ -161,8 +204,9 @@ def check_live(exhibit: Exhibit) -> None:
 def locked(exhibit_id: int) -> Exhibit:
     """The upload's row, locked for this request: no PATCH or termination beside another
     (row lock on PostgreSQL; SQLite is serial), and re-read under the lock."""
-    return db.session.execute(select(Exhibit).where(Exhibit.id == exhibit_id).with_for_update()
-                              .execution_options(populate_existing=True)).scalar_one()
+    return db.session.execute(
+        select(Exhibit).where(Exhibit.id == exhibit_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
 
 
 def upload_status(exhibit_id: int) -> Exhibit:
@@ -186,8 +230,10 @@ def terminate(exhibit_id: int) -> Exhibit:
     access.note(status=exhibit.status, upload_offset=exhibit.received, upload_length=exhibit.size)
     if exhibit.status == COMPLETE:
         access.note(refused="exhibit_complete")
-        raise Conflict("This upload is complete: the exhibit is evidence, immutable, and cannot be cancelled.",
-                       problem="exhibit-immutable")
+        raise Conflict(
+            "This upload is complete: the exhibit is evidence, immutable, and cannot be cancelled.",
+            problem="exhibit-immutable",
+        )
     check_live(exhibit)
     exhibit.status = TERMINATED
     exhibit.sealed_datakey.shred()

@@ -5,6 +5,7 @@ is in ``uploads`` (sessions), ``chunks`` (the PATCH) and ``reads``. A content re
 event is committed by the request hooks when the view returns its (streaming) response, before
 the first byte of content is sent.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,13 +24,19 @@ from casework.settings import settings
 blp = Blueprint("exhibits", __name__, url_prefix="/api/v1", description="Exhibits: resumable (tus) encrypted evidence")
 
 ExhibitPage = page_of(schemas.ExhibitSchema, "ExhibitPage")
-_TUS_HEADERS = [{"in": "header", "name": "Tus-Resumable", "required": True, "schema": {"type": "string",
-                                                                                      "enum": [tus.VERSION]}}]
+_TUS_HEADERS = [
+    {"in": "header", "name": "Tus-Resumable", "required": True, "schema": {"type": "string", "enum": [tus.VERSION]}}
+]
 _CREATION_HEADERS = _TUS_HEADERS + [
     {"in": "header", "name": "Upload-Length", "required": True, "schema": {"type": "integer", "minimum": 0}},
-    {"in": "header", "name": "Upload-Metadata", "required": True, "schema": {"type": "string"},
-     "description": "tus pairs 'key base64'; kind (audio, video, photo, document, other) is required; "
-                    "filename, filetype, captured_at (ISO 8601), device_hash optional."},
+    {
+        "in": "header",
+        "name": "Upload-Metadata",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "tus pairs 'key base64'; kind (audio, video, photo, document, other) is required; "
+        "filename, filetype, captured_at (ISO 8601), device_hash optional.",
+    },
 ]
 
 _REPR_DIGEST = {"schema": {"type": "string"}, "description": "RFC 9530: sha-256=:<base64>: of the whole exhibit"}
@@ -51,9 +58,14 @@ def _new_upload() -> NewUpload:
         meta = schemas.UploadMetadataSchema().load(tus.upload_metadata(request.headers.get("Upload-Metadata")))
     except ValidationError as exc:
         raise Invalid("Upload-Metadata did not validate; see errors.", errors={"metadata": exc.messages}) from None
-    return NewUpload(length=length, kind=meta["kind"], filename=meta.get("filename"),
-                     captured_at=meta.get("captured_at"), device_hash=meta.get("device_hash"),
-                     media_type_claim=meta.get("filetype"))
+    return NewUpload(
+        length=length,
+        kind=meta["kind"],
+        filename=meta.get("filename"),
+        captured_at=meta.get("captured_at"),
+        device_hash=meta.get("device_hash"),
+        media_type_claim=meta.get("filetype"),
+    )
 
 
 def _empty(status: int) -> Response:
@@ -120,14 +132,24 @@ def get_upload_offset(exhibit_id):
 
 @blp.route("/exhibits/<int:exhibit_id>/upload", methods=["PATCH"], endpoint="upload_patch")
 @accepts_media(tus.OFFSET_MEDIA_TYPE, streamed_over=lambda found: found.exhibits.chunk_bytes)
-@blp.doc(parameters=_TUS_HEADERS + [
-    {"in": "header", "name": "Upload-Offset", "required": True, "schema": {"type": "integer", "minimum": 0}},
-    {"in": "header", "name": "Upload-Checksum", "schema": {"type": "string"}, "description": "sha256 <base64>"},
-], requestBody={"required": True, "content": {tus.OFFSET_MEDIA_TYPE: {"schema": {"type": "string",
-                                                                                  "format": "binary"}}}},
-    responses={"204": {"description": "Bytes stored; Upload-Offset is the new offset"},
-               "200": {"description": "The last bytes: the upload is complete; the body is the signed receipt",
-                       "content": {"application/json": {"schema": schemas.ExhibitUploadReceiptSchema}}}})
+@blp.doc(
+    parameters=_TUS_HEADERS
+    + [
+        {"in": "header", "name": "Upload-Offset", "required": True, "schema": {"type": "integer", "minimum": 0}},
+        {"in": "header", "name": "Upload-Checksum", "schema": {"type": "string"}, "description": "sha256 <base64>"},
+    ],
+    requestBody={
+        "required": True,
+        "content": {tus.OFFSET_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+    },
+    responses={
+        "204": {"description": "Bytes stored; Upload-Offset is the new offset"},
+        "200": {
+            "description": "The last bytes: the upload is complete; the body is the signed receipt",
+            "content": {"application/json": {"schema": schemas.ExhibitUploadReceiptSchema}},
+        },
+    },
+)
 def append_upload(exhibit_id):
     """Send an upload's next bytes at Upload-Offset (tus PATCH).
 
@@ -150,10 +172,16 @@ def append_upload(exhibit_id):
 
 
 @blp.route("/exhibits/<int:exhibit_id>/upload", methods=["DELETE"], endpoint="upload_terminate")
-@blp.doc(parameters=_TUS_HEADERS, responses={
-    "204": {"description": "The upload is cancelled: what it stored is deleted; the upload URL answers 410 from now"},
-    "409": {"description": "The upload is complete: an exhibit is immutable evidence and is never deleted"},
-    "410": {"description": "The upload already ended (cancelled, expired, or shredded)"}})
+@blp.doc(
+    parameters=_TUS_HEADERS,
+    responses={
+        "204": {
+            "description": "The upload is cancelled: what it stored is deleted; the upload URL answers 410 from now"
+        },
+        "409": {"description": "The upload is complete: an exhibit is immutable evidence and is never deleted"},
+        "410": {"description": "The upload already ended (cancelled, expired, or shredded)"},
+    },
+)
 def cancel_upload(exhibit_id):
     """Cancel an unfinished upload (tus termination; whoever may continue it).
 
@@ -198,14 +226,28 @@ def get_exhibit_receipt(exhibit_id):
 
 
 @blp.route("/exhibits/<int:exhibit_id>/content", methods=["GET"], endpoint="exhibit_content")
-@blp.doc(parameters=[{"in": "header", "name": "Range", "schema": {"type": "string"},
-                      "description": "bytes=first-last, bytes=first- or bytes=-suffix"}],
-         responses={"200": {"description": "The exhibit's bytes, in its media type",
-                            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
-                            "headers": {"Repr-Digest": _REPR_DIGEST}},
-                    "206": {"description": "The range asked for (Content-Range); Repr-Digest is still the whole's",
-                            "headers": {"Repr-Digest": _REPR_DIGEST}},
-                    "416": {"description": "The range is past the end"}})
+@blp.doc(
+    parameters=[
+        {
+            "in": "header",
+            "name": "Range",
+            "schema": {"type": "string"},
+            "description": "bytes=first-last, bytes=first- or bytes=-suffix",
+        }
+    ],
+    responses={
+        "200": {
+            "description": "The exhibit's bytes, in its media type",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            "headers": {"Repr-Digest": _REPR_DIGEST},
+        },
+        "206": {
+            "description": "The range asked for (Content-Range); Repr-Digest is still the whole's",
+            "headers": {"Repr-Digest": _REPR_DIGEST},
+        },
+        "416": {"description": "The range is past the end"},
+    },
+)
 def download_exhibit(exhibit_id):
     """Download an exhibit's bytes, streamed; every read is logged with its range.
 
@@ -213,7 +255,9 @@ def download_exhibit(exhibit_id):
 
     ``Repr-Digest`` (RFC 9530) is the SHA-256 of the whole exhibit, on 200 and 206 alike.
     """
-    read = reads.open_content(exhibit_id, ranges.parse(request.headers.get("Range")),
-                                headers_only=request.method == "HEAD")
-    return ranged_download(read.chunks, read.selected, read.exhibit.media_type or "application/octet-stream",
-                           sha256=read.sha256)
+    read = reads.open_content(
+        exhibit_id, ranges.parse(request.headers.get("Range")), headers_only=request.method == "HEAD"
+    )
+    return ranged_download(
+        read.chunks, read.selected, read.exhibit.media_type or "application/octet-stream", sha256=read.sha256
+    )

@@ -22,8 +22,12 @@ class Incident(LocatedMixin, Model):
         Index("ix_incidents_case_occurred", "case_id", "occurred_from"),
         # q= (a substring of the reference or title): trigram indexes on PostgreSQL. SQLite has no
         # such index; these are plain indexes there, and a search reads the case's incidents.
-        Index("ix_incidents_reference_trgm", "reference", postgresql_using="gin",
-              postgresql_ops={"reference": "gin_trgm_ops"}),
+        Index(
+            "ix_incidents_reference_trgm",
+            "reference",
+            postgresql_using="gin",
+            postgresql_ops={"reference": "gin_trgm_ops"},
+        ),
         Index("ix_incidents_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}),
     )
 
@@ -52,4 +56,5 @@ class Incident(LocatedMixin, Model):
 # violation_type=: the JSON list as jsonb, for containment (@>), on PostgreSQL only (SQLite reads
 # the case's incidents and looks into each list).
 Index("ix_incidents_violation_types", cast(Incident.violation_types, JSONB), postgresql_using="gin").ddl_if(
-    dialect="postgresql")
+    dialect="postgresql"
+)

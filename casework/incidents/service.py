@@ -8,6 +8,7 @@ A listing may search (``casework.search``): the filters are the list's custody e
 allowed or refused alike, ``q`` as a hash of its text. ``q`` ignores letters' case in every
 alphabet on PostgreSQL (ILIKE), in ASCII only on SQLite.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -28,8 +29,11 @@ SEARCH_FILTERS = ("q", "violation_type", "occurred_after", "occurred_before")
 
 
 def _reference_taken() -> Conflict:
-    return Conflict("Another incident of this case has that reference.", problem="incident-reference-taken",
-                    errors={"json": {"reference": ["Already used in this case."]}})
+    return Conflict(
+        "Another incident of this case has that reference.",
+        problem="incident-reference-taken",
+        errors={"json": {"reference": ["Already used in this case."]}},
+    )
 
 
 def _check_reference_free(case_id: int, reference: str, incident_id: int | None = None) -> None:
@@ -43,8 +47,9 @@ def _check_reference_free(case_id: int, reference: str, incident_id: int | None 
 
 def _check_times(occurred_from: datetime | None, occurred_to: datetime | None) -> None:
     if occurred_from and occurred_to and occurred_to < occurred_from:
-        raise Invalid("occurred_to is before occurred_from.",
-                      errors={"json": {"occurred_to": ["Before occurred_from."]}})
+        raise Invalid(
+            "occurred_to is before occurred_from.", errors={"json": {"occurred_to": ["Before occurred_from."]}}
+        )
 
 
 def create_incident(case_id: int, data: dict[str, Any]) -> Incident:
@@ -75,8 +80,9 @@ def list_incidents(case_id: int, args: dict[str, Any]) -> Page:
     statement = select(Incident).where(Incident.case_id == case.id)
     if args.get("q") is not None:
         pattern = search.like_pattern(args["q"])
-        statement = statement.where(Incident.reference.ilike(pattern, escape="\\")
-                                    | Incident.title.ilike(pattern, escape="\\"))
+        statement = statement.where(
+            Incident.reference.ilike(pattern, escape="\\") | Incident.title.ilike(pattern, escape="\\")
+        )
     if args.get("violation_type") is not None:
         statement = statement.where(_has_violation(args["violation_type"]))
     if args.get("occurred_after") is not None:

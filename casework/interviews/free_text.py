@@ -12,6 +12,7 @@ Anyone else gets each value that exists as ``WITHHELD`` (dumped ``null`` with ``
 true, ``casework.fields.FreeTextSchema``); a value that is absent, or destroyed with the witness's
 key, reads the same for everyone.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

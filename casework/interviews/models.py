@@ -59,8 +59,11 @@ class Interview(LocatedMixin, Model):
 
     def custody_target(self) -> Target:
         return Target(
-            self.__resource_type__, self.id,
-            case_id=self.case_id, owner_id=self.interviewer_id, witness_id=self.witness_id,
+            self.__resource_type__,
+            self.id,
+            case_id=self.case_id,
+            owner_id=self.interviewer_id,
+            witness_id=self.witness_id,
         )
 
 

@@ -5,6 +5,7 @@ witness's key (``Interview.sealed_freetext``), shown beside the interview only t
 witness's statements (``casework.interviews.free_text``), and read as null once the witness's
 key is destroyed.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,16 +36,20 @@ def _incidents_of_case(case_id: int, incident_ids: list[int]) -> list[Incident]:
     found = list(db.session.scalars(select(Incident).where(Incident.case_id == case_id, Incident.id.in_(wanted))))
     if len(found) != len(wanted):
         # Same answer for "does not exist" and "in another case": no existence leak.
-        raise Invalid("Some incidents are not incidents of this case.",
-                      errors={"json": {"incident_ids": ["Unknown incident for this case."]}})
+        raise Invalid(
+            "Some incidents are not incidents of this case.",
+            errors={"json": {"incident_ids": ["Unknown incident for this case."]}},
+        )
     return found
 
 
 def _witness_of_case(case_id: int, witness_id: int) -> Witness:
     witness = db.session.get(Witness, witness_id)
     if witness is None or witness.case_id != case_id:
-        raise Invalid("The witness is not a witness of this case.",
-                      errors={"json": {"witness_id": ["Unknown witness for this case."]}})
+        raise Invalid(
+            "The witness is not a witness of this case.",
+            errors={"json": {"witness_id": ["Unknown witness for this case."]}},
+        )
     return witness
 
 
@@ -75,8 +80,9 @@ def _seal_free_text(interview: Interview, witness_shredded: bool, text: dict[str
         interview.sealed_freetext.clear()
         return
     if witness_shredded:
-        raise Conflict("The witness withdrew consent; nothing more can be recorded about them.",
-                       problem="consent-withdrawn")
+        raise Conflict(
+            "The witness withdrew consent; nothing more can be recorded about them.", problem="consent-withdrawn"
+        )
     plain = {"interpreter": text.get("interpreter"), "others_present": text.get("others_present") or []}
     interview.sealed_freetext.seal(json.dumps(plain, sort_keys=True).encode())
 

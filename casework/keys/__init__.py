@@ -12,6 +12,7 @@ provider, outside the database, and ``kek_id`` reads ``"subject"``. Destroying t
 (`destroy_subject_key`, on consent withdrawal) makes every such field unreadable, whatever copy
 of the database is at hand. Rows sealed under a KEK before subject keys existed still open.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,8 +39,9 @@ def _open(location: str | None, app: Flask) -> KeyringProvider:
         from casework.crypto.pkcs11_keyring import Pkcs11Keyring
 
         return Pkcs11Keyring.from_uri(location, pin_env="CASEWORK_PKCS11_PIN")
-    return open_keyring(location, create_if_missing=settings(app).keys.create_keyring,
-                        log_name=settings(app).custody.log_origin)
+    return open_keyring(
+        location, create_if_missing=settings(app).keys.create_keyring, log_name=settings(app).custody.log_origin
+    )
 
 
 def init_keyring(app: Flask) -> KeyringProvider:
@@ -194,8 +196,12 @@ class SealedValue:
 
     def envelope(self) -> Sealed:
         """What the row stores (ciphertext and wrapped key, never plaintext): for rewrapping."""
-        return Sealed(ciphertext=self._get("ciphertext"), nonce=self._get("nonce"),
-                      wrapped_key=self._get("wrapped_key"), kek_id=self._get("kek_id"))
+        return Sealed(
+            ciphertext=self._get("ciphertext"),
+            nonce=self._get("nonce"),
+            wrapped_key=self._get("wrapped_key"),
+            kek_id=self._get("kek_id"),
+        )
 
     def store(self, sealed: Sealed) -> None:
         for part in PARTS:
@@ -206,8 +212,11 @@ class SealedValue:
         try:
             self.store(seal(keyring(), plaintext, self.context(), subject=self.subject()))
         except KeyDestroyedError:
-            raise Gone("The witness's key was destroyed (consent withdrawn or erasure ordered); "
-                       "nothing more can be recorded for them.", problem="shredded") from None
+            raise Gone(
+                "The witness's key was destroyed (consent withdrawn or erasure ordered); "
+                "nothing more can be recorded for them.",
+                problem="shredded",
+            ) from None
 
     def open(self) -> bytes:
         """Decrypt; shredded is ``Gone``, a moved or altered ciphertext ``IntegrityFailure``.
@@ -218,12 +227,14 @@ class SealedValue:
         try:
             return open_sealed(keyring(), self.envelope(), self.context(), subject=self.subject())
         except KeyDestroyedError:
-            raise Gone("This content was crypto-shredded (consent withdrawn or erasure ordered).",
-                       problem="shredded") from None
+            raise Gone(
+                "This content was crypto-shredded (consent withdrawn or erasure ordered).", problem="shredded"
+            ) from None
         except DecryptionError:
             log.critical("ciphertext does not belong to its row: %s %s", type(self.row).__name__, self.row.id)
             raise IntegrityFailure(
-                "Stored ciphertext failed its integrity check; the incident has been logged.") from None
+                "Stored ciphertext failed its integrity check; the incident has been logged."
+            ) from None
 
     def open_or_none(self) -> bytes | None:
         """Like ``open`` for fields shown beside metadata: None when absent or shredded."""

@@ -1,4 +1,5 @@
 """Operator commands: ``flask --app wsgi keys status|rotate|rewrap|retire|reapply-erasures``."""
+
 from __future__ import annotations
 
 import click
@@ -9,8 +10,9 @@ from casework.access.targets import Target
 from casework.keys import keyring
 from casework.keys.rotation import reapply_erasures, records_under, rewrap_all, status
 
-keys_cli = AppGroup("keys", help="Key-encryption keys and witnesses' subject keys: status, rotation, rewrap, "
-                                 "retirement, erasures.")
+keys_cli = AppGroup(
+    "keys", help="Key-encryption keys and witnesses' subject keys: status, rotation, rewrap, retirement, erasures."
+)
 
 
 @keys_cli.command("status")
@@ -62,11 +64,18 @@ def reapply_erasures_command() -> None:
     report = reapply_erasures()
     for row in report.destroyed:
         door.system_access("keys.erasure.reapply", row.custody_target(), via="cli")
-    door.system_access("keys.erasures.reapply", Target("keyring", "subjects"), via="cli",
-                       destroyed=len(report.destroyed), already_destroyed=report.already_gone,
-                       live_without_key=[row.id for row in report.missing])
+    door.system_access(
+        "keys.erasures.reapply",
+        Target("keyring", "subjects"),
+        via="cli",
+        destroyed=len(report.destroyed),
+        already_destroyed=report.already_gone,
+        live_without_key=[row.id for row in report.missing],
+    )
     door.commit()
     click.echo(f"destroyed again: {len(report.destroyed)}; already destroyed: {report.already_gone}")
     if report.missing:
-        click.echo("not shredded in the database, yet their key is missing (unreadable): "
-                   + ", ".join(f"{type(row).__name__.lower()} {row.id}" for row in report.missing))
+        click.echo(
+            "not shredded in the database, yet their key is missing (unreadable): "
+            + ", ".join(f"{type(row).__name__.lower()} {row.id}" for row in report.missing)
+        )

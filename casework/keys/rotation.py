@@ -8,6 +8,7 @@ Records wrapped under a witness's subject key (``kek_id`` = ``"subject"``) are n
 KEK: rotation leaves them alone, ``records_under`` never counts them, and a KEK can be retired
 whatever they hold. ``status`` reports them on their own line.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -76,10 +77,14 @@ def rewrap_all(batch_size: int = 500) -> dict[str, int]:
 def records_under(kek_id: str) -> int:
     total = 0
     for field in protected_fields():
-        total += db.session.scalar(
-            select(func.count()).select_from(field.model)
-            .where(field.kek_id == kek_id, field.wrapped_key.is_not(None))
-        ) or 0
+        total += (
+            db.session.scalar(
+                select(func.count())
+                .select_from(field.model)
+                .where(field.kek_id == kek_id, field.wrapped_key.is_not(None))
+            )
+            or 0
+        )
     return total
 
 
@@ -92,8 +97,11 @@ class ErasureReport:
 
 def subject_owners() -> list[Any]:
     """Models whose rows own a subject key (``__subject_owner__``): today, witnesses."""
-    return [m.class_ for m in sorted(Base.registry.mappers, key=lambda m: m.class_.__name__)
-            if getattr(m.class_, "__subject_owner__", False)]
+    return [
+        m.class_
+        for m in sorted(Base.registry.mappers, key=lambda m: m.class_.__name__)
+        if getattr(m.class_, "__subject_owner__", False)
+    ]
 
 
 def reapply_erasures(batch_size: int = 500) -> ErasureReport:

@@ -62,8 +62,12 @@ class Redaction(Model):
         return f"{self.source_ref}/r{self.number}"
 
     def _parents(self) -> dict[str, Any]:
-        return {"case": self.case_id, "interview": self.interview_id, "witness": self.witness_id,
-                "source": self.source_version_id}
+        return {
+            "case": self.case_id,
+            "interview": self.interview_id,
+            "witness": self.witness_id,
+            "source": self.source_version_id,
+        }
 
     @sealed_content.context
     def content_context(self) -> bytes:

@@ -12,6 +12,7 @@ of the segment)``: a court holding the original recomputes it from
 words, while the salt stops anyone confirming a guess of a short segment from the hash alone.
 The removed text is stored nowhere: not in the map, the derivative, the segments or the log.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -64,8 +65,10 @@ def checked_spans(spans: list[dict[str, Any]], length: int) -> list[dict[str, An
                 errors[str(after)] = {"start": [f"Overlaps span {before}."]}
     if errors:
         raise Invalid("The redaction spans are not valid; see errors.", errors={"json": {"spans": errors}})
-    return sorted(({key: span[key] for key in ("start", "end", "category", "legal_basis")} for span in spans),
-                  key=lambda span: span["start"])
+    return sorted(
+        ({key: span[key] for key in ("start", "end", "category", "legal_basis")} for span in spans),
+        key=lambda span: span["start"],
+    )
 
 
 def derive(text: str, spans: list[dict[str, Any]]) -> Derivative:
@@ -80,11 +83,18 @@ def derive(text: str, spans: list[dict[str, Any]]) -> Derivative:
         piece = text[start:end]
         encoded = piece.encode("utf-8")
         salt = os.urandom(SALT_BYTES)
-        segments.append({
-            "start": start, "end": end, "byte_start": byte_position, "byte_end": byte_position + len(encoded),
-            "out_start": out, "out_end": out + len(piece),
-            "salt": salt.hex(), "sha256": hashlib.sha256(salt + encoded).hexdigest(),
-        })
+        segments.append(
+            {
+                "start": start,
+                "end": end,
+                "byte_start": byte_position,
+                "byte_end": byte_position + len(encoded),
+                "out_start": out,
+                "out_end": out + len(piece),
+                "salt": salt.hex(),
+                "sha256": hashlib.sha256(salt + encoded).hexdigest(),
+            }
+        )
         parts.append(piece)
         out += len(piece)
         byte_position += len(encoded)
@@ -92,7 +102,7 @@ def derive(text: str, spans: list[dict[str, Any]]) -> Derivative:
     for span in spans:
         if span["start"] > position:
             keep(position, span["start"])
-        byte_position += len(text[span["start"]:span["end"]].encode("utf-8"))
+        byte_position += len(text[span["start"] : span["end"]].encode("utf-8"))
         parts.append(marker(span["category"]))
         out += len(parts[-1])
         position = span["end"]
@@ -116,20 +126,32 @@ def create(interview_id: int, version_number: int, data: dict[str, Any]) -> Exte
     spans = checked_spans(data["spans"], len(text))
     derivative = derive(text, spans)
     redacted = derivative.text.encode("utf-8")
-    number = (db.session.scalar(select(func.max(Redaction.number))
-                                .where(Redaction.source_version_id == source.id)) or 0) + 1
+    number = (
+        db.session.scalar(select(func.max(Redaction.number)).where(Redaction.source_version_id == source.id)) or 0
+    ) + 1
     redaction = Redaction(
-        case_id=source.case_id, interview_id=source.interview_id, witness_id=source.witness_id,
-        source_version_id=source.id, source_version=source.version, number=number, spans=spans,
-        size=len(redacted), keyed_sha256=keyed_digest(witness, redacted), created_by_id=access.user_id,
+        case_id=source.case_id,
+        interview_id=source.interview_id,
+        witness_id=source.witness_id,
+        source_version_id=source.id,
+        source_version=source.version,
+        number=number,
+        spans=spans,
+        size=len(redacted),
+        keyed_sha256=keyed_digest(witness, redacted),
+        created_by_id=access.user_id,
     )
     redaction.sealed_content.seal(redacted)
     redaction.sealed_segments.seal(json.dumps(derivative.segments).encode())
     db.session.add(redaction)
     db.session.flush()
-    access.note(created_redaction=redaction.id, redaction_number=number, spans=len(spans),
-                categories=sorted({span["category"] for span in spans}),
-                redaction_keyed_sha256=redaction.keyed_sha256.hex())
+    access.note(
+        created_redaction=redaction.id,
+        redaction_number=number,
+        spans=len(spans),
+        categories=sorted({span["category"] for span in spans}),
+        redaction_keyed_sha256=redaction.keyed_sha256.hex(),
+    )
     return _with_content(redaction, derivative.text, derivative.segments, redacted)
 
 
@@ -137,9 +159,11 @@ def list_for_version(interview_id: int, version_number: int, args: dict[str, Any
     """The redactions of one version: metadata and maps, no text."""
     ref = version_ref(interview_id, version_number)
     interview = load_authorized(Interview, interview_id, "redaction.list", part=("transcript", ref)).obj
-    return keyset_page(select(Redaction).where(Redaction.interview_id == interview.id,
-                                               Redaction.source_version == version_number),
-                       Redaction.id, args)
+    return keyset_page(
+        select(Redaction).where(Redaction.interview_id == interview.id, Redaction.source_version == version_number),
+        Redaction.id,
+        args,
+    )
 
 
 def read(redaction_id: int) -> Extended:
@@ -167,5 +191,4 @@ def segments_of(redaction: Redaction) -> list[dict[str, Any]]:
 
 
 def _with_content(redaction: Redaction, text: str, segments: list[dict[str, Any]], raw: bytes) -> Extended:
-    return Extended(redaction, text=text, segments=segments, sha256=hashlib.sha256(raw).digest(),
-                    shredded=False)
+    return Extended(redaction, text=text, segments=segments, sha256=hashlib.sha256(raw).digest(), shredded=False)

@@ -1,9 +1,10 @@
 """Witness administration.
 
-    python -m casework.tlog_witness init STATE_DIR --name witness.example.org/w1   # prints the vkey
-    python -m casework.tlog_witness add-log STATE_DIR --origin ORIGIN --vkey LOG_VKEY
-    python -m casework.tlog_witness vkey STATE_DIR
+python -m casework.tlog_witness init STATE_DIR --name witness.example.org/w1   # prints the vkey
+python -m casework.tlog_witness add-log STATE_DIR --origin ORIGIN --vkey LOG_VKEY
+python -m casework.tlog_witness vkey STATE_DIR
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,9 @@ from casework_verify.note import NoteError, parse_vkey
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m casework.tlog_witness",
-                                     description="C2SP tlog-witness administration")
+    parser = argparse.ArgumentParser(
+        prog="python -m casework.tlog_witness", description="C2SP tlog-witness administration"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     init = commands.add_parser("init", help="create a witness (new Ed25519 key) and print its vkey")
     init.add_argument("state_dir")
@@ -34,8 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(WitnessStore.init(args.state_dir, args.name).vkey())
         elif args.command == "add-log":
             if parse_vkey(args.vkey).name != args.origin:
-                print("note: the log key name differs from the origin (allowed; the spec says SHOULD match)",
-                      file=sys.stderr)
+                print(
+                    "note: the log key name differs from the origin (allowed; the spec says SHOULD match)",
+                    file=sys.stderr,
+                )
             added = WitnessStore(args.state_dir).add_log(args.origin, args.vkey)
             print(f"{'added' if added else 'already trusted'}: {args.origin}")
         else:

@@ -16,6 +16,7 @@ Spec: https://c2sp.org/tlog-witness (cosignatures: https://c2sp.org/tlog-cosigna
 The check of the old size and the write of the new state happen under one flock, so gunicorn
 workers cannot roll the state back (the race the spec describes).
 """
+
 from __future__ import annotations
 
 import base64
@@ -173,8 +174,13 @@ class Cosigner:
                 problem = "the consistency proof does not verify against the checkpoint already cosigned"
         if problem is not None:
             where = self.store.save_evidence(body)
-            log.warning("refused a validly signed checkpoint of %s at size %d: %s (kept in %s)",
-                        cp.origin, cp.size, problem, where)
+            log.warning(
+                "refused a validly signed checkpoint of %s at size %d: %s (kept in %s)",
+                cp.origin,
+                cp.size,
+                problem,
+                where,
+            )
             raise Refusal(422, problem)
 
     def latest_checkpoint(self, origin_hash: str) -> str | None:
@@ -196,8 +202,11 @@ def create_witness_app(state_dir: str | os.PathLike[str]) -> Flask:
         try:
             lines = cosigner.add_checkpoint(request.get_data(cache=False))
         except Refusal as refusal:
-            return Response(refusal.message if refusal.message.endswith("\n") else refusal.message + "\n",
-                            status=refusal.status, content_type=refusal.content_type)
+            return Response(
+                refusal.message if refusal.message.endswith("\n") else refusal.message + "\n",
+                status=refusal.status,
+                content_type=refusal.content_type,
+            )
         except CosignatureError as exc:  # the signer failed: never answer with a bad cosignature
             log.error("cosigning failed: %s", exc)
             return Response("cosigning failed\n", status=500, content_type=TEXT)

@@ -13,6 +13,7 @@ Layout (everything written atomically: temp file, fsync, rename, fsync of the di
 
 No part of this module uses the Casework app, its database or its configuration.
 """
+
 from __future__ import annotations
 
 import base64
@@ -118,8 +119,10 @@ class WitnessStore:
             config = json.loads((self.path / CONFIG_FILE).read_text("utf-8"))
         except (OSError, ValueError) as exc:
             raise WitnessStateError(f"cannot read {self.path / CONFIG_FILE}: {exc}") from exc
-        if not isinstance(config, dict) or not isinstance(config.get("name"), str) or not isinstance(
-            config.get("logs"), dict
+        if (
+            not isinstance(config, dict)
+            or not isinstance(config.get("name"), str)
+            or not isinstance(config.get("logs"), dict)
         ):
             raise WitnessStateError(f"{self.path / CONFIG_FILE} is malformed")
         return config

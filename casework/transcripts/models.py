@@ -53,15 +53,21 @@ class TranscriptVersion(Model):
 
     @sealed_content.context
     def content_context(self) -> bytes:
-        return bind("transcript_version", f"{self.interview_id}/{self.version}",
-                    parents={"case": self.case_id, "interview": self.interview_id, "witness": self.witness_id},
-                    version=self.version)
+        return bind(
+            "transcript_version",
+            f"{self.interview_id}/{self.version}",
+            parents={"case": self.case_id, "interview": self.interview_id, "witness": self.witness_id},
+            version=self.version,
+        )
 
     @sealed_freetext.context
     def freetext_context(self) -> bytes:
-        return bind("transcript_free_text", f"{self.interview_id}/{self.version}",
-                    parents={"case": self.case_id, "interview": self.interview_id, "witness": self.witness_id},
-                    version=self.version)
+        return bind(
+            "transcript_free_text",
+            f"{self.interview_id}/{self.version}",
+            parents={"case": self.case_id, "interview": self.interview_id, "witness": self.witness_id},
+            version=self.version,
+        )
 
     def key_subject(self) -> str:
         return witness_subject(self.witness_id)

@@ -12,6 +12,7 @@ and the log see (``keyed_sha256``, the idempotency fingerprint) are HMACs under 
 hash key; the uploader's receipt alone carries the plain SHA-256 it can check (and, beside it,
 ``keyed_sha256``), and readers of the content get it with the content.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -74,8 +75,9 @@ def parse_version_ref(ref: str) -> tuple[int, int]:
 def version_of(interview_id: int, number: int) -> TranscriptVersion:
     """One version of an interview's transcript; ``NotFound`` if there is none."""
     version = db.session.execute(
-        select(TranscriptVersion).where(TranscriptVersion.interview_id == interview_id,
-                                        TranscriptVersion.version == number)
+        select(TranscriptVersion).where(
+            TranscriptVersion.interview_id == interview_id, TranscriptVersion.version == number
+        )
     ).scalar_one_or_none()
     if version is None:
         raise NotFound("No such transcript version.")
@@ -84,8 +86,12 @@ def version_of(interview_id: int, number: int) -> TranscriptVersion:
 
 def _fingerprint(upload: Upload, key: bytes) -> bytes:
     """What identifies an upload for idempotent replay, keyed so it confirms no guessed content."""
-    parts: tuple[bytes, ...] = (upload.content, upload.media_type.encode(), (upload.reason or "").encode(),
-                                (upload.filename or "").encode())
+    parts: tuple[bytes, ...] = (
+        upload.content,
+        upload.media_type.encode(),
+        (upload.reason or "").encode(),
+        (upload.filename or "").encode(),
+    )
     if upload.derived_from or upload.translation_of:
         parts += (json.dumps([upload.derived_from, upload.translation_of], sort_keys=True).encode(),)
     return keyed_sha256(key, _FINGERPRINT_LABEL + b"".join(hashlib.sha256(part).digest() for part in parts))
@@ -105,14 +111,14 @@ def with_free_text(version: TranscriptVersion, **extra: Any) -> Extended:
 
 def _replay(interview: Interview, user_id: int, key: str, fingerprint: bytes) -> TranscriptVersion | None:
     existing = db.session.execute(
-        select(TranscriptVersion).where(TranscriptVersion.created_by_id == user_id,
-                                        TranscriptVersion.idempotency_key == key)
+        select(TranscriptVersion).where(
+            TranscriptVersion.created_by_id == user_id, TranscriptVersion.idempotency_key == key
+        )
     ).scalar_one_or_none()
     if existing is None:
         return None
     if existing.interview_id != interview.id or existing.request_fingerprint != fingerprint:
-        raise Invalid("This Idempotency-Key was already used for a different upload.",
-                      problem="idempotency-key-reused")
+        raise Invalid("This Idempotency-Key was already used for a different upload.", problem="idempotency-key-reused")
     return existing
 
 
@@ -145,25 +151,40 @@ def _lineage(interview: Interview, data: Upload) -> _Lineage | None:
         try:
             exhibit = exhibit_of_interview(data.derived_from["exhibit_id"], interview.id)
         except NotFound:
-            raise Invalid("derived_from names no complete exhibit of this interview.",
-                          errors={"json": {"derived_from": {"exhibit_id": ["No such exhibit."]}}}) from None
+            raise Invalid(
+                "derived_from names no complete exhibit of this interview.",
+                errors={"json": {"derived_from": {"exhibit_id": ["No such exhibit."]}}},
+            ) from None
         codes = data.derived_from.get("time_codes") or []
-        return _Lineage({"derived_from_exhibit_id": exhibit.id, "time_codes": codes},
-                        {"derived_from": {"exhibit_id": exhibit.id, "time_codes": len(codes),
-                                          "exhibit_keyed_sha256": exhibit.keyed_sha256.hex()
-                                          if exhibit.keyed_sha256 else None}}, None)
+        return _Lineage(
+            {"derived_from_exhibit_id": exhibit.id, "time_codes": codes},
+            {
+                "derived_from": {
+                    "exhibit_id": exhibit.id,
+                    "time_codes": len(codes),
+                    "exhibit_keyed_sha256": exhibit.keyed_sha256.hex() if exhibit.keyed_sha256 else None,
+                }
+            },
+            None,
+        )
     if data.translation_of:
         source = data.translation_of["version"]
-        exists = db.session.scalar(select(TranscriptVersion.id).where(TranscriptVersion.interview_id == interview.id,
-                                                                      TranscriptVersion.version == source))
+        exists = db.session.scalar(
+            select(TranscriptVersion.id).where(
+                TranscriptVersion.interview_id == interview.id, TranscriptVersion.version == source
+            )
+        )
         if exists is None:
-            raise Invalid("translation_of names no version of this interview's transcript.",
-                          errors={"json": {"translation_of": {"version": ["No such version."]}}})
+            raise Invalid(
+                "translation_of names no version of this interview's transcript.",
+                errors={"json": {"translation_of": {"version": ["No such version."]}}},
+            )
         method, certified = data.translation_of["method"], data.translation_of["certified"]
-        return _Lineage({"translation_of_version": source, "translation_method": method,
-                         "translation_certified": certified},
-                        {"translation_of": {"version": source, "method": method, "certified": certified}},
-                        data.translation_of["translator"])
+        return _Lineage(
+            {"translation_of_version": source, "translation_method": method, "translation_certified": certified},
+            {"translation_of": {"version": source, "method": method, "certified": certified}},
+            data.translation_of["translator"],
+        )
     return None
 
 
@@ -186,40 +207,64 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
             access.note(idempotent_replay=True, version=existing.version)
             # The stored receipt lacks the plain SHA-256; the resent content is the same (fingerprint).
             return UploadResult({**existing.receipt, "sha256": plain_sha256}, replayed=True)
-    latest = db.session.scalar(
-        select(func.max(TranscriptVersion.version)).where(TranscriptVersion.interview_id == interview.id)
-    ) or 0
+    latest = (
+        db.session.scalar(
+            select(func.max(TranscriptVersion.version)).where(TranscriptVersion.interview_id == interview.id)
+        )
+        or 0
+    )
     lineage = _lineage(interview, data)
     if latest and not data.reason and lineage is None:
-        raise Invalid("A correction (a new version) needs a reason.",
-                      errors={"reason": ["Required for version 2 and later."]})
+        raise Invalid(
+            "A correction (a new version) needs a reason.", errors={"reason": ["Required for version 2 and later."]}
+        )
     version = TranscriptVersion(
-        interview_id=interview.id, case_id=interview.case_id, witness_id=interview.witness_id,
-        version=latest + 1, media_type=data.media_type, size=len(data.content),
-        keyed_sha256=keyed, created_by_id=access.user_id, created_at=utcnow(),
-        idempotency_key=idempotency_key, request_fingerprint=fingerprint, **(lineage.columns if lineage else {}),
+        interview_id=interview.id,
+        case_id=interview.case_id,
+        witness_id=interview.witness_id,
+        version=latest + 1,
+        media_type=data.media_type,
+        size=len(data.content),
+        keyed_sha256=keyed,
+        created_by_id=access.user_id,
+        created_at=utcnow(),
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+        **(lineage.columns if lineage else {}),
     )
     version.sealed_content.seal(data.content)
     translator = lineage.translator if lineage else None
     if data.reason is not None or data.filename is not None or translator is not None:
-        sealed = {"filename": data.filename, "reason": data.reason,
-                  **({"translator": translator} if translator else {})}
+        sealed = {
+            "filename": data.filename,
+            "reason": data.reason,
+            **({"translator": translator} if translator else {}),
+        }
         version.sealed_freetext.seal(json.dumps(sealed).encode())
-    access.note(created=version_ref(interview.id, version.version), version=version.version, size=version.size,
-                keyed_sha256=keyed.hex(), corrects=latest or None, **(lineage.logged if lineage else {}))
+    access.note(
+        created=version_ref(interview.id, version.version),
+        version=version.version,
+        size=version.size,
+        keyed_sha256=keyed.hex(),
+        corrects=latest or None,
+        **(lineage.logged if lineage else {}),
+    )
     # The event is sealed first (its leaf hash is the receipt's promise) and the version stored with
     # its receipt after, in this transaction: one INSERT, no UPDATE, under the witness lock.
     logged = access.promise()
-    receipt = receipts.sign({
-        "interview_id": interview.id,
-        "version": version.version,
-        "size": version.size,
-        "sha256": plain_sha256,
-        "keyed_sha256": keyed.hex(),
-        **(lineage.logged if lineage else {}),  # only when derived: older receipts keep their exact fields
-        "log_origin": keyring().log_name(),
-        **promise(logged, version.created_at, merge_delay_ms()),
-    }, keyring().signing_key())
+    receipt = receipts.sign(
+        {
+            "interview_id": interview.id,
+            "version": version.version,
+            "size": version.size,
+            "sha256": plain_sha256,
+            "keyed_sha256": keyed.hex(),
+            **(lineage.logged if lineage else {}),  # only when derived: older receipts keep their exact fields
+            "log_origin": keyring().log_name(),
+            **promise(logged, version.created_at, merge_delay_ms()),
+        },
+        keyring().signing_key(),
+    )
     version.receipt = {k: v for k, v in receipt.items() if k != "sha256"}  # no plain hash at rest
     db.session.add(version)
     db.session.flush()  # here, so a refused row fails the upload, not the commit of its custody event
@@ -229,8 +274,9 @@ def upload(interview_id: int, data: Upload, *, idempotency_key: str | None, max_
 def receipt_of(interview_id: int, number: int) -> dict[str, Any]:
     """A version's stored receipt (without the plain SHA-256) and where its promised leaf is now:
     its seq and, once a published checkpoint covers it, an inclusion proof to that checkpoint."""
-    interview = load_authorized(Interview, interview_id, "transcript.list",
-                                part=("transcript", version_ref(interview_id, number))).obj
+    interview = load_authorized(
+        Interview, interview_id, "transcript.list", part=("transcript", version_ref(interview_id, number))
+    ).obj
     version = version_of(interview.id, number)
     located = locate(version.receipt or {}, "interview", str(interview.id), signer())
     return {**(version.receipt or {}), "custody": located.as_dict()}
@@ -241,16 +287,18 @@ def list_versions(interview_id: int, args: dict[str, Any]) -> Page:
     the statements (``casework.interviews.free_text``), and null once shredded."""
     interview = load_authorized(Interview, interview_id, "transcript.list").obj
     readable = may_read_content("transcript.read", interview.custody_target())
-    page = keyset_page(select(TranscriptVersion).where(TranscriptVersion.interview_id == interview.id),
-                       TranscriptVersion.version, args)
+    page = keyset_page(
+        select(TranscriptVersion).where(TranscriptVersion.interview_id == interview.id), TranscriptVersion.version, args
+    )
     page["items"] = [Extended(version, **as_seen(free_text(version), readable)) for version in page["items"]]
     return page
 
 
 def read_version(interview_id: int, version_number: int) -> Extended:
     """One version with its decrypted content (``content``), recorded as a read of that version."""
-    access = load_authorized(Interview, interview_id, "transcript.read",
-                             part=("transcript", version_ref(interview_id, version_number)))
+    access = load_authorized(
+        Interview, interview_id, "transcript.read", part=("transcript", version_ref(interview_id, version_number))
+    )
     version = version_of(access.obj.id, version_number)
     content = read_content(version, access)
     return with_free_text(version, content=content, sha256=hashlib.sha256(content).digest())
@@ -258,8 +306,9 @@ def read_version(interview_id: int, version_number: int) -> Extended:
 
 def read_content(version: TranscriptVersion, access: Access[Any]) -> bytes:
     """Decrypt one version, recording which bytes were released (or that they are gone)."""
-    access.note(version=version.version,
-                keyed_sha256=version.keyed_sha256.hex() if version.keyed_sha256 is not None else None)
+    access.note(
+        version=version.version, keyed_sha256=version.keyed_sha256.hex() if version.keyed_sha256 is not None else None
+    )
     content = version.sealed_content.open()
     if version.keyed_sha256 is not None:
         witness = db.session.get_one(Witness, version.witness_id, options=[lazyload(Witness.consents)])

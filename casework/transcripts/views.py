@@ -24,16 +24,31 @@ _UPLOAD_BODY = {
     "content": {
         "application/json": {"schema": schemas.TranscriptJsonSchema},
         "text/plain": {"schema": {"type": "string"}, "example": _STATEMENT},
-        "multipart/form-data": {"schema": {"type": "object", "properties": {
-            "file": {"type": "string", "format": "binary"},
-            "reason": {"type": "string", "example": schemas.REASON_EXAMPLE}}, "required": ["file"]}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "reason": {"type": "string", "example": schemas.REASON_EXAMPLE},
+                },
+                "required": ["file"],
+            }
+        },
     },
 }
 _UPLOAD_HEADERS = [
-    {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 255},
-     "description": "Retrying with the same key returns the first receipt and stores nothing new."},
-    {"in": "header", "name": "Content-Digest", "schema": {"type": "string"},
-     "description": "RFC 9530, sha-256; checked when sent."},
+    {
+        "in": "header",
+        "name": "Idempotency-Key",
+        "schema": {"type": "string", "maxLength": 255},
+        "description": "Retrying with the same key returns the first receipt and stores nothing new.",
+    },
+    {
+        "in": "header",
+        "name": "Content-Digest",
+        "schema": {"type": "string"},
+        "description": "RFC 9530, sha-256; checked when sent.",
+    },
 ]
 
 
@@ -45,8 +60,9 @@ def check_content_digest(header: str | None, body: bytes) -> None:
     for part in header.split(","):
         match = _DIGEST_MEMBER.match(part)
         if not match:
-            raise BadInput("Content-Digest is not an RFC 9530 dictionary of byte sequences.",
-                           problem="bad-content-digest")
+            raise BadInput(
+                "Content-Digest is not an RFC 9530 dictionary of byte sequences.", problem="bad-content-digest"
+            )
         members[match.group(1).lower()] = match.group(2)
     if "sha-256" not in members:
         raise BadInput("Content-Digest must include sha-256.", problem="bad-content-digest")
@@ -55,8 +71,9 @@ def check_content_digest(header: str | None, body: bytes) -> None:
     except ValueError:
         raise BadInput("Content-Digest sha-256 is not base64.", problem="bad-content-digest") from None
     if claimed != hashlib.sha256(body).digest():
-        raise BadInput("Content-Digest does not match the body received; nothing was stored.",
-                       problem="content-digest-mismatch")
+        raise BadInput(
+            "Content-Digest does not match the body received; nothing was stored.", problem="content-digest-mismatch"
+        )
 
 
 def _parse_upload() -> service.Upload:
@@ -67,8 +84,14 @@ def _parse_upload() -> service.Upload:
             data = schemas.TranscriptJsonSchema().load(request.get_json())
         except ValidationError as exc:
             raise Invalid("The request did not validate; see errors.", errors={"json": exc.messages}) from None
-        return service.Upload(data["text"].encode("utf-8"), "text/plain; charset=utf-8", data["reason"], None,
-                              derived_from=data["derived_from"], translation_of=data["translation_of"])
+        return service.Upload(
+            data["text"].encode("utf-8"),
+            "text/plain; charset=utf-8",
+            data["reason"],
+            None,
+            derived_from=data["derived_from"],
+            translation_of=data["translation_of"],
+        )
     if request.mimetype == "text/plain":
         try:
             args = schemas.TranscriptQueryArgs().load(request.args)
@@ -78,8 +101,10 @@ def _parse_upload() -> service.Upload:
     if request.mimetype == "multipart/form-data":
         unknown = set(request.form) - {"reason"} | (set(request.files) - {"file"})
         if unknown or "file" not in request.files:
-            raise Invalid("Send one 'file' part and an optional 'reason'.",
-                          errors={"form": {name: ["Unknown field."] for name in unknown} or {"file": ["Required."]}})
+            raise Invalid(
+                "Send one 'file' part and an optional 'reason'.",
+                errors={"form": {name: ["Unknown field."] for name in unknown} or {"file": ["Required."]}},
+            )
         upload = request.files["file"]
         reason = request.form.get("reason") or None
         try:
@@ -104,16 +129,18 @@ def _idempotency_key() -> str | None:
 @accepts_media("text/plain", "multipart/form-data")
 @blp.doc(requestBody=_UPLOAD_BODY, parameters=_UPLOAD_HEADERS)
 @blp.response(201, schemas.TranscriptReceiptSchema)
-@blp.alt_response(200, schema=schemas.TranscriptReceiptSchema,
-                  description="Replay of an earlier upload (Idempotency-Key)")
+@blp.alt_response(
+    200, schema=schemas.TranscriptReceiptSchema, description="Replay of an earlier upload (Idempotency-Key)"
+)
 def upload_transcript(interview_id):
     """Upload a transcript version of an interview; answers a signed receipt.
 
     A correction is a new version with a ``reason``. ``Idempotency-Key`` makes a retry safe (the
     first receipt comes back, 200); a ``Content-Digest`` is checked when sent.
     """
-    result = service.upload(interview_id, _parse_upload(), idempotency_key=_idempotency_key(),
-                            max_bytes=settings().http.upload_max_bytes)
+    result = service.upload(
+        interview_id, _parse_upload(), idempotency_key=_idempotency_key(), max_bytes=settings().http.upload_max_bytes
+    )
     return result.receipt, 200 if result.replayed else 201
 
 

@@ -4,6 +4,7 @@ The operator's shell creates the first (bootstrap) admin: its password is the op
 choice, so, unlike an account an admin creates through the API, it need not be changed at the
 first login. It must still be hard to guess.
 """
+
 from __future__ import annotations
 
 import os

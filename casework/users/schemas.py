@@ -17,19 +17,30 @@ FIRST_PASSWORD_EXAMPLE = "river copper lantern 2291"  # noqa: S105 (the contract
 
 class UserCreateSchema(Schema):
     username = fields.String(required=True, validate=USERNAME, metadata={"example": USERNAME_EXAMPLE})
-    password = fields.String(required=True, load_only=True, validate=PASSWORD, metadata={
-        "description": "A first password, given to its user out of band; they must change it at first login.",
-        "example": FIRST_PASSWORD_EXAMPLE})
+    password = fields.String(
+        required=True,
+        load_only=True,
+        validate=PASSWORD,
+        metadata={
+            "description": "A first password, given to its user out of band; they must change it at first login.",
+            "example": FIRST_PASSWORD_EXAMPLE,
+        },
+    )
     role = fields.String(required=True, validate=ROLE, metadata={"example": ROLE_EXAMPLE})
-    display_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200),
-                                 metadata={"example": DISPLAY_NAME_EXAMPLE})
+    display_name = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={"example": DISPLAY_NAME_EXAMPLE},
+    )
 
 
 class UserUpdateSchema(Schema):
     password = fields.String(load_only=True, validate=PASSWORD, metadata={"example": FIRST_PASSWORD_EXAMPLE})
     role = fields.String(validate=ROLE, metadata={"example": ROLE_EXAMPLE})
-    display_name = fields.String(allow_none=True, validate=validate.Length(max=200),
-                                 metadata={"example": DISPLAY_NAME_EXAMPLE})
+    display_name = fields.String(
+        allow_none=True, validate=validate.Length(max=200), metadata={"example": DISPLAY_NAME_EXAMPLE}
+    )
     active = fields.Boolean(metadata={"example": True})
 
 
@@ -40,8 +51,11 @@ class UserSchema(Schema):
     role = fields.String(metadata={"example": ROLE_EXAMPLE})
     active = fields.Boolean(metadata={"example": True})
     must_change_password = fields.Boolean(
-        metadata={"description": "An admin chose the password; its user must change it before anything else.",
-                  "example": True})
+        metadata={
+            "description": "An admin chose the password; its user must change it before anything else.",
+            "example": True,
+        }
+    )
     mfa_enabled = fields.Boolean(metadata={"description": "A TOTP second factor is on.", "example": False})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

@@ -11,6 +11,7 @@ same for making an account a lawyer, deactivating and reactivating it. Each memb
 back only when a second person approves (``cases.service``: a lawyer of the case other than the
 account, or, where the case has no other lawyer, a second admin independent of the first).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,8 +38,9 @@ from casework.errors import Conflict
 from casework.pagination import Page, keyset_page
 
 
-def new_user(username: str, password: str, role: str, display_name: str | None = None, *,
-             must_change_password: bool = False) -> User:
+def new_user(
+    username: str, password: str, role: str, display_name: str | None = None, *, must_change_password: bool = False
+) -> User:
     """Insert a user (no authorization: callers are ``create_user`` and the operator CLI).
 
     The password must be hard to guess (``weak-password`` otherwise), its user's own words included.
@@ -46,8 +48,13 @@ def new_user(username: str, password: str, role: str, display_name: str | None =
     if db.session.execute(select(User.id).where(User.username == username)).first():
         raise Conflict("That username is taken.", errors={"json": {"username": ["Already exists."]}})
     passwords.require_strong(password, field="password", username=username, display_name=display_name)
-    user = User(username=username, password_hash=passwords.hash_password(password), role=role,
-                display_name=display_name, must_change_password=must_change_password)
+    user = User(
+        username=username,
+        password_hash=passwords.hash_password(password),
+        role=role,
+        display_name=display_name,
+        must_change_password=must_change_password,
+    )
     db.session.add(user)
     db.session.flush()
     return user
@@ -55,8 +62,9 @@ def new_user(username: str, password: str, role: str, display_name: str | None =
 
 def create_user(data: dict[str, Any]) -> User:
     access = authorize("user.create", Target("user"), role=data["role"])
-    user = new_user(data["username"], data["password"], data["role"], data.get("display_name"),
-                    must_change_password=True)
+    user = new_user(
+        data["username"], data["password"], data["role"], data.get("display_name"), must_change_password=True
+    )
     control.record_setter(user.id, access.user_id, control.CREATED)  # they chose its password
     access.note(created_user_id=user.id, must_change_password=True)
     return user
@@ -100,9 +108,12 @@ def update_user(user_id: int, changes: dict[str, Any]) -> User:
             else:
                 access.note(**{name: value})
     if "password" in changes:
-        revoked = set_password_by_admin(user, changes.pop("password"),
-                                        display_name=changes.get("display_name", user.display_name),
-                                        set_by_id=access.user_id)
+        revoked = set_password_by_admin(
+            user,
+            changes.pop("password"),
+            display_name=changes.get("display_name", user.display_name),
+            set_by_id=access.user_id,
+        )
         # Whoever knows the new password may be the admin: each case needs a second person again.
         suspend(PASSWORD_RESET)
         access.note(must_change_password=True, **revoked)
@@ -126,7 +137,9 @@ def reset_second_factor(user_id: int) -> User:
     user = _locked(access.obj.id)
     access.note(**remove_second_factor(user))
     control.record_setter(user.id, access.user_id, control.MFA_RESET)
-    access.note(**revoke_all_credentials(user.id),
-                memberships_suspended=suspend_memberships(user.id, access.user_id, MFA_RESET),
-                suspended_for=[MFA_RESET])
+    access.note(
+        **revoke_all_credentials(user.id),
+        memberships_suspended=suspend_memberships(user.id, access.user_id, MFA_RESET),
+        suspended_for=[MFA_RESET],
+    )
     return user

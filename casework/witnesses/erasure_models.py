@@ -15,6 +15,7 @@ KEK, not the witness's key: it must stay readable while the witness's key is sus
 holds must outlive the erasure as the record of why it waited. Rejection reasons, which are
 about the witness, are shredded (their wrapped keys dropped) when an erasure is confirmed.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -35,8 +36,13 @@ class Erasure(Model):
     __tablename__ = "erasures"
     __table_args__ = (
         Index("ix_erasures_status_deadline", "status", "deadline"),
-        Index("uq_erasures_pending_witness", "witness_id", unique=True,
-              postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+        Index(
+            "uq_erasures_pending_witness",
+            "witness_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -21,6 +21,7 @@ insert that merely references the witness (a new interview), which takes ``KEY S
 SQLite takes its one write lock at ``BEGIN IMMEDIATE`` (``casework.db``), so requests there are
 serial and the order holds trivially; the statement runs without ``FOR ...`` there.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -38,7 +39,8 @@ def lock_witness(witness_id: int) -> Witness:
     Its consent records are read only if the caller asks for them (after the lock, so fresh).
     """
     statement = (
-        select(Witness).where(Witness.id == witness_id)
+        select(Witness)
+        .where(Witness.id == witness_id)
         .with_for_update(key_share=True)
         .options(lazyload(Witness.consents))
         .execution_options(populate_existing=True)

@@ -66,8 +66,9 @@ class Witness(Model):
         return "shredded" if self.sealed_identity.shredded else "present"
 
     def custody_target(self) -> Target:
-        return Target(self.__resource_type__, self.id,
-                      case_id=self.case_id, owner_id=self.recorded_by_id, witness_id=self.id)
+        return Target(
+            self.__resource_type__, self.id, case_id=self.case_id, owner_id=self.recorded_by_id, witness_id=self.id
+        )
 
 
 class ConsentRecord(Model):

@@ -9,6 +9,7 @@ readers and the log see. Withdrawal suspends the witness key at once (``casework
 a second person's confirmation destroys it, so the hashes can no longer be recomputed and confirm
 no guess about what the witness said.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,15 +34,16 @@ from casework.witnesses.models import Witness
 def _next_pseudonym(case_id: int) -> str:
     """W-0001, W-0002, ... per case; the counter row lock keeps concurrent creations apart."""
     number = db.session.execute(
-        update(Case).where(Case.id == case_id).values(witness_counter=Case.witness_counter + 1)
+        update(Case)
+        .where(Case.id == case_id)
+        .values(witness_counter=Case.witness_counter + 1)
         .returning(Case.witness_counter)
     ).scalar_one()
     return f"W-{number:04d}"
 
 
 def _withdrawn() -> Conflict:
-    return Conflict("The witness withdrew consent; nothing more can be recorded for them.",
-                    problem="consent-withdrawn")
+    return Conflict("The witness withdrew consent; nothing more can be recorded for them.", problem="consent-withdrawn")
 
 
 def _seal_identity(witness: Witness, identity: dict[str, Any]) -> None:
@@ -81,8 +83,9 @@ def keyed_digest(witness: Witness, data: bytes) -> bytes:
 def create_witness(case_id: int, data: dict[str, Any]) -> Witness:
     access = load_authorized(Case, case_id, "witness.create")
     identity = data.pop("identity", None)
-    witness = Witness(case_id=access.obj.id, pseudonym=_next_pseudonym(access.obj.id),
-                      recorded_by_id=access.user_id, **data)
+    witness = Witness(
+        case_id=access.obj.id, pseudonym=_next_pseudonym(access.obj.id), recorded_by_id=access.user_id, **data
+    )
     db.session.add(witness)
     db.session.flush()
     create_subject_key(witness.key_subject())

@@ -26,6 +26,7 @@ context, so a withdrawal recorded after that decision does not cut it (the bundl
 before the withdrawal; see ``casework.disclosure.bundle``). Other streams (the case file) meet the
 suspension as it stood when they first decrypted (read once per stream, in its own context).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -67,9 +68,12 @@ def suspended(witness_id: int, *, fresh: bool = False) -> bool:
     if witness_id in released:
         return False
     if fresh:
-        return db.session.execute(
-            select(Erasure.id).where(Erasure.witness_id == witness_id, Erasure.status == PENDING).limit(1)
-        ).first() is not None
+        return (
+            db.session.execute(
+                select(Erasure.id).where(Erasure.witness_id == witness_id, Erasure.status == PENDING).limit(1)
+            ).first()
+            is not None
+        )
     cache = _cache()
     if "pending" not in cache:
         cache["pending"] = frozenset(db.session.scalars(select(Erasure.witness_id).where(Erasure.status == PENDING)))
@@ -92,9 +96,16 @@ def open_erasure(witness_id: int, case_id: int, *, requested_by_id: int, consent
     """Open a pending erasure (the caller holds the witness lock): the witness's key is suspended from
     this transaction's commit on."""
     now = utcnow()
-    erasure = Erasure(witness_id=witness_id, case_id=case_id, origin=WITHDRAWAL, consent_version=consent_version,
-                      status=PENDING, requested_by_id=requested_by_id, requested_at=now,
-                      deadline=now + settings().erasure_delay)
+    erasure = Erasure(
+        witness_id=witness_id,
+        case_id=case_id,
+        origin=WITHDRAWAL,
+        consent_version=consent_version,
+        status=PENDING,
+        requested_by_id=requested_by_id,
+        requested_at=now,
+        deadline=now + settings().erasure_delay,
+    )
     db.session.add(erasure)
     db.session.flush()
     forget(witness_id)
@@ -105,7 +116,7 @@ def _witness_of(subject: str) -> int | None:
     if not subject.startswith(_WITNESS_SUBJECT):
         return None
     try:
-        return int(subject[len(_WITNESS_SUBJECT):])
+        return int(subject[len(_WITNESS_SUBJECT) :])
     except ValueError:
         return None
 

@@ -8,6 +8,7 @@ checkpoint read (and the key read it shows). Filters are validated by the API's 
 schema. The verify page's checks run in the browser (``verify.js``) against what the API
 serves, so a server that lied in its HTML could not make them pass.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -39,8 +40,11 @@ FILTER_NAMES = tuple(EventFilterArgs().fields)
 
 def _filter_args(fixed: Mapping[str, Any]) -> dict[str, str]:
     """The filters the reader set (empty fields dropped), with a fixed view's own filter."""
-    chosen = {name: request.args[name].strip() for name in FILTER_NAMES
-              if name not in fixed and request.args.get(name, "").strip()}
+    chosen = {
+        name: request.args[name].strip()
+        for name in FILTER_NAMES
+        if name not in fixed and request.args.get(name, "").strip()
+    }
     return {**chosen, **{name: str(value) for name, value in fixed.items()}}
 
 
@@ -50,8 +54,15 @@ def _timeline(heading: str, lead: str, fixed: Mapping[str, Any]) -> Response:
     shown = {name: value for name, value in raw.items() if name not in fixed}
     here = url_for(request.endpoint or "workbench.custody_timeline", **(request.view_args or {}))
     unpaged = {name: value for name, value in shown.items() if name != "cursor"}
-    context: dict[str, Any] = {"heading": heading, "lead": lead, "filters": shown, "fixed": fixed, "here": here,
-                               "first_url": None, "next_url": None}
+    context: dict[str, Any] = {
+        "heading": heading,
+        "lead": lead,
+        "filters": shown,
+        "fixed": fixed,
+        "here": here,
+        "first_url": None,
+        "next_url": None,
+    }
     status = 200
     try:
         page = service.list_events(load_form(EventFilterArgs(), raw))
@@ -65,8 +76,9 @@ def _timeline(heading: str, lead: str, fixed: Mapping[str, Any]) -> Response:
         if page["next_cursor"]:
             context["next_url"] = _with_query(here, {**unpaged, "cursor": page["next_cursor"]})
     partial = request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
-    response = render("workbench/audit/_results.html" if partial else "workbench/audit/timeline.html",
-                      status=status, **context)
+    response = render(
+        "workbench/audit/_results.html" if partial else "workbench/audit/timeline.html", status=status, **context
+    )
     response.vary.add("HX-Request")
     return response
 
@@ -83,16 +95,21 @@ def custody_timeline() -> Response:
 @blp.get("/custody/witnesses/<int:witness_id>", endpoint="witness_reads")
 def witness_reads(witness_id: int) -> Response:
     """Who read witness W: the log filtered by the witness, as the API's ``?witness_id=``."""
-    return _timeline(_("Who accessed witness %(id)s", id=witness_id),
-                     _("Every recorded access to this witness's records: reads, changes and refused attempts."),
-                     {"witness_id": witness_id})
+    return _timeline(
+        _("Who accessed witness %(id)s", id=witness_id),
+        _("Every recorded access to this witness's records: reads, changes and refused attempts."),
+        {"witness_id": witness_id},
+    )
 
 
 @blp.get("/custody/users/<int:user_id>", endpoint="user_activity")
 def user_activity(user_id: int) -> Response:
     """Everything user U did: the log filtered by the actor, as the API's ``?actor_id=``."""
-    return _timeline(_("Everything user %(id)s did", id=user_id),
-                     _("Every action recorded with this user as the actor, refusals included."), {"actor_id": user_id})
+    return _timeline(
+        _("Everything user %(id)s did", id=user_id),
+        _("Every action recorded with this user as the actor, refusals included."),
+        {"actor_id": user_id},
+    )
 
 
 @dataclass(frozen=True)
@@ -150,10 +167,18 @@ def read_checkpoint(signed: str, vkey: str) -> CheckpointView:
             log_line = SignatureLine(name, raw[:4].hex(), line, verified=log_problem is None)
             continue
         known = (name, raw[:4]) in trusted_ids
-        cosigned.append(SignatureLine(name, raw[:4].hex(), line, verified=(name, raw[:4]) in checked if known else None,
-                                      timestamp=checked.get((name, raw[:4]))))
-    return CheckpointView(body.origin, body.size, body.root.hex(), text.splitlines()[2], vkey.strip(),
-                          log_line, cosigned, problem)
+        cosigned.append(
+            SignatureLine(
+                name,
+                raw[:4].hex(),
+                line,
+                verified=(name, raw[:4]) in checked if known else None,
+                timestamp=checked.get((name, raw[:4])),
+            )
+        )
+    return CheckpointView(
+        body.origin, body.size, body.root.hex(), text.splitlines()[2], vkey.strip(), log_line, cosigned, problem
+    )
 
 
 @blp.get("/custody/checkpoint", endpoint="checkpoint_page")
@@ -184,8 +209,15 @@ def verify_page() -> Response:
         else:
             event = EventSchema().dump(service.get_event(seq))
     witnesses = [w.vkey for w in publication.configured_witnesses()]
-    return render("workbench/audit/verify.html", status=status_of(error) if error else 200, event=event,
-                  error=error, seq=raw, witness_keys=witnesses, checkpoint=checkpoint)
+    return render(
+        "workbench/audit/verify.html",
+        status=status_of(error) if error else 200,
+        event=event,
+        error=error,
+        seq=raw,
+        witness_keys=witnesses,
+        checkpoint=checkpoint,
+    )
 
 
 def _served_checkpoint() -> note.Checkpoint | None:

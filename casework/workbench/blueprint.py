@@ -6,6 +6,7 @@ policy allows scripts, styles and connections to this origin only, and no inline
 style: htmx is configured by a ``<meta>`` tag and the workbench's own modules read their
 parameters from ``data-`` attributes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -21,8 +22,14 @@ from casework.problems import status_of
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
-blp = Blueprint("workbench", __name__, url_prefix="/app", template_folder="templates",
-                static_folder=str(STATIC_DIR), static_url_path="/static")
+blp = Blueprint(
+    "workbench",
+    __name__,
+    url_prefix="/app",
+    template_folder="templates",
+    static_folder=str(STATIC_DIR),
+    static_url_path="/static",
+)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'; "

@@ -5,6 +5,7 @@ Each page calls the services the API's routes call, in the same way, so each rea
 custody event the API records (a witness's identity only on an explicit, logged reveal; a
 transcript's text only on its own page). Data reaches the templates dumped by the API's schemas.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -61,8 +62,14 @@ def case_page(case_id: int) -> Response:
     witnesses = WitnessSchema(many=True).dump(whole_listing(witnesses_service.list_witnesses, case_id))
     interviews = InterviewSchema(many=True).dump(whole_listing(interviews_service.list_interviews, case_id))
     pseudonyms = {witness["id"]: witness["pseudonym"] for witness in witnesses}
-    return render("workbench/case/case.html", case=case, incidents=incidents, witnesses=witnesses,
-                  interviews=interviews, pseudonyms=pseudonyms)
+    return render(
+        "workbench/case/case.html",
+        case=case,
+        incidents=incidents,
+        witnesses=witnesses,
+        interviews=interviews,
+        pseudonyms=pseudonyms,
+    )
 
 
 @blp.get("/incidents/<int:incident_id>", endpoint="incident_page")
@@ -73,8 +80,7 @@ def incident_page(incident_id: int) -> Response:
 
 
 def _witness_page(witness_id: int, *, include_identity: bool) -> dict[str, Any]:
-    witness = WitnessDetailSchema().dump(witnesses_service.get_witness(witness_id,
-                                                                       include_identity=include_identity))
+    witness = WitnessDetailSchema().dump(witnesses_service.get_witness(witness_id, include_identity=include_identity))
     return {"witness": witness, "revealed": include_identity}
 
 
@@ -82,9 +88,12 @@ def _witness_page(witness_id: int, *, include_identity: bool) -> dict[str, Any]:
 def witness_page(witness_id: int) -> Response:
     """The witness by pseudonym (the API's witness read, without identity) and their interviews."""
     context = _witness_page(witness_id, include_identity=False)
-    interviews = InterviewSchema(many=True).dump(whole_listing(
-        lambda case_id, args: interviews_service.list_interviews(case_id, {**args, "witness_id": witness_id}),
-        context["witness"]["case_id"]))
+    interviews = InterviewSchema(many=True).dump(
+        whole_listing(
+            lambda case_id, args: interviews_service.list_interviews(case_id, {**args, "witness_id": witness_id}),
+            context["witness"]["case_id"],
+        )
+    )
     return render("workbench/case/witness.html", interviews=interviews, **context)
 
 
@@ -116,18 +125,30 @@ def interview_page(interview_id: int) -> Response:
     interview = InterviewSchema().dump(interviews_service.get_interview(interview_id))
     witness = WitnessSchema().dump(witnesses_service.get_witness(interview["witness_id"]))
     versions = TranscriptVersionSchema(many=True).dump(whole_listing(transcripts_service.list_versions, interview_id))
-    redactions = {version["version"]: RedactionSchema(many=True).dump(
-        whole_listing(redactions_service.list_for_version, interview_id, version["version"])) for version in versions}
+    redactions = {
+        version["version"]: RedactionSchema(many=True).dump(
+            whole_listing(redactions_service.list_for_version, interview_id, version["version"])
+        )
+        for version in versions
+    }
     exhibits = ExhibitSchema(many=True).dump(whole_listing(exhibit_reads.list_for_interview, interview_id))
-    return render("workbench/case/interview.html", interview=interview, witness=witness, versions=versions,
-                  redactions=redactions, translations=_lineage(versions), exhibits=exhibits)
+    return render(
+        "workbench/case/interview.html",
+        interview=interview,
+        witness=witness,
+        versions=versions,
+        redactions=redactions,
+        translations=_lineage(versions),
+        exhibits=exhibits,
+    )
 
 
 def transcript_context(interview_id: int, version: int) -> dict[str, Any]:
     """The version's text (the API's content read, recorded as such) and its redactions."""
     transcript = TranscriptContentSchema().dump(transcripts_service.read_version(interview_id, version))
-    redactions = RedactionSchema(many=True).dump(whole_listing(redactions_service.list_for_version, interview_id,
-                                                               version))
+    redactions = RedactionSchema(many=True).dump(
+        whole_listing(redactions_service.list_for_version, interview_id, version)
+    )
     return {"transcript": transcript, "redactions": redactions, "categories": CATEGORIES}
 
 

@@ -6,6 +6,7 @@ The builder's check is ``disclosure.service.preview``: the rules ``create`` appl
 consent in force now, storing nothing. Sending is the API's ``create``; approving its ``approve``
 (the proposer is refused with the 403 page, as the API answers 403).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,8 +41,11 @@ from casework.workbench.case_pages import whole_listing
 nav_link("approvals", lazy_gettext("Approvals"), "legal")
 
 RECIPIENT_KIND_NAMES = {
-    "prosecutor": lazy_gettext("Prosecutor"), "defence": lazy_gettext("Defence"), "court": lazy_gettext("Court"),
-    "un_body": lazy_gettext("UN body"), "other": lazy_gettext("Other (not covered by any consent)"),
+    "prosecutor": lazy_gettext("Prosecutor"),
+    "defence": lazy_gettext("Defence"),
+    "court": lazy_gettext("Court"),
+    "un_body": lazy_gettext("UN body"),
+    "other": lazy_gettext("Other (not covered by any consent)"),
 }
 SCOPE_NAMES = {
     "record": lazy_gettext("record and keep the statement"),
@@ -52,8 +56,9 @@ SCOPE_NAMES = {
 # The rules' reason codes (casework.disclosure.rules), in words; a scope is named after the colon.
 REASONS = {
     "no_witness": lazy_gettext("No witness's consent governs it."),
-    "consent_withdrawn": lazy_gettext("The witness withdrew consent: their erasure is pending or done, and nothing "
-                                      "of theirs may be released."),
+    "consent_withdrawn": lazy_gettext(
+        "The witness withdrew consent: their erasure is pending or done, and nothing of theirs may be released."
+    ),
     "witness_shredded": lazy_gettext("The witness's records were erased (crypto-shredded)."),
     "no_consent_record": lazy_gettext("No consent is on record for this witness."),
     "consent_record_scope_missing": lazy_gettext("The witness did not consent to their statement being kept."),
@@ -63,8 +68,7 @@ REASONS = {
 }
 APPROVAL_REASONS = {
     rules.APPROVAL_WITNESS_IDENTITY: lazy_gettext("A witness's identity would be released."),
-    rules.APPROVAL_REDACTED_SOURCE: lazy_gettext("A transcript version that has a redaction would be sent "
-                                                 "unredacted."),
+    rules.APPROVAL_REDACTED_SOURCE: lazy_gettext("A transcript version that has a redaction would be sent unredacted."),
     rules.APPROVAL_DEFENCE: lazy_gettext("Anything sent to the defence needs a second lawyer."),
     rules.APPROVAL_STAFF_IDENTITY: lazy_gettext("Staff would be named in the bundle's custody trail."),
 }
@@ -133,19 +137,29 @@ def builder_context(case_id: int) -> dict[str, Any]:
     witnesses = WitnessSchema(many=True).dump(whole_listing(witnesses_service.list_witnesses, case_id))
     interviews = InterviewSchema(many=True).dump(whole_listing(interviews_service.list_interviews, case_id))
     for incident in incidents:
-        incident["exhibits"] = ExhibitSchema(many=True).dump(whole_listing(exhibit_reads.list_for_incident,
-                                                                  incident["id"]))
+        incident["exhibits"] = ExhibitSchema(many=True).dump(
+            whole_listing(exhibit_reads.list_for_incident, incident["id"])
+        )
     for interview in interviews:
         interview["versions"] = TranscriptVersionSchema(many=True).dump(
-            whole_listing(transcripts_service.list_versions, interview["id"]))
+            whole_listing(transcripts_service.list_versions, interview["id"])
+        )
         for version in interview["versions"]:
             version["redactions"] = RedactionSchema(many=True).dump(
-                whole_listing(redactions_service.list_for_version, interview["id"], version["version"]))
-        interview["exhibits"] = ExhibitSchema(many=True).dump(whole_listing(exhibit_reads.list_for_interview,
-                                                                   interview["id"]))
-    return {"case": case, "incidents": incidents, "witnesses": witnesses, "interviews": interviews,
-            "pseudonyms": {witness["id"]: witness["pseudonym"] for witness in witnesses},
-            "recipient_kinds": RECIPIENT_KINDS, "item_value": item_value}
+                whole_listing(redactions_service.list_for_version, interview["id"], version["version"])
+            )
+        interview["exhibits"] = ExhibitSchema(many=True).dump(
+            whole_listing(exhibit_reads.list_for_interview, interview["id"])
+        )
+    return {
+        "case": case,
+        "incidents": incidents,
+        "witnesses": witnesses,
+        "interviews": interviews,
+        "pseudonyms": {witness["id"]: witness["pseudonym"] for witness in witnesses},
+        "recipient_kinds": RECIPIENT_KINDS,
+        "item_value": item_value,
+    }
 
 
 def _is_htmx() -> bool:
@@ -166,16 +180,16 @@ def preview_disclosure(case_id: int) -> Response:
     with it, the choices kept.
     """
     try:
-        proposal = DisclosureSchema().dump(disclosure_service.preview(case_id, load_form(DisclosureCreateSchema(),
-                                                                                           disclosure_form())))
+        proposal = DisclosureSchema().dump(
+            disclosure_service.preview(case_id, load_form(DisclosureCreateSchema(), disclosure_form()))
+        )
     except DomainError as error:
         if _is_htmx():
             return form_failed(error, "workbench/disclosure/_preview.html", proposal=None, case_id=case_id)
         return form_failed(error, "workbench/disclosure/new.html", proposal=None, **builder_context(case_id))
     if _is_htmx():
         return render("workbench/disclosure/_preview.html", proposal=proposal, case_id=case_id)
-    return render("workbench/disclosure/new.html", form=request.form, proposal=proposal,
-                  **builder_context(case_id))
+    return render("workbench/disclosure/new.html", form=request.form, proposal=proposal, **builder_context(case_id))
 
 
 @blp.post("/cases/<int:case_id>/disclosures", endpoint="create_disclosure")
@@ -195,8 +209,9 @@ def create_disclosure(case_id: int) -> Response:
 @blp.get("/disclosures/<int:disclosure_id>", endpoint="disclosure_page")
 def disclosure_page(disclosure_id: int) -> Response:
     """A disclosure as the API reads it; ``?include=purpose`` also its sealed purpose (logged)."""
-    disclosure = DisclosureSchema().dump(disclosure_service.read(
-        disclosure_id, include_purpose=request.args.get("include") == "purpose"))
+    disclosure = DisclosureSchema().dump(
+        disclosure_service.read(disclosure_id, include_purpose=request.args.get("include") == "purpose")
+    )
     return render("workbench/disclosure/disclosure.html", disclosure=disclosure)
 
 
@@ -207,8 +222,11 @@ def approve_disclosure(disclosure_id: int) -> Response:
     try:
         disclosure_service.approve(disclosure_id)
     except DomainError as error:
-        return form_failed(error, "workbench/disclosure/disclosure.html",
-                           disclosure=DisclosureSchema().dump(disclosure_service.read(disclosure_id)))
+        return form_failed(
+            error,
+            "workbench/disclosure/disclosure.html",
+            disclosure=DisclosureSchema().dump(disclosure_service.read(disclosure_id)),
+        )
     return redirect(url_for("workbench.disclosure_page", disclosure_id=disclosure_id, approved=1), 303)
 
 
@@ -217,8 +235,12 @@ def disclosure_register(case_id: int) -> Response:
     """What went to whom, when, under which consent: the API's register, a page at a time."""
     case = CaseDetailSchema().dump(cases_service.case_detail(case_id))
     page = disclosure_service.register(case_id, {"limit": 50, "cursor": request.args.get("cursor") or None})
-    return render("workbench/disclosure/register.html", case=case,
-                  disclosures=DisclosureSchema(many=True).dump(page["items"]), next_cursor=page["next_cursor"])
+    return render(
+        "workbench/disclosure/register.html",
+        case=case,
+        disclosures=DisclosureSchema(many=True).dump(page["items"]),
+        next_cursor=page["next_cursor"],
+    )
 
 
 @blp.get("/approvals", endpoint="approvals")

@@ -6,6 +6,7 @@ A caller who is not signed in gets the login form (401), one who must first choo
 enrol a second factor gets that form (403), and a refusal of something hidden is the same "not
 found" page as something that does not exist (404).
 """
+
 from __future__ import annotations
 
 from flask import Response, request
@@ -42,15 +43,27 @@ def render_problem(problem: Problem) -> Response:
         from casework.workbench.session_pages import login_csrf_token, safe_next
 
         target = request.form.get("next") if request.method == "POST" else request.full_path.rstrip("?")
-        response = render("workbench/login.html", status=401, error_message=message, next=safe_next(target),
-                          login_csrf=login_csrf_token(),
-                          mfa_asked=problem.problem == rules.MFA_REQUIRED)
+        response = render(
+            "workbench/login.html",
+            status=401,
+            error_message=message,
+            next=safe_next(target),
+            login_csrf=login_csrf_token(),
+            mfa_asked=problem.problem == rules.MFA_REQUIRED,
+        )
     elif problem.problem == rules.PASSWORD_CHANGE_REQUIRED:
-        response = render("workbench/password.html", status=403,
-                          notice=_("An administrator set your password. Choose your own before anything else."))
+        response = render(
+            "workbench/password.html",
+            status=403,
+            notice=_("An administrator set your password. Choose your own before anything else."),
+        )
     elif problem.problem == rules.MFA_ENROLMENT_REQUIRED:
-        response = render("workbench/mfa.html", status=403, enrolment=None,
-                          notice=_("Your role needs two-factor authentication. Enrol an authenticator app first."))
+        response = render(
+            "workbench/mfa.html",
+            status=403,
+            enrolment=None,
+            notice=_("Your role needs two-factor authentication. Enrol an authenticator app first."),
+        )
     else:
         response = render("workbench/error.html", status=problem.status, problem=problem, message=message)
     for key, value in problem.headers.items():

@@ -5,6 +5,7 @@ The reader chooses with ``?lang=`` on any page (kept in the session); otherwise 
 Accept-Language decides. Transcripts keep their own direction (``dir="auto"``), so Arabic text
 reads right to left inside an English or Ukrainian page.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,8 +18,12 @@ LANGUAGES = {"en": "English", "uk": "Українська"}
 DEFAULT_LANGUAGE = "en"
 RIGHT_TO_LEFT = frozenset({"ar", "fa", "he", "ur"})
 
-ROLE_NAMES = {"admin": lazy_gettext("administrator"), "interviewer": lazy_gettext("interviewer"),
-              "legal": lazy_gettext("lawyer"), "auditor": lazy_gettext("auditor")}
+ROLE_NAMES = {
+    "admin": lazy_gettext("administrator"),
+    "interviewer": lazy_gettext("interviewer"),
+    "legal": lazy_gettext("lawyer"),
+    "auditor": lazy_gettext("auditor"),
+}
 
 babel = Babel()
 

@@ -7,6 +7,7 @@ through a page at all: Uppy's tus plugin talks to ``/api/v1/.../exhibits/uploads
 session cookie and the CSRF header, as any tus client would, so pausing and resuming (even after
 a reload) are the protocol's own.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,21 +49,34 @@ from casework.workbench.blueprint import blp, file_form_view, form_failed, form_
 
 # Words for the API's codes, in the reader's language.
 WITNESS_TYPE_LABELS = {
-    "victim": lazy_gettext("Victim"), "eyewitness": lazy_gettext("Eyewitness"), "survivor": lazy_gettext("Survivor"),
-    "relative": lazy_gettext("Relative"), "hearsay": lazy_gettext("Hearsay witness"),
-    "insider": lazy_gettext("Insider"), "expert": lazy_gettext("Expert"), "other": lazy_gettext("Other"),
+    "victim": lazy_gettext("Victim"),
+    "eyewitness": lazy_gettext("Eyewitness"),
+    "survivor": lazy_gettext("Survivor"),
+    "relative": lazy_gettext("Relative"),
+    "hearsay": lazy_gettext("Hearsay witness"),
+    "insider": lazy_gettext("Insider"),
+    "expert": lazy_gettext("Expert"),
+    "other": lazy_gettext("Other"),
 }
-RISK_LEVEL_LABELS = {"low": lazy_gettext("Low"), "medium": lazy_gettext("Medium"), "high": lazy_gettext("High"),
-                     "critical": lazy_gettext("Critical")}
+RISK_LEVEL_LABELS = {
+    "low": lazy_gettext("Low"),
+    "medium": lazy_gettext("Medium"),
+    "high": lazy_gettext("High"),
+    "critical": lazy_gettext("Critical"),
+}
 CONSENT_SCOPE_LABELS = {
     "record": lazy_gettext("Record and keep the statement"),
     "share_with_prosecutors": lazy_gettext("Share with prosecutors"),
     "share_with_un_bodies": lazy_gettext("Share with UN bodies"),
     "disclose_identity": lazy_gettext("Disclose the witness's identity"),
 }
-EXHIBIT_KIND_LABELS = {"audio": lazy_gettext("Audio recording"), "video": lazy_gettext("Video recording"),
-                       "photo": lazy_gettext("Photograph"), "document": lazy_gettext("Document"),
-                       "other": lazy_gettext("Other")}
+EXHIBIT_KIND_LABELS = {
+    "audio": lazy_gettext("Audio recording"),
+    "video": lazy_gettext("Video recording"),
+    "photo": lazy_gettext("Photograph"),
+    "document": lazy_gettext("Document"),
+    "other": lazy_gettext("Other"),
+}
 IDENTITY_FIELDS = ("full_name", "contact", "date_of_birth", "notes")
 # What a <input type="datetime-local"> sends: a wall-clock time without a zone (the form says UTC).
 _LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$")
@@ -103,9 +117,16 @@ def _case(case_id: int) -> dict[str, Any]:
 
 # --- witnesses ----------------------------------------------------------------------------------
 
+
 def _witness_form(case: dict[str, Any], status: int = 200, **context: Any) -> Response:
-    return render("workbench/intake/witness_new.html", status=status, case=case, witness_types=WITNESS_TYPE_LABELS,
-                  risk_levels=RISK_LEVEL_LABELS, **{"form": {}, **context})
+    return render(
+        "workbench/intake/witness_new.html",
+        status=status,
+        case=case,
+        witness_types=WITNESS_TYPE_LABELS,
+        risk_levels=RISK_LEVEL_LABELS,
+        **{"form": {}, **context},
+    )
 
 
 @blp.get("/cases/<int:case_id>/witnesses/new", endpoint="new_witness")
@@ -130,12 +151,18 @@ def create_witness(case_id: int) -> Response:
     try:
         witness = witnesses_service.create_witness(case_id, load_form(WitnessCreateSchema(), _witness_input()))
     except DomainError as error:
-        return form_failed(error, "workbench/intake/witness_new.html", case={"id": case_id},
-                           witness_types=WITNESS_TYPE_LABELS, risk_levels=RISK_LEVEL_LABELS)
+        return form_failed(
+            error,
+            "workbench/intake/witness_new.html",
+            case={"id": case_id},
+            witness_types=WITNESS_TYPE_LABELS,
+            risk_levels=RISK_LEVEL_LABELS,
+        )
     return redirect(url_for("workbench.witness_page", witness_id=witness.id), 303)
 
 
 # --- consent ------------------------------------------------------------------------------------
+
 
 def _witness(witness_id: int) -> dict[str, Any]:
     return WitnessDetailSchema().dump(witnesses_service.get_witness(witness_id))
@@ -146,8 +173,12 @@ def consent_page(witness_id: int) -> Response:
     witness = _witness(witness_id)
     _offered_to_role("witness.consent.record")
     scopes = (witness.get("consent") or {}).get("scopes") or {}
-    return render("workbench/intake/consent.html", witness=witness, scopes=CONSENT_SCOPE_LABELS,
-                  form={name: "on" for name, given in scopes.items() if given})
+    return render(
+        "workbench/intake/consent.html",
+        witness=witness,
+        scopes=CONSENT_SCOPE_LABELS,
+        form={name: "on" for name, given in scopes.items() if given},
+    )
 
 
 def _consent_input() -> dict[str, Any]:
@@ -165,20 +196,28 @@ def record_consent(witness_id: int) -> Response:
     try:
         consent_service.record_consent(witness_id, load_form(ConsentCreateSchema(), _consent_input()))
     except DomainError as error:
-        return form_failed(error, "workbench/intake/consent.html", witness={"id": witness_id},
-                           scopes=CONSENT_SCOPE_LABELS)
+        return form_failed(
+            error, "workbench/intake/consent.html", witness={"id": witness_id}, scopes=CONSENT_SCOPE_LABELS
+        )
     return redirect(url_for("workbench.witness_page", witness_id=witness_id), 303)
 
 
 # --- interviews ---------------------------------------------------------------------------------
+
 
 def _interview_form(case: dict[str, Any], status: int = 200, **context: Any) -> Response:
     """The form with the case's witnesses (by pseudonym) and incidents, each listing recorded as the API's."""
     case_id = case["id"]
     witnesses = WitnessSchema(many=True).dump(witnesses_service.list_witnesses(case_id, dict(LISTED))["items"])
     incidents = IncidentSchema(many=True).dump(incidents_service.list_incidents(case_id, dict(LISTED))["items"])
-    return render("workbench/intake/interview_new.html", status=status, case=case, witnesses=witnesses,
-                  incidents=incidents, **{"form": {}, **context})
+    return render(
+        "workbench/intake/interview_new.html",
+        status=status,
+        case=case,
+        witnesses=witnesses,
+        incidents=incidents,
+        **{"form": {}, **context},
+    )
 
 
 @blp.get("/cases/<int:case_id>/interviews/new", endpoint="new_interview")
@@ -208,8 +247,7 @@ def _interview_input() -> dict[str, Any]:
 @form_view
 def create_interview(case_id: int) -> Response:
     try:
-        interview = interviews_service.create_interview(case_id, load_form(InterviewCreateSchema(),
-                                                                           _interview_input()))
+        interview = interviews_service.create_interview(case_id, load_form(InterviewCreateSchema(), _interview_input()))
     except DomainError as error:
         if not isinstance(error, Invalid | BadInput | Conflict):
             raise  # refusals are the error page, recorded by the door
@@ -220,13 +258,19 @@ def create_interview(case_id: int) -> Response:
 
 # --- statements ---------------------------------------------------------------------------------
 
+
 def _interview(interview_id: int) -> dict[str, Any]:
     return InterviewSchema().dump(interviews_service.get_interview(interview_id))
 
 
 def _statement_form(interview: dict[str, Any], status: int = 200, **context: Any) -> Response:
-    return render("workbench/intake/statement.html", status=status, interview=interview,
-                  idempotency_key=secrets.token_urlsafe(24), **{"form": {}, **context})
+    return render(
+        "workbench/intake/statement.html",
+        status=status,
+        interview=interview,
+        idempotency_key=secrets.token_urlsafe(24),
+        **{"form": {}, **context},
+    )
 
 
 @blp.get("/interviews/<int:interview_id>/statement", endpoint="statement_page")
@@ -274,46 +318,72 @@ def upload_statement(interview_id: int) -> Response:
     The form's own idempotency key makes a second press of the button return the first receipt.
     """
     try:
-        result = transcripts_service.upload(interview_id, _statement_upload(),
-                                            idempotency_key=_form_idempotency_key(),
-                                            max_bytes=settings().http.upload_max_bytes)
+        result = transcripts_service.upload(
+            interview_id,
+            _statement_upload(),
+            idempotency_key=_form_idempotency_key(),
+            max_bytes=settings().http.upload_max_bytes,
+        )
     except TooLarge as error:
         return _statement_form({"id": interview_id}, status=413, error=error)
     except DomainError as error:
-        return form_failed(error, "workbench/intake/statement.html", interview={"id": interview_id},
-                           idempotency_key=secrets.token_urlsafe(24))
+        return form_failed(
+            error,
+            "workbench/intake/statement.html",
+            interview={"id": interview_id},
+            idempotency_key=secrets.token_urlsafe(24),
+        )
     receipt = TranscriptReceiptSchema().dump(result.receipt)
-    return render("workbench/intake/statement_receipt.html", status=200 if result.replayed else 201,
-                  receipt=receipt, replayed=result.replayed, interview={"id": interview_id})
+    return render(
+        "workbench/intake/statement_receipt.html",
+        status=200 if result.replayed else 201,
+        receipt=receipt,
+        replayed=result.replayed,
+        interview={"id": interview_id},
+    )
 
 
 # --- exhibits -----------------------------------------------------------------------------------
 
+
 def _upload_page(*, endpoint: str, heading: str, back: str, back_label: str, case_id: int) -> Response:
-    return render("workbench/intake/exhibit_upload.html", tus_endpoint=endpoint, heading=heading, back=back,
-                  back_label=back_label, case_id=case_id, kinds={kind: EXHIBIT_KIND_LABELS[kind] for kind in KINDS},
-                  chunk_size=settings().exhibits.chunk_bytes,
-                  max_size=settings().exhibits.max_bytes)
+    return render(
+        "workbench/intake/exhibit_upload.html",
+        tus_endpoint=endpoint,
+        heading=heading,
+        back=back,
+        back_label=back_label,
+        case_id=case_id,
+        kinds={kind: EXHIBIT_KIND_LABELS[kind] for kind in KINDS},
+        chunk_size=settings().exhibits.chunk_bytes,
+        max_size=settings().exhibits.max_bytes,
+    )
 
 
 @blp.get("/interviews/<int:interview_id>/exhibits/upload", endpoint="exhibit_upload_page")
 def exhibit_upload_page(interview_id: int) -> Response:
     interview = _interview(interview_id)
     _offered_to_role("exhibit.upload.create")
-    return _upload_page(endpoint=f"/api/v1/interviews/{interview['id']}/exhibits/uploads",
-                        heading=_("Upload exhibits of interview %(id)s", id=interview["id"]),
-                        back=url_for("workbench.interview_page", interview_id=interview["id"]),
-                        back_label=_("Back to the interview"), case_id=interview["case_id"])
+    return _upload_page(
+        endpoint=f"/api/v1/interviews/{interview['id']}/exhibits/uploads",
+        heading=_("Upload exhibits of interview %(id)s", id=interview["id"]),
+        back=url_for("workbench.interview_page", interview_id=interview["id"]),
+        back_label=_("Back to the interview"),
+        case_id=interview["case_id"],
+    )
 
 
 @blp.get("/incidents/<int:incident_id>/exhibits/upload", endpoint="incident_exhibit_upload_page")
 def incident_exhibit_upload_page(incident_id: int) -> Response:
     incident = IncidentSchema().dump(incidents_service.get_incident(incident_id))
     _offered_to_role("incident.exhibit.upload.create")
-    return _upload_page(endpoint=f"/api/v1/incidents/{incident['id']}/exhibits/uploads",
-                        heading=_("Upload exhibits of incident %(reference)s", reference=incident["reference"]),
-                        back=url_for("workbench.incident_page", incident_id=incident["id"]),
-                        back_label=_("Back to the incident"), case_id=incident["case_id"])
+    return _upload_page(
+        endpoint=f"/api/v1/incidents/{incident['id']}/exhibits/uploads",
+        heading=_("Upload exhibits of incident %(reference)s", reference=incident["reference"]),
+        back=url_for("workbench.incident_page", incident_id=incident["id"]),
+        back_label=_("Back to the incident"),
+        case_id=incident["case_id"],
+    )
 
 
 @blp.get("/exhibits/<int:exhibit_id>/receipt", endpoint="exhibit_receipt_page")

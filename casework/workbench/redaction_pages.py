@@ -6,6 +6,7 @@ previews the result with the service's own marker. Without script the same form 
 offsets. Either way the spans are validated by the API's schema and the redaction is made by the
 redaction service, recorded as the API's ``redaction.create``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -70,8 +71,12 @@ def create_redaction(interview_id: int, version: int) -> Response:
         data = load_form(RedactionCreateSchema(), {"spans": spans_of_form()})
         redaction = redactions_service.create(interview_id, version, data)
     except DomainError as error:
-        return form_failed(error, "workbench/case/transcript.html", sent_spans=spans_of_form(),
-                           **transcript_context(interview_id, version))
+        return form_failed(
+            error,
+            "workbench/case/transcript.html",
+            sent_spans=spans_of_form(),
+            **transcript_context(interview_id, version),
+        )
     return redirect(url_for("workbench.redaction_page", redaction_id=redaction.id, created=1), 303)
 
 

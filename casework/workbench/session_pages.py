@@ -4,6 +4,7 @@ The login form is the API's login through another door: the same service (record
 way), the same throttles, a fresh session. Its own CSRF token lives in the (signed) session
 cookie before anyone is signed in; after login, forms carry the session's token.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -60,9 +61,12 @@ def login() -> Response:
     """The login form: a wrong password, name or code is a 401 with the form again (the error page)."""
     if not credentials.csrf_token_matches(session.get(LOGIN_CSRF)):
         raise Forbidden("The login form expired; load it again.", problem="csrf")
-    cookie_session.begin_session(request.form.get("username", "")[:150], request.form.get("password", "")[:1024],
-                                 otp=request.form.get("otp", "").strip() or None,
-                                 recovery_code=request.form.get("recovery_code", "").strip() or None)
+    cookie_session.begin_session(
+        request.form.get("username", "")[:150],
+        request.form.get("password", "")[:1024],
+        otp=request.form.get("otp", "").strip() or None,
+        recovery_code=request.form.get("recovery_code", "").strip() or None,
+    )
     return redirect(safe_next(request.form.get("next")), 303)
 
 
@@ -101,8 +105,9 @@ def mfa_page() -> Response:
 def enrol_totp() -> Response:
     """Shows the new secret once; the next form confirms it with a first code."""
     try:
-        enrolment = service.enrol_totp(current_user, request.form.get("password", "")[:1024],
-                                       issuer=settings().auth.totp_issuer)
+        enrolment = service.enrol_totp(
+            current_user, request.form.get("password", "")[:1024], issuer=settings().auth.totp_issuer
+        )
     except DomainError as error:
         return form_failed(error, "workbench/mfa.html", enrolment=None)
     return render("workbench/mfa.html", enrolment=enrolment)

@@ -1,4 +1,5 @@
 """``python -m casework_client``: the same as the ``casework`` command."""
+
 import sys
 
 from casework_client.cli import main

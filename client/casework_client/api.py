@@ -4,6 +4,7 @@ A server that cannot be reached (refused, reset, timed out, a gateway's 502/503/
 ``Unreachable``, the one failure an upload with ``--queue`` waits out in the outbox; anything
 the server answered and refused is ``ApiError`` with the problem's title and detail.
 """
+
 from __future__ import annotations
 
 import platform
@@ -28,8 +29,7 @@ class Unreachable(Exception):
 class ApiError(Exception):
     """The server answered with an error (application/problem+json when it is the Casework app)."""
 
-    def __init__(self, status: int, title: str, detail: str = "", problem: str = "",
-                 errors: Any = None) -> None:
+    def __init__(self, status: int, title: str, detail: str = "", problem: str = "", errors: Any = None) -> None:
         super().__init__(f"{title} ({status})" + (f": {detail}" if detail else ""))
         self.status, self.title, self.detail, self.problem, self.errors = status, title, detail, problem, errors
 
@@ -41,8 +41,9 @@ class ApiError(Exception):
             body = None
         if isinstance(body, dict) and "title" in body:
             problem = str(body.get("type", "")).rstrip("/").rsplit("/", 1)[-1]
-            return cls(response.status_code, str(body["title"]), str(body.get("detail") or ""), problem,
-                       body.get("errors"))
+            return cls(
+                response.status_code, str(body["title"]), str(body.get("detail") or ""), problem, body.get("errors")
+            )
         return cls(response.status_code, response.reason_phrase or "error", response.text[:300])
 
     def describe(self) -> str:

@@ -6,6 +6,7 @@ with that ETag): 206 appends, 200 starts over (the server sent the whole), 416 m
 not a prefix of it. At the end the file's SHA-256 must be the ``Repr-Digest`` (RFC 9530) the
 server gave and its length ``Content-Length``; only then is it renamed to FILE.
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,8 +41,14 @@ def _repr_digest(header: str | None) -> bytes:
     return base64.b64decode(match.group(1))
 
 
-def download(api: Api, disclosure_id: int, output: Path | None, *,
-             on_start: Callable[[int, int], None], on_progress: Callable[[int], None]) -> Downloaded:
+def download(
+    api: Api,
+    disclosure_id: int,
+    output: Path | None,
+    *,
+    on_start: Callable[[int, int], None],
+    on_progress: Callable[[int], None],
+) -> Downloaded:
     url = f"{API}/disclosures/{disclosure_id}/bundle"
     target = output or Path(f"disclosure-{disclosure_id}.zip")
     part, etag_file = target.with_name(target.name + ".part"), target.with_name(target.name + ".part.etag")
@@ -74,8 +81,9 @@ def download(api: Api, disclosure_id: int, output: Path | None, *,
                 out.flush()
                 os.fsync(out.fileno())
     except httpx.TransportError as exc:
-        raise Unreachable(f"the download was cut ({exc or type(exc).__name__}); run the same command to "
-                          "resume") from None
+        raise Unreachable(
+            f"the download was cut ({exc or type(exc).__name__}); run the same command to resume"
+        ) from None
     resumed_from = have
     sha, size = hashlib.sha256(), 0
     with part.open("rb") as source:
@@ -86,8 +94,10 @@ def download(api: Api, disclosure_id: int, output: Path | None, *,
         bad = target.with_name(target.name + ".corrupt")
         os.replace(part, bad)
         etag_file.unlink(missing_ok=True)
-        raise VerificationFailed(f"the bundle's {size} bytes do not match the server's Repr-Digest and length "
-                                 f"({total}): kept as {bad} for inspection; download it again")
+        raise VerificationFailed(
+            f"the bundle's {size} bytes do not match the server's Repr-Digest and length "
+            f"({total}): kept as {bad} for inspection; download it again"
+        )
     os.replace(part, target)
     etag_file.unlink(missing_ok=True)
     return Downloaded(target, size, sha.hexdigest(), resumed_from)

@@ -12,6 +12,7 @@ The directory is ``$CASEWORK_CONFIG`` if set, else the platform's config dir for
 
 Every file is written whole and renamed into place, so a killed command never leaves half a file.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -107,8 +108,9 @@ class Config:
 
     def require_login(self) -> tuple[str, str]:
         if not self.server or not self.token:
-            raise ConfigError(f"not logged in (no token in {self.path}): "
-                              "run casework login --server URL --username NAME")
+            raise ConfigError(
+                f"not logged in (no token in {self.path}): run casework login --server URL --username NAME"
+            )
         return self.server, self.token
 
     def pinned_vkey(self) -> str | None:

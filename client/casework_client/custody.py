@@ -12,6 +12,7 @@ to ``monitor/fork-<time>.txt`` as evidence, and exits non-zero naming both.
 The kept checkpoint is a signed note, checked under the pinned key every time it is read: an
 altered kept file is the monitor's own state tampered with, reported as such, never a fork.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,8 +62,10 @@ def find_witness(api: Api, pseudonym: str, case_id: int | None) -> tuple[list[Wi
                 if exc.status != 422:
                     raise
                 filtered = False
-                notes.append("the server has no ?pseudonym= filter on GET /cases/{id}/witnesses: "
-                             "listed every witness of each case instead")
+                notes.append(
+                    "the server has no ?pseudonym= filter on GET /cases/{id}/witnesses: "
+                    "listed every witness of each case instead"
+                )
         if not filtered:
             items = api.pages(f"/cases/{case}/witnesses")
         found += [WitnessFound(case, w["id"], w["pseudonym"]) for w in items if w.get("pseudonym") == pseudonym]
@@ -84,8 +87,11 @@ def events_of_witness(api: Api, witness_id: int, *, since: str | None, until: st
 def describe_target(event: dict[str, Any]) -> str:
     details = event.get("details") or {}
     what = f"{event.get('resource_type') or '?'} {event.get('resource_id') or ''}".strip()
-    extra = [f"{key} {details[key]}" for key in ("range", "version", "part", "registration_number", "via")
-             if details.get(key) not in (None, "")]
+    extra = [
+        f"{key} {details[key]}"
+        for key in ("range", "version", "part", "registration_number", "via")
+        if details.get(key) not in (None, "")
+    ]
     return what + (f" ({', '.join(extra)})" if extra else "")
 
 
@@ -132,13 +138,15 @@ class KeptState:
             raise VerificationFailed(
                 f"the kept checkpoint {self.path} is not a checkpoint signed by the pinned log key ({exc}): the "
                 "monitor's own state was altered or damaged. Restore it from a copy you trust, or delete it to "
-                "start again from the served checkpoint (trust on first use).") from None
+                "start again from the served checkpoint (trust on first use)."
+            ) from None
 
     def keep(self, seen: Seen, server: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         kept_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        write_private(self.path, json.dumps({"note": seen.note, "kept_at": kept_at, "server": server},
-                                            indent=2).encode())
+        write_private(
+            self.path, json.dumps({"note": seen.note, "kept_at": kept_at, "server": server}, indent=2).encode()
+        )
 
     def evidence(self, result: MonitorResult, proof: Any) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -175,8 +183,9 @@ def monitor(api: Api, config: Config, vkey: str, witness_keys: list[str], quorum
     try:
         served = Seen(note, parse_checkpoint(open_note(note, vkey)))
     except NoteError as exc:
-        raise VerificationFailed(f"the served checkpoint is not signed by the pinned log key "
-                                 f"{fingerprint(vkey)}: {exc}") from None
+        raise VerificationFailed(
+            f"the served checkpoint is not signed by the pinned log key {fingerprint(vkey)}: {exc}"
+        ) from None
     if served.checkpoint.origin != parse_vkey(vkey).name:
         raise VerificationFailed(f"the checkpoint's origin {served.checkpoint.origin!r} is not the log key's name")
     kept, kept_at = kept_state or (None, None)
@@ -195,8 +204,9 @@ def monitor(api: Api, config: Config, vkey: str, witness_keys: list[str], quorum
         old, new = kept.checkpoint, served.checkpoint
         if new.size < old.size:
             result.fork = True
-            result.problems.append(f"rollback: the log now shows {new.size} entries, fewer than the {old.size} it "
-                                   "signed before")
+            result.problems.append(
+                f"rollback: the log now shows {new.size} entries, fewer than the {old.size} it signed before"
+            )
         elif new.size == old.size:
             if new.root != old.root:
                 result.fork = True
@@ -214,16 +224,21 @@ def monitor(api: Api, config: Config, vkey: str, witness_keys: list[str], quorum
                 hashes = [_root(h) for h in proof_offered.get("proof", [])]
                 if _root(proof_offered.get("first_root_hash")) != old.root:
                     result.fork = True
-                    result.problems.append(f"fork: the server's tree of size {old.size} has root "
-                                           f"{proof_offered.get('first_root_hash')}, not the signed "
-                                           f"{old.root.hex()} kept")
+                    result.problems.append(
+                        f"fork: the server's tree of size {old.size} has root "
+                        f"{proof_offered.get('first_root_hash')}, not the signed "
+                        f"{old.root.hex()} kept"
+                    )
                 elif not merkle.verify_consistency(old.size, new.size, old.root, new.root, hashes):
                     result.fork = True
-                    result.problems.append(f"fork: the consistency proof from {old.size} to {new.size} does not "
-                                           "join the two signed roots")
+                    result.problems.append(
+                        f"fork: the consistency proof from {old.size} to {new.size} does not join the two signed roots"
+                    )
                 else:
-                    result.consistency = (f"extends the kept checkpoint of size {old.size} (consistency proof of "
-                                          f"{len(hashes)} hashes verified)")
+                    result.consistency = (
+                        f"extends the kept checkpoint of size {old.size} (consistency proof of "
+                        f"{len(hashes)} hashes verified)"
+                    )
     if result.fork:
         result.evidence = state.evidence(result, proof_offered)
     if not result.problems:

@@ -5,6 +5,7 @@ the account has a second factor); if an administrator set the password, POST /au
 with a new one (nothing else is allowed before it); POST /auth/tokens; POST /auth/logout. The
 session is cookie-authenticated, so each change carries the X-CSRF-Token the login answered.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,8 +42,9 @@ class Secrets:
 
     @classmethod
     def gather(cls, totp: str | None, new_password: str | None) -> Secrets:
-        return cls(os.environ.get(PASSWORD_ENV), totp, new_password or os.environ.get(NEW_PASSWORD_ENV),
-                   sys.stdin.isatty())
+        return cls(
+            os.environ.get(PASSWORD_ENV), totp, new_password or os.environ.get(NEW_PASSWORD_ENV), sys.stdin.isatty()
+        )
 
     def the_password(self, username: str) -> str:
         if self.password is None:
@@ -61,11 +63,15 @@ class Secrets:
     def the_new_password(self) -> str:
         if self.new_password is None:
             if not self.interactive:
-                raise LoginFailed("an administrator set this account's password and it must be changed before "
-                                  f"anything else: pass --new-password or set {NEW_PASSWORD_ENV} (or run in a "
-                                  "terminal)")
-            print("An administrator set your password: choose your own now (at least 12 characters, hard to guess).",
-                  file=sys.stderr)
+                raise LoginFailed(
+                    "an administrator set this account's password and it must be changed before "
+                    f"anything else: pass --new-password or set {NEW_PASSWORD_ENV} (or run in a "
+                    "terminal)"
+                )
+            print(
+                "An administrator set your password: choose your own now (at least 12 characters, hard to guess).",
+                file=sys.stderr,
+            )
             first = self.prompt("New password: ")
             if first != self.prompt("New password again: "):
                 raise LoginFailed("the two new passwords differ; nothing was changed")
@@ -78,12 +84,15 @@ def _second_factor(code: str) -> dict[str, str]:
     return {"otp": digits} if digits.isdigit() and len(digits) == 6 else {"recovery_code": code}
 
 
-def login(server: str, username: str, secrets: Secrets, *, token_days: int,
-          say: Callable[[str], None]) -> dict[str, Any]:
+def login(
+    server: str, username: str, secrets: Secrets, *, token_days: int, say: Callable[[str], None]
+) -> dict[str, Any]:
     """Log in, change an administrator-set password if asked, and answer a new token (shown once)."""
     with httpx.Client(base_url=server.rstrip("/"), headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT) as http:
-        def post(path: str, body: Any, *expected: int, csrf: str | None = None,
-                 cookie: str | None = None) -> httpx.Response:
+
+        def post(
+            path: str, body: Any, *expected: int, csrf: str | None = None, cookie: str | None = None
+        ) -> httpx.Response:
             headers = {}
             if csrf:
                 headers["X-CSRF-Token"] = csrf
@@ -110,20 +119,29 @@ def login(server: str, username: str, secrets: Secrets, *, token_days: int,
         if me.get("must_change_password"):
             new_password = secrets.the_new_password()
             try:
-                post("/auth/password", {"current_password": body["password"], "new_password": new_password}, 204,
-                     csrf=csrf, cookie=cookie)
+                post(
+                    "/auth/password",
+                    {"current_password": body["password"], "new_password": new_password},
+                    204,
+                    csrf=csrf,
+                    cookie=cookie,
+                )
             except ApiError as exc:
                 if exc.problem == "weak-password":
-                    raise LoginFailed(f"the server refused the new password as too easy to guess: "
-                                      f"{exc.errors}") from None
+                    raise LoginFailed(
+                        f"the server refused the new password as too easy to guess: {exc.errors}"
+                    ) from None
                 raise
             say("Password changed (every other session and token of this account ended).")
         if me.get("mfa_enrolment_required"):
-            raise LoginFailed("your role must use a second factor: enrol an authenticator first "
-                              "(POST /api/v1/auth/mfa/totp, then /confirm), then log in again with --totp")
+            raise LoginFailed(
+                "your role must use a second factor: enrol an authenticator first "
+                "(POST /api/v1/auth/mfa/totp, then /confirm), then log in again with --totp"
+            )
         name = f"casework CLI on {socket.gethostname()}"[:100]
-        token = post("/auth/tokens", {"name": name, "expires_in_days": token_days}, 201, csrf=csrf,
-                     cookie=cookie).json()
+        token = post(
+            "/auth/tokens", {"name": name, "expires_in_days": token_days}, 201, csrf=csrf, cookie=cookie
+        ).json()
         with contextlib.suppress(ApiError, Unreachable):  # else the session expires by itself
             post("/auth/logout", None, 204, csrf=csrf, cookie=cookie)
         return {"me": me, "token": token}

@@ -21,6 +21,7 @@ attempt (the server answers a repeat with the first receipt, 200); an exhibit's 
 written into the item before its first byte is sent, so every later attempt continues that upload
 (HEAD gives the offset; a complete one answers its receipt at GET /exhibits/{id}/receipt).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -83,8 +84,9 @@ def _destroy_key(directory: Path) -> None:
 
 
 def _item_key(master: bytes, item_id: str) -> AESGCM:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                   info=b"casework-outbox-v1|" + item_id.encode()).derive(master)
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"casework-outbox-v1|" + item_id.encode()
+    ).derive(master)
     return AESGCM(derived)
 
 
@@ -171,8 +173,8 @@ class EncryptedReader(io.RawIOBase):
         done = 0
         while done < wanted:
             index, skip = divmod(self._position, RECORD)
-            piece = self._record(index)[skip:skip + wanted - done]
-            view[done:done + len(piece)] = piece
+            piece = self._record(index)[skip : skip + wanted - done]
+            view[done : done + len(piece)] = piece
             done += len(piece)
             self._position += len(piece)
         return done

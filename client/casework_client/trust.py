@@ -14,6 +14,7 @@ itself: a stored receipt verifies only together with the very bytes it receipted
 checkpoint covers the upload's event, ``custody`` carries an inclusion proof to it, checked here
 with ``casework_verify.merkle`` against the checkpoint signed by the pinned key.
 """
+
 from __future__ import annotations
 
 import base64
@@ -49,18 +50,20 @@ def fingerprint(vkey: str) -> str:
 
 
 def banner(server: str, pinned: str, offered: str) -> str:
-    return "\n".join([
-        "@" * 66,
-        "@    WARNING: THE CUSTODY LOG'S KEY HAS CHANGED!                  @",
-        "@" * 66,
-        f"The server {server} now presents a log key other than the one pinned on first use.",
-        "Someone may be impersonating the server, or the log was replaced: receipts and checkpoints",
-        "signed with the new key prove nothing about the log you trusted before.",
-        f"  pinned:  {pinned}\n           {fingerprint(pinned)}",
-        f"  offered: {offered}\n           {fingerprint(offered)}",
-        "Nothing was changed. If the operator confirms the new key out of band, run:",
-        "  casework key pin --replace NEW_KEY",
-    ])
+    return "\n".join(
+        [
+            "@" * 66,
+            "@    WARNING: THE CUSTODY LOG'S KEY HAS CHANGED!                  @",
+            "@" * 66,
+            f"The server {server} now presents a log key other than the one pinned on first use.",
+            "Someone may be impersonating the server, or the log was replaced: receipts and checkpoints",
+            "signed with the new key prove nothing about the log you trusted before.",
+            f"  pinned:  {pinned}\n           {fingerprint(pinned)}",
+            f"  offered: {offered}\n           {fingerprint(offered)}",
+            "Nothing was changed. If the operator confirms the new key out of band, run:",
+            "  casework key pin --replace NEW_KEY",
+        ]
+    )
 
 
 def read_vkey(value: str) -> str:
@@ -109,8 +112,15 @@ class ReceiptCheck:
     unverified_reason: str | None = None
 
 
-def check_receipt(receipt: dict[str, Any], kind: receipts.ReceiptKind, *, sha256: str, size: int, vkey: str | None,
-                  expect: dict[str, Any]) -> ReceiptCheck:
+def check_receipt(
+    receipt: dict[str, Any],
+    kind: receipts.ReceiptKind,
+    *,
+    sha256: str,
+    size: int,
+    vkey: str | None,
+    expect: dict[str, Any],
+) -> ReceiptCheck:
     """Check a receipt against the bytes sent (``sha256``, ``size``) and the pinned key.
 
     Raises ``VerificationFailed`` on anything that does not hold; answers ``verified=False`` only
@@ -123,8 +133,10 @@ def check_receipt(receipt: dict[str, Any], kind: receipts.ReceiptKind, *, sha256
     if signed["sha256"] != sha256:
         raise VerificationFailed(f"the receipt's SHA-256 {signed['sha256']} is not that of the file sent ({sha256})")
     if signed.get("size") != size:
-        raise VerificationFailed(f"the receipt covers {signed.get('size')} bytes and the file has {size}: it is not "
-                                 "the file that was receipted")
+        raise VerificationFailed(
+            f"the receipt covers {signed.get('size')} bytes and the file has {size}: it is not "
+            "the file that was receipted"
+        )
     for name, value in expect.items():
         if signed.get(name) != value:
             raise VerificationFailed(f"the receipt names {name} {signed.get(name)!r}, not {value!r}")
@@ -133,22 +145,29 @@ def check_receipt(receipt: dict[str, Any], kind: receipts.ReceiptKind, *, sha256
         return ReceiptCheck(False, facts, "no log key is pinned for this server")
     verifier = parse_vkey(vkey)
     if signed.get("log_origin") != verifier.name:
-        raise VerificationFailed(f"the receipt names the log {signed.get('log_origin')!r}, "
-                                 f"not the pinned {verifier.name!r}")
+        raise VerificationFailed(
+            f"the receipt names the log {signed.get('log_origin')!r}, not the pinned {verifier.name!r}"
+        )
     try:
         signature = base64.b64decode(str(receipt.get("signature", "")), validate=True)
     except (binascii.Error, ValueError):
         raise VerificationFailed("the receipt's signature is not base64") from None
     if not verifier.verify(kind.signed_bytes(signed), signature):
         if stored:
-            raise VerificationFailed(f"the receipt's signature does not verify, with this file's SHA-256, under the "
-                                     f"pinned log key {fingerprint(vkey)}: it is not the file that was receipted, "
-                                     "or the receipt was altered or signed by another key")
-        raise VerificationFailed(f"the receipt's signature does not verify under the pinned log key "
-                                 f"{fingerprint(vkey)}: it was altered, or signed by another key")
+            raise VerificationFailed(
+                f"the receipt's signature does not verify, with this file's SHA-256, under the "
+                f"pinned log key {fingerprint(vkey)}: it is not the file that was receipted, "
+                "or the receipt was altered or signed by another key"
+            )
+        raise VerificationFailed(
+            f"the receipt's signature does not verify under the pinned log key "
+            f"{fingerprint(vkey)}: it was altered, or signed by another key"
+        )
     facts.append(f"signature: valid, by the pinned log key {fingerprint(vkey)}")
-    facts.append(f"promise: leaf {signed.get('leaf_hash')} in the log within {signed.get('merge_delay_ms')} ms "
-                 f"of {signed.get('received_at')}")
+    facts.append(
+        f"promise: leaf {signed.get('leaf_hash')} in the log within {signed.get('merge_delay_ms')} ms "
+        f"of {signed.get('received_at')}"
+    )
     return ReceiptCheck(True, facts)
 
 
@@ -169,12 +188,16 @@ def check_inclusion(receipt: dict[str, Any], vkey: str | None) -> str:
         proof = [base64.b64decode(p, validate=True) for p in custody["inclusion_proof"]]
         leaf = bytes.fromhex(receipt["leaf_hash"])
     except (NoteError, KeyError, ValueError, binascii.Error) as exc:
-        raise VerificationFailed(f"the receipt's checkpoint or proof is malformed or not signed by the pinned "
-                                 f"key: {exc}") from None
+        raise VerificationFailed(
+            f"the receipt's checkpoint or proof is malformed or not signed by the pinned key: {exc}"
+        ) from None
     if body.size != custody.get("tree_size"):
         raise VerificationFailed("the proof's tree size is not the checkpoint's")
     if not merkle.verify_inclusion(leaf, custody["seq"], body.size, proof, body.root):
-        raise VerificationFailed(f"the inclusion proof of seq {custody['seq']} does not lead to the signed root "
-                                 f"of checkpoint {body.size}")
-    return (f"log: included at seq {custody['seq']}, proven against checkpoint {body.origin} size {body.size} "
-            f"(signed by the pinned key)")
+        raise VerificationFailed(
+            f"the inclusion proof of seq {custody['seq']} does not lead to the signed root of checkpoint {body.size}"
+        )
+    return (
+        f"log: included at seq {custody['seq']}, proven against checkpoint {body.origin} size {body.size} "
+        f"(signed by the pinned key)"
+    )

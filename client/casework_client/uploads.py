@@ -8,6 +8,7 @@ body sent. Exhibits go by tus 1.0: creation, then PATCHes of ``chunk_size`` byte
 the upload answers the signed receipt; if that answer was lost, GET /exhibits/{id}/receipt
 serves the stored one.
 """
+
 from __future__ import annotations
 
 import base64
@@ -51,16 +52,21 @@ def _multipart(content: bytes, filename: str | None, reason: str | None) -> tupl
     boundary = "casework-" + secrets.token_hex(16)
     parts = []
     if reason:
-        parts.append(b'Content-Disposition: form-data; name="reason"\r\n'
-                     b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + reason.encode("utf-8"))
+        parts.append(
+            b'Content-Disposition: form-data; name="reason"\r\n'
+            b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + reason.encode("utf-8")
+        )
     disposition = 'form-data; name="file"'
     if filename:
         ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")
         disposition += f'; filename="{ascii_name}"'
         if ascii_name != filename:
             disposition += f"; filename*=UTF-8''{quote(filename, safe='')}"
-    parts.append(f"Content-Disposition: {disposition}\r\n".encode()
-                 + b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + content)
+    parts.append(
+        f"Content-Disposition: {disposition}\r\n".encode()
+        + b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        + content
+    )
     body = b"".join(b"--" + boundary.encode() + b"\r\n" + part + b"\r\n" for part in parts)
     return body + b"--" + boundary.encode() + b"--\r\n", f"multipart/form-data; boundary={boundary}"
 
@@ -69,12 +75,23 @@ def content_digest(body: bytes) -> str:
     return f"sha-256=:{base64.b64encode(hashlib.sha256(body).digest()).decode()}:"
 
 
-def send_statement(api: Api, interview_id: int, content: bytes, *, filename: str | None, reason: str | None,
-                   idempotency_key: str) -> tuple[dict[str, Any], bool]:
+def send_statement(
+    api: Api, interview_id: int, content: bytes, *, filename: str | None, reason: str | None, idempotency_key: str
+) -> tuple[dict[str, Any], bool]:
     """POST the statement; answer the receipt and whether it was a replay of an earlier send (200)."""
     body, media_type = _multipart(content, filename, reason)
-    response = api.request("POST", f"/interviews/{interview_id}/transcripts", 200, 201, content=body, headers={
-        "Content-Type": media_type, "Idempotency-Key": idempotency_key, "Content-Digest": content_digest(body)})
+    response = api.request(
+        "POST",
+        f"/interviews/{interview_id}/transcripts",
+        200,
+        201,
+        content=body,
+        headers={
+            "Content-Type": media_type,
+            "Idempotency-Key": idempotency_key,
+            "Content-Digest": content_digest(body),
+        },
+    )
     return response.json(), response.status_code == 200
 
 
@@ -113,8 +130,13 @@ def _tus_failure(exc: TusCommunicationError, server: str) -> Exception:
     except ValueError:
         body = None
     if isinstance(body, dict) and "title" in body:
-        return ApiError(status, str(body["title"]), str(body.get("detail") or ""),
-                        str(body.get("type", "")).rstrip("/").rsplit("/", 1)[-1], body.get("errors"))
+        return ApiError(
+            status,
+            str(body["title"]),
+            str(body.get("detail") or ""),
+            str(body.get("type", "")).rstrip("/").rsplit("/", 1)[-1],
+            body.get("errors"),
+        )
     return ApiError(status, f"tus request refused: {exc}")
 
 
@@ -131,8 +153,11 @@ class UrlMemory:
         if not path.exists():
             path.touch(mode=0o600)
         # Keyed by a secret of this config: the file names no content hash a reader could confirm.
-        key = hmac.new(config.local_salt.encode(), f"{config.server}|{config.username}|{target}|{kind}|{sha256}"
-                       .encode(), hashlib.sha256).hexdigest()
+        key = hmac.new(
+            config.local_salt.encode(),
+            f"{config.server}|{config.username}|{target}|{kind}|{sha256}".encode(),
+            hashlib.sha256,
+        ).hexdigest()
 
         def get() -> str | None:
             storage = FileStorage(str(path))
@@ -162,15 +187,34 @@ class ExhibitResult:
     resumed_from: int | None
 
 
-def send_exhibit(api: Api, token: str, interview_id: int, stream: IO[bytes] | io.RawIOBase, size: int, *, kind: str,
-                 filename: str | None, memory: UrlMemory, chunk_size: int, retries: int,
-                 on_start: Callable[[int, int | None], None], on_progress: Callable[[int], None]) -> ExhibitResult:
+def send_exhibit(
+    api: Api,
+    token: str,
+    interview_id: int,
+    stream: IO[bytes] | io.RawIOBase,
+    size: int,
+    *,
+    kind: str,
+    filename: str | None,
+    memory: UrlMemory,
+    chunk_size: int,
+    retries: int,
+    on_start: Callable[[int, int | None], None],
+    on_progress: Callable[[int], None],
+) -> ExhibitResult:
     """Upload (or continue uploading) ``stream`` as an exhibit of the interview."""
     endpoint = f"{api.server}{API}/interviews/{interview_id}/exhibits/uploads"
     client = TusClient(endpoint, headers={"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT})
     metadata = {"kind": kind, **({"filename": filename[:255]} if filename else {})}
-    options: dict[str, Any] = {"file_stream": stream, "client": client, "chunk_size": chunk_size,
-                               "metadata": metadata, "upload_checksum": True, "retries": retries, "retry_delay": 2}
+    options: dict[str, Any] = {
+        "file_stream": stream,
+        "client": client,
+        "chunk_size": chunk_size,
+        "metadata": metadata,
+        "upload_checksum": True,
+        "retries": retries,
+        "retry_delay": 2,
+    }
     known = memory.get()
     resumed_from: int | None = None
     uploader: Sha256Uploader | None = None

@@ -6,6 +6,7 @@ server on a port chosen by the test, so a test can stop it and start it again at
 address: the client sees the same server go down and come back (the outbox), or the same
 address answer with another log state or key (the monitor's fork, pinning).
 """
+
 from __future__ import annotations
 
 import json
@@ -39,16 +40,32 @@ class Cli:
 
     def _env(self, extra: dict[str, str] | None) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
-        return {**base, "CASEWORK_CONFIG": str(self.config), "COLUMNS": "220", "NO_COLOR": "1", "TERM": "dumb",
-                **self.env, **(extra or {})}
+        return {
+            **base,
+            "CASEWORK_CONFIG": str(self.config),
+            "COLUMNS": "220",
+            "NO_COLOR": "1",
+            "TERM": "dumb",
+            **self.env,
+            **(extra or {}),
+        }
 
-    def __call__(self, *args: str, env: dict[str, str] | None = None,
-                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([CASEWORK, *args], env=self._env(env), capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+    def __call__(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [CASEWORK, *args],
+            env=self._env(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
 
-    def ok(self, *args: str, env: dict[str, str] | None = None,
-           timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def ok(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         result = self(*args, env=env, timeout=timeout)
         assert result.returncode == 0, (args, result.returncode, result.stdout[-3000:], result.stderr[-3000:])
         return result
@@ -59,8 +76,14 @@ class Cli:
         return json.loads(result.stdout)
 
     def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-        return subprocess.Popen([CASEWORK, *args], env=self._env(env), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        return subprocess.Popen(
+            [CASEWORK, *args],
+            env=self._env(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
 
     def settings(self) -> dict[str, Any]:
         return json.loads((self.config / "config.json").read_text())
@@ -83,15 +106,27 @@ def cli(tmp_path: Path) -> Callable[[str], Cli]:
 
 
 @contextmanager
-def serve(app: Flask, backend: dict[str, str], port: int | None = None, keyring: str | None = None,
-          workers: int = 2, extra_env: dict[str, str] | None = None) -> Iterator[pg_server.Server]:
+def serve(
+    app: Flask,
+    backend: dict[str, str],
+    port: int | None = None,
+    keyring: str | None = None,
+    workers: int = 2,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[pg_server.Server]:
     """gunicorn on ``port`` (a free one if None), sharing the test app's signer state and blob store."""
     chosen = port or pg_server.free_port()
-    env = {"CASEWORK_SIGNER_STATE": app.config["CASEWORK_SIGNER_STATE"], "CASEWORK_BLOB_STORE": "database",
-           **(extra_env or {})}
-    with mock.patch.object(pg_server, "free_port", lambda: chosen), \
-            pg_server.gunicorn(backend["url"], keyring or app.config["CASEWORK_KEYRING"], workers=workers,
-                               extra_env=env) as server:
+    env = {
+        "CASEWORK_SIGNER_STATE": app.config["CASEWORK_SIGNER_STATE"],
+        "CASEWORK_BLOB_STORE": "database",
+        **(extra_env or {}),
+    }
+    with (
+        mock.patch.object(pg_server, "free_port", lambda: chosen),
+        pg_server.gunicorn(
+            backend["url"], keyring or app.config["CASEWORK_KEYRING"], workers=workers, extra_env=env
+        ) as server,
+    ):
         yield server
 
 

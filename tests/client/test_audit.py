@@ -1,6 +1,7 @@
 """Auditors and lawyers with ``casework``: who read a witness, the log monitor (cosignatures,
 consistency, a fork, a changed key, its own state tampered with), and disclosure bundles
 downloaded (resumed) and verified offline."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,10 @@ STATEMENT = "They lined up the prisoners by the quarry wall at dawn."
 
 
 def _statement(world: World) -> None:
-    ok(world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts",
-                                        {"text": STATEMENT}), 201)
+    ok(
+        world.people["interviewer"].post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": STATEMENT}),
+        201,
+    )
 
 
 def test_who_read_a_witness(app, backend, pg_only, world: World, cli):
@@ -64,30 +67,42 @@ def copy_of_database(backend: dict[str, str]) -> Iterator[dict[str, str]]:
     subprocess.run(["psql", admin, "-q", "-c", f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
     try:
         dump = subprocess.run(["pg_dump", f"{PG_SERVER}/{source}"], check=True, capture_output=True)
-        subprocess.run(["psql", f"{PG_SERVER}/{name}", "-q", "-v", "ON_ERROR_STOP=1"], input=dump.stdout,
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["psql", f"{PG_SERVER}/{name}", "-q", "-v", "ON_ERROR_STOP=1"],
+            input=dump.stdout,
+            check=True,
+            capture_output=True,
+        )
         yield {"name": "postgresql", "url": f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"}
     finally:
-        subprocess.run(["psql", admin, "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
-                       check=False, capture_output=True)
+        subprocess.run(
+            ["psql", admin, "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+            check=False,
+            capture_output=True,
+        )
 
 
 def _activity(client, token: str, n: int) -> None:
     """n custody events: reads by an auditor."""
     for _ in range(n):
-        assert client.get("/api/v1/custody/events?limit=1", headers={"Authorization": f"Bearer {token}"}
-                          ).status_code == 200
+        assert (
+            client.get("/api/v1/custody/events?limit=1", headers={"Authorization": f"Bearer {token}"}).status_code
+            == 200
+        )
 
 
 @pytest.mark.slow
-def test_monitor_checks_cosignatures_and_consistency_and_names_a_fork(app, backend, pg_only, world: World, cli,
-                                                                      keyring_path, tmp_path: Path):
+def test_monitor_checks_cosignatures_and_consistency_and_names_a_fork(
+    app, backend, pg_only, world: World, cli, keyring_path, tmp_path: Path
+):
     auditor = cli("auditor")
     token = world.people["auditor"].token
     state = Path(app.config["CASEWORK_SIGNER_STATE"])
     port = pg_server.free_port()
-    with running_witnesses(tmp_path / "witnesses", ["witness.example/w1", "witness.example/w2"]) as witnesses, \
-            ExitStack() as cleanup:
+    with (
+        running_witnesses(tmp_path / "witnesses", ["witness.example/w1", "witness.example/w2"]) as witnesses,
+        ExitStack() as cleanup,
+    ):
         config = tmp_path / "witnesses.json"
         config.write_text(json.dumps([{"name": w.name, "vkey": w.vkey, "url": w.url} for w in witnesses]))
         # The operator's publisher: asks both witnesses to cosign each checkpoint.
@@ -141,8 +156,11 @@ def test_monitor_checks_cosignatures_and_consistency_and_names_a_fork(app, backe
             fork = auditor("custody", "monitor")
     assert fork.returncode == 4, (fork.stdout, fork.stderr)
     assert "FORK: the log signed two histories." in fork.stderr
-    named = {line.split(":", 1)[0].strip(): line for line in fork.stderr.splitlines()
-             if line.strip().startswith(("kept:", "served:"))}
+    named = {
+        line.split(":", 1)[0].strip(): line
+        for line in fork.stderr.splitlines()
+        if line.strip().startswith(("kept:", "served:"))
+    }
     assert set(named) == {"kept", "served"}, fork.stderr
     assert json.loads(kept_now)["note"].split("\n")[1] in named["kept"]  # the kept size
     assert "fork: the server's tree of size" in fork.stderr
@@ -152,8 +170,13 @@ def test_monitor_checks_cosignatures_and_consistency_and_names_a_fork(app, backe
     assert kept_file.read_text() == kept_now  # nothing new was kept
 
     # The same address answers with another log key (another keyring): refused, loudly.
-    with serve(app, backend, port=port, keyring=str(tmp_path / "another-keyring.json"),
-               extra_env={"CASEWORK_SIGNER_STATE": str(tmp_path / "another.signer-state")}):
+    with serve(
+        app,
+        backend,
+        port=port,
+        keyring=str(tmp_path / "another-keyring.json"),
+        extra_env={"CASEWORK_SIGNER_STATE": str(tmp_path / "another.signer-state")},
+    ):
         changed = auditor("custody", "monitor")
     assert changed.returncode == 3 and "THE CUSTODY LOG'S KEY HAS CHANGED" in changed.stderr, changed.stderr
     assert auditor.settings()["known_logs"][url_of(port)]["vkey"] == log_vkey(world)
@@ -172,12 +195,23 @@ def url_of(port: int) -> str:
 
 def test_bundle_download_resume_and_verify(app, backend, pg_only, world: World, cli, tmp_path: Path):
     _statement(world)
-    ok(world.people["interviewer"].post(f"/api/v1/witnesses/{world.witness_id}/consent",
-                                        {"scopes": CONSENT, "given_at": "2026-03-01T00:00:00Z"}), 201)
-    disclosure = ok(world.people["legal"].post(f"/api/v1/cases/{world.case_id}/disclosures", {
-        "recipient": {"name": "Prosecutor", "organisation": "Office of the Prosecutor", "kind": "prosecutor"},
-        "purpose": "trial", "items": [{"kind": "transcript_version", "interview_id": world.interview_id,
-                                       "version": 1}]}), 201)
+    ok(
+        world.people["interviewer"].post(
+            f"/api/v1/witnesses/{world.witness_id}/consent", {"scopes": CONSENT, "given_at": "2026-03-01T00:00:00Z"}
+        ),
+        201,
+    )
+    disclosure = ok(
+        world.people["legal"].post(
+            f"/api/v1/cases/{world.case_id}/disclosures",
+            {
+                "recipient": {"name": "Prosecutor", "organisation": "Office of the Prosecutor", "kind": "prosecutor"},
+                "purpose": "trial",
+                "items": [{"kind": "transcript_version", "interview_id": world.interview_id, "version": 1}],
+            },
+        ),
+        201,
+    )
     lawyer = cli("legal")
     with serve(app, backend) as server:
         lawyer.ok("login", "--server", url(server), "--username", "legal", env={"CASEWORK_PASSWORD": PASSWORD})

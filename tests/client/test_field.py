@@ -1,6 +1,7 @@
 """A field interviewer with ``casework``: first login (the password an admin set must be changed),
 statements with receipts verified under the log's key pinned on first use, and what a changed
 key does."""
+
 from __future__ import annotations
 
 import hashlib
@@ -27,11 +28,23 @@ def test_first_login_statement_receipts_and_pinning(app, backend, pg_only, world
     statement.write_text(STATEMENT, encoding="utf-8")
     with serve(app, backend) as server:
         # An admin set the password: without a new one (and no terminal) login says what to do.
-        refused = field("login", "--server", url(server), "--username", "interviewer",
-                        env={"CASEWORK_PASSWORD": "admin chose this 4 you"})
+        refused = field(
+            "login",
+            "--server",
+            url(server),
+            "--username",
+            "interviewer",
+            env={"CASEWORK_PASSWORD": "admin chose this 4 you"},
+        )
         assert refused.returncode == 1 and "--new-password" in refused.stderr, refused.stderr
-        done = field.ok("login", "--server", url(server), "--username", "interviewer",
-                        env={"CASEWORK_PASSWORD": "admin chose this 4 you", "CASEWORK_NEW_PASSWORD": STRONG})
+        done = field.ok(
+            "login",
+            "--server",
+            url(server),
+            "--username",
+            "interviewer",
+            env={"CASEWORK_PASSWORD": "admin chose this 4 you", "CASEWORK_NEW_PASSWORD": STRONG},
+        )
         assert "Password changed" in done.stderr
         # The log's key is public: pinned on first use at login, as SSH pins a host key.
         assert "Pinned the log's key on first use" in done.stderr
@@ -84,8 +97,9 @@ def test_first_login_statement_receipts_and_pinning(app, backend, pg_only, world
         mismatch = field("statement", "receipt", str(world.interview_id), "3", str(other))
         assert mismatch.returncode == 3 and "not the file that was receipted" in mismatch.stderr, mismatch.stderr
     with app.app_context():
-        versions = db.session.scalars(select(TranscriptVersion.version).where(
-            TranscriptVersion.interview_id == world.interview_id)).all()
+        versions = db.session.scalars(
+            select(TranscriptVersion.version).where(TranscriptVersion.interview_id == world.interview_id)
+        ).all()
         assert sorted(versions) == [1, 2, 3, 4]
 
 

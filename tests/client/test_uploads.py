@@ -1,5 +1,6 @@
 """Exhibits and the outbox: an upload whose process is killed resumes by running the command
 again; uploads made while the server is down wait, encrypted, and are delivered once."""
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,11 @@ def recording(path: Path, size: int) -> Path:
 
 def exhibits_of(app, interview_id: int) -> list[tuple[int, str, int, int]]:
     with app.app_context():
-        rows = db.session.execute(select(Exhibit.id, Exhibit.status, Exhibit.received, Exhibit.size)
-                                  .where(Exhibit.interview_id == interview_id).order_by(Exhibit.id)).all()
+        rows = db.session.execute(
+            select(Exhibit.id, Exhibit.status, Exhibit.received, Exhibit.size)
+            .where(Exhibit.interview_id == interview_id)
+            .order_by(Exhibit.id)
+        ).all()
         db.session.remove()
         return [tuple(row) for row in rows]
 
@@ -49,10 +53,19 @@ def test_killed_exhibit_upload_resumes_when_run_again(app, backend, pg_only, wor
     vkey = tmp_path / "log.vkey"
     vkey.write_text(log_vkey(world) + "\n")
     with serve(app, backend) as server:
-        field.ok("login", "--server", url(server), "--username", "interviewer", "--log-key", str(vkey),
-                 env={"CASEWORK_PASSWORD": PASSWORD})
-        upload = field.popen("exhibit", "upload", str(world.interview_id), str(audio), "--json",
-                             "--chunk-size", str(512 * 1024))
+        field.ok(
+            "login",
+            "--server",
+            url(server),
+            "--username",
+            "interviewer",
+            "--log-key",
+            str(vkey),
+            env={"CASEWORK_PASSWORD": PASSWORD},
+        )
+        upload = field.popen(
+            "exhibit", "upload", str(world.interview_id), str(audio), "--json", "--chunk-size", str(512 * 1024)
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and upload.poll() is None:
             rows = exhibits_of(app, world.interview_id)
@@ -84,8 +97,9 @@ def test_killed_exhibit_upload_resumes_when_run_again(app, backend, pg_only, wor
 
 
 @pytest.mark.slow
-def test_outbox_filled_while_the_server_is_down_is_delivered_once(app, backend, pg_only, world: World, cli,
-                                                                  tmp_path: Path):
+def test_outbox_filled_while_the_server_is_down_is_delivered_once(
+    app, backend, pg_only, world: World, cli, tmp_path: Path
+):
     field = cli("interviewer")
     vkey = tmp_path / "log.vkey"
     vkey.write_text(log_vkey(world) + "\n")
@@ -95,8 +109,16 @@ def test_outbox_filled_while_the_server_is_down_is_delivered_once(app, backend, 
     audio = recording(tmp_path / "shelter.mp3", 3 * MiB + 12345)
     port = pg_server.free_port()
     with serve(app, backend, port=port) as server:
-        field.ok("login", "--server", url(server), "--username", "interviewer", "--log-key", str(vkey),
-                 env={"CASEWORK_PASSWORD": PASSWORD})
+        field.ok(
+            "login",
+            "--server",
+            url(server),
+            "--username",
+            "interviewer",
+            "--log-key",
+            str(vkey),
+            env={"CASEWORK_PASSWORD": PASSWORD},
+        )
 
     # The server is down (nothing listens on its port).
     interview = str(world.interview_id)
@@ -107,8 +129,10 @@ def test_outbox_filled_while_the_server_is_down_is_delivered_once(app, backend, 
     queued = field("exhibit", "upload", interview, str(audio), "--queue")
     assert queued.returncode == 0 and "Queued as" in queued.stderr, queued.stderr
     waiting = field.json("outbox", "list")
-    assert [(i["kind"], i["size"]) for i in waiting] == [("statement", len(statement.read_bytes())),
-                                                          ("exhibit", audio.stat().st_size)]
+    assert [(i["kind"], i["size"]) for i in waiting] == [
+        ("statement", len(statement.read_bytes())),
+        ("exhibit", audio.stat().st_size),
+    ]
     # At rest the outbox holds ciphertext only, its key readable by the user alone.
     key = field.config / "outbox.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
@@ -140,8 +164,11 @@ def test_outbox_filled_while_the_server_is_down_is_delivered_once(app, backend, 
         assert replay.returncode == 0, replay.stderr
         assert "The server already had this upload (same Idempotency-Key)" in replay.stdout
     with app.app_context():
-        versions = db.session.scalar(select(func.count()).select_from(TranscriptVersion).where(
-            TranscriptVersion.interview_id == world.interview_id))
+        versions = db.session.scalar(
+            select(func.count())
+            .select_from(TranscriptVersion)
+            .where(TranscriptVersion.interview_id == world.interview_id)
+        )
         assert versions == 1
     rows = exhibits_of(app, world.interview_id)
     assert [(status, received) for _, status, received, _ in rows] == [("complete", audio.stat().st_size)]

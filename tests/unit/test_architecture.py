@@ -1,4 +1,5 @@
 """The shape of the code, checked: imports point down, and services know nothing of HTTP."""
+
 from __future__ import annotations
 
 import ast
@@ -9,13 +10,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2] / "casework"
 # What HTTP looks like from Python: a service or crypto module importing any of these is a leak.
 HTTP_MACHINERY = {
-    ("flask", "request"), ("flask", "Response"), ("flask", "session"), ("flask", "make_response"),
-    ("flask", "abort"), ("flask", "jsonify"), ("flask_login", "current_user"), ("flask_login", "login_user"),
+    ("flask", "request"),
+    ("flask", "Response"),
+    ("flask", "session"),
+    ("flask", "make_response"),
+    ("flask", "abort"),
+    ("flask", "jsonify"),
+    ("flask_login", "current_user"),
+    ("flask_login", "login_user"),
 }
 HTTP_MODULES = {"werkzeug.exceptions", "casework.problems", "casework.http"}
 # Domains whose rules are split by concern instead of one service.py: these modules are services too.
-RULE_MODULES = {f"casework.exhibits.{name}" for name in (
-    "uploads", "chunks", "completion", "reads", "content", "sealed", "disposal", "types")}
+RULE_MODULES = {
+    f"casework.exhibits.{name}"
+    for name in ("uploads", "chunks", "completion", "reads", "content", "sealed", "disposal", "types")
+}
 
 
 def _holds_rules(name: str) -> bool:
@@ -76,9 +85,11 @@ def test_keys_and_crypto_know_nothing_of_the_log():
     the keyring and sealing never reach up into custody or access. ``keys.cli`` is an operator
     command on top, recording through the door like any other."""
     offenders = [
-        f"{name} imports {module}" for name, tree in _modules().items()
+        f"{name} imports {module}"
+        for name, tree in _modules().items()
         if name in ("casework.keys", "casework.keys.rotation") or name.startswith("casework.crypto")
-        for module, _ in _imports(tree) if module.startswith(("casework.custody", "casework.access"))
+        for module, _ in _imports(tree)
+        if module.startswith(("casework.custody", "casework.access"))
     ]
     assert not offenders, offenders
 
@@ -87,8 +98,11 @@ def test_services_and_crypto_know_no_http():
     assert not RULE_MODULES - set(_modules()), "a rules module was renamed: name it here"
     offenders = []
     for name, tree in _modules().items():
-        if not (_holds_rules(name) or name.startswith(("casework.crypto", "casework.custody"))
-                or name in ("casework.keys", "casework.errors")):
+        if not (
+            _holds_rules(name)
+            or name.startswith(("casework.crypto", "casework.custody"))
+            or name in ("casework.keys", "casework.errors")
+        ):
             continue
         for module, imported in _imports(tree):
             if module in HTTP_MODULES or (module, imported) in HTTP_MACHINERY:
@@ -110,10 +124,13 @@ def test_status_codes_live_only_at_the_edge():
 
 def test_only_the_access_package_records_custody_events():
     offenders = [
-        name for name, tree in _modules().items()
+        name
+        for name, tree in _modules().items()
         if not name.startswith(("casework.access", "casework.custody"))
-        and any(module == "casework.custody.recorder" or (module == "casework.custody" and imported == "recorder")
-                for module, imported in _imports(tree))
+        and any(
+            module == "casework.custody.recorder" or (module == "casework.custody" and imported == "recorder")
+            for module, imported in _imports(tree)
+        )
     ]
     assert not offenders, offenders
 

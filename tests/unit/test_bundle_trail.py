@@ -4,6 +4,7 @@ Bundles are made by hand (tests/handmade_bundle.py) and every changed copy is si
 the log's key, as a server that lies would sign it: what must catch the change is the leaf hash
 or the inclusion proof, not the manifests around them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -32,11 +33,16 @@ def test_the_trail_verifies_and_counts_what_was_proven_and_what_withheld(tmp_pat
     assert report.ok, report
     assert (report.items, report.registration_numbers, report.events) == (1, [REGISTRATION], 5)
     assert report.withheld == 3 and report.withheld_reasons == {
-        "other_disclosure": 1, "redaction_source": 1, "refused_attempt": 1}
+        "other_disclosure": 1,
+        "redaction_source": 1,
+        "refused_attempt": 1,
+    }
     assert report.staff == ["S-01", "S-02", "S-03"]
     assert report.checkpoint == {"origin": hb.ORIGIN, "size": hb.SIZE, "root": hb.base64.b64encode(hb.ROOT).decode()}
     assert [(c["name"], c["time"]) for c in report.cosigners] == [
-        ("witness1.partner.example/w", "2026-05-28T20:26:40Z"), ("witness2.partner.example/w", "2026-05-28T20:27:22Z")]
+        ("witness1.partner.example/w", "2026-05-28T20:26:40Z"),
+        ("witness2.partner.example/w", "2026-05-28T20:27:22Z"),
+    ]
     assert (report.log_key, report.witness_keys, report.self_asserted) == ("given", "given", False)
 
 
@@ -151,8 +157,10 @@ def _foreign_event(bundle: Bundle) -> str:
 def _disclosure_of_another_case(bundle: Bundle) -> str:
     """The disclosure's creation is recorded on its case: on another case, it is not this one's."""
     bundle.disclosure["case_id"] = 2
-    return (f"custody event 1 of the disclosure ({fmt.DISCLOSURE_CUSTODY_FILE}) is an event of case 1, "
-            "not of the disclosure")
+    return (
+        f"custody event 1 of the disclosure ({fmt.DISCLOSURE_CUSTODY_FILE}) is an event of case 1, "
+        "not of the disclosure"
+    )
 
 
 def _disclosure_of_no_case(bundle: Bundle) -> str:

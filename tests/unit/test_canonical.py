@@ -4,6 +4,7 @@ The server hashes leaves with orjson; a recipient's ``casework-verify`` may have
 standard library. If the two encoders ever differed on a value the log can hold, an honest
 bundle would fail to verify on the recipient's machine, so they are compared on generated values.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,10 +21,12 @@ from casework_verify.canonical import MAX_SAFE_INTEGER
 # Keys and strings across the planes: ASCII, control characters, escapes, BMP and astral
 # characters (keys outside the BMP take the UTF-16 pre-sort), U+2028/2029, DEL.
 TEXT = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
-    ["", "\"\\/", "\x00\x1f\x7f", "\u2028\u2029", "\U0001f600", "\ufb33", "\ud7ff\ue000", "a\nb\tc\rd\be\ff"])
+    ["", '"\\/', "\x00\x1f\x7f", "\u2028\u2029", "\U0001f600", "\ufb33", "\ud7ff\ue000", "a\nb\tc\rd\be\ff"]
+)
 SCALARS = st.none() | st.booleans() | st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER) | TEXT
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
-                      max_leaves=24)
+VALUES = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4), max_leaves=24
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -50,8 +53,23 @@ def test_both_encoders_refuse_lone_surrogates_as_value_errors(dumps: Any) -> Non
             canonical._encode(value, dumps)
 
 
-@pytest.mark.parametrize("data", [b"NaN", b"[Infinity]", b"-Infinity", b"1e400", b'["\\ud800"]', b'"\\uDC00x"',
-                                  b"\xff", b'"\xc3"', b"\xef\xbb\xbf{}", b"{", b"[1,]", b"[" * 100_000])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"NaN",
+        b"[Infinity]",
+        b"-Infinity",
+        b"1e400",
+        b'["\\ud800"]',
+        b'"\\uDC00x"',
+        b"\xff",
+        b'"\xc3"',
+        b"\xef\xbb\xbf{}",
+        b"{",
+        b"[1,]",
+        b"[" * 100_000,
+    ],
+)
 def test_the_standard_library_parser_refuses_what_orjson_refuses(data: bytes) -> None:
     with pytest.raises(ValueError):
         orjson.loads(data)

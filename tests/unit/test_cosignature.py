@@ -18,21 +18,28 @@ KAT_PUBLIC = bytes.fromhex("638cd07844b2099db05019d68754156307dd175a5f02ada06aa4
 KAT_NAME = "witness.example.org/casework-kat"
 KAT_VKEY = "witness.example.org/casework-kat+0c9ba656+BGOM0HhEsgmdsFAZ1odUFWMH3RdaXwKtoGqk3qvR6Ba8"
 KAT_TIME = 1764072000
-KAT_MESSAGE = (b"cosignature/v1\ntime 1764072000\nexample.com/log/testdata\n15\n"
-               b"rKbDipCvhuX1GZ7g5BBe8sA6BbJ7ja/1nk427v383cs=\n")
-KAT_LINE = ("\u2014 witness.example.org/casework-kat DJumVgAAAABpJZpAvb4U7U7n58kT87tdnIF74GX/BMMJZtKKaL1T1Z0gDGdv"
-            "9REXWDCsBPW40BZtqVmNfhVQGAuRe5ABBFKC4LgJAw==")
+KAT_MESSAGE = (
+    b"cosignature/v1\ntime 1764072000\nexample.com/log/testdata\n15\nrKbDipCvhuX1GZ7g5BBe8sA6BbJ7ja/1nk427v383cs=\n"
+)
+KAT_LINE = (
+    "\u2014 witness.example.org/casework-kat DJumVgAAAABpJZpAvb4U7U7n58kT87tdnIF74GX/BMMJZtKKaL1T1Z0gDGdv"
+    "9REXWDCsBPW40BZtqVmNfhVQGAuRe5ABBFKC4LgJAw=="
+)
 
 TESSERA_VKEY = "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx"
 TESSERA_BODY = "example.com/log/testdata\n15\nrKbDipCvhuX1GZ7g5BBe8sA6BbJ7ja/1nk427v383cs=\n"
-TESSERA_SIG = ("\u2014 example.com/log/testdata M9e0luh4jTG+UMBqOUo9/q+yAEvx1ilBEniMvjf1zfcBOhg+CKubMt53MvIt/uEWP6zd"
-               "kdIQzd/fmwlM/dlPWF74ewI=")
+TESSERA_SIG = (
+    "\u2014 example.com/log/testdata M9e0luh4jTG+UMBqOUo9/q+yAEvx1ilBEniMvjf1zfcBOhg+CKubMt53MvIt/uEWP6zd"
+    "kdIQzd/fmwlM/dlPWF74ewI="
+)
 TESSERA_NOTE = f"{TESSERA_BODY}\n{TESSERA_SIG}\n"
 COSIGNED_NOTE = f"{TESSERA_BODY}\n{TESSERA_SIG}\n{KAT_LINE}\n"
 
 # The example in the C2SP tlog-cosignature text.
-SPEC_LINE = ("\u2014 witness.example.com/w1 jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin"
-             "1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==")
+SPEC_LINE = (
+    "\u2014 witness.example.com/w1 jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin"
+    "1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA=="
+)
 
 
 def kat_key() -> Ed25519PrivateKey:
@@ -87,10 +94,11 @@ def test_spec_example_facts() -> None:
     assert len(raw) == 76
     assert raw[:4].hex() == "8d66cf3f"
     assert struct.unpack(">Q", raw[4:12])[0] == 1679315147
-    example = ("example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n")
+    example = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
     assert cs.cosigned_message(example, 1679315147) == (
         b"cosignature/v1\ntime 1679315147\nexample.com/behind-the-sofa\n20852163\n"
-        b"CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n")
+        b"CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
+    )
 
 
 def test_extension_lines_are_cosigned() -> None:
@@ -161,11 +169,14 @@ def test_altered_timestamp_is_refused() -> None:
     assert cs.verify_cosignature(COSIGNED_NOTE, KAT_VKEY, latest=KAT_TIME) == KAT_TIME
 
 
-@pytest.mark.parametrize("old,new", [
-    ("\n15\n", "\n16\n"),
-    ("rKbDipCvhuX1", "rKbDipCvhuX2"),
-    ("example.com/log/testdata\n15", "example.com/log/testdatb\n15"),
-])
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ("\n15\n", "\n16\n"),
+        ("rKbDipCvhuX1", "rKbDipCvhuX2"),
+        ("example.com/log/testdata\n15", "example.com/log/testdatb\n15"),
+    ],
+)
 def test_altered_checkpoint_is_refused(old: str, new: str) -> None:
     with pytest.raises(CosignatureError, match="altered"):
         cs.verify_cosignature(replace_line(COSIGNED_NOTE, old, new), KAT_VKEY)
@@ -205,26 +216,32 @@ def test_duplicate_cosignature_by_one_key_is_malformed() -> None:
         cs.verify_cosignature(doubled, KAT_VKEY)
 
 
-@pytest.mark.parametrize("vkey", [
-    KAT_VKEY.replace("+0c9ba656+", "+0c9ba657+"),  # hash does not match
-    KAT_VKEY.replace("+BGOM", "+AGOM"),  # a signed-note 0x01 key, not a cosigner key
-    "witness example+0c9ba656+BGOM0HhEsgmdsFAZ1odUFWMH3RdaXwKtoGqk3qvR6Ba8",
-    "no-plus-signs",
-    KAT_VKEY[:-2],
-])
+@pytest.mark.parametrize(
+    "vkey",
+    [
+        KAT_VKEY.replace("+0c9ba656+", "+0c9ba657+"),  # hash does not match
+        KAT_VKEY.replace("+BGOM", "+AGOM"),  # a signed-note 0x01 key, not a cosigner key
+        "witness example+0c9ba656+BGOM0HhEsgmdsFAZ1odUFWMH3RdaXwKtoGqk3qvR6Ba8",
+        "no-plus-signs",
+        KAT_VKEY[:-2],
+    ],
+)
 def test_malformed_vkeys(vkey: str) -> None:
     with pytest.raises(CosignatureError):
         cs.parse_cosigner_vkey(vkey)
 
 
-@pytest.mark.parametrize("text", [
-    TESSERA_BODY,  # no signatures
-    f"{TESSERA_BODY}\n{TESSERA_SIG}",  # no final newline
-    f"{TESSERA_BODY}\n- not a signature\n",
-    f"{TESSERA_BODY}\n\u2014 name notbase64!\n",
-    f"{TESSERA_BODY}\n\u2014 name AAAA\n",  # shorter than a key id and one byte
-    f"{TESSERA_BODY}\n\u2014 bad\u00a0name {KAT_LINE.rsplit(' ', 1)[-1]}\n",  # a Unicode space in the name
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        TESSERA_BODY,  # no signatures
+        f"{TESSERA_BODY}\n{TESSERA_SIG}",  # no final newline
+        f"{TESSERA_BODY}\n- not a signature\n",
+        f"{TESSERA_BODY}\n\u2014 name notbase64!\n",
+        f"{TESSERA_BODY}\n\u2014 name AAAA\n",  # shorter than a key id and one byte
+        f"{TESSERA_BODY}\n\u2014 bad\u00a0name {KAT_LINE.rsplit(' ', 1)[-1]}\n",  # a Unicode space in the name
+    ],
+)
 def test_split_note_rejects_malformed_notes(text: str) -> None:
     with pytest.raises(CosignatureError):
         cs.split_note(text)

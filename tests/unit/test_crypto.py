@@ -73,10 +73,7 @@ def test_each_seal_uses_fresh_nonce_and_key(keyring: LocalKeyring) -> None:
     first, second = seal(keyring, PLAINTEXT, ctx()), seal(keyring, PLAINTEXT, ctx())
     assert first.nonce != second.nonce
     assert first.ciphertext != second.ciphertext
-    data_keys = {
-        keyring.unwrap_key(s.wrapped_key or b"", kek_id=s.kek_id, context=ctx())
-        for s in (first, second)
-    }
+    data_keys = {keyring.unwrap_key(s.wrapped_key or b"", kek_id=s.kek_id, context=ctx()) for s in (first, second)}
     assert len(data_keys) == 2
 
 
@@ -250,17 +247,18 @@ def in_child(code: str, *args: str) -> str:
     return done.stdout.strip()
 
 
-CHILD = (
-    "import sys\n"
-    "from casework.crypto.keyring import LocalKeyring\n"
-    "kr = LocalKeyring.load(sys.argv[1])\n"
-)
+CHILD = "import sys\nfrom casework.crypto.keyring import LocalKeyring\nkr = LocalKeyring.load(sys.argv[1])\n"
 
 
 def test_keyring_provider_declares_subject_keys(keyring: LocalKeyring) -> None:
     provider: KeyringProvider = keyring
-    for name in ("create_subject_key", "has_subject_key", "wrap_with_subject", "unwrap_with_subject",
-                 "destroy_subject_key"):
+    for name in (
+        "create_subject_key",
+        "has_subject_key",
+        "wrap_with_subject",
+        "unwrap_with_subject",
+        "destroy_subject_key",
+    ):
         assert name in KeyringProvider.__dict__ and callable(getattr(provider, name))
 
 

@@ -5,6 +5,7 @@ rules); text with poppler's pdftotext where the host has it, and always with a s
 the content streams through the fonts' ToUnicode maps. veraPDF itself runs when it is installed
 (``verapdf`` on the PATH, or ``VERAPDF=/path/to/verapdf``); nothing is downloaded for it.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,9 +29,11 @@ CREATED = "2026-03-04T05:06:07+00:00"
 
 
 def _header(created_at: str | None = CREATED) -> IndexHeader:
-    facts = [("Recipient", f"Олена Петренко ({CYRILLIC}), محكمة العدل الدولية"),
-             ("Purpose", f"trial; {ARABIC} 7 and witness 9"),
-             ("Bag", "disclosure-7 (BagIt 1.0)")]
+    facts = [
+        ("Recipient", f"Олена Петренко ({CYRILLIC}), محكمة العدل الدولية"),
+        ("Purpose", f"trial; {ARABIC} 7 and witness 9"),
+        ("Bag", "disclosure-7 (BagIt 1.0)"),
+    ]
     title = f"Disclosure 7: index of evidence — {CYRILLIC} / {ARABIC}"
     if created_at is None:
         return IndexHeader(title, facts)
@@ -42,13 +45,26 @@ def _rows() -> list[IndexRow]:
         f"Statement of witness W-1 ({CYRILLIC} 1), Kharkiv",
         f"{ARABIC}: (witness 2) إفادة",  # right to left from its first letter, with English in it
         "Photograph of the site, 2024-05-01; Ünïcödé and a name the font lacks: 漢字 🙂",
-        ("A long description that has to wrap over several lines of the item column, "
-        "with Cyrillic Свідок and Arabic الشاهد in its second half, to see the wrap keep words whole"),
+        (
+            "A long description that has to wrap over several lines of the item column, "
+            "with Cyrillic Свідок and Arabic الشاهد in its second half, to see the wrap keep words whole"
+        ),
     ]
-    return [IndexRow(f"REG-{n:04d}", text, f"data/items/{n:04d}/REG-{n:04d}.pdf", f"{n:02x}" * 32, 1000 + n,
-                     [f"first: upload by {CYRILLIC.lower()}-{n} at 2026-01-0{n}T10:00:00Z (seq {n})",
-                      "2 x read ok", f"3 events, last at 2026-01-0{n}T11:00:00Z; proofs in data/items/{n:04d}/custody"])
-            for n, text in enumerate(descriptions, 1)]
+    return [
+        IndexRow(
+            f"REG-{n:04d}",
+            text,
+            f"data/items/{n:04d}/REG-{n:04d}.pdf",
+            f"{n:02x}" * 32,
+            1000 + n,
+            [
+                f"first: upload by {CYRILLIC.lower()}-{n} at 2026-01-0{n}T10:00:00Z (seq {n})",
+                "2 x read ok",
+                f"3 events, last at 2026-01-0{n}T11:00:00Z; proofs in data/items/{n:04d}/custody",
+            ],
+        )
+        for n, text in enumerate(descriptions, 1)
+    ]
 
 
 def _build(header: IndexHeader, rows: list[IndexRow]) -> bytes:
@@ -80,8 +96,9 @@ def test_every_font_is_embedded_from_the_package(pdf: pikepdf.Pdf) -> None:
     fonts = [obj for obj in pdf.objects if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") == "/Font"]
     # Composite fonts only (no core font, nothing a viewer would have to find on its host) ...
     assert fonts and {str(font.Subtype) for font in fonts} == {"/Type0", "/CIDFontType2"}
-    descriptors = [descendant.FontDescriptor for font in fonts if font.Subtype == "/Type0"
-                   for descendant in font.DescendantFonts]
+    descriptors = [
+        descendant.FontDescriptor for font in fonts if font.Subtype == "/Type0" for descendant in font.DescendantFonts
+    ]
     # ... each with its TrueType program in the file
     assert descriptors and all("/FontFile2" in d for d in descriptors)
     assert all("/FontDescriptor" in font for font in fonts if font.Subtype == "/CIDFontType2")
@@ -154,8 +171,13 @@ def test_verapdf_passes(pdf_bytes: bytes, tmp_path: Path) -> None:
     path.write_bytes(pdf_bytes)
     verapdf = os.environ.get("VERAPDF") or shutil.which("verapdf")
     assert verapdf is not None
-    done = subprocess.run([verapdf, "--flavour", "2b", "--format", "text", str(path)],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [verapdf, "--flavour", "2b", "--format", "text", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.stdout.startswith("PASS"), done.stdout + done.stderr
 
 
@@ -197,12 +219,15 @@ def _drawn_text(pdf: pikepdf.Pdf) -> tuple[str, dict[str, set[int]]]:
             elif operator == "Tf":
                 current = fonts[str(op.operands[0])]
             elif operator in ("Tj", "TJ"):
-                strings = [op.operands[0]] if operator == "Tj" else [s for s in op.operands[0]
-                                                                    if isinstance(s, pikepdf.String)]
+                strings = (
+                    [op.operands[0]]
+                    if operator == "Tj"
+                    else [s for s in op.operands[0] if isinstance(s, pikepdf.String)]
+                )
                 for string in strings:
                     raw = bytes(string)
                     for i in range(0, len(raw), 2):
-                        code = int.from_bytes(raw[i:i + 2], "big")
+                        code = int.from_bytes(raw[i : i + 2], "big")
                         text = current.get(code, "?")
                         codes_for[text].add(code)
                         out += text
@@ -234,16 +259,24 @@ def test_arabic_is_laid_out_right_to_left_and_shaped(pdf: pikepdf.Pdf) -> None:
 def test_pdftotext_reads_cyrillic_and_arabic(pdf_bytes: bytes, tmp_path: Path) -> None:
     path = tmp_path / "index.pdf"
     path.write_bytes(pdf_bytes)
-    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True,
-                          timeout=60, check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     assert CYRILLIC in text and ARABIC in text and "REG-0004" in text
 
 
 def test_runs_in_visual_order() -> None:
     assert index_render._visual_runs(f"Purpose: {ARABIC} 7 and") == [
-        ("Purpose: ", False), ("7", False), (f"{ARABIC} ", True), (" and", False)]
+        ("Purpose: ", False),
+        ("7", False),
+        (f"{ARABIC} ", True),
+        (" and", False),
+    ]
     assert index_render._visual_runs(f"{ARABIC}: (witness 2) {ARABIC}") == [
-        (f") {ARABIC}", True), ("witness 2", False), (f"{ARABIC}: (", True)]
+        (f") {ARABIC}", True),
+        ("witness 2", False),
+        (f"{ARABIC}: (", True),
+    ]
     assert index_render._visual_runs("plain") == [("plain", False)]
     assert index_render._visual_runs("") == []
 

@@ -241,8 +241,13 @@ def test_signing_key_file_with_keks_is_refused(keyring_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [b"not json", b"[]", b'{"format": 2, "log_name": "x", "signing_seed": "AAAA"}',
-     b'{"format": 1, "log_name": "", "signing_seed": "AAAA"}', b'{"format": 1, "log_name": "x"}'],
+    [
+        b"not json",
+        b"[]",
+        b'{"format": 2, "log_name": "x", "signing_seed": "AAAA"}',
+        b'{"format": 1, "log_name": "", "signing_seed": "AAAA"}',
+        b'{"format": 1, "log_name": "x"}',
+    ],
 )
 def test_malformed_signing_key_file_is_refused(keyring_path: Path, content: bytes) -> None:
     LocalKeyring.create(keyring_path, log_name=LOG)
@@ -348,9 +353,7 @@ def test_interrupted_migration_is_finished(keyring_path: Path) -> None:
 
 
 def test_conflicting_seeds_are_refused(keyring_path: Path) -> None:
-    write_private(
-        keyring_path, old_format_bytes(LOG, "kek-0001", {"kek-0001": (os.urandom(32), "t")}, os.urandom(32))
-    )
+    write_private(keyring_path, old_format_bytes(LOG, "kek-0001", {"kek-0001": (os.urandom(32), "t")}, os.urandom(32)))
     write_private(sig_path_of(keyring_path), signing_file_bytes(LOG, os.urandom(32)))
     kek_before, sig_before = keyring_path.read_bytes(), sig_path_of(keyring_path).read_bytes()
     with pytest.raises(KeyringError, match="different") as err:
@@ -373,9 +376,7 @@ def test_conflicting_log_names_are_refused(keyring_path: Path) -> None:
 
 
 def test_loose_format_1_file_is_refused_before_migrating(keyring_path: Path) -> None:
-    write_private(
-        keyring_path, old_format_bytes(LOG, "kek-0001", {"kek-0001": (os.urandom(32), "t")}, os.urandom(32))
-    )
+    write_private(keyring_path, old_format_bytes(LOG, "kek-0001", {"kek-0001": (os.urandom(32), "t")}, os.urandom(32)))
     os.chmod(keyring_path, 0o644)
     with pytest.raises(KeyringError, match="group or other"):
         LocalKeyring.load(keyring_path)

@@ -18,8 +18,9 @@ import pytest
 
 from casework_verify import leaf
 
-VECTORS = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "custody-leaf-v2" / "cases.json")
-                     .read_text(encoding="utf-8"))
+VECTORS = json.loads(
+    (Path(__file__).resolve().parents[1] / "vectors" / "custody-leaf-v2" / "cases.json").read_text(encoding="utf-8")
+)
 VALID = {case["name"]: case for case in VECTORS["valid"]}
 INVALID = {case["name"]: case for case in VECTORS["invalid"]}
 EVENTS = sorted(name for name, case in VALID.items() if "event" in case)
@@ -66,11 +67,19 @@ def test_v1_is_hashed_as_it_is() -> None:
 @pytest.mark.parametrize("name", EVENTS)
 def test_make_entry(name: str) -> None:
     event = VALID[name]["event"]
-    made = leaf.make_entry(event["seq"], datetime.strptime(event["recorded_at"], "%Y-%m-%dT%H:%M:%S.%fZ"),
-                           SimpleNamespace(**event["fields"]), bytes.fromhex(event["salt"]))
+    made = leaf.make_entry(
+        event["seq"],
+        datetime.strptime(event["recorded_at"], "%Y-%m-%dT%H:%M:%S.%fZ"),
+        SimpleNamespace(**event["fields"]),
+        bytes.fromhex(event["salt"]),
+    )
     assert made == VALID[name]["entry"]
-    unplaced = leaf.make_entry(None, datetime.strptime(event["recorded_at"], leaf.TIME_FORMAT),
-                               SimpleNamespace(**event["fields"]), bytes.fromhex(event["salt"]))
+    unplaced = leaf.make_entry(
+        None,
+        datetime.strptime(event["recorded_at"], leaf.TIME_FORMAT),
+        SimpleNamespace(**event["fields"]),
+        bytes.fromhex(event["salt"]),
+    )
     assert "seq" not in unplaced and leaf.leaf_hash(unplaced).hex() == VALID[name]["leaf_hash"]
 
 

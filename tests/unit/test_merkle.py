@@ -14,8 +14,9 @@ from casework_verify.merkle import CompactRange
 H = bytes.fromhex
 
 # transparency-dev/merkle test vectors (see /work/shared/testvectors/README.md)
-LEAVES = [H(x) for x in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-                         "606162636465666768696a6b6c6d6e6f"]]
+LEAVES = [
+    H(x) for x in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"]
+]
 ROOTS = {
     0: H("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
     1: H("6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"),
@@ -27,24 +28,32 @@ ROOTS = {
     7: H("ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c"),
     8: H("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"),
 }
-PROOF_0_8 = [H("96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"),
-             H("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"),
-             H("6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4")]
+PROOF_0_8 = [
+    H("96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"),
+    H("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"),
+    H("6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"),
+]
 INCLUSION = {
     (0, 8): PROOF_0_8,
-    (5, 8): [H("bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"),
-             H("ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0"),
-             H("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7")],
+    (5, 8): [
+        H("bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"),
+        H("ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0"),
+        H("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"),
+    ],
     (2, 3): [H("fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125")],
     (0, 1): [],
 }
 CONSISTENCY = {
     (1, 8): PROOF_0_8,
-    (6, 8): [H("0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a"),
-             H("ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0"),
-             H("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7")],
-    (2, 5): [H("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"),
-             H("bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b")],
+    (6, 8): [
+        H("0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a"),
+        H("ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0"),
+        H("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"),
+    ],
+    (2, 5): [
+        H("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"),
+        H("bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"),
+    ],
     (1, 1): [],
 }
 
@@ -115,18 +124,21 @@ def test_consistency_vectors(vectors: Store, m: int, n: int) -> None:
 RootOf = Callable[[int], bytes]
 
 
-def inclusion_mutations(index: int, size: int, proof: list[bytes], root_of: RootOf
-                        ) -> list[tuple[int, int, list[bytes], bytes]]:
+def inclusion_mutations(
+    index: int, size: int, proof: list[bytes], root_of: RootOf
+) -> list[tuple[int, int, list[bytes], bytes]]:
     """(index, size, proof, root) claims that must not verify for the true leaf.
 
     A wrong size is paired with that size's true root, as a signed checkpoint would give:
     RFC 9162 binds the size only through the root (see test_size_is_bound_through_the_root).
     """
     root = root_of(size)
-    bad = [(index, size, proof, flip(root)),
-           (index, size, proof + [proof[-1] if proof else root], root),
-           (index, size, [root] + proof, root)]
-    bad += [(index, size, proof[:i] + [flip(p, i % 8)] + proof[i + 1:], root) for i, p in enumerate(proof)]
+    bad = [
+        (index, size, proof, flip(root)),
+        (index, size, proof + [proof[-1] if proof else root], root),
+        (index, size, [root] + proof, root),
+    ]
+    bad += [(index, size, proof[:i] + [flip(p, i % 8)] + proof[i + 1 :], root) for i, p in enumerate(proof)]
     if proof:
         bad += [(index, size, proof[:-1], root), (index, size, proof[1:], root)]
     for s in {size - 1, size + 1, size * 2, size // 2}:
@@ -138,8 +150,9 @@ def inclusion_mutations(index: int, size: int, proof: list[bytes], root_of: Root
     return bad
 
 
-def consistency_mutations(m: int, n: int, proof: list[bytes], root_of: RootOf
-                          ) -> list[tuple[int, int, bytes, bytes, list[bytes]]]:
+def consistency_mutations(
+    m: int, n: int, proof: list[bytes], root_of: RootOf
+) -> list[tuple[int, int, bytes, bytes, list[bytes]]]:
     """(size1, size2, root1, root2, proof) claims that must not verify."""
     r1, r2 = root_of(m), root_of(n)
     bad = [(m, n, flip(r1), r2, proof), (m, n, r1, r2, proof + [r1]), (m, n, r1, r2, [r2] + proof)]
@@ -147,7 +160,7 @@ def consistency_mutations(m: int, n: int, proof: list[bytes], root_of: RootOf
         bad.append((m, n, r1, flip(r2), proof))
     if r1 != r2:
         bad.append((m, n, r2, r1, proof))
-    bad += [(m, n, r1, r2, proof[:i] + [flip(p, 7)] + proof[i + 1:]) for i, p in enumerate(proof)]
+    bad += [(m, n, r1, r2, proof[:i] + [flip(p, 7)] + proof[i + 1 :]) for i, p in enumerate(proof)]
     if proof:
         bad += [(m, n, r1, r2, proof[:-1]), (m, n, r1, r2, proof[1:])]
     for s1, s2 in {(m - 1, n), (m + 1, n), (m, n - 1), (m, n + 1), (m, 2 * n), (2 * m, 2 * n), (m // 2, n), (n, m)}:
@@ -287,7 +300,7 @@ def test_append_reports_every_perfect_node() -> None:
     store = Store(leaves)
     assert len(store.nodes) == 2 * 37 - (37).bit_count()
     for (level, index), h in store.nodes.items():
-        assert h == merkle.mth(leaves[index << level:(index + 1) << level])
+        assert h == merkle.mth(leaves[index << level : (index + 1) << level])
     first = CompactRange().append(merkle.leaf_hash(leaves[0]))
     assert first == [(0, 0, merkle.leaf_hash(leaves[0]))]
 

@@ -14,8 +14,9 @@ from casework_verify.note import Checkpoint, NoteError
 SIGNER = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 TEXT = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
-SIG_LINE = ("\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6"
-            "KE6RyyBwJnAM=\n")
+SIG_LINE = (
+    "\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+)
 
 # trillian-tessera testdata/log
 TESSERA_VKEY = "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx"
@@ -43,12 +44,15 @@ def test_known_answer_note_opens() -> None:
     assert (verifier.name, verifier.key_id.hex()) == ("PeterNeumann", "c74f20a3")
 
 
-@pytest.mark.parametrize("tampered", [
-    KAT_NOTE.replace("cryptography", "cryptanalysis"),
-    KAT_NOTE.replace("problem is.", "problem was."),
-    "Extra line\n" + KAT_NOTE,
-    KAT_NOTE.replace("x08go", "x08gp"),
-])
+@pytest.mark.parametrize(
+    "tampered",
+    [
+        KAT_NOTE.replace("cryptography", "cryptanalysis"),
+        KAT_NOTE.replace("problem is.", "problem was."),
+        "Extra line\n" + KAT_NOTE,
+        KAT_NOTE.replace("x08go", "x08gp"),
+    ],
+)
 def test_tampered_note_rejected(tampered: str) -> None:
     with pytest.raises(NoteError):
         note.open_note(tampered, VKEY)
@@ -73,24 +77,27 @@ def test_forged_signature_with_the_right_key_id_is_invalid() -> None:
 
 def test_other_signatures_are_ignored_but_ours_is_required() -> None:
     witness = Ed25519PrivateKey.generate()
-    cosigned = KAT_NOTE + note.sign_note(TEXT, "witness.example", witness)[len(TEXT) + 1:]
+    cosigned = KAT_NOTE + note.sign_note(TEXT, "witness.example", witness)[len(TEXT) + 1 :]
     assert note.open_note(cosigned, VKEY) == TEXT
     assert note.open_note(cosigned, note.vkey_string("witness.example", witness.public_key())) == TEXT
     with pytest.raises(NoteError, match="more than one signature"):
         note.open_note(KAT_NOTE + SIG_LINE, VKEY)
 
 
-@pytest.mark.parametrize("malformed", [
-    TEXT,                                              # no signature block
-    TEXT + "\n",                                       # empty signature block
-    TEXT + "\n" + SIG_LINE.rstrip("\n"),               # no final newline
-    TEXT + "\n" + SIG_LINE.replace("\u2014", "-"),     # hyphen instead of em dash
-    TEXT + "\n" + SIG_LINE.replace("=", ""),           # unpadded base64
-    TEXT + "\n" + "\u2014 PeterNeumann\n",             # no signature
-    TEXT + "\n" + "\u2014 PeterNeumann AAAA\n",        # too short
-    TEXT.replace("problem,", "problem,\t") + "\n" + SIG_LINE,  # control character
-    TEXT + "\n" + SIG_LINE + "\n",                     # blank line after signatures
-])
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        TEXT,  # no signature block
+        TEXT + "\n",  # empty signature block
+        TEXT + "\n" + SIG_LINE.rstrip("\n"),  # no final newline
+        TEXT + "\n" + SIG_LINE.replace("\u2014", "-"),  # hyphen instead of em dash
+        TEXT + "\n" + SIG_LINE.replace("=", ""),  # unpadded base64
+        TEXT + "\n" + "\u2014 PeterNeumann\n",  # no signature
+        TEXT + "\n" + "\u2014 PeterNeumann AAAA\n",  # too short
+        TEXT.replace("problem,", "problem,\t") + "\n" + SIG_LINE,  # control character
+        TEXT + "\n" + SIG_LINE + "\n",  # blank line after signatures
+    ],
+)
 def test_malformed_notes_rejected(malformed: str) -> None:
     with pytest.raises(NoteError):
         note.open_note(malformed, VKEY)
@@ -105,15 +112,18 @@ def test_sign_requires_final_newline_and_valid_name() -> None:
             note.sign_note(TEXT, bad_name, key)
 
 
-@pytest.mark.parametrize("vkey", [
-    "PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",   # wrong key hash
-    "PeterNeumanm+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",   # renamed key
-    "PeterNeumann+c74f20a3+Apc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",    # bad base64
-    "PeterNeumann+c74f20a3+AhpcZ2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10T",   # wrong algorithm
-    "PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",   # upper-case hash
-    "PeterNeumann+c74f20a3",
-    "",
-])
+@pytest.mark.parametrize(
+    "vkey",
+    [
+        "PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",  # wrong key hash
+        "PeterNeumanm+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",  # renamed key
+        "PeterNeumann+c74f20a3+Apc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",  # bad base64
+        "PeterNeumann+c74f20a3+AhpcZ2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10T",  # wrong algorithm
+        "PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",  # upper-case hash
+        "PeterNeumann+c74f20a3",
+        "",
+    ],
+)
 def test_malformed_vkeys_rejected(vkey: str) -> None:
     with pytest.raises(NoteError):
         note.parse_vkey(vkey)
@@ -131,8 +141,9 @@ def test_signer_key_with_wrong_hash_rejected() -> None:
 def test_tessera_checkpoint() -> None:
     text = note.open_note(TESSERA_CHECKPOINT, TESSERA_VKEY)
     cp = note.parse_checkpoint(text)
-    assert cp == Checkpoint("example.com/log/testdata", 15,
-                            base64.b64decode("rKbDipCvhuX1GZ7g5BBe8sA6BbJ7ja/1nk427v383cs="), ())
+    assert cp == Checkpoint(
+        "example.com/log/testdata", 15, base64.b64decode("rKbDipCvhuX1GZ7g5BBe8sA6BbJ7ja/1nk427v383cs="), ()
+    )
     assert note.format_checkpoint(cp.origin, cp.size, cp.root) == text
     with pytest.raises(NoteError):
         note.open_note(TESSERA_CHECKPOINT.replace("\n15\n", "\n16\n"), TESSERA_VKEY)
@@ -146,27 +157,31 @@ def test_checkpoint_round_trip_with_extensions() -> None:
     signed = note.sign_note(body, "casework.test/custody", key)
     vkey = note.vkey_string("casework.test/custody", key.public_key())
     assert note.parse_checkpoint(note.open_note(signed, vkey)) == Checkpoint(
-        "casework.test/custody", 123456789, bytes(range(32)), ("ext one",))
+        "casework.test/custody", 123456789, bytes(range(32)), ("ext one",)
+    )
 
 
 ROOT64 = "rKbDipCvhuX1GZ7g5BBe8sA6BbJ7ja/1nk427v383cs="
 
 
-@pytest.mark.parametrize("body", [
-    f"origin\n15\n{ROOT64}",             # no final newline
-    f"origin\n015\n{ROOT64}\n",          # leading zero
-    f"origin\n-1\n{ROOT64}\n",
-    f"origin\n+15\n{ROOT64}\n",
-    f"origin\n1 5\n{ROOT64}\n",
-    f"origin\n\uff11\n{ROOT64}\n",       # non-ASCII digit
-    f"origin\n{2**64}\n{ROOT64}\n",
-    f"\n15\n{ROOT64}\n",                 # empty origin
-    "origin\n15\n\n",                    # no root
-    "origin\n15\nAAAA\n",                # short root
-    f"origin\n15\n{ROOT64[:-1]}\n",      # bad base64
-    f"origin\n15\n{ROOT64}\n\n",         # empty extension line
-    "origin\n15\n",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"origin\n15\n{ROOT64}",  # no final newline
+        f"origin\n015\n{ROOT64}\n",  # leading zero
+        f"origin\n-1\n{ROOT64}\n",
+        f"origin\n+15\n{ROOT64}\n",
+        f"origin\n1 5\n{ROOT64}\n",
+        f"origin\n\uff11\n{ROOT64}\n",  # non-ASCII digit
+        f"origin\n{2**64}\n{ROOT64}\n",
+        f"\n15\n{ROOT64}\n",  # empty origin
+        "origin\n15\n\n",  # no root
+        "origin\n15\nAAAA\n",  # short root
+        f"origin\n15\n{ROOT64[:-1]}\n",  # bad base64
+        f"origin\n15\n{ROOT64}\n\n",  # empty extension line
+        "origin\n15\n",
+    ],
+)
 def test_malformed_checkpoints_rejected(body: str) -> None:
     with pytest.raises(NoteError):
         note.parse_checkpoint(body)

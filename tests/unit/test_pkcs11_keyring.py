@@ -75,9 +75,7 @@ def _install_softhsm() -> str:
     """Module path from scripts/install-softhsm; skip only if SoftHSM2 cannot be installed."""
     missing = shutil.which("softhsm2-util") is None
     try:
-        proc = subprocess.run(
-            ["bash", str(INSTALL)], capture_output=True, text=True, timeout=900, check=False
-        )
+        proc = subprocess.run(["bash", str(INSTALL)], capture_output=True, text=True, timeout=900, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         if missing:
             pytest.skip(f"SoftHSM2 is not installed and {INSTALL} could not run: {exc}")
@@ -99,9 +97,7 @@ def hsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hsm]:
     tokens = root / "tokens"
     tokens.mkdir(mode=0o700)
     conf = root / "softhsm2.conf"
-    conf.write_text(
-        f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n"
-    )
+    conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOFTHSM2_CONF", str(conf))
         for label in TOKENS:
@@ -325,9 +321,7 @@ def test_keys_are_sensitive_and_not_extractable(keyring: Pkcs11Keyring, raw_sess
     _assert_locked_in(signer, raw_session)
     subject = f"witness-{uuid.uuid4()}"
     keyring.create_subject_key(subject)
-    subject_key = raw_session.get_key(
-        ObjectClass.SECRET_KEY, KeyType.AES, label=f"subject:{subject}"
-    )
+    subject_key = raw_session.get_key(ObjectClass.SECRET_KEY, KeyType.AES, label=f"subject:{subject}")
     _assert_locked_in(subject_key, raw_session)
     with pytest.raises(KeyringError, match="not extractable"):
         keyring.signing_key().private_bytes_raw()
@@ -344,15 +338,11 @@ def test_token_ed25519_signature_verifies(keyring: Pkcs11Keyring, raw_session: A
     with pytest.raises(InvalidSignature):
         public.verify(signature, message + b"!")
     assert signer.sign(message) == signature  # Ed25519 is deterministic
-    point = raw_session.get_key(ObjectClass.PUBLIC_KEY, KeyType.EC_EDWARDS, label=SIGNER_LABEL)[
-        Attribute.EC_POINT
-    ]
+    point = raw_session.get_key(ObjectClass.PUBLIC_KEY, KeyType.EC_EDWARDS, label=SIGNER_LABEL)[Attribute.EC_POINT]
     assert bytes(point) == b"\x04\x20" + public.public_bytes(Encoding.Raw, PublicFormat.Raw)
     # The same key from a fresh instance.
     again = Pkcs11Keyring(keyring.module, keyring.token_label, PIN).signing_key().public_key()
-    assert again.public_bytes(Encoding.Raw, PublicFormat.Raw) == public.public_bytes(
-        Encoding.Raw, PublicFormat.Raw
-    )
+    assert again.public_bytes(Encoding.Raw, PublicFormat.Raw) == public.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 def test_signed_note_with_token_key(keyring: Pkcs11Keyring) -> None:

@@ -1,4 +1,5 @@
 """Sealed fields are declared once (issue #25): no model writes a sealed field's four columns out by hand."""
+
 from __future__ import annotations
 
 import importlib
@@ -17,10 +18,18 @@ SEALED_COLUMN = re.compile(r".+_(ciphertext|nonce|wrapped_key|kek_id)")
 
 def hand_made(base: type[DeclarativeBase]) -> list[str]:
     """Columns named like a sealed field's that no `SealedField` declaration made."""
-    declared = {id(column) for mapper in base.registry.mappers
-                for field in sealed_fields(mapper.class_) for column in field.columns}
-    return sorted(f"{table.name}.{column.name}" for table in base.metadata.tables.values() for column in table.columns
-                  if SEALED_COLUMN.fullmatch(column.name) and id(column) not in declared)
+    declared = {
+        id(column)
+        for mapper in base.registry.mappers
+        for field in sealed_fields(mapper.class_)
+        for column in field.columns
+    }
+    return sorted(
+        f"{table.name}.{column.name}"
+        for table in base.metadata.tables.values()
+        for column in table.columns
+        if SEALED_COLUMN.fullmatch(column.name) and id(column) not in declared
+    )
 
 
 def test_every_sealed_column_of_the_app_comes_from_its_declaration():
@@ -57,8 +66,12 @@ class _Declared(_Local):
 
 
 def test_the_scan_finds_a_group_written_by_hand_and_the_declaration_maps_the_same_columns():
-    assert hand_made(_Local) == ["by_hand.note_ciphertext", "by_hand.note_kek_id", "by_hand.note_nonce",
-                                 "by_hand.note_wrapped_key"]
+    assert hand_made(_Local) == [
+        "by_hand.note_ciphertext",
+        "by_hand.note_kek_id",
+        "by_hand.note_nonce",
+        "by_hand.note_wrapped_key",
+    ]
 
     def shape(table):
         return [(c.name, repr(c.type), c.nullable, c.index) for c in table.columns if c.name.startswith("note_")]

@@ -1,5 +1,6 @@
 """Settings are read once, typed, in ``casework.settings``: no other module indexes the Flask config
 by a CASEWORK_* string (a typo there is a KeyError at run time, or a silent None with ``.get``)."""
+
 from __future__ import annotations
 
 import ast
@@ -15,7 +16,8 @@ LOOKUPS = {"get", "pop", "setdefault"}
 def _is_config(node: ast.expr) -> bool:
     """``config``, ``app.config``, ``current_app.config``, ``self.app.config``, ..."""
     return (isinstance(node, ast.Name) and node.id == "config") or (
-        isinstance(node, ast.Attribute) and node.attr == "config")
+        isinstance(node, ast.Attribute) and node.attr == "config"
+    )
 
 
 def _casework_key(node: ast.expr) -> str | None:
@@ -30,8 +32,13 @@ def config_reads(source: str) -> list[tuple[int, str]]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Subscript) and _is_config(node.value):
             key = _casework_key(node.slice)
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in LOOKUPS
-              and _is_config(node.func.value) and node.args):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in LOOKUPS
+            and _is_config(node.func.value)
+            and node.args
+        ):
             key = _casework_key(node.args[0])
         else:
             continue

@@ -53,12 +53,21 @@ def fields(seq: int) -> dict[str, Any]:
         "witness_id": None if seq % 2 else 70 + seq % 5,
         "request_id": f"req-{seq:012d}",
         "client_addr": f"192.0.2.{seq % 200}",
-        "details": {"fields": ["name", "statement"], "note": "Zo\u00eb's statement \u2014 second interview",
-                    "version": seq % 3},
+        "details": {
+            "fields": ["name", "statement"],
+            "note": "Zo\u00eb's statement \u2014 second interview",
+            "version": seq % 3,
+        },
     }
     if seq % 10 == 7:
-        values.update(actor_id=None, actor_username=None, actor_role=None, action="auth.login", outcome="denied",
-                      details={"claimed_username": f"user{seq}", "reason": "bad password"})
+        values.update(
+            actor_id=None,
+            actor_username=None,
+            actor_role=None,
+            action="auth.login",
+            outcome="denied",
+            details={"claimed_username": f"user{seq}", "reason": "bad password"},
+        )
     if seq % 10 == 4:
         values["details"] = dict(values["details"], recipient={"name": "Zo\u00eb Ferreira", "organisation": "CPS"})
     return values
@@ -116,7 +125,7 @@ def stored_hash(raw: bytes) -> bytes:
 
 
 def test_canonical_json_is_sorted_compact_utf8() -> None:
-    assert canonical_json({"b": [1, True, None], "a": "Zoë \u2014 \"q\"\\\n\x01\x7f"}) == (
+    assert canonical_json({"b": [1, True, None], "a": 'Zoë \u2014 "q"\\\n\x01\x7f'}) == (
         '{"a":"Zoë \u2014 \\"q\\"\\\\\\n\\u0001\x7f","b":[1,true,null]}'.encode()
     )
     assert canonical_json({"z": {"y": 1, "x": 2}}) == b'{"z":{"x":2,"y":1}}'
@@ -253,13 +262,16 @@ def test_usage_errors_raise() -> None:
         verify(LINES, [])
 
 
-@pytest.mark.parametrize("bad", [
-    b"{not json\n",
-    b'{"entry": {"seq": 7}}\n',                                   # no leaf_hash
-    b'["entry", "leaf_hash"]\n',
-    orjson.dumps({"entry": event(7) | {"seq": "7"}, "leaf_hash": "00" * 32}) + b"\n",
-    orjson.dumps({"entry": event(7) | {"seq": True}, "leaf_hash": "00" * 32}) + b"\n",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"{not json\n",
+        b'{"entry": {"seq": 7}}\n',  # no leaf_hash
+        b'["entry", "leaf_hash"]\n',
+        orjson.dumps({"entry": event(7) | {"seq": "7"}, "leaf_hash": "00" * 32}) + b"\n",
+        orjson.dumps({"entry": event(7) | {"seq": True}, "leaf_hash": "00" * 32}) + b"\n",
+    ],
+)
 def test_malformed_line(bad: bytes) -> None:
     lines = list(LINES)
     lines[7] = bad
@@ -293,18 +305,24 @@ def test_float_in_entry_is_malformed() -> None:
 
 
 def test_non_canonical_formatting_and_blank_lines_still_verify() -> None:
-    pretty = [json.dumps({"leaf_hash": json.loads(raw)["leaf_hash"], "entry": e}, indent=None).encode() + b"\r\n"
-              for raw, e in zip(LINES, ENTRIES, strict=True)]
+    pretty = [
+        json.dumps({"leaf_hash": json.loads(raw)["leaf_hash"], "entry": e}, indent=None).encode() + b"\r\n"
+        for raw, e in zip(LINES, ENTRIES, strict=True)
+    ]
     assert verify(pretty).ok
-    upper = [raw.replace(json.loads(raw)["leaf_hash"].encode(), json.loads(raw)["leaf_hash"].upper().encode())
-             for raw in LINES]
+    upper = [
+        raw.replace(json.loads(raw)["leaf_hash"].encode(), json.loads(raw)["leaf_hash"].upper().encode())
+        for raw in LINES
+    ]
     assert verify(upper).ok
     assert verify(LINES[:10] + [b"\n"] + LINES[10:] + [b""]).ok
 
 
 def test_unsorted_compact_lines_verify_and_duplicates_are_caught() -> None:
-    unsorted = [orjson.dumps({"entry": e, "leaf_hash": json.loads(raw)["leaf_hash"]}) + b"\n"
-                for raw, e in zip(LINES, ENTRIES, strict=True)]
+    unsorted = [
+        orjson.dumps({"entry": e, "leaf_hash": json.loads(raw)["leaf_hash"]}) + b"\n"
+        for raw, e in zip(LINES, ENTRIES, strict=True)
+    ]
     assert unsorted != LINES and verify(unsorted).ok
     hidden = unsorted[9].replace(b'"action":"witness.update"', b'"action":"case.delete","action":"witness.update"')
     assert hidden != unsorted[9]
@@ -315,8 +333,10 @@ def test_unsorted_compact_lines_verify_and_duplicates_are_caught() -> None:
 def test_keys_outside_the_bmp_use_jcs_order() -> None:
     entries = [event(i, details={"\U0001f600": 1, "\uffff": 2}) for i in range(5)]
     cp = checkpoint(entries, 5)
-    exporter_lines = [b'{"entry":' + canonical_json(e) + b',"leaf_hash":"' + leaf.leaf_hash(e).hex().encode()
-                      + b'"}\n' for e in entries]
+    exporter_lines = [
+        b'{"entry":' + canonical_json(e) + b',"leaf_hash":"' + leaf.leaf_hash(e).hex().encode() + b'"}\n'
+        for e in entries
+    ]
     assert verify(exporter_lines, [cp]).ok
     assert verify([line(e) for e in entries], [cp]).ok
 
@@ -362,12 +382,18 @@ def _v2_tampering() -> dict[str, tuple[list[bytes], str, int | None]]:
     other_salt = leaf.path_salt(event_salt(99), "actor_username").hex()
     cases: dict[str, tuple[list[bytes], str, int | None]] = {
         "wrong salt": (_with_entry(13, lambda e: e["salts"].update(actor_username=other_salt)), "altered", 13),
-        "salt of another path": (_with_entry(13, lambda e: e["salts"].update(actor_id=e["salts"]["client_addr"])),
-                                 "altered", 13),
+        "salt of another path": (
+            _with_entry(13, lambda e: e["salts"].update(actor_id=e["salts"]["client_addr"])),
+            "altered",
+            13,
+        ),
         "altered identifying value": (_with_entry(14, lambda e: e.update(client_addr="198.51.100.1")), "altered", 14),
         "altered integer value": (_with_entry(15, lambda e: e.update(actor_id=4)), "altered", 15),
-        "altered recipient": (_with_entry(24, lambda e: e["details"]["recipient"].update(name="Someone Else")),
-                              "altered", 24),
+        "altered recipient": (
+            _with_entry(24, lambda e: e["details"]["recipient"].update(name="Someone Else")),
+            "altered",
+            24,
+        ),
         "altered plain field": (_with_entry(16, lambda e: e.update(outcome="error")), "altered", 16),
         "missing salt": (_with_entry(17, lambda e: e["salts"].pop("details.claimed_username")), "malformed", 17),
         "no salts": (_with_entry(18, lambda e: e.pop("salts")), "malformed", 18),
@@ -473,8 +499,10 @@ def test_v1_tampering_is_named() -> None:
     altered[8] = line(v1_event(8, actor_username="someone.else"), stored_hash(V1_LINES[8]))
     assert (verify(altered, [V1_CP]).problem, verify(altered, [V1_CP]).first_bad_seq) == ("altered", 8)
     relabelled = list(V1_LINES)  # v1 hashes its seq: relabelling one is altering it
-    relabelled[8], relabelled[9] = (line(v1_event(8, seq=9), stored_hash(V1_LINES[8])),
-                                    line(v1_event(9, seq=8), stored_hash(V1_LINES[9])))
+    relabelled[8], relabelled[9] = (
+        line(v1_event(8, seq=9), stored_hash(V1_LINES[8])),
+        line(v1_event(9, seq=8), stored_hash(V1_LINES[9])),
+    )
     report = verify(relabelled, [V1_CP])
     assert (report.problem, report.first_bad_seq) == ("reordered", 8)
     recomputed = list(V1_LINES)
@@ -514,11 +542,19 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 def test_cli_subprocess_exit_codes(files: dict[str, Path]) -> None:
     def run(*args: str, module: tuple[str, ...] = ("casework_verify", "log")) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", *module, *args], cwd=REPO,
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", *module, *args], cwd=REPO, capture_output=True, text=True, timeout=60
+        )
 
-    ok = run(str(files["export.jsonl"]), "--checkpoint", str(files["cp20.txt"]),
-             "--checkpoint", str(files["cp50.txt"]), "--vkey", str(files["vkey.txt"]))
+    ok = run(
+        str(files["export.jsonl"]),
+        "--checkpoint",
+        str(files["cp20.txt"]),
+        "--checkpoint",
+        str(files["cp50.txt"]),
+        "--vkey",
+        str(files["vkey.txt"]),
+    )
     assert ok.returncode == EXIT_OK and ok.stdout.startswith("OK"), ok.stderr
     bad = run(str(files["tampered.jsonl"]), "--checkpoint", str(files["cp50.txt"]), "--vkey", VKEY, "--json")
     assert bad.returncode == EXIT_FAILED
@@ -527,21 +563,43 @@ def test_cli_subprocess_exit_codes(files: dict[str, Path]) -> None:
     usage = run(str(files["export.jsonl"]), "--vkey", VKEY)
     assert usage.returncode == EXIT_USAGE
     # The module SPEC names still runs it.
-    old = run(str(files["export.jsonl"]), "--checkpoint", str(files["cp50.txt"]), "--vkey", VKEY,
-              module=("casework.custody.verify",))
+    old = run(
+        str(files["export.jsonl"]),
+        "--checkpoint",
+        str(files["cp50.txt"]),
+        "--vkey",
+        VKEY,
+        module=("casework.custody.verify",),
+    )
     assert old.returncode == EXIT_OK and old.stdout.startswith("OK"), old.stderr
 
 
 def test_the_summary_says_what_was_proven_against_which_checkpoints(
-        files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["log", str(files["export.jsonl"]), "--checkpoint", str(files["cp20.txt"]),
-                 "--checkpoint", str(files["cp50.txt"]), "--vkey", VKEY]) == EXIT_OK
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "log",
+                str(files["export.jsonl"]),
+                "--checkpoint",
+                str(files["cp20.txt"]),
+                "--checkpoint",
+                str(files["cp50.txt"]),
+                "--vkey",
+                VKEY,
+            ]
+        )
+        == EXIT_OK
+    )
     out = capsys.readouterr().out
     assert "Entries 0..49 are exactly the entries the log signed at tree size 50" in out
     assert f"log {ORIGIN}, tree size 20, root " in out and f"log {ORIGIN}, tree size 50, root " in out
     assert "cosigned by no witness" in out and "log key: given with --vkey" in out
-    assert main(["log", str(files["export.jsonl"]), "--checkpoint", str(files["cp50.txt"]), "--vkey", VKEY,
-                 "--json"]) == EXIT_OK
+    assert (
+        main(["log", str(files["export.jsonl"]), "--checkpoint", str(files["cp50.txt"]), "--vkey", VKEY, "--json"])
+        == EXIT_OK
+    )
     report = json.loads(capsys.readouterr().out)
     assert [(cp["origin"], cp["size"], cp["cosigners"]) for cp in report["checkpoints"]] == [(ORIGIN, 50, [])]
 
@@ -551,12 +609,25 @@ def test_without_orjson_the_findings_are_the_same(files: dict[str, Path]) -> Non
     no_orjson = "import sys; sys.modules['orjson'] = None; "  # as if not installed: its import fails
     block = no_orjson + "from casework_verify.cli import main; sys.exit(main(sys.argv[1:]))"
     for name in ("export.jsonl", "tampered.jsonl"):
-        args = ["log", str(files[name]), "--checkpoint", str(files["cp20.txt"]), "--checkpoint",
-                str(files["cp50.txt"]), "--vkey", VKEY, "--jobs", "1", "--json"]
-        plain = subprocess.run([sys.executable, "-c", block, *args], cwd=REPO, capture_output=True, text=True,
-                               timeout=60)
-        fast = subprocess.run([sys.executable, "-m", "casework_verify", *args], cwd=REPO, capture_output=True,
-                              text=True, timeout=60)
+        args = [
+            "log",
+            str(files[name]),
+            "--checkpoint",
+            str(files["cp20.txt"]),
+            "--checkpoint",
+            str(files["cp50.txt"]),
+            "--vkey",
+            VKEY,
+            "--jobs",
+            "1",
+            "--json",
+        ]
+        plain = subprocess.run(
+            [sys.executable, "-c", block, *args], cwd=REPO, capture_output=True, text=True, timeout=60
+        )
+        fast = subprocess.run(
+            [sys.executable, "-m", "casework_verify", *args], cwd=REPO, capture_output=True, text=True, timeout=60
+        )
         assert plain.stderr == "" and plain.returncode == fast.returncode, plain.stderr
         assert json.loads(plain.stdout) == json.loads(fast.stdout)
     probe = no_orjson + "from casework_verify import fastjson; print(fastjson.HAVE_ORJSON)"

@@ -3,6 +3,7 @@
 On hand-made bundles (tests/handmade_bundle.py); tests/test_disclosure_verify.py runs it on
 bundles the app makes, and tests/test_verifier_package.py from a fresh virtualenv.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,6 +28,7 @@ def run(capsys: pytest.CaptureFixture[str]):
         code = main(list(args))
         out, err = capsys.readouterr()
         return code, out, err
+
     return run
 
 
@@ -46,8 +48,9 @@ def keys(tmp_path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("place", ["zip", "bag folder", "unzip folder"])
-def test_zip_and_folder_give_the_same_verdict_and_facts(run, places: dict[str, Path], keys: list[str],
-                                                        place: str) -> None:
+def test_zip_and_folder_give_the_same_verdict_and_facts(
+    run, places: dict[str, Path], keys: list[str], place: str
+) -> None:
     code, out, _ = run("bundle", str(places[place]), *keys, "--json")
     assert code == EXIT_OK
     report = json.loads(out)  # one JSON object
@@ -55,22 +58,27 @@ def test_zip_and_folder_give_the_same_verdict_and_facts(run, places: dict[str, P
     assert report == json.loads(zipped) and report["ok"] and report["bag"] == BAG
 
 
-def test_the_summary_in_words_says_what_was_proven_by_whom_and_when(run, places: dict[str, Path],
-                                                                     keys: list[str]) -> None:
+def test_the_summary_in_words_says_what_was_proven_by_whom_and_when(
+    run, places: dict[str, Path], keys: list[str]
+) -> None:
     code, out, _ = run("bundle", str(places["zip"]), *keys)
     assert code == EXIT_OK
     assert out.startswith(f"OK: bag {BAG}: 1 item and 5 custody events verified against checkpoint size {hb.SIZE}")
     assert "The bag is intact" in out
     assert f"1 item, registration number {REGISTRATION}" in out
     assert "5 custody entries proven: each matches its leaf hash, and an inclusion proof places it in the log" in out
-    assert ("3 entries present by hash only, their content withheld from this bundle: 1 an event of another "
-            "disclosure (other_disclosure), 1 an event of the unredacted source of a redaction (redaction_source), "
-            "1 another person's refused attempt (refused_attempt)") in out
+    assert (
+        "3 entries present by hash only, their content withheld from this bundle: 1 an event of another "
+        "disclosure (other_disclosure), 1 an event of the unredacted source of a redaction (redaction_source), "
+        "1 another person's refused attempt (refused_attempt)"
+    ) in out
     assert "pseudonyms for this disclosure (S-01, S-02, S-03)" in out
     root = hb.base64.b64encode(hb.ROOT).decode()
     assert f"Checkpoint: log {hb.ORIGIN}, tree size {hb.SIZE}, root {root}" in out
-    assert ("Cosigned by: witness1.partner.example/w on 2026-05-28 at 20:26:40 UTC; "
-            "witness2.partner.example/w on 2026-05-28 at 20:27:22 UTC") in out
+    assert (
+        "Cosigned by: witness1.partner.example/w on 2026-05-28 at 20:26:40 UTC; "
+        "witness2.partner.example/w on 2026-05-28 at 20:27:22 UTC"
+    ) in out
     assert "log key: trusted, given with --vkey" in out and "given with --witness-key; quorum required: 2" in out
     assert "SELF-ASSERTED" not in out and "NOTE:" not in out
 
@@ -79,8 +87,10 @@ def test_keys_taken_from_the_bundle_are_said_to_prove_only_self_consistency(run,
     code, out, _ = run("bundle", str(places["bag folder"]))
     assert code == EXIT_OK
     assert "log key: SELF-ASSERTED by the bag" in out
-    assert "NOTE: the log's key was taken from the bundle itself, so this only shows that the bundle is " \
-           "consistent with itself" in out
+    assert (
+        "NOTE: the log's key was taken from the bundle itself, so this only shows that the bundle is "
+        "consistent with itself" in out
+    )
     assert "GET /api/v1/custody/public-key" in out and "--vkey KEY and --witness-key KEY" in out
     code, out, _ = run("bundle", str(places["bag folder"]), "--json")
     facts = json.loads(out)
@@ -100,7 +110,10 @@ def test_a_failure_exits_1_naming_the_first_one(run, tmp_path: Path, keys: list[
         code, out, _ = run("bundle", str(path), *keys, "--json")
         report = json.loads(out)
         assert code == EXIT_FAILED and (report["ok"], report["problem"], report["item"]) == (
-            False, "custody", REGISTRATION)
+            False,
+            "custody",
+            REGISTRATION,
+        )
 
 
 def test_usage_errors_exit_2(run, places: dict[str, Path], tmp_path: Path) -> None:
@@ -116,6 +129,7 @@ def test_the_installed_command_and_the_old_module_name_run_it(places: dict[str, 
     script = Path(sys.executable).with_name("casework-verify")
     assert script.exists(), "pip install -e ./verifier installs the casework-verify command"
     for command in ([str(script), "bundle"], [sys.executable, "-m", "casework.disclosure.verify"]):
-        result = subprocess.run([*command, str(places["unzip folder"]), *keys], cwd=REPO, capture_output=True,
-                                text=True, timeout=60)
+        result = subprocess.run(
+            [*command, str(places["unzip folder"]), *keys], cwd=REPO, capture_output=True, text=True, timeout=60
+        )
         assert result.returncode == EXIT_OK and result.stdout.startswith("OK: "), result.stdout + result.stderr

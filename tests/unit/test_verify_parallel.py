@@ -52,8 +52,9 @@ CASES = _cases()
 
 @pytest.mark.parametrize("jobs", [1, 2])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_files_verify_exactly_like_the_stream(name: str, jobs: int, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_files_verify_exactly_like_the_stream(
+    name: str, jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lines, checkpoints = CASES[name]
     monkeypatch.setattr(verify_module, "BLOCK", 700)  # a few lines a block: many blocks, many workers' turns
     path = tmp_path / "log.jsonl"

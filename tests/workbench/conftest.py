@@ -1,5 +1,6 @@
 """The workbench's fixtures: a signed-in Flask test client per role (forms, as a browser sends
 them), and for journeys a real gunicorn on the test's database with a watched browser context."""
+
 from __future__ import annotations
 
 import re
@@ -44,8 +45,10 @@ class Browser:
 def sign_in_client(app: Flask, username: str, password: str = PASSWORD) -> Browser:
     client = app.test_client()
     login_form = client.get("/app/login").get_data(as_text=True)
-    answer = client.post("/app/login", data={"username": username, "password": password,
-                                             "csrf_token": csrf_of(login_form), "next": "/app/"})
+    answer = client.post(
+        "/app/login",
+        data={"username": username, "password": password, "csrf_token": csrf_of(login_form), "next": "/app/"},
+    )
     assert answer.status_code == 303, answer.get_data(as_text=True)[:2000]
     home = client.get("/app/")
     assert home.status_code == 200, home.get_data(as_text=True)[:2000]
@@ -70,8 +73,7 @@ class Served:
 
 @pytest.fixture
 def served(app: Flask, backend: dict[str, str], world: World, tmp_path: Path) -> Iterator[Served]:
-    env = {"CASEWORK_BLOB_DIR": str(tmp_path / "blobs"),
-           "CASEWORK_SIGNER_STATE": app.config["CASEWORK_SIGNER_STATE"]}
+    env = {"CASEWORK_BLOB_DIR": str(tmp_path / "blobs"), "CASEWORK_SIGNER_STATE": app.config["CASEWORK_SIGNER_STATE"]}
     with gunicorn(backend["url"], app.config["CASEWORK_KEYRING"], workers=2, extra_env=env) as server:
         yield Served(f"http://127.0.0.1:{server.port}", server, backend["name"], world)
 

@@ -1,6 +1,7 @@
 """The auditor's pages through a signed-in test client: each records what the API records for
 the same read, filters by the API's own schema (a bad filter is a 422 page with the form), pages by
 the one cursor scheme, and refuses (and records) everyone else as the API does."""
+
 from __future__ import annotations
 
 import re
@@ -60,16 +61,19 @@ def test_pages_follow_the_one_cursor(app, world: World, signed_in):
     assert "limit=3" in next_url and "cursor=" in next_url
     second = auditor.get(next_url).get_data(as_text=True)
     api = ok(world.people["auditor"].get("/api/v1/custody/events?limit=3"))
-    assert rows(second) == [str(e["seq"]) for e in ok(world.people["auditor"].get(
-        f"/api/v1/custody/events?limit=3&cursor={api['next_cursor']}"))["items"]]
+    assert rows(second) == [
+        str(e["seq"])
+        for e in ok(world.people["auditor"].get(f"/api/v1/custody/events?limit=3&cursor={api['next_cursor']}"))["items"]
+    ]
     assert "First page" in second
     # A time window pages in time order, by the same cursor.
     windowed = auditor.get("/app/custody?limit=2&since=2000-01-01T00:00:00Z").get_data(as_text=True)
     assert rows(windowed) == ["0", "1"] and "cursor=" in windowed
 
 
-@pytest.mark.parametrize("query", ["outcome=maybe", "witness_id=0", "since=yesterday", "limit=5000",
-                                   "cursor=not-a-cursor"])
+@pytest.mark.parametrize(
+    "query", ["outcome=maybe", "witness_id=0", "since=yesterday", "limit=5000", "cursor=not-a-cursor"]
+)
 def test_a_bad_filter_is_a_422_page_with_the_form(app, world: World, signed_in, query):
     auditor = signed_in("auditor")
     page = auditor.get(f"/app/custody?{query}")
@@ -82,7 +86,9 @@ def test_a_bad_filter_is_a_422_page_with_the_form(app, world: World, signed_in, 
     [recorded], [expected] = events_of(app, page), events_of(app, api)
     assert recorded["outcome"] == expected["outcome"]
     assert recorded["action"] == expected["action"] or (recorded["action"], expected["action"]) == (
-        "http.workbench.custody_timeline", "http.custody.list_events")
+        "http.workbench.custody_timeline",
+        "http.custody.list_events",
+    )
 
 
 def test_htmx_gets_the_results_alone(app, world: World, signed_in):
@@ -153,13 +159,16 @@ def test_only_auditors_see_the_log(app, world: World, signed_in, role):
     publish(app)
     browser = signed_in(role)
     assert "/app/custody" not in browser.get("/app/").get_data(as_text=True)  # no menu link
-    for path, api_path in (("/app/custody", "/api/v1/custody/events"),
-                           (f"/app/custody/witnesses/{world.witness_id}",
-                            f"/api/v1/custody/events?witness_id={world.witness_id}"),
-                           (f"/app/custody/users/{world.people['legal'].id}",
-                            f"/api/v1/custody/events?actor_id={world.people['legal'].id}"),
-                           ("/app/custody/checkpoint", "/api/v1/custody/checkpoint"),
-                           ("/app/custody/verify?seq=0", "/api/v1/custody/checkpoint")):
+    for path, api_path in (
+        ("/app/custody", "/api/v1/custody/events"),
+        (f"/app/custody/witnesses/{world.witness_id}", f"/api/v1/custody/events?witness_id={world.witness_id}"),
+        (
+            f"/app/custody/users/{world.people['legal'].id}",
+            f"/api/v1/custody/events?actor_id={world.people['legal'].id}",
+        ),
+        ("/app/custody/checkpoint", "/api/v1/custody/checkpoint"),
+        ("/app/custody/verify?seq=0", "/api/v1/custody/checkpoint"),
+    ):
         page = browser.get(path)
         assert page.status_code == 403, (path, page.status_code)
         assert 'data-problem="forbidden"' in page.get_data(as_text=True)

@@ -2,6 +2,7 @@
 custody timeline and its filters, who read a witness, what a user did, the checkpoint with its
 cosignatures, and an inclusion proof verified by the browser itself, which must fail, and say
 which check failed, when the event or the proof is altered on its way."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,9 @@ def _dispose(app: Flask) -> None:
 
 
 @pytest.fixture
-def witnessed(app: Flask, backend: dict[str, str], keyring_path: str, world: World,
-              tmp_path: Path) -> Iterator[tuple[str, list[WitnessProcess]]]:
+def witnessed(
+    app: Flask, backend: dict[str, str], keyring_path: str, world: World, tmp_path: Path
+) -> Iterator[tuple[str, list[WitnessProcess]]]:
     """Two witnesses that know the log, a publisher that asks them to cosign (the operator's
     cadence), and the app under gunicorn configured with the same witnesses, on the test's database."""
     with running_witnesses(tmp_path / "witnesses", WITNESSES) as witnesses:
@@ -41,15 +43,23 @@ def witnessed(app: Flask, backend: dict[str, str], keyring_path: str, world: Wor
         vkey = world.people["auditor"].get("/api/v1/custody/public-key").get_data(as_text=True).strip()
         for witness in witnesses:
             witness.add_log(app.config["CASEWORK_LOG_ORIGIN"], vkey)
-        publisher = make_app(backend, keyring_path, CASEWORK_SIGNER_STATE=app.config["CASEWORK_SIGNER_STATE"],
-                             CASEWORK_WITNESSES=str(config), CASEWORK_WITNESS_QUORUM=2)
+        publisher = make_app(
+            backend,
+            keyring_path,
+            CASEWORK_SIGNER_STATE=app.config["CASEWORK_SIGNER_STATE"],
+            CASEWORK_WITNESSES=str(config),
+            CASEWORK_WITNESS_QUORUM=2,
+        )
         try:
             publish(publisher)
         finally:
             _dispose(publisher)
-        env = {"CASEWORK_BLOB_DIR": str(tmp_path / "blobs"),
-               "CASEWORK_SIGNER_STATE": app.config["CASEWORK_SIGNER_STATE"],
-               "CASEWORK_WITNESSES": str(config), "CASEWORK_WITNESS_QUORUM": "2"}
+        env = {
+            "CASEWORK_BLOB_DIR": str(tmp_path / "blobs"),
+            "CASEWORK_SIGNER_STATE": app.config["CASEWORK_SIGNER_STATE"],
+            "CASEWORK_WITNESSES": str(config),
+            "CASEWORK_WITNESS_QUORUM": "2",
+        }
         with gunicorn(backend["url"], app.config["CASEWORK_KEYRING"], workers=2, extra_env=env) as server:
             yield f"http://127.0.0.1:{server.port}", witnesses
 
@@ -155,8 +165,10 @@ def test_an_auditor_follows_the_custody_log_and_verifies_an_event(seeded: World,
     summary = _summary(page)
     assert summary.get_attribute("data-outcome") == "verified", summary.inner_text()
     words = summary.inner_text()
-    assert f"Verified: event {refused_seq} is in the log. It is leaf {refused_seq} (counting from 0) " \
-           f"of the tree of {size} events" in words, words
+    assert (
+        f"Verified: event {refused_seq} is in the log. It is leaf {refused_seq} (counting from 0) "
+        f"of the tree of {size} events" in words
+    ), words
     assert "signed by the log's key casework.local/custody+" in words
     assert "Witnesses that cosigned this checkpoint, each signature checked: 2." in words
     checks = page.locator("[data-checks] li")

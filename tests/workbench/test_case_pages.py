@@ -1,6 +1,7 @@
 """A lawyer's pages of a case: each is the same custody event as the API's read of the same thing,
 a witness's identity appears only on an explicit, logged reveal, refusals are the 404 page and are
 recorded, and a redaction made with the page's form is the one the API would make."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,15 @@ from tests.helpers import all_events, events_of
 STATEMENT = "Interviewer 🎙: Who was there?\r\nW-0001: Oksana Petrenko saw them lead seven prisoners to the quarry."
 NAME = "Oksana Petrenko"
 IDENTITY = {"full_name": "Olena Protected", "contact": "via NGO liaison", "date_of_birth": "1979-06-14", "notes": None}
-CONSENT = {"scopes": {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": False,
-                      "disclose_identity": False}, "given_at": "2026-03-10T09:00:00Z"}
+CONSENT = {
+    "scopes": {
+        "record": True,
+        "share_with_prosecutors": True,
+        "share_with_un_bodies": False,
+        "disclose_identity": False,
+    },
+    "given_at": "2026-03-10T09:00:00Z",
+}
 
 
 def seen(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -62,21 +70,44 @@ def test_the_case_page_lists_witnesses_by_pseudonym_and_records_the_api_reads(ap
     assert f'href="/app/interviews/{stated.interview_id}"' in html
     assert f'href="/app/cases/{stated.case_id}/disclosures"' in html
     case = f"/api/v1/cases/{stated.case_id}"
-    assert seen(events_of(app, page)) == seen(api_events(app, stated, "legal", case, f"{case}/incidents?limit=200",
-                                                         f"{case}/witnesses?limit=200",
-                                                         f"{case}/interviews?limit=200"))
+    assert seen(events_of(app, page)) == seen(
+        api_events(
+            app,
+            stated,
+            "legal",
+            case,
+            f"{case}/incidents?limit=200",
+            f"{case}/witnesses?limit=200",
+            f"{case}/interviews?limit=200",
+        )
+    )
 
 
 def test_the_incident_page_shows_place_and_time_with_their_precision(app, world: World, signed_in):
     page = signed_in("legal").get(f"/app/incidents/{world.incident_id}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    for shown in ("Execution at the quarry", "Quarry", "48.5", "37.9", "within 200 m", "to the hour",
-                  "execution-of-prisoners-of-war", "INC-1", ">7<"):
+    for shown in (
+        "Execution at the quarry",
+        "Quarry",
+        "48.5",
+        "37.9",
+        "within 200 m",
+        "to the hour",
+        "execution-of-prisoners-of-war",
+        "INC-1",
+        ">7<",
+    ):
         assert shown in html, shown
-    assert seen(events_of(app, page)) == seen(api_events(
-        app, world, "legal", f"/api/v1/incidents/{world.incident_id}",
-        f"/api/v1/incidents/{world.incident_id}/exhibits"))
+    assert seen(events_of(app, page)) == seen(
+        api_events(
+            app,
+            world,
+            "legal",
+            f"/api/v1/incidents/{world.incident_id}",
+            f"/api/v1/incidents/{world.incident_id}/exhibits",
+        )
+    )
 
 
 def test_the_identity_is_shown_only_on_an_explicit_recorded_reveal(app, stated: World, signed_in):
@@ -109,20 +140,42 @@ def test_a_reveal_without_the_csrf_token_reveals_nothing(app, stated: World, sig
 def test_the_interview_page_shows_versions_with_their_lineage(app, stated: World, signed_in):
     interviewer, legal = stated.people["interviewer"], stated.people["legal"]
     base = f"/api/v1/interviews/{stated.interview_id}/transcripts"
-    ok(interviewer.post(base, {"text": "Переклад.", "translation_of": {
-        "version": 1, "translator": "T. Kovalenko", "method": "human", "certified": True}}), 201)
-    redaction = ok(legal.post(f"{base}/1/redactions", {"spans": [
-        {"start": 0, "end": 11, "category": "staff_identity", "legal_basis": "Rule 81(4) RPE"}]}), 201)
+    ok(
+        interviewer.post(
+            base,
+            {
+                "text": "Переклад.",
+                "translation_of": {"version": 1, "translator": "T. Kovalenko", "method": "human", "certified": True},
+            },
+        ),
+        201,
+    )
+    redaction = ok(
+        legal.post(
+            f"{base}/1/redactions",
+            {"spans": [{"start": 0, "end": 11, "category": "staff_identity", "legal_basis": "Rule 81(4) RPE"}]},
+        ),
+        201,
+    )
     page = signed_in("legal").get(f"/app/interviews/{stated.interview_id}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert f'href="/app/interviews/{stated.interview_id}/transcripts/1"' in html
     assert "Translates" in html and "Translated as" in html and "certified" in html
     assert f'href="/app/redactions/{redaction["id"]}"' in html and "W-0001" in html
-    assert seen(events_of(app, page)) == seen(api_events(
-        app, stated, "legal", f"/api/v1/interviews/{stated.interview_id}", f"/api/v1/witnesses/{stated.witness_id}",
-        f"{base}?limit=200", f"{base}/1/redactions?limit=200", f"{base}/2/redactions?limit=200",
-        f"/api/v1/interviews/{stated.interview_id}/exhibits?limit=200"))
+    assert seen(events_of(app, page)) == seen(
+        api_events(
+            app,
+            stated,
+            "legal",
+            f"/api/v1/interviews/{stated.interview_id}",
+            f"/api/v1/witnesses/{stated.witness_id}",
+            f"{base}?limit=200",
+            f"{base}/1/redactions?limit=200",
+            f"{base}/2/redactions?limit=200",
+            f"/api/v1/interviews/{stated.interview_id}/exhibits?limit=200",
+        )
+    )
 
 
 def test_the_transcript_page_is_the_api_content_read(app, stated: World, signed_in):
@@ -133,23 +186,30 @@ def test_the_transcript_page_is_the_api_content_read(app, stated: World, signed_
     assert 'class="transcript" dir="auto"' in html and "Oksana Petrenko saw them" in html
     assert "&#13;\n" in html and "\r" not in html
     page_read = [e for e in events_of(app, page) if e["action"] == "transcript.read"]
-    api_read = [e for e in api_events(app, stated, "legal", f"/api/v1/interviews/{stated.interview_id}/transcripts/1")
-                if e["action"] == "transcript.read"]
+    api_read = [
+        e
+        for e in api_events(app, stated, "legal", f"/api/v1/interviews/{stated.interview_id}/transcripts/1")
+        if e["action"] == "transcript.read"
+    ]
     assert seen(page_read) == seen(api_read) and len(page_read) == 1
     assert page_read[0]["details"]["keyed_sha256"] == api_read[0]["details"]["keyed_sha256"]
     assert {e["action"] for e in events_of(app, page)} == {"transcript.read", "redaction.list"}
 
 
-@pytest.mark.parametrize("path, action", [
-    ("/app/cases/{case}", "case.read"),
-    ("/app/incidents/{incident}", "incident.read"),
-    ("/app/witnesses/{witness}", "witness.read"),
-    ("/app/interviews/{interview}", "interview.read"),
-    ("/app/interviews/{interview}/transcripts/1", "transcript.read"),
-])
+@pytest.mark.parametrize(
+    "path, action",
+    [
+        ("/app/cases/{case}", "case.read"),
+        ("/app/incidents/{incident}", "incident.read"),
+        ("/app/witnesses/{witness}", "witness.read"),
+        ("/app/interviews/{interview}", "interview.read"),
+        ("/app/interviews/{interview}/transcripts/1", "transcript.read"),
+    ],
+)
 def test_an_outsider_gets_the_not_found_page_and_the_refusal_is_recorded(app, stated: World, signed_in, path, action):
-    url = path.format(case=stated.case_id, incident=stated.incident_id, witness=stated.witness_id,
-                      interview=stated.interview_id)
+    url = path.format(
+        case=stated.case_id, incident=stated.incident_id, witness=stated.witness_id, interview=stated.interview_id
+    )
     refused = signed_in("outsider").get(url)
     html = refused.get_data(as_text=True)
     assert refused.status_code == 404 and 'data-problem="not-found"' in html
@@ -174,21 +234,36 @@ def test_a_redaction_made_with_the_form_is_the_one_the_api_makes(app, stated: Wo
     lawyer = signed_in("legal")
     url = f"/app/interviews/{stated.interview_id}/transcripts/1/redactions"
     # As the script sends it: the listed spans, then the editor row left with only a category.
-    made = lawyer.post(url, {"span_start": [str(s["start"]) for s in spans] + [""],
-                             "span_end": [str(s["end"]) for s in spans] + [""],
-                             "span_category": [s["category"] for s in spans] + [""],
-                             "span_legal_basis": [s["legal_basis"] for s in spans] + [""]})
+    made = lawyer.post(
+        url,
+        {
+            "span_start": [str(s["start"]) for s in spans] + [""],
+            "span_end": [str(s["end"]) for s in spans] + [""],
+            "span_category": [s["category"] for s in spans] + [""],
+            "span_legal_basis": [s["legal_basis"] for s in spans] + [""],
+        },
+    )
     assert made.status_code == 303, made.get_data(as_text=True)[:2000]
     [created] = [e for e in events_of(app, made) if e["action"] == "redaction.create"]
     redaction_id = created["details"]["created_redaction"]
     assert made.headers["Location"] == f"/app/redactions/{redaction_id}?created=1"
-    through_api = ok(stated.people["legal"].post(f"/api/v1/interviews/{stated.interview_id}/transcripts/1/redactions",
-                                                 {"spans": spans}), 201)
+    through_api = ok(
+        stated.people["legal"].post(
+            f"/api/v1/interviews/{stated.interview_id}/transcripts/1/redactions", {"spans": spans}
+        ),
+        201,
+    )
     mine = ok(stated.people["legal"].get(f"/api/v1/redactions/{redaction_id}"))
     assert mine["spans"] == through_api["spans"] and mine["text"] == through_api["text"]
     assert "[REDACTED:witness_identity] saw them" in mine["text"] and NAME not in mine["text"]
-    api_create = list(events_of(app, stated.people["legal"].post(
-        f"/api/v1/interviews/{stated.interview_id}/transcripts/1/redactions", {"spans": spans})))
+    api_create = list(
+        events_of(
+            app,
+            stated.people["legal"].post(
+                f"/api/v1/interviews/{stated.interview_id}/transcripts/1/redactions", {"spans": spans}
+            ),
+        )
+    )
     assert [e["action"] for e in events_of(app, made)] == [e["action"] for e in api_create]
     assert set(created["details"]) == set(api_create[0]["details"])
 
@@ -202,19 +277,30 @@ def test_offsets_typed_without_script_work_and_a_broken_rule_shows_beside_the_fo
     lawyer = signed_in("legal")
     url = f"/app/interviews/{stated.interview_id}/transcripts/1/redactions"
     name = _span(NAME, "witness_identity")
-    overlapping = lawyer.post(url, {"span_start": [str(name["start"]), str(name["start"] + 2)],
-                                    "span_end": [str(name["end"]), str(name["end"] + 2)],
-                                    "span_category": ["witness_identity", "other"],
-                                    "span_legal_basis": ["Rule 81(4) RPE", "r"]})
+    overlapping = lawyer.post(
+        url,
+        {
+            "span_start": [str(name["start"]), str(name["start"] + 2)],
+            "span_end": [str(name["end"]), str(name["end"] + 2)],
+            "span_category": ["witness_identity", "other"],
+            "span_legal_basis": ["Rule 81(4) RPE", "r"],
+        },
+    )
     html = overlapping.get_data(as_text=True)
     assert overlapping.status_code == 422 and 'role="alert"' in html and "Overlaps span" in html
     assert f'value="{name["start"] + 2}"' in html  # the spans sent are kept
-    missing = lawyer.post(url, {"span_start": "3", "span_end": "", "span_category": "other",
-                                "span_legal_basis": "r"})
+    missing = lawyer.post(url, {"span_start": "3", "span_end": "", "span_category": "other", "span_legal_basis": "r"})
     assert missing.status_code == 422 and "end" in missing.get_data(as_text=True)
     assert redaction_count(app) == 0
-    typed = lawyer.post(url, {"span_start": str(name["start"]), "span_end": str(name["end"]),
-                              "span_category": "witness_identity", "span_legal_basis": "Rule 81(4) RPE"})
+    typed = lawyer.post(
+        url,
+        {
+            "span_start": str(name["start"]),
+            "span_end": str(name["end"]),
+            "span_category": "witness_identity",
+            "span_legal_basis": "Rule 81(4) RPE",
+        },
+    )
     assert typed.status_code == 303 and redaction_count(app) == 1
 
 

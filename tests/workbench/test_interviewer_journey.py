@@ -2,6 +2,7 @@
 its receipt, then an exhibit sent with Uppy's tus plugin, paused half-way, the page reloaded, and
 the same file resumed from the server's offset to completion. Every page passes axe and is kept
 as a screenshot; the page policy sees no violation (Uppy included)."""
+
 from __future__ import annotations
 
 import base64
@@ -16,8 +17,10 @@ from tests.browser import assert_accessible, sign_in, snapshot
 from tests.conftest import PASSWORD
 
 MiB = 1024 * 1024
-STATEMENT = ("Інтерв’юер: Де ви були вранці 3 березня?\n"
-             "W-0002: Біля ринку на вулиці Героїв Праці. Перший снаряд влучив о 07:40.\n")
+STATEMENT = (
+    "Інтерв’юер: Де ви були вранці 3 березня?\n"
+    "W-0002: Біля ринку на вулиці Героїв Праці. Перший снаряд влучив о 07:40.\n"
+)
 UPLOAD_PATH = re.compile(r"/api/v1/exhibits/(\d+)/upload$")
 
 
@@ -35,8 +38,7 @@ def checked_page(page: Any, database: str, name: str) -> None:
     snapshot(page, database, name)
 
 
-def test_an_interviewer_records_a_witness_interview_statement_and_a_resumed_exhibit(open_page, served,
-                                                                                  tmp_path: Path):
+def test_an_interviewer_records_a_witness_interview_statement_and_a_resumed_exhibit(open_page, served, tmp_path: Path):
     world, database = served.world, served.database
     interviewer = world.people["interviewer"]
     page = open_page()
@@ -138,16 +140,22 @@ def test_an_interviewer_records_a_witness_interview_statement_and_a_resumed_exhi
             route.abort()
     [location] = created
     exhibit_id = int(UPLOAD_PATH.search(location).group(1))
-    status, headers, _ = served.server.request("HEAD", f"/api/v1/exhibits/{exhibit_id}/upload",
-                                               token=interviewer.token, headers={"Tus-Resumable": "1.0.0"})
+    status, headers, _ = served.server.request(
+        "HEAD", f"/api/v1/exhibits/{exhibit_id}/upload", token=interviewer.token, headers={"Tus-Resumable": "1.0.0"}
+    )
     assert status == 200 and int(headers["upload-offset"]) == MiB
 
     # Reload: Uppy forgets the file, tus-js-client remembers its upload URL (localStorage).
     page.unroute(UPLOAD_PATH)
     seen: list[tuple[str, str, str | None]] = []
-    page.on("response", lambda response: seen.append(
-        (response.request.method, response.url, response.headers.get("upload-offset")))
-        if "/api/v1/" in response.url else None)
+    page.on(
+        "response",
+        lambda response: (
+            seen.append((response.request.method, response.url, response.headers.get("upload-offset")))
+            if "/api/v1/" in response.url
+            else None
+        ),
+    )
     page.reload()
     page.locator(".uppy-Dashboard").wait_for()
     page.get_by_label("Kind of exhibit").select_option("other")
@@ -167,8 +175,9 @@ def test_an_interviewer_records_a_witness_interview_statement_and_a_resumed_exhi
     # The API agrees: complete, the right size, the right bytes.
     status, _, body = served.server.request("GET", f"/api/v1/exhibits/{exhibit_id}", token=interviewer.token)
     assert status == 200 and b'"complete"' in body
-    status, headers, _ = served.server.request("HEAD", f"/api/v1/exhibits/{exhibit_id}/content",
-                                               token=interviewer.token)
+    status, headers, _ = served.server.request(
+        "HEAD", f"/api/v1/exhibits/{exhibit_id}/content", token=interviewer.token
+    )
     assert status == 200
     assert headers["repr-digest"] == f"sha-256=:{base64.b64encode(bytes.fromhex(digest)).decode()}:"
 

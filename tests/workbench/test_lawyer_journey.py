@@ -3,6 +3,7 @@ record), an interview and its transcript; a redaction made by selecting words wi
 previewed, created at the exact code-point offsets; a disclosure checked item by item, sent,
 approved by a second lawyer in another browser, and its bundle downloaded. Every page passes axe
 and is kept as a screenshot. An Arabic transcript reads right to left."""
+
 from __future__ import annotations
 
 import zipfile
@@ -51,9 +52,21 @@ def test_a_lawyer_redacts_discloses_and_a_second_lawyer_approves(app, served, op
     world = served.world
     interviewer, legal = world.people["interviewer"], world.people["legal"]
     ok(interviewer.patch(f"/api/v1/witnesses/{world.witness_id}", {"identity": {"full_name": "Olena Protected"}}))
-    ok(interviewer.post(f"/api/v1/witnesses/{world.witness_id}/consent", {"scopes": {
-        "record": True, "share_with_prosecutors": True, "share_with_un_bodies": False, "disclose_identity": False},
-        "given_at": "2026-03-10T09:00:00Z"}), 201)
+    ok(
+        interviewer.post(
+            f"/api/v1/witnesses/{world.witness_id}/consent",
+            {
+                "scopes": {
+                    "record": True,
+                    "share_with_prosecutors": True,
+                    "share_with_un_bodies": False,
+                    "disclose_identity": False,
+                },
+                "given_at": "2026-03-10T09:00:00Z",
+            },
+        ),
+        201,
+    )
     ok(interviewer.post(f"/api/v1/interviews/{world.interview_id}/transcripts", {"text": STATEMENT}), 201)
     add_lawyer(app, world)
 
@@ -104,7 +117,8 @@ def test_a_lawyer_redacts_discloses_and_a_second_lawyer_approves(app, served, op
     preview = page.get_by_test_id("preview")
     preview.wait_for()
     assert "W-0001: [REDACTED:witness_identity] saw them lead seven prisoners to [REDACTED:location]." in (
-        preview.inner_text())
+        preview.inner_text()
+    )
     check(page, served, "lawyer-redaction-preview")
     page.get_by_role("button", name="Create redaction").click()
     page.wait_for_url("**/app/redactions/**")
@@ -116,7 +130,8 @@ def test_a_lawyer_redacts_discloses_and_a_second_lawyer_approves(app, served, op
     place = STATEMENT.index(PLACE)
     assert made["spans"] == [
         {"start": start, "end": start + len(CHOSEN), "category": "witness_identity", "legal_basis": "Rule 81(4) RPE"},
-        {"start": place, "end": place + len(PLACE), "category": "location", "legal_basis": "Rule 81(4) RPE"}]
+        {"start": place, "end": place + len(PLACE), "category": "location", "legal_basis": "Rule 81(4) RPE"},
+    ]
 
     # The disclosure: checked item by item before it is sent.
     page.goto(f"/app/cases/{world.case_id}")
@@ -171,8 +186,13 @@ def test_a_lawyer_redacts_discloses_and_a_second_lawyer_approves(app, served, op
 def test_an_arabic_transcript_reads_right_to_left_and_is_redacted_by_selection(app, served, open_page):
     world = served.world
     interviewer = world.people["interviewer"]
-    interview = ok(interviewer.post(f"/api/v1/cases/{world.case_id}/interviews", {
-        "witness_id": world.witness_id, "conducted_at": "2026-03-12T10:00:00Z", "language": "ar"}), 201)["id"]
+    interview = ok(
+        interviewer.post(
+            f"/api/v1/cases/{world.case_id}/interviews",
+            {"witness_id": world.witness_id, "conducted_at": "2026-03-12T10:00:00Z", "language": "ar"},
+        ),
+        201,
+    )["id"]
     ok(interviewer.post(f"/api/v1/interviews/{interview}/transcripts", {"text": ARABIC}), 201)
     page = open_page()
     sign_in(page, "legal", PASSWORD)

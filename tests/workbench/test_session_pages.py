@@ -1,5 +1,6 @@
 """Signing in through the workbench: the same service, throttles and records as the API's login;
 CSRF on every form; the page policy; failures as pages with their true status, recorded."""
+
 from __future__ import annotations
 
 import re
@@ -41,9 +42,14 @@ def test_login_records_the_same_event_as_the_api(app: Flask, people):
     assert failed.status_code == 401 and "Invalid username or password." in failed.get_data(as_text=True)
     [refusal] = events_of(app, failed)
     assert (refusal["action"], refusal["outcome"], refusal["details"]["reason"]) == (
-        "auth.login", "denied", "invalid_credentials")
-    done = client.post("/app/login", data={"username": "legal", "password": PASSWORD, "csrf_token": token,
-                                           "next": "https://elsewhere.example/app/"})
+        "auth.login",
+        "denied",
+        "invalid_credentials",
+    )
+    done = client.post(
+        "/app/login",
+        data={"username": "legal", "password": PASSWORD, "csrf_token": token, "next": "https://elsewhere.example/app/"},
+    )
     assert done.status_code == 303 and done.headers["Location"] == "/app/"  # never off this site
     [login] = events_of(app, done)
     assert (login["action"], login["outcome"], login["actor_username"]) == ("auth.login", "allowed", "legal")
@@ -74,7 +80,11 @@ def test_a_refused_page_is_the_not_found_page_and_is_recorded(app: Flask, world:
     assert refused.status_code == 404 and 'data-problem="not-found"' in refused.get_data(as_text=True)
     [event] = events_of(app, refused)
     assert (event["action"], event["outcome"], event["resource_type"], event["resource_id"]) == (
-        "case.read", "denied", "case", str(world.case_id))
+        "case.read",
+        "denied",
+        "case",
+        str(world.case_id),
+    )
     missing = outsider.get("/app/cases/999999")
     assert missing.status_code == 404 and missing.get_data(as_text=True).count("not-found") == 1
 
@@ -89,16 +99,21 @@ def test_an_admin_set_password_is_changed_in_the_browser_first(app: Flask, peopl
         db.session.commit()
     client = app.test_client()
     token = csrf_of(client.get("/app/login").get_data(as_text=True))
-    assert client.post("/app/login", data={"username": "newcomer", "password": PASSWORD,
-                                           "csrf_token": token}).status_code == 303
+    assert (
+        client.post("/app/login", data={"username": "newcomer", "password": PASSWORD, "csrf_token": token}).status_code
+        == 303
+    )
     blocked = client.get("/app/")
     assert blocked.status_code == 403 and 'action="/app/password"' in blocked.get_data(as_text=True)
     csrf = csrf_of(blocked.get_data(as_text=True))
-    weak = client.post("/app/password", data={"csrf_token": csrf, "current_password": PASSWORD,
-                                              "new_password": "password"})
+    weak = client.post(
+        "/app/password", data={"csrf_token": csrf, "current_password": PASSWORD, "new_password": "password"}
+    )
     assert weak.status_code == 422 and 'role="alert"' in weak.get_data(as_text=True)
-    changed = client.post("/app/password", data={"csrf_token": csrf, "current_password": PASSWORD,
-                                                 "new_password": "a long and unusual passphrase 7"})
+    changed = client.post(
+        "/app/password",
+        data={"csrf_token": csrf, "current_password": PASSWORD, "new_password": "a long and unusual passphrase 7"},
+    )
     assert changed.status_code == 303
     assert client.get("/app/").status_code == 200
 
@@ -117,8 +132,11 @@ def test_the_language_is_chosen_on_any_page_and_kept(app: Flask, people):
 def test_static_files_are_public_and_record_nothing(app: Flask):
     before = all_events(app)
     client = app.test_client()
-    for path in ("/app/static/vendor/htmx.min.js", "/app/static/vendor/uppy.min.js",
-                 "/app/static/workbench/workbench.css"):
+    for path in (
+        "/app/static/vendor/htmx.min.js",
+        "/app/static/vendor/uppy.min.js",
+        "/app/static/workbench/workbench.css",
+    ):
         assert client.get(path).status_code == 200, path
     assert client.get("/app/static/../../config/settings.py").status_code == 404
     assert all_events(app) == before

@@ -1,5 +1,6 @@
 """Signing in and out in a real browser, in both shipped languages: accessible, under the page
 policy, nothing fetched from another origin."""
+
 from __future__ import annotations
 
 from tests.browser import assert_accessible, sign_in, snapshot
@@ -58,8 +59,10 @@ def test_a_page_without_access_is_the_not_found_page_and_recorded(open_page, ser
     assert_accessible(page, "not-found")
     snapshot(page, served.database, "not-found")
     status, _, body = served.server.request(
-        "GET", f"/api/v1/custody/events?action=case.read&outcome=denied&resource_id={world.case_id}",
-        token=world.people["auditor"].token)
+        "GET",
+        f"/api/v1/custody/events?action=case.read&outcome=denied&resource_id={world.case_id}",
+        token=world.people["auditor"].token,
+    )
     assert status == 200
     refusals = json.loads(body)["items"]
     assert [(e["actor_username"], e["resource_type"]) for e in refusals] == [("outsider", "case")]

@@ -33,6 +33,7 @@ The signature is a C2SP signed note by the log's key. Its text starts with
 ``casework/disclosure-bundle/v1`` and its second line is not a number, so it can never be taken
 for a checkpoint signed by the same key.
 """
+
 from __future__ import annotations
 
 import re
@@ -91,11 +92,13 @@ class BundleSignature:
     checkpoint_root_b64: str
 
     def text(self) -> str:
-        return (f"{SIGNATURE_HEADER}\n"
-                f"disclosure {self.disclosure_id}\n"
-                f"bag {self.bag_name}\n"
-                f"{TAGMANIFEST} {self.tagmanifest_sha256}\n"
-                f"checkpoint {self.checkpoint_size} {self.checkpoint_root_b64}\n")
+        return (
+            f"{SIGNATURE_HEADER}\n"
+            f"disclosure {self.disclosure_id}\n"
+            f"bag {self.bag_name}\n"
+            f"{TAGMANIFEST} {self.tagmanifest_sha256}\n"
+            f"checkpoint {self.checkpoint_size} {self.checkpoint_root_b64}\n"
+        )
 
     @classmethod
     def parse(cls, text: str) -> BundleSignature:
@@ -104,8 +107,12 @@ class BundleSignature:
         if len(lines) != 6 or lines[0] != SIGNATURE_HEADER or lines[5] != "":
             raise ValueError("not a casework/disclosure-bundle/v1 signature")
         fields = [line.split(" ") for line in lines[1:5]]
-        if ([f[0] for f in fields] != ["disclosure", "bag", TAGMANIFEST, "checkpoint"]
-                or [len(f) for f in fields] != [2, 2, 2, 3]):
+        if [f[0] for f in fields] != ["disclosure", "bag", TAGMANIFEST, "checkpoint"] or [len(f) for f in fields] != [
+            2,
+            2,
+            2,
+            3,
+        ]:
             raise ValueError("malformed bundle signature lines")
         if not fields[0][1].isdigit() or not fields[3][1].isdigit():
             raise ValueError("malformed numbers in the bundle signature")

@@ -20,6 +20,7 @@ consistent with itself; it says so. With keys obtained independently (``GET
 /custody/public-key``, the witnesses' own publications), a pass means the server holding that
 key signed these bytes, and the events are in a log the witnesses saw.
 """
+
 from __future__ import annotations
 
 import base64
@@ -124,8 +125,12 @@ class _Scope:
             return False
         rtype, rid, action, key, value = self.origin
         details = entry.get("details")
-        return (place == (rtype, rid) and entry.get("action") == action and isinstance(details, dict)
-                and details.get(key) == value)
+        return (
+            place == (rtype, rid)
+            and entry.get("action") == action
+            and isinstance(details, dict)
+            and details.get(key) == value
+        )
 
 
 @dataclass(frozen=True)
@@ -205,8 +210,12 @@ class _ZipBag(_Bag):
             name = info.filename
             if info.is_dir():
                 continue
-            if (name.startswith("/") or "\\" in name or "\x00" in name
-                    or any(part in ("", ".", "..") for part in name.split("/"))):
+            if (
+                name.startswith("/")
+                or "\\" in name
+                or "\x00" in name
+                or any(part in ("", ".", "..") for part in name.split("/"))
+            ):
                 raise Failed("structure", f"zip member {name!r} has an unsafe path")
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise Failed("structure", f"zip member {name!r} is a symbolic link")
@@ -347,24 +356,31 @@ class Verifier:
         bagit = self.bag.read("bagit.txt", "bagit.txt")
         if bagit.startswith(b"\xef\xbb\xbf") or not re.match(rb"BagIt-Version: \d+\.\d+\r?\n", bagit):
             raise Failed("structure", "bagit.txt does not declare a BagIt version")
-        for rel, what in ((fmt.MANIFEST, "payload manifest"), (fmt.TAGMANIFEST, "tag manifest"),
-                          (fmt.SIGNATURE_FILE, "signature"), (fmt.CHECKPOINT_FILE, "checkpoint"),
-                          ("bag-info.txt", "bag-info.txt")):
+        for rel, what in (
+            (fmt.MANIFEST, "payload manifest"),
+            (fmt.TAGMANIFEST, "tag manifest"),
+            (fmt.SIGNATURE_FILE, "signature"),
+            (fmt.CHECKPOINT_FILE, "checkpoint"),
+            ("bag-info.txt", "bag-info.txt"),
+        ):
             if not self.bag.has(rel):
                 raise Failed("structure", f"the {what} ({rel}) is missing from the bag")
         try:
             parse_vkey(self.vkey)
         except NoteError as exc:
-            raise Failed("keys", f"the log's key ({'--vkey' if self.trusted_vkey else fmt.LOG_VKEY_FILE}) "
-                                 f"is malformed: {exc}") from None
+            raise Failed(
+                "keys", f"the log's key ({'--vkey' if self.trusted_vkey else fmt.LOG_VKEY_FILE}) is malformed: {exc}"
+            ) from None
         bag_vkey = self.bag.text(fmt.LOG_VKEY_FILE, "the log's key").strip() if self.bag.has(fmt.LOG_VKEY_FILE) else ""
         if self.trusted_vkey:
             note = "" if bag_vkey == self.vkey else " (the bag's own custody/log.vkey differs and was ignored)"
             self.report.trust.append(f"log key: trusted, given with --vkey{note}")
         else:
-            self.report.trust.append("log key: SELF-ASSERTED by the bag (custody/log.vkey); this only shows the "
-                                     "bag is consistent with itself. Pass --vkey with the log's key obtained "
-                                     "independently to verify who signed it")
+            self.report.trust.append(
+                "log key: SELF-ASSERTED by the bag (custody/log.vkey); this only shows the "
+                "bag is consistent with itself. Pass --vkey with the log's key obtained "
+                "independently to verify who signed it"
+            )
 
     # --- 2. checkpoint ----------------------------------------------------------------------
     def check_checkpoint(self) -> None:
@@ -384,11 +400,16 @@ class Verifier:
         self.report.cosignatures = len(valid)
         self.report.cosigners = cosigner_facts(valid)
         source = "given with --witness-key" if self.trusted_witnesses else "SELF-ASSERTED by the bag"
-        self.report.trust.append(f"witnesses: {len(valid)} valid cosignature(s) of {len(self.witness_keys)} "
-                                 f"witness key(s) {source}; quorum required: {self.quorum}")
+        self.report.trust.append(
+            f"witnesses: {len(valid)} valid cosignature(s) of {len(self.witness_keys)} "
+            f"witness key(s) {source}; quorum required: {self.quorum}"
+        )
         if len(valid) < self.quorum:
-            raise Failed("checkpoint", f"checkpoint ({fmt.CHECKPOINT_FILE}) is cosigned by {len(valid)} of the "
-                                       f"witnesses; the quorum is {self.quorum}")
+            raise Failed(
+                "checkpoint",
+                f"checkpoint ({fmt.CHECKPOINT_FILE}) is cosigned by {len(valid)} of the "
+                f"witnesses; the quorum is {self.quorum}",
+            )
 
     # --- 3. signature -------------------------------------------------------------------
     def check_signature(self) -> None:
@@ -399,15 +420,22 @@ class Verifier:
             raise Failed("signature", f"signature ({fmt.SIGNATURE_FILE}) rejected: {exc}") from None
         digest, _ = self.bag.sha256(fmt.TAGMANIFEST)
         if digest != signed.tagmanifest_sha256:
-            raise Failed("signature", f"signature ({fmt.SIGNATURE_FILE}) does not cover {fmt.TAGMANIFEST}: the tag "
-                                      "manifest was altered after it was signed")
+            raise Failed(
+                "signature",
+                f"signature ({fmt.SIGNATURE_FILE}) does not cover {fmt.TAGMANIFEST}: the tag "
+                "manifest was altered after it was signed",
+            )
         root_b64 = fmt_b64(self.checkpoint.root)
         if (signed.checkpoint_size, signed.checkpoint_root_b64) != (self.checkpoint.size, root_b64):
-            raise Failed("signature", f"signature ({fmt.SIGNATURE_FILE}) names another checkpoint "
-                                      f"(size {signed.checkpoint_size}) than {fmt.CHECKPOINT_FILE}")
+            raise Failed(
+                "signature",
+                f"signature ({fmt.SIGNATURE_FILE}) names another checkpoint "
+                f"(size {signed.checkpoint_size}) than {fmt.CHECKPOINT_FILE}",
+            )
         if signed.bag_name != self.bag.root:
-            raise Failed("signature", f"signature ({fmt.SIGNATURE_FILE}) is for bag {signed.bag_name!r}, "
-                                      f"not {self.bag.root!r}")
+            raise Failed(
+                "signature", f"signature ({fmt.SIGNATURE_FILE}) is for bag {signed.bag_name!r}, not {self.bag.root!r}"
+            )
         self.disclosure_id = signed.disclosure_id
         self.report.disclosure_id = signed.disclosure_id
 
@@ -417,7 +445,7 @@ class Verifier:
         items: dict[str, _Item] = {}
         for path, digest in self.payload.items():
             if path.startswith(fmt.ITEMS_DIR + "/"):
-                number = path[len(fmt.ITEMS_DIR) + 1:].split("/", 1)[0]
+                number = path[len(fmt.ITEMS_DIR) + 1 :].split("/", 1)[0]
                 items.setdefault(number, _Item(number, f"{fmt.ITEMS_DIR}/{number}")).files[path] = digest
             elif not path.startswith("data/"):
                 raise Failed("manifest", f"{fmt.MANIFEST} lists {path}, which is not payload (data/)")
@@ -429,10 +457,23 @@ class Verifier:
         for rel in (fmt.DISCLOSURE_FILE, fmt.INDEX_FILE):
             self._check_file(rel, rel, None)
         if fmt.DISCLOSURE_CUSTODY_FILE in self.payload:
-            origin = None if self.case_id is None else (
-                "case", self.case_id, fmt.DISCLOSURE_ORIGIN_ACTION, fmt.DISCLOSURE_ORIGIN_DETAIL, self.disclosure_id)
-            self._check_custody(fmt.DISCLOSURE_CUSTODY_FILE, _Scope(("disclosure", str(self.disclosure_id)), origin),
-                                "the disclosure", None)
+            origin = (
+                None
+                if self.case_id is None
+                else (
+                    "case",
+                    self.case_id,
+                    fmt.DISCLOSURE_ORIGIN_ACTION,
+                    fmt.DISCLOSURE_ORIGIN_DETAIL,
+                    self.disclosure_id,
+                )
+            )
+            self._check_custody(
+                fmt.DISCLOSURE_CUSTODY_FILE,
+                _Scope(("disclosure", str(self.disclosure_id)), origin),
+                "the disclosure",
+                None,
+            )
             self._check_file(fmt.DISCLOSURE_CUSTODY_FILE, fmt.DISCLOSURE_CUSTODY_FILE, None)
 
     def _check_listing(self, items: dict[str, _Item]) -> None:
@@ -447,8 +488,12 @@ class Verifier:
             item.registration = listed.get(item.directory, "?")
         for directory, registration in listed.items():
             if directory not in {item.directory for item in items.values()}:
-                raise Failed("payload", f"item {registration} ({directory}) is listed in {fmt.DISCLOSURE_FILE} "
-                                        f"but none of its files are in {fmt.MANIFEST}", registration)
+                raise Failed(
+                    "payload",
+                    f"item {registration} ({directory}) is listed in {fmt.DISCLOSURE_FILE} "
+                    f"but none of its files are in {fmt.MANIFEST}",
+                    registration,
+                )
 
     def _check_file(self, rel: str, what: str, item: str | None) -> None:
         expected = self.payload.get(rel)
@@ -480,10 +525,23 @@ class Verifier:
         try:
             for listed in metadata["custody_files"]:
                 origin = listed.get("origin")
-                custody.append((f"{item.directory}/{fmt.safe_name(str(listed['file']))}", _Scope(
-                    (str(listed["resource"]["type"]), str(listed["resource"]["id"])),
-                    None if origin is None else (str(origin["type"]), str(origin["id"]), str(origin["action"]),
-                                                 str(origin["detail"]), origin["value"]))))
+                custody.append(
+                    (
+                        f"{item.directory}/{fmt.safe_name(str(listed['file']))}",
+                        _Scope(
+                            (str(listed["resource"]["type"]), str(listed["resource"]["id"])),
+                            None
+                            if origin is None
+                            else (
+                                str(origin["type"]),
+                                str(origin["id"]),
+                                str(origin["action"]),
+                                str(origin["detail"]),
+                                origin["value"],
+                            ),
+                        ),
+                    )
+                )
         except (KeyError, TypeError, AttributeError):
             raise Failed("payload", f"{label} metadata ({metadata_rel}) is malformed", item.registration) from None
         main = f"{item.directory}/{fmt.CUSTODY_NAME}"
@@ -511,15 +569,21 @@ class Verifier:
             if line.seq <= last:
                 raise Failed("custody", f"{where} ({rel}) is out of order or repeated", item)
             if line.entry is not None and line.leaf != line.claimed:
-                raise Failed("custody", f"{where} ({rel}) was altered: its content does not match its leaf hash",
-                             item)
+                raise Failed("custody", f"{where} ({rel}) was altered: its content does not match its leaf hash", item)
             if not merkle.verify_inclusion(line.leaf, line.seq, size, line.proof, root):
-                raise Failed("custody", f"{where} ({rel}): inclusion proof does not verify against the checkpoint "
-                                        f"(tree size {size})", item)
+                raise Failed(
+                    "custody",
+                    f"{where} ({rel}): inclusion proof does not verify against the checkpoint (tree size {size})",
+                    item,
+                )
             if line.entry is not None:
                 if not scope.covers(line.entry):
-                    raise Failed("custody", f"{where} ({rel}) is an event of {line.entry.get('resource_type')} "
-                                            f"{line.entry.get('resource_id')}, not of {label}", item)
+                    raise Failed(
+                        "custody",
+                        f"{where} ({rel}) is an event of {line.entry.get('resource_type')} "
+                        f"{line.entry.get('resource_id')}, not of {label}",
+                        item,
+                    )
                 proven += 1
             else:
                 assert line.withheld is not None
@@ -554,8 +618,9 @@ class Verifier:
         oxum = info.get("Payload-Oxum", "")
         total = sum(self.bag.sizes[rel] for rel in present)
         if oxum != f"{total}.{len(present)}":
-            raise Failed("tags", f"Payload-Oxum {oxum!r} does not match the payload ({total} bytes, "
-                                 f"{len(present)} files)")
+            raise Failed(
+                "tags", f"Payload-Oxum {oxum!r} does not match the payload ({total} bytes, {len(present)} files)"
+            )
         if info.get("External-Identifier") != self.bag.root:
             raise Failed("tags", "bag-info.txt External-Identifier does not name this bag")
 
@@ -571,9 +636,11 @@ class Verifier:
             self.report.withheld_reasons = dict(sorted(self.withheld.items()))
             self.report.staff = sorted(self.staff)
         self.report.ok = True
-        self.report.message = (f"bag {self.bag.root}: {_count(self.report.items, 'item')} and "
-                               f"{_count(self.report.events, 'custody event')} verified against checkpoint size "
-                               f"{self.report.checkpoint_size}")
+        self.report.message = (
+            f"bag {self.bag.root}: {_count(self.report.items, 'item')} and "
+            f"{_count(self.report.events, 'custody event')} verified against checkpoint size "
+            f"{self.report.checkpoint_size}"
+        )
         return self.report
 
 
@@ -626,8 +693,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def verify_bundle(path: str | os.PathLike[str], *, vkey: str | None = None,
-                  witness_keys: Sequence[str] | None = None, quorum: int | None = None) -> Report:
+def verify_bundle(
+    path: str | os.PathLike[str],
+    *,
+    vkey: str | None = None,
+    witness_keys: Sequence[str] | None = None,
+    quorum: int | None = None,
+) -> Report:
     """Verify a bundle, its zip or its unzipped folder; the report says what passed, or the first
     thing that failed."""
     verifier: Verifier | None = None

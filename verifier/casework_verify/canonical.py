@@ -14,6 +14,7 @@ corner cases are handled explicitly:
 * I-JSON (which JCS requires) only guarantees integers in +-(2**53 - 1); larger ones are
   refused rather than silently encoded in a form other JCS implementations would not match.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -15,6 +15,7 @@ twice toward a quorum.
 
 "Signature lines" in this module are strings *without* their final newline.
 """
+
 from __future__ import annotations
 
 import base64

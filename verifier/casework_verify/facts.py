@@ -3,6 +3,7 @@
 One shape for a bundle's checkpoint and an export's, so a program reading ``--json`` (and the
 human summary built from it) treats them alike.
 """
+
 from __future__ import annotations
 
 import base64
@@ -24,11 +25,16 @@ def utc_time(timestamp: int) -> str | None:
 
 def checkpoint_facts(checkpoint: Checkpoint) -> dict[str, Any]:
     """The log's name (origin), the tree size and the root, base64 as in the checkpoint's text."""
-    return {"origin": checkpoint.origin, "size": checkpoint.size,
-            "root": base64.b64encode(checkpoint.root).decode("ascii")}
+    return {
+        "origin": checkpoint.origin,
+        "size": checkpoint.size,
+        "root": base64.b64encode(checkpoint.root).decode("ascii"),
+    }
 
 
 def cosigner_facts(valid: Sequence[Cosignature]) -> list[dict[str, Any]]:
     """Who cosigned and when: name, key id, the signed timestamp and that time in UTC."""
-    return [{"name": c.name, "key_id": c.key_id.hex(), "timestamp": c.timestamp, "time": utc_time(c.timestamp)}
-            for c in sorted(valid, key=lambda c: c.name)]
+    return [
+        {"name": c.name, "key_id": c.key_id.hex(), "timestamp": c.timestamp, "time": utc_time(c.timestamp)}
+        for c in sorted(valid, key=lambda c: c.name)
+    ]

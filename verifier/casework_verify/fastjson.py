@@ -11,6 +11,7 @@ Both ``loads`` refuse what orjson refuses and the log never holds: invalid UTF-8
 ``NaN`` and ``Infinity``. Every failure to parse is a ``ValueError``; a failure to encode is one
 of ``ENCODE_ERRORS`` (orjson's is a ``TypeError``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,8 +32,9 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 def dumps_stdlib(obj: Any, sort_keys: bool = False) -> bytes:
     """Compact UTF-8 JSON by the standard library; ValueError for a lone surrogate or NaN."""
-    return json.dumps(obj, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(obj, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
 
 
 def loads_stdlib(data: bytes | str) -> Any:
@@ -68,6 +70,7 @@ dumps_sorted: Callable[[Any], bytes]
 ENCODE_ERRORS: tuple[type[Exception], ...]
 
 if HAVE_ORJSON:
+
     def dumps_orjson(obj: Any, sort_keys: bool = False) -> bytes:
         """Compact UTF-8 JSON by orjson; orjson.JSONEncodeError (a TypeError) where it cannot."""
         return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) if sort_keys else orjson.dumps(obj)

@@ -19,6 +19,7 @@ An entry carries the derived salts only. Entries of leaf form v1 (before SPEC v3
 
 This module imports nothing from the application: the offline verifiers use it as it is.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,13 +33,27 @@ VERSION = 2
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # What an event says besides its place (seq) and time, in the order the columns are stored.
 ENTRY_FIELDS = (
-    "actor_id", "actor_username", "actor_role", "action", "outcome", "resource_type", "resource_id",
-    "case_id", "witness_id", "request_id", "client_addr", "details",
+    "actor_id",
+    "actor_username",
+    "actor_role",
+    "action",
+    "outcome",
+    "resource_type",
+    "resource_id",
+    "case_id",
+    "witness_id",
+    "request_id",
+    "client_addr",
+    "details",
 )
 # Identifying values, by path: top-level fields, and keys inside ``details`` ("details.a.b").
 COMMITTED_PATHS = (
-    "actor_id", "actor_username", "client_addr",
-    "details.claimed_username", "details.recipient.name", "details.recipient.organisation",
+    "actor_id",
+    "actor_username",
+    "client_addr",
+    "details.claimed_username",
+    "details.recipient.name",
+    "details.recipient.organisation",
 )
 SALT_BYTES = 32
 _SALT_DOMAIN = b"casework/custody/leaf-v2/salt\x00"

@@ -44,6 +44,7 @@ match does the line-by-line pass run, so findings are the same.
 The command line (``casework-verify log``, ``cli``) exits 0 verified, 1 tampering or failed
 verification, 2 usage error.
 """
+
 from __future__ import annotations
 
 import binascii
@@ -102,15 +103,17 @@ class VerifyReport:
 class _Failed(Exception):
     """Internal: stop streaming with a report."""
 
-    def __init__(self, problem: str, message: str, first_bad_seq: int | None = None,
-                 bad_range: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self, problem: str, message: str, first_bad_seq: int | None = None, bad_range: tuple[int, int] | None = None
+    ) -> None:
         super().__init__(message)
         self.problem, self.message = problem, message
         self.first_bad_seq, self.bad_range = first_bad_seq, bad_range
 
 
-def load_checkpoints(checkpoints: Sequence[str], vkey: str, witnesses: Sequence[str] = (),
-                     quorum: int = 0) -> list[Checkpoint]:
+def load_checkpoints(
+    checkpoints: Sequence[str], vkey: str, witnesses: Sequence[str] = (), quorum: int = 0
+) -> list[Checkpoint]:
     """Open and parse every checkpoint, sorted by size; raise _Failed on any bad one.
 
     With witness vkeys, each checkpoint must also carry valid cosignatures (C2SP
@@ -120,8 +123,9 @@ def load_checkpoints(checkpoints: Sequence[str], vkey: str, witnesses: Sequence[
     return [cp for cp, _ in _load_checkpoints(checkpoints, vkey, witnesses, quorum)]
 
 
-def _load_checkpoints(checkpoints: Sequence[str], vkey: str, witnesses: Sequence[str],
-                      quorum: int) -> list[tuple[Checkpoint, list[Cosignature]]]:
+def _load_checkpoints(
+    checkpoints: Sequence[str], vkey: str, witnesses: Sequence[str], quorum: int
+) -> list[tuple[Checkpoint, list[Cosignature]]]:
     """``load_checkpoints`` with each checkpoint's valid cosignatures by the given witnesses."""
     parsed: dict[int, tuple[Checkpoint, list[Cosignature]]] = {}
     for number, text in enumerate(checkpoints, 1):
@@ -129,8 +133,11 @@ def _load_checkpoints(checkpoints: Sequence[str], vkey: str, witnesses: Sequence
             cp = parse_checkpoint(open_note(text, vkey))
             valid = verify_quorum(text, witnesses, quorum, log_vkey=vkey) if witnesses or quorum else []
         except QuorumError as exc:
-            raise _Failed("checkpoint", f"checkpoint #{number} (size {cp.size}) lacks a witness quorum: "
-                                        f"{len(exc.valid)} of {quorum} valid cosignatures") from exc
+            raise _Failed(
+                "checkpoint",
+                f"checkpoint #{number} (size {cp.size}) lacks a witness quorum: "
+                f"{len(exc.valid)} of {quorum} valid cosignatures",
+            ) from exc
         except NoteError as exc:
             raise _Failed("checkpoint", f"checkpoint #{number} rejected: {exc}") from exc
         first = next(iter(parsed.values()), None)
@@ -138,15 +145,18 @@ def _load_checkpoints(checkpoints: Sequence[str], vkey: str, witnesses: Sequence
             raise _Failed("checkpoint", f"checkpoint #{number} is for log {cp.origin!r}, not {first[0].origin!r}")
         known, _ = parsed.setdefault(cp.size, (cp, valid))
         if known.root != cp.root:
-            raise _Failed("checkpoint", f"two signed checkpoints for size {cp.size} have different roots: "
-                                        "the log was forked (equivocation)")
+            raise _Failed(
+                "checkpoint",
+                f"two signed checkpoints for size {cp.size} have different roots: the log was forked (equivocation)",
+            )
         if cp.size == 0 and cp.root != EMPTY_ROOT:
             raise _Failed("checkpoint", f"checkpoint #{number} has size 0 but a root other than the empty root")
     return [parsed[size] for size in sorted(parsed)]
 
 
-def verify_export(lines: Iterable[bytes], checkpoints: Sequence[str], vkey: str, *,
-                  witnesses: Sequence[str] = (), quorum: int = 0) -> VerifyReport:
+def verify_export(
+    lines: Iterable[bytes], checkpoints: Sequence[str], vkey: str, *, witnesses: Sequence[str] = (), quorum: int = 0
+) -> VerifyReport:
     """Verify an export stream against signed checkpoints; stops at the first problem.
 
     ``lines`` may be any iterable of JSON Lines (e.g. a file opened in binary mode); it is
@@ -156,8 +166,13 @@ def verify_export(lines: Iterable[bytes], checkpoints: Sequence[str], vkey: str,
     return _verified(checkpoints, vkey, witnesses, quorum, lambda state, cps: state.run(iter(lines), cps))
 
 
-def _verified(checkpoints: Sequence[str], vkey: str, witnesses: Sequence[str], quorum: int,
-              run: Callable[[_Stream, list[Checkpoint]], None]) -> VerifyReport:
+def _verified(
+    checkpoints: Sequence[str],
+    vkey: str,
+    witnesses: Sequence[str],
+    quorum: int,
+    run: Callable[[_Stream, list[Checkpoint]], None],
+) -> VerifyReport:
     """Check the arguments and the checkpoints, then ``run`` the pass; the report of the first failure."""
     parse_vkey(vkey)
     if not checkpoints:
@@ -234,45 +249,69 @@ class _Stream:
         finally:
             self.entries = n  # also when a problem stops the loop
         if target is not None or n < (cps[-1].size if cps else 0):
-            raise _Failed("truncated", f"the export ends after {n} entries but a checkpoint for size "
-                                       f"{cps[-1].size} is signed: entries {n}..{cps[-1].size - 1} are "
-                                       "missing (truncated)", n, (n, cps[-1].size - 1))
+            raise _Failed(
+                "truncated",
+                f"the export ends after {n} entries but a checkpoint for size "
+                f"{cps[-1].size} is signed: entries {n}..{cps[-1].size - 1} are "
+                "missing (truncated)",
+                n,
+                (n, cps[-1].size - 1),
+            )
 
     def _check_root(self, cp: Checkpoint) -> None:
         if self.frontier.root() != cp.root:
             low = self.verified_size
-            raise _Failed("root_mismatch",
-                          f"root mismatch at checkpoint size {cp.size}: an entry in ({low}, {cp.size}] "
-                          f"(seq {low}..{cp.size - 1}) was altered without trace in its own leaf hash",
-                          None, (low, cp.size - 1))
+            raise _Failed(
+                "root_mismatch",
+                f"root mismatch at checkpoint size {cp.size}: an entry in ({low}, {cp.size}] "
+                f"(seq {low}..{cp.size - 1}) was altered without trace in its own leaf hash",
+                None,
+                (low, cp.size - 1),
+            )
         self.verified_size = cp.size
 
     def _line_number(self, n: int) -> int:
         return n + self.blank_lines + 1
 
     def _malformed(self, n: int, exc: Exception) -> _Failed:
-        reason = "not valid JSON" if isinstance(exc, ValueError) else \
-            "not an object with entry, leaf_hash and entry.seq"
+        reason = (
+            "not valid JSON" if isinstance(exc, ValueError) else "not an object with entry, leaf_hash and entry.seq"
+        )
         return _Failed("malformed", f"line {self._line_number(n)} (expected seq {n}) is malformed: {reason}", n)
 
     def _bad_sequence(self, n: int, rec: Any, seq: Any, lines: Iterator[bytes]) -> _Failed:
         """Diagnose a seq that is not the next one; peeks one line to recognise a swap."""
         if type(seq) is not int or len(rec) != 2:
-            return _Failed("malformed", f"line {self._line_number(n)} (expected seq {n}) is malformed: "
-                                        "seq must be an integer and the record must have exactly entry "
-                                        "and leaf_hash", n)
+            return _Failed(
+                "malformed",
+                f"line {self._line_number(n)} (expected seq {n}) is malformed: "
+                "seq must be an integer and the record must have exactly entry "
+                "and leaf_hash",
+                n,
+            )
         if seq > n:
             following = _peek_seq(lines)
             if following == n:
-                return _Failed("reordered", f"entries out of order: seq {seq} appears before seq {n} "
-                                            "(lines swapped or moved)", n)
-            return _Failed("deleted", f"entry seq {n} is missing: the export jumps from seq {n - 1} to "
-                                      f"seq {seq} (seq {n}..{seq - 1} deleted, or moved later)", n, (n, seq - 1))
+                return _Failed(
+                    "reordered", f"entries out of order: seq {seq} appears before seq {n} (lines swapped or moved)", n
+                )
+            return _Failed(
+                "deleted",
+                f"entry seq {n} is missing: the export jumps from seq {n - 1} to "
+                f"seq {seq} (seq {n}..{seq - 1} deleted, or moved later)",
+                n,
+                (n, seq - 1),
+            )
         if seq == n - 1:
-            return _Failed("inserted", f"two consecutive lines claim seq {seq}: an entry was inserted or "
-                                       "duplicated there", seq)
-        return _Failed("inserted", f"seq {seq} appears again at position {n} where seq {n} was expected: "
-                                   "an entry was inserted, duplicated or moved earlier", n)
+            return _Failed(
+                "inserted", f"two consecutive lines claim seq {seq}: an entry was inserted or duplicated there", seq
+            )
+        return _Failed(
+            "inserted",
+            f"seq {seq} appears again at position {n} where seq {n} was expected: "
+            "an entry was inserted, duplicated or moved earlier",
+            n,
+        )
 
     def _entry_bytes(self, n: int, line: bytes, rec: Any, entry: Any) -> bytes:
         """v1 entry bytes from a line that is not canonical JSON, refusing duplicate keys."""
@@ -290,8 +329,7 @@ class _Stream:
             try:
                 json.loads(line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
             except ValueError as exc:
-                raise _Failed("malformed", f"line {self._line_number(n)} (seq {n}) is malformed: {exc}",
-                              n) from None
+                raise _Failed("malformed", f"line {self._line_number(n)} (seq {n}) is malformed: {exc}", n) from None
 
     def _leaf_v2(self, n: int, entry: Any) -> bytes:
         """The leaf hash of a v2 entry; an entry no leaf can be made of is malformed."""
@@ -319,8 +357,12 @@ class _Stream:
         if "v" in entry:
             leaf = self._leaf_v2(n, entry)
             if leaf != claimed:
-                raise _Failed("altered", f"entry seq {n} was altered: its content (a value, a salt or a "
-                                         "commitment) does not match its leaf hash", n)
+                raise _Failed(
+                    "altered",
+                    f"entry seq {n} was altered: its content (a value, a salt or a "
+                    "commitment) does not match its leaf hash",
+                    n,
+                )
             return leaf
         leaf = hashlib.sha256(b"\x00" + self._canonical(n, entry)).digest()
         if leaf != claimed:
@@ -329,25 +371,38 @@ class _Stream:
 
     def report(self, failure: _Failed | None) -> VerifyReport:
         largest = self.sizes[-1] if self.sizes else 0
-        report = VerifyReport(ok=failure is None, entries=self.entries, verified_size=self.verified_size,
-                              first_bad_seq=None, problem=None, message="", checkpoint_sizes=self.sizes,
-                              uncovered=max(0, self.entries - largest), origin=self.origin,
-                              checkpoints=self.checkpoints, witness_key_count=self.witness_key_count,
-                              quorum=self.quorum)
+        report = VerifyReport(
+            ok=failure is None,
+            entries=self.entries,
+            verified_size=self.verified_size,
+            first_bad_seq=None,
+            problem=None,
+            message="",
+            checkpoint_sizes=self.sizes,
+            uncovered=max(0, self.entries - largest),
+            origin=self.origin,
+            checkpoints=self.checkpoints,
+            witness_key_count=self.witness_key_count,
+            quorum=self.quorum,
+        )
         if failure is not None:
             report.first_bad_seq, report.problem = failure.first_bad_seq, failure.problem
             report.message, report.bad_range = failure.message, failure.bad_range
             return report
         if largest:
-            report.message = (f"{self.entries} entries read; entries 0..{largest - 1} match the signed root of "
-                              f"{self.origin} at tree size {largest}")
+            report.message = (
+                f"{self.entries} entries read; entries 0..{largest - 1} match the signed root of "
+                f"{self.origin} at tree size {largest}"
+            )
         else:
             report.message = f"{self.entries} entries read; the only checkpoint is of the empty tree"
         if len(self.sizes) > 1:
             report.message += f" (and checkpoints at sizes {', '.join(map(str, self.sizes[:-1]))})"
         if report.uncovered:
-            report.message += (f"; {report.uncovered} later entries (seq {largest}..{self.entries - 1}) are "
-                               "well-formed but NOT covered by any signed checkpoint")
+            report.message += (
+                f"; {report.uncovered} later entries (seq {largest}..{self.entries - 1}) are "
+                "well-formed but NOT covered by any signed checkpoint"
+            )
         return report
 
 
@@ -360,8 +415,15 @@ _TAIL = len(_MIDDLE) + 64 + 2  # ,"leaf_hash":"<64 hex>"}
 _V_KEY = b'"v":'  # in compact JSON only a key ends so: a line without it has no v2 entry
 
 
-def verify_path(path: str, checkpoints: Sequence[str], vkey: str, *, witnesses: Sequence[str] = (),
-                quorum: int = 0, jobs: int | None = None) -> VerifyReport:
+def verify_path(
+    path: str,
+    checkpoints: Sequence[str],
+    vkey: str,
+    *,
+    witnesses: Sequence[str] = (),
+    quorum: int = 0,
+    jobs: int | None = None,
+) -> VerifyReport:
     """``verify_export`` on a file, with the part covered by signed checkpoints hashed by
     ``jobs`` processes (default: up to 2 CPUs) instead of parsed line by line.
 
@@ -375,6 +437,7 @@ def verify_path(path: str, checkpoints: Sequence[str], vkey: str, *, witnesses: 
     runs from the start, so every finding is reported exactly as ``verify_export`` reports it.
     Entries after the largest checkpoint, which no signature covers, always take the precise pass.
     """
+
     def run(state: _Stream, cps: list[Checkpoint]) -> None:
         with open(path, "rb") as export:
             fast = _fast_prefix(path, cps, jobs or min(2, os.cpu_count() or 1))
@@ -385,6 +448,7 @@ def verify_path(path: str, checkpoints: Sequence[str], vkey: str, *, witnesses: 
                 state.verified_size = cps[-1].size
                 export.seek(offset)
                 state.run(iter(export), cps, start=cps[-1].size)
+
     return _verified(checkpoints, vkey, witnesses, quorum, run)
 
 
@@ -414,7 +478,7 @@ def _hash_block(path: str, start: int, end: int) -> tuple[bytes, list[int], list
     head, tail = len(_PREFIX), -_TAIL
     for line in lines:
         position += len(line) + 1
-        if not line.startswith(_PREFIX) or line[tail:tail + 14] != _MIDDLE or line[-2:] != b'"}':
+        if not line.startswith(_PREFIX) or line[tail : tail + 14] != _MIDDLE or line[-2:] != b'"}':
             return None
         seq: int | None = None
         if _V_KEY in line:
@@ -507,7 +571,7 @@ def _fast_prefix(path: str, cps: list[Checkpoint], jobs: int) -> tuple[CompactRa
                 seq = seqs[i // 32]
                 if seq is not None and seq != n:  # a v2 seq is bound by its position only
                     return None
-                push(leaves[i:i + 32])
+                push(leaves[i : i + 32])
                 n += 1
                 if n == target.size:
                     if frontier.root() != target.root:

@@ -7,6 +7,7 @@ left-aligned, so its hash is the right fold of at most ``log2(n) + 1`` perfect n
 ``*_plan`` functions name those nodes, so a root or proof costs one storage read of O(log n)
 rows; ``CompactRange`` keeps the right frontier that appending needs.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -11,6 +11,7 @@ Formats (https://c2sp.org/signed-note, https://c2sp.org/tlog-checkpoint):
   where the Ed25519 signature covers exactly the text's UTF-8 bytes.
 * checkpoint text: origin, decimal tree size, base64 root hash, optional extension lines.
 """
+
 from __future__ import annotations
 
 import base64

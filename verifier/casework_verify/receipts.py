@@ -4,6 +4,7 @@ Signature = Ed25519 (the log's key) over the receipt kind's domain + canonical J
 field except ``signature``. Each kind has a domain of its own, so a receipt is never taken for
 another kind's, nor for a signed checkpoint note.
 """
+
 from __future__ import annotations
 
 import base64

@@ -16,6 +16,7 @@ cannot rewrite history:
 
 The statements carry no '%' and no ':' so that they go through any driver or text() as they are.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -43,12 +44,21 @@ MAX_INTEGRATE = 10_000
 _TYPES = {"actor_id": "integer", "case_id": "integer", "witness_id": "integer"}
 _SCALARS = [name for name in ENTRY_FIELDS if name != "details"]
 _COLUMNS = ", ".join(("recorded_at", *ENTRY_FIELDS, "salt", "leaf_hash"))
-_FROM_JSON = ", ".join((
-    "CAST(e->>'recorded_at' AS timestamptz)",
-    *[f"CAST(e->>'{name}' AS {_TYPES[name]})" if name in _TYPES else f"e->>'{name}'" if name != "details"
-      else "e->'details'" for name in ENTRY_FIELDS],
-    "decode(e->>'salt', 'hex')", "decode(e->>'leaf_hash', 'hex')",
-))
+_FROM_JSON = ", ".join(
+    (
+        "CAST(e->>'recorded_at' AS timestamptz)",
+        *[
+            f"CAST(e->>'{name}' AS {_TYPES[name]})"
+            if name in _TYPES
+            else f"e->>'{name}'"
+            if name != "details"
+            else "e->'details'"
+            for name in ENTRY_FIELDS
+        ],
+        "decode(e->>'salt', 'hex')",
+        "decode(e->>'leaf_hash', 'hex')",
+    )
+)
 
 FUNCTION_SQL: list[str] = [
     f"""CREATE OR REPLACE FUNCTION {RECORD}(p_events json) RETURNS SETOF bigint
@@ -236,8 +246,17 @@ def _driver(connection: Connection) -> psycopg.Connection[Any]:
 def record(connection: Connection, rows: list[dict[str, Any]], *, commit: bool) -> list[int]:
     """Append intake rows through ``custody_record``; with ``commit``, the COMMIT goes in the same
     round trip (every audited request ends so, and most write nothing else)."""
-    payload = Json([{**row, "recorded_at": row["recorded_at"].isoformat(), "salt": row["salt"].hex(),
-                     "leaf_hash": row["leaf_hash"].hex()} for row in rows])
+    payload = Json(
+        [
+            {
+                **row,
+                "recorded_at": row["recorded_at"].isoformat(),
+                "salt": row["salt"].hex(),
+                "leaf_hash": row["leaf_hash"].hex(),
+            }
+            for row in rows
+        ]
+    )
     statement = f"SELECT * FROM {RECORD}(%(events)s)".encode()
     driver = _driver(connection)
     if not commit:
@@ -249,9 +268,14 @@ def record(connection: Connection, rows: list[dict[str, Any]], *, commit: bool) 
 
 def integrate(connection: Connection, *, wait: bool, limit: int) -> dict[int, int] | None:
     """One batch under the head lock: intake id -> seq; None when ``wait`` is false and the head is busy."""
-    rows = _driver(connection).execute(
-        f"SELECT intake_id, seq FROM {INTEGRATE}(%(limit)s, %(wait)s)".encode(),
-        {"limit": min(limit, MAX_INTEGRATE), "wait": wait}).fetchall()
+    rows = (
+        _driver(connection)
+        .execute(
+            f"SELECT intake_id, seq FROM {INTEGRATE}(%(limit)s, %(wait)s)".encode(),
+            {"limit": min(limit, MAX_INTEGRATE), "wait": wait},
+        )
+        .fetchall()
+    )
     if rows == [(None, None)]:
         return None
     return dict(rows)
@@ -259,13 +283,15 @@ def integrate(connection: Connection, *, wait: bool, limit: int) -> dict[int, in
 
 def store_checkpoint(connection: Connection, size: int, root: bytes, note: str) -> bool:
     (stored,) = _driver(connection).execute(
-        f"SELECT {STORE_CHECKPOINT}(%(size)s, %(root)s, %(note)s)".encode(),
-        {"size": size, "root": root, "note": note}).fetchone() or (False,)
+        f"SELECT {STORE_CHECKPOINT}(%(size)s, %(root)s, %(note)s)".encode(), {"size": size, "root": root, "note": note}
+    ).fetchone() or (False,)
     return bool(stored)
 
 
 def store_cosignatures(connection: Connection, size: int, lines: Sequence[tuple[str, str]]) -> None:
     driver = _driver(connection)
     for witness, line in lines:
-        driver.execute(f"SELECT {STORE_COSIGNATURE}(%(size)s, %(witness)s, %(line)s)".encode(),
-                       {"size": size, "witness": witness, "line": line})
+        driver.execute(
+            f"SELECT {STORE_COSIGNATURE}(%(size)s, %(witness)s, %(line)s)".encode(),
+            {"size": size, "witness": witness, "line": line},
+        )

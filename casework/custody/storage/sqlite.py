@@ -1,6 +1,7 @@
 """SQLite: the embedded default. One writer at a time, no roles: the triggers keep the custody
 tables append-only against the app's own code, and the signer, which recomputes every leaf
 and node it signs, catches whoever rewrites the file underneath."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -49,12 +50,16 @@ def integrate(connection: Connection, *, limit: int) -> dict[int, int]:
         seqs[row.id] = frontier.size
         nodes.extend(frontier.append(row.leaf_hash))
     columns = [c.name for c in _INTAKE.columns if c.name != "id"]
-    connection.execute(insert(_EVENTS), [
-        {"seq": seqs[row.id], **{name: getattr(row, name) for name in columns}} for row in rows])
+    connection.execute(
+        insert(_EVENTS), [{"seq": seqs[row.id], **{name: getattr(row, name) for name in columns}} for row in rows]
+    )
     connection.execute(insert(_NODES), [{"level": level, "idx": index, "hash": value} for level, index, value in nodes])
     gone = connection.execute(delete(_INTAKE).where(_INTAKE.c.id.in_(list(seqs))))
-    moved = connection.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID, _HEAD.c.tree_size == head.tree_size)
-                               .values(tree_size=frontier.size, frontier=frontier.to_bytes()))
+    moved = connection.execute(
+        update(_HEAD)
+        .where(_HEAD.c.id == HEAD_ID, _HEAD.c.tree_size == head.tree_size)
+        .values(tree_size=frontier.size, frontier=frontier.to_bytes())
+    )
     if gone.rowcount != len(seqs) or moved.rowcount != 1:
         raise LogCorrupted("custody intake rows changed under the integrator")
     return seqs
@@ -73,8 +78,10 @@ def store_checkpoint(connection: Connection, size: int, root: bytes, note: str) 
 
 def store_cosignatures(connection: Connection, size: int, lines: Sequence[tuple[str, str]]) -> None:
     for witness, line in lines:
-        have = connection.execute(select(_COSIGNATURES.c.id).where(
-            _COSIGNATURES.c.tree_size == size, _COSIGNATURES.c.witness == witness)).first()
+        have = connection.execute(
+            select(_COSIGNATURES.c.id).where(_COSIGNATURES.c.tree_size == size, _COSIGNATURES.c.witness == witness)
+        ).first()
         if have is None:
-            connection.execute(insert(_COSIGNATURES).values(tree_size=size, witness=witness, line=line,
-                                                            received_at=utcnow()))
+            connection.execute(
+                insert(_COSIGNATURES).values(tree_size=size, witness=witness, line=line, received_at=utcnow())
+            )
