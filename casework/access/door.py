@@ -235,4 +235,7 @@ def visible_cases(action: str, case_id_column: Any) -> ColumnElement[bool]:
     role = actor.known_role
     if role is not None and scope_of(action, role) is Scope.ALL:
         return true()
-    return case_id_column.in_(select(CaseMember.case_id).where(CaseMember.user_id == actor.id))
+    member_of: ColumnElement[bool] = case_id_column.in_(
+        select(CaseMember.case_id).where(CaseMember.user_id == actor.id)
+    )
+    return member_of

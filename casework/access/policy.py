@@ -46,7 +46,8 @@ class Rule(NamedTuple):
     denied: Denial
 
     def scope(self, role: Role) -> Scope:
-        return getattr(self, role.value)
+        scope: Scope = getattr(self, role.value)
+        return scope
 
 
 NO, ALL, MEMBER, OWN = Scope.NO, Scope.ALL, Scope.MEMBER, Scope.OWN

@@ -82,15 +82,14 @@ def begin(
         client_request_id=client_request_id,
         headers_only=headers_only,
     )
-    return g._custody
+    ctx: CustodyContext = g._custody
+    return ctx
 
 
 def current_context() -> CustodyContext:
     """The context of this request, or of this operator command."""
-    ctx = g.get("_custody")
-    if ctx is None:
-        ctx = begin(None)
-    return ctx
+    ctx: CustodyContext | None = g.get("_custody")
+    return ctx if ctx is not None else begin(None)
 
 
 def queue(event: custody_log.NewEvent) -> custody_log.NewEvent:

@@ -62,7 +62,8 @@ def init_signer(app: Flask, keyring: KeyringProvider) -> None:
 
 def signer() -> LogSigner:
     """The log's signer: its key and its own memory of what it signed."""
-    return current_app.extensions["casework.signer"]
+    found: LogSigner = current_app.extensions["casework.signer"]
+    return found
 
 
 class LogSigner:
