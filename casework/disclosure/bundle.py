@@ -613,7 +613,9 @@ def _bag(bag: BagZip, plan: _Plan, frozen: Frozen, policy: custody_trail.TrailPo
 def _staff_names(policy: custody_trail.TrailPolicy) -> dict[str, str]:
     """Pseudonym -> username, for a court that was given staff identities (approved by a second lawyer)."""
     known = policy.pseudonyms()
-    names: dict[int, str] = dict(db.session.execute(select(User.id, User.username).where(User.id.in_(list(known)))))
+    names: dict[int, str] = dict(
+        db.session.execute(select(User.id, User.username).where(User.id.in_(list(known)))).tuples().all()
+    )
     return {pseudonym: names.get(user_id, f"user {user_id}") for user_id, pseudonym in known.items()}
 
 

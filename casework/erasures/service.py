@@ -287,6 +287,8 @@ def list_erasures(args: dict[str, Any]) -> Page:
                 .where(LegalHold.witness_id.in_(ids), LegalHold.lifted_at.is_(None))
                 .group_by(LegalHold.witness_id)
             )
+            .tuples()
+            .all()
         )
     page["items"] = [
         Extended(erasure, overdue=erasure.overdue(now), active_holds=counts.get(erasure.witness_id, 0))
