@@ -214,7 +214,7 @@ def test_placement_follows_intake_order_and_hashes_what_was_stored(app: Flask, w
         assert [r.details["n"] for r in rows] == list(range(5))
         assert [r.seq for r in rows] == list(range(rows[0].seq, rows[0].seq + 5))
         leaves = dict(
-            db.session.execute(select(CustodyNode.index, CustodyNode.hash).where(CustodyNode.level == 0)).tuples().all()
+            db.session.execute(select(CustodyNode.index, CustodyNode.hash).where(CustodyNode.level == 0)).all()
         )
         for row in rows:  # the leaf is the hash of the stored row, and the tree holds it
             assert row.leaf_hash == leaf.leaf_hash(row.entry()) == leaves[row.seq]

@@ -614,7 +614,7 @@ def _staff_names(policy: custody_trail.TrailPolicy) -> dict[str, str]:
     """Pseudonym -> username, for a court that was given staff identities (approved by a second lawyer)."""
     known = policy.pseudonyms()
     names: dict[int, str] = dict(
-        db.session.execute(select(User.id, User.username).where(User.id.in_(list(known)))).tuples().all()
+        db.session.execute(select(User.id, User.username).where(User.id.in_(list(known)))).all()
     )
     return {pseudonym: names.get(user_id, f"user {user_id}") for user_id, pseudonym in known.items()}
 

@@ -286,9 +286,7 @@ def list_erasures(args: dict[str, Any]) -> Page:
                 select(LegalHold.witness_id, func.count())
                 .where(LegalHold.witness_id.in_(ids), LegalHold.lifted_at.is_(None))
                 .group_by(LegalHold.witness_id)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     page["items"] = [
         Extended(erasure, overdue=erasure.overdue(now), active_holds=counts.get(erasure.witness_id, 0))
