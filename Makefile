@@ -54,6 +54,7 @@ serve: setup
 		$(BIN)/gunicorn -c config/gunicorn.conf.py --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile - wsgi:app'
 
 lint: setup-dev
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
 types: setup-dev
@@ -63,9 +64,11 @@ types: setup-dev
 audit: setup-dev
 	bash scripts/audit-requirements
 
-## Lint, types, then the whole test suite on SQLite and on PostgreSQL.
+## Format, lint, types and the requirements' advisories, then the whole test suite on SQLite and on
+## PostgreSQL with the app's line coverage, which may not fall below COVERAGE_FLOOR (percent).
+COVERAGE_FLOOR ?= 90
 test: setup-dev services lint types audit
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 -q --cov=casework --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 ## The services and system packages the tests use: PostgreSQL and Redis up, SoftHSM2 (PKCS#11 tests) and
 ## Debian's chromium (the docs page in a real browser; Playwright drives it, it downloads no browser).

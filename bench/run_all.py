@@ -277,7 +277,7 @@ def _ms(value: float) -> str:
 def _flat_by_plan(rows: list[dict[str, Any]]) -> tuple[bool, str]:
     """Flat by plan: no query scans the log (Seq Scan) at any size; each reads an index from the
     cursor on. A bitmap + sort appears where the planner expects few matches after a deep cursor:
-    it is bounded by those matches, not by the log (tests/test_custody_queries_plan.py shows an
+    it is bounded by those matches, not by the log (tests/custody/test_custody_queries_plan.py shows an
     ordered index scan exists for every filter)."""
     bad = [
         f"{name} at {row['events']:,}"

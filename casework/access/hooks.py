@@ -43,7 +43,7 @@ from casework.settings import settings
 logger = logging.getLogger(__name__)
 
 # Endpoints that touch no case data, credentials or custody log. Keep this list short:
-# tests/test_custody_coverage.py asserts every other route records an event. The docs page
+# tests/access/test_custody_coverage.py asserts every other route records an event. The docs page
 # (casework/api_docs.py: the page, its initializer, Swagger UI's files) is the same for everyone.
 # The workbench's pages that show no data (its login, password and second-factor forms) and its
 # static files are exempt too; what those forms send is recorded by the services they call.

@@ -1,6 +1,6 @@
 """``casework-verify bundle``: the zip or the unzipped folder, a summary in words or one JSON object.
 
-On hand-made bundles (tests/handmade_bundle.py); tests/test_disclosure_verify.py runs it on
+On hand-made bundles (tests/handmade_bundle.py); tests/disclosure/test_disclosure_verify.py runs it on
 bundles the app makes, and tests/test_verifier_package.py from a fresh virtualenv.
 """
 

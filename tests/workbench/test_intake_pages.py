@@ -15,9 +15,9 @@ from flask import Flask
 
 from casework.workbench.blueprint import CONTENT_SECURITY_POLICY
 from tests.conftest import World, ok
+from tests.exhibits.test_exhibits import interview_path, upload
 from tests.helpers import events_of
 from tests.settings import settings_replaced
-from tests.test_exhibits import interview_path, upload
 
 STATEMENT = "Інтерв’юер: Де ви були вранці 3 березня?\nW-0001: Біля ринку. وصلت القذيفة الأولى\n"
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tests.access.test_custody_coverage import _disclosed, _pending_disclosure, _pending_totp_code, url_map_routes
 from tests.conftest import PASSWORD, World, ok
 from tests.helpers import events_of, publish
-from tests.test_custody_coverage import _disclosed, _pending_disclosure, _pending_totp_code, url_map_routes
 from tests.workbench.conftest import csrf_of, sign_in_client
 
 _DISCLOSURE_FORM = {

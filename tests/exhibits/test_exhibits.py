@@ -718,7 +718,7 @@ def test_filesystem_store_is_private_and_beside_the_sqlite_file(app, world: Worl
         expected = (
             backend["url"].removeprefix("sqlite:///") + ".blobs"
             if backend["name"] == "sqlite"
-            else str(Path(__file__).resolve().parent.parent / "instance" / "blobs")
+            else str(Path(__file__).resolve().parents[2] / "instance" / "blobs")
         )
         assert blobs.blob_dir() == expected
 

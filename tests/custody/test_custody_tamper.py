@@ -1,7 +1,7 @@
 """Rows edited, deleted, inserted or reordered in the database are named by the offline verifier.
 
 The attacker here owns the database: the append-only triggers are switched off for the rewrite
-(``database_owner_writes``); tests/test_append_only.py shows that nobody less can rewrite."""
+(``database_owner_writes``); tests/custody/test_append_only.py shows that nobody less can rewrite."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ import io
 import pytest
 
 from tests.conftest import World, ok
+from tests.exhibits.test_exhibits import MP3_HEAD, upload
 from tests.helpers import events_of
-from tests.test_exhibits import MP3_HEAD, upload
 
 MARK = "FREE-TEXT-MARKER-7d2a"
 INTERPRETER = f"{MARK} Iryna the interpreter"

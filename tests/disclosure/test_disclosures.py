@@ -14,7 +14,7 @@ from casework.disclosure import rules
 from casework.disclosure.models import Disclosure, DisclosureItem, EvidenceRegistration
 from tests.conftest import World, ok
 from tests.helpers import all_events, assert_problem, events_of, statements_sent
-from tests.test_redactions import _everything_stored
+from tests.redactions.test_redactions import _everything_stored
 
 STATEMENTS = {
     1: "W1: Oksana saw the prisoners at the quarry.",
@@ -360,7 +360,7 @@ def test_duplicates_are_refused(app, scene: Scene):
 
 
 def test_exhibits_follow_their_witness(app, scene: Scene):
-    from tests.test_exhibits import MP3_HEAD, upload
+    from tests.exhibits.test_exhibits import MP3_HEAD, upload
 
     interviewer = scene.world.people["interviewer"]
     content = MP3_HEAD + b"\x00" * 2000

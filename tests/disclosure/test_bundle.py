@@ -175,7 +175,7 @@ def test_a_withdrawal_after_the_disclosure_withholds_the_bundle_before_a_byte(
 def test_exhibits_and_consented_identities_stream_into_the_bundle(app, world: World, legal2, tmp_path: Path, blob_dir):
     """An exhibit's bytes stream from its encrypted chunks; an identity goes only where the
     witness consented to disclose it and the lawyer asked for it."""
-    from tests.test_exhibits import interview_path, recording, upload
+    from tests.exhibits.test_exhibits import interview_path, recording, upload
 
     interviewer, legal = world.people["interviewer"], world.people["legal"]
     ok(

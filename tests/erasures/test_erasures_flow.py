@@ -20,8 +20,8 @@ from casework.witnesses.erasure_models import Erasure, LegalHold
 from casework.witnesses.models import ConsentRecord
 from casework.witnesses.suspension import SuspendingKeyring
 from tests.conftest import Caller, World, add_lawyer, ok
+from tests.erasures.test_erasure import key_file, withdraw
 from tests.helpers import assert_problem, events_of
-from tests.test_erasure import key_file, withdraw
 
 CONSENT = {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": False, "disclose_identity": False}
 IDENTITY = {"full_name": "Oksana H.", "contact": "+380 67 000 0000"}

@@ -29,8 +29,8 @@ from casework.custody import log as custody_log
 from casework.custody.models import CustodyEvent, CustodyHead
 from casework.db import db
 from tests.conftest import World, add_lawyer
+from tests.erasures.test_erasure import key_file
 from tests.pg_server import Server, gunicorn
-from tests.test_erasure import key_file
 
 ROUNDS, UPLOADERS, REDACTORS, DOWNLOADERS = 20, 2, 2, 1
 CONSENT = {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": False, "disclose_identity": False}

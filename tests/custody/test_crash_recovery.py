@@ -18,9 +18,9 @@ from casework.custody.models import CustodyEvent, CustodyHead, CustodyIntake
 from casework.db import db
 from casework.transcripts.models import TranscriptVersion
 from tests.conftest import World
+from tests.custody.test_custody_tamper import export, verify
 from tests.helpers import publish
 from tests.pg_server import gunicorn
-from tests.test_custody_tamper import export, verify
 
 
 def test_kill_dash_nine_during_uploads(app, world: World, backend, keyring_path, pg_only, tmp_path):

@@ -320,7 +320,7 @@ def test_hostile_folders_are_refused(made: tuple[Path, str], tmp_path: Path, cha
 
 @pytest.fixture
 def witnessed_app(backend, keyring_path, tmp_path: Path):
-    """An app whose checkpoints two real witness processes cosign (as tests/test_witnessed_log.py)."""
+    """An app whose checkpoints two real witness processes cosign (as tests/custody/test_witnessed_log.py)."""
     from tests.tlog_witnesses import app_witnessed_by, running_witnesses
 
     with (

@@ -11,9 +11,9 @@ from casework.custody.models import CustodyEvent, CustodyHead
 from casework.db import db
 from casework.incidents.models import Incident
 from tests.conftest import World
+from tests.custody.test_custody_tamper import export, verify
 from tests.helpers import publish
 from tests.pg_server import gunicorn
-from tests.test_custody_tamper import export, verify
 
 THREADS, ROUNDS = 8, 12
 

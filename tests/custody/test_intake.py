@@ -32,9 +32,9 @@ from casework.db import db
 from casework.transcripts import receipts
 from casework_verify import leaf, merkle
 from tests.conftest import Caller, World, make_app, ok
+from tests.custody.test_custody_tamper import export, verify
 from tests.helpers import all_events, events_of, publish
-from tests.test_custody_tamper import export, verify
-from tests.test_transcripts import public_key
+from tests.transcripts.test_transcripts import public_key
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.unit.test_pkcs11_keyring import PIN, SO_PIN, _install_softhsm
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 SCRIPT = r"""
 import json, sys

@@ -8,8 +8,8 @@ import json
 import tracemalloc
 
 from tests.conftest import World, ok
+from tests.exhibits.test_exhibits import MARK, create, exhibit_id_of, recording, upload
 from tests.helpers import all_events, events_of
-from tests.test_exhibits import MARK, create, exhibit_id_of, recording, upload
 
 SHARE = {"record": True, "share_with_prosecutors": True, "share_with_un_bodies": False, "disclose_identity": False}
 NO_RECORD = {
