@@ -109,7 +109,11 @@ def render_as_page(prefix: str, renderer: Callable[[Problem], Response]) -> None
 def _page_renderer() -> Callable[[Problem], Response] | None:
     if not has_request_context():
         return None
-    return next((render for prefix, render in _PAGE_RENDERERS.items() if request.path.startswith(prefix)), None)
+    path = request.path
+    return next(
+        (render for prefix, render in _PAGE_RENDERERS.items() if path.startswith(prefix) or path == prefix.rstrip("/")),
+        None,
+    )
 
 
 def problem_response(

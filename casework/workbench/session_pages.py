@@ -124,7 +124,7 @@ def confirm_totp() -> Response:
     return render("workbench/mfa.html", enrolment=None, recovery_codes=codes.recovery_codes)
 
 
-@blp.get("/", endpoint="home")
+@blp.get("/", endpoint="home", strict_slashes=False)  # "/app" too: a redirect would record nothing
 def home() -> Response:
     """The cases the reader may see (recorded as the API's case listing), and where to go next."""
     page = cases_service.list_cases({"limit": 200})

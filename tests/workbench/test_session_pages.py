@@ -156,3 +156,14 @@ def test_mfa_enrolment_in_the_browser_then_login_needs_a_code(app: Flask, people
     token = csrf_of(client.get("/app/login").get_data(as_text=True))
     asked = client.post("/app/login", data={"username": "lawyer3", "password": PASSWORD, "csrf_token": token})
     assert asked.status_code == 401 and "<details open>" in asked.get_data(as_text=True)
+
+
+def test_the_workbench_without_its_slash_is_the_workbench(app: Flask, people):
+    """/app answers as /app/ does (no redirect, which would answer without a record)."""
+    client = app.test_client()
+    anonymous = client.get("/app")
+    assert anonymous.status_code == 401 and anonymous.mimetype == "text/html"
+    lawyer = sign_in_client(app, "legal")
+    page = lawyer.get("/app")
+    assert page.status_code == 200 and "Your cases" in page.get_data(as_text=True)
+    assert [e["action"] for e in events_of(app, page)] == ["case.list"]
