@@ -8,12 +8,12 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 
 from casework.api_docs import ASSETS, CONTENT_SECURITY_POLICY
+from tests.browser import violations, watched_context
 from tests.conftest import make_app
 from tests.helpers import all_events
 from tests.pg_server import ROOT, gunicorn
@@ -97,16 +97,11 @@ def test_the_docs_render_in_chromium(browser, docs_server, tmp_path: Path):
     }
     assert wanted, "the document has disclosure and transcript operations"
 
-    requested: list[str] = []
     console_errors: list[str] = []
-    page = browser.new_page(viewport={"width": 1280, "height": 1000}, service_workers="block")
+    context, watch = watched_context(browser, origin)  # records requests and the page's policy violations
     try:
-        page.on("request", lambda request: requested.append(request.url))
+        page = context.new_page()
         page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
-        # Violations of the page's policy, as the page itself sees them.
-        page.add_init_script("""window.__violations = [];
-            document.addEventListener("securitypolicyviolation",
-                e => window.__violations.push(e.violatedDirective + " " + e.blockedURI));""")
         response = page.goto(f"{origin}{DOCS}", wait_until="load")
         assert response is not None and response.status == 200
         page.wait_for_selector(".opblock", timeout=60_000)
@@ -118,23 +113,20 @@ def test_the_docs_render_in_chromium(browser, docs_server, tmp_path: Path):
             b.querySelector('.opblock-summary-path').getAttribute('data-path'),
             (b.querySelector('.opblock-summary-description') || {textContent: ''}).textContent.trim()])""",
         )
-        violations = page.evaluate("window.__violations")
+        refused = violations(page)
         page.screenshot(path=str(tmp_path / "docs.png"))
     finally:
-        page.close()
+        context.close()
 
     shown = {(method, path): summary for method, path, summary in rendered}
     assert set(shown) == set(operations)
     for key, summary in wanted.items():
         assert shown[key] == summary, key
     assert (tmp_path / "docs.png").stat().st_size > 10_000
-    assert not violations, violations
+    assert not refused, refused
     assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
-    elsewhere = [
-        url for url in requested if urlsplit(url).scheme not in ("data", "blob") and not url.startswith(f"{origin}/")
-    ]
-    assert not elsewhere, elsewhere
-    assert f"{origin}/api/v1/openapi.json" in requested
+    assert not watch.off_origin(), watch.off_origin()
+    assert f"{origin}/api/v1/openapi.json" in watch.requested
 
 
 def test_chromium_installer_is_idempotent(chromium: str):
